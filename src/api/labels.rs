@@ -1,0 +1,82 @@
+//! Batches of pre-printed barcodes issued to a site.
+
+use super::keyed;
+use super::{write, AppState};
+use crate::actor::Actor;
+use crate::error::{Error, ErrorBody};
+use crate::json::Json;
+use crate::service::labels::{self, Batch, IssueBatch};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(issue_batch))
+        .routes(routes!(get_batch))
+        .routes(routes!(batch_zpl))
+}
+
+/// Issues a batch of barcodes (with check characters) to a site.
+#[utoipa::path(post, path = "/sites/{code}/barcode-batches", tag = "labels", params(("code" = String, Path)),
+    request_body = IssueBatch,
+    responses((status = 201, body = Batch), (status = 422, body = ErrorBody)))]
+async fn issue_batch(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    Json(req): Json<IssueBatch>,
+) -> Result<Response, Error> {
+    let tz = s.tz;
+    let route = format!("POST /sites/{code}/barcode-batches");
+    write(
+        &s,
+        &actor,
+        &headers,
+        keyed(&headers, &route, &req),
+        StatusCode::CREATED,
+        |tx| Box::pin(async move { labels::issue(tx, &code, req, tz).await }),
+    )
+    .await
+}
+
+/// A batch and its barcodes.
+#[utoipa::path(get, path = "/barcode-batches/{id}", tag = "labels", params(("id" = i64, Path)),
+    responses((status = 200, body = BatchWithBarcodes), (status = 404, body = ErrorBody)))]
+async fn get_batch(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<BatchWithBarcodes>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    let (batch, barcodes) = labels::find(&mut conn, id, s.tz).await?;
+    Ok(Json(BatchWithBarcodes {
+        batch,
+        barcodes: barcodes.into_iter().map(|b| b.to_string()).collect(),
+    }))
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct BatchWithBarcodes {
+    #[serde(flatten)]
+    batch: Batch,
+    barcodes: Vec<String>,
+}
+
+/// The batch's labels in ZPL, one label per barcode, captioned with the site.
+#[utoipa::path(get, path = "/barcode-batches/{id}/labels.zpl", tag = "labels", params(("id" = i64, Path)),
+    responses((status = 200, content_type = "text/plain", body = String), (status = 404, body = ErrorBody)))]
+async fn batch_zpl(State(s): State<AppState>, Path(id): Path<i64>) -> Result<Response, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    let (batch, barcodes) = labels::find(&mut conn, id, s.tz).await?;
+    let labels: Vec<(String, String)> = barcodes
+        .into_iter()
+        .map(|b| (b.to_string(), batch.site.clone()))
+        .collect();
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        crate::labels::zpl(&labels),
+    )
+        .into_response())
+}

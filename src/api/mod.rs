@@ -1,0 +1,178 @@
+//! The HTTP API: a JSON API under `/api/v1`, its OpenAPI document at `/api/openapi.json`
+//! (generated from the handlers), health at `/healthz` and `/readyz`, metrics at `/metrics`.
+//! Handlers parse, call one service function, and map its error; nothing else.
+
+mod labels;
+mod ops;
+mod persons;
+mod reception;
+mod registry;
+mod settings;
+mod tubes;
+
+use crate::actor::Actor;
+use crate::error::Error;
+use crate::store::{idempotency, Store, Tx};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use chrono::{FixedOffset, NaiveDate, Utc};
+use futures::future::BoxFuture;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+/// What every handler can reach. Nothing here is state that several nodes would disagree on:
+/// all of it lives in the database.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    /// The lab's time zone, for showing times (default UTC+8).
+    pub tz: FixedOffset,
+}
+
+impl AppState {
+    /// Today's date in the lab's time zone.
+    pub fn today(&self) -> NaiveDate {
+        Utc::now().with_timezone(&self.tz).date_naive()
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "natlis",
+        description = "Laboratory information system for SARS-CoV-2 nucleic-acid testing labs. \
+            Errors have the body `{\"error\": {\"code\", \"message\", \"field\"?, \"details\"?}}` \
+            with a stable machine code. POST requests accept an `Idempotency-Key` header: a \
+            request repeated with the same key gets the first answer and changes nothing. \
+            Personal data (ID numbers, names, phones) is masked in every response."
+    ),
+    tags(
+        (name = "registry", description = "Labs, collection sites, institutions"),
+        (name = "persons", description = "People and their personal codes"),
+        (name = "accession", description = "Tubes at the collection site (采样登记)"),
+        (name = "reception", description = "Tubes at the lab (实验室接收)"),
+        (name = "labels", description = "Barcode labels"),
+        (name = "ops", description = "Health and metrics"),
+    )
+)]
+struct ApiDoc;
+
+/// The whole application: API, OpenAPI document, health and metrics.
+pub fn app(state: AppState) -> Router {
+    let (router, api) = openapi_router().split_for_parts();
+    let api = std::sync::Arc::new(api);
+    router
+        .route(
+            "/api/openapi.json",
+            axum::routing::get(move || {
+                let api = api.clone();
+                async move { axum::Json(api.as_ref().clone()) }
+            }),
+        )
+        .merge(ops::router())
+        .fallback(|| async {
+            Error::not_found("route.not_found", "no such endpoint; see /api/openapi.json")
+        })
+        .layer(axum::middleware::from_fn(crate::metrics::track))
+        .with_state(state)
+}
+
+/// The API routes with their OpenAPI description.
+pub fn openapi_router() -> OpenApiRouter<AppState> {
+    let v1 = OpenApiRouter::new()
+        .merge(registry::router())
+        .merge(persons::router())
+        .merge(tubes::router())
+        .merge(reception::router())
+        .merge(labels::router())
+        .merge(settings::router());
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
+}
+
+/// The OpenAPI document, for `natlis openapi` and its snapshot test.
+pub fn openapi_json() -> String {
+    let (_, api) = openapi_router().split_for_parts();
+    api.to_pretty_json().expect("OpenAPI serialises")
+}
+
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
+/// The idempotency key of a request, if it has one.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Error> {
+    let Some(v) = headers.get(IDEMPOTENCY_HEADER) else {
+        return Ok(None);
+    };
+    let key = v.to_str().unwrap_or("").trim();
+    if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::invalid(
+            "Idempotency-Key",
+            "an idempotency key is 1–128 printable ASCII characters",
+        ));
+    }
+    Ok(Some(key.to_string()))
+}
+
+/// The fingerprint of a request, computed only when it carries an idempotency key.
+pub(crate) fn keyed(
+    headers: &HeaderMap,
+    route: &str,
+    body: &impl serde::Serialize,
+) -> Option<String> {
+    headers
+        .contains_key(IDEMPOTENCY_HEADER)
+        .then(|| idempotency::fingerprint(route, body))
+}
+
+/// Runs one state change in one transaction and answers it; with an idempotency key, a repeat
+/// gets the stored answer instead (header `Idempotent-Replayed: true`).
+pub(crate) async fn write<T, F>(
+    state: &AppState,
+    actor: &Actor,
+    headers: &HeaderMap,
+    fingerprint: Option<String>,
+    status: StatusCode,
+    change: F,
+) -> Result<Response, Error>
+where
+    T: serde::Serialize,
+    F: for<'a> FnOnce(&'a mut Tx) -> BoxFuture<'a, Result<T, Error>>,
+{
+    let key = idempotency_key(headers)?;
+    let fp = fingerprint;
+    let mut tx = state.store.begin(actor).await?;
+    if let (Some(k), Some(fp)) = (&key, &fp) {
+        if let Some(stored) = idempotency::lookup(&mut tx, k, fp).await? {
+            return Ok(replay(stored));
+        }
+    }
+    let value = change(&mut tx).await?;
+    let body = serde_json::to_value(&value).map_err(|e| Error::internal(anyhow::anyhow!(e)))?;
+    if let (Some(k), Some(fp)) = (&key, &fp) {
+        let answer = idempotency::Stored {
+            status: status.as_u16(),
+            body: body.clone(),
+        };
+        if let Err(e) = idempotency::save(&mut tx, k, fp, &answer).await {
+            drop(tx);
+            if crate::store::is_unique_violation(&e) {
+                // The same request, running at the same time on another connection, won.
+                let mut again = state.store.begin(actor).await?;
+                if let Some(stored) = idempotency::lookup(&mut again, k, fp).await? {
+                    return Ok(replay(stored));
+                }
+            }
+            return Err(e.into());
+        }
+    }
+    tx.commit().await?;
+    Ok((status, axum::Json(body)).into_response())
+}
+
+fn replay(stored: idempotency::Stored) -> Response {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let mut resp = (status, axum::Json(stored.body)).into_response();
+    resp.headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    resp
+}

@@ -1,0 +1,84 @@
+//! People and personal codes.
+
+use super::keyed;
+use super::{write, AppState};
+use crate::actor::Actor;
+use crate::error::{Error, ErrorBody};
+use crate::json::Json;
+use crate::service::persons::{self, PersonInput, PersonView};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(get_person))
+        .routes(routes!(personal_code_svg))
+}
+
+/// Pre-registers a person and issues a personal code (个人码). The same document registered
+/// again is the same person: the answer is that person, with status 200 instead of 201.
+#[utoipa::path(post, path = "/persons", tag = "persons", request_body = PersonInput,
+    responses((status = 201, body = PersonView), (status = 200, body = PersonView),
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn register(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Json(input): Json<PersonInput>,
+) -> Result<Response, Error> {
+    let today = s.today();
+    if headers.contains_key(super::IDEMPOTENCY_HEADER) {
+        // A keyed repeat answers 200 with the same person.
+        return write(
+            &s,
+            &actor,
+            &headers,
+            keyed(&headers, "POST /persons", &input),
+            StatusCode::OK,
+            |tx| Box::pin(async move { Ok(persons::register(tx, input, today).await?.0) }),
+        )
+        .await;
+    }
+    let mut tx = s.store.begin(&actor).await?;
+    let (view, created) = persons::register(&mut tx, input, today).await?;
+    tx.commit().await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, axum::Json(view)).into_response())
+}
+
+/// One person (masked).
+#[utoipa::path(get, path = "/persons/{id}", tag = "persons", params(("id" = String, Path)),
+    responses((status = 200, body = PersonView), (status = 404, body = ErrorBody)))]
+async fn get_person(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<PersonView>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(persons::find(&mut conn, &id, s.today()).await?))
+}
+
+/// The person's personal code as a QR code (SVG), for printing or showing on a phone.
+#[utoipa::path(get, path = "/persons/{id}/code.svg", tag = "persons", params(("id" = String, Path)),
+    responses((status = 200, content_type = "image/svg+xml", body = String), (status = 404, body = ErrorBody)))]
+async fn personal_code_svg(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    let person = persons::find(&mut conn, &id, s.today()).await?;
+    let code = person.personal_code.ok_or_else(|| {
+        Error::not_found(
+            "person.no_code",
+            "this person has no personal code; pre-register them to issue one",
+        )
+    })?;
+    let svg = crate::labels::qr_svg(&code)?;
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
+}

@@ -1,0 +1,83 @@
+//! Tubes at the lab: scan in, reject, and the people who must be re-sampled.
+
+use super::keyed;
+use super::{write, AppState};
+use crate::actor::Actor;
+use crate::error::{Error, ErrorBody};
+use crate::json::Json;
+use crate::service::reception::{
+    self, ReceiptView, ReceiveTube, RejectTube, RejectionView, ResampleFilter, ResampleOrder,
+};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(receive))
+        .routes(routes!(reject))
+        .routes(routes!(resampling))
+}
+
+/// Scans a tube in at a lab; shows its transport time and flags it over the limit.
+#[utoipa::path(post, path = "/reception", tag = "reception", request_body = ReceiveTube,
+    responses((status = 200, body = ReceiptView),
+              (status = 404, description = "unknown barcode", body = ErrorBody),
+              (status = 409, description = "already received (details: the receipt), or not closed", body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+async fn receive(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Json(req): Json<ReceiveTube>,
+) -> Result<Response, Error> {
+    let (tz, today) = (s.tz, s.today());
+    write(
+        &s,
+        &actor,
+        &headers,
+        keyed(&headers, "POST /reception", &req),
+        StatusCode::OK,
+        |tx| Box::pin(reception::receive(tx, req, tz, today)),
+    )
+    .await
+}
+
+/// Rejects a tube with a coded reason; every person in it gets a re-sampling order.
+#[utoipa::path(post, path = "/tubes/{barcode}/reject", tag = "reception", params(("barcode" = String, Path)),
+    request_body = RejectTube,
+    responses((status = 200, body = RejectionView), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn reject(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Path(barcode): Path<String>,
+    Json(req): Json<RejectTube>,
+) -> Result<Response, Error> {
+    let (tz, today) = (s.tz, s.today());
+    let route = format!("POST /tubes/{barcode}/reject");
+    write(
+        &s,
+        &actor,
+        &headers,
+        keyed(&headers, &route, &req),
+        StatusCode::OK,
+        |tx| Box::pin(async move { reception::reject(tx, &barcode, req, tz, today).await }),
+    )
+    .await
+}
+
+/// People who need a new swab (rejected tubes), most urgent first.
+#[utoipa::path(get, path = "/resampling", tag = "reception", params(ResampleFilter),
+    responses((status = 200, body = Vec<ResampleOrder>)))]
+async fn resampling(
+    State(s): State<AppState>,
+    Query(f): Query<ResampleFilter>,
+) -> Result<Json<Vec<ResampleOrder>>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(
+        reception::list_resampling(&mut conn, &f, s.tz, s.today()).await?,
+    ))
+}

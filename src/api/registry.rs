@@ -1,0 +1,145 @@
+//! Labs, collection sites and institutions.
+
+use super::keyed;
+use super::{write, AppState};
+use crate::actor::Actor;
+use crate::error::{Error, ErrorBody};
+use crate::json::Json;
+use crate::service::registry::{self, Institution, Lab, LabInput, Site, SiteInput};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_labs, create_lab))
+        .routes(routes!(get_lab, update_lab))
+        .routes(routes!(list_sites, create_site))
+        .routes(routes!(get_site))
+        .routes(routes!(list_institutions, create_institution))
+}
+
+/// The testing labs: the public list (name, address, price, contact, opening hours, accreditation).
+#[utoipa::path(get, path = "/labs", tag = "registry", responses((status = 200, body = Vec<Lab>)))]
+async fn list_labs(State(s): State<AppState>) -> Result<Json<Vec<Lab>>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(registry::list_labs(&mut conn, s.today()).await?))
+}
+
+/// Registers a lab.
+#[utoipa::path(post, path = "/labs", tag = "registry", request_body = LabInput,
+    responses((status = 201, body = Lab), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_lab(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Json(input): Json<LabInput>,
+) -> Result<Response, Error> {
+    let today = s.today();
+    write(
+        &s,
+        &actor,
+        &headers,
+        keyed(&headers, "POST /labs", &input),
+        StatusCode::CREATED,
+        |tx| Box::pin(registry::create_lab(tx, input, today)),
+    )
+    .await
+}
+
+/// One lab.
+#[utoipa::path(get, path = "/labs/{code}", tag = "registry", params(("code" = String, Path)),
+    responses((status = 200, body = Lab), (status = 404, body = ErrorBody)))]
+async fn get_lab(State(s): State<AppState>, Path(code): Path<String>) -> Result<Json<Lab>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(registry::find_lab(&mut conn, &code, s.today()).await?))
+}
+
+/// Updates a lab's registration (prices, hours, accreditation…); the code stays.
+#[utoipa::path(put, path = "/labs/{code}", tag = "registry", params(("code" = String, Path)), request_body = LabInput,
+    responses((status = 200, body = Lab), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update_lab(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    Json(input): Json<LabInput>,
+) -> Result<Response, Error> {
+    let today = s.today();
+    let route = format!("PUT /labs/{code}");
+    write(
+        &s,
+        &actor,
+        &headers,
+        keyed(&headers, &route, &input),
+        StatusCode::OK,
+        |tx| Box::pin(async move { registry::update_lab(tx, &code, input, today).await }),
+    )
+    .await
+}
+
+/// Collection sites.
+#[utoipa::path(get, path = "/sites", tag = "registry", responses((status = 200, body = Vec<Site>)))]
+async fn list_sites(State(s): State<AppState>) -> Result<Json<Vec<Site>>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(registry::list_sites(&mut conn).await?))
+}
+
+/// Registers a collection site with its pool sizes and barcode policy.
+#[utoipa::path(post, path = "/sites", tag = "registry", request_body = SiteInput,
+    responses((status = 201, body = Site), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_site(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Json(input): Json<SiteInput>,
+) -> Result<Response, Error> {
+    write(
+        &s,
+        &actor,
+        &headers,
+        keyed(&headers, "POST /sites", &input),
+        StatusCode::CREATED,
+        |tx| Box::pin(registry::create_site(tx, input)),
+    )
+    .await
+}
+
+/// One collection site.
+#[utoipa::path(get, path = "/sites/{code}", tag = "registry", params(("code" = String, Path)),
+    responses((status = 200, body = Site), (status = 404, body = ErrorBody)))]
+async fn get_site(
+    State(s): State<AppState>,
+    Path(code): Path<String>,
+) -> Result<Json<Site>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(registry::find_site(&mut conn, &code).await?))
+}
+
+/// Institutions whose staff are tested routinely.
+#[utoipa::path(get, path = "/institutions", tag = "registry", responses((status = 200, body = Vec<Institution>)))]
+async fn list_institutions(State(s): State<AppState>) -> Result<Json<Vec<Institution>>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(registry::list_institutions(&mut conn).await?))
+}
+
+/// Registers an institution.
+#[utoipa::path(post, path = "/institutions", tag = "registry", request_body = Institution,
+    responses((status = 201, body = Institution), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_institution(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Json(input): Json<Institution>,
+) -> Result<Response, Error> {
+    write(
+        &s,
+        &actor,
+        &headers,
+        keyed(&headers, "POST /institutions", &input),
+        StatusCode::CREATED,
+        |tx| Box::pin(registry::create_institution(tx, input)),
+    )
+    .await
+}

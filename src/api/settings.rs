@@ -1,0 +1,43 @@
+//! Lab-wide settings.
+
+use super::keyed;
+use super::{write, AppState};
+use crate::actor::Actor;
+use crate::error::{Error, ErrorBody};
+use crate::json::Json;
+use crate::service::settings::{self, Settings};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_settings, put_settings))
+}
+
+/// The settings in force.
+#[utoipa::path(get, path = "/settings", tag = "registry", responses((status = 200, body = Settings)))]
+async fn get_settings(State(s): State<AppState>) -> Result<Json<Settings>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(settings::load(&mut conn).await?))
+}
+
+/// Replaces the settings (single-sampled categories, transport limit, barcode prefix).
+#[utoipa::path(put, path = "/settings", tag = "registry", request_body = Settings,
+    responses((status = 200, body = Settings), (status = 422, body = ErrorBody)))]
+async fn put_settings(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Json(new): Json<Settings>,
+) -> Result<Response, Error> {
+    write(
+        &s,
+        &actor,
+        &headers,
+        keyed(&headers, "PUT /settings", &new),
+        StatusCode::OK,
+        |tx| Box::pin(settings::save(tx, new)),
+    )
+    .await
+}

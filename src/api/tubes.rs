@@ -1,0 +1,142 @@
+//! Tubes at the collection site: open, scan people in, close; read; labels.
+
+use super::keyed;
+use super::{write, AppState};
+use crate::actor::Actor;
+use crate::error::{Error, ErrorBody};
+use crate::json::Json;
+use crate::service::accession::{self, CloseTube, OpenTube, TubeFilter, TubeView};
+use crate::service::persons::PersonScan;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_tubes, open_tube))
+        .routes(routes!(get_tube))
+        .routes(routes!(add_member))
+        .routes(routes!(close_tube))
+        .routes(routes!(label_svg))
+        .routes(routes!(label_zpl))
+}
+
+/// Opens a tube: a single tube (单采) for one person, a pooled tube (混采) of 5/10/20, or an
+/// environment / cold-chain sample with its description. People may be scanned in at once.
+#[utoipa::path(post, path = "/tubes", tag = "accession", request_body = OpenTube,
+    params(("Idempotency-Key" = Option<String>, Header, description = "repeat-safe key")),
+    responses((status = 201, body = TubeView),
+              (status = 409, description = "barcode already used (details: the existing tube)", body = ErrorBody),
+              (status = 422, description = "invalid barcode, ID number, pool size, category…", body = ErrorBody)))]
+async fn open_tube(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Json(req): Json<OpenTube>,
+) -> Result<Response, Error> {
+    let (tz, today) = (s.tz, s.today());
+    write(
+        &s,
+        &actor,
+        &headers,
+        keyed(&headers, "POST /tubes", &req),
+        StatusCode::CREATED,
+        |tx| Box::pin(accession::open(tx, req, tz, today)),
+    )
+    .await
+}
+
+/// Tubes, newest first (members not included).
+#[utoipa::path(get, path = "/tubes", tag = "accession", params(TubeFilter),
+    responses((status = 200, body = Vec<TubeView>)))]
+async fn list_tubes(
+    State(s): State<AppState>,
+    Query(f): Query<TubeFilter>,
+) -> Result<Json<Vec<TubeView>>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(accession::list(&mut conn, &f, s.tz).await?))
+}
+
+/// One tube with its people (masked), receipt and rejection.
+#[utoipa::path(get, path = "/tubes/{barcode}", tag = "accession", params(("barcode" = String, Path)),
+    responses((status = 200, body = TubeView), (status = 404, body = ErrorBody)))]
+async fn get_tube(
+    State(s): State<AppState>,
+    Path(barcode): Path<String>,
+) -> Result<Json<TubeView>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(
+        accession::find(&mut conn, &barcode, s.tz, s.today()).await?,
+    ))
+}
+
+/// Scans one person into an open tube (by personal code, or by document). A pooled tube closes
+/// itself when full.
+#[utoipa::path(post, path = "/tubes/{barcode}/members", tag = "accession", params(("barcode" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "repeat-safe key")),
+    request_body = PersonScan,
+    responses((status = 200, body = TubeView),
+              (status = 409, description = "tube closed or full, person already in it, name mismatch", body = ErrorBody),
+              (status = 422, description = "invalid ID number, unknown code, a tube scanned as a person", body = ErrorBody)))]
+async fn add_member(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Path(barcode): Path<String>,
+    Json(scan): Json<PersonScan>,
+) -> Result<Response, Error> {
+    let (tz, today) = (s.tz, s.today());
+    let route = format!("POST /tubes/{barcode}/members");
+    write(
+        &s,
+        &actor,
+        &headers,
+        keyed(&headers, &route, &scan),
+        StatusCode::OK,
+        |tx| Box::pin(async move { accession::add_member(tx, &barcode, scan, tz, today).await }),
+    )
+    .await
+}
+
+/// Closes an open tube by hand with its actual count (flagged when below nominal).
+#[utoipa::path(post, path = "/tubes/{barcode}/close", tag = "accession", params(("barcode" = String, Path)),
+    request_body = CloseTube,
+    responses((status = 200, body = TubeView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn close_tube(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Path(barcode): Path<String>,
+    Json(req): Json<CloseTube>,
+) -> Result<Response, Error> {
+    let (tz, today) = (s.tz, s.today());
+    let route = format!("POST /tubes/{barcode}/close");
+    write(
+        &s,
+        &actor,
+        &headers,
+        keyed(&headers, &route, &req),
+        StatusCode::OK,
+        |tx| Box::pin(async move { accession::close(tx, &barcode, req, tz, today).await }),
+    )
+    .await
+}
+
+/// The tube's label as a Code 128 SVG (works for any barcode, issued or not).
+#[utoipa::path(get, path = "/tubes/{barcode}/label.svg", tag = "labels", params(("barcode" = String, Path)),
+    responses((status = 200, content_type = "image/svg+xml", body = String), (status = 422, body = ErrorBody)))]
+async fn label_svg(Path(barcode): Path<String>) -> Result<Response, Error> {
+    let b = accession::parse_barcode(&barcode)?;
+    let svg = crate::labels::code128_svg(b.as_str(), None)?;
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
+}
+
+/// The tube's label in ZPL for a thermal printer.
+#[utoipa::path(get, path = "/tubes/{barcode}/label.zpl", tag = "labels", params(("barcode" = String, Path)),
+    responses((status = 200, content_type = "text/plain", body = String), (status = 422, body = ErrorBody)))]
+async fn label_zpl(Path(barcode): Path<String>) -> Result<Response, Error> {
+    let b = accession::parse_barcode(&barcode)?;
+    let zpl = crate::labels::zpl(&[(b.to_string(), String::new())]);
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], zpl).into_response())
+}

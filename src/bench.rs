@@ -1,0 +1,5 @@
+#[derive(clap::Args, Debug)]
+pub struct AccessionArgs {}
+pub async fn accession(_a: AccessionArgs) -> anyhow::Result<()> {
+    Ok(())
+}

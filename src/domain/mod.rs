@@ -1,0 +1,9 @@
+//! The rules of the trade as plain Rust: no I/O, every function unit-tested.
+
+pub mod barcode;
+pub mod id_number;
+pub mod mask;
+pub mod personal_code;
+pub mod reception;
+pub mod tube;
+pub mod vocab;

@@ -1,0 +1,37 @@
+//! natlis — a laboratory information system for SARS-CoV-2 nucleic-acid testing labs.
+//!
+//! Layers: [`api`] (HTTP) and the CLI call [`service`] functions, one transaction each; services
+//! ask [`domain`] (pure rules, no I/O) what happens and write through [`store`] (SQLite or
+//! PostgreSQL, each query written once).
+
+pub mod actor;
+pub mod api;
+pub mod bench;
+pub mod cli;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod json;
+pub mod labels;
+pub mod metrics;
+pub mod service;
+pub mod store;
+
+pub use api::{app, AppState};
+
+use std::future::Future;
+use tokio::net::TcpListener;
+
+/// Serves the app on `listener` until `shutdown` completes; in-flight requests finish first.
+pub async fn launch(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    metrics::install();
+    let app = app(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}

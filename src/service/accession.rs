@@ -1,0 +1,754 @@
+//! 采样登记 accession at the collection site: open a tube by its barcode, scan people into it,
+//! close it (by itself when full, or by hand with its actual count).
+
+use super::persons::{self, PersonScan, PersonView};
+use super::registry::{self, SiteRules};
+use super::{parse_opt_text, parse_text, settings};
+use crate::domain::barcode::{Origin, TubeBarcode};
+use crate::domain::tube::{self as rules, PoolPolicy, TubeState, TubeStatus};
+use crate::domain::vocab::{Category, Payer, Priority, SampleType, TubeKind};
+use crate::error::Error;
+use crate::store::time::{show, to_db};
+use crate::store::{is_unique_violation, Tx};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{AnyConnection, FromRow};
+use utoipa::ToSchema;
+
+/// How far in the future a collection time may lie (clock skew of a collector's device).
+const FUTURE_SKEW_MINUTES: i64 = 10;
+/// How old a collection time may be when it is registered (offline collection apps upload late).
+const MAX_BACKDATE_DAYS: i64 = 7;
+
+/// 采样描述 what an environment or cold-chain sample was taken from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Description {
+    /// Product or surface, e.g. `冻带鱼外包装` or `冷库门把手`.
+    pub item: String,
+    #[serde(default)]
+    pub lot: Option<String>,
+    #[serde(default)]
+    pub origin: Option<String>,
+    /// Market, warehouse or place sampled.
+    pub location: String,
+}
+
+/// A request to open a tube.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OpenTube {
+    /// The tube barcode as scanned (trimmed).
+    pub barcode: String,
+    pub kind: TubeKind,
+    /// Nominal pool size for a pooled tube (5, 10 or 20 as the site allows).
+    #[serde(default)]
+    pub pool_size: Option<u32>,
+    pub sample_type: SampleType,
+    /// Code of the collection site.
+    pub site: String,
+    /// Who took the swabs (default: the acting user).
+    #[serde(default)]
+    pub collector: Option<String>,
+    /// When the swabs were taken, RFC 3339 with offset (default: now).
+    #[serde(default)]
+    pub collected_at: Option<DateTime<FixedOffset>>,
+    pub category: Category,
+    /// Who pays (default: public for key populations, self otherwise).
+    #[serde(default)]
+    pub payer: Option<Payer>,
+    /// Code of the paying institution when the employer pays.
+    #[serde(default)]
+    pub payer_institution: Option<String>,
+    /// For environment and cold-chain samples, instead of people.
+    #[serde(default)]
+    pub description: Option<Description>,
+    /// People scanned in at once (e.g. the one person of a single tube).
+    #[serde(default)]
+    pub people: Vec<PersonScan>,
+}
+
+/// A person's place in a tube.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Member {
+    pub position: u32,
+    pub person: PersonView,
+    pub added_at: DateTime<FixedOffset>,
+    pub added_by: String,
+}
+
+/// A tube's reception at a lab.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Receipt {
+    pub lab: String,
+    pub received_at: DateTime<FixedOffset>,
+    pub received_by: String,
+    /// Minutes from collection to receipt.
+    pub transport_minutes: i64,
+    /// Transport took longer than the limit.
+    pub transport_over_limit: bool,
+}
+
+/// A tube's rejection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Rejection {
+    pub reason: crate::domain::reception::RejectionReason,
+    pub note: Option<String>,
+    pub rejected_at: DateTime<FixedOffset>,
+    pub rejected_by: String,
+    pub lab: Option<String>,
+}
+
+/// A tube as every response shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TubeView {
+    pub barcode: String,
+    pub kind: TubeKind,
+    pub status: TubeStatus,
+    /// 1 for a single tube, the pool size for a pooled tube, 0 for an environment sample.
+    pub nominal_size: u32,
+    pub member_count: u32,
+    /// Closed by hand with fewer people than its nominal size.
+    pub short_closed: bool,
+    pub sample_type: SampleType,
+    pub site: String,
+    pub collector: String,
+    pub collected_at: DateTime<FixedOffset>,
+    pub category: Category,
+    pub priority: Priority,
+    /// Result due by (collection + the priority's deadline).
+    pub deadline_at: DateTime<FixedOffset>,
+    pub payer: Payer,
+    pub payer_institution: Option<String>,
+    pub description: Option<Description>,
+    /// Whether natlis issued the barcode (with a verified check character).
+    pub barcode_issued: bool,
+    pub closed_at: Option<DateTime<FixedOffset>>,
+    pub closed_by: Option<String>,
+    pub receipt: Option<Receipt>,
+    pub rejection: Option<Rejection>,
+    pub members: Vec<Member>,
+    /// Things worth a second look that did not stop the scan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct TubeRow {
+    pub id: i64,
+    pub barcode: String,
+    pub kind: String,
+    pub status: String,
+    pub nominal_size: i64,
+    pub member_count: i64,
+    pub short_closed: i64,
+    pub sample_type: String,
+    pub site_code: String,
+    pub collector: String,
+    pub collected_at: i64,
+    pub category: String,
+    pub priority: String,
+    pub deadline_at: i64,
+    pub payer: String,
+    pub payer_institution_code: Option<String>,
+    pub env_item: Option<String>,
+    pub env_lot: Option<String>,
+    pub env_origin: Option<String>,
+    pub env_location: Option<String>,
+    pub issued_batch_id: Option<i64>,
+    pub closed_at: Option<i64>,
+    pub closed_by: Option<String>,
+    pub lab_code: Option<String>,
+    pub received_at: Option<i64>,
+    pub received_by: Option<String>,
+    pub transport_minutes: Option<i64>,
+    pub transport_over_limit: i64,
+    pub rejected_at: Option<i64>,
+    pub rejected_by: Option<String>,
+    pub rejection_reason: Option<String>,
+    pub rejection_note: Option<String>,
+}
+
+pub(crate) const TUBE_SELECT: &str = "SELECT t.id, t.barcode, t.kind, t.status, t.nominal_size, \
+     t.member_count, t.short_closed, t.sample_type, s.code AS site_code, t.collector, t.collected_at, \
+     t.category, t.priority, t.deadline_at, t.payer, i.code AS payer_institution_code, t.env_item, \
+     t.env_lot, t.env_origin, t.env_location, t.issued_batch_id, t.closed_at, t.closed_by, \
+     l.code AS lab_code, t.received_at, t.received_by, t.transport_minutes, t.transport_over_limit, \
+     t.rejected_at, t.rejected_by, t.rejection_reason, t.rejection_note \
+     FROM tube t JOIN site s ON s.id = t.site_id LEFT JOIN lab l ON l.id = t.lab_id \
+     LEFT JOIN institution i ON i.id = t.payer_institution_id";
+
+impl TubeRow {
+    pub fn state(&self) -> TubeState {
+        TubeState {
+            kind: TubeKind::parse(&self.kind).unwrap_or(TubeKind::Single),
+            status: self.status(),
+            nominal: self.nominal_size as u32,
+            members: self.member_count as u32,
+        }
+    }
+
+    pub fn status(&self) -> TubeStatus {
+        TubeStatus::parse(&self.status).unwrap_or(TubeStatus::Open)
+    }
+
+    pub fn view(&self, members: Vec<Member>, tz: FixedOffset) -> TubeView {
+        TubeView {
+            barcode: self.barcode.clone(),
+            kind: TubeKind::parse(&self.kind).unwrap_or(TubeKind::Single),
+            status: self.status(),
+            nominal_size: self.nominal_size as u32,
+            member_count: self.member_count as u32,
+            short_closed: self.short_closed != 0,
+            sample_type: SampleType::parse(&self.sample_type).unwrap_or(SampleType::Oropharyngeal),
+            site: self.site_code.clone(),
+            collector: self.collector.clone(),
+            collected_at: show(self.collected_at, tz),
+            category: Category::parse(&self.category).unwrap_or(Category::Voluntary),
+            priority: Priority::parse(&self.priority).unwrap_or(Priority::Standard),
+            deadline_at: show(self.deadline_at, tz),
+            payer: Payer::parse(&self.payer).unwrap_or(Payer::Public),
+            payer_institution: self.payer_institution_code.clone(),
+            description: self.env_item.as_ref().map(|item| Description {
+                item: item.clone(),
+                lot: self.env_lot.clone(),
+                origin: self.env_origin.clone(),
+                location: self.env_location.clone().unwrap_or_default(),
+            }),
+            barcode_issued: self.issued_batch_id.is_some(),
+            closed_at: self.closed_at.map(|t| show(t, tz)),
+            closed_by: self.closed_by.clone(),
+            receipt: match (&self.lab_code, self.received_at, &self.received_by) {
+                (Some(lab), Some(at), Some(by)) => Some(Receipt {
+                    lab: lab.clone(),
+                    received_at: show(at, tz),
+                    received_by: by.clone(),
+                    transport_minutes: self.transport_minutes.unwrap_or(0),
+                    transport_over_limit: self.transport_over_limit != 0,
+                }),
+                _ => None,
+            },
+            rejection: match (self.rejected_at, &self.rejected_by, &self.rejection_reason) {
+                (Some(at), Some(by), Some(reason)) => Some(Rejection {
+                    reason: crate::domain::reception::RejectionReason::parse(reason)
+                        .unwrap_or(crate::domain::reception::RejectionReason::Other),
+                    note: self.rejection_note.clone(),
+                    rejected_at: show(at, tz),
+                    rejected_by: by.clone(),
+                    lab: self.lab_code.clone(),
+                }),
+                _ => None,
+            },
+            members,
+            warnings: vec![],
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct MemberRow {
+    position: i64,
+    added_at: i64,
+    added_by: String,
+    #[sqlx(flatten)]
+    person: persons::PersonRow,
+}
+
+/// Loads a tube by barcode, locking its row for the rest of the transaction on PostgreSQL.
+pub(crate) async fn lock_tube(tx: &mut Tx, barcode: &str) -> Result<TubeRow, Error> {
+    let sql = format!("{TUBE_SELECT} WHERE t.barcode = $1{}", tx.for_update("t"));
+    sqlx::query_as(&sql)
+        .bind(barcode)
+        .fetch_optional(tx.conn())
+        .await?
+        .ok_or_else(|| tube_not_found(barcode))
+}
+
+pub(crate) fn tube_not_found(barcode: &str) -> Error {
+    Error::not_found(
+        "tube.not_found",
+        format!("no tube with barcode {barcode} has been registered"),
+    )
+    .at("barcode")
+}
+
+pub(crate) async fn members(
+    conn: &mut AnyConnection,
+    tube_id: i64,
+    tz: FixedOffset,
+    today: NaiveDate,
+) -> Result<Vec<Member>, Error> {
+    let sql = format!(
+        "SELECT m.position, m.added_at, m.added_by, p.id, p.uid, p.doc_type, p.doc_no, p.name, p.phone, \
+         p.sex, p.birth_date, p.personal_code, i.code AS institution_code \
+         FROM tube_member m JOIN person p ON p.id = m.person_id \
+         LEFT JOIN institution i ON i.id = p.institution_id WHERE m.tube_id = $1 ORDER BY m.position"
+    );
+    let rows: Vec<MemberRow> = sqlx::query_as(&sql).bind(tube_id).fetch_all(conn).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Member {
+            position: r.position as u32,
+            person: r.person.view(today),
+            added_at: show(r.added_at, tz),
+            added_by: r.added_by,
+        })
+        .collect())
+}
+
+/// A tube with its members, as shown to clients.
+pub async fn find(
+    conn: &mut AnyConnection,
+    barcode: &str,
+    tz: FixedOffset,
+    today: NaiveDate,
+) -> Result<TubeView, Error> {
+    let barcode = parse_barcode(barcode)?;
+    let row: TubeRow = sqlx::query_as(&format!("{TUBE_SELECT} WHERE t.barcode = $1"))
+        .bind(barcode.as_str())
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| tube_not_found(barcode.as_str()))?;
+    let m = members(conn, row.id, tz, today).await?;
+    Ok(row.view(m, tz))
+}
+
+async fn reload(
+    tx: &mut Tx,
+    id: i64,
+    tz: FixedOffset,
+    today: NaiveDate,
+) -> Result<TubeView, Error> {
+    let row: TubeRow = sqlx::query_as(&format!("{TUBE_SELECT} WHERE t.id = $1"))
+        .bind(id)
+        .fetch_one(tx.conn())
+        .await?;
+    let m = members(tx.conn(), id, tz, today).await?;
+    Ok(row.view(m, tz))
+}
+
+pub(crate) fn parse_barcode(input: &str) -> Result<TubeBarcode, Error> {
+    TubeBarcode::parse(input)
+        .map_err(|e| Error::unprocessable("barcode.invalid", e.to_string()).at("barcode"))
+}
+
+/// Checks where a barcode comes from against the site's rules; returns the issuing batch of a
+/// natlis barcode and any warning.
+async fn check_origin(
+    tx: &mut Tx,
+    barcode: &TubeBarcode,
+    prefix: &str,
+    site: &SiteRules,
+) -> Result<(Option<i64>, Option<String>), Error> {
+    match barcode.origin(prefix) {
+        Err(e) => Err(Error::unprocessable("barcode.check_failed", e.to_string()).at("barcode")),
+        Ok(Origin::Foreign) if !site.accepts_foreign_barcodes => Err(Error::unprocessable(
+            "barcode.foreign_not_allowed",
+            format!(
+                "site {} accepts only barcodes natlis issued ({prefix}…); {barcode} is not one",
+                site.code
+            ),
+        )
+        .at("barcode")),
+        Ok(Origin::Foreign) => Ok((None, None)),
+        Ok(Origin::Issued { seq }) => {
+            let batch: Option<(i64, i64, i64, String)> = sqlx::query_as(
+                "SELECT b.id, b.site_id, b.first_seq + b.count, s.code FROM barcode_batch b \
+                 JOIN site s ON s.id = b.site_id WHERE b.prefix = $1 AND b.first_seq <= $2 \
+                 ORDER BY b.first_seq DESC LIMIT 1",
+            )
+            .bind(prefix)
+            .bind(seq as i64)
+            .fetch_optional(tx.conn())
+            .await?;
+            match batch {
+                Some((id, site_id, end, code)) if (seq as i64) < end => {
+                    let warning = (site_id != site.id).then(|| {
+                        format!(
+                            "barcode {barcode} was issued to site {code}, not to {}",
+                            site.code
+                        )
+                    });
+                    Ok((Some(id), warning))
+                }
+                _ => Err(Error::unprocessable(
+                    "barcode.not_issued",
+                    format!("{barcode} has the shape of a natlis barcode but was never issued"),
+                )
+                .at("barcode")),
+            }
+        }
+    }
+}
+
+/// The existing binding of a barcode, for the error that refuses to use it twice.
+async fn already_used(
+    tx: &mut Tx,
+    barcode: &TubeBarcode,
+    tz: FixedOffset,
+    today: NaiveDate,
+) -> Error {
+    let existing =
+        match sqlx::query_as::<_, TubeRow>(&format!("{TUBE_SELECT} WHERE t.barcode = $1"))
+            .bind(barcode.as_str())
+            .fetch_optional(tx.conn())
+            .await
+        {
+            Ok(Some(row)) => {
+                let m = members(tx.conn(), row.id, tz, today)
+                    .await
+                    .unwrap_or_default();
+                Some(row.view(m, tz))
+            }
+            _ => None,
+        };
+    let mut err = Error::conflict(
+        "barcode.already_used",
+        match &existing {
+            Some(t) => format!(
+                "barcode {barcode} is already a {} tube of site {} collected at {} with {} people",
+                t.kind, t.site, t.collected_at, t.member_count
+            ),
+            None => format!("barcode {barcode} is already used"),
+        },
+    )
+    .at("barcode");
+    if let Some(t) = existing {
+        err = err.with_details(serde_json::json!({ "tube": t }));
+    }
+    err
+}
+
+fn check_collected_at(collected: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), Error> {
+    if collected > now + Duration::minutes(FUTURE_SKEW_MINUTES) {
+        return Err(Error::invalid(
+            "collected_at",
+            format!("collection time {collected} is in the future"),
+        ));
+    }
+    if collected < now - Duration::days(MAX_BACKDATE_DAYS) {
+        return Err(Error::invalid(
+            "collected_at",
+            format!("collection time {collected} is more than {MAX_BACKDATE_DAYS} days ago"),
+        ));
+    }
+    Ok(())
+}
+
+fn parse_description(d: Option<Description>) -> Result<Option<Description>, Error> {
+    d.map(|d| {
+        Ok(Description {
+            item: parse_text("description.item", &d.item, 200)?,
+            lot: parse_opt_text("description.lot", d.lot.as_deref(), 100)?,
+            origin: parse_opt_text("description.origin", d.origin.as_deref(), 200)?,
+            location: parse_text("description.location", &d.location, 200)?,
+        })
+    })
+    .transpose()
+}
+
+/// Opens a tube, and scans in the people given with it.
+pub async fn open(
+    tx: &mut Tx,
+    req: OpenTube,
+    tz: FixedOffset,
+    today: NaiveDate,
+) -> Result<TubeView, Error> {
+    let barcode = parse_barcode(&req.barcode)?;
+    let settings = settings::load(tx.conn()).await?;
+    let site = registry::site_rules(tx.conn(), "site", &req.site).await?;
+    let description = parse_description(req.description)?;
+    let policy = PoolPolicy {
+        allowed_sizes: site.pool_sizes.clone(),
+        single_only: settings.single_only.clone(),
+    };
+    let nominal = rules::open(
+        req.kind,
+        req.pool_size,
+        req.category,
+        req.sample_type,
+        description.is_some(),
+        &policy,
+    )?;
+    if req.kind == TubeKind::Environment && !req.people.is_empty() {
+        return Err(rules::AccessionRule::NoPeopleOnEnvironment.into());
+    }
+    if req.people.len() as u32 > nominal {
+        return Err(rules::AccessionRule::Full { nominal }.into());
+    }
+    let (batch, warning) = check_origin(tx, &barcode, &settings.barcode_prefix, &site).await?;
+    let now = tx.now();
+    let collected = req
+        .collected_at
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(now);
+    check_collected_at(collected, now)?;
+    let collector = match req.collector.as_deref() {
+        Some(c) => parse_text("collector", c, 64)?,
+        None => tx.actor().username.clone(),
+    };
+    let payer = req.payer.unwrap_or(if req.category.is_key_population() {
+        Payer::Public
+    } else {
+        Payer::SelfPay
+    });
+    let payer_institution = match req.payer_institution.as_deref() {
+        Some(code) => Some(
+            registry::institution_id(tx.conn(), "payer_institution", code)
+                .await?
+                .0,
+        ),
+        None => None,
+    };
+    let priority = req.category.priority();
+    let deadline = collected + Duration::hours(priority.default_deadline_hours());
+    let environment = req.kind == TubeKind::Environment;
+    let status = if environment {
+        TubeStatus::Closed
+    } else {
+        TubeStatus::Open
+    };
+    let by = tx.actor().username.clone();
+    let inserted: Result<Option<(i64,)>, sqlx::Error> = sqlx::query_as(
+        "INSERT INTO tube (barcode, kind, status, nominal_size, member_count, short_closed, sample_type, \
+         site_id, collector, collected_at, category, priority, deadline_at, payer, payer_institution_id, \
+         env_item, env_lot, env_origin, env_location, issued_batch_id, opened_by, closed_at, closed_by, \
+         transport_over_limit, created_at) \
+         VALUES ($1, $2, $3, $4, 0, 0, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, 0, $22) \
+         ON CONFLICT (barcode) DO NOTHING RETURNING id",
+    )
+    .bind(barcode.as_str())
+    .bind(req.kind.as_str())
+    .bind(status.as_str())
+    .bind(i64::from(nominal))
+    .bind(req.sample_type.as_str())
+    .bind(site.id)
+    .bind(collector)
+    .bind(to_db(collected))
+    .bind(req.category.as_str())
+    .bind(priority.as_str())
+    .bind(to_db(deadline))
+    .bind(payer.as_str())
+    .bind(payer_institution)
+    .bind(description.as_ref().map(|d| d.item.clone()))
+    .bind(description.as_ref().and_then(|d| d.lot.clone()))
+    .bind(description.as_ref().and_then(|d| d.origin.clone()))
+    .bind(description.as_ref().map(|d| d.location.clone()))
+    .bind(batch)
+    .bind(by.clone())
+    .bind(environment.then(|| to_db(now)))
+    .bind(environment.then(|| by.clone()))
+    .bind(to_db(now))
+    .fetch_optional(tx.conn())
+    .await;
+    let id = match inserted {
+        Ok(Some((id,))) => id,
+        Ok(None) => return Err(already_used(tx, &barcode, tz, today).await),
+        Err(e) if is_unique_violation(&e) => {
+            return Err(already_used(tx, &barcode, tz, today).await)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut state = TubeState {
+        kind: req.kind,
+        status,
+        nominal,
+        members: 0,
+    };
+    tx.audit(
+        "tube.open",
+        "tube",
+        barcode.as_str(),
+        None,
+        Some(&serde_json::json!({
+            "kind": req.kind, "nominal_size": nominal, "sample_type": req.sample_type,
+            "site": site.code, "category": req.category, "collected_at": collected,
+        })),
+    )
+    .await?;
+    for (i, scan) in req.people.iter().enumerate() {
+        state = add(tx, id, barcode.as_str(), state, scan, today)
+            .await
+            .map_err(|e| match e.field.clone() {
+                Some(f) => e.at(&format!("people[{i}].{f}")),
+                None => e.at(&format!("people[{i}]")),
+            })?;
+    }
+    let mut view = reload(tx, id, tz, today).await?;
+    view.warnings.extend(warning);
+    metrics::counter!("natlis_tubes_opened_total", "kind" => req.kind.as_str()).increment(1);
+    Ok(view)
+}
+
+/// Adds one scanned person to a locked tube; returns the tube's new state.
+async fn add(
+    tx: &mut Tx,
+    tube_id: i64,
+    barcode: &str,
+    state: TubeState,
+    scan: &PersonScan,
+    today: NaiveDate,
+) -> Result<TubeState, Error> {
+    let person = persons::resolve_scan(tx, scan, today).await?;
+    let already: Option<(i64,)> =
+        sqlx::query_as("SELECT position FROM tube_member WHERE tube_id = $1 AND person_id = $2")
+            .bind(tube_id)
+            .bind(person.id)
+            .fetch_optional(tx.conn())
+            .await?;
+    let added = rules::add_member(state, already.is_some()).map_err(|e| {
+        let err = Error::from(e);
+        match already {
+            Some((pos,)) => err
+                .with_details(serde_json::json!({ "position": pos, "person": person.view(today) })),
+            None => err,
+        }
+    })?;
+    let now = to_db(tx.now());
+    let by = tx.actor().username.clone();
+    sqlx::query(
+        "INSERT INTO tube_member (tube_id, person_id, position, added_at, added_by) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(tube_id)
+    .bind(person.id)
+    .bind(i64::from(added.position))
+    .bind(now)
+    .bind(by.clone())
+    .execute(tx.conn())
+    .await?;
+    let status = if added.closes {
+        TubeStatus::Closed
+    } else {
+        state.status
+    };
+    sqlx::query(
+        "UPDATE tube SET member_count = $1, status = $2, closed_at = $3, closed_by = $4 WHERE id = $5",
+    )
+    .bind(i64::from(added.position))
+    .bind(status.as_str())
+    .bind(added.closes.then_some(now))
+    .bind(added.closes.then(|| by.clone()))
+    .bind(tube_id)
+    .execute(tx.conn())
+    .await?;
+    tx.audit(
+        "tube.add_member",
+        "tube",
+        barcode,
+        None,
+        Some(&serde_json::json!({ "person": person.uid, "position": added.position })),
+    )
+    .await?;
+    if added.closes {
+        tx.audit(
+            "tube.close",
+            "tube",
+            barcode,
+            Some(&serde_json::json!({ "status": state.status })),
+            Some(&serde_json::json!({ "status": status, "member_count": added.position, "automatic": true })),
+        )
+        .await?;
+    }
+    metrics::counter!("natlis_members_scanned_total").increment(1);
+    Ok(TubeState {
+        status,
+        members: added.position,
+        ..state
+    })
+}
+
+/// Scans one person into an open tube.
+pub async fn add_member(
+    tx: &mut Tx,
+    barcode: &str,
+    scan: PersonScan,
+    tz: FixedOffset,
+    today: NaiveDate,
+) -> Result<TubeView, Error> {
+    let barcode = parse_barcode(barcode)?;
+    let row = lock_tube(tx, barcode.as_str()).await?;
+    add(tx, row.id, barcode.as_str(), row.state(), &scan, today).await?;
+    reload(tx, row.id, tz, today).await
+}
+
+/// A request to close a tube by hand.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CloseTube {
+    /// The number of swabs the collector counts in the tube; must match the people scanned.
+    #[serde(default)]
+    pub count: Option<u32>,
+}
+
+/// Closes an open tube with its actual count (flagged when below nominal).
+pub async fn close(
+    tx: &mut Tx,
+    barcode: &str,
+    req: CloseTube,
+    tz: FixedOffset,
+    today: NaiveDate,
+) -> Result<TubeView, Error> {
+    let barcode = parse_barcode(barcode)?;
+    let row = lock_tube(tx, barcode.as_str()).await?;
+    let closed = rules::close(row.state())?;
+    if let Some(count) = req.count {
+        if count != closed.members {
+            return Err(Error::unprocessable(
+                "tube.count_mismatch",
+                format!(
+                    "the collector counts {count} swabs but {} people were scanned into {barcode}: scan the missing people or re-check the tube",
+                    closed.members
+                ),
+            )
+            .at("count"));
+        }
+    }
+    let now = to_db(tx.now());
+    let by = tx.actor().username.clone();
+    sqlx::query(
+        "UPDATE tube SET status = $1, short_closed = $2, closed_at = $3, closed_by = $4 WHERE id = $5",
+    )
+    .bind(TubeStatus::Closed.as_str())
+    .bind(i64::from(closed.short))
+    .bind(now)
+    .bind(by)
+    .bind(row.id)
+    .execute(tx.conn())
+    .await?;
+    tx.audit(
+        "tube.close",
+        "tube",
+        barcode.as_str(),
+        Some(&serde_json::json!({ "status": row.status }),),
+        Some(&serde_json::json!({ "status": "closed", "member_count": closed.members, "short": closed.short })),
+    )
+    .await?;
+    reload(tx, row.id, tz, today).await
+}
+
+/// Filters for listing tubes.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+pub struct TubeFilter {
+    pub site: Option<String>,
+    pub lab: Option<String>,
+    pub status: Option<TubeStatus>,
+    /// At most this many, newest first (default 100, at most 1000).
+    pub limit: Option<i64>,
+}
+
+/// Tubes, newest collection first, without their members.
+pub async fn list(
+    conn: &mut AnyConnection,
+    f: &TubeFilter,
+    tz: FixedOffset,
+) -> Result<Vec<TubeView>, Error> {
+    let limit = f.limit.unwrap_or(100).clamp(1, 1000);
+    let rows: Vec<TubeRow> = sqlx::query_as(&format!(
+        "{TUBE_SELECT} WHERE ($1 IS NULL OR s.code = $1) AND ($2 IS NULL OR l.code = $2) \
+         AND ($3 IS NULL OR t.status = $3) ORDER BY t.collected_at DESC, t.id DESC LIMIT $4"
+    ))
+    .bind(f.site.as_ref().map(|s| s.trim().to_ascii_uppercase()))
+    .bind(f.lab.as_ref().map(|s| s.trim().to_ascii_uppercase()))
+    .bind(f.status.map(|s| s.as_str()))
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.view(vec![], tz)).collect())
+}

@@ -1,0 +1,131 @@
+//! Batches of pre-printed barcodes issued to a site (预印条码). Sequence numbers come from a
+//! counter row updated in the transaction, so several nodes never issue the same barcode.
+
+use super::{registry, settings};
+use crate::domain::barcode::{TubeBarcode, SEQ_DIGITS};
+use crate::error::Error;
+use crate::store::time::{show, to_db};
+use crate::store::Tx;
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+use sqlx::AnyConnection;
+use utoipa::ToSchema;
+
+/// Most barcodes in one batch.
+pub const MAX_BATCH: u32 = 100_000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IssueBatch {
+    /// How many barcodes (1–100000).
+    pub count: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Batch {
+    pub id: i64,
+    pub site: String,
+    pub count: u32,
+    pub first: String,
+    pub last: String,
+    pub issued_at: DateTime<FixedOffset>,
+    pub issued_by: String,
+}
+
+pub async fn issue(
+    tx: &mut Tx,
+    site_code: &str,
+    req: IssueBatch,
+    tz: FixedOffset,
+) -> Result<Batch, Error> {
+    if req.count == 0 || req.count > MAX_BATCH {
+        return Err(Error::invalid(
+            "count",
+            format!("a batch has 1–{MAX_BATCH} barcodes"),
+        ));
+    }
+    let site = registry::site_rules(tx.conn(), "site", site_code).await?;
+    let prefix = settings::load(tx.conn()).await?.barcode_prefix;
+    sqlx::query("INSERT INTO barcode_counter (prefix, next_seq) VALUES ($1, 1) ON CONFLICT (prefix) DO NOTHING")
+        .bind(prefix.clone())
+        .execute(tx.conn())
+        .await?;
+    let (next,): (i64,) = sqlx::query_as(
+        "UPDATE barcode_counter SET next_seq = next_seq + $1 WHERE prefix = $2 RETURNING next_seq",
+    )
+    .bind(i64::from(req.count))
+    .bind(prefix.clone())
+    .fetch_one(tx.conn())
+    .await?;
+    let first_seq = next - i64::from(req.count);
+    if next > 10_i64.pow(SEQ_DIGITS as u32) {
+        return Err(Error::conflict(
+            "barcode.exhausted",
+            format!("the {prefix} barcode range is exhausted: set a new prefix"),
+        ));
+    }
+    let now = tx.now();
+    let by = tx.actor().username.clone();
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO barcode_batch (site_id, prefix, first_seq, count, issued_at, issued_by) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(site.id)
+    .bind(prefix.clone())
+    .bind(first_seq)
+    .bind(i64::from(req.count))
+    .bind(to_db(now))
+    .bind(by.clone())
+    .fetch_one(tx.conn())
+    .await?;
+    let batch = Batch {
+        id,
+        site: site.code,
+        count: req.count,
+        first: TubeBarcode::issued(&prefix, first_seq as u64).to_string(),
+        last: TubeBarcode::issued(&prefix, (next - 1) as u64).to_string(),
+        issued_at: now.with_timezone(&tz),
+        issued_by: by,
+    };
+    tx.audit(
+        "barcode.issue_batch",
+        "barcode_batch",
+        &id.to_string(),
+        None,
+        Some(&super::snapshot(&batch)),
+    )
+    .await?;
+    Ok(batch)
+}
+
+/// A batch and every barcode in it.
+pub async fn find(
+    conn: &mut AnyConnection,
+    id: i64,
+    tz: FixedOffset,
+) -> Result<(Batch, Vec<TubeBarcode>), Error> {
+    let row: Option<(String, String, i64, i64, i64, String)> = sqlx::query_as(
+        "SELECT s.code, b.prefix, b.first_seq, b.count, b.issued_at, b.issued_by \
+         FROM barcode_batch b JOIN site s ON s.id = b.site_id WHERE b.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    let (site, prefix, first, count, at, by) = row.ok_or_else(|| {
+        Error::not_found("barcode_batch.not_found", format!("no barcode batch {id}"))
+    })?;
+    let barcodes: Vec<TubeBarcode> = (first..first + count)
+        .map(|s| TubeBarcode::issued(&prefix, s as u64))
+        .collect();
+    Ok((
+        Batch {
+            id,
+            site,
+            count: count as u32,
+            first: barcodes.first().map(|b| b.to_string()).unwrap_or_default(),
+            last: barcodes.last().map(|b| b.to_string()).unwrap_or_default(),
+            issued_at: show(at, tz),
+            issued_by: by,
+        },
+        barcodes,
+    ))
+}

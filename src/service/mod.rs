@@ -1,0 +1,60 @@
+//! Use cases, one function each, one transaction each: load what is needed, ask the domain what
+//! happens, write the new state and its audit entry, commit. Handlers and the CLI call these.
+
+pub mod accession;
+pub mod labels;
+pub mod persons;
+pub mod reception;
+pub mod registry;
+pub mod settings;
+
+use crate::error::Error;
+
+/// A registry code (lab, site, institution): 2–32 of `A–Z 0–9 - _`, upper-cased.
+pub fn parse_code(field: &str, input: &str) -> Result<String, Error> {
+    let s = input.trim().to_ascii_uppercase();
+    if s.len() < 2
+        || s.len() > 32
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(Error::invalid(
+            field,
+            format!("{input:?} is not a code: use 2–32 letters, digits, '-' or '_'"),
+        ));
+    }
+    Ok(s)
+}
+
+/// A required free-text field: trimmed, non-empty, at most `max` characters.
+pub fn parse_text(field: &str, input: &str, max: usize) -> Result<String, Error> {
+    let s = input.trim();
+    if s.is_empty() {
+        return Err(Error::invalid(field, format!("{field} must not be empty")));
+    }
+    if s.chars().count() > max {
+        return Err(Error::invalid(
+            field,
+            format!("{field} is longer than {max} characters"),
+        ));
+    }
+    Ok(s.to_string())
+}
+
+/// An optional free-text field: trimmed; blank is none.
+pub fn parse_opt_text(
+    field: &str,
+    input: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, Error> {
+    match input.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => parse_text(field, s, max).map(Some),
+    }
+}
+
+/// A serialised value for the audit trail.
+pub(crate) fn snapshot<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}

@@ -1,0 +1,375 @@
+//! People: registered by their identity document (the same document is the same person),
+//! optionally pre-registered with a personal code that collectors scan.
+
+use super::{parse_opt_text, parse_text, snapshot};
+use crate::domain::id_number::{Document, DocumentType, Sex};
+use crate::domain::{mask, personal_code};
+use crate::error::Error;
+use crate::store::{is_unique_violation, Tx};
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+use sqlx::{AnyConnection, FromRow};
+use utoipa::ToSchema;
+
+/// A person as registered at a site or in advance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PersonInput {
+    pub doc_type: DocumentType,
+    pub doc_no: String,
+    pub name: String,
+    pub phone: String,
+    /// Code of the institution that employs the person, for routine staff testing.
+    #[serde(default)]
+    pub institution: Option<String>,
+}
+
+/// How a collector identifies a person at the tube: the personal code from a QR scan, or
+/// the document (with name and phone for someone not yet registered).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PersonScan {
+    /// Personal code (个人码) as scanned.
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub doc_type: Option<DocumentType>,
+    #[serde(default)]
+    pub doc_no: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// A person as every response shows them: ID number, name and phone masked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PersonView {
+    /// Stable public identifier.
+    pub id: String,
+    pub doc_type: DocumentType,
+    /// Masked, e.g. `110105********002X`.
+    pub doc_no: String,
+    /// Masked, e.g. `张*`.
+    pub name: String,
+    /// Masked, e.g. `138****5678`.
+    pub phone: String,
+    pub sex: Option<Sex>,
+    pub age: Option<u32>,
+    pub personal_code: Option<String>,
+    pub institution: Option<String>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub(crate) struct PersonRow {
+    pub id: i64,
+    pub uid: String,
+    pub doc_type: String,
+    pub doc_no: String,
+    pub name: String,
+    pub phone: String,
+    pub sex: Option<String>,
+    pub birth_date: Option<String>,
+    pub personal_code: Option<String>,
+    pub institution_code: Option<String>,
+}
+
+pub(crate) const PERSON_SELECT: &str =
+    "SELECT p.id, p.uid, p.doc_type, p.doc_no, p.name, p.phone, \
+     p.sex, p.birth_date, p.personal_code, i.code AS institution_code \
+     FROM person p LEFT JOIN institution i ON i.id = p.institution_id";
+
+impl PersonRow {
+    pub fn view(&self, today: NaiveDate) -> PersonView {
+        let birth = self
+            .birth_date
+            .as_deref()
+            .and_then(|b| NaiveDate::parse_from_str(b, "%Y-%m-%d").ok());
+        PersonView {
+            id: self.uid.clone(),
+            doc_type: DocumentType::from_db(&self.doc_type).unwrap_or(DocumentType::Other),
+            doc_no: mask::document_number(&self.doc_no),
+            name: mask::name(&self.name),
+            phone: mask::phone(&self.phone),
+            sex: match self.sex.as_deref() {
+                Some("male") => Some(Sex::Male),
+                Some("female") => Some(Sex::Female),
+                _ => None,
+            },
+            age: birth.map(|b| age_on(b, today)),
+            personal_code: self.personal_code.clone(),
+            institution: self.institution_code.clone(),
+        }
+    }
+}
+
+/// Age in whole years on `today`.
+pub fn age_on(birth: NaiveDate, today: NaiveDate) -> u32 {
+    let mut years = today.year() - birth.year();
+    if (today.month(), today.day()) < (birth.month(), birth.day()) {
+        years -= 1;
+    }
+    years.max(0) as u32
+}
+
+fn parse_document(
+    doc_type: DocumentType,
+    doc_no: &str,
+    today: NaiveDate,
+) -> Result<Document, Error> {
+    Document::parse(doc_type, doc_no, today).map_err(|e| {
+        let code = if doc_type == DocumentType::ResidentId {
+            "id_number.invalid"
+        } else {
+            "document.invalid"
+        };
+        Error::unprocessable(code, e.to_string()).at("doc_no")
+    })
+}
+
+fn parse_phone(input: &str) -> Result<String, Error> {
+    let s: String = input
+        .trim()
+        .chars()
+        .filter(|c| *c != ' ' && *c != '-')
+        .collect();
+    let digits = s.strip_prefix('+').unwrap_or(&s);
+    if digits.len() < 5 || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::invalid(
+            "phone",
+            format!("{input:?} is not a phone number"),
+        ));
+    }
+    Ok(s)
+}
+
+async fn find_by_document(
+    conn: &mut AnyConnection,
+    doc: &Document,
+) -> Result<Option<PersonRow>, Error> {
+    Ok(sqlx::query_as(&format!(
+        "{PERSON_SELECT} WHERE p.doc_type = $1 AND p.doc_no = $2"
+    ))
+    .bind(doc.doc_type.as_str())
+    .bind(doc.number.clone())
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub(crate) async fn find_by_code(
+    conn: &mut AnyConnection,
+    code: &str,
+) -> Result<Option<PersonRow>, Error> {
+    Ok(
+        sqlx::query_as(&format!("{PERSON_SELECT} WHERE p.personal_code = $1"))
+            .bind(code)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+pub async fn find(
+    conn: &mut AnyConnection,
+    uid: &str,
+    today: NaiveDate,
+) -> Result<PersonView, Error> {
+    let row: Option<PersonRow> = sqlx::query_as(&format!("{PERSON_SELECT} WHERE p.uid = $1"))
+        .bind(uid.trim())
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| r.view(today))
+        .ok_or_else(|| Error::not_found("person.not_found", format!("no person with id {uid}")))
+}
+
+/// The person found or created for a document. A registered name that differs from the one
+/// given is refused (a mistyped ID number or name is the commonest binding error).
+async fn find_or_create(
+    tx: &mut Tx,
+    doc: &Document,
+    name: &str,
+    phone: Option<&str>,
+    institution: Option<i64>,
+    today: NaiveDate,
+) -> Result<(PersonRow, bool), Error> {
+    if let Some(existing) = find_by_document(tx.conn(), doc).await? {
+        if existing.name != name {
+            return Err(Error::conflict(
+                "person.name_mismatch",
+                format!(
+                    "document {} is registered to {}, not to {}: check the ID number and the name",
+                    mask::document_number(&doc.number),
+                    mask::name(&existing.name),
+                    mask::name(name),
+                ),
+            )
+            .at("name")
+            .with_details(serde_json::json!({ "person": existing.view(today) })));
+        }
+        return Ok((existing, false));
+    }
+    let phone = phone.ok_or_else(|| {
+        Error::invalid("phone", "a person not yet registered needs a phone number")
+    })?;
+    let (sex, birth) = match doc.demographics() {
+        Some((b, s)) => (
+            Some(match s {
+                Sex::Male => "male",
+                Sex::Female => "female",
+            }),
+            Some(b.to_string()),
+        ),
+        None => (None, None),
+    };
+    let uid = uuid::Uuid::new_v4().to_string();
+    let inserted: Option<(i64,)> = sqlx::query_as(
+        "INSERT INTO person (uid, doc_type, doc_no, name, phone, sex, birth_date, institution_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (doc_type, doc_no) DO NOTHING RETURNING id",
+    )
+    .bind(uid.clone())
+    .bind(doc.doc_type.as_str())
+    .bind(doc.number.clone())
+    .bind(name.to_string())
+    .bind(phone.to_string())
+    .bind(sex)
+    .bind(birth)
+    .bind(institution)
+    .bind(crate::store::time::to_db(tx.now()))
+    .fetch_optional(tx.conn())
+    .await?;
+    let row = match inserted {
+        // Registered a moment ago by another node: the same document is the same person.
+        None => find_by_document(tx.conn(), doc)
+            .await?
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("person vanished after conflict")))?,
+        Some(_) => {
+            let row = find_by_document(tx.conn(), doc)
+                .await?
+                .ok_or_else(|| Error::internal(anyhow::anyhow!("person vanished after insert")))?;
+            tx.audit(
+                "person.register",
+                "person",
+                &row.uid,
+                None,
+                Some(&snapshot(&row.view(today))),
+            )
+            .await?;
+            row
+        }
+    };
+    Ok((row, true))
+}
+
+/// Pre-registers a person and gives them a personal code (printable as a QR code). Registering
+/// the same document again returns the same person and code.
+pub async fn register(
+    tx: &mut Tx,
+    input: PersonInput,
+    today: NaiveDate,
+) -> Result<(PersonView, bool), Error> {
+    let doc = parse_document(input.doc_type, &input.doc_no, today)?;
+    let name = parse_text("name", &input.name, 100)?;
+    let phone = parse_phone(&input.phone)?;
+    let institution = match parse_opt_text("institution", input.institution.as_deref(), 32)? {
+        Some(code) => Some(
+            super::registry::institution_id(tx.conn(), "institution", &code)
+                .await?
+                .0,
+        ),
+        None => None,
+    };
+    let (mut row, created) =
+        find_or_create(tx, &doc, &name, Some(&phone), institution, today).await?;
+    if row.personal_code.is_none() {
+        for attempt in 0.. {
+            let code = personal_code::generate(&mut rand::thread_rng());
+            let res = sqlx::query(
+                "UPDATE person SET personal_code = $1 WHERE id = $2 AND personal_code IS NULL",
+            )
+            .bind(code.clone())
+            .bind(row.id)
+            .execute(tx.conn())
+            .await;
+            match res {
+                Err(e) if is_unique_violation(&e) && attempt < 5 => continue,
+                r => r?,
+            };
+            tx.audit(
+                "person.issue_code",
+                "person",
+                &row.uid,
+                None,
+                Some(&serde_json::json!({ "personal_code": code })),
+            )
+            .await?;
+            row.personal_code = Some(code);
+            break;
+        }
+    }
+    Ok((row.view(today), created))
+}
+
+/// The person a scan at the tube identifies: by personal code, or by document (registering
+/// them when new). `field` names the request field for errors.
+pub(crate) async fn resolve_scan(
+    tx: &mut Tx,
+    scan: &PersonScan,
+    today: NaiveDate,
+) -> Result<PersonRow, Error> {
+    if let Some(raw) = scan.code.as_deref().filter(|c| !c.trim().is_empty()) {
+        let Some(code) = personal_code::recognise(raw) else {
+            // A tube barcode scanned where a person belongs: never pool a pool.
+            let tube: Option<(String,)> =
+                sqlx::query_as("SELECT kind FROM tube WHERE barcode = $1")
+                    .bind(raw.trim())
+                    .fetch_optional(tx.conn())
+                    .await?;
+            if let Some((kind,)) = tube {
+                return Err(Error::unprocessable(
+                    "tube.nested_pool",
+                    format!(
+                        "{} is the barcode of a {kind} tube; a tube cannot be put into another tube (never pool pools)",
+                        raw.trim()
+                    ),
+                )
+                .at("code"));
+            }
+            return Err(Error::invalid(
+                "code",
+                format!(
+                    "{:?} is not a personal code (P + 10 characters with a valid check character)",
+                    raw.trim()
+                ),
+            ));
+        };
+        return find_by_code(tx.conn(), &code).await?.ok_or_else(|| {
+            Error::unprocessable(
+                "person.code_unknown",
+                format!("no person has personal code {code}"),
+            )
+            .at("code")
+        });
+    }
+    let (Some(doc_type), Some(doc_no)) = (scan.doc_type, scan.doc_no.as_deref()) else {
+        return Err(Error::invalid(
+            "person",
+            "identify the person by personal code, or by doc_type and doc_no",
+        ));
+    };
+    let doc = parse_document(doc_type, doc_no, today)?;
+    let name = match scan.name.as_deref() {
+        Some(n) => parse_text("name", n, 100)?,
+        None => {
+            return match find_by_document(tx.conn(), &doc).await? {
+                Some(row) => Ok(row),
+                None => Err(Error::invalid(
+                    "name",
+                    "a person not yet registered needs a name and a phone number",
+                )),
+            }
+        }
+    };
+    let phone = scan.phone.as_deref().map(parse_phone).transpose()?;
+    Ok(
+        find_or_create(tx, &doc, &name, phone.as_deref(), None, today)
+            .await?
+            .0,
+    )
+}

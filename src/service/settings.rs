@@ -1,0 +1,88 @@
+//! Lab-wide settings that the rules read (configurable per region and year): which categories
+//! must be single-sampled, the transport limit, the prefix of barcodes natlis issues.
+
+use crate::domain::vocab::Category;
+use crate::error::Error;
+use crate::store::Tx;
+use serde::{Deserialize, Serialize};
+use sqlx::AnyConnection;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Settings {
+    /// Categories that must be single-sampled (default: every key population).
+    pub single_only: Vec<Category>,
+    /// Longest transport from collection to receipt before a tube is flagged (default 240).
+    pub transport_limit_minutes: i64,
+    /// Prefix of the barcodes natlis issues (default `NL`).
+    pub barcode_prefix: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            single_only: crate::domain::tube::PoolPolicy::default().single_only,
+            transport_limit_minutes: 240,
+            barcode_prefix: "NL".to_string(),
+        }
+    }
+}
+
+const KEY: &str = "settings";
+
+/// The settings in force (defaults where none were stored).
+pub async fn load(conn: &mut AnyConnection) -> Result<Settings, Error> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT value FROM setting WHERE key = $1")
+        .bind(KEY)
+        .fetch_optional(conn)
+        .await?;
+    Ok(match row {
+        Some((v,)) => serde_json::from_str(&v)
+            .map_err(|e| Error::internal(anyhow::anyhow!("stored settings unreadable: {e}")))?,
+        None => Settings::default(),
+    })
+}
+
+/// Replaces the settings, audited.
+pub async fn save(tx: &mut Tx, new: Settings) -> Result<Settings, Error> {
+    if new.transport_limit_minutes <= 0 || new.transport_limit_minutes > 48 * 60 {
+        return Err(Error::invalid(
+            "transport_limit_minutes",
+            "transport limit must be between 1 minute and 48 hours",
+        ));
+    }
+    let prefix = new.barcode_prefix.trim().to_ascii_uppercase();
+    if prefix.is_empty() || prefix.len() > 8 || !prefix.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(Error::invalid(
+            "barcode_prefix",
+            "barcode prefix must be 1–8 letters A–Z",
+        ));
+    }
+    let new = Settings {
+        barcode_prefix: prefix,
+        ..new
+    };
+    let before = load(tx.conn()).await?;
+    let value = serde_json::to_string(&new).expect("settings serialise");
+    let now = crate::store::time::to_db(tx.now());
+    let by = tx.actor().username.clone();
+    sqlx::query(
+        "INSERT INTO setting (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, \
+         updated_by = excluded.updated_by",
+    )
+    .bind(KEY)
+    .bind(value)
+    .bind(now)
+    .bind(by)
+    .execute(tx.conn())
+    .await?;
+    tx.audit(
+        "settings.update",
+        "settings",
+        KEY,
+        Some(&super::snapshot(&before)),
+        Some(&super::snapshot(&new)),
+    )
+    .await?;
+    Ok(new)
+}

@@ -1,0 +1,61 @@
+//! The few real differences between SQLite and PostgreSQL, in one place.
+
+use super::SqliteSync;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else {
+            anyhow::bail!(
+                "unsupported database URL {}: use sqlite://… or postgres://…",
+                super::redact(url)
+            )
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+
+    /// The statement that opens a write transaction. SQLite takes the write lock at once so
+    /// a read-then-write transaction can never fail to upgrade.
+    pub fn begin_write(self) -> &'static str {
+        match self {
+            Self::Sqlite => "BEGIN IMMEDIATE",
+            Self::Postgres => "BEGIN",
+        }
+    }
+
+    /// The row-lock clause for a read that precedes a write of the rows of table `alias`.
+    /// SQLite needs none: an IMMEDIATE transaction already excludes every other writer.
+    pub fn for_update(self, alias: &str) -> String {
+        match self {
+            Self::Sqlite => String::new(),
+            Self::Postgres => format!(" FOR UPDATE OF {alias}"),
+        }
+    }
+}
+
+/// Per-connection settings for SQLite.
+pub fn sqlite_pragmas(sync: SqliteSync) -> &'static str {
+    match sync {
+        SqliteSync::Normal => {
+            "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;"
+        }
+        SqliteSync::Full => {
+            "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL;"
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Idempotency keys: a request repeated with the same key (by the same actor) gets the answer
+//! the first one got and changes nothing. The answer is stored in the transaction that made
+//! the change, so a key is either fully used or not at all.
+
+use super::Tx;
+use sha2::{Digest, Sha256};
+
+/// An answer given before under this key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    pub status: u16,
+    pub body: serde_json::Value,
+}
+
+/// The key was used before for a different request.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("idempotency key {0:?} was already used for a different request")]
+    Reused(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// A fingerprint of what a request asks for: route and canonical body.
+pub fn fingerprint(route: &str, body: &impl serde::Serialize) -> String {
+    let mut h = Sha256::new();
+    h.update(route.as_bytes());
+    h.update([0]);
+    h.update(serde_json::to_vec(body).unwrap_or_default());
+    hex::encode(h.finalize())
+}
+
+/// The stored answer for `key`, if any.
+pub async fn lookup(tx: &mut Tx, key: &str, fingerprint: &str) -> Result<Option<Stored>, Error> {
+    let actor = tx.actor().username.clone();
+    let row: Option<(String, i64, String)> = sqlx::query_as(
+        "SELECT fingerprint, status, body FROM idempotency WHERE actor = $1 AND key = $2",
+    )
+    .bind(actor)
+    .bind(key)
+    .fetch_optional(tx.conn())
+    .await?;
+    match row {
+        None => Ok(None),
+        Some((fp, _, _)) if fp != fingerprint => Err(Error::Reused(key.to_string())),
+        Some((_, status, body)) => Ok(Some(Stored {
+            status: status as u16,
+            body: serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+        })),
+    }
+}
+
+/// Stores the answer under `key`, in the transaction that produced it.
+pub async fn save(
+    tx: &mut Tx,
+    key: &str,
+    fingerprint: &str,
+    answer: &Stored,
+) -> Result<(), sqlx::Error> {
+    let actor = tx.actor().username.clone();
+    let now = super::time::to_db(tx.now());
+    sqlx::query(
+        "INSERT INTO idempotency (actor, key, fingerprint, status, body, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(actor)
+    .bind(key)
+    .bind(fingerprint)
+    .bind(i64::from(answer.status))
+    .bind(answer.body.to_string())
+    .bind(now)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,205 @@
+//! Storage on embedded SQLite (default) or PostgreSQL. Every query is written once, in SQL both
+//! accept (`$1` placeholders, `RETURNING`, `ON CONFLICT`); the few real differences between the
+//! two live in [`dialect`].
+
+pub mod dialect;
+pub mod idempotency;
+pub mod time;
+pub mod tx;
+
+use anyhow::Context;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+pub use dialect::Backend;
+pub use tx::Tx;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Where the data lives.
+#[derive(Clone)]
+pub enum Location {
+    /// A SQLite database file `natlis.db` in this directory.
+    SqliteDir(std::path::PathBuf),
+    /// A database URL: `postgres://…` or `sqlite://…`.
+    Url(String),
+}
+
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::SqliteDir(d) => write!(f, "SqliteDir({})", d.display()),
+            Self::Url(u) => write!(f, "Url({})", redact(u)),
+        }
+    }
+}
+
+/// A URL with its password replaced, for logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}://{}:***@{}", &url[..s], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Durability of SQLite commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SqliteSync {
+    /// WAL + synchronous=NORMAL: a commit survives a killed process (the OS has it); a power
+    /// cut may lose the last commits.
+    Normal,
+    /// WAL + synchronous=FULL: a commit is on disk before it is acknowledged.
+    Full,
+}
+
+/// The connection pools. On SQLite, writers share one connection (SQLite has one writer at a
+/// time; one connection avoids lock contention and busy-waiting) and readers have their own
+/// pool; on PostgreSQL both are the same pool.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+    write: AnyPool,
+    read: AnyPool,
+}
+
+impl Store {
+    pub async fn connect(location: &Location, sync: SqliteSync) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let url = match location {
+            Location::SqliteDir(dir) => {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating data directory {}", dir.display()))?;
+                sqlite_url(&dir.join("natlis.db"))
+            }
+            Location::Url(u) => u.clone(),
+        };
+        let backend = Backend::from_url(&url)?;
+        let opts = AnyConnectOptions::from_str(&url)
+            .with_context(|| format!("parsing database URL {}", redact(&url)))?
+            .log_statements(tracing::log::LevelFilter::Trace)
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+        let store = match backend {
+            Backend::Sqlite => {
+                let pragmas = dialect::sqlite_pragmas(sync);
+                let write = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .after_connect(move |conn, _| {
+                        Box::pin(async move {
+                            conn.execute(pragmas).await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(opts.clone())
+                    .await
+                    .with_context(|| format!("opening {}", redact(&url)))?;
+                // WAL is a property of the file: set it once through the writer.
+                sqlx::raw_sql("PRAGMA journal_mode = WAL")
+                    .execute(&write)
+                    .await?;
+                let read = AnyPoolOptions::new()
+                    .max_connections(4)
+                    .after_connect(move |conn, _| {
+                        Box::pin(async move {
+                            conn.execute(pragmas).await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(opts)
+                    .await?;
+                Self {
+                    backend,
+                    write,
+                    read,
+                }
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(opts)
+                    .await
+                    .with_context(|| format!("connecting to {}", redact(&url)))?;
+                Self {
+                    backend,
+                    write: pool.clone(),
+                    read: pool,
+                }
+            }
+        };
+        Ok(store)
+    }
+
+    /// Applies pending migrations. Safe to run from several nodes at once (PostgreSQL takes an
+    /// advisory lock; SQLite has one writer).
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&self.write)
+            .await
+            .context("applying migrations")?;
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool for reads that need no transaction.
+    pub fn reader(&self) -> &AnyPool {
+        &self.read
+    }
+
+    /// The pool writes go through (one connection on SQLite).
+    pub fn writer(&self) -> &AnyPool {
+        &self.write
+    }
+
+    /// Begins a write transaction (`BEGIN IMMEDIATE` on SQLite) acting for `actor`.
+    pub async fn begin(&self, actor: &crate::actor::Actor) -> Result<Tx, sqlx::Error> {
+        let inner = self.write.begin_with(self.backend.begin_write()).await?;
+        Ok(Tx::new(inner, self.backend, actor.clone()))
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+/// Whether an error is a unique-constraint violation (a duplicate the database refused).
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|e| e.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(
+            super::redact("postgres://natlis:s3cret@db:5432/natlis"),
+            "postgres://natlis:***@db:5432/natlis"
+        );
+        assert_eq!(super::redact("sqlite://x.db"), "sqlite://x.db");
+    }
+}
