@@ -287,10 +287,17 @@ pub async fn register(
             .bind(row.id)
             .execute(tx.conn())
             .await;
-            match res {
+            let updated = match res {
                 Err(e) if is_unique_violation(&e) && attempt < 5 => continue,
-                r => r?,
+                r => r?.rows_affected(),
             };
+            if updated == 0 {
+                // Another node issued a code a moment ago: that one is the person's code.
+                row.personal_code = find_by_document(tx.conn(), &doc)
+                    .await?
+                    .and_then(|r| r.personal_code);
+                break;
+            }
             tx.audit(
                 "person.issue_code",
                 "person",

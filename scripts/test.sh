@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test — unit, property and integration — against embedded SQLite and against a
+# throwaway PostgreSQL cluster this script starts (and stops afterwards). If PostgreSQL cannot
+# be started, this fails: it never skips the PostgreSQL half.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/pg.sh
+source scripts/pg.sh
+# Tests create one database each; durability of the test cluster itself does not matter.
+PG_EXTRA_OPTS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+pg_start
+trap pg_stop EXIT
+export NATLIS_TEST_PG_URL="$NATLIS_PG_URL"
+cargo test --workspace --all-targets "$@"

@@ -1,0 +1,230 @@
+//! The test harness: the real app on a real database, over real HTTP on a random port.
+//! Every scenario runs twice — on a fresh SQLite file and on a fresh PostgreSQL database in the
+//! cluster `scripts/test.sh` starts (`NATLIS_TEST_PG_URL`).
+#![allow(dead_code)]
+
+use natlis::store::{Location, SqliteSync, Store};
+use natlis::AppState;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates one `#[tokio::test]` per backend for each scenario `async fn name(db: Db)`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::common::Db::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::common::Db::Postgres).await })*
+        }
+    };
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub store: Store,
+    pub location: Location,
+    pub client: reqwest::Client,
+    pub user: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub struct Resp {
+    pub status: u16,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Resp {
+    /// The machine code of an error response.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl std::fmt::Debug for Resp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status, self.body)
+    }
+}
+
+/// A fresh, empty PostgreSQL database in the test cluster.
+pub async fn fresh_pg_database() -> String {
+    let base = std::env::var("NATLIS_TEST_PG_URL").expect(
+        "NATLIS_TEST_PG_URL is not set: run the tests with scripts/test.sh, which starts a throwaway PostgreSQL",
+    );
+    sqlx::any::install_default_drivers();
+    use sqlx::Connection;
+    let mut conn = sqlx::AnyConnection::connect(&base)
+        .await
+        .expect("connecting to the test PostgreSQL");
+    let name = format!("natlis_t_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("creating a test database");
+    let cut = base.rfind('/').expect("URL has a database path");
+    format!("{}/{name}", &base[..cut])
+}
+
+impl TestApp {
+    pub async fn start(db: Db) -> Self {
+        let (location, dir) = match db {
+            Db::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                (Location::SqliteDir(dir.path().to_path_buf()), Some(dir))
+            }
+            Db::Postgres => (Location::Url(fresh_pg_database().await), None),
+        };
+        let mut app = Self::serve(location).await;
+        app._dir = dir;
+        app
+    }
+
+    /// Another app node on the same database (PostgreSQL: a second `natlis serve`).
+    pub async fn another_node(&self) -> Self {
+        Self::serve(self.location.clone()).await
+    }
+
+    async fn serve(location: Location) -> Self {
+        let store = Store::connect(&location, SqliteSync::Normal).await.unwrap();
+        store.migrate().await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = AppState {
+            store: store.clone(),
+            tz: chrono::FixedOffset::east_opt(8 * 3600).unwrap(),
+        };
+        tokio::spawn(natlis::launch(state, listener, std::future::pending()));
+        Self {
+            addr,
+            store,
+            location,
+            client: reqwest::Client::new(),
+            user: "tester".into(),
+            _dir: None,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
+        let resp = req
+            .header("x-natlis-user", &self.user)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Resp {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.send(self.client.get(self.url(path))).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.send(self.client.post(self.url(path)).json(&body))
+            .await
+    }
+
+    pub async fn post_keyed(&self, path: &str, key: &str, body: Value) -> Resp {
+        self.send(
+            self.client
+                .post(self.url(path))
+                .header("idempotency-key", key)
+                .json(&body),
+        )
+        .await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Resp {
+        self.send(self.client.put(self.url(path)).json(&body)).await
+    }
+
+    /// One lab, two sites (S01: default rules; S02: pools of 10/20 only, issued barcodes only),
+    /// one institution.
+    pub async fn seed(&self) {
+        let r = self.post("/api/v1/labs", lab("LAB-A")).await;
+        assert_eq!(r.status, 201, "{r:?}");
+        let r = self
+            .post(
+                "/api/v1/sites",
+                json!({"code": "S01", "name": "中关村采样点", "address": "中关村大街1号", "region": "110108", "lab": "LAB-A"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+        let r = self
+            .post(
+                "/api/v1/sites",
+                json!({"code": "S02", "name": "冷链仓库采样点", "address": "大兴区物流园", "region": "110115",
+                       "lab": "LAB-A", "pool_sizes": [10, 20], "accepts_foreign_barcodes": false}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+        let r = self
+            .post(
+                "/api/v1/institutions",
+                json!({"code": "INST-1", "name": "第一人民医院", "kind": "hospital", "address": "北京市", "phone": "010-88888888"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+    }
+
+    /// Counts rows of a table (for checking that nothing was written).
+    pub async fn count(&self, sql: &str) -> i64 {
+        let (n,): (i64,) = sqlx::query_as(sql)
+            .fetch_one(self.store.reader())
+            .await
+            .unwrap();
+        n
+    }
+}
+
+pub fn lab(code: &str) -> Value {
+    json!({
+        "code": code, "name": "海淀区疾控中心实验室", "licence_no": "PDY-2020-001",
+        "accredited_until": "2027-06-30", "address": "北京市海淀区", "phone": "010-12345678",
+        "opening_hours": "00:00-24:00", "price_single_cents": 4000, "price_pooled_cents": 1600,
+        "daily_capacity": 50000, "region": "110108"
+    })
+}
+
+/// The `n`th valid resident ID number (distinct for distinct `n` below 200,000).
+pub fn id_number(n: u32) -> String {
+    let birth = chrono::NaiveDate::from_ymd_opt(1950, 1, 1).unwrap()
+        + chrono::Days::new(u64::from(n % 20_000));
+    let first17 = format!(
+        "11010{}{}{:03}",
+        n / 20_000 % 10,
+        birth.format("%Y%m%d"),
+        n % 1000
+    );
+    let arr: [u8; 17] = first17.as_bytes().try_into().unwrap();
+    format!(
+        "{first17}{}",
+        natlis::domain::id_number::check_character(&arr)
+    )
+}
+
+/// A person scan by document.
+pub fn person(n: u32) -> Value {
+    json!({"doc_type": "resident_id", "doc_no": id_number(n), "name": format!("测试{n}"), "phone": format!("139{:08}", n)})
+}
