@@ -1,5 +1,423 @@
-#[derive(clap::Args, Debug)]
-pub struct AccessionArgs {}
-pub async fn accession(_a: AccessionArgs) -> anyhow::Result<()> {
+//! `natlis bench accession`: accession through the real HTTP API with concurrent clients, on
+//! SQLite (a fresh file) and, given a server URL, on PostgreSQL (a fresh database in it), next
+//! to the raw single-row insert rate of the same database measured in the same run.
+//!
+//! Phases per database: raw inserts; single-tube accession (one request opens a single tube
+//! and binds its person); pooled accession (open a 10-person pool, scan its 10 people); then
+//! both again at a fixed offered rate (open loop, latency counted from the scheduled send time,
+//! so queueing is not hidden).
+
+use crate::api::AppState;
+use crate::domain::id_number::check_character;
+use crate::store::{Location, SqliteSync, Store};
+use hdrhistogram::Histogram;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct AccessionArgs {
+    /// Seconds each phase runs.
+    #[arg(long, default_value_t = 5)]
+    pub seconds: u64,
+    /// Concurrent clients in the throughput phases.
+    #[arg(long, default_value_t = 16)]
+    pub clients: usize,
+    /// Offered rate (scans per second) of the latency phases.
+    #[arg(long, default_value_t = 1000)]
+    pub rate: u64,
+    /// A PostgreSQL server to benchmark too (a fresh database is created in it and dropped).
+    #[arg(long, env = "NATLIS_BENCH_PG_URL", hide_env_values = true)]
+    pub postgres_url: Option<String>,
+    /// SQLite durability for the run.
+    #[arg(long, value_enum, default_value = "normal")]
+    pub sqlite_sync: SqliteSync,
+}
+
+/// The `n`th valid resident ID number; distinct for every `n` below 300 million.
+fn id_number(n: u64) -> String {
+    let birth =
+        chrono::NaiveDate::from_ymd_opt(1940, 1, 1).expect("date") + chrono::Days::new(n % 30_000);
+    let first17 = format!(
+        "11{:04}{}{:03}",
+        n / 30_000 % 10_000,
+        birth.format("%Y%m%d"),
+        (n / 300_000_000) % 1000
+    );
+    let arr: [u8; 17] = first17.as_bytes().try_into().expect("17 digits");
+    format!("{first17}{}", check_character(&arr))
+}
+
+fn person(n: u64) -> Value {
+    json!({"doc_type": "resident_id", "doc_no": id_number(n), "name": "压测", "phone": format!("139{:08}", n % 100_000_000)})
+}
+
+struct Target {
+    base: String,
+    client: reqwest::Client,
+    next: AtomicU64,
+    run: String,
+}
+
+impl Target {
+    fn next(&self) -> u64 {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> bool {
+        match self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("x-natlis-user", "bench")
+            .json(body)
+            .send()
+            .await
+        {
+            Ok(r) => {
+                let ok = r.status().is_success();
+                let _ = r.bytes().await;
+                ok
+            }
+            Err(_) => false,
+        }
+    }
+
+    async fn single(&self) -> bool {
+        let n = self.next();
+        let body = json!({"barcode": format!("{}S{n}", self.run), "kind": "single", "sample_type": "oropharyngeal",
+                          "site": "BENCH", "category": "outpatient", "people": [person(n)]});
+        self.post("/api/v1/tubes", &body).await
+    }
+
+    async fn open_pool(&self) -> Option<String> {
+        let barcode = format!("{}P{}", self.run, self.next());
+        let body = json!({"barcode": barcode, "kind": "pool", "pool_size": 10, "sample_type": "oropharyngeal",
+                          "site": "BENCH", "category": "mass_screening"});
+        self.post("/api/v1/tubes", &body).await.then_some(barcode)
+    }
+
+    async fn scan(&self, pool: &str) -> bool {
+        let n = self.next();
+        self.post(&format!("/api/v1/tubes/{pool}/members"), &person(n))
+            .await
+    }
+}
+
+struct Figures {
+    ops: u64,
+    errors: u64,
+    secs: f64,
+    hist: Histogram<u64>,
+}
+
+impl Figures {
+    fn rate(&self) -> f64 {
+        self.ops as f64 / self.secs
+    }
+    fn ms(&self, q: f64) -> f64 {
+        self.hist.value_at_quantile(q) as f64 / 1000.0
+    }
+}
+
+fn new_hist() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds")
+}
+
+/// Runs `clients` closed-loop workers for `secs`; each call of `work` does some operations
+/// and returns (operations, errors).
+async fn closed_loop<F, Fut>(clients: usize, secs: u64, work: F) -> Figures
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Vec<(Duration, bool)>> + Send,
+{
+    let work = Arc::new(work);
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(secs);
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let work = work.clone();
+            tokio::spawn(async move {
+                let mut h = new_hist();
+                let (mut ops, mut errors) = (0, 0);
+                while Instant::now() < deadline {
+                    for (lat, ok) in work().await {
+                        ops += 1;
+                        if !ok {
+                            errors += 1;
+                        }
+                        let _ = h.record(lat.as_micros().max(1) as u64);
+                    }
+                }
+                (h, ops, errors)
+            })
+        })
+        .collect();
+    let mut f = Figures {
+        ops: 0,
+        errors: 0,
+        secs: 0.0,
+        hist: new_hist(),
+    };
+    for t in tasks {
+        let (h, ops, errors) = t.await.expect("bench worker");
+        f.hist.add(h).expect("histograms compatible");
+        f.ops += ops;
+        f.errors += errors;
+    }
+    f.secs = start.elapsed().as_secs_f64();
+    f
+}
+
+/// Offers `rate` operations per second for `secs` (open loop); latency counts from the
+/// scheduled time of each operation.
+async fn open_loop<F, Fut>(rate: u64, secs: u64, op: F) -> Figures
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    let total = rate * secs;
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(total as usize);
+    for k in 0..total {
+        let scheduled = start + interval.mul_f64(k as f64);
+        tokio::time::sleep_until(scheduled.into()).await;
+        let fut = op(k);
+        tasks.push(tokio::spawn(async move {
+            let ok = fut.await;
+            (scheduled.elapsed(), ok)
+        }));
+    }
+    let mut f = Figures {
+        ops: 0,
+        errors: 0,
+        secs: 0.0,
+        hist: new_hist(),
+    };
+    for t in tasks {
+        let (lat, ok) = t.await.expect("bench op");
+        f.ops += 1;
+        if !ok {
+            f.errors += 1;
+        }
+        let _ = f.hist.record(lat.as_micros().max(1) as u64);
+    }
+    f.secs = start.elapsed().as_secs_f64();
+    f
+}
+
+/// Single-row inserts, each its own transaction, through the writer pool.
+async fn raw_inserts(store: &Store, clients: usize, secs: u64) -> Figures {
+    let store = store.clone();
+    closed_loop(clients, secs, move || {
+        let store = store.clone();
+        async move {
+            let t = Instant::now();
+            let ok = sqlx::query(
+                "INSERT INTO audit_log (at, actor, action, entity_type, entity_id) VALUES ($1, 'bench', 'bench.raw', 'bench', 'raw')",
+            )
+            .bind(chrono::Utc::now().timestamp_micros())
+            .execute(store.writer())
+            .await
+            .is_ok();
+            vec![(t.elapsed(), ok)]
+        }
+    })
+    .await
+}
+
+async fn setup(store: &Store) -> anyhow::Result<()> {
+    let admin = crate::actor::Actor::new("bench");
+    let mut tx = store.begin(&admin).await?;
+    let today = chrono::Utc::now().date_naive();
+    crate::service::registry::create_lab(
+        &mut tx,
+        crate::service::registry::LabInput {
+            code: "BENCH-LAB".into(),
+            name: "bench".into(),
+            licence_no: "X".into(),
+            accredited_until: today,
+            address: "-".into(),
+            phone: "-".into(),
+            opening_hours: "-".into(),
+            price_single_cents: 0,
+            price_pooled_cents: 0,
+            daily_capacity: 0,
+            region: "110000".into(),
+        },
+        today,
+    )
+    .await?;
+    crate::service::registry::create_site(
+        &mut tx,
+        crate::service::registry::SiteInput {
+            code: "BENCH".into(),
+            name: "bench".into(),
+            address: "-".into(),
+            region: "110000".into(),
+            lab: Some("BENCH-LAB".into()),
+            pool_sizes: None,
+            accepts_foreign_barcodes: Some(true),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn run_backend(name: &str, location: Location, a: &AccessionArgs) -> anyhow::Result<()> {
+    let store = Store::connect(&location, a.sqlite_sync).await?;
+    store.migrate().await?;
+    setup(&store).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let state = AppState {
+        store: store.clone(),
+        tz: chrono::FixedOffset::east_opt(8 * 3600).expect("offset"),
+    };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(crate::launch(state, listener, async {
+        let _ = stop_rx.await;
+    }));
+    let target = Arc::new(Target {
+        base: format!("http://{addr}"),
+        client: reqwest::Client::builder()
+            .pool_max_idle_per_host(256)
+            .build()?,
+        next: AtomicU64::new(1),
+        run: format!("B{}", std::process::id()),
+    });
+
+    let raw = raw_inserts(&store, a.clients, a.seconds).await;
+    row(name, "raw single-row insert (autocommit)", &raw, None);
+
+    let t = target.clone();
+    let single = closed_loop(a.clients, a.seconds, move || {
+        let t = t.clone();
+        async move {
+            let s = Instant::now();
+            let ok = t.single().await;
+            vec![(s.elapsed(), ok)]
+        }
+    })
+    .await;
+    row(
+        name,
+        "single accession (tube + person)",
+        &single,
+        Some(raw.rate()),
+    );
+
+    let t = target.clone();
+    let pooled = closed_loop(a.clients, a.seconds, move || {
+        let t = t.clone();
+        async move {
+            let mut out = Vec::with_capacity(11);
+            let s = Instant::now();
+            let Some(pool) = t.open_pool().await else {
+                return vec![(s.elapsed(), false)];
+            };
+            out.push((s.elapsed(), true));
+            for _ in 0..10 {
+                let s = Instant::now();
+                let ok = t.scan(&pool).await;
+                out.push((s.elapsed(), ok));
+            }
+            out
+        }
+    })
+    .await;
+    row(
+        name,
+        "pooled accession (open + 10 scans)",
+        &pooled,
+        Some(raw.rate()),
+    );
+
+    let t = target.clone();
+    let fixed_single = open_loop(a.rate, a.seconds, move |_| {
+        let t = t.clone();
+        async move { t.single().await }
+    })
+    .await;
+    row(
+        name,
+        &format!("single accession @ {}/s offered", a.rate),
+        &fixed_single,
+        None,
+    );
+
+    // Pools opened beforehand; scan k goes to pool k/10.
+    let mut pools = Vec::new();
+    for _ in 0..(a.rate * a.seconds).div_ceil(10) {
+        pools.push(target.open_pool().await.unwrap_or_default());
+    }
+    let pools = Arc::new(pools);
+    let t = target.clone();
+    let fixed_pooled = open_loop(a.rate, a.seconds, move |k| {
+        let (t, pools) = (t.clone(), pools.clone());
+        async move { t.scan(&pools[(k / 10) as usize]).await }
+    })
+    .await;
+    row(
+        name,
+        &format!("pooled scan @ {}/s offered", a.rate),
+        &fixed_pooled,
+        None,
+    );
+
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    store.close().await;
+    Ok(())
+}
+
+fn row(backend: &str, phase: &str, f: &Figures, raw: Option<f64>) {
+    let ratio = raw
+        .map(|r| format!("{:.2} × raw", f.rate() / r))
+        .unwrap_or_default();
+    println!(
+        "{backend:<9} {phase:<38} {:>9.0} {:>8.2} {:>8.2} {:>8} {ratio}",
+        f.rate(),
+        f.ms(0.5),
+        f.ms(0.99),
+        f.errors
+    );
+}
+
+pub async fn accession(a: AccessionArgs) -> anyhow::Result<()> {
+    crate::metrics::install();
+    println!(
+        "natlis bench accession: {} cores, {} s per phase, {} clients, SQLite sync={:?}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        a.seconds,
+        a.clients,
+        a.sqlite_sync
+    );
+    println!(
+        "{:<9} {:<38} {:>9} {:>8} {:>8} {:>8}",
+        "database", "phase", "ops/s", "p50 ms", "p99 ms", "errors"
+    );
+    let dir = tempfile::tempdir()?;
+    run_backend("sqlite", Location::SqliteDir(dir.path().to_path_buf()), &a).await?;
+    if let Some(url) = &a.postgres_url {
+        sqlx::any::install_default_drivers();
+        use sqlx::Connection;
+        let mut admin = sqlx::AnyConnection::connect(url).await?;
+        let name = format!("natlis_bench_{}", std::process::id());
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await?;
+        let cut = url.rfind('/').unwrap_or(url.len());
+        let db_url = format!("{}/{name}", &url[..cut]);
+        let result = run_backend("postgres", Location::Url(db_url), &a).await;
+        let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .execute(&mut admin)
+            .await;
+        result?;
+    }
     Ok(())
 }

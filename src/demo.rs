@@ -10,10 +10,10 @@ use crate::domain::id_number::{check_character, DocumentType};
 use crate::domain::reception::RejectionReason;
 use crate::domain::vocab::{Category, Payer, SampleType, TubeKind};
 use crate::service::accession::{self, CloseTube, Description, OpenTube};
+use crate::service::labels::{self, IssueBatch};
 use crate::service::persons::{self, PersonInput, PersonScan};
 use crate::service::reception::{self, ReceiveTube, RejectTube};
 use crate::service::registry::{self, Institution, LabInput, SiteInput};
-use crate::service::labels::{self, IssueBatch};
 use crate::store::Store;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 use rand::rngs::StdRng;
@@ -74,7 +74,16 @@ impl People {
     }
 }
 
-fn lab(code: &str, name: &str, until: &str, address: &str, single: i64, pooled: i64, capacity: i64, region: &str) -> LabInput {
+fn lab(
+    code: &str,
+    name: &str,
+    until: &str,
+    address: &str,
+    single: i64,
+    pooled: i64,
+    capacity: i64,
+    region: &str,
+) -> LabInput {
     LabInput {
         code: code.into(),
         name: name.into(),
@@ -90,7 +99,14 @@ fn lab(code: &str, name: &str, until: &str, address: &str, single: i64, pooled: 
     }
 }
 
-fn site(code: &str, name: &str, lab: &str, sizes: Option<Vec<u32>>, foreign: bool, region: &str) -> SiteInput {
+fn site(
+    code: &str,
+    name: &str,
+    lab: &str,
+    sizes: Option<Vec<u32>>,
+    foreign: bool,
+    region: &str,
+) -> SiteInput {
     SiteInput {
         code: code.into(),
         name: name.into(),
@@ -121,19 +137,81 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
 
     let mut tx = store.begin(&admin).await?;
     for l in [
-        lab("LAB-HD", "海淀区疾病预防控制中心实验室", "2027-12-31", "北京市海淀区花园北路", 4000, 1600, 60_000, "110108"),
-        lab("LAB-KY", "金域医学检验实验室（北京）", "2027-06-30", "北京市朝阳区望京科技园", 3500, 1400, 120_000, "110105"),
-        lab("LAB-DA", "达安临床检验中心（大兴）", "2026-10-31", "北京市大兴区生物医药基地", 3500, 1400, 40_000, "110115"),
+        lab(
+            "LAB-HD",
+            "海淀区疾病预防控制中心实验室",
+            "2027-12-31",
+            "北京市海淀区花园北路",
+            4000,
+            1600,
+            60_000,
+            "110108",
+        ),
+        lab(
+            "LAB-KY",
+            "金域医学检验实验室（北京）",
+            "2027-06-30",
+            "北京市朝阳区望京科技园",
+            3500,
+            1400,
+            120_000,
+            "110105",
+        ),
+        lab(
+            "LAB-DA",
+            "达安临床检验中心（大兴）",
+            "2026-10-31",
+            "北京市大兴区生物医药基地",
+            3500,
+            1400,
+            40_000,
+            "110115",
+        ),
     ] {
         registry::create_lab(&mut tx, l, today).await?;
     }
     for s in [
         site("S-ZGC", "中关村街道采样点", "LAB-HD", None, true, "110108"),
-        site("S-WJ", "望京社区采样点", "LAB-KY", Some(vec![10, 20]), true, "110105"),
-        site("S-XDF", "新发地市场采样点", "LAB-KY", Some(vec![10, 20]), false, "110106"),
-        site("S-BJH", "北京医院发热门诊", "LAB-HD", Some(vec![5, 10]), true, "110101"),
-        site("S-DX", "大兴物流园冷链采样点", "LAB-DA", None, true, "110115"),
-        site("S-SY", "首都机场入境人员采样点", "LAB-HD", None, true, "110113"),
+        site(
+            "S-WJ",
+            "望京社区采样点",
+            "LAB-KY",
+            Some(vec![10, 20]),
+            true,
+            "110105",
+        ),
+        site(
+            "S-XDF",
+            "新发地市场采样点",
+            "LAB-KY",
+            Some(vec![10, 20]),
+            false,
+            "110106",
+        ),
+        site(
+            "S-BJH",
+            "北京医院发热门诊",
+            "LAB-HD",
+            Some(vec![5, 10]),
+            true,
+            "110101",
+        ),
+        site(
+            "S-DX",
+            "大兴物流园冷链采样点",
+            "LAB-DA",
+            None,
+            true,
+            "110115",
+        ),
+        site(
+            "S-SY",
+            "首都机场入境人员采样点",
+            "LAB-HD",
+            None,
+            true,
+            "110113",
+        ),
     ] {
         registry::create_site(&mut tx, s).await?;
     }
@@ -181,7 +259,12 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
     }
     tx.commit().await?;
 
-    let collectors = ["collector-li", "collector-wang", "collector-zhao", "collector-chen"];
+    let collectors = [
+        "collector-li",
+        "collector-wang",
+        "collector-zhao",
+        "collector-chen",
+    ];
     let mut tubes = 0usize;
     let mut seq = 0u32;
     let mut next_barcode = |prefix: &str| {
@@ -206,7 +289,11 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
     let when = |rng: &mut StdRng| now - Duration::minutes(rng.gen_range(10..600));
     // Mass screening: full pools of 10 (and 20 at Wangjing), a few still open, a few short.
     for i in 0..260 {
-        let (site, size) = if i % 3 == 0 { ("S-WJ", 20) } else { ("S-ZGC", 10) };
+        let (site, size) = if i % 3 == 0 {
+            ("S-WJ", 20)
+        } else {
+            ("S-ZGC", 10)
+        };
         let fill = match i {
             0..=14 => rng.gen_range(1..size),
             15..=24 => size - rng.gen_range(1..4),
@@ -214,23 +301,33 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
         };
         let collected = when(&mut rng);
         let barcode = next_barcode(if site == "S-WJ" { "WJ" } else { "ZGC" });
-        open!(collectors[i % 4], OpenTube {
-            barcode: barcode.clone(),
-            kind: TubeKind::Pool,
-            pool_size: Some(size),
-            sample_type: SampleType::Oropharyngeal,
-            site: site.into(),
-            collector: None,
-            collected_at: Some(collected.with_timezone(&tz)),
-            category: Category::MassScreening,
-            payer: Some(Payer::Public),
-            payer_institution: None,
-            description: None,
-            people: (0..fill).map(|_| people.scan()).collect(),
-        });
+        open!(
+            collectors[i % 4],
+            OpenTube {
+                barcode: barcode.clone(),
+                kind: TubeKind::Pool,
+                pool_size: Some(size),
+                sample_type: SampleType::Oropharyngeal,
+                site: site.into(),
+                collector: None,
+                collected_at: Some(collected.with_timezone(&tz)),
+                category: Category::MassScreening,
+                payer: Some(Payer::Public),
+                payer_institution: None,
+                description: None,
+                people: (0..fill).map(|_| people.scan()).collect(),
+            }
+        );
         if (15..=24).contains(&i) {
             let mut tx = store.begin(&Actor::new(collectors[i % 4])).await?;
-            accession::close(&mut tx, &barcode, CloseTube { count: Some(fill) }, tz, today).await?;
+            accession::close(
+                &mut tx,
+                &barcode,
+                CloseTube { count: Some(fill) },
+                tz,
+                today,
+            )
+            .await?;
             tx.commit().await?;
         }
         if i >= 15 {
@@ -239,23 +336,33 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
         }
     }
     // Cold-chain workers at the market: single tubes on issued barcodes, scanned by personal code.
-    for (i, (code, _)) in staff.iter().filter(|(_, inst)| *inst == "INST-XDF").enumerate() {
+    for (i, (code, _)) in staff
+        .iter()
+        .filter(|(_, inst)| *inst == "INST-XDF")
+        .enumerate()
+    {
         let collected = when(&mut rng);
         let barcode = issued[i].to_string();
-        open!(collectors[i % 4], OpenTube {
-            barcode: barcode.clone(),
-            kind: TubeKind::Single,
-            pool_size: None,
-            sample_type: SampleType::Oropharyngeal,
-            site: "S-XDF".into(),
-            collector: None,
-            collected_at: Some(collected.with_timezone(&tz)),
-            category: Category::ColdChainWorker,
-            payer: Some(Payer::Employer),
-            payer_institution: Some("INST-XDF".into()),
-            description: None,
-            people: vec![PersonScan { code: Some(code.clone()), ..Default::default() }],
-        });
+        open!(
+            collectors[i % 4],
+            OpenTube {
+                barcode: barcode.clone(),
+                kind: TubeKind::Single,
+                pool_size: None,
+                sample_type: SampleType::Oropharyngeal,
+                site: "S-XDF".into(),
+                collector: None,
+                collected_at: Some(collected.with_timezone(&tz)),
+                category: Category::ColdChainWorker,
+                payer: Some(Payer::Employer),
+                payer_institution: Some("INST-XDF".into()),
+                description: None,
+                people: vec![PersonScan {
+                    code: Some(code.clone()),
+                    ..Default::default()
+                }],
+            }
+        );
         received.push((barcode, collected));
     }
     // Hospital staff and fever-clinic patients; inbound travellers at the airport.
@@ -263,26 +370,55 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
         let collected = when(&mut rng);
         let (site, category, barcode, scan) = match i {
             0..=119 => {
-                let code = staff.iter().filter(|(_, inst)| *inst == "INST-BJH").nth(i).map(|s| s.0.clone());
-                ("S-BJH", Category::MedicalStaff, next_barcode("BJH"), PersonScan { code, ..Default::default() })
+                let code = staff
+                    .iter()
+                    .filter(|(_, inst)| *inst == "INST-BJH")
+                    .nth(i)
+                    .map(|s| s.0.clone());
+                (
+                    "S-BJH",
+                    Category::MedicalStaff,
+                    next_barcode("BJH"),
+                    PersonScan {
+                        code,
+                        ..Default::default()
+                    },
+                )
             }
-            120..=229 => ("S-BJH", Category::FeverClinic, next_barcode("BJH"), people.scan()),
-            _ => ("S-SY", Category::InboundTraveller, next_barcode("SY"), people.scan()),
+            120..=229 => (
+                "S-BJH",
+                Category::FeverClinic,
+                next_barcode("BJH"),
+                people.scan(),
+            ),
+            _ => (
+                "S-SY",
+                Category::InboundTraveller,
+                next_barcode("SY"),
+                people.scan(),
+            ),
         };
-        open!(collectors[i % 4], OpenTube {
-            barcode: barcode.clone(),
-            kind: TubeKind::Single,
-            pool_size: None,
-            sample_type: if i % 2 == 0 { SampleType::Nasopharyngeal } else { SampleType::Oropharyngeal },
-            site: site.into(),
-            collector: None,
-            collected_at: Some(collected.with_timezone(&tz)),
-            category,
-            payer: None,
-            payer_institution: None,
-            description: None,
-            people: vec![scan],
-        });
+        open!(
+            collectors[i % 4],
+            OpenTube {
+                barcode: barcode.clone(),
+                kind: TubeKind::Single,
+                pool_size: None,
+                sample_type: if i % 2 == 0 {
+                    SampleType::Nasopharyngeal
+                } else {
+                    SampleType::Oropharyngeal
+                },
+                site: site.into(),
+                collector: None,
+                collected_at: Some(collected.with_timezone(&tz)),
+                category,
+                payer: None,
+                payer_institution: None,
+                description: None,
+                people: vec![scan],
+            }
+        );
         received.push((barcode, collected));
     }
     // Cold-chain environment and packaging samples.
@@ -296,25 +432,28 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
         let (item, sample_type, origin) = items[i % items.len()];
         let collected = when(&mut rng);
         let barcode = next_barcode("ENV");
-        open!("collector-chen", OpenTube {
-            barcode: barcode.clone(),
-            kind: TubeKind::Environment,
-            pool_size: None,
-            sample_type,
-            site: "S-DX".into(),
-            collector: None,
-            collected_at: Some(collected.with_timezone(&tz)),
-            category: Category::OtherKey,
-            payer: Some(Payer::Employer),
-            payer_institution: None,
-            description: Some(Description {
-                item: item.into(),
-                lot: Some(format!("L2026{:04}", 1100 + i)),
-                origin: Some(origin.into()),
-                location: format!("大兴物流园 {}号冷库", i % 5 + 1),
-            }),
-            people: vec![],
-        });
+        open!(
+            "collector-chen",
+            OpenTube {
+                barcode: barcode.clone(),
+                kind: TubeKind::Environment,
+                pool_size: None,
+                sample_type,
+                site: "S-DX".into(),
+                collector: None,
+                collected_at: Some(collected.with_timezone(&tz)),
+                category: Category::OtherKey,
+                payer: Some(Payer::Employer),
+                payer_institution: None,
+                description: Some(Description {
+                    item: item.into(),
+                    lot: Some(format!("L2026{:04}", 1100 + i)),
+                    origin: Some(origin.into()),
+                    location: format!("大兴物流园 {}号冷库", i % 5 + 1),
+                }),
+                people: vec![],
+            }
+        );
         received.push((barcode, collected));
     }
 
@@ -332,13 +471,18 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
         if arrival > now || i % 7 == 0 {
             continue;
         }
-        let tube = accession::find(&mut *store.reader().acquire().await?, barcode, tz, today).await?;
+        let tube =
+            accession::find(&mut *store.reader().acquire().await?, barcode, tz, today).await?;
         let lab = match tube.site.as_str() {
             "S-WJ" | "S-XDF" => "LAB-KY",
             "S-DX" => "LAB-DA",
             _ => "LAB-HD",
         };
-        let actor = Actor::new(if lab == "LAB-KY" { "receiver-ky" } else { "receiver-hd" });
+        let actor = Actor::new(if lab == "LAB-KY" {
+            "receiver-ky"
+        } else {
+            "receiver-hd"
+        });
         let mut tx = store.begin(&actor).await?;
         let receipt = reception::receive(
             &mut tx,
@@ -362,7 +506,11 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
             reception::reject(
                 &mut tx,
                 barcode,
-                RejectTube { reason, note: None, lab: None },
+                RejectTube {
+                    reason,
+                    note: None,
+                    lab: None,
+                },
                 tz,
                 today,
             )

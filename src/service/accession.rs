@@ -311,20 +311,6 @@ pub async fn find(
     Ok(row.view(m, tz))
 }
 
-async fn reload(
-    tx: &mut Tx,
-    id: i64,
-    tz: FixedOffset,
-    today: NaiveDate,
-) -> Result<TubeView, Error> {
-    let row: TubeRow = sqlx::query_as(&format!("{TUBE_SELECT} WHERE t.id = $1"))
-        .bind(id)
-        .fetch_one(tx.conn())
-        .await?;
-    let m = members(tx.conn(), id, tz, today).await?;
-    Ok(row.view(m, tz))
-}
-
 pub(crate) fn parse_barcode(input: &str) -> Result<TubeBarcode, Error> {
     TubeBarcode::parse(input)
         .map_err(|e| Error::unprocessable("barcode.invalid", e.to_string()).at("barcode"))
@@ -491,51 +477,70 @@ pub async fn open(
         Payer::SelfPay
     });
     let payer_institution = match req.payer_institution.as_deref() {
-        Some(code) => Some(
-            registry::institution_id(tx.conn(), "payer_institution", code)
-                .await?
-                .0,
-        ),
+        Some(code) => Some(registry::institution_id(tx.conn(), "payer_institution", code).await?),
         None => None,
     };
     let priority = req.category.priority();
     let deadline = collected + Duration::hours(priority.default_deadline_hours());
     let environment = req.kind == TubeKind::Environment;
-    let status = if environment {
-        TubeStatus::Closed
-    } else {
-        TubeStatus::Open
-    };
     let by = tx.actor().username.clone();
+    // The people first, against the rules: a scan that fails leaves nothing behind.
+    let mut state = TubeState {
+        kind: req.kind,
+        status: if environment {
+            TubeStatus::Closed
+        } else {
+            TubeStatus::Open
+        },
+        nominal,
+        members: 0,
+    };
+    let mut people: Vec<persons::PersonRow> = Vec::with_capacity(req.people.len());
+    for (i, scan) in req.people.iter().enumerate() {
+        let at = |e: Error| match e.field.clone() {
+            Some(f) => e.at(&format!("people[{i}].{f}")),
+            None => e.at(&format!("people[{i}]")),
+        };
+        let person = persons::resolve_scan(tx, scan, today).await.map_err(at)?;
+        let already = people.iter().any(|p| p.id == person.id);
+        let added = rules::add_member(state, already).map_err(|e| at(e.into()))?;
+        state.members = added.position;
+        if added.closes {
+            state.status = TubeStatus::Closed;
+        }
+        people.push(person);
+    }
+    let closed = state.status == TubeStatus::Closed;
     let inserted: Result<Option<(i64,)>, sqlx::Error> = sqlx::query_as(
         "INSERT INTO tube (barcode, kind, status, nominal_size, member_count, short_closed, sample_type, \
          site_id, collector, collected_at, category, priority, deadline_at, payer, payer_institution_id, \
          env_item, env_lot, env_origin, env_location, issued_batch_id, opened_by, closed_at, closed_by, \
          transport_over_limit, created_at) \
-         VALUES ($1, $2, $3, $4, 0, 0, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, 0, $22) \
+         VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 0, $23) \
          ON CONFLICT (barcode) DO NOTHING RETURNING id",
     )
     .bind(barcode.as_str())
     .bind(req.kind.as_str())
-    .bind(status.as_str())
+    .bind(state.status.as_str())
     .bind(i64::from(nominal))
+    .bind(i64::from(state.members))
     .bind(req.sample_type.as_str())
     .bind(site.id)
-    .bind(collector)
+    .bind(collector.clone())
     .bind(to_db(collected))
     .bind(req.category.as_str())
     .bind(priority.as_str())
     .bind(to_db(deadline))
     .bind(payer.as_str())
-    .bind(payer_institution)
+    .bind(payer_institution.as_ref().map(|p| p.0))
     .bind(description.as_ref().map(|d| d.item.clone()))
     .bind(description.as_ref().and_then(|d| d.lot.clone()))
     .bind(description.as_ref().and_then(|d| d.origin.clone()))
     .bind(description.as_ref().map(|d| d.location.clone()))
     .bind(batch)
     .bind(by.clone())
-    .bind(environment.then(|| to_db(now)))
-    .bind(environment.then(|| by.clone()))
+    .bind(closed.then(|| to_db(now)))
+    .bind(closed.then(|| by.clone()))
     .bind(to_db(now))
     .fetch_optional(tx.conn())
     .await;
@@ -547,12 +552,6 @@ pub async fn open(
         }
         Err(e) => return Err(e.into()),
     };
-    let mut state = TubeState {
-        kind: req.kind,
-        status,
-        nominal,
-        members: 0,
-    };
     tx.audit(
         "tube.open",
         "tube",
@@ -562,58 +561,152 @@ pub async fn open(
             "kind": req.kind, "nominal_size": nominal, "sample_type": req.sample_type,
             "site": site.code, "category": req.category, "collected_at": collected,
         })),
-    )
-    .await?;
-    for (i, scan) in req.people.iter().enumerate() {
-        state = add(tx, id, barcode.as_str(), state, scan, today)
-            .await
-            .map_err(|e| match e.field.clone() {
-                Some(f) => e.at(&format!("people[{i}].{f}")),
-                None => e.at(&format!("people[{i}]")),
-            })?;
+    );
+    let mut members = Vec::with_capacity(people.len());
+    for (i, person) in people.iter().enumerate() {
+        let position = i as u32 + 1;
+        insert_member(tx, id, person.id, position).await?;
+        tx.audit(
+            "tube.add_member",
+            "tube",
+            barcode.as_str(),
+            None,
+            Some(&serde_json::json!({ "person": person.uid, "position": position })),
+        );
+        members.push(Member {
+            position,
+            person: person.view(today),
+            added_at: now.with_timezone(&tz),
+            added_by: by.clone(),
+        });
     }
-    let mut view = reload(tx, id, tz, today).await?;
-    view.warnings.extend(warning);
+    if closed && !environment {
+        tx.audit(
+            "tube.close",
+            "tube",
+            barcode.as_str(),
+            Some(&serde_json::json!({ "status": "open" })),
+            Some(&serde_json::json!({ "status": "closed", "member_count": state.members, "automatic": true })),
+        );
+    }
     metrics::counter!("natlis_tubes_opened_total", "kind" => req.kind.as_str()).increment(1);
+    metrics::counter!("natlis_members_scanned_total").increment(people.len() as u64);
+    let row = TubeRow {
+        id,
+        barcode: barcode.to_string(),
+        kind: req.kind.as_str().into(),
+        status: state.status.as_str().into(),
+        nominal_size: i64::from(nominal),
+        member_count: i64::from(state.members),
+        short_closed: 0,
+        sample_type: req.sample_type.as_str().into(),
+        site_code: site.code,
+        collector,
+        collected_at: to_db(collected),
+        category: req.category.as_str().into(),
+        priority: priority.as_str().into(),
+        deadline_at: to_db(deadline),
+        payer: payer.as_str().into(),
+        payer_institution_code: payer_institution.map(|p| p.1),
+        env_item: description.as_ref().map(|d| d.item.clone()),
+        env_lot: description.as_ref().and_then(|d| d.lot.clone()),
+        env_origin: description.as_ref().and_then(|d| d.origin.clone()),
+        env_location: description.as_ref().map(|d| d.location.clone()),
+        issued_batch_id: batch,
+        closed_at: closed.then(|| to_db(now)),
+        closed_by: closed.then(|| by.clone()),
+        lab_code: None,
+        received_at: None,
+        received_by: None,
+        transport_minutes: None,
+        transport_over_limit: 0,
+        rejected_at: None,
+        rejected_by: None,
+        rejection_reason: None,
+        rejection_note: None,
+    };
+    let mut view = row.view(members, tz);
+    view.warnings.extend(warning);
     Ok(view)
 }
 
-/// Adds one scanned person to a locked tube; returns the tube's new state.
-async fn add(
+/// Binds a person to a tube at a position; `false` when the person is already in the tube.
+async fn insert_member(
     tx: &mut Tx,
     tube_id: i64,
-    barcode: &str,
-    state: TubeState,
-    scan: &PersonScan,
+    person_id: i64,
+    position: u32,
+) -> Result<bool, Error> {
+    let now = to_db(tx.now());
+    let by = tx.actor().username.clone();
+    let inserted: Option<(i64,)> = sqlx::query_as(
+        "INSERT INTO tube_member (tube_id, person_id, position, added_at, added_by) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (tube_id, person_id) DO NOTHING RETURNING position",
+    )
+    .bind(tube_id)
+    .bind(person_id)
+    .bind(i64::from(position))
+    .bind(now)
+    .bind(by)
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(inserted.is_some())
+}
+
+/// The error for a person already in the tube, with their position.
+async fn already_member(
+    tx: &mut Tx,
+    tube_id: i64,
+    person: &persons::PersonRow,
     today: NaiveDate,
-) -> Result<TubeState, Error> {
-    let person = persons::resolve_scan(tx, scan, today).await?;
-    let already: Option<(i64,)> =
+) -> Error {
+    let position: Option<(i64,)> =
         sqlx::query_as("SELECT position FROM tube_member WHERE tube_id = $1 AND person_id = $2")
             .bind(tube_id)
             .bind(person.id)
             .fetch_optional(tx.conn())
-            .await?;
-    let added = rules::add_member(state, already.is_some()).map_err(|e| {
-        let err = Error::from(e);
-        match already {
-            Some((pos,)) => err
-                .with_details(serde_json::json!({ "position": pos, "person": person.view(today) })),
-            None => err,
+            .await
+            .unwrap_or(None);
+    let err = Error::from(rules::AccessionRule::AlreadyMember);
+    match position {
+        Some((pos,)) => {
+            err.with_details(serde_json::json!({ "position": pos, "person": person.view(today) }))
         }
-    })?;
+        None => err,
+    }
+}
+
+/// Scans one person into an open tube.
+pub async fn add_member(
+    tx: &mut Tx,
+    barcode: &str,
+    scan: PersonScan,
+    tz: FixedOffset,
+    today: NaiveDate,
+) -> Result<TubeView, Error> {
+    let barcode = parse_barcode(barcode)?;
+    let mut row = lock_tube(tx, barcode.as_str()).await?;
+    let person = persons::resolve_scan(tx, &scan, today).await?;
+    let state = row.state();
+    if state.status != TubeStatus::Open {
+        // Say what a person at the site needs to hear: already in it, or the tube is closed.
+        let exists: Option<(i64,)> = sqlx::query_as(
+            "SELECT position FROM tube_member WHERE tube_id = $1 AND person_id = $2",
+        )
+        .bind(row.id)
+        .bind(person.id)
+        .fetch_optional(tx.conn())
+        .await?;
+        if exists.is_some() {
+            return Err(already_member(tx, row.id, &person, today).await);
+        }
+    }
+    let added = rules::add_member(state, false)?;
+    if !insert_member(tx, row.id, person.id, added.position).await? {
+        return Err(already_member(tx, row.id, &person, today).await);
+    }
     let now = to_db(tx.now());
     let by = tx.actor().username.clone();
-    sqlx::query(
-        "INSERT INTO tube_member (tube_id, person_id, position, added_at, added_by) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(tube_id)
-    .bind(person.id)
-    .bind(i64::from(added.position))
-    .bind(now)
-    .bind(by.clone())
-    .execute(tx.conn())
-    .await?;
     let status = if added.closes {
         TubeStatus::Closed
     } else {
@@ -626,47 +719,32 @@ async fn add(
     .bind(status.as_str())
     .bind(added.closes.then_some(now))
     .bind(added.closes.then(|| by.clone()))
-    .bind(tube_id)
+    .bind(row.id)
     .execute(tx.conn())
     .await?;
     tx.audit(
         "tube.add_member",
         "tube",
-        barcode,
+        barcode.as_str(),
         None,
         Some(&serde_json::json!({ "person": person.uid, "position": added.position })),
-    )
-    .await?;
+    );
     if added.closes {
         tx.audit(
             "tube.close",
             "tube",
-            barcode,
+            barcode.as_str(),
             Some(&serde_json::json!({ "status": state.status })),
             Some(&serde_json::json!({ "status": status, "member_count": added.position, "automatic": true })),
-        )
-        .await?;
+        );
+        row.closed_at = Some(now);
+        row.closed_by = Some(by);
     }
     metrics::counter!("natlis_members_scanned_total").increment(1);
-    Ok(TubeState {
-        status,
-        members: added.position,
-        ..state
-    })
-}
-
-/// Scans one person into an open tube.
-pub async fn add_member(
-    tx: &mut Tx,
-    barcode: &str,
-    scan: PersonScan,
-    tz: FixedOffset,
-    today: NaiveDate,
-) -> Result<TubeView, Error> {
-    let barcode = parse_barcode(barcode)?;
-    let row = lock_tube(tx, barcode.as_str()).await?;
-    add(tx, row.id, barcode.as_str(), row.state(), &scan, today).await?;
-    reload(tx, row.id, tz, today).await
+    row.member_count = i64::from(added.position);
+    row.status = status.as_str().into();
+    let members = members(tx.conn(), row.id, tz, today).await?;
+    Ok(row.view(members, tz))
 }
 
 /// A request to close a tube by hand.
@@ -686,7 +764,7 @@ pub async fn close(
     today: NaiveDate,
 ) -> Result<TubeView, Error> {
     let barcode = parse_barcode(barcode)?;
-    let row = lock_tube(tx, barcode.as_str()).await?;
+    let mut row = lock_tube(tx, barcode.as_str()).await?;
     let closed = rules::close(row.state())?;
     if let Some(count) = req.count {
         if count != closed.members {
@@ -708,7 +786,7 @@ pub async fn close(
     .bind(TubeStatus::Closed.as_str())
     .bind(i64::from(closed.short))
     .bind(now)
-    .bind(by)
+    .bind(by.clone())
     .bind(row.id)
     .execute(tx.conn())
     .await?;
@@ -718,9 +796,13 @@ pub async fn close(
         barcode.as_str(),
         Some(&serde_json::json!({ "status": row.status }),),
         Some(&serde_json::json!({ "status": "closed", "member_count": closed.members, "short": closed.short })),
-    )
-    .await?;
-    reload(tx, row.id, tz, today).await
+    );
+    row.status = TubeStatus::Closed.as_str().into();
+    row.short_closed = i64::from(closed.short);
+    row.closed_at = Some(now);
+    row.closed_by = Some(by);
+    let members = members(tx.conn(), row.id, tz, today).await?;
+    Ok(row.view(members, tz))
 }
 
 /// Filters for listing tubes.

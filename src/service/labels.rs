@@ -92,8 +92,7 @@ pub async fn issue(
         &id.to_string(),
         None,
         Some(&super::snapshot(&batch)),
-    )
-    .await?;
+    );
     Ok(batch)
 }
 

@@ -186,7 +186,7 @@ async fn find_or_create(
     doc: &Document,
     name: &str,
     phone: Option<&str>,
-    institution: Option<i64>,
+    institution: Option<(i64, String)>,
     today: NaiveDate,
 ) -> Result<(PersonRow, bool), Error> {
     if let Some(existing) = find_by_document(tx.conn(), doc).await? {
@@ -229,31 +229,37 @@ async fn find_or_create(
     .bind(name.to_string())
     .bind(phone.to_string())
     .bind(sex)
-    .bind(birth)
-    .bind(institution)
+    .bind(birth.clone())
+    .bind(institution.as_ref().map(|i| i.0))
     .bind(crate::store::time::to_db(tx.now()))
     .fetch_optional(tx.conn())
     .await?;
-    let row = match inserted {
+    let Some((id,)) = inserted else {
         // Registered a moment ago by another node: the same document is the same person.
-        None => find_by_document(tx.conn(), doc)
+        let row = find_by_document(tx.conn(), doc)
             .await?
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("person vanished after conflict")))?,
-        Some(_) => {
-            let row = find_by_document(tx.conn(), doc)
-                .await?
-                .ok_or_else(|| Error::internal(anyhow::anyhow!("person vanished after insert")))?;
-            tx.audit(
-                "person.register",
-                "person",
-                &row.uid,
-                None,
-                Some(&snapshot(&row.view(today))),
-            )
-            .await?;
-            row
-        }
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("person vanished after conflict")))?;
+        return Ok((row, false));
     };
+    let row = PersonRow {
+        id,
+        uid,
+        doc_type: doc.doc_type.as_str().to_string(),
+        doc_no: doc.number.clone(),
+        name: name.to_string(),
+        phone: phone.to_string(),
+        sex: sex.map(str::to_string),
+        birth_date: birth,
+        personal_code: None,
+        institution_code: institution.map(|i| i.1),
+    };
+    tx.audit(
+        "person.register",
+        "person",
+        &row.uid,
+        None,
+        Some(&snapshot(&row.view(today))),
+    );
     Ok((row, true))
 }
 
@@ -268,11 +274,7 @@ pub async fn register(
     let name = parse_text("name", &input.name, 100)?;
     let phone = parse_phone(&input.phone)?;
     let institution = match parse_opt_text("institution", input.institution.as_deref(), 32)? {
-        Some(code) => Some(
-            super::registry::institution_id(tx.conn(), "institution", &code)
-                .await?
-                .0,
-        ),
+        Some(code) => Some(super::registry::institution_id(tx.conn(), "institution", &code).await?),
         None => None,
     };
     let (mut row, created) =
@@ -304,8 +306,7 @@ pub async fn register(
                 &row.uid,
                 None,
                 Some(&serde_json::json!({ "personal_code": code })),
-            )
-            .await?;
+            );
             row.personal_code = Some(code);
             break;
         }

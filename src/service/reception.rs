@@ -111,8 +111,7 @@ pub async fn receive(
             "status": "received", "lab": lab_code, "received_at": received, "receiver": receiver,
             "transport_minutes": transport.minutes, "over_limit": transport.over_limit,
         })),
-    )
-    .await?;
+    );
     metrics::counter!("natlis_tubes_received_total").increment(1);
     let tube = accession::find(tx.conn(), barcode.as_str(), tz, today).await?;
     Ok(ReceiptView {
@@ -206,8 +205,7 @@ pub async fn reject(
         barcode.as_str(),
         Some(&serde_json::json!({ "status": row.status })),
         Some(&serde_json::json!({ "status": "rejected", "reason": req.reason, "note": note })),
-    )
-    .await?;
+    );
     let people: Vec<(i64, String)> = sqlx::query_as(
         "SELECT p.id, p.uid FROM tube_member m JOIN person p ON p.id = m.person_id WHERE m.tube_id = $1 ORDER BY m.position",
     )
@@ -234,8 +232,7 @@ pub async fn reject(
             &uid,
             None,
             Some(&serde_json::json!({ "tube": barcode.as_str(), "reason": reason })),
-        )
-        .await?;
+        );
     }
     metrics::counter!("natlis_tubes_rejected_total", "reason" => req.reason.as_str()).increment(1);
     let tube = accession::find(tx.conn(), barcode.as_str(), tz, today).await?;

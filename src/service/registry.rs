@@ -146,8 +146,7 @@ pub async fn create_lab(tx: &mut Tx, input: LabInput, today: NaiveDate) -> Resul
         &lab.info.code,
         None,
         Some(&snapshot(&lab.info)),
-    )
-    .await?;
+    );
     Ok(lab)
 }
 
@@ -184,8 +183,7 @@ pub async fn update_lab(
         &l.code,
         Some(&snapshot(&before.info)),
         Some(&snapshot(&l)),
-    )
-    .await?;
+    );
     Ok(Lab {
         accreditation_valid: l.accredited_until >= today,
         info: l,
@@ -362,8 +360,7 @@ pub async fn create_site(tx: &mut Tx, input: SiteInput) -> Result<Site, Error> {
         &site.code,
         None,
         Some(&snapshot(&site)),
-    )
-    .await?;
+    );
     Ok(site)
 }
 
@@ -478,8 +475,7 @@ pub async fn create_institution(tx: &mut Tx, input: Institution) -> Result<Insti
         &inst.code,
         None,
         Some(&snapshot(&inst)),
-    )
-    .await?;
+    );
     Ok(inst)
 }
 

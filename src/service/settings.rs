@@ -82,7 +82,6 @@ pub async fn save(tx: &mut Tx, new: Settings) -> Result<Settings, Error> {
         KEY,
         Some(&super::snapshot(&before)),
         Some(&super::snapshot(&new)),
-    )
-    .await?;
+    );
     Ok(new)
 }

@@ -1,18 +1,32 @@
-//! A write transaction that knows who is acting. Every state change goes through one, and
-//! writes its audit entry through [`Tx::audit`] before the transaction commits: if the entry
-//! cannot be written, the change fails with it.
+//! A write transaction that knows who is acting. Every state change goes through one and
+//! records its audit entries through [`Tx::audit`]; the entries are written in the same
+//! transaction, in one statement just before it commits. If they cannot be written, the
+//! transaction — and with it the change — fails.
 
 use super::Backend;
 use crate::actor::Actor;
 use chrono::{DateTime, Utc};
 use sqlx::{Any, AnyConnection, Transaction};
 
+/// One audit entry waiting for its transaction to commit.
+struct Entry {
+    action: String,
+    entity_type: &'static str,
+    entity_id: String,
+    before: Option<String>,
+    after: Option<String>,
+}
+
 pub struct Tx {
     inner: Transaction<'static, Any>,
     backend: Backend,
     actor: Actor,
     now: DateTime<Utc>,
+    audit: Vec<Entry>,
 }
+
+/// Audit rows per INSERT statement (7 parameters each, well under every backend's limit).
+const AUDIT_ROWS_PER_STATEMENT: usize = 500;
 
 impl Tx {
     pub(super) fn new(inner: Transaction<'static, Any>, backend: Backend, actor: Actor) -> Self {
@@ -20,7 +34,9 @@ impl Tx {
             inner,
             backend,
             actor,
-            now: Utc::now(),
+            // Stored with microsecond precision: keep the same precision in memory.
+            now: super::time::from_db(super::time::to_db(Utc::now())),
+            audit: Vec::new(),
         }
     }
 
@@ -47,32 +63,67 @@ impl Tx {
         self.backend.for_update(alias)
     }
 
-    /// Records a state change in the audit trail, in this transaction.
-    pub async fn audit(
+    /// Records a state change in the audit trail of this transaction: who (the actor), when
+    /// (the transaction's time), what, and the state before and after.
+    pub fn audit(
         &mut self,
         action: &str,
-        entity_type: &str,
+        entity_type: &'static str,
         entity_id: &str,
         before: Option<&serde_json::Value>,
         after: Option<&serde_json::Value>,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO audit_log (at, actor, action, entity_type, entity_id, before, after) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(super::time::to_db(self.now))
-        .bind(self.actor.username.clone())
-        .bind(action)
-        .bind(entity_type)
-        .bind(entity_id)
-        .bind(before.map(|v| v.to_string()))
-        .bind(after.map(|v| v.to_string()))
-        .execute(&mut *self.inner)
-        .await?;
+    ) {
+        self.audit.push(Entry {
+            action: action.to_string(),
+            entity_type,
+            entity_id: entity_id.to_string(),
+            before: before.map(|v| v.to_string()),
+            after: after.map(|v| v.to_string()),
+        });
+    }
+
+    async fn write_audit(&mut self) -> Result<(), sqlx::Error> {
+        let entries = std::mem::take(&mut self.audit);
+        let at = super::time::to_db(self.now);
+        for chunk in entries.chunks(AUDIT_ROWS_PER_STATEMENT) {
+            let mut sql = String::from(
+                "INSERT INTO audit_log (at, actor, action, entity_type, entity_id, before, after) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let p = i * 7;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6,
+                    p + 7
+                ));
+            }
+            let mut q = sqlx::query(&sql);
+            for e in chunk {
+                q = q
+                    .bind(at)
+                    .bind(self.actor.username.clone())
+                    .bind(e.action.clone())
+                    .bind(e.entity_type)
+                    .bind(e.entity_id.clone())
+                    .bind(e.before.clone())
+                    .bind(e.after.clone());
+            }
+            q.execute(&mut *self.inner).await?;
+        }
         Ok(())
     }
 
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
+    /// Writes the audit entries, then commits.
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        self.write_audit().await?;
         self.inner.commit().await
     }
 }

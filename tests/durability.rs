@@ -1,0 +1,127 @@
+//! Nothing acknowledged to a client is lost when the `natlis serve` process is killed
+//! (SIGKILL, no shutdown): the real binary, on SQLite and on PostgreSQL.
+
+mod common;
+
+use common::{person, Db};
+use serde_json::json;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start(args: &[String]) -> Server {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_natlis"))
+        .arg("serve")
+        .arg("--addr")
+        .arg(format!("127.0.0.1:{port}"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting natlis serve");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..300 {
+        if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
+            if r.status().is_success() {
+                return Server { child, base };
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("natlis serve did not become ready");
+}
+
+async fn survives_kill(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let args: Vec<String> = match db {
+        Db::Sqlite => vec!["--data-dir".into(), dir.path().display().to_string()],
+        Db::Postgres => vec!["--database-url".into(), common::fresh_pg_database().await],
+    };
+    let mut server = start(&args).await;
+    let client = reqwest::Client::new();
+    let post = |base: String, path: &'static str, body: serde_json::Value| {
+        let client = client.clone();
+        async move {
+            client
+                .post(format!("{base}{path}"))
+                .header("x-natlis-user", "collector")
+                .json(&body)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }
+    };
+    assert_eq!(
+        post(server.base.clone(), "/api/v1/labs", common::lab("LAB-A")).await,
+        201
+    );
+    assert_eq!(
+        post(
+            server.base.clone(),
+            "/api/v1/sites",
+            json!({"code": "S01", "name": "n", "address": "a", "region": "110108", "lab": "LAB-A"})
+        )
+        .await,
+        201
+    );
+    // Scans in flight while the process dies: whatever was acknowledged must be there after.
+    let tasks: Vec<_> = (0..300u32)
+        .map(|i| {
+            let body = json!({"barcode": format!("K{i:05}"), "kind": "single", "sample_type": "oropharyngeal",
+                              "site": "S01", "category": "outpatient", "people": [person(i)]});
+            let fut = post(server.base.clone(), "/api/v1/tubes", body);
+            tokio::spawn(async move { (i, fut.await) })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let mut acknowledged = vec![];
+    for t in tasks {
+        let (i, status) = t.await.unwrap();
+        if status == 201 {
+            acknowledged.push(i);
+        }
+    }
+    assert!(
+        !acknowledged.is_empty(),
+        "no scan was acknowledged before the kill"
+    );
+    let mut server = start(&args).await;
+    for i in &acknowledged {
+        let r = client
+            .get(format!("{}/api/v1/tubes/K{i:05}", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "acknowledged tube K{i:05} was lost");
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_acknowledged_scans_survive_a_killed_process() {
+    survives_kill(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_acknowledged_scans_survive_a_killed_process() {
+    survives_kill(Db::Postgres).await;
+}
