@@ -74,14 +74,13 @@ impl People {
     }
 }
 
+/// A lab; `prices` are (single, pooled per person, daily capacity).
 fn lab(
     code: &str,
     name: &str,
     until: &str,
     address: &str,
-    single: i64,
-    pooled: i64,
-    capacity: i64,
+    (single, pooled, capacity): (i64, i64, i64),
     region: &str,
 ) -> LabInput {
     LabInput {
@@ -142,9 +141,7 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
             "海淀区疾病预防控制中心实验室",
             "2027-12-31",
             "北京市海淀区花园北路",
-            4000,
-            1600,
-            60_000,
+            (4000, 1600, 60_000),
             "110108",
         ),
         lab(
@@ -152,9 +149,7 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
             "金域医学检验实验室（北京）",
             "2027-06-30",
             "北京市朝阳区望京科技园",
-            3500,
-            1400,
-            120_000,
+            (3500, 1400, 120_000),
             "110105",
         ),
         lab(
@@ -162,9 +157,7 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
             "达安临床检验中心（大兴）",
             "2026-10-31",
             "北京市大兴区生物医药基地",
-            3500,
-            1400,
-            40_000,
+            (3500, 1400, 40_000),
             "110115",
         ),
     ] {

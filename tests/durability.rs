@@ -13,6 +13,20 @@ struct Server {
     base: String,
 }
 
+impl Server {
+    /// SIGKILL: the process gets no chance to flush or shut down.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -33,12 +47,15 @@ async fn start(args: &[String]) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .expect("starting natlis serve");
-    let base = format!("http://127.0.0.1:{port}");
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
     let client = reqwest::Client::new();
     for _ in 0..300 {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
+        if let Ok(r) = client.get(format!("{}/readyz", server.base)).send().await {
             if r.status().is_success() {
-                return Server { child, base };
+                return server;
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -90,8 +107,7 @@ async fn survives_kill(db: Db) {
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(150)).await;
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
+    server.kill();
     let mut acknowledged = vec![];
     for t in tasks {
         let (i, status) = t.await.unwrap();
@@ -103,7 +119,7 @@ async fn survives_kill(db: Db) {
         !acknowledged.is_empty(),
         "no scan was acknowledged before the kill"
     );
-    let mut server = start(&args).await;
+    let server = start(&args).await;
     for i in &acknowledged {
         let r = client
             .get(format!("{}/api/v1/tubes/K{i:05}", server.base))
@@ -112,8 +128,6 @@ async fn survives_kill(db: Db) {
             .unwrap();
         assert_eq!(r.status(), 200, "acknowledged tube K{i:05} was lost");
     }
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

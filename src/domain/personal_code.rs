@@ -26,7 +26,7 @@ pub fn recognise(input: &str) -> Option<String> {
         return None;
     }
     let (payload, check) = s.split_at(LEN - 1);
-    (check.chars().next() == Some(check_character(payload))).then_some(s)
+    check.starts_with(check_character(payload)).then_some(s)
 }
 
 #[cfg(test)]

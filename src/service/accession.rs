@@ -276,13 +276,11 @@ pub(crate) async fn members(
     tz: FixedOffset,
     today: NaiveDate,
 ) -> Result<Vec<Member>, Error> {
-    let sql = format!(
-        "SELECT m.position, m.added_at, m.added_by, p.id, p.uid, p.doc_type, p.doc_no, p.name, p.phone, \
+    let sql = "SELECT m.position, m.added_at, m.added_by, p.id, p.uid, p.doc_type, p.doc_no, p.name, p.phone, \
          p.sex, p.birth_date, p.personal_code, i.code AS institution_code \
          FROM tube_member m JOIN person p ON p.id = m.person_id \
-         LEFT JOIN institution i ON i.id = p.institution_id WHERE m.tube_id = $1 ORDER BY m.position"
-    );
-    let rows: Vec<MemberRow> = sqlx::query_as(&sql).bind(tube_id).fetch_all(conn).await?;
+         LEFT JOIN institution i ON i.id = p.institution_id WHERE m.tube_id = $1 ORDER BY m.position";
+    let rows: Vec<MemberRow> = sqlx::query_as(sql).bind(tube_id).fetch_all(conn).await?;
     Ok(rows
         .into_iter()
         .map(|r| Member {
