@@ -271,7 +271,8 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
         ($collector:expr, $req:expr) => {{
             let actor = Actor::new($collector);
             let mut tx = store.begin(&actor).await?;
-            let view = accession::open(&mut tx, $req, tz, today).await?;
+            let plan = accession::prepare_open(tx.conn(), $req, today).await?;
+            let view = accession::open(&mut tx, plan, tz, today).await?;
             tx.commit().await?;
             tubes += 1;
             view

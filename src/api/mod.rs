@@ -124,8 +124,80 @@ pub(crate) fn keyed(
         .then(|| idempotency::fingerprint(route, body))
 }
 
-/// Runs one state change in one transaction and answers it; with an idempotency key, a repeat
-/// gets the stored answer instead (header `Idempotent-Replayed: true`).
+/// One state change requested over HTTP: runs in one transaction and answers; with an
+/// idempotency key, a repeat gets the stored answer instead (header `Idempotent-Replayed: true`).
+pub(crate) struct Write<'a> {
+    state: &'a AppState,
+    actor: &'a Actor,
+    key: Option<String>,
+    fingerprint: Option<String>,
+}
+
+impl<'a> Write<'a> {
+    pub fn new(
+        state: &'a AppState,
+        actor: &'a Actor,
+        headers: &HeaderMap,
+        fingerprint: Option<String>,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            state,
+            actor,
+            key: idempotency_key(headers)?,
+            fingerprint,
+        })
+    }
+
+    /// The stored answer of an earlier request with this key, looked up before any work.
+    pub async fn replay(&self) -> Result<Option<Response>, Error> {
+        let (Some(k), Some(fp)) = (&self.key, &self.fingerprint) else {
+            return Ok(None);
+        };
+        let mut conn = self.state.store.reader().acquire().await?;
+        Ok(idempotency::lookup(&mut conn, &self.actor.username, k, fp)
+            .await?
+            .map(replay))
+    }
+
+    /// Runs the change and answers with `status` and its result.
+    pub async fn run<T, F>(self, status: StatusCode, change: F) -> Result<Response, Error>
+    where
+        T: serde::Serialize,
+        F: for<'t> FnOnce(&'t mut Tx) -> BoxFuture<'t, Result<T, Error>>,
+    {
+        let keyed = self.key.as_ref().zip(self.fingerprint.as_ref());
+        let mut tx = self.state.store.begin(self.actor).await?;
+        if let Some((k, fp)) = keyed {
+            if let Some(stored) =
+                idempotency::lookup(tx.conn(), &self.actor.username, k, fp).await?
+            {
+                return Ok(replay(stored));
+            }
+        }
+        let value = change(&mut tx).await?;
+        let body = serde_json::to_value(&value).map_err(|e| Error::internal(anyhow::anyhow!(e)))?;
+        if let Some((k, fp)) = keyed {
+            let answer = idempotency::Stored {
+                status: status.as_u16(),
+                body: body.clone(),
+            };
+            if let Err(e) = idempotency::save(&mut tx, k, fp, &answer).await {
+                drop(tx);
+                if crate::store::is_unique_violation(&e) {
+                    // The same request, running at the same time on another connection, won.
+                    if let Some(resp) = self.replay().await? {
+                        return Ok(resp);
+                    }
+                }
+                return Err(e.into());
+            }
+        }
+        tx.commit().await?;
+        Ok((status, axum::Json(body)).into_response())
+    }
+}
+
+/// A change that needs no preparation outside its transaction.
 pub(crate) async fn write<T, F>(
     state: &AppState,
     actor: &Actor,
@@ -136,37 +208,11 @@ pub(crate) async fn write<T, F>(
 ) -> Result<Response, Error>
 where
     T: serde::Serialize,
-    F: for<'a> FnOnce(&'a mut Tx) -> BoxFuture<'a, Result<T, Error>>,
+    F: for<'t> FnOnce(&'t mut Tx) -> BoxFuture<'t, Result<T, Error>>,
 {
-    let key = idempotency_key(headers)?;
-    let fp = fingerprint;
-    let mut tx = state.store.begin(actor).await?;
-    if let (Some(k), Some(fp)) = (&key, &fp) {
-        if let Some(stored) = idempotency::lookup(&mut tx, k, fp).await? {
-            return Ok(replay(stored));
-        }
-    }
-    let value = change(&mut tx).await?;
-    let body = serde_json::to_value(&value).map_err(|e| Error::internal(anyhow::anyhow!(e)))?;
-    if let (Some(k), Some(fp)) = (&key, &fp) {
-        let answer = idempotency::Stored {
-            status: status.as_u16(),
-            body: body.clone(),
-        };
-        if let Err(e) = idempotency::save(&mut tx, k, fp, &answer).await {
-            drop(tx);
-            if crate::store::is_unique_violation(&e) {
-                // The same request, running at the same time on another connection, won.
-                let mut again = state.store.begin(actor).await?;
-                if let Some(stored) = idempotency::lookup(&mut again, k, fp).await? {
-                    return Ok(replay(stored));
-                }
-            }
-            return Err(e.into());
-        }
-    }
-    tx.commit().await?;
-    Ok((status, axum::Json(body)).into_response())
+    Write::new(state, actor, headers, fingerprint)?
+        .run(status, change)
+        .await
 }
 
 fn replay(stored: idempotency::Stored) -> Response {

@@ -1,12 +1,12 @@
 //! Tubes at the collection site: open, scan people in, close; read; labels.
 
 use super::keyed;
-use super::{write, AppState};
+use super::{write, AppState, Write};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
 use crate::service::accession::{self, CloseTube, OpenTube, TubeFilter, TubeView};
-use crate::service::persons::PersonScan;
+use crate::service::persons::{self, PersonScan};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -36,14 +36,17 @@ async fn open_tube(
     Json(req): Json<OpenTube>,
 ) -> Result<Response, Error> {
     let (tz, today) = (s.tz, s.today());
-    write(
-        &s,
-        &actor,
-        &headers,
-        keyed(&headers, "POST /tubes", &req),
-        StatusCode::CREATED,
-        |tx| Box::pin(accession::open(tx, req, tz, today)),
-    )
+    let w = Write::new(&s, &actor, &headers, keyed(&headers, "POST /tubes", &req))?;
+    if let Some(replayed) = w.replay().await? {
+        return Ok(replayed);
+    }
+    let plan = {
+        let mut conn = s.store.reader().acquire().await?;
+        accession::prepare_open(&mut conn, req, today).await?
+    };
+    w.run(StatusCode::CREATED, |tx| {
+        Box::pin(accession::open(tx, plan, tz, today))
+    })
     .await
 }
 
@@ -88,14 +91,17 @@ async fn add_member(
 ) -> Result<Response, Error> {
     let (tz, today) = (s.tz, s.today());
     let route = format!("POST /tubes/{barcode}/members");
-    write(
-        &s,
-        &actor,
-        &headers,
-        keyed(&headers, &route, &scan),
-        StatusCode::OK,
-        |tx| Box::pin(async move { accession::add_member(tx, &barcode, scan, tz, today).await }),
-    )
+    let w = Write::new(&s, &actor, &headers, keyed(&headers, &route, &scan))?;
+    if let Some(replayed) = w.replay().await? {
+        return Ok(replayed);
+    }
+    let who = {
+        let mut conn = s.store.reader().acquire().await?;
+        persons::identify(&mut conn, &scan, today).await?
+    };
+    w.run(StatusCode::OK, |tx| {
+        Box::pin(async move { accession::add_member(tx, &barcode, who, tz, today).await })
+    })
     .await
 }
 

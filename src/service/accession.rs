@@ -317,7 +317,7 @@ pub(crate) fn parse_barcode(input: &str) -> Result<TubeBarcode, Error> {
 /// Checks where a barcode comes from against the site's rules; returns the issuing batch of a
 /// natlis barcode and any warning.
 async fn check_origin(
-    tx: &mut Tx,
+    conn: &mut AnyConnection,
     barcode: &TubeBarcode,
     prefix: &str,
     site: &SiteRules,
@@ -341,7 +341,7 @@ async fn check_origin(
             )
             .bind(prefix)
             .bind(seq as i64)
-            .fetch_optional(tx.conn())
+            .fetch_optional(conn)
             .await?;
             match batch {
                 Some((id, site_id, end, code)) if (seq as i64) < end => {
@@ -429,17 +429,33 @@ fn parse_description(d: Option<Description>) -> Result<Option<Description>, Erro
     .transpose()
 }
 
-/// Opens a tube, and scans in the people given with it.
-pub async fn open(
-    tx: &mut Tx,
+/// A request to open a tube, checked against everything that needs no write lock: barcode,
+/// site, pooling rules, collection time, and the people in it.
+pub struct OpenPlan {
     req: OpenTube,
-    tz: FixedOffset,
+    barcode: TubeBarcode,
+    site: SiteRules,
+    nominal: u32,
+    batch: Option<i64>,
+    warning: Option<String>,
+    collected: Option<DateTime<Utc>>,
+    collector: Option<String>,
+    payer: Payer,
+    payer_institution: Option<(i64, String)>,
+    description: Option<Description>,
+    people: Vec<persons::Identified>,
+}
+
+/// Checks a request to open a tube on a read connection (outside the write transaction).
+pub async fn prepare_open(
+    conn: &mut AnyConnection,
+    mut req: OpenTube,
     today: NaiveDate,
-) -> Result<TubeView, Error> {
+) -> Result<OpenPlan, Error> {
     let barcode = parse_barcode(&req.barcode)?;
-    let settings = settings::load(tx.conn()).await?;
-    let site = registry::site_rules(tx.conn(), "site", &req.site).await?;
-    let description = parse_description(req.description)?;
+    let settings = settings::load(&mut *conn).await?;
+    let site = registry::site_rules(&mut *conn, "site", &req.site).await?;
+    let description = parse_description(req.description.take())?;
     let policy = PoolPolicy {
         allowed_sizes: site.pool_sizes.clone(),
         single_only: settings.single_only.clone(),
@@ -458,31 +474,86 @@ pub async fn open(
     if req.people.len() as u32 > nominal {
         return Err(rules::AccessionRule::Full { nominal }.into());
     }
-    let (batch, warning) = check_origin(tx, &barcode, &settings.barcode_prefix, &site).await?;
-    let now = tx.now();
-    let collected = req
-        .collected_at
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or(now);
-    check_collected_at(collected, now)?;
-    let collector = match req.collector.as_deref() {
-        Some(c) => parse_text("collector", c, 64)?,
-        None => tx.actor().username.clone(),
-    };
+    let (batch, warning) =
+        check_origin(&mut *conn, &barcode, &settings.barcode_prefix, &site).await?;
+    let collected = req.collected_at.map(|t| t.with_timezone(&Utc));
+    if let Some(c) = collected {
+        check_collected_at(c, Utc::now())?;
+    }
+    let collector = req
+        .collector
+        .as_deref()
+        .map(|c| parse_text("collector", c, 64))
+        .transpose()?;
     let payer = req.payer.unwrap_or(if req.category.is_key_population() {
         Payer::Public
     } else {
         Payer::SelfPay
     });
     let payer_institution = match req.payer_institution.as_deref() {
-        Some(code) => Some(registry::institution_id(tx.conn(), "payer_institution", code).await?),
+        Some(code) => Some(registry::institution_id(&mut *conn, "payer_institution", code).await?),
         None => None,
     };
+    let mut people = Vec::with_capacity(req.people.len());
+    for (i, scan) in std::mem::take(&mut req.people).iter().enumerate() {
+        people.push(
+            persons::identify(&mut *conn, scan, today)
+                .await
+                .map_err(|e| at_person(i, e))?,
+        );
+    }
+    Ok(OpenPlan {
+        req,
+        barcode,
+        site,
+        nominal,
+        batch,
+        warning,
+        collected,
+        collector,
+        payer,
+        payer_institution,
+        description,
+        people,
+    })
+}
+
+/// Points an error at the `i`th person of a request.
+fn at_person(i: usize, e: Error) -> Error {
+    match e.field.clone() {
+        Some(f) => e.at(&format!("people[{i}].{f}")),
+        None => e.at(&format!("people[{i}]")),
+    }
+}
+
+/// Opens a tube and scans in the people given with it (see [`prepare_open`]).
+pub async fn open(
+    tx: &mut Tx,
+    plan: OpenPlan,
+    tz: FixedOffset,
+    today: NaiveDate,
+) -> Result<TubeView, Error> {
+    let OpenPlan {
+        req,
+        barcode,
+        site,
+        nominal,
+        batch,
+        warning,
+        collected,
+        collector,
+        payer,
+        payer_institution,
+        description,
+        people: identified,
+    } = plan;
+    let now = tx.now();
+    let collected = collected.unwrap_or(now);
+    let collector = collector.unwrap_or_else(|| tx.actor().username.clone());
     let priority = req.category.priority();
     let deadline = collected + Duration::hours(priority.default_deadline_hours());
     let environment = req.kind == TubeKind::Environment;
     let by = tx.actor().username.clone();
-    // The people first, against the rules: a scan that fails leaves nothing behind.
     let mut state = TubeState {
         kind: req.kind,
         status: if environment {
@@ -493,15 +564,13 @@ pub async fn open(
         nominal,
         members: 0,
     };
-    let mut people: Vec<persons::PersonRow> = Vec::with_capacity(req.people.len());
-    for (i, scan) in req.people.iter().enumerate() {
-        let at = |e: Error| match e.field.clone() {
-            Some(f) => e.at(&format!("people[{i}].{f}")),
-            None => e.at(&format!("people[{i}]")),
-        };
-        let person = persons::resolve_scan(tx, scan, today).await.map_err(at)?;
+    let mut people: Vec<persons::PersonRow> = Vec::with_capacity(identified.len());
+    for (i, who) in identified.into_iter().enumerate() {
+        let person = persons::bind(tx, who, today)
+            .await
+            .map_err(|e| at_person(i, e))?;
         let already = people.iter().any(|p| p.id == person.id);
-        let added = rules::add_member(state, already).map_err(|e| at(e.into()))?;
+        let added = rules::add_member(state, already).map_err(|e| at_person(i, e.into()))?;
         state.members = added.position;
         if added.closes {
             state.status = TubeStatus::Closed;
@@ -674,17 +743,17 @@ async fn already_member(
     }
 }
 
-/// Scans one person into an open tube.
+/// Scans one person, identified beforehand with [`persons::identify`], into an open tube.
 pub async fn add_member(
     tx: &mut Tx,
     barcode: &str,
-    scan: PersonScan,
+    who: persons::Identified,
     tz: FixedOffset,
     today: NaiveDate,
 ) -> Result<TubeView, Error> {
     let barcode = parse_barcode(barcode)?;
     let mut row = lock_tube(tx, barcode.as_str()).await?;
-    let person = persons::resolve_scan(tx, &scan, today).await?;
+    let person = persons::bind(tx, who, today).await?;
     let state = row.state();
     if state.status != TubeStatus::Open {
         // Say what a person at the site needs to hear: already in it, or the tube is closed.

@@ -59,7 +59,7 @@ pub struct PersonView {
 }
 
 #[derive(Debug, Clone, FromRow)]
-pub(crate) struct PersonRow {
+pub struct PersonRow {
     pub id: i64,
     pub uid: String,
     pub doc_type: String,
@@ -179,35 +179,32 @@ pub async fn find(
         .ok_or_else(|| Error::not_found("person.not_found", format!("no person with id {uid}")))
 }
 
-/// The person found or created for a document. A registered name that differs from the one
-/// given is refused (a mistyped ID number or name is the commonest binding error).
-async fn find_or_create(
+/// The refusal of a document registered to someone else's name (a mistyped ID number or name
+/// is the commonest binding error at a collection site).
+fn name_mismatch(doc: &Document, existing: &PersonRow, name: &str, today: NaiveDate) -> Error {
+    Error::conflict(
+        "person.name_mismatch",
+        format!(
+            "document {} is registered to {}, not to {}: check the ID number and the name",
+            mask::document_number(&doc.number),
+            mask::name(&existing.name),
+            mask::name(name),
+        ),
+    )
+    .at("name")
+    .with_details(serde_json::json!({ "person": existing.view(today) }))
+}
+
+/// A new person, registered in the transaction; `None` when the document is registered
+/// already (perhaps a moment ago, by another request or node).
+async fn insert(
     tx: &mut Tx,
     doc: &Document,
     name: &str,
-    phone: Option<&str>,
+    phone: &str,
     institution: Option<(i64, String)>,
     today: NaiveDate,
-) -> Result<(PersonRow, bool), Error> {
-    if let Some(existing) = find_by_document(tx.conn(), doc).await? {
-        if existing.name != name {
-            return Err(Error::conflict(
-                "person.name_mismatch",
-                format!(
-                    "document {} is registered to {}, not to {}: check the ID number and the name",
-                    mask::document_number(&doc.number),
-                    mask::name(&existing.name),
-                    mask::name(name),
-                ),
-            )
-            .at("name")
-            .with_details(serde_json::json!({ "person": existing.view(today) })));
-        }
-        return Ok((existing, false));
-    }
-    let phone = phone.ok_or_else(|| {
-        Error::invalid("phone", "a person not yet registered needs a phone number")
-    })?;
+) -> Result<Option<PersonRow>, Error> {
     let (sex, birth) = match doc.demographics() {
         Some((b, s)) => (
             Some(match s {
@@ -235,11 +232,7 @@ async fn find_or_create(
     .fetch_optional(tx.conn())
     .await?;
     let Some((id,)) = inserted else {
-        // Registered a moment ago by another node: the same document is the same person.
-        let row = find_by_document(tx.conn(), doc)
-            .await?
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("person vanished after conflict")))?;
-        return Ok((row, false));
+        return Ok(None);
     };
     let row = PersonRow {
         id,
@@ -260,7 +253,28 @@ async fn find_or_create(
         None,
         Some(&snapshot(&row.view(today))),
     );
-    Ok((row, true))
+    Ok(Some(row))
+}
+
+/// The person registered under a document, or registered now; `true` when new.
+async fn find_or_create(
+    tx: &mut Tx,
+    doc: &Document,
+    name: &str,
+    phone: &str,
+    institution: Option<(i64, String)>,
+    today: NaiveDate,
+) -> Result<(PersonRow, bool), Error> {
+    if let Some(row) = insert(tx, doc, name, phone, institution, today).await? {
+        return Ok((row, true));
+    }
+    let existing = find_by_document(tx.conn(), doc)
+        .await?
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("person vanished after conflict")))?;
+    if existing.name != name {
+        return Err(name_mismatch(doc, &existing, name, today));
+    }
+    Ok((existing, false))
 }
 
 /// Pre-registers a person and gives them a personal code (printable as a QR code). Registering
@@ -277,8 +291,7 @@ pub async fn register(
         Some(code) => Some(super::registry::institution_id(tx.conn(), "institution", &code).await?),
         None => None,
     };
-    let (mut row, created) =
-        find_or_create(tx, &doc, &name, Some(&phone), institution, today).await?;
+    let (mut row, created) = find_or_create(tx, &doc, &name, &phone, institution, today).await?;
     if row.personal_code.is_none() {
         for attempt in 0.. {
             let code = personal_code::generate(&mut rand::thread_rng());
@@ -314,20 +327,33 @@ pub async fn register(
     Ok((row.view(today), created))
 }
 
-/// The person a scan at the tube identifies: by personal code, or by document (registering
-/// them when new). `field` names the request field for errors.
-pub(crate) async fn resolve_scan(
-    tx: &mut Tx,
+/// A person identified by a scan at the tube, before the write transaction: someone
+/// registered, or someone to register in it.
+#[derive(Debug, Clone)]
+pub enum Identified {
+    Known(PersonRow),
+    New {
+        doc: Document,
+        name: String,
+        phone: String,
+    },
+}
+
+/// Identifies the person a scan names — by personal code, or by document — and checks what
+/// can be checked without the write lock: the code, the document, the name against the
+/// registered one. Errors name the request field.
+pub async fn identify(
+    conn: &mut AnyConnection,
     scan: &PersonScan,
     today: NaiveDate,
-) -> Result<PersonRow, Error> {
+) -> Result<Identified, Error> {
     if let Some(raw) = scan.code.as_deref().filter(|c| !c.trim().is_empty()) {
         let Some(code) = personal_code::recognise(raw) else {
             // A tube barcode scanned where a person belongs: never pool a pool.
             let tube: Option<(String,)> =
                 sqlx::query_as("SELECT kind FROM tube WHERE barcode = $1")
                     .bind(raw.trim())
-                    .fetch_optional(tx.conn())
+                    .fetch_optional(&mut *conn)
                     .await?;
             if let Some((kind,)) = tube {
                 return Err(Error::unprocessable(
@@ -347,13 +373,14 @@ pub(crate) async fn resolve_scan(
                 ),
             ));
         };
-        return find_by_code(tx.conn(), &code).await?.ok_or_else(|| {
-            Error::unprocessable(
+        return match find_by_code(conn, &code).await? {
+            Some(row) => Ok(Identified::Known(row)),
+            None => Err(Error::unprocessable(
                 "person.code_unknown",
                 format!("no person has personal code {code}"),
             )
-            .at("code")
-        });
+            .at("code")),
+        };
     }
     let (Some(doc_type), Some(doc_no)) = (scan.doc_type, scan.doc_no.as_deref()) else {
         return Err(Error::invalid(
@@ -362,22 +389,37 @@ pub(crate) async fn resolve_scan(
         ));
     };
     let doc = parse_document(doc_type, doc_no, today)?;
-    let name = match scan.name.as_deref() {
-        Some(n) => parse_text("name", n, 100)?,
-        None => {
-            return match find_by_document(tx.conn(), &doc).await? {
-                Some(row) => Ok(row),
-                None => Err(Error::invalid(
-                    "name",
-                    "a person not yet registered needs a name and a phone number",
-                )),
-            }
-        }
-    };
+    let name = scan
+        .name
+        .as_deref()
+        .map(|n| parse_text("name", n, 100))
+        .transpose()?;
     let phone = scan.phone.as_deref().map(parse_phone).transpose()?;
-    Ok(
-        find_or_create(tx, &doc, &name, phone.as_deref(), None, today)
-            .await?
-            .0,
-    )
+    match (find_by_document(conn, &doc).await?, name, phone) {
+        (Some(existing), Some(name), _) if existing.name != name => {
+            Err(name_mismatch(&doc, &existing, &name, today))
+        }
+        (Some(existing), _, _) => Ok(Identified::Known(existing)),
+        (None, Some(name), Some(phone)) => Ok(Identified::New { doc, name, phone }),
+        (None, None, _) => Err(Error::invalid(
+            "name",
+            "a person not yet registered needs a name and a phone number",
+        )),
+        (None, Some(_), None) => Err(Error::invalid(
+            "phone",
+            "a person not yet registered needs a phone number",
+        )),
+    }
+}
+
+/// The person row for an identified person, registering a new one in the transaction.
+pub async fn bind(tx: &mut Tx, who: Identified, today: NaiveDate) -> Result<PersonRow, Error> {
+    match who {
+        Identified::Known(row) => Ok(row),
+        Identified::New { doc, name, phone } => {
+            Ok(find_or_create(tx, &doc, &name, &phone, None, today)
+                .await?
+                .0)
+        }
+    }
 }

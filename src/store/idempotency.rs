@@ -30,15 +30,19 @@ pub fn fingerprint(route: &str, body: &impl serde::Serialize) -> String {
     hex::encode(h.finalize())
 }
 
-/// The stored answer for `key`, if any.
-pub async fn lookup(tx: &mut Tx, key: &str, fingerprint: &str) -> Result<Option<Stored>, Error> {
-    let actor = tx.actor().username.clone();
+/// The stored answer for `key` of `actor`, if any.
+pub async fn lookup(
+    conn: &mut sqlx::AnyConnection,
+    actor: &str,
+    key: &str,
+    fingerprint: &str,
+) -> Result<Option<Stored>, Error> {
     let row: Option<(String, i64, String)> = sqlx::query_as(
         "SELECT fingerprint, status, body FROM idempotency WHERE actor = $1 AND key = $2",
     )
     .bind(actor)
     .bind(key)
-    .fetch_optional(tx.conn())
+    .fetch_optional(conn)
     .await?;
     match row {
         None => Ok(None),
