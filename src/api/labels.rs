@@ -37,7 +37,10 @@ async fn issue_batch(
         &headers,
         keyed(&headers, &route, &req),
         StatusCode::CREATED,
-        |tx| Box::pin(async move { labels::issue(tx, &code, req, tz).await }),
+        move |tx| {
+            let (code, req) = (code.clone(), req.clone());
+            Box::pin(async move { labels::issue(tx, &code, req, tz).await })
+        },
     )
     .await
 }

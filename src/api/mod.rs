@@ -159,42 +159,63 @@ impl<'a> Write<'a> {
             .map(replay))
     }
 
-    /// Runs the change and answers with `status` and its result.
+    /// Runs the change and answers with `status` and its result. The change may run more than
+    /// once (group commit re-runs a batch whose other member failed), so it is a closure over
+    /// its request that clones what it consumes.
     pub async fn run<T, F>(self, status: StatusCode, change: F) -> Result<Response, Error>
     where
         T: serde::Serialize,
-        F: for<'t> FnOnce(&'t mut Tx) -> BoxFuture<'t, Result<T, Error>>,
+        F: for<'t> Fn(&'t mut Tx) -> BoxFuture<'t, Result<T, Error>> + Send + Sync + 'static,
     {
-        let keyed = self.key.as_ref().zip(self.fingerprint.as_ref());
-        let mut tx = self.state.store.begin(self.actor).await?;
-        if let Some((k, fp)) = keyed {
-            if let Some(stored) =
-                idempotency::lookup(tx.conn(), &self.actor.username, k, fp).await?
-            {
-                return Ok(replay(stored));
-            }
-        }
-        let value = change(&mut tx).await?;
-        let body = serde_json::to_value(&value).map_err(|e| Error::internal(anyhow::anyhow!(e)))?;
-        if let Some((k, fp)) = keyed {
-            let answer = idempotency::Stored {
-                status: status.as_u16(),
-                body: body.clone(),
-            };
-            if let Err(e) = idempotency::save(&mut tx, k, fp, &answer).await {
-                drop(tx);
-                if crate::store::is_unique_violation(&e) {
-                    // The same request, running at the same time on another connection, won.
-                    if let Some(resp) = self.replay().await? {
-                        return Ok(resp);
+        let change = std::sync::Arc::new(change);
+        let keyed = self.key.clone().zip(self.fingerprint.clone());
+        let actor = self.actor.username.clone();
+        let job = crate::store::change(move |tx| {
+            let (change, keyed, actor) = (change.clone(), keyed.clone(), actor.clone());
+            Box::pin(async move {
+                if let Some((k, fp)) = &keyed {
+                    if let Some(stored) = idempotency::lookup(tx.conn(), &actor, k, fp).await? {
+                        return Ok(Outcome::Replayed(stored));
                     }
                 }
-                return Err(e.into());
-            }
+                let body = serde_json::to_value(change(tx).await?)
+                    .map_err(|e| Error::internal(anyhow::anyhow!(e)))?;
+                if let Some((k, fp)) = &keyed {
+                    let answer = idempotency::Stored {
+                        status: status.as_u16(),
+                        body: body.clone(),
+                    };
+                    idempotency::save(tx, k, fp, &answer).await.map_err(|e| {
+                        if crate::store::is_unique_violation(&e) {
+                            Error::conflict(RACE, "the same request is running at the same time")
+                        } else {
+                            e.into()
+                        }
+                    })?;
+                }
+                Ok(Outcome::Done(body))
+            })
+        });
+        match self.state.store.execute(self.actor, job).await {
+            Ok(Outcome::Done(body)) => Ok((status, axum::Json(body)).into_response()),
+            Ok(Outcome::Replayed(stored)) => Ok(replay(stored)),
+            // The same request, running at the same time on another node, won: its answer.
+            Err(e) if e.code == RACE => match self.replay().await? {
+                Some(resp) => Ok(resp),
+                None => Err(e),
+            },
+            Err(e) => Err(e),
         }
-        tx.commit().await?;
-        Ok((status, axum::Json(body)).into_response())
     }
+}
+
+/// The code of an idempotency race, answered with the winner's stored answer.
+const RACE: &str = "idempotency.in_progress";
+
+/// What a write produced: a new answer, or one stored under the same key.
+enum Outcome {
+    Done(serde_json::Value),
+    Replayed(idempotency::Stored),
 }
 
 /// A change that needs no preparation outside its transaction.
@@ -208,7 +229,7 @@ pub(crate) async fn write<T, F>(
 ) -> Result<Response, Error>
 where
     T: serde::Serialize,
-    F: for<'t> FnOnce(&'t mut Tx) -> BoxFuture<'t, Result<T, Error>>,
+    F: for<'t> Fn(&'t mut Tx) -> BoxFuture<'t, Result<T, Error>> + Send + Sync + 'static,
 {
     Write::new(state, actor, headers, fingerprint)?
         .run(status, change)

@@ -38,13 +38,23 @@ async fn register(
             &headers,
             keyed(&headers, "POST /persons", &input),
             StatusCode::OK,
-            |tx| Box::pin(async move { Ok(persons::register(tx, input, today).await?.0) }),
+            move |tx| {
+                let input = input.clone();
+                Box::pin(async move { Ok(persons::register(tx, input, today).await?.0) })
+            },
         )
         .await;
     }
-    let mut tx = s.store.begin(&actor).await?;
-    let (view, created) = persons::register(&mut tx, input, today).await?;
-    tx.commit().await?;
+    let (view, created) = s
+        .store
+        .execute(
+            &actor,
+            crate::store::change(move |tx| {
+                let input = input.clone();
+                Box::pin(async move { persons::register(tx, input, today).await })
+            }),
+        )
+        .await?;
     let status = if created {
         StatusCode::CREATED
     } else {

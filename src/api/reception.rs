@@ -39,7 +39,7 @@ async fn receive(
         &headers,
         keyed(&headers, "POST /reception", &req),
         StatusCode::OK,
-        |tx| Box::pin(reception::receive(tx, req, tz, today)),
+        move |tx| Box::pin(reception::receive(tx, req.clone(), tz, today)),
     )
     .await
 }
@@ -64,7 +64,10 @@ async fn reject(
         &headers,
         keyed(&headers, &route, &req),
         StatusCode::OK,
-        |tx| Box::pin(async move { reception::reject(tx, &barcode, req, tz, today).await }),
+        move |tx| {
+            let (barcode, req) = (barcode.clone(), req.clone());
+            Box::pin(async move { reception::reject(tx, &barcode, req, tz, today).await })
+        },
     )
     .await
 }

@@ -43,7 +43,7 @@ async fn create_lab(
         &headers,
         keyed(&headers, "POST /labs", &input),
         StatusCode::CREATED,
-        |tx| Box::pin(registry::create_lab(tx, input, today)),
+        move |tx| Box::pin(registry::create_lab(tx, input.clone(), today)),
     )
     .await
 }
@@ -74,7 +74,10 @@ async fn update_lab(
         &headers,
         keyed(&headers, &route, &input),
         StatusCode::OK,
-        |tx| Box::pin(async move { registry::update_lab(tx, &code, input, today).await }),
+        move |tx| {
+            let (code, input) = (code.clone(), input.clone());
+            Box::pin(async move { registry::update_lab(tx, &code, input, today).await })
+        },
     )
     .await
 }
@@ -101,7 +104,7 @@ async fn create_site(
         &headers,
         keyed(&headers, "POST /sites", &input),
         StatusCode::CREATED,
-        |tx| Box::pin(registry::create_site(tx, input)),
+        move |tx| Box::pin(registry::create_site(tx, input.clone())),
     )
     .await
 }
@@ -139,7 +142,7 @@ async fn create_institution(
         &headers,
         keyed(&headers, "POST /institutions", &input),
         StatusCode::CREATED,
-        |tx| Box::pin(registry::create_institution(tx, input)),
+        move |tx| Box::pin(registry::create_institution(tx, input.clone())),
     )
     .await
 }

@@ -37,7 +37,7 @@ async fn put_settings(
         &headers,
         keyed(&headers, "PUT /settings", &new),
         StatusCode::OK,
-        |tx| Box::pin(settings::save(tx, new)),
+        move |tx| Box::pin(settings::save(tx, new.clone())),
     )
     .await
 }

@@ -44,8 +44,8 @@ async fn open_tube(
         let mut conn = s.store.reader().acquire().await?;
         accession::prepare_open(&mut conn, req, today).await?
     };
-    w.run(StatusCode::CREATED, |tx| {
-        Box::pin(accession::open(tx, plan, tz, today))
+    w.run(StatusCode::CREATED, move |tx| {
+        Box::pin(accession::open(tx, plan.clone(), tz, today))
     })
     .await
 }
@@ -99,7 +99,8 @@ async fn add_member(
         let mut conn = s.store.reader().acquire().await?;
         persons::identify(&mut conn, &scan, today).await?
     };
-    w.run(StatusCode::OK, |tx| {
+    w.run(StatusCode::OK, move |tx| {
+        let (barcode, who) = (barcode.clone(), who.clone());
         Box::pin(async move { accession::add_member(tx, &barcode, who, tz, today).await })
     })
     .await
@@ -124,7 +125,10 @@ async fn close_tube(
         &headers,
         keyed(&headers, &route, &req),
         StatusCode::OK,
-        |tx| Box::pin(async move { accession::close(tx, &barcode, req, tz, today).await }),
+        move |tx| {
+            let (barcode, req) = (barcode.clone(), req.clone());
+            Box::pin(async move { accession::close(tx, &barcode, req, tz, today).await })
+        },
     )
     .await
 }

@@ -431,6 +431,7 @@ fn parse_description(d: Option<Description>) -> Result<Option<Description>, Erro
 
 /// A request to open a tube, checked against everything that needs no write lock: barcode,
 /// site, pooling rules, collection time, and the people in it.
+#[derive(Clone)]
 pub struct OpenPlan {
     req: OpenTube,
     barcode: TubeBarcode,

@@ -6,6 +6,7 @@ pub mod dialect;
 pub mod idempotency;
 pub mod time;
 pub mod tx;
+pub mod writer;
 
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -68,6 +69,8 @@ pub struct Store {
     backend: Backend,
     write: AnyPool,
     read: AnyPool,
+    /// SQLite's group-commit writer task (see [`writer`]); none on PostgreSQL.
+    writer: Option<writer::Writer>,
 }
 
 impl Store {
@@ -114,11 +117,14 @@ impl Store {
                     })
                     .connect_with(opts)
                     .await?;
-                Self {
+                let mut store = Self {
                     backend,
                     write,
                     read,
-                }
+                    writer: None,
+                };
+                store.writer = Some(writer::Writer::start(store.clone()));
+                store
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -131,6 +137,7 @@ impl Store {
                     backend,
                     write: pool.clone(),
                     read: pool,
+                    writer: None,
                 }
             }
         };
@@ -171,6 +178,40 @@ impl Store {
         Ok(Tx::new(inner, self.backend, actor.clone()))
     }
 
+    /// Runs a re-runnable state change in a write transaction and commits it: on SQLite through
+    /// the group-commit writer, on PostgreSQL in a transaction of its own.
+    pub async fn execute<T, F>(
+        &self,
+        actor: &crate::actor::Actor,
+        change: F,
+    ) -> Result<T, crate::error::Error>
+    where
+        T: Send + 'static,
+        F: for<'t> Fn(&'t mut Tx) -> futures::future::BoxFuture<'t, Result<T, crate::error::Error>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        match &self.writer {
+            Some(w) => {
+                let change: writer::Change = std::sync::Arc::new(move |tx| {
+                    let fut = change(tx);
+                    Box::pin(async move { fut.await.map(|t| Box::new(t) as writer::Output) })
+                });
+                let out = w.submit(actor, change).await?;
+                out.downcast::<T>().map(|b| *b).map_err(|_| {
+                    crate::error::Error::internal(anyhow::anyhow!("writer returned another type"))
+                })
+            }
+            None => {
+                let mut tx = self.begin(actor).await?;
+                let out = change(&mut tx).await?;
+                tx.commit().await?;
+                Ok(out)
+            }
+        }
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
@@ -184,6 +225,15 @@ impl Store {
 
 fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}?mode=rwc", path.display())
+}
+
+/// Gives a closure the signature of a state change (a higher-ranked one that closure
+/// inference cannot find by itself).
+pub fn change<T, F>(f: F) -> F
+where
+    F: for<'t> Fn(&'t mut Tx) -> futures::future::BoxFuture<'t, Result<T, crate::error::Error>>,
+{
+    f
 }
 
 /// Whether an error is a unique-constraint violation (a duplicate the database refused).

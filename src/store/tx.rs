@@ -10,6 +10,7 @@ use sqlx::{Any, AnyConnection, Transaction};
 
 /// One audit entry waiting for its transaction to commit.
 struct Entry {
+    actor: String,
     action: String,
     entity_type: &'static str,
     entity_id: String,
@@ -53,6 +54,12 @@ impl Tx {
         &self.actor
     }
 
+    /// Continues the transaction on behalf of another actor (group commit runs the changes of
+    /// several requests in one transaction; each is recorded under its own actor).
+    pub(super) fn act_for(&mut self, actor: Actor) {
+        self.actor = actor;
+    }
+
     /// The time of this transaction: every row it writes carries the same instant.
     pub fn now(&self) -> DateTime<Utc> {
         self.now
@@ -74,6 +81,7 @@ impl Tx {
         after: Option<&serde_json::Value>,
     ) {
         self.audit.push(Entry {
+            actor: self.actor.username.clone(),
             action: action.to_string(),
             entity_type,
             entity_id: entity_id.to_string(),
@@ -109,7 +117,7 @@ impl Tx {
             for e in chunk {
                 q = q
                     .bind(at)
-                    .bind(self.actor.username.clone())
+                    .bind(e.actor.clone())
                     .bind(e.action.clone())
                     .bind(e.entity_type)
                     .bind(e.entity_id.clone())
