@@ -135,6 +135,8 @@ async fn pooled_tube_fills_and_closes_itself(db: Db) {
         assert_eq!(r.status, 200, "{r:?}");
         assert_eq!(r.body["member_count"], i);
         assert_eq!(r.body["status"], if i == 10 { "closed" } else { "open" });
+        assert_eq!(r.body["closed_now"], i == 10);
+        assert_eq!(r.body["added"]["position"], i);
         if i == 3 {
             let dup = app.post("/api/v1/tubes/P-001/members", person(2)).await;
             assert_eq!(
@@ -374,7 +376,8 @@ async fn personal_code_is_scanned_instead_of_typing(db: Db) {
         )
         .await;
     assert_eq!(r.status, 200, "{r:?}");
-    assert_eq!(r.body["members"][0]["person"]["id"], id.as_str());
+    assert_eq!(r.body["added"]["person"]["id"], id.as_str());
+    assert_eq!(r.body["added"]["position"], 1);
     // A code with a bad check character, and a valid but unknown code.
     let mut typo = code.clone().into_bytes();
     typo[4] = if typo[4] == b'2' { b'3' } else { b'2' };
@@ -402,9 +405,10 @@ async fn same_document_is_the_same_person(db: Db) {
         .await;
     assert_eq!(b.status, 200, "{b:?}");
     assert_eq!(
-        a.body["members"][0]["person"]["id"],
-        b.body["members"][0]["person"]["id"]
+        a.body["added"]["person"]["id"],
+        b.body["added"]["person"]["id"]
     );
+    assert!(a.body["added"]["person"]["id"].is_string());
     assert_eq!(app.count("SELECT COUNT(*) FROM person").await, 1);
     // Same document with another name: a mistyped ID or name, refused with the registered (masked) name.
     let mut other = person(1);

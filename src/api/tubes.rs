@@ -5,7 +5,7 @@ use super::{write, AppState, Write};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
-use crate::service::accession::{self, CloseTube, OpenTube, TubeFilter, TubeView};
+use crate::service::accession::{self, CloseTube, MemberAdded, OpenTube, TubeFilter, TubeView};
 use crate::service::persons::{self, PersonScan};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -79,7 +79,7 @@ async fn get_tube(
 #[utoipa::path(post, path = "/tubes/{barcode}/members", tag = "accession", params(("barcode" = String, Path),
         ("Idempotency-Key" = Option<String>, Header, description = "repeat-safe key")),
     request_body = PersonScan,
-    responses((status = 200, body = TubeView),
+    responses((status = 200, body = MemberAdded),
               (status = 409, description = "tube closed or full, person already in it, name mismatch", body = ErrorBody),
               (status = 422, description = "invalid ID number, unknown code, a tube scanned as a person", body = ErrorBody)))]
 async fn add_member(

@@ -3,7 +3,7 @@
 
 use super::persons::{self, PersonScan, PersonView};
 use super::registry::{self, SiteRules};
-use super::{parse_opt_text, parse_text, settings};
+use super::{parse_opt_text, parse_text};
 use crate::domain::barcode::{Origin, TubeBarcode};
 use crate::domain::tube::{self as rules, PoolPolicy, TubeState, TubeStatus};
 use crate::domain::vocab::{Category, Payer, Priority, SampleType, TubeKind};
@@ -454,8 +454,8 @@ pub async fn prepare_open(
     today: NaiveDate,
 ) -> Result<OpenPlan, Error> {
     let barcode = parse_barcode(&req.barcode)?;
-    let settings = settings::load(&mut *conn).await?;
     let site = registry::site_rules(&mut *conn, "site", &req.site).await?;
+    let settings = &site.settings;
     let description = parse_description(req.description.take())?;
     let policy = PoolPolicy {
         allowed_sizes: site.pool_sizes.clone(),
@@ -751,9 +751,9 @@ pub async fn add_member(
     who: persons::Identified,
     tz: FixedOffset,
     today: NaiveDate,
-) -> Result<TubeView, Error> {
+) -> Result<MemberAdded, Error> {
     let barcode = parse_barcode(barcode)?;
-    let mut row = lock_tube(tx, barcode.as_str()).await?;
+    let row = lock_tube(tx, barcode.as_str()).await?;
     let person = persons::bind(tx, who, today).await?;
     let state = row.state();
     if state.status != TubeStatus::Open {
@@ -805,14 +805,36 @@ pub async fn add_member(
             Some(&serde_json::json!({ "status": state.status })),
             Some(&serde_json::json!({ "status": status, "member_count": added.position, "automatic": true })),
         );
-        row.closed_at = Some(now);
-        row.closed_by = Some(by);
     }
     metrics::counter!("natlis_members_scanned_total").increment(1);
-    row.member_count = i64::from(added.position);
-    row.status = status.as_str().into();
-    let members = members(tx.conn(), row.id, tz, today).await?;
-    Ok(row.view(members, tz))
+    Ok(MemberAdded {
+        barcode: barcode.to_string(),
+        status,
+        nominal_size: row.nominal_size as u32,
+        member_count: added.position,
+        closed_now: added.closes,
+        deadline_at: show(row.deadline_at, tz),
+        added: Member {
+            position: added.position,
+            person: person.view(today),
+            added_at: show(now, tz),
+            added_by: tx.actor().username.clone(),
+        },
+    })
+}
+
+/// The answer to a scan of one person into a tube: where the tube stands, and who was added.
+/// (The whole tube with all its people: `GET /api/v1/tubes/{barcode}`.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MemberAdded {
+    pub barcode: String,
+    pub status: TubeStatus,
+    pub nominal_size: u32,
+    pub member_count: u32,
+    /// This scan filled the tube and closed it.
+    pub closed_now: bool,
+    pub deadline_at: DateTime<FixedOffset>,
+    pub added: Member,
 }
 
 /// A request to close a tube by hand.

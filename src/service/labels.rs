@@ -1,7 +1,7 @@
 //! Batches of pre-printed barcodes issued to a site (预印条码). Sequence numbers come from a
 //! counter row updated in the transaction, so several nodes never issue the same barcode.
 
-use super::{registry, settings};
+use super::registry;
 use crate::domain::barcode::{TubeBarcode, SEQ_DIGITS};
 use crate::error::Error;
 use crate::store::time::{show, to_db};
@@ -44,7 +44,7 @@ pub async fn issue(
         ));
     }
     let site = registry::site_rules(tx.conn(), "site", site_code).await?;
-    let prefix = settings::load(tx.conn()).await?.barcode_prefix;
+    let prefix = site.settings.barcode_prefix.clone();
     sqlx::query("INSERT INTO barcode_counter (prefix, next_seq) VALUES ($1, 1) ON CONFLICT (prefix) DO NOTHING")
         .bind(prefix.clone())
         .execute(tx.conn())

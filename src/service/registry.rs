@@ -261,6 +261,8 @@ pub struct Site {
 #[derive(Debug, Clone)]
 pub struct SiteRules {
     pub id: i64,
+    /// The lab-wide settings in force.
+    pub settings: super::settings::Settings,
     pub code: String,
     pub pool_sizes: Vec<u32>,
     pub accepts_foreign_barcodes: bool,
@@ -388,12 +390,16 @@ pub async fn site_rules(
     code: &str,
 ) -> Result<SiteRules, Error> {
     let code = parse_code(field, code)?;
-    let row: Option<(i64, String, i64)> =
-        sqlx::query_as("SELECT id, pool_sizes, accepts_foreign_barcodes FROM site WHERE code = $1")
-            .bind(code.clone())
-            .fetch_optional(conn)
-            .await?;
-    let (id, sizes, accepts) = row.ok_or_else(|| {
+    // The lab-wide settings come along in the same statement: accession needs both.
+    let row: Option<(i64, String, i64, Option<String>)> = sqlx::query_as(
+        "SELECT s.id, s.pool_sizes, s.accepts_foreign_barcodes, g.value FROM site s \
+         LEFT JOIN setting g ON g.key = $2 WHERE s.code = $1",
+    )
+    .bind(code.clone())
+    .bind(super::settings::KEY)
+    .fetch_optional(conn)
+    .await?;
+    let (id, sizes, accepts, stored) = row.ok_or_else(|| {
         Error::unprocessable("site.unknown", format!("no site with code {code}")).at(field)
     })?;
     Ok(SiteRules {
@@ -401,6 +407,7 @@ pub async fn site_rules(
         code,
         pool_sizes: parse_sizes(&sizes),
         accepts_foreign_barcodes: accepts != 0,
+        settings: super::settings::from_stored(stored.as_deref())?,
     })
 }
 

@@ -27,7 +27,7 @@ impl Default for Settings {
     }
 }
 
-const KEY: &str = "settings";
+pub(crate) const KEY: &str = "settings";
 
 /// The settings in force (defaults where none were stored).
 pub async fn load(conn: &mut AnyConnection) -> Result<Settings, Error> {
@@ -35,11 +35,16 @@ pub async fn load(conn: &mut AnyConnection) -> Result<Settings, Error> {
         .bind(KEY)
         .fetch_optional(conn)
         .await?;
-    Ok(match row {
-        Some((v,)) => serde_json::from_str(&v)
-            .map_err(|e| Error::internal(anyhow::anyhow!("stored settings unreadable: {e}")))?,
-        None => Settings::default(),
-    })
+    from_stored(row.as_ref().map(|(v,)| v.as_str()))
+}
+
+/// The settings from their stored form (defaults where none were stored).
+pub(crate) fn from_stored(stored: Option<&str>) -> Result<Settings, Error> {
+    match stored {
+        Some(v) => serde_json::from_str(v)
+            .map_err(|e| Error::internal(anyhow::anyhow!("stored settings unreadable: {e}"))),
+        None => Ok(Settings::default()),
+    }
 }
 
 /// Replaces the settings, audited.

@@ -26,8 +26,9 @@ pub struct Tx {
     audit: Vec<Entry>,
 }
 
-/// Audit rows per INSERT statement (7 parameters each, well under every backend's limit).
-const AUDIT_ROWS_PER_STATEMENT: usize = 500;
+/// Audit rows per INSERT statement (6 parameters each). SQLite looks bound parameters up by
+/// name in a list, so very wide statements cost more than they save.
+const AUDIT_ROWS_PER_STATEMENT: usize = 64;
 
 impl Tx {
     pub(super) fn new(inner: Transaction<'static, Any>, backend: Backend, actor: Actor) -> Self {
@@ -97,26 +98,25 @@ impl Tx {
             let mut sql = String::from(
                 "INSERT INTO audit_log (at, actor, action, entity_type, entity_id, before, after) VALUES ",
             );
+            // $1 is the transaction's time, shared by every row.
             for i in 0..chunk.len() {
-                let p = i * 7;
+                let p = 1 + i * 6;
                 if i > 0 {
                     sql.push_str(", ");
                 }
                 sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    "($1, ${}, ${}, ${}, ${}, ${}, ${})",
                     p + 1,
                     p + 2,
                     p + 3,
                     p + 4,
                     p + 5,
-                    p + 6,
-                    p + 7
+                    p + 6
                 ));
             }
-            let mut q = sqlx::query(&sql);
+            let mut q = sqlx::query(&sql).bind(at);
             for e in chunk {
                 q = q
-                    .bind(at)
                     .bind(e.actor.clone())
                     .bind(e.action.clone())
                     .bind(e.entity_type)
