@@ -21,8 +21,8 @@ pub struct AccessionArgs {
     /// Seconds each phase runs.
     #[arg(long, default_value_t = 5)]
     pub seconds: u64,
-    /// Concurrent clients in the throughput phases.
-    #[arg(long, default_value_t = 16)]
+    /// Concurrent clients in the throughput phases (collectors scanning at once).
+    #[arg(long, default_value_t = 64)]
     pub clients: usize,
     /// Offered rate (scans per second) of the latency phases.
     #[arg(long, default_value_t = 1000)]

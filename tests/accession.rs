@@ -24,6 +24,7 @@ on_both_databases!(
     malformed_input_is_named,
     every_change_is_audited,
     concurrent_scans_never_overfill_a_pool,
+    changes_committed_together_keep_their_own_actor_and_answer,
     two_nodes_share_one_database,
     ops_endpoints,
 );
@@ -878,4 +879,54 @@ async fn ops_endpoints(db: Db) {
             "{path} missing from the OpenAPI document"
         );
     }
+}
+
+/// Many collectors at once: on SQLite their scans are committed together (group commit). Each
+/// change keeps its own actor in the audit trail, and one refused scan does not affect the others.
+async fn changes_committed_together_keep_their_own_actor_and_answer(db: Db) {
+    let app = TestApp::start(db).await;
+    app.seed().await;
+    let app = std::sync::Arc::new(app);
+    let tasks: Vec<_> = (0..40u32)
+        .map(|i| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let collector = format!("collector-{}", i % 8);
+                // Every fifth request reuses a barcode: refused, while the rest go through.
+                let barcode = if i % 5 == 4 { "T-GC-0".to_string() } else { format!("T-GC-{i}") };
+                let body = json!({"barcode": barcode, "kind": "single", "sample_type": "oropharyngeal",
+                                  "site": "S01", "category": "outpatient", "people": [person(1000 + i)]});
+                let r = app
+                    .send(app.client.post(app.url("/api/v1/tubes")).header("x-natlis-user", collector.clone()).json(&body))
+                    .await;
+                (i, collector, r)
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for t in tasks {
+        let (i, collector, r) = t.await.unwrap();
+        if i % 5 == 4 {
+            assert_eq!((r.status, r.code()), (409, "barcode.already_used"), "{r:?}");
+            continue;
+        }
+        assert_eq!(r.status, 201, "{r:?}");
+        created += 1;
+        let actors: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT actor FROM audit_log WHERE entity_type = 'tube' AND entity_id = $1",
+        )
+        .bind(format!("T-GC-{i}"))
+        .fetch_all(app.store.reader())
+        .await
+        .unwrap();
+        assert_eq!(actors, vec![(collector,)], "tube T-GC-{i}");
+    }
+    assert_eq!(created, 32);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM tube WHERE barcode LIKE 'T-GC-%'")
+            .await,
+        32
+    );
+    // The people of refused requests were not registered.
+    assert_eq!(app.count("SELECT COUNT(*) FROM person").await, 32);
 }

@@ -119,12 +119,15 @@ impl TestApp {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// Sends a request as the harness user, unless the request names its own user.
     pub async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
-        let resp = req
-            .header("x-natlis-user", &self.user)
-            .send()
-            .await
-            .unwrap();
+        let mut request = req.build().unwrap();
+        if !request.headers().contains_key("x-natlis-user") {
+            request
+                .headers_mut()
+                .insert("x-natlis-user", self.user.parse().unwrap());
+        }
+        let resp = self.client.execute(request).await.unwrap();
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap();
