@@ -20,7 +20,7 @@ pub struct Error {
     pub code: Cow<'static, str>,
     pub message: String,
     pub field: Option<String>,
-    pub details: Option<serde_json::Value>,
+    pub details: Option<Box<serde_json::Value>>,
     source: Option<anyhow::Error>,
 }
 
@@ -108,7 +108,7 @@ impl Error {
     }
 
     pub fn with_details(mut self, details: serde_json::Value) -> Self {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 
@@ -118,7 +118,7 @@ impl Error {
                 code: self.code.to_string(),
                 message: self.message.clone(),
                 field: self.field.clone(),
-                details: self.details.clone(),
+                details: self.details.as_deref().cloned(),
             },
         }
     }
