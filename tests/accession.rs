@@ -886,6 +886,14 @@ async fn ops_endpoints(db: Db) {
 async fn changes_committed_together_keep_their_own_actor_and_answer(db: Db) {
     let app = TestApp::start(db).await;
     app.seed().await;
+    let r = app
+        .post(
+            "/api/v1/tubes",
+            json!({"barcode": "T-GC-DUP", "kind": "single", "sample_type": "oropharyngeal",
+                   "site": "S01", "category": "outpatient", "people": [person(999)]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
     let app = std::sync::Arc::new(app);
     let tasks: Vec<_> = (0..40u32)
         .map(|i| {
@@ -893,7 +901,11 @@ async fn changes_committed_together_keep_their_own_actor_and_answer(db: Db) {
             tokio::spawn(async move {
                 let collector = format!("collector-{}", i % 8);
                 // Every fifth request reuses a barcode: refused, while the rest go through.
-                let barcode = if i % 5 == 4 { "T-GC-0".to_string() } else { format!("T-GC-{i}") };
+                let barcode = if i % 5 == 4 {
+                    "T-GC-DUP".to_string()
+                } else {
+                    format!("T-GC-{i}")
+                };
                 let body = json!({"barcode": barcode, "kind": "single", "sample_type": "oropharyngeal",
                                   "site": "S01", "category": "outpatient", "people": [person(1000 + i)]});
                 let r = app
@@ -925,8 +937,8 @@ async fn changes_committed_together_keep_their_own_actor_and_answer(db: Db) {
     assert_eq!(
         app.count("SELECT COUNT(*) FROM tube WHERE barcode LIKE 'T-GC-%'")
             .await,
-        32
+        33
     );
     // The people of refused requests were not registered.
-    assert_eq!(app.count("SELECT COUNT(*) FROM person").await, 32);
+    assert_eq!(app.count("SELECT COUNT(*) FROM person").await, 33);
 }

@@ -178,7 +178,7 @@ impl<'a> Write<'a> {
                         return Ok(Outcome::Replayed(stored));
                     }
                 }
-                let body = serde_json::to_value(change(tx).await?)
+                let body = serde_json::to_string(&change(tx).await?)
                     .map_err(|e| Error::internal(anyhow::anyhow!(e)))?;
                 if let Some((k, fp)) = &keyed {
                     let answer = idempotency::Stored {
@@ -197,7 +197,7 @@ impl<'a> Write<'a> {
             })
         });
         match self.state.store.execute(self.actor, job).await {
-            Ok(Outcome::Done(body)) => Ok((status, axum::Json(body)).into_response()),
+            Ok(Outcome::Done(body)) => Ok(json_response(status, body)),
             Ok(Outcome::Replayed(stored)) => Ok(replay(stored)),
             // The same request, running at the same time on another node, won: its answer.
             Err(e) if e.code == RACE => match self.replay().await? {
@@ -214,7 +214,7 @@ const RACE: &str = "idempotency.in_progress";
 
 /// What a write produced: a new answer, or one stored under the same key.
 enum Outcome {
-    Done(serde_json::Value),
+    Done(String),
     Replayed(idempotency::Stored),
 }
 
@@ -236,9 +236,22 @@ where
         .await
 }
 
+/// A response with a body that is JSON already.
+fn json_response(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
 fn replay(stored: idempotency::Stored) -> Response {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-    let mut resp = (status, axum::Json(stored.body)).into_response();
+    let mut resp = json_response(status, stored.body);
     resp.headers_mut()
         .insert("idempotent-replayed", HeaderValue::from_static("true"));
     resp

@@ -6,7 +6,7 @@ use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
 use crate::service::accession::{self, CloseTube, MemberAdded, OpenTube, TubeFilter, TubeView};
-use crate::service::persons::{self, PersonScan};
+use crate::service::persons::PersonScan;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -95,13 +95,12 @@ async fn add_member(
     if let Some(replayed) = w.replay().await? {
         return Ok(replayed);
     }
-    let who = {
+    let plan = {
         let mut conn = s.store.reader().acquire().await?;
-        persons::identify(&mut conn, &scan, today).await?
+        accession::prepare_scan(&mut conn, &barcode, &scan, today).await?
     };
     w.run(StatusCode::OK, move |tx| {
-        let (barcode, who) = (barcode.clone(), who.clone());
-        Box::pin(async move { accession::add_member(tx, &barcode, who, tz, today).await })
+        Box::pin(accession::add_member(tx, plan.clone(), tz, today))
     })
     .await
 }

@@ -131,7 +131,7 @@ pub struct TubeView {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub(crate) struct TubeRow {
     pub id: i64,
     pub barcode: String,
@@ -744,52 +744,113 @@ async fn already_member(
     }
 }
 
-/// Scans one person, identified beforehand with [`persons::identify`], into an open tube.
+/// A scan of one person into a tube, checked on a read connection: the tube as it stood, and
+/// who the person is.
+#[derive(Debug, Clone)]
+pub struct ScanPlan {
+    barcode: TubeBarcode,
+    tube: TubeRow,
+    who: persons::Identified,
+}
+
+/// Checks a scan outside the write transaction. Tubes only ever fill up and close, so a tube
+/// that is closed or full here is closed or full for good; one that is open is checked again
+/// when the scan is written.
+pub async fn prepare_scan(
+    conn: &mut AnyConnection,
+    barcode: &str,
+    scan: &PersonScan,
+    today: NaiveDate,
+) -> Result<ScanPlan, Error> {
+    let barcode = parse_barcode(barcode)?;
+    let tube: TubeRow = sqlx::query_as(&format!("{TUBE_SELECT} WHERE t.barcode = $1"))
+        .bind(barcode.as_str())
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| tube_not_found(barcode.as_str()))?;
+    let who = persons::identify(&mut *conn, scan, today).await?;
+    if let (
+        TubeStatus::Closed | TubeStatus::Received | TubeStatus::Rejected,
+        persons::Identified::Known(p),
+    ) = (tube.status(), &who)
+    {
+        // Say what a person at the site needs to hear: already in it, or the tube is closed.
+        let position: Option<(i64,)> = sqlx::query_as(
+            "SELECT position FROM tube_member WHERE tube_id = $1 AND person_id = $2",
+        )
+        .bind(tube.id)
+        .bind(p.id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some((pos,)) = position {
+            return Err(Error::from(rules::AccessionRule::AlreadyMember)
+                .with_details(serde_json::json!({ "position": pos, "person": p.view(today) })));
+        }
+    }
+    rules::add_member(tube.state(), false)?;
+    Ok(ScanPlan { barcode, tube, who })
+}
+
+/// Scans one person into an open tube (see [`prepare_scan`]). The tube's count moves from
+/// what the plan saw to one more only if nobody changed it meanwhile; otherwise the tube is read
+/// again under the write lock and the rules asked again.
 pub async fn add_member(
     tx: &mut Tx,
-    barcode: &str,
-    who: persons::Identified,
+    plan: ScanPlan,
     tz: FixedOffset,
     today: NaiveDate,
 ) -> Result<MemberAdded, Error> {
-    let barcode = parse_barcode(barcode)?;
-    let row = lock_tube(tx, barcode.as_str()).await?;
+    let ScanPlan {
+        barcode,
+        tube: mut row,
+        who,
+    } = plan;
     let person = persons::bind(tx, who, today).await?;
-    let state = row.state();
-    if state.status != TubeStatus::Open {
-        // Say what a person at the site needs to hear: already in it, or the tube is closed.
-        let exists: Option<(i64,)> = sqlx::query_as(
-            "SELECT position FROM tube_member WHERE tube_id = $1 AND person_id = $2",
-        )
-        .bind(row.id)
-        .bind(person.id)
-        .fetch_optional(tx.conn())
-        .await?;
-        if exists.is_some() {
-            return Err(already_member(tx, row.id, &person, today).await);
-        }
-    }
-    let added = rules::add_member(state, false)?;
-    if !insert_member(tx, row.id, person.id, added.position).await? {
-        return Err(already_member(tx, row.id, &person, today).await);
-    }
     let now = to_db(tx.now());
     let by = tx.actor().username.clone();
-    let status = if added.closes {
-        TubeStatus::Closed
-    } else {
-        state.status
+    let (state, added, status) = loop {
+        let state = row.state();
+        let added = rules::add_member(state, false)?;
+        let status = if added.closes {
+            TubeStatus::Closed
+        } else {
+            state.status
+        };
+        let moved = sqlx::query(
+            "UPDATE tube SET member_count = $1, status = $2, closed_at = $3, closed_by = $4 \
+             WHERE id = $5 AND member_count = $6 AND status = $7",
+        )
+        .bind(i64::from(added.position))
+        .bind(status.as_str())
+        .bind(added.closes.then_some(now))
+        .bind(added.closes.then(|| by.clone()))
+        .bind(row.id)
+        .bind(i64::from(state.members))
+        .bind(state.status.as_str())
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        if moved == 1 {
+            break (state, added, status);
+        }
+        row = lock_tube(tx, barcode.as_str()).await?;
+        if row.status() != TubeStatus::Open {
+            let exists: Option<(i64,)> = sqlx::query_as(
+                "SELECT position FROM tube_member WHERE tube_id = $1 AND person_id = $2",
+            )
+            .bind(row.id)
+            .bind(person.id)
+            .fetch_optional(tx.conn())
+            .await?;
+            if exists.is_some() {
+                return Err(already_member(tx, row.id, &person, today).await);
+            }
+        }
     };
-    sqlx::query(
-        "UPDATE tube SET member_count = $1, status = $2, closed_at = $3, closed_by = $4 WHERE id = $5",
-    )
-    .bind(i64::from(added.position))
-    .bind(status.as_str())
-    .bind(added.closes.then_some(now))
-    .bind(added.closes.then(|| by.clone()))
-    .bind(row.id)
-    .execute(tx.conn())
-    .await?;
+    if !insert_member(tx, row.id, person.id, added.position).await? {
+        // Already in the tube: the count update goes with the rolled-back transaction.
+        return Err(already_member(tx, row.id, &person, today).await);
+    }
     tx.audit(
         "tube.add_member",
         "tube",

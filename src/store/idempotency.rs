@@ -9,7 +9,8 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stored {
     pub status: u16,
-    pub body: serde_json::Value,
+    /// The JSON body, exactly as it was sent.
+    pub body: String,
 }
 
 /// The key was used before for a different request.
@@ -49,7 +50,7 @@ pub async fn lookup(
         Some((fp, _, _)) if fp != fingerprint => Err(Error::Reused(key.to_string())),
         Some((_, status, body)) => Ok(Some(Stored {
             status: status as u16,
-            body: serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+            body,
         })),
     }
 }
@@ -71,7 +72,7 @@ pub async fn save(
     .bind(key)
     .bind(fingerprint)
     .bind(i64::from(answer.status))
-    .bind(answer.body.to_string())
+    .bind(answer.body.clone())
     .bind(now)
     .execute(tx.conn())
     .await?;
