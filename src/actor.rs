@@ -1,52 +1,28 @@
-//! Who is acting. Every handler and every service function knows its actor, and every audit
-//! entry names it.
-//!
-//! Until accounts and roles arrive, the actor is the user name a client states in the
-//! `X-Natlis-User` header (a collector's scanner sends its operator), or `anonymous`.
+//! Who is acting: a user with one role, bound to their lab, site, institution or region.
+//! Every handler that changes or shows protected data has one (from its credentials, see
+//! [`crate::auth`]); every service function checks it; every audit entry names it.
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
-
-pub const HEADER: &str = "x-natlis-user";
+use crate::auth::policy::{Role, Scope};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     pub username: String,
+    pub role: Role,
+    pub scope: Scope,
 }
 
 impl Actor {
+    /// An administrator acting everywhere: for work natlis does by itself or on an operator's
+    /// command line (migrations, demo data, benchmarks, `natlis user add`).
     pub fn new(username: impl Into<String>) -> Self {
         Self {
             username: username.into(),
+            role: Role::Admin,
+            scope: Scope::Everywhere,
         }
     }
 
-    /// The actor for work natlis does by itself (migrations, demo data, benchmarks).
     pub fn system() -> Self {
         Self::new("system")
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Actor {
-    type Rejection = crate::error::Error;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let Some(value) = parts.headers.get(HEADER) else {
-            return Ok(Self::new("anonymous"));
-        };
-        let name = value.to_str().unwrap_or("").trim();
-        let valid = !name.is_empty()
-            && name.len() <= 64
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
-        if valid {
-            Ok(Self::new(name))
-        } else {
-            Err(crate::error::Error::invalid(
-                HEADER,
-                "user name must be 1–64 letters, digits, '.', '_', '-' or '@'",
-            ))
-        }
     }
 }

@@ -63,6 +63,7 @@ struct Target {
     client: reqwest::Client,
     next: AtomicU64,
     run: String,
+    authorization: String,
 }
 
 impl Target {
@@ -74,7 +75,7 @@ impl Target {
         match self
             .client
             .post(format!("{}{path}", self.base))
-            .header("x-natlis-user", "bench")
+            .header("authorization", &self.authorization)
             .header("content-type", "application/json")
             .body(body)
             .send()
@@ -237,7 +238,8 @@ async fn raw_inserts(store: &Store, clients: usize, secs: u64) -> Figures {
     .await
 }
 
-async fn setup(store: &Store) -> anyhow::Result<()> {
+/// The bench's lab and site, and a collector of that site; returns the collector's token.
+async fn setup(store: &Store) -> anyhow::Result<String> {
     let admin = crate::actor::Actor::new("bench");
     let mut tx = store.begin(&admin).await?;
     let today = chrono::Utc::now().date_naive();
@@ -272,20 +274,34 @@ async fn setup(store: &Store) -> anyhow::Result<()> {
         },
     )
     .await?;
+    crate::auth::add_user(
+        &mut tx,
+        crate::auth::NewUser {
+            username: "bench-collector".into(),
+            role: crate::auth::policy::Role::Collector,
+            lab: None,
+            site: Some("BENCH".into()),
+            institution: None,
+            region: None,
+            password: None,
+        },
+    )
+    .await?;
+    let token = crate::auth::issue_token(&mut tx, "bench-collector", "bench", None).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(token.token)
 }
 
 async fn run_backend(name: &str, location: Location, a: &AccessionArgs) -> anyhow::Result<()> {
     let store = Store::connect(&location, a.sqlite_sync).await?;
     store.migrate().await?;
-    setup(&store).await?;
+    let token = setup(&store).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let state = AppState {
-        store: store.clone(),
-        tz: chrono::FixedOffset::east_opt(8 * 3600).expect("offset"),
-    };
+    let state = AppState::new(
+        store.clone(),
+        chrono::FixedOffset::east_opt(8 * 3600).expect("offset"),
+    );
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(crate::launch(state, listener, async {
         let _ = stop_rx.await;
@@ -296,6 +312,7 @@ async fn run_backend(name: &str, location: Location, a: &AccessionArgs) -> anyho
             .pool_max_idle_per_host(256)
             .build()?,
         next: AtomicU64::new(1),
+        authorization: format!("Bearer {token}"),
         run: format!("B{}", std::process::id()),
     });
 

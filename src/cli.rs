@@ -29,11 +29,48 @@ enum Command {
     Demo(DemoArgs),
     /// Print the OpenAPI document.
     Openapi,
+    /// Users and their tokens.
+    User {
+        #[command(subcommand)]
+        which: UserCommand,
+    },
     /// Benchmarks that print figures.
     Bench {
         #[command(subcommand)]
         which: BenchCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user and print a new API token for it (shown once).
+    Add(UserAddArgs),
+}
+
+#[derive(Args)]
+struct UserAddArgs {
+    #[arg(long)]
+    username: String,
+    /// admin, lab_technician, lab_reviewer, cdc_reviewer, collector, institution_admin, auditor
+    #[arg(long)]
+    role: String,
+    /// Lab code (lab technicians and reviewers).
+    #[arg(long)]
+    lab: Option<String>,
+    /// Site code (collectors).
+    #[arg(long)]
+    site: Option<String>,
+    /// Institution code (institution administrators).
+    #[arg(long)]
+    institution: Option<String>,
+    /// Region code prefix (CDC reviewers).
+    #[arg(long)]
+    region: Option<String>,
+    /// Password for browser login (else read from NATLIS_USER_PASSWORD; none: token only).
+    #[arg(long, env = "NATLIS_USER_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+    #[command(flatten)]
+    db: DbArgs,
 }
 
 #[derive(Subcommand)]
@@ -128,6 +165,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(a) => {
             let store = a.db.open().await?;
+            bootstrap(&store, true).await?;
             let summary = crate::demo::load(&store, a.tz).await?;
             println!("{summary}");
             Ok(())
@@ -136,25 +174,81 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", crate::api::openapi_json());
             Ok(())
         }
+        Command::User {
+            which: UserCommand::Add(a),
+        } => user_add(a).await,
         Command::Bench { which } => match which {
             BenchCommand::Accession(a) => crate::bench::accession(a).await,
         },
     }
 }
 
+async fn user_add(a: UserAddArgs) -> anyhow::Result<()> {
+    use crate::auth::{self, policy::Role, NewUser};
+    let role = Role::parse(a.role.trim()).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown role {:?}: one of {}",
+            a.role,
+            Role::ALL
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })?;
+    let store = a.db.open().await?;
+    let req = NewUser {
+        username: a.username.clone(),
+        role,
+        lab: a.lab,
+        site: a.site,
+        institution: a.institution,
+        region: a.region,
+        password: a.password,
+    };
+    let token = store
+        .execute(
+            &crate::actor::Actor::system(),
+            crate::store::change(move |tx| {
+                let req = req.clone();
+                Box::pin(async move {
+                    let user = auth::add_user(tx, req).await?;
+                    auth::issue_token(tx, &user.username, "cli", None).await
+                })
+            }),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+    println!("created user {} ({})", token.username, token.role);
+    println!("token (shown once): {}", token.token);
+    Ok(())
+}
+
+/// Prints the credentials of the administrator created at first start.
+async fn bootstrap(store: &Store, demo: bool) -> anyhow::Result<()> {
+    let default = demo.then_some(crate::demo::PASSWORD);
+    if let Some((password, token)) = crate::auth::bootstrap_admin(store, default)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the first administrator: {}", e.message))?
+    {
+        println!("natlis: first start — created user admin (shown once, keep them safe)");
+        println!("  password: {password}");
+        println!("  token:    {}", token.token);
+    }
+    Ok(())
+}
+
 async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let store = a.db.open().await?;
     tracing::info!(backend = store.backend().name(), location = ?a.db.location(), "database ready");
+    bootstrap(&store, a.demo).await?;
     if a.demo {
         let summary = crate::demo::load(&store, a.tz).await?;
         tracing::info!("{summary}");
     }
     let listener = tokio::net::TcpListener::bind(a.addr).await?;
     tracing::info!("natlis listening on http://{}", listener.local_addr()?);
-    let state = AppState {
-        store: store.clone(),
-        tz: a.tz,
-    };
+    let state = AppState::new(store.clone(), a.tz);
     crate::launch(state, listener, shutdown_signal()).await?;
     store.close().await;
     tracing::info!("stopped");

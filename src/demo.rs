@@ -6,6 +6,7 @@
 //! service functions the API uses, so it is validated and audited like real work.
 
 use crate::actor::Actor;
+use crate::auth::{self, policy::Role, NewUser};
 use crate::domain::id_number::{check_character, DocumentType};
 use crate::domain::reception::RejectionReason;
 use crate::domain::vocab::{Category, Payer, SampleType, TubeKind};
@@ -18,6 +19,21 @@ use crate::store::Store;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+/// The password of every demo user (demo data only).
+pub const PASSWORD: &str = "natlis-demo";
+
+/// One demo user per role: (username, role, scope kind, scope code).
+pub const USERS: &[(&str, Role, &str, &str)] = &[
+    ("collector-zgc", Role::Collector, "site", "S-ZGC"),
+    ("collector-xdf", Role::Collector, "site", "S-XDF"),
+    ("tech-hd", Role::LabTechnician, "lab", "LAB-HD"),
+    ("reviewer-hd", Role::LabReviewer, "lab", "LAB-HD"),
+    ("tech-ky", Role::LabTechnician, "lab", "LAB-KY"),
+    ("cdc-beijing", Role::CdcReviewer, "region", "1101"),
+    ("hr-bjh", Role::InstitutionAdmin, "institution", "INST-BJH"),
+    ("auditor", Role::Auditor, "", ""),
+];
 
 const SURNAMES: &[&str] = &[
     "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
@@ -225,9 +241,26 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
         )
         .await?;
     }
+    for (username, role, kind, code) in USERS {
+        let scope = |k: &str| (*kind == k).then(|| code.to_string());
+        auth::add_user(
+            &mut tx,
+            NewUser {
+                username: username.to_string(),
+                role: *role,
+                lab: scope("lab"),
+                site: scope("site"),
+                institution: scope("institution"),
+                region: scope("region"),
+                password: Some(PASSWORD.into()),
+            },
+        )
+        .await?;
+    }
     let batch = labels::issue(&mut tx, "S-XDF", IssueBatch { count: 500 }, tz).await?;
     tx.commit().await?;
-    let (_, issued) = labels::find(&mut *store.reader().acquire().await?, batch.id, tz).await?;
+    let (_, issued) =
+        labels::find(&mut *store.reader().acquire().await?, &admin, batch.id, tz).await?;
 
     // Staff of the institutions, pre-registered with personal codes.
     let mut staff: Vec<(String, &str)> = vec![];
@@ -271,7 +304,7 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
         ($collector:expr, $req:expr) => {{
             let actor = Actor::new($collector);
             let mut tx = store.begin(&actor).await?;
-            let plan = accession::prepare_open(tx.conn(), $req, today).await?;
+            let plan = accession::prepare_open(tx.conn(), &actor, $req, today).await?;
             let view = accession::open(&mut tx, plan, tz, today).await?;
             tx.commit().await?;
             tubes += 1;
@@ -465,8 +498,14 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
         if arrival > now || i % 7 == 0 {
             continue;
         }
-        let tube =
-            accession::find(&mut *store.reader().acquire().await?, barcode, tz, today).await?;
+        let tube = accession::find(
+            &mut *store.reader().acquire().await?,
+            &admin,
+            barcode,
+            tz,
+            today,
+        )
+        .await?;
         let lab = match tube.site.as_str() {
             "S-WJ" | "S-XDF" => "LAB-KY",
             "S-DX" => "LAB-DA",

@@ -6,6 +6,7 @@
 
 pub mod actor;
 pub mod api;
+pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod demo;
@@ -30,8 +31,11 @@ pub async fn launch(
 ) -> anyhow::Result<()> {
     metrics::install();
     let app = app(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
     Ok(())
 }

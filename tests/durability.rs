@@ -43,6 +43,7 @@ async fn start(args: &[String]) -> Server {
         .arg(format!("127.0.0.1:{port}"))
         .args(args)
         .env_remove("DATABASE_URL")
+        .env("NATLIS_ADMIN_PASSWORD", "durable-admin-pw")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -71,12 +72,25 @@ async fn survives_kill(db: Db) {
     };
     let mut server = start(&args).await;
     let client = reqwest::Client::new();
+    let login: serde_json::Value = client
+        .post(format!("{}/api/v1/login", server.base))
+        .json(&json!({"username": "admin", "password": "durable-admin-pw"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"]
+        .as_str()
+        .expect("login answers a token")
+        .to_string();
     let post = |base: String, path: &'static str, body: serde_json::Value| {
-        let client = client.clone();
+        let (client, token) = (client.clone(), token.clone());
         async move {
             client
                 .post(format!("{base}{path}"))
-                .header("x-natlis-user", "collector")
+                .bearer_auth(token)
                 .json(&body)
                 .send()
                 .await
@@ -123,6 +137,7 @@ async fn survives_kill(db: Db) {
     for i in &acknowledged {
         let r = client
             .get(format!("{}/api/v1/tubes/K{i:05}", server.base))
+            .bearer_auth(&token)
             .send()
             .await
             .unwrap();

@@ -50,10 +50,11 @@ async fn issue_batch(
     responses((status = 200, body = BatchWithBarcodes), (status = 404, body = ErrorBody)))]
 async fn get_batch(
     State(s): State<AppState>,
+    actor: Actor,
     Path(id): Path<i64>,
 ) -> Result<Json<BatchWithBarcodes>, Error> {
     let mut conn = s.store.reader().acquire().await?;
-    let (batch, barcodes) = labels::find(&mut conn, id, s.tz).await?;
+    let (batch, barcodes) = labels::find(&mut conn, &actor, id, s.tz).await?;
     Ok(Json(BatchWithBarcodes {
         batch,
         barcodes: barcodes.into_iter().map(|b| b.to_string()).collect(),
@@ -70,9 +71,13 @@ struct BatchWithBarcodes {
 /// The batch's labels in ZPL, one label per barcode, captioned with the site.
 #[utoipa::path(get, path = "/barcode-batches/{id}/labels.zpl", tag = "labels", params(("id" = i64, Path)),
     responses((status = 200, content_type = "text/plain", body = String), (status = 404, body = ErrorBody)))]
-async fn batch_zpl(State(s): State<AppState>, Path(id): Path<i64>) -> Result<Response, Error> {
+async fn batch_zpl(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> Result<Response, Error> {
     let mut conn = s.store.reader().acquire().await?;
-    let (batch, barcodes) = labels::find(&mut conn, id, s.tz).await?;
+    let (batch, barcodes) = labels::find(&mut conn, &actor, id, s.tz).await?;
     let labels: Vec<(String, String)> = barcodes
         .into_iter()
         .map(|b| (b.to_string(), batch.site.clone()))

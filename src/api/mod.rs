@@ -2,6 +2,7 @@
 //! (generated from the handlers), health at `/healthz` and `/readyz`, metrics at `/metrics`.
 //! Handlers parse, call one service function, and map its error; nothing else.
 
+mod accounts;
 mod labels;
 mod ops;
 mod persons;
@@ -28,17 +29,60 @@ pub struct AppState {
     pub store: Store,
     /// The lab's time zone, for showing times (default UTC+8).
     pub tz: FixedOffset,
+    /// Recently verified tokens (a few seconds; see [`crate::auth::extract`]).
+    pub tokens: std::sync::Arc<crate::auth::extract::TokenCache>,
 }
 
 impl AppState {
+    pub fn new(store: Store, tz: FixedOffset) -> Self {
+        Self {
+            store,
+            tz,
+            tokens: Default::default(),
+        }
+    }
+
     /// Today's date in the lab's time zone.
     pub fn today(&self) -> NaiveDate {
         Utc::now().with_timezone(&self.tz).date_naive()
     }
 }
 
+/// Declares the credentials the API takes.
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API token (natlis user add, POST /users/{u}/tokens) or the token of a login."))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::auth::extract::SESSION_COOKIE,
+                "The cookie of POST /login; changes also need the X-CSRF-Token header.",
+            ))),
+        );
+        api.security = Some(vec![
+            utoipa::openapi::security::SecurityRequirement::new("token", Vec::<String>::new()),
+            utoipa::openapi::security::SecurityRequirement::new("session", Vec::<String>::new()),
+        ]);
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
+    modifiers(&Security),
     info(
         title = "natlis",
         description = "Laboratory information system for SARS-CoV-2 nucleic-acid testing labs. \
@@ -53,6 +97,7 @@ impl AppState {
         (name = "accession", description = "Tubes at the collection site (采样登记)"),
         (name = "reception", description = "Tubes at the lab (实验室接收)"),
         (name = "labels", description = "Barcode labels"),
+        (name = "accounts", description = "Users, tokens, login"),
         (name = "ops", description = "Health and metrics"),
     )
 )]
@@ -86,7 +131,8 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .merge(tubes::router())
         .merge(reception::router())
         .merge(labels::router())
-        .merge(settings::router());
+        .merge(settings::router())
+        .merge(accounts::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }
 

@@ -68,10 +68,13 @@ async fn register(
     responses((status = 200, body = PersonView), (status = 404, body = ErrorBody)))]
 async fn get_person(
     State(s): State<AppState>,
+    actor: Actor,
     Path(id): Path<String>,
 ) -> Result<Json<PersonView>, Error> {
     let mut conn = s.store.reader().acquire().await?;
-    Ok(Json(persons::find(&mut conn, &id, s.today()).await?))
+    Ok(Json(
+        persons::find(&mut conn, &actor, &id, s.today()).await?,
+    ))
 }
 
 /// The person's personal code as a QR code (SVG), for printing or showing on a phone.
@@ -79,10 +82,11 @@ async fn get_person(
     responses((status = 200, content_type = "image/svg+xml", body = String), (status = 404, body = ErrorBody)))]
 async fn personal_code_svg(
     State(s): State<AppState>,
+    actor: Actor,
     Path(id): Path<String>,
 ) -> Result<Response, Error> {
     let mut conn = s.store.reader().acquire().await?;
-    let person = persons::find(&mut conn, &id, s.today()).await?;
+    let person = persons::find(&mut conn, &actor, &id, s.today()).await?;
     let code = person.personal_code.ok_or_else(|| {
         Error::not_found(
             "person.no_code",

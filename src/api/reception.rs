@@ -77,10 +77,11 @@ async fn reject(
     responses((status = 200, body = Vec<ResampleOrder>)))]
 async fn resampling(
     State(s): State<AppState>,
+    actor: Actor,
     Query(f): Query<ResampleFilter>,
 ) -> Result<Json<Vec<ResampleOrder>>, Error> {
     let mut conn = s.store.reader().acquire().await?;
     Ok(Json(
-        reception::list_resampling(&mut conn, &f, s.tz, s.today()).await?,
+        reception::list_resampling(&mut conn, &actor, &f, s.tz, s.today()).await?,
     ))
 }

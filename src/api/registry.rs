@@ -21,7 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The testing labs: the public list (name, address, price, contact, opening hours, accreditation).
-#[utoipa::path(get, path = "/labs", tag = "registry", responses((status = 200, body = Vec<Lab>)))]
+#[utoipa::path(get, path = "/labs", tag = "registry", security(()), responses((status = 200, body = Vec<Lab>)))]
 async fn list_labs(State(s): State<AppState>) -> Result<Json<Vec<Lab>>, Error> {
     let mut conn = s.store.reader().acquire().await?;
     Ok(Json(registry::list_labs(&mut conn, s.today()).await?))
@@ -49,7 +49,7 @@ async fn create_lab(
 }
 
 /// One lab.
-#[utoipa::path(get, path = "/labs/{code}", tag = "registry", params(("code" = String, Path)),
+#[utoipa::path(get, path = "/labs/{code}", tag = "registry", security(()), params(("code" = String, Path)),
     responses((status = 200, body = Lab), (status = 404, body = ErrorBody)))]
 async fn get_lab(State(s): State<AppState>, Path(code): Path<String>) -> Result<Json<Lab>, Error> {
     let mut conn = s.store.reader().acquire().await?;
@@ -84,7 +84,7 @@ async fn update_lab(
 
 /// Collection sites.
 #[utoipa::path(get, path = "/sites", tag = "registry", responses((status = 200, body = Vec<Site>)))]
-async fn list_sites(State(s): State<AppState>) -> Result<Json<Vec<Site>>, Error> {
+async fn list_sites(State(s): State<AppState>, _actor: Actor) -> Result<Json<Vec<Site>>, Error> {
     let mut conn = s.store.reader().acquire().await?;
     Ok(Json(registry::list_sites(&mut conn).await?))
 }
@@ -114,6 +114,7 @@ async fn create_site(
     responses((status = 200, body = Site), (status = 404, body = ErrorBody)))]
 async fn get_site(
     State(s): State<AppState>,
+    _actor: Actor,
     Path(code): Path<String>,
 ) -> Result<Json<Site>, Error> {
     let mut conn = s.store.reader().acquire().await?;
@@ -122,7 +123,10 @@ async fn get_site(
 
 /// Institutions whose staff are tested routinely.
 #[utoipa::path(get, path = "/institutions", tag = "registry", responses((status = 200, body = Vec<Institution>)))]
-async fn list_institutions(State(s): State<AppState>) -> Result<Json<Vec<Institution>>, Error> {
+async fn list_institutions(
+    State(s): State<AppState>,
+    _actor: Actor,
+) -> Result<Json<Vec<Institution>>, Error> {
     let mut conn = s.store.reader().acquire().await?;
     Ok(Json(registry::list_institutions(&mut conn).await?))
 }

@@ -17,7 +17,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The settings in force.
 #[utoipa::path(get, path = "/settings", tag = "registry", responses((status = 200, body = Settings)))]
-async fn get_settings(State(s): State<AppState>) -> Result<Json<Settings>, Error> {
+async fn get_settings(State(s): State<AppState>, _actor: Actor) -> Result<Json<Settings>, Error> {
     let mut conn = s.store.reader().acquire().await?;
     Ok(Json(settings::load(&mut conn).await?))
 }

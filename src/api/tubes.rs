@@ -42,7 +42,7 @@ async fn open_tube(
     }
     let plan = {
         let mut conn = s.store.reader().acquire().await?;
-        accession::prepare_open(&mut conn, req, today).await?
+        accession::prepare_open(&mut conn, &actor, req, today).await?
     };
     w.run(StatusCode::CREATED, move |tx| {
         Box::pin(accession::open(tx, plan.clone(), tz, today))
@@ -55,10 +55,11 @@ async fn open_tube(
     responses((status = 200, body = Vec<TubeView>)))]
 async fn list_tubes(
     State(s): State<AppState>,
+    actor: Actor,
     Query(f): Query<TubeFilter>,
 ) -> Result<Json<Vec<TubeView>>, Error> {
     let mut conn = s.store.reader().acquire().await?;
-    Ok(Json(accession::list(&mut conn, &f, s.tz).await?))
+    Ok(Json(accession::list(&mut conn, &actor, &f, s.tz).await?))
 }
 
 /// One tube with its people (masked), receipt and rejection.
@@ -66,11 +67,12 @@ async fn list_tubes(
     responses((status = 200, body = TubeView), (status = 404, body = ErrorBody)))]
 async fn get_tube(
     State(s): State<AppState>,
+    actor: Actor,
     Path(barcode): Path<String>,
 ) -> Result<Json<TubeView>, Error> {
     let mut conn = s.store.reader().acquire().await?;
     Ok(Json(
-        accession::find(&mut conn, &barcode, s.tz, s.today()).await?,
+        accession::find(&mut conn, &actor, &barcode, s.tz, s.today()).await?,
     ))
 }
 
@@ -97,7 +99,7 @@ async fn add_member(
     }
     let plan = {
         let mut conn = s.store.reader().acquire().await?;
-        accession::prepare_scan(&mut conn, &barcode, &scan, today).await?
+        accession::prepare_scan(&mut conn, &actor, &barcode, &scan, today).await?
     };
     w.run(StatusCode::OK, move |tx| {
         Box::pin(accession::add_member(tx, plan.clone(), tz, today))
@@ -135,7 +137,7 @@ async fn close_tube(
 /// The tube's label as a Code 128 SVG (works for any barcode, issued or not).
 #[utoipa::path(get, path = "/tubes/{barcode}/label.svg", tag = "labels", params(("barcode" = String, Path)),
     responses((status = 200, content_type = "image/svg+xml", body = String), (status = 422, body = ErrorBody)))]
-async fn label_svg(Path(barcode): Path<String>) -> Result<Response, Error> {
+async fn label_svg(_actor: Actor, Path(barcode): Path<String>) -> Result<Response, Error> {
     let b = accession::parse_barcode(&barcode)?;
     let svg = crate::labels::code128_svg(b.as_str(), None)?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
@@ -144,7 +146,7 @@ async fn label_svg(Path(barcode): Path<String>) -> Result<Response, Error> {
 /// The tube's label in ZPL for a thermal printer.
 #[utoipa::path(get, path = "/tubes/{barcode}/label.zpl", tag = "labels", params(("barcode" = String, Path)),
     responses((status = 200, content_type = "text/plain", body = String), (status = 422, body = ErrorBody)))]
-async fn label_zpl(Path(barcode): Path<String>) -> Result<Response, Error> {
+async fn label_zpl(_actor: Actor, Path(barcode): Path<String>) -> Result<Response, Error> {
     let b = accession::parse_barcode(&barcode)?;
     let zpl = crate::labels::zpl(&[(b.to_string(), String::new())]);
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], zpl).into_response())

@@ -4,6 +4,8 @@
 use super::persons::{self, PersonScan, PersonView};
 use super::registry::{self, SiteRules};
 use super::{parse_opt_text, parse_text};
+use crate::actor::Actor;
+use crate::auth::policy::{covers_tube, Action, Scope, TubePlace};
 use crate::domain::barcode::{Origin, TubeBarcode};
 use crate::domain::tube::{self as rules, PoolPolicy, TubeState, TubeStatus};
 use crate::domain::vocab::{Category, Payer, Priority, SampleType, TubeKind};
@@ -134,6 +136,10 @@ pub struct TubeView {
 #[derive(Debug, Clone, FromRow)]
 pub(crate) struct TubeRow {
     pub id: i64,
+    pub site_id: i64,
+    pub site_lab_id: Option<i64>,
+    pub site_region: String,
+    pub lab_id: Option<i64>,
     pub barcode: String,
     pub kind: String,
     pub status: String,
@@ -167,7 +173,8 @@ pub(crate) struct TubeRow {
     pub rejection_note: Option<String>,
 }
 
-pub(crate) const TUBE_SELECT: &str = "SELECT t.id, t.barcode, t.kind, t.status, t.nominal_size, \
+pub(crate) const TUBE_SELECT: &str = "SELECT t.id, t.site_id, s.lab_id AS site_lab_id, \
+     s.region AS site_region, t.lab_id, t.barcode, t.kind, t.status, t.nominal_size, \
      t.member_count, t.short_closed, t.sample_type, s.code AS site_code, t.collector, t.collected_at, \
      t.category, t.priority, t.deadline_at, t.payer, i.code AS payer_institution_code, t.env_item, \
      t.env_lot, t.env_origin, t.env_location, t.issued_batch_id, t.closed_at, t.closed_by, \
@@ -177,6 +184,25 @@ pub(crate) const TUBE_SELECT: &str = "SELECT t.id, t.barcode, t.kind, t.status, 
      LEFT JOIN institution i ON i.id = t.payer_institution_id";
 
 impl TubeRow {
+    /// Where the tube is, for scope checks: the lab that received it, or else its site's lab.
+    pub fn place(&self) -> TubePlace<'_> {
+        TubePlace {
+            site_id: self.site_id,
+            lab_id: self.lab_id.or(self.site_lab_id),
+            region: &self.site_region,
+        }
+    }
+
+    /// 404 unless the actor may see this tube (its existence is not shown outside the scope).
+    pub fn visible_to(&self, actor: &Actor, action: Action) -> Result<(), Error> {
+        actor.require(action)?;
+        if covers_tube(&actor.scope, self.place()) {
+            Ok(())
+        } else {
+            Err(tube_not_found(&self.barcode))
+        }
+    }
+
     pub fn state(&self) -> TubeState {
         TubeState {
             kind: TubeKind::parse(&self.kind).unwrap_or(TubeKind::Single),
@@ -292,19 +318,38 @@ pub(crate) async fn members(
         .collect())
 }
 
-/// A tube with its members, as shown to clients.
+/// A tube with its members, as shown to clients, if the actor may see it.
 pub async fn find(
     conn: &mut AnyConnection,
+    actor: &Actor,
     barcode: &str,
     tz: FixedOffset,
     today: NaiveDate,
 ) -> Result<TubeView, Error> {
     let barcode = parse_barcode(barcode)?;
-    let row: TubeRow = sqlx::query_as(&format!("{TUBE_SELECT} WHERE t.barcode = $1"))
-        .bind(barcode.as_str())
-        .fetch_optional(&mut *conn)
+    let row = load(conn, barcode.as_str()).await?;
+    row.visible_to(actor, Action::ViewTube)?;
+    let m = members(conn, row.id, tz, today).await?;
+    Ok(row.view(m, tz))
+}
+
+/// A tube by barcode (no scope check: for services that checked already).
+pub(crate) async fn load(conn: &mut AnyConnection, barcode: &str) -> Result<TubeRow, Error> {
+    sqlx::query_as(&format!("{TUBE_SELECT} WHERE t.barcode = $1"))
+        .bind(barcode)
+        .fetch_optional(conn)
         .await?
-        .ok_or_else(|| tube_not_found(barcode.as_str()))?;
+        .ok_or_else(|| tube_not_found(barcode))
+}
+
+/// A tube with its members, for a service that checked the actor already.
+pub(crate) async fn load_view(
+    conn: &mut AnyConnection,
+    barcode: &str,
+    tz: FixedOffset,
+    today: NaiveDate,
+) -> Result<TubeView, Error> {
+    let row = load(conn, barcode).await?;
     let m = members(conn, row.id, tz, today).await?;
     Ok(row.view(m, tz))
 }
@@ -450,11 +495,18 @@ pub struct OpenPlan {
 /// Checks a request to open a tube on a read connection (outside the write transaction).
 pub async fn prepare_open(
     conn: &mut AnyConnection,
+    actor: &Actor,
     mut req: OpenTube,
     today: NaiveDate,
 ) -> Result<OpenPlan, Error> {
+    actor.require(Action::Accession)?;
     let barcode = parse_barcode(&req.barcode)?;
     let site = registry::site_rules(&mut *conn, "site", &req.site).await?;
+    if !matches!(&actor.scope, Scope::Everywhere)
+        && !matches!(&actor.scope, Scope::Site { id, .. } if *id == site.id)
+    {
+        return Err(actor.out_of_scope(&format!("site {}", site.code)));
+    }
     let settings = &site.settings;
     let description = parse_description(req.description.take())?;
     let policy = PoolPolicy {
@@ -661,6 +713,10 @@ pub async fn open(
     metrics::counter!("natlis_members_scanned_total").increment(people.len() as u64);
     let row = TubeRow {
         id,
+        site_id: site.id,
+        site_lab_id: site.lab_id,
+        site_region: site.region.clone(),
+        lab_id: None,
         barcode: barcode.to_string(),
         kind: req.kind.as_str().into(),
         status: state.status.as_str().into(),
@@ -758,6 +814,7 @@ pub struct ScanPlan {
 /// when the scan is written.
 pub async fn prepare_scan(
     conn: &mut AnyConnection,
+    actor: &Actor,
     barcode: &str,
     scan: &PersonScan,
     today: NaiveDate,
@@ -768,6 +825,7 @@ pub async fn prepare_scan(
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(|| tube_not_found(barcode.as_str()))?;
+    tube.visible_to(actor, Action::Accession)?;
     let who = persons::identify(&mut *conn, scan, today).await?;
     if let (
         TubeStatus::Closed | TubeStatus::Received | TubeStatus::Rejected,
@@ -916,6 +974,7 @@ pub async fn close(
 ) -> Result<TubeView, Error> {
     let barcode = parse_barcode(barcode)?;
     let mut row = lock_tube(tx, barcode.as_str()).await?;
+    row.visible_to(tx.actor(), Action::Accession)?;
     let closed = rules::close(row.state())?;
     if let Some(count) = req.count {
         if count != closed.members {
@@ -969,19 +1028,39 @@ pub struct TubeFilter {
 /// Tubes, newest collection first, without their members.
 pub async fn list(
     conn: &mut AnyConnection,
+    actor: &Actor,
     f: &TubeFilter,
     tz: FixedOffset,
 ) -> Result<Vec<TubeView>, Error> {
+    actor.require(Action::ViewTube)?;
+    let (site_id, lab_id, region) = scope_filter(&actor.scope);
     let limit = f.limit.unwrap_or(100).clamp(1, 1000);
     let rows: Vec<TubeRow> = sqlx::query_as(&format!(
         "{TUBE_SELECT} WHERE ($1 IS NULL OR s.code = $1) AND ($2 IS NULL OR l.code = $2) \
-         AND ($3 IS NULL OR t.status = $3) ORDER BY t.collected_at DESC, t.id DESC LIMIT $4"
+         AND ($3 IS NULL OR t.status = $3) AND ($5 IS NULL OR t.site_id = $5) \
+         AND ($6 IS NULL OR COALESCE(t.lab_id, s.lab_id) = $6) AND ($7 IS NULL OR s.region LIKE $7) \
+         ORDER BY t.collected_at DESC, t.id DESC LIMIT $4"
     ))
     .bind(f.site.as_ref().map(|s| s.trim().to_ascii_uppercase()))
     .bind(f.lab.as_ref().map(|s| s.trim().to_ascii_uppercase()))
     .bind(f.status.map(|s| s.as_str()))
     .bind(limit)
+    .bind(site_id)
+    .bind(lab_id)
+    .bind(region)
     .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().map(|r| r.view(vec![], tz)).collect())
+}
+
+/// The (site, lab, region-prefix pattern) a listing is confined to by a scope.
+pub(crate) fn scope_filter(scope: &Scope) -> (Option<i64>, Option<i64>, Option<String>) {
+    match scope {
+        Scope::Everywhere => (None, None, None),
+        Scope::Site { id, .. } => (Some(*id), None, None),
+        Scope::Lab { id, .. } => (None, Some(*id), None),
+        Scope::Region(r) => (None, None, Some(format!("{r}%"))),
+        // Institutions see their staff's results, not tubes: nothing matches.
+        Scope::Institution { .. } => (Some(-1), None, None),
+    }
 }

@@ -2,6 +2,8 @@
 //! counter row updated in the transaction, so several nodes never issue the same barcode.
 
 use super::registry;
+use crate::actor::Actor;
+use crate::auth::policy::{self, Action, Scope};
 use crate::domain::barcode::{TubeBarcode, SEQ_DIGITS};
 use crate::error::Error;
 use crate::store::time::{show, to_db};
@@ -37,6 +39,7 @@ pub async fn issue(
     req: IssueBatch,
     tz: FixedOffset,
 ) -> Result<Batch, Error> {
+    tx.actor().require(Action::ManageRegistry)?;
     if req.count == 0 || req.count > MAX_BATCH {
         return Err(Error::invalid(
             "count",
@@ -99,6 +102,7 @@ pub async fn issue(
 /// A batch and every barcode in it.
 pub async fn find(
     conn: &mut AnyConnection,
+    actor: &Actor,
     id: i64,
     tz: FixedOffset,
 ) -> Result<(Batch, Vec<TubeBarcode>), Error> {
@@ -109,9 +113,14 @@ pub async fn find(
     .bind(id)
     .fetch_optional(conn)
     .await?;
-    let (site, prefix, first, count, at, by) = row.ok_or_else(|| {
-        Error::not_found("barcode_batch.not_found", format!("no barcode batch {id}"))
-    })?;
+    let not_found =
+        || Error::not_found("barcode_batch.not_found", format!("no barcode batch {id}"));
+    let (site, prefix, first, count, at, by) = row.ok_or_else(not_found)?;
+    // An admin, or a collector of the site the batch was issued to.
+    let mine = matches!(&actor.scope, Scope::Site { code, .. } if *code == site);
+    if !(policy::allowed(actor.role, Action::ManageRegistry) || mine) {
+        return Err(not_found());
+    }
     let barcodes: Vec<TubeBarcode> = (first..first + count)
         .map(|s| TubeBarcode::issued(&prefix, s as u64))
         .collect();

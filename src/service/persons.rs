@@ -2,6 +2,8 @@
 //! optionally pre-registered with a personal code that collectors scan.
 
 use super::{parse_opt_text, parse_text, snapshot};
+use crate::actor::Actor;
+use crate::auth::policy::{Action, Scope};
 use crate::domain::id_number::{Document, DocumentType, Sex};
 use crate::domain::{mask, personal_code};
 use crate::error::Error;
@@ -168,15 +170,22 @@ pub(crate) async fn find_by_code(
 
 pub async fn find(
     conn: &mut AnyConnection,
+    actor: &Actor,
     uid: &str,
     today: NaiveDate,
 ) -> Result<PersonView, Error> {
+    actor.require(Action::ViewPerson)?;
     let row: Option<PersonRow> = sqlx::query_as(&format!("{PERSON_SELECT} WHERE p.uid = $1"))
         .bind(uid.trim())
         .fetch_optional(conn)
         .await?;
-    row.map(|r| r.view(today))
-        .ok_or_else(|| Error::not_found("person.not_found", format!("no person with id {uid}")))
+    // An institution's administrator sees the institution's own staff only.
+    row.filter(|r| match &actor.scope {
+        Scope::Institution { code, .. } => r.institution_code.as_deref() == Some(code.as_str()),
+        _ => true,
+    })
+    .map(|r| r.view(today))
+    .ok_or_else(|| Error::not_found("person.not_found", format!("no person with id {uid}")))
 }
 
 /// The refusal of a document registered to someone else's name (a mistyped ID number or name
@@ -284,10 +293,21 @@ pub async fn register(
     input: PersonInput,
     today: NaiveDate,
 ) -> Result<(PersonView, bool), Error> {
+    tx.actor().require(Action::RegisterPerson)?;
     let doc = parse_document(input.doc_type, &input.doc_no, today)?;
     let name = parse_text("name", &input.name, 100)?;
     let phone = parse_phone(&input.phone)?;
-    let institution = match parse_opt_text("institution", input.institution.as_deref(), 32)? {
+    let mut institution = parse_opt_text("institution", input.institution.as_deref(), 32)?;
+    // An institution's administrator registers the institution's own staff.
+    if let Scope::Institution { code, .. } = &tx.actor().scope {
+        match institution.as_deref() {
+            Some(given) if !given.eq_ignore_ascii_case(code) => {
+                return Err(tx.actor().out_of_scope(&format!("institution {given}")))
+            }
+            _ => institution = Some(code.clone()),
+        }
+    }
+    let institution = match institution {
         Some(code) => Some(super::registry::institution_id(tx.conn(), "institution", &code).await?),
         None => None,
     };

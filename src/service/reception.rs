@@ -4,6 +4,8 @@
 use super::accession::{self, lock_tube, parse_barcode, TubeView};
 use super::persons::PersonView;
 use super::{parse_opt_text, registry, settings};
+use crate::actor::Actor;
+use crate::auth::policy::{Action, Scope};
 use crate::domain::reception::{self, RejectionReason};
 use crate::domain::tube::{self as rules, TubeStatus};
 use crate::error::Error;
@@ -46,11 +48,13 @@ pub async fn receive(
     tz: FixedOffset,
     today: NaiveDate,
 ) -> Result<ReceiptView, Error> {
+    tx.actor().require(Action::Reception)?;
     let barcode = parse_barcode(&req.barcode)?;
     let (lab_id, lab_code) = registry::lab_id(tx.conn(), "lab", &req.lab).await?;
+    check_own_lab(tx.actor(), lab_id, &lab_code)?;
     let row = lock_tube(tx, barcode.as_str()).await?;
     if row.status() == TubeStatus::Received {
-        let existing = accession::find(tx.conn(), barcode.as_str(), tz, today).await?;
+        let existing = accession::load_view(tx.conn(), barcode.as_str(), tz, today).await?;
         let r = existing.receipt.clone();
         return Err(Error::conflict(
             "tube.already_received",
@@ -113,7 +117,7 @@ pub async fn receive(
         })),
     );
     metrics::counter!("natlis_tubes_received_total").increment(1);
-    let tube = accession::find(tx.conn(), barcode.as_str(), tz, today).await?;
+    let tube = accession::load_view(tx.conn(), barcode.as_str(), tz, today).await?;
     Ok(ReceiptView {
         tube,
         transport_minutes: transport.minutes,
@@ -166,6 +170,7 @@ pub async fn reject(
 ) -> Result<RejectionView, Error> {
     let barcode = parse_barcode(barcode)?;
     let row = lock_tube(tx, barcode.as_str()).await?;
+    row.visible_to(tx.actor(), Action::Reception)?;
     rules::reject(row.status())?;
     let note = parse_opt_text("note", req.note.as_deref(), 500)?;
     if req.reason == RejectionReason::Other && note.is_none() {
@@ -175,7 +180,11 @@ pub async fn reject(
         ));
     }
     let lab_id = match (&req.lab, &row.lab_code) {
-        (Some(code), _) => Some(registry::lab_id(tx.conn(), "lab", code).await?.0),
+        (Some(code), _) => {
+            let (id, code) = registry::lab_id(tx.conn(), "lab", code).await?;
+            check_own_lab(tx.actor(), id, &code)?;
+            Some(id)
+        }
         (None, Some(_)) => None,
         (None, None) => {
             return Err(Error::invalid(
@@ -235,9 +244,10 @@ pub async fn reject(
         );
     }
     metrics::counter!("natlis_tubes_rejected_total", "reason" => req.reason.as_str()).increment(1);
-    let tube = accession::find(tx.conn(), barcode.as_str(), tz, today).await?;
+    let tube = accession::load_view(tx.conn(), barcode.as_str(), tz, today).await?;
     let resample = list_resampling(
         tx.conn(),
+        &Actor::system(),
         &ResampleFilter {
             tube: Some(barcode.to_string()),
             ..Default::default()
@@ -276,10 +286,13 @@ struct OrderRow {
 /// People who need a new swab, most urgent first.
 pub async fn list_resampling(
     conn: &mut AnyConnection,
+    actor: &Actor,
     f: &ResampleFilter,
     tz: FixedOffset,
     today: NaiveDate,
 ) -> Result<Vec<ResampleOrder>, Error> {
+    actor.require(Action::ViewResampling)?;
+    let scope = accession::scope_filter(&actor.scope);
     let rows: Vec<OrderRow> = sqlx::query_as(
         "SELECT o.id AS order_id, t.barcode AS tube_barcode, s.code AS site_code, l.code AS lab_code, \
          o.reason, o.status AS order_status, o.due_at, o.created_at AS order_created_at, \
@@ -290,12 +303,17 @@ pub async fn list_resampling(
          LEFT JOIN lab l ON l.id = t.lab_id LEFT JOIN institution i ON i.id = p.institution_id \
          WHERE o.kind = 'resample' AND o.status = $1 AND ($2 IS NULL OR l.code = $2) \
          AND ($3 IS NULL OR s.code = $3) AND ($4 IS NULL OR t.barcode = $4) \
+         AND ($5 IS NULL OR t.site_id = $5) AND ($6 IS NULL OR COALESCE(t.lab_id, s.lab_id) = $6) \
+         AND ($7 IS NULL OR s.region LIKE $7) \
          ORDER BY o.due_at, o.id LIMIT 5000",
     )
     .bind(f.status.clone().unwrap_or_else(|| "open".into()))
     .bind(f.lab.as_ref().map(|s| s.trim().to_ascii_uppercase()))
     .bind(f.site.as_ref().map(|s| s.trim().to_ascii_uppercase()))
     .bind(f.tube.as_ref().map(|s| s.trim().to_string()))
+    .bind(scope.0)
+    .bind(scope.1)
+    .bind(scope.2)
     .fetch_all(conn)
     .await?;
     Ok(rows
@@ -312,4 +330,12 @@ pub async fn list_resampling(
             created_at: show(r.order_created_at, tz),
         })
         .collect())
+}
+
+/// A lab user acts for their own lab only.
+fn check_own_lab(actor: &Actor, lab_id: i64, code: &str) -> Result<(), Error> {
+    match &actor.scope {
+        Scope::Lab { id, .. } if *id != lab_id => Err(actor.out_of_scope(&format!("lab {code}"))),
+        _ => Ok(()),
+    }
 }

@@ -1,6 +1,7 @@
 //! The registry: labs (with what the public list shows), collection sites, institutions.
 
 use super::{parse_code, parse_text, snapshot};
+use crate::auth::policy::Action;
 use crate::error::Error;
 use crate::store::{is_unique_violation, Tx};
 use chrono::NaiveDate;
@@ -107,6 +108,7 @@ fn validate_lab(input: LabInput) -> Result<LabInput, Error> {
 }
 
 pub async fn create_lab(tx: &mut Tx, input: LabInput, today: NaiveDate) -> Result<Lab, Error> {
+    tx.actor().require(Action::ManageRegistry)?;
     let l = validate_lab(input)?;
     let now = crate::store::time::to_db(tx.now());
     let res = sqlx::query(&format!(
@@ -156,6 +158,7 @@ pub async fn update_lab(
     input: LabInput,
     today: NaiveDate,
 ) -> Result<Lab, Error> {
+    tx.actor().require(Action::ManageRegistry)?;
     let before = find_lab(tx.conn(), code, today).await?;
     let mut l = validate_lab(input)?;
     l.code = before.info.code.clone();
@@ -261,6 +264,9 @@ pub struct Site {
 #[derive(Debug, Clone)]
 pub struct SiteRules {
     pub id: i64,
+    /// The lab the site's tubes go to, and the site's region (for scope checks).
+    pub lab_id: Option<i64>,
+    pub region: String,
     /// The lab-wide settings in force.
     pub settings: super::settings::Settings,
     pub code: String,
@@ -301,6 +307,7 @@ const SITE_SELECT: &str = "SELECT s.code, s.name, s.address, s.region, l.code AS
      s.pool_sizes, s.accepts_foreign_barcodes FROM site s LEFT JOIN lab l ON l.id = s.lab_id";
 
 pub async fn create_site(tx: &mut Tx, input: SiteInput) -> Result<Site, Error> {
+    tx.actor().require(Action::ManageRegistry)?;
     let code = parse_code("code", &input.code)?;
     let name = parse_text("name", &input.name, 200)?;
     let address = parse_text("address", &input.address, 300)?;
@@ -383,6 +390,9 @@ pub async fn list_sites(conn: &mut AnyConnection) -> Result<Vec<Site>, Error> {
     Ok(rows.into_iter().map(SiteRow::view).collect())
 }
 
+/// id, pool sizes, foreign barcodes accepted, stored settings, lab, region.
+type SiteRulesRow = (i64, String, i64, Option<String>, Option<i64>, String);
+
 /// The rules of the site named in a request field (422 when unknown).
 pub async fn site_rules(
     conn: &mut AnyConnection,
@@ -391,19 +401,21 @@ pub async fn site_rules(
 ) -> Result<SiteRules, Error> {
     let code = parse_code(field, code)?;
     // The lab-wide settings come along in the same statement: accession needs both.
-    let row: Option<(i64, String, i64, Option<String>)> = sqlx::query_as(
-        "SELECT s.id, s.pool_sizes, s.accepts_foreign_barcodes, g.value FROM site s \
+    let row: Option<SiteRulesRow> = sqlx::query_as(
+        "SELECT s.id, s.pool_sizes, s.accepts_foreign_barcodes, g.value, s.lab_id, s.region FROM site s \
          LEFT JOIN setting g ON g.key = $2 WHERE s.code = $1",
     )
     .bind(code.clone())
     .bind(super::settings::KEY)
     .fetch_optional(conn)
     .await?;
-    let (id, sizes, accepts, stored) = row.ok_or_else(|| {
+    let (id, sizes, accepts, stored, lab_id, region) = row.ok_or_else(|| {
         Error::unprocessable("site.unknown", format!("no site with code {code}")).at(field)
     })?;
     Ok(SiteRules {
         id,
+        lab_id,
+        region,
         code,
         pool_sizes: parse_sizes(&sizes),
         accepts_foreign_barcodes: accepts != 0,
@@ -437,6 +449,7 @@ const INSTITUTION_KINDS: [&str; 11] = [
 ];
 
 pub async fn create_institution(tx: &mut Tx, input: Institution) -> Result<Institution, Error> {
+    tx.actor().require(Action::ManageRegistry)?;
     let kind = input.kind.trim().to_ascii_lowercase();
     if !INSTITUTION_KINDS.contains(&kind.as_str()) {
         return Err(Error::invalid(

@@ -57,7 +57,7 @@ impl Tx {
 
     /// Continues the transaction on behalf of another actor (group commit runs the changes of
     /// several requests in one transaction; each is recorded under its own actor).
-    pub(super) fn act_for(&mut self, actor: Actor) {
+    pub(crate) fn act_for(&mut self, actor: Actor) {
         self.actor = actor;
     }
 

@@ -3,6 +3,7 @@
 //! cluster `scripts/test.sh` starts (`NATLIS_TEST_PG_URL`).
 #![allow(dead_code)]
 
+use natlis::auth::policy::Role;
 use natlis::store::{Location, SqliteSync, Store};
 use natlis::AppState;
 use serde_json::{json, Value};
@@ -29,13 +30,16 @@ macro_rules! on_both_databases {
     };
 }
 
+#[derive(Clone)]
 pub struct TestApp {
     pub addr: SocketAddr,
     pub store: Store,
     pub location: Location,
     pub client: reqwest::Client,
+    /// The user requests are sent as (an administrator named `tester` unless changed).
     pub user: String,
-    _dir: Option<tempfile::TempDir>,
+    pub token: String,
+    _dir: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
 pub struct Resp {
@@ -86,13 +90,66 @@ impl TestApp {
             Db::Postgres => (Location::Url(fresh_pg_database().await), None),
         };
         let mut app = Self::serve(location).await;
-        app._dir = dir;
+        app._dir = dir.map(std::sync::Arc::new);
+        let admin = natlis::auth::NewUser {
+            username: "tester".into(),
+            role: Role::Admin,
+            lab: None,
+            site: None,
+            institution: None,
+            region: None,
+            password: None,
+        };
+        app.token = app.create_user(admin).await;
         app
+    }
+
+    /// Creates a user and returns a token for it.
+    pub async fn create_user(&self, user: natlis::auth::NewUser) -> String {
+        let issued = self
+            .store
+            .execute(
+                &natlis::actor::Actor::system(),
+                natlis::store::change(move |tx| {
+                    let user = user.clone();
+                    Box::pin(async move {
+                        let u = natlis::auth::add_user(tx, user).await?;
+                        natlis::auth::issue_token(tx, &u.username, "test", None).await
+                    })
+                }),
+            )
+            .await
+            .unwrap();
+        issued.token
+    }
+
+    /// The same app, as a new user of `role` bound to `scope` (a lab, site, institution or
+    /// region code as the role needs; empty for none).
+    pub async fn as_new(&self, username: &str, role: Role, scope: &str) -> TestApp {
+        let s = |kind: &str| (role.scope_kind() == Some(kind)).then(|| scope.to_string());
+        let token = self
+            .create_user(natlis::auth::NewUser {
+                username: username.into(),
+                role,
+                lab: s("lab"),
+                site: s("site"),
+                institution: s("institution"),
+                region: s("region"),
+                password: None,
+            })
+            .await;
+        TestApp {
+            user: username.into(),
+            token,
+            ..self.clone()
+        }
     }
 
     /// Another app node on the same database (PostgreSQL: a second `natlis serve`).
     pub async fn another_node(&self) -> Self {
-        Self::serve(self.location.clone()).await
+        let mut node = Self::serve(self.location.clone()).await;
+        node.token = self.token.clone();
+        node
     }
 
     async fn serve(location: Location) -> Self {
@@ -100,10 +157,10 @@ impl TestApp {
         store.migrate().await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = AppState {
-            store: store.clone(),
-            tz: chrono::FixedOffset::east_opt(8 * 3600).unwrap(),
-        };
+        let state = AppState::new(
+            store.clone(),
+            chrono::FixedOffset::east_opt(8 * 3600).unwrap(),
+        );
         tokio::spawn(natlis::launch(state, listener, std::future::pending()));
         Self {
             addr,
@@ -111,6 +168,7 @@ impl TestApp {
             location,
             client: reqwest::Client::new(),
             user: "tester".into(),
+            token: String::new(),
             _dir: None,
         }
     }
@@ -119,13 +177,14 @@ impl TestApp {
         format!("http://{}{}", self.addr, path)
     }
 
-    /// Sends a request as the harness user, unless the request names its own user.
+    /// Sends a request with this app's token, unless the request brings its own credentials.
     pub async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
         let mut request = req.build().unwrap();
-        if !request.headers().contains_key("x-natlis-user") {
-            request
-                .headers_mut()
-                .insert("x-natlis-user", self.user.parse().unwrap());
+        if !request.headers().contains_key("authorization") && !self.token.is_empty() {
+            request.headers_mut().insert(
+                "authorization",
+                format!("Bearer {}", self.token).parse().unwrap(),
+            );
         }
         let resp = self.client.execute(request).await.unwrap();
         let status = resp.status().as_u16();

@@ -1,0 +1,175 @@
+//! Users, tokens and browser login.
+
+use super::{write, AppState};
+use crate::actor::Actor;
+use crate::auth::extract::SESSION_COOKIE;
+use crate::auth::{self, IssuedToken, NewUser, UserView};
+use crate::error::{Error, ErrorBody};
+use crate::json::Json;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(me))
+        .routes(routes!(add_user))
+        .routes(routes!(issue_token))
+        .routes(routes!(revoke_token))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+struct Credentials {
+    username: String,
+    password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+struct Session {
+    #[serde(flatten)]
+    token: IssuedToken,
+    /// Send as `X-CSRF-Token` with every change made through the session cookie.
+    csrf: String,
+    expires_in_hours: i64,
+}
+
+/// Logs in with a password: opens a 12-hour session, set as an HttpOnly cookie and returned as a
+/// token. Five failures for an account (twenty for an address) within 15 minutes lock logins out.
+#[utoipa::path(post, path = "/login", tag = "accounts", security(()), request_body = Credentials,
+    responses((status = 200, body = Session), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn login(
+    State(s): State<AppState>,
+    peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Json(c): Json<Credentials>,
+) -> Result<Response, Error> {
+    let address = headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().to_string())
+        .or_else(|| peer.map(|p| p.0 .0.ip().to_string()))
+        .unwrap_or_else(|| "unknown".into());
+    let system = Actor::system();
+    let (user, pass, addr) = (c.username.clone(), c.password.clone(), address.clone());
+    let result = s
+        .store
+        .execute(
+            &system,
+            crate::store::change(move |tx| {
+                let (user, pass, addr) = (user.clone(), pass.clone(), addr.clone());
+                Box::pin(async move { auth::login(tx, &user, &pass, &addr).await })
+            }),
+        )
+        .await;
+    let token = match result {
+        Ok(t) => t,
+        Err(e) if e.code == "auth.login_failed" => {
+            let (user, addr) = (c.username.clone(), address.clone());
+            s.store
+                .execute(
+                    &system,
+                    crate::store::change(move |tx| {
+                        let (user, addr) = (user.clone(), addr.clone());
+                        Box::pin(async move { auth::record_failure(tx, &user, &addr).await })
+                    }),
+                )
+                .await?;
+            let mut e = e;
+            e.details = None;
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        token.token,
+        auth::SESSION_HOURS * 3600
+    );
+    let body = Session {
+        csrf: auth::csrf_token(&token.token),
+        token,
+        expires_in_hours: auth::SESSION_HOURS,
+    };
+    Ok(([(header::SET_COOKIE, cookie)], axum::Json(body)).into_response())
+}
+
+/// Who the credentials belong to.
+#[utoipa::path(get, path = "/me", tag = "accounts", responses((status = 200, body = UserView), (status = 401, body = ErrorBody)))]
+async fn me(actor: Actor) -> Json<UserView> {
+    Json(auth::view(&actor))
+}
+
+/// Creates a user (admin).
+#[utoipa::path(post, path = "/users", tag = "accounts", request_body = NewUser,
+    responses((status = 201, body = UserView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn add_user(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Json(req): Json<NewUser>,
+) -> Result<Response, Error> {
+    // No idempotency fingerprint: the request carries a password.
+    write(&s, &actor, &headers, None, StatusCode::CREATED, move |tx| {
+        Box::pin(auth::add_user(tx, req.clone()))
+    })
+    .await
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+struct TokenRequest {
+    /// What the token is for, e.g. `scanner-3` or `qpcr-pc-2`.
+    name: String,
+}
+
+/// Issues an API token for a user (an admin for anyone, a user for themself). Shown once.
+#[utoipa::path(post, path = "/users/{username}/tokens", tag = "accounts", params(("username" = String, Path)),
+    request_body = TokenRequest,
+    responses((status = 201, body = IssuedToken), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn issue_token(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Path(username): Path<String>,
+    Json(req): Json<TokenRequest>,
+) -> Result<Response, Error> {
+    // Never replayed from an idempotency record: that would store the secret.
+    let _ = &headers;
+    write(
+        &s,
+        &actor,
+        &HeaderMap::new(),
+        None,
+        StatusCode::CREATED,
+        move |tx| {
+            let (username, name) = (username.clone(), req.name.clone());
+            Box::pin(async move { auth::issue_token(tx, &username, &name, None).await })
+        },
+    )
+    .await
+}
+
+/// Revokes a token by its prefix (an admin any, a user their own).
+#[utoipa::path(delete, path = "/tokens/{prefix}", tag = "accounts", params(("prefix" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn revoke_token(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path(prefix): Path<String>,
+) -> Result<Response, Error> {
+    s.store
+        .execute(
+            &actor,
+            crate::store::change(move |tx| {
+                let prefix = prefix.clone();
+                Box::pin(async move { auth::revoke_token(tx, &prefix).await })
+            }),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

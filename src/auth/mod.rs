@@ -1,0 +1,564 @@
+//! Accounts and credentials: users (one role, bound to a lab, site, institution or region),
+//! passwords hashed with argon2, API tokens and login sessions (random 256-bit secrets, stored
+//! as their SHA-256, shown once, revocable), rate-limited logins, and the extractor that turns
+//! a request's credentials into an [`Actor`].
+
+pub mod extract;
+pub mod policy;
+
+use crate::actor::Actor;
+use crate::error::Error;
+use crate::service::{parse_code, registry, snapshot};
+use crate::store::time::to_db;
+use crate::store::Tx;
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::Argon2;
+use base64::Engine;
+use chrono::Duration;
+use policy::{Action, Role, Scope};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::AnyConnection;
+use utoipa::ToSchema;
+
+/// How long a login session lasts.
+pub const SESSION_HOURS: i64 = 12;
+/// Failed logins allowed per account, and per address, within [`LOCKOUT_MINUTES`].
+pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
+pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
+pub const LOCKOUT_MINUTES: i64 = 15;
+
+impl Actor {
+    /// 403 unless the actor's role may do `action`.
+    pub fn require(&self, action: Action) -> Result<(), Error> {
+        if policy::allowed(self.role, action) {
+            Ok(())
+        } else {
+            Err(Error::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "auth.forbidden",
+                format!("a user with role {} may not do this", self.role),
+            ))
+        }
+    }
+
+    /// 403 for an object outside the actor's scope whose existence is no secret.
+    pub fn out_of_scope(&self, what: &str) -> Error {
+        Error::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "auth.out_of_scope",
+            format!("{} ({}) may not act on {what}", self.username, self.role),
+        )
+    }
+}
+
+/// A new secret: `nl_` and 43 characters; its SHA-256 (what is stored) and a prefix to name it.
+pub fn new_secret() -> (String, String, String) {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let secret = format!(
+        "nl_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    );
+    let prefix = secret[..10].to_string();
+    (secret.clone(), hash_secret(&secret), prefix)
+}
+
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// The CSRF token that goes with a session secret (double submit: a page of another site can
+/// send the cookie, but cannot read this).
+pub fn csrf_token(secret: &str) -> String {
+    hex::encode(Sha256::digest(format!("csrf:{secret}").as_bytes()))
+}
+
+pub fn hash_password(password: &str) -> Result<String, Error> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::internal(anyhow::anyhow!("hashing a password: {e}")))
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A user to create.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NewUser {
+    pub username: String,
+    pub role: Role,
+    /// Code of the lab (lab technicians and reviewers).
+    #[serde(default)]
+    pub lab: Option<String>,
+    /// Code of the collection site (collectors).
+    #[serde(default)]
+    pub site: Option<String>,
+    /// Code of the institution (institution administrators).
+    #[serde(default)]
+    pub institution: Option<String>,
+    /// Region code prefix (CDC reviewers), e.g. `1101`.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// For browser login; users of scripts and scanners need only a token.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// A user as shown (never with a secret).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct UserView {
+    pub username: String,
+    pub role: Role,
+    pub lab: Option<String>,
+    pub site: Option<String>,
+    pub institution: Option<String>,
+    pub region: Option<String>,
+}
+
+/// A token, shown this once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IssuedToken {
+    pub username: String,
+    pub role: Role,
+    /// The secret: send it as `Authorization: Bearer …`. It is not stored and cannot be shown again.
+    pub token: String,
+    /// Names the token for revocation.
+    pub prefix: String,
+}
+
+fn parse_username(input: &str) -> Result<String, Error> {
+    let s = input.trim();
+    if s.is_empty()
+        || s.len() > 64
+        || !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+    {
+        return Err(Error::invalid(
+            "username",
+            "a user name is 1–64 letters, digits, '.', '_', '-' or '@'",
+        ));
+    }
+    Ok(s.to_string())
+}
+
+/// Creates a user bound to the scope its role needs.
+pub async fn add_user(tx: &mut Tx, req: NewUser) -> Result<UserView, Error> {
+    tx.actor().require(Action::ManageUsers)?;
+    let username = parse_username(&req.username)?;
+    let given: Vec<&str> = [
+        req.lab.as_ref().map(|_| "lab"),
+        req.site.as_ref().map(|_| "site"),
+        req.institution.as_ref().map(|_| "institution"),
+        req.region.as_ref().map(|_| "region"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let needed: Vec<&str> = req.role.scope_kind().into_iter().collect();
+    if given != needed {
+        return Err(Error::invalid(
+            "role",
+            match req.role.scope_kind() {
+                Some(k) => format!("a user with role {} is bound to exactly one {k}", req.role),
+                None => format!(
+                    "a user with role {} is bound to no lab, site, institution or region",
+                    req.role
+                ),
+            },
+        ));
+    }
+    let lab = match &req.lab {
+        Some(c) => Some(registry::lab_id(tx.conn(), "lab", c).await?),
+        None => None,
+    };
+    let site = match &req.site {
+        Some(c) => Some(registry::site_rules(tx.conn(), "site", c).await?),
+        None => None,
+    };
+    let institution = match &req.institution {
+        Some(c) => Some(registry::institution_id(tx.conn(), "institution", c).await?),
+        None => None,
+    };
+    let region = req
+        .region
+        .as_deref()
+        .map(|r| parse_code("region", r))
+        .transpose()?;
+    let password_hash = match req.password.as_deref() {
+        Some(p) if p.chars().count() < 8 => {
+            return Err(Error::invalid(
+                "password",
+                "a password has at least 8 characters",
+            ))
+        }
+        Some(p) => Some(hash_password(p)?),
+        None => None,
+    };
+    let res = sqlx::query(
+        "INSERT INTO app_user (username, role, lab_id, site_id, institution_id, region, password_hash, disabled, created_at, created_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9)",
+    )
+    .bind(username.clone())
+    .bind(req.role.as_str())
+    .bind(lab.as_ref().map(|l| l.0))
+    .bind(site.as_ref().map(|s| s.id))
+    .bind(institution.as_ref().map(|i| i.0))
+    .bind(region.clone())
+    .bind(password_hash)
+    .bind(to_db(tx.now()))
+    .bind(tx.actor().username.clone())
+    .execute(tx.conn())
+    .await;
+    match res {
+        Err(e) if crate::store::is_unique_violation(&e) => {
+            return Err(Error::conflict(
+                "user.username_taken",
+                format!("user {username} exists already"),
+            )
+            .at("username"))
+        }
+        r => r?,
+    };
+    let view = UserView {
+        username,
+        role: req.role,
+        lab: lab.map(|l| l.1),
+        site: site.map(|s| s.code),
+        institution: institution.map(|i| i.1),
+        region,
+    };
+    tx.audit(
+        "user.add",
+        "user",
+        &view.username,
+        None,
+        Some(&snapshot(&view)),
+    );
+    Ok(view)
+}
+
+/// Issues a token for `username` (an admin for anyone, a user for themself).
+pub async fn issue_token(
+    tx: &mut Tx,
+    username: &str,
+    name: &str,
+    expires_in: Option<Duration>,
+) -> Result<IssuedToken, Error> {
+    let me = tx.actor().clone();
+    if me.username != username {
+        me.require(Action::ManageUsers)?;
+    }
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT id, role FROM app_user WHERE username = $1 AND disabled = 0")
+            .bind(username)
+            .fetch_optional(tx.conn())
+            .await?;
+    let (user_id, role) = row
+        .ok_or_else(|| Error::not_found("user.not_found", format!("no active user {username}")))?;
+    let (secret, hash, prefix) = new_secret();
+    let now = tx.now();
+    sqlx::query(
+        "INSERT INTO api_token (user_id, name, token_hash, prefix, created_at, created_by, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(user_id)
+    .bind(name.to_string())
+    .bind(hash)
+    .bind(prefix.clone())
+    .bind(to_db(now))
+    .bind(me.username.clone())
+    .bind(expires_in.map(|d| to_db(now + d)))
+    .execute(tx.conn())
+    .await?;
+    tx.audit(
+        "token.issue",
+        "user",
+        username,
+        None,
+        Some(&serde_json::json!({ "token": prefix, "name": name })),
+    );
+    Ok(IssuedToken {
+        username: username.to_string(),
+        role: Role::parse(&role).unwrap_or(Role::Auditor),
+        token: secret,
+        prefix,
+    })
+}
+
+/// Revokes a token by its prefix (an admin any token, a user their own).
+pub async fn revoke_token(tx: &mut Tx, prefix: &str) -> Result<(), Error> {
+    let me = tx.actor().clone();
+    let row: Option<(i64, String)> = sqlx::query_as(
+        "SELECT t.id, u.username FROM api_token t JOIN app_user u ON u.id = t.user_id \
+         WHERE t.prefix = $1 AND t.revoked_at IS NULL",
+    )
+    .bind(prefix)
+    .fetch_optional(tx.conn())
+    .await?;
+    let (id, owner) = row
+        .filter(|(_, owner)| *owner == me.username || policy::allowed(me.role, Action::ManageUsers))
+        .ok_or_else(|| {
+            Error::not_found(
+                "token.not_found",
+                format!("no active token {prefix} of yours"),
+            )
+        })?;
+    sqlx::query("UPDATE api_token SET revoked_at = $1 WHERE id = $2")
+        .bind(to_db(tx.now()))
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    tx.audit(
+        "token.revoke",
+        "user",
+        &owner,
+        None,
+        Some(&serde_json::json!({ "token": prefix })),
+    );
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct PrincipalRow {
+    username: String,
+    role: String,
+    lab_id: Option<i64>,
+    lab_code: Option<String>,
+    site_id: Option<i64>,
+    site_code: Option<String>,
+    institution_id: Option<i64>,
+    institution_code: Option<String>,
+    region: Option<String>,
+}
+
+impl PrincipalRow {
+    fn actor(self) -> Actor {
+        let role = Role::parse(&self.role).unwrap_or(Role::Auditor);
+        let scope = match role.scope_kind() {
+            None => Scope::Everywhere,
+            Some("lab") => Scope::Lab {
+                id: self.lab_id.unwrap_or(-1),
+                code: self.lab_code.unwrap_or_default(),
+            },
+            Some("site") => Scope::Site {
+                id: self.site_id.unwrap_or(-1),
+                code: self.site_code.unwrap_or_default(),
+            },
+            Some("institution") => Scope::Institution {
+                id: self.institution_id.unwrap_or(-1),
+                code: self.institution_code.unwrap_or_default(),
+            },
+            Some(_) => Scope::Region(self.region.unwrap_or_else(|| "-".into())),
+        };
+        Actor {
+            username: self.username,
+            role,
+            scope,
+        }
+    }
+}
+
+const PRINCIPAL_SELECT: &str =
+    "SELECT u.username, u.role, u.lab_id, l.code AS lab_code, u.site_id, \
+     s.code AS site_code, u.institution_id, i.code AS institution_code, u.region FROM app_user u \
+     LEFT JOIN lab l ON l.id = u.lab_id LEFT JOIN site s ON s.id = u.site_id \
+     LEFT JOIN institution i ON i.id = u.institution_id";
+
+/// The actor a secret (API token or session) stands for, if it is valid now.
+pub async fn authenticate(
+    conn: &mut AnyConnection,
+    secret: &str,
+    now: i64,
+) -> Result<Option<Actor>, Error> {
+    let row: Option<PrincipalRow> = sqlx::query_as(&format!(
+        "{PRINCIPAL_SELECT} JOIN api_token t ON t.user_id = u.id WHERE t.token_hash = $1 \
+         AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2) AND u.disabled = 0"
+    ))
+    .bind(hash_secret(secret))
+    .bind(now)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(PrincipalRow::actor))
+}
+
+/// Logs a user in with their password and opens a session (a token that expires). Failed
+/// attempts are counted per account and per address; past the limit, logins are refused for a
+/// while even with the right password.
+pub async fn login(
+    tx: &mut Tx,
+    username: &str,
+    password: &str,
+    address: &str,
+) -> Result<IssuedToken, Error> {
+    let now = tx.now();
+    let since = to_db(now - Duration::minutes(LOCKOUT_MINUTES));
+    let (by_user,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM login_failure WHERE username = $1 AND at > $2")
+            .bind(username)
+            .bind(since)
+            .fetch_one(tx.conn())
+            .await?;
+    let (by_address,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM login_failure WHERE address = $1 AND at > $2")
+            .bind(address)
+            .bind(since)
+            .fetch_one(tx.conn())
+            .await?;
+    if by_user >= MAX_FAILURES_PER_ACCOUNT || by_address >= MAX_FAILURES_PER_ADDRESS {
+        return Err(Error::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "auth.too_many_failures",
+            format!("too many failed logins; try again in {LOCKOUT_MINUTES} minutes"),
+        ));
+    }
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT password_hash FROM app_user WHERE username = $1 AND disabled = 0")
+            .bind(username)
+            .fetch_optional(tx.conn())
+            .await?;
+    let ok = matches!(&row, Some((Some(hash),)) if verify_password(password, hash));
+    if !ok {
+        return Err(LoginFailed {
+            username: username.to_string(),
+            address: address.to_string(),
+        }
+        .into());
+    }
+    tx.act_for(Actor::new(username));
+    issue_token(
+        tx,
+        username,
+        "session",
+        Some(Duration::hours(SESSION_HOURS)),
+    )
+    .await
+}
+
+/// A failed login: recorded (in a transaction of its own, since the login's rolls back).
+#[derive(Debug)]
+pub struct LoginFailed {
+    pub username: String,
+    pub address: String,
+}
+
+impl From<LoginFailed> for Error {
+    fn from(f: LoginFailed) -> Self {
+        Error::new(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "auth.login_failed",
+            "wrong user name or password",
+        )
+        .with_details(serde_json::json!({ "username": f.username, "address": f.address }))
+    }
+}
+
+/// Records a failed login.
+pub async fn record_failure(tx: &mut Tx, username: &str, address: &str) -> Result<(), Error> {
+    sqlx::query("INSERT INTO login_failure (username, address, at) VALUES ($1, $2, $3)")
+        .bind(username)
+        .bind(address)
+        .bind(to_db(tx.now()))
+        .execute(tx.conn())
+        .await?;
+    tx.audit(
+        "auth.login_failed",
+        "user",
+        username,
+        None,
+        Some(&serde_json::json!({ "address": address })),
+    );
+    Ok(())
+}
+
+/// The users there are.
+pub async fn user_count(conn: &mut AnyConnection) -> Result<i64, Error> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM app_user")
+        .fetch_one(conn)
+        .await?;
+    Ok(n)
+}
+
+/// The user behind an actor, as shown.
+pub fn view(actor: &Actor) -> UserView {
+    let (lab, site, institution, region) = match &actor.scope {
+        Scope::Everywhere => (None, None, None, None),
+        Scope::Lab { code, .. } => (Some(code.clone()), None, None, None),
+        Scope::Site { code, .. } => (None, Some(code.clone()), None, None),
+        Scope::Institution { code, .. } => (None, None, Some(code.clone()), None),
+        Scope::Region(r) => (None, None, None, Some(r.clone())),
+    };
+    UserView {
+        username: actor.username.clone(),
+        role: actor.role,
+        lab,
+        site,
+        institution,
+        region,
+    }
+}
+
+/// The first start of an empty installation creates an administrator, whose credentials are
+/// printed once: the password from `NATLIS_ADMIN_PASSWORD` (or `default_password`, or random)
+/// and a token. Returns `None` when there are users already.
+pub async fn bootstrap_admin(
+    store: &crate::store::Store,
+    default_password: Option<&str>,
+) -> Result<Option<(String, IssuedToken)>, Error> {
+    let mut conn = store.reader().acquire().await?;
+    if user_count(&mut conn).await? > 0 {
+        return Ok(None);
+    }
+    drop(conn);
+    let password = std::env::var("NATLIS_ADMIN_PASSWORD")
+        .ok()
+        .or_else(|| default_password.map(str::to_string))
+        .unwrap_or_else(|| {
+            let (secret, _, _) = new_secret();
+            secret[3..19].to_string()
+        });
+    let pw = password.clone();
+    let result = store
+        .execute(
+            &Actor::system(),
+            crate::store::change(move |tx| {
+                let pw = pw.clone();
+                Box::pin(async move {
+                    add_user(
+                        tx,
+                        NewUser {
+                            username: "admin".into(),
+                            role: Role::Admin,
+                            lab: None,
+                            site: None,
+                            institution: None,
+                            region: None,
+                            password: Some(pw),
+                        },
+                    )
+                    .await?;
+                    issue_token(tx, "admin", "bootstrap", None).await
+                })
+            }),
+        )
+        .await;
+    match result {
+        Ok(token) => Ok(Some((password, token))),
+        // Another node created it at the same moment.
+        Err(e) if e.code == "user.username_taken" => Ok(None),
+        Err(e) => Err(e),
+    }
+}

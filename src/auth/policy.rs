@@ -1,0 +1,182 @@
+//! Who may do what, as pure rules: roles, the scope each non-admin user is bound to, and the
+//! matrix of actions. Services ask; handlers map the answer to 401/403/404.
+
+use crate::domain::vocab::vocabulary;
+
+vocabulary! {
+    /// A user's role.
+    Role {
+        /// 系统管理员: everything, everywhere
+        Admin = "admin",
+        /// 检验技术员: reception, plates, imports — in their lab
+        LabTechnician = "lab_technician",
+        /// 审核员: reviews and releases results — in their lab
+        LabReviewer = "lab_reviewer",
+        /// 疾控复核员: confirms positives — in their region
+        CdcReviewer = "cdc_reviewer",
+        /// 采样员: accession — at their collection site
+        Collector = "collector",
+        /// 单位管理员: routine testing of their institution's staff
+        InstitutionAdmin = "institution_admin",
+        /// 审计员: reads everything, changes nothing
+        Auditor = "auditor",
+    }
+}
+
+/// What a user is bound to (ids are database ids, codes for messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Everywhere,
+    Lab { id: i64, code: String },
+    Site { id: i64, code: String },
+    Institution { id: i64, code: String },
+    Region(String),
+}
+
+impl Role {
+    /// The kind of scope a user of this role must be bound to.
+    pub fn scope_kind(self) -> Option<&'static str> {
+        match self {
+            Self::Admin | Self::Auditor => None,
+            Self::LabTechnician | Self::LabReviewer => Some("lab"),
+            Self::CdcReviewer => Some("region"),
+            Self::Collector => Some("site"),
+            Self::InstitutionAdmin => Some("institution"),
+        }
+    }
+}
+
+/// The things a user may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Registry: labs, sites, institutions, settings, barcode batches.
+    ManageRegistry,
+    ViewRegistry,
+    ManageUsers,
+    RegisterPerson,
+    ViewPerson,
+    /// Open a tube, scan people into it, close it.
+    Accession,
+    ViewTube,
+    /// Scan a tube in at a lab, reject it.
+    Reception,
+    ViewResampling,
+    ViewAudit,
+}
+
+/// Whether `role` may do `action` at all (the scope is checked against the object).
+pub fn allowed(role: Role, action: Action) -> bool {
+    use Action::*;
+    use Role::*;
+    match action {
+        ManageRegistry | ManageUsers => role == Admin,
+        ViewRegistry => true,
+        RegisterPerson => matches!(role, Admin | Collector | InstitutionAdmin),
+        ViewPerson => matches!(role, Admin | Auditor | Collector | InstitutionAdmin),
+        Accession => matches!(role, Admin | Collector),
+        ViewTube => matches!(
+            role,
+            Admin | Auditor | Collector | LabTechnician | LabReviewer | CdcReviewer
+        ),
+        Reception => matches!(role, Admin | LabTechnician),
+        ViewResampling => matches!(
+            role,
+            Admin | Auditor | Collector | LabTechnician | LabReviewer
+        ),
+        ViewAudit => matches!(role, Admin | Auditor | LabReviewer),
+    }
+}
+
+/// Where a tube is, for scope checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TubePlace<'a> {
+    pub site_id: i64,
+    /// The lab that received it, or else the lab its site sends to.
+    pub lab_id: Option<i64>,
+    pub region: &'a str,
+}
+
+/// Whether a scope covers a tube.
+pub fn covers_tube(scope: &Scope, tube: TubePlace<'_>) -> bool {
+    match scope {
+        Scope::Everywhere => true,
+        Scope::Site { id, .. } => *id == tube.site_id,
+        Scope::Lab { id, .. } => Some(*id) == tube.lab_id,
+        Scope::Region(r) => tube.region.starts_with(r.as_str()),
+        Scope::Institution { .. } => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_admins_manage_and_auditors_change_nothing() {
+        for role in Role::ALL {
+            assert_eq!(allowed(*role, Action::ManageRegistry), *role == Role::Admin);
+            assert_eq!(allowed(*role, Action::ManageUsers), *role == Role::Admin);
+        }
+        for a in [Action::Accession, Action::Reception, Action::RegisterPerson] {
+            assert!(!allowed(Role::Auditor, a));
+        }
+        assert!(allowed(Role::Auditor, Action::ViewTube));
+    }
+
+    #[test]
+    fn collectors_accession_technicians_receive() {
+        assert!(allowed(Role::Collector, Action::Accession));
+        assert!(!allowed(Role::Collector, Action::Reception));
+        assert!(allowed(Role::LabTechnician, Action::Reception));
+        assert!(!allowed(Role::LabTechnician, Action::Accession));
+        assert!(!allowed(Role::InstitutionAdmin, Action::ViewTube));
+    }
+
+    #[test]
+    fn scopes_cover_their_own_tubes_only() {
+        let t = TubePlace {
+            site_id: 3,
+            lab_id: Some(7),
+            region: "110108",
+        };
+        assert!(covers_tube(&Scope::Everywhere, t));
+        assert!(covers_tube(
+            &Scope::Site {
+                id: 3,
+                code: "S".into()
+            },
+            t
+        ));
+        assert!(!covers_tube(
+            &Scope::Site {
+                id: 4,
+                code: "S".into()
+            },
+            t
+        ));
+        assert!(covers_tube(
+            &Scope::Lab {
+                id: 7,
+                code: "L".into()
+            },
+            t
+        ));
+        assert!(!covers_tube(
+            &Scope::Lab {
+                id: 8,
+                code: "L".into()
+            },
+            t
+        ));
+        assert!(covers_tube(&Scope::Region("1101".into()), t));
+        assert!(!covers_tube(&Scope::Region("3101".into()), t));
+        let unrouted = TubePlace { lab_id: None, ..t };
+        assert!(!covers_tube(
+            &Scope::Lab {
+                id: 7,
+                code: "L".into()
+            },
+            unrouted
+        ));
+    }
+}
