@@ -123,6 +123,14 @@ impl TestApp {
         issued.token
     }
 
+    /// The same app with other credentials (empty: none).
+    pub fn with_token(&self, token: &str) -> TestApp {
+        TestApp {
+            token: token.to_string(),
+            ..self.clone()
+        }
+    }
+
     /// The same app, as a new user of `role` bound to `scope` (a lab, site, institution or
     /// region code as the role needs; empty for none).
     pub async fn as_new(&self, username: &str, role: Role, scope: &str) -> TestApp {

@@ -1,0 +1,360 @@
+//! Every endpoint checks role and scope: a table of endpoint × user with the answer each must
+//! get (401 without credentials, 403 outside the role or scope, 404 where existence itself must
+//! not leak), plus sessions, CSRF, login rate limiting and revocation. On both databases.
+
+mod common;
+
+use common::{person, Db, TestApp};
+use natlis::auth::policy::Role;
+use serde_json::{json, Value};
+
+on_both_databases!(
+    endpoint_by_role_table,
+    browser_sessions_need_csrf_and_logins_are_rate_limited,
+    revoked_tokens_stop_working,
+);
+
+struct World {
+    admin: TestApp,
+    anonymous: TestApp,
+    users: Vec<(&'static str, TestApp)>,
+    staff_id: String,
+    outsider_id: String,
+}
+
+impl World {
+    fn user(&self, name: &str) -> &TestApp {
+        match name {
+            "admin" => &self.admin,
+            "nobody" => &self.anonymous,
+            _ => &self.users.iter().find(|(n, _)| *n == name).expect(name).1,
+        }
+    }
+}
+
+async fn world(db: Db) -> World {
+    let admin = TestApp::start(db).await;
+    admin.seed().await;
+    assert_eq!(
+        admin
+            .post("/api/v1/labs", common::lab("LAB-B"))
+            .await
+            .status,
+        201
+    );
+    let r = admin
+        .post(
+            "/api/v1/sites",
+            json!({"code": "S03", "name": "远郊采样点", "address": "x", "region": "310104", "lab": "LAB-B"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let r = admin
+        .post(
+            "/api/v1/institutions",
+            json!({"code": "INST-2", "name": "冷链公司", "kind": "cold_chain", "address": "x", "phone": "010-1"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    for (barcode, site) in [("T-1", "S01"), ("T-B", "S03")] {
+        let r = admin
+            .post(
+                "/api/v1/tubes",
+                json!({"barcode": barcode, "kind": "single", "sample_type": "oropharyngeal", "site": site,
+                       "category": "outpatient", "people": [person(if site == "S01" { 1 } else { 2 })]}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+    }
+    assert_eq!(
+        admin
+            .post(
+                "/api/v1/reception",
+                json!({"barcode": "T-B", "lab": "LAB-B"})
+            )
+            .await
+            .status,
+        200
+    );
+    let mut staff = person(3);
+    staff["institution"] = json!("INST-1");
+    let staff_id = admin.post("/api/v1/persons", staff).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let outsider_id = admin.post("/api/v1/persons", person(4)).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut users = vec![];
+    for (name, role, scope) in [
+        ("collector-s01", Role::Collector, "S01"),
+        ("collector-s02", Role::Collector, "S02"),
+        ("tech-a", Role::LabTechnician, "LAB-A"),
+        ("tech-b", Role::LabTechnician, "LAB-B"),
+        ("reviewer-a", Role::LabReviewer, "LAB-A"),
+        ("cdc-bj", Role::CdcReviewer, "1101"),
+        ("hr-1", Role::InstitutionAdmin, "INST-1"),
+        ("auditor", Role::Auditor, ""),
+    ] {
+        users.push((name, admin.as_new(name, role, scope).await));
+    }
+    let anonymous = admin.with_token("");
+    World {
+        admin,
+        anonymous,
+        users,
+        staff_id,
+        outsider_id,
+    }
+}
+
+async fn call(app: &TestApp, method: &str, path: &str, body: &Value) -> common::Resp {
+    match method {
+        "GET" => app.get(path).await,
+        "POST" => app.post(path, body.clone()).await,
+        "PUT" => app.put(path, body.clone()).await,
+        _ => unreachable!("method {method}"),
+    }
+}
+
+async fn endpoint_by_role_table(db: Db) {
+    let w = world(db).await;
+    let open = |barcode: &str, site: &str| {
+        json!({"barcode": barcode, "kind": "pool", "pool_size": 10, "sample_type": "oropharyngeal",
+               "site": site, "category": "mass_screening"})
+    };
+    let settings = w.admin.get("/api/v1/settings").await.body;
+    let staff = format!("/api/v1/persons/{}", w.staff_id);
+    let outsider = format!("/api/v1/persons/{}", w.outsider_id);
+    let new_lab = common::lab("LAB-Z");
+    let none = json!({});
+    #[rustfmt::skip]
+    let table: Vec<(&str, &str, Value, &str, u16)> = vec![
+        ("GET", "/api/v1/labs", none.clone(), "nobody", 200),
+        ("GET", "/api/v1/sites", none.clone(), "nobody", 401),
+        ("GET", "/api/v1/sites", none.clone(), "auditor", 200),
+        ("GET", "/api/v1/me", none.clone(), "hr-1", 200),
+        ("POST", "/api/v1/labs", new_lab.clone(), "nobody", 401),
+        ("POST", "/api/v1/labs", new_lab.clone(), "collector-s01", 403),
+        ("POST", "/api/v1/labs", new_lab.clone(), "tech-a", 403),
+        ("POST", "/api/v1/labs", new_lab.clone(), "auditor", 403),
+        ("POST", "/api/v1/labs", new_lab.clone(), "admin", 201),
+        ("PUT", "/api/v1/settings", settings.clone(), "tech-a", 403),
+        ("PUT", "/api/v1/settings", settings.clone(), "admin", 200),
+        ("POST", "/api/v1/users", json!({"username": "x1", "role": "auditor"}), "auditor", 403),
+        ("POST", "/api/v1/users", json!({"username": "x1", "role": "auditor"}), "admin", 201),
+        ("POST", "/api/v1/users", json!({"username": "x2", "role": "collector"}), "admin", 422),
+        ("POST", "/api/v1/sites/S01/barcode-batches", json!({"count": 5}), "collector-s01", 403),
+        // Accession: collectors at their own site only.
+        ("POST", "/api/v1/tubes", open("P-1", "S01"), "nobody", 401),
+        ("POST", "/api/v1/tubes", open("P-1", "S01"), "tech-a", 403),
+        ("POST", "/api/v1/tubes", open("P-1", "S01"), "auditor", 403),
+        ("POST", "/api/v1/tubes", open("P-1", "S01"), "collector-s02", 403),
+        ("POST", "/api/v1/tubes", open("P-1", "S01"), "collector-s01", 201),
+        ("POST", "/api/v1/tubes/P-1/members", person(10), "collector-s02", 404),
+        ("POST", "/api/v1/tubes/P-1/members", person(10), "tech-a", 403),
+        ("POST", "/api/v1/tubes/P-1/members", person(10), "collector-s01", 200),
+        ("POST", "/api/v1/tubes/P-1/close", none.clone(), "collector-s02", 404),
+        ("POST", "/api/v1/tubes/P-1/close", none.clone(), "collector-s01", 200),
+        // Reading a tube: its site's collectors, its lab, its region's CDC, auditors.
+        ("GET", "/api/v1/tubes/T-1", none.clone(), "nobody", 401),
+        ("GET", "/api/v1/tubes/T-1", none.clone(), "collector-s01", 200),
+        ("GET", "/api/v1/tubes/T-1", none.clone(), "collector-s02", 404),
+        ("GET", "/api/v1/tubes/T-1", none.clone(), "tech-a", 200),
+        ("GET", "/api/v1/tubes/T-1", none.clone(), "tech-b", 404),
+        ("GET", "/api/v1/tubes/T-1", none.clone(), "reviewer-a", 200),
+        ("GET", "/api/v1/tubes/T-1", none.clone(), "cdc-bj", 200),
+        ("GET", "/api/v1/tubes/T-B", none.clone(), "cdc-bj", 404),
+        ("GET", "/api/v1/tubes/T-1", none.clone(), "hr-1", 403),
+        ("GET", "/api/v1/tubes/T-1", none.clone(), "auditor", 200),
+        ("GET", "/api/v1/tubes/T-B", none.clone(), "tech-a", 404),
+        ("GET", "/api/v1/tubes/T-B", none.clone(), "tech-b", 200),
+        // Reception: technicians, for their own lab.
+        ("POST", "/api/v1/reception", json!({"barcode": "T-1", "lab": "LAB-A"}), "collector-s01", 403),
+        ("POST", "/api/v1/reception", json!({"barcode": "T-1", "lab": "LAB-A"}), "reviewer-a", 403),
+        ("POST", "/api/v1/reception", json!({"barcode": "T-1", "lab": "LAB-A"}), "tech-b", 403),
+        ("POST", "/api/v1/reception", json!({"barcode": "T-1", "lab": "LAB-A"}), "tech-a", 200),
+        ("POST", "/api/v1/tubes/T-B/reject", json!({"reason": "leaking_or_broken"}), "tech-a", 404),
+        ("POST", "/api/v1/tubes/T-B/reject", json!({"reason": "leaking_or_broken"}), "tech-b", 200),
+        ("GET", "/api/v1/resampling", none.clone(), "hr-1", 403),
+        ("GET", "/api/v1/resampling", none.clone(), "tech-a", 200),
+        // People: an institution administrator registers and sees its own staff only.
+        ("POST", "/api/v1/persons", json!({"doc_type": "passport", "doc_no": "E1", "name": "A", "phone": "13800000000", "institution": "INST-2"}), "hr-1", 403),
+        ("POST", "/api/v1/persons", person(20), "hr-1", 201),
+        ("POST", "/api/v1/persons", person(21), "tech-a", 403),
+        ("GET", &staff, none.clone(), "hr-1", 200),
+        ("GET", &outsider, none.clone(), "hr-1", 404),
+        ("GET", &outsider, none.clone(), "tech-a", 403),
+        ("GET", &outsider, none.clone(), "auditor", 200),
+    ];
+    for (method, path, body, user, expected) in &table {
+        let r = call(w.user(user), method, path, body).await;
+        assert_eq!(r.status, *expected, "{method} {path} as {user}: {r:?}");
+        if r.status == 401 {
+            assert!(r.code().starts_with("auth."), "{r:?}");
+        }
+    }
+    // Listings are confined to the scope: tech-b sees LAB-B's tube only.
+    let r = w.user("tech-b").get("/api/v1/tubes").await;
+    let barcodes: Vec<&str> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["barcode"].as_str().unwrap())
+        .collect();
+    assert_eq!(barcodes, ["T-B"]);
+    let r = w.user("collector-s01").get("/api/v1/tubes").await;
+    assert!(
+        r.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["site"] == "S01"),
+        "{r:?}"
+    );
+    // The institution administrator's new person belongs to the institution.
+    let me = w.user("hr-1").get("/api/v1/me").await;
+    assert_eq!(me.body["institution"], "INST-1");
+}
+
+async fn browser_sessions_need_csrf_and_logins_are_rate_limited(db: Db) {
+    let app = TestApp::start(db).await;
+    app.seed().await;
+    let r = app
+        .post("/api/v1/users", json!({"username": "col", "role": "collector", "site": "S01", "password": "correct horse"}))
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let anonymous = app.with_token("");
+    let r = anonymous
+        .post(
+            "/api/v1/login",
+            json!({"username": "col", "password": "correct horse"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let cookie = r
+        .headers
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().unwrap().to_string();
+    let csrf = r.body["csrf"].as_str().unwrap().to_string();
+    let body = json!({"barcode": "P-C", "kind": "pool", "pool_size": 10, "sample_type": "oropharyngeal",
+                      "site": "S01", "category": "mass_screening"});
+    let get = anonymous
+        .send(
+            anonymous
+                .client
+                .get(anonymous.url("/api/v1/me"))
+                .header("cookie", &session),
+        )
+        .await;
+    assert_eq!(
+        (get.status, get.body["username"].as_str()),
+        (200, Some("col")),
+        "{get:?}"
+    );
+    let no_csrf = anonymous
+        .send(
+            anonymous
+                .client
+                .post(anonymous.url("/api/v1/tubes"))
+                .header("cookie", &session)
+                .json(&body),
+        )
+        .await;
+    assert_eq!(
+        (no_csrf.status, no_csrf.code()),
+        (403, "auth.csrf"),
+        "{no_csrf:?}"
+    );
+    let with_csrf = anonymous
+        .send(
+            anonymous
+                .client
+                .post(anonymous.url("/api/v1/tubes"))
+                .header("cookie", &session)
+                .header("x-csrf-token", &csrf)
+                .json(&body),
+        )
+        .await;
+    assert_eq!(with_csrf.status, 201, "{with_csrf:?}");
+    assert_eq!(with_csrf.body["collector"], "col");
+    // Five wrong passwords lock the account out, even for the right one.
+    for _ in 0..5 {
+        let r = anonymous
+            .post(
+                "/api/v1/login",
+                json!({"username": "col", "password": "wrong"}),
+            )
+            .await;
+        assert_eq!((r.status, r.code()), (401, "auth.login_failed"), "{r:?}");
+        assert!(
+            r.body["error"]["details"].is_null(),
+            "no detail leaks: {r:?}"
+        );
+    }
+    let r = anonymous
+        .post(
+            "/api/v1/login",
+            json!({"username": "col", "password": "correct horse"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (429, "auth.too_many_failures"),
+        "{r:?}"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'auth.login_failed'")
+            .await,
+        5
+    );
+}
+
+async fn revoked_tokens_stop_working(db: Db) {
+    let app = TestApp::start(db).await;
+    app.seed().await;
+    let r = app
+        .post(
+            "/api/v1/users",
+            json!({"username": "scanner", "role": "collector", "site": "S01"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let r = app
+        .post("/api/v1/users/scanner/tokens", json!({"name": "scanner-3"}))
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let scanner = app.with_token(r.body["token"].as_str().unwrap());
+    let prefix = r.body["prefix"].as_str().unwrap().to_string();
+    assert_eq!(scanner.get("/api/v1/me").await.status, 200);
+    let r = app
+        .send(
+            app.client
+                .delete(app.url(&format!("/api/v1/tokens/{prefix}"))),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{r:?}");
+    // The node caches a verified token for a few seconds; a fresh node sees the revocation at once.
+    let other = scanner.another_node().await;
+    let other = other.with_token(&scanner.token);
+    let r = other.get("/api/v1/me").await;
+    assert_eq!((r.status, r.code()), (401, "auth.invalid_token"), "{r:?}");
+    // Tokens are stored hashed: the secret is nowhere in the database.
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM api_token WHERE token_hash = $1 OR prefix = $1")
+            .bind(scanner.token.clone())
+            .fetch_one(app.store.reader())
+            .await
+            .unwrap();
+    assert_eq!(n, 0);
+}
