@@ -29,6 +29,11 @@ enum Command {
     Demo(DemoArgs),
     /// Print the OpenAPI document.
     Openapi,
+    /// The audit trail: seal it now, or verify it.
+    Audit {
+        #[command(subcommand)]
+        which: AuditCommand,
+    },
     /// Users and their tokens.
     User {
         #[command(subcommand)]
@@ -39,6 +44,15 @@ enum Command {
         #[command(subcommand)]
         which: BenchCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute every seal and sealed entry; exits 1 and names the first bad entry if the
+    /// trail was tampered with.
+    Verify(DbArgs),
+    /// Seal the entries written since the last seal.
+    Seal(DbArgs),
 }
 
 #[derive(Subcommand)]
@@ -121,6 +135,9 @@ struct ServeArgs {
     /// Load the demo dataset first (if the database is empty).
     #[arg(long)]
     demo: bool,
+    /// Seconds between seals of the audit trail.
+    #[arg(long, env = "NATLIS_SEAL_EVERY", default_value_t = 5)]
+    seal_every: u64,
 }
 
 #[derive(Args)]
@@ -177,6 +194,49 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User {
             which: UserCommand::Add(a),
         } => user_add(a).await,
+        Command::Audit { which } => match which {
+            AuditCommand::Seal(db) => {
+                let store = db.open().await?;
+                let mut total = 0;
+                while let Some(s) = crate::audit::seal(&store)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?
+                {
+                    total += s.entries;
+                    println!(
+                        "sealed {} entries in seal {} ({})",
+                        s.entries, s.seal, s.hash
+                    );
+                }
+                if total == 0 {
+                    println!("nothing to seal");
+                }
+                Ok(())
+            }
+            AuditCommand::Verify(db) => {
+                let store = db.open().await?;
+                let mut conn = store.reader().acquire().await?;
+                let r = crate::audit::verify(&mut conn)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                match &r.problem {
+                    None => {
+                        println!(
+                            "audit trail intact: {} entries in {} seals verified; {} entries not sealed yet",
+                            r.sealed_entries, r.seals, r.unsealed_entries
+                        );
+                        if let Some(h) = &r.last_hash {
+                            println!("last seal hash: {h}");
+                        }
+                        Ok(())
+                    }
+                    Some(p) => {
+                        println!("AUDIT TRAIL TAMPERED: {p}");
+                        std::process::exit(1);
+                    }
+                }
+            }
+        },
         Command::Bench { which } => match which {
             BenchCommand::Accession(a) => crate::bench::accession(a).await,
         },
@@ -246,6 +306,10 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         let summary = crate::demo::load(&store, a.tz).await?;
         tracing::info!("{summary}");
     }
+    crate::audit::spawn_sealer(
+        store.clone(),
+        std::time::Duration::from_secs(a.seal_every.max(1)),
+    );
     let listener = tokio::net::TcpListener::bind(a.addr).await?;
     tracing::info!("natlis listening on http://{}", listener.local_addr()?);
     let state = AppState::new(store.clone(), a.tz);

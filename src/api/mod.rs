@@ -3,6 +3,7 @@
 //! Handlers parse, call one service function, and map its error; nothing else.
 
 mod accounts;
+mod audit;
 mod labels;
 mod ops;
 mod persons;
@@ -98,6 +99,7 @@ impl utoipa::Modify for Security {
         (name = "reception", description = "Tubes at the lab (实验室接收)"),
         (name = "labels", description = "Barcode labels"),
         (name = "accounts", description = "Users, tokens, login"),
+        (name = "audit", description = "The tamper-evident audit trail"),
         (name = "ops", description = "Health and metrics"),
     )
 )]
@@ -132,7 +134,8 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .merge(reception::router())
         .merge(labels::router())
         .merge(settings::router())
-        .merge(accounts::router());
+        .merge(accounts::router())
+        .merge(audit::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }
 

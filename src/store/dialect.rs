@@ -48,6 +48,17 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// A statement that makes concurrent audit sealers take turns (PostgreSQL: a transaction-
+    /// scoped advisory lock; SQLite: its single writer does it already).
+    pub fn serialize_sealers(self) -> Option<&'static str> {
+        match self {
+            Self::Sqlite => None,
+            Self::Postgres => Some("SELECT pg_advisory_xact_lock(727001)"),
+        }
+    }
+}
+
 /// Per-connection settings for SQLite.
 pub fn sqlite_pragmas(sync: SqliteSync) -> &'static str {
     match sync {

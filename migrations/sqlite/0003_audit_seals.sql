@@ -1,0 +1,18 @@
+-- Tamper-evident audit trail: entries are sealed in batches; each seal records the hash of
+-- every entry it covers and chains to the previous seal's hash. A bulk operation's entries
+-- point to one parent entry.
+
+ALTER TABLE audit_log ADD COLUMN parent_id INTEGER;
+ALTER TABLE audit_log ADD COLUMN seal_id INTEGER;
+CREATE INDEX audit_log_seal ON audit_log (seal_id, id);
+
+CREATE TABLE audit_seal (
+    id          INTEGER PRIMARY KEY,
+    sealed_at   INTEGER NOT NULL,
+    entries     INTEGER NOT NULL,
+    first_entry INTEGER NOT NULL,
+    last_entry  INTEGER NOT NULL,
+    hashes      TEXT NOT NULL,
+    prev_hash   TEXT NOT NULL,
+    hash        TEXT NOT NULL
+);

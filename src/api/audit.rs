@@ -1,0 +1,49 @@
+//! The audit trail: the history of an entity, and verification.
+
+use super::AppState;
+use crate::actor::Actor;
+use crate::audit::{self, Entry, Report};
+use crate::auth::policy::Action;
+use crate::error::{Error, ErrorBody};
+use crate::json::Json;
+use axum::extract::{Query, State};
+use serde::Deserialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(history))
+        .routes(routes!(verify))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct EntityQuery {
+    /// `type:id`, e.g. `tube:P-001`, `person:<id>`, `lab:LAB-A`.
+    entity: String,
+}
+
+/// The full history of a tube, person or other entity, oldest first (reviewers, auditors).
+#[utoipa::path(get, path = "/audit", tag = "audit", params(EntityQuery),
+    responses((status = 200, body = Vec<Entry>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn history(
+    State(s): State<AppState>,
+    actor: Actor,
+    Query(q): Query<EntityQuery>,
+) -> Result<Json<Vec<Entry>>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(
+        audit::history(&mut conn, &actor, &q.entity, s.tz).await?,
+    ))
+}
+
+/// Recomputes every seal and sealed entry; names the first bad entry (admins, auditors).
+#[utoipa::path(get, path = "/audit/verify", tag = "audit",
+    responses((status = 200, body = Report), (status = 403, body = ErrorBody)))]
+async fn verify(State(s): State<AppState>, actor: Actor) -> Result<Json<Report>, Error> {
+    actor.require(Action::ViewAudit)?;
+    if actor.role == crate::auth::policy::Role::LabReviewer {
+        return Err(actor.out_of_scope("the whole audit trail"));
+    }
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(audit::verify(&mut conn).await?))
+}

@@ -1,0 +1,434 @@
+//! The audit trail, tamper-evident. Entries are written in the transaction of the change they
+//! record (see [`crate::store::Tx::audit`]). A sealer, run every few seconds on every node and
+//! serialised by the database, seals the entries not yet sealed in one batch: the seal records
+//! the SHA-256 of every entry it covers and chains to the previous seal. Writers never wait for
+//! each other over the chain; `natlis audit verify` recomputes everything and names the first
+//! entry that was altered, deleted or slipped into a sealed batch.
+
+use crate::actor::Actor;
+use crate::auth::policy::Action;
+use crate::error::Error;
+use crate::store::time::{show, to_db};
+use crate::store::{Store, Tx};
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::{AnyConnection, FromRow};
+use utoipa::ToSchema;
+
+/// The hash a chain starts from.
+pub const GENESIS: &str = "natlis-audit-genesis";
+/// Most entries in one seal.
+pub const MAX_SEAL: i64 = 20_000;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct EntryRow {
+    pub id: i64,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub parent_id: Option<i64>,
+    pub seal_id: Option<i64>,
+}
+
+const ENTRY_COLUMNS: &str =
+    "id, at, actor, action, entity_type, entity_id, before, after, parent_id, seal_id";
+
+/// The hash of an entry: every field, each length-prefixed so no two entries collide by
+/// shifting text from one field to the next.
+pub fn entry_hash(e: &EntryRow) -> String {
+    let mut h = Sha256::new();
+    let fields: [&str; 9] = [
+        &e.id.to_string(),
+        &e.at.to_string(),
+        &e.actor,
+        &e.action,
+        &e.entity_type,
+        &e.entity_id,
+        e.before.as_deref().unwrap_or("\u{0}null"),
+        e.after.as_deref().unwrap_or("\u{0}null"),
+        &e.parent_id.map(|p| p.to_string()).unwrap_or_default(),
+    ];
+    for f in fields {
+        h.update((f.len() as u64).to_le_bytes());
+        h.update(f.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// The hash of a seal over the previous seal's hash, its time and its entries' hashes.
+pub fn seal_hash(prev: &str, sealed_at: i64, hashes: &str) -> String {
+    hex::encode(Sha256::digest(
+        format!("{prev}|{sealed_at}|{hashes}").as_bytes(),
+    ))
+}
+
+/// What one sealing did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sealed {
+    pub seal: i64,
+    pub entries: i64,
+    pub hash: String,
+}
+
+/// Seals the entries not sealed yet (up to [`MAX_SEAL`]); `None` when there were none.
+pub async fn seal(store: &Store) -> Result<Option<Sealed>, Error> {
+    store
+        .execute(
+            &Actor::system(),
+            crate::store::change(|tx| Box::pin(seal_in(tx))),
+        )
+        .await
+}
+
+async fn seal_in(tx: &mut Tx) -> Result<Option<Sealed>, Error> {
+    if let Some(lock) = tx.backend().serialize_sealers() {
+        sqlx::query(lock).execute(tx.conn()).await?;
+    }
+    let entries: Vec<EntryRow> = sqlx::query_as(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seal_id IS NULL ORDER BY id LIMIT $1"
+    ))
+    .bind(MAX_SEAL)
+    .fetch_all(tx.conn())
+    .await?;
+    let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+        return Ok(None);
+    };
+    let (first_id, last_id) = (first.id, last.id);
+    let prev: Option<(String,)> =
+        sqlx::query_as("SELECT hash FROM audit_seal ORDER BY id DESC LIMIT 1")
+            .fetch_optional(tx.conn())
+            .await?;
+    let prev = prev.map(|p| p.0).unwrap_or_else(|| GENESIS.to_string());
+    let hashes: Vec<(i64, String)> = entries.iter().map(|e| (e.id, entry_hash(e))).collect();
+    let hashes = serde_json::to_string(&hashes).expect("hashes serialise");
+    let sealed_at = to_db(tx.now());
+    let hash = seal_hash(&prev, sealed_at, &hashes);
+    let (seal_id,): (i64,) = sqlx::query_as(
+        "INSERT INTO audit_seal (sealed_at, entries, first_entry, last_entry, hashes, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(sealed_at)
+    .bind(entries.len() as i64)
+    .bind(first_id)
+    .bind(last_id)
+    .bind(hashes)
+    .bind(prev)
+    .bind(hash.clone())
+    .fetch_one(tx.conn())
+    .await?;
+    // Marked by id, never by range: an entry committed meanwhile with a smaller id was not
+    // hashed into this seal and must stay unsealed.
+    for chunk in entries.chunks(500) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "UPDATE audit_log SET seal_id = $1 WHERE id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(seal_id);
+        for e in chunk {
+            q = q.bind(e.id);
+        }
+        q.execute(tx.conn()).await?;
+    }
+    Ok(Some(Sealed {
+        seal: seal_id,
+        entries: entries.len() as i64,
+        hash,
+    }))
+}
+
+/// Seals every few seconds until the process ends.
+pub fn spawn_sealer(store: Store, every: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            loop {
+                match seal(&store).await {
+                    Ok(Some(s)) if s.entries == MAX_SEAL => continue,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "sealing the audit trail failed; will retry");
+                        break;
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Report {
+    pub seals: i64,
+    pub sealed_entries: i64,
+    /// Entries written since the last seal (verified at the next one).
+    pub unsealed_entries: i64,
+    /// The newest seal's hash: publish or note it, and a rewrite of the whole chain shows.
+    pub last_hash: Option<String>,
+    /// The first problem found, naming the entry; none when the trail is intact.
+    pub problem: Option<String>,
+    /// The id of the first bad entry, where one entry is to blame.
+    pub first_bad_entry: Option<i64>,
+}
+
+#[derive(FromRow)]
+struct SealRow {
+    id: i64,
+    sealed_at: i64,
+    entries: i64,
+    hashes: String,
+    prev_hash: String,
+    hash: String,
+}
+
+/// Recomputes every seal and every sealed entry.
+pub async fn verify(conn: &mut AnyConnection) -> Result<Report, Error> {
+    let mut report = Report {
+        seals: 0,
+        sealed_entries: 0,
+        unsealed_entries: 0,
+        last_hash: None,
+        problem: None,
+        first_bad_entry: None,
+    };
+    let mut expected_prev = GENESIS.to_string();
+    let mut after = 0i64;
+    'seals: loop {
+        let seals: Vec<SealRow> = sqlx::query_as(
+            "SELECT id, sealed_at, entries, hashes, prev_hash, hash FROM audit_seal WHERE id > $1 ORDER BY id LIMIT 100",
+        )
+        .bind(after)
+        .fetch_all(&mut *conn)
+        .await?;
+        if seals.is_empty() {
+            break;
+        }
+        for s in seals {
+            after = s.id;
+            report.seals += 1;
+            if s.prev_hash != expected_prev {
+                report.problem = Some(format!(
+                    "seal {} does not follow the seal before it: a seal was removed or rewritten",
+                    s.id
+                ));
+                break 'seals;
+            }
+            if seal_hash(&s.prev_hash, s.sealed_at, &s.hashes) != s.hash {
+                report.problem = Some(format!("seal {} was altered", s.id));
+                break 'seals;
+            }
+            expected_prev = s.hash.clone();
+            report.last_hash = Some(s.hash.clone());
+            let listed: Vec<(i64, String)> = serde_json::from_str(&s.hashes).unwrap_or_default();
+            if listed.len() as i64 != s.entries {
+                report.problem = Some(format!("seal {} was altered", s.id));
+                break 'seals;
+            }
+            let rows: Vec<EntryRow> = sqlx::query_as(&format!(
+                "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seal_id = $1 ORDER BY id"
+            ))
+            .bind(s.id)
+            .fetch_all(&mut *conn)
+            .await?;
+            let mut rows = rows.into_iter().peekable();
+            for (id, hash) in &listed {
+                // Rows sealed here but not listed come before this listed id.
+                if let Some(r) = rows.next_if(|r| r.id < *id) {
+                    return Ok(bad(
+                        report,
+                        r.id,
+                        format!("entry {} was slipped into sealed batch {}", r.id, s.id),
+                    ));
+                }
+                match rows.next_if(|r| r.id == *id) {
+                    None => {
+                        return Ok(bad(
+                            report,
+                            *id,
+                            format!("entry {id} was deleted (it was sealed in seal {})", s.id),
+                        ))
+                    }
+                    Some(r) if entry_hash(&r) != *hash => {
+                        return Ok(bad(
+                            report,
+                            *id,
+                            format!(
+                                "entry {id} was altered after it was sealed in seal {}",
+                                s.id
+                            ),
+                        ))
+                    }
+                    Some(_) => report.sealed_entries += 1,
+                }
+            }
+            if let Some(r) = rows.next() {
+                return Ok(bad(
+                    report,
+                    r.id,
+                    format!("entry {} was slipped into sealed batch {}", r.id, s.id),
+                ));
+            }
+        }
+    }
+    let orphan: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT a.id, a.seal_id FROM audit_log a WHERE a.seal_id IS NOT NULL \
+         AND NOT EXISTS (SELECT 1 FROM audit_seal s WHERE s.id = a.seal_id) ORDER BY a.id LIMIT 1",
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let (Some((id, seal)), None) = (orphan, &report.problem) {
+        return Ok(bad(
+            report,
+            id,
+            format!("entry {id} claims seal {seal}, which does not exist"),
+        ));
+    }
+    let (unsealed,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE seal_id IS NULL")
+            .fetch_one(&mut *conn)
+            .await?;
+    report.unsealed_entries = unsealed;
+    Ok(report)
+}
+
+fn bad(mut report: Report, entry: i64, problem: String) -> Report {
+    report.first_bad_entry = Some(entry);
+    report.problem = Some(problem);
+    report
+}
+
+/// One entry as the history shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Entry {
+    pub id: i64,
+    pub at: DateTime<FixedOffset>,
+    pub actor: String,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: String,
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<serde_json::Value>,
+    pub parent_id: Option<i64>,
+    /// Sealed (and so tamper-evident) already.
+    pub sealed: bool,
+}
+
+/// The full history of one entity (`tube:BARCODE`, `person:ID`, `lab:CODE` …), oldest first.
+pub async fn history(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    entity: &str,
+    tz: FixedOffset,
+) -> Result<Vec<Entry>, Error> {
+    actor.require(Action::ViewAudit)?;
+    let (entity_type, entity_id) = entity.split_once(':').ok_or_else(|| {
+        Error::invalid(
+            "entity",
+            "name the entity as type:id, e.g. tube:P-001 or person:<id>",
+        )
+    })?;
+    if entity_type == "tube" {
+        // A reviewer sees the history of the tubes of their own lab.
+        crate::service::accession::load(&mut *conn, entity_id)
+            .await?
+            .visible_to(actor, Action::ViewAudit)?;
+    }
+    let rows: Vec<EntryRow> = sqlx::query_as(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE entity_type = $1 AND entity_id = $2 ORDER BY id LIMIT 10000"
+    ))
+    .bind(entity_type)
+    .bind(entity_id)
+    .fetch_all(conn)
+    .await?;
+    let json = |s: Option<String>| s.and_then(|v| serde_json::from_str(&v).ok());
+    Ok(rows
+        .into_iter()
+        .map(|r| Entry {
+            id: r.id,
+            at: show(r.at, tz),
+            actor: r.actor,
+            action: r.action,
+            entity_type: r.entity_type,
+            entity_id: r.entity_id,
+            before: json(r.before),
+            after: json(r.after),
+            parent_id: r.parent_id,
+            sealed: r.seal_id.is_some(),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> EntryRow {
+        EntryRow {
+            id: 7,
+            at: 1_700_000_000_000_000,
+            actor: "collector-li".into(),
+            action: "tube.open".into(),
+            entity_type: "tube".into(),
+            entity_id: "P-1".into(),
+            before: None,
+            after: Some("{\"kind\":\"pool\"}".into()),
+            parent_id: None,
+            seal_id: None,
+        }
+    }
+
+    #[test]
+    fn every_field_changes_the_hash() {
+        let h = entry_hash(&entry());
+        type Change = Box<dyn Fn(&mut EntryRow)>;
+        let variants: Vec<Change> = vec![
+            Box::new(|e| e.id = 8),
+            Box::new(|e| e.at += 1),
+            Box::new(|e| e.actor.push('x')),
+            Box::new(|e| e.action = "tube.close".into()),
+            Box::new(|e| e.entity_type = "person".into()),
+            Box::new(|e| e.entity_id = "P-2".into()),
+            Box::new(|e| e.before = Some("{}".into())),
+            Box::new(|e| e.after = None),
+            Box::new(|e| e.parent_id = Some(1)),
+        ];
+        for change in variants {
+            let mut e = entry();
+            change(&mut e);
+            assert_ne!(entry_hash(&e), h);
+        }
+        // The seal a row belongs to is not part of its hash.
+        let mut e = entry();
+        e.seal_id = Some(3);
+        assert_eq!(entry_hash(&e), h);
+    }
+
+    #[test]
+    fn fields_cannot_be_shifted_into_each_other() {
+        let mut a = entry();
+        a.actor = "ab".into();
+        a.action = "c".into();
+        let mut b = entry();
+        b.actor = "a".into();
+        b.action = "bc".into();
+        assert_ne!(entry_hash(&a), entry_hash(&b));
+    }
+
+    #[test]
+    fn seals_chain() {
+        let one = seal_hash(GENESIS, 1, "[[1,\"aa\"]]");
+        assert_ne!(
+            seal_hash(&one, 2, "[[2,\"bb\"]]"),
+            seal_hash(GENESIS, 2, "[[2,\"bb\"]]")
+        );
+    }
+}

@@ -1,0 +1,221 @@
+//! The audit trail: each change's history, sealed in hash-chained batches; altering, deleting or
+//! forging an entry is detected and the first bad entry named — through the library, the API
+//! and `natlis audit verify`. On both databases.
+
+mod common;
+
+use common::{person, Db, TestApp};
+use natlis::auth::policy::Role;
+use serde_json::json;
+
+on_both_databases!(
+    history_of_a_tube_names_who_did_what,
+    an_altered_entry_is_named,
+    a_deleted_entry_is_named,
+    a_forged_entry_is_named,
+    a_removed_seal_breaks_the_chain,
+);
+
+/// A seeded app with a pool of five people received at its lab, its audit trail sealed.
+async fn sealed_app(db: Db) -> TestApp {
+    let app = TestApp::start(db).await;
+    app.seed().await;
+    let collector = app.as_new("collector-1", Role::Collector, "S01").await;
+    let r = collector
+        .post(
+            "/api/v1/tubes",
+            json!({"barcode": "P-1", "kind": "pool", "pool_size": 5, "sample_type": "oropharyngeal",
+                   "site": "S01", "category": "mass_screening"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    for i in 1..=5 {
+        assert_eq!(
+            collector
+                .post("/api/v1/tubes/P-1/members", person(i))
+                .await
+                .status,
+            200
+        );
+    }
+    let tech = app.as_new("tech-1", Role::LabTechnician, "LAB-A").await;
+    let r = tech
+        .post(
+            "/api/v1/reception",
+            json!({"barcode": "P-1", "lab": "LAB-A"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let sealed = natlis::audit::seal(&app.store)
+        .await
+        .unwrap()
+        .expect("entries to seal");
+    assert!(sealed.entries > 10, "{sealed:?}");
+    assert!(natlis::audit::seal(&app.store).await.unwrap().is_none());
+    app
+}
+
+async fn verify(app: &TestApp) -> natlis::audit::Report {
+    let mut conn = app.store.reader().acquire().await.unwrap();
+    natlis::audit::verify(&mut conn).await.unwrap()
+}
+
+async fn entry_id(app: &TestApp, action: &str) -> i64 {
+    let (id,): (i64,) = sqlx::query_as("SELECT MIN(id) FROM audit_log WHERE action = $1")
+        .bind(action)
+        .fetch_one(app.store.reader())
+        .await
+        .unwrap();
+    id
+}
+
+async fn exec(app: &TestApp, sql: &str) {
+    sqlx::query(sql).execute(app.store.writer()).await.unwrap();
+}
+
+async fn history_of_a_tube_names_who_did_what(db: Db) {
+    let app = sealed_app(db).await;
+    let r = app.get("/api/v1/audit?entity=tube:P-1").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let entries = r.body.as_array().unwrap();
+    let steps: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap()))
+        .collect();
+    assert_eq!(steps[0], ("tube.open", "collector-1"));
+    assert_eq!(steps[5], ("tube.add_member", "collector-1"));
+    assert_eq!(steps[6], ("tube.close", "collector-1"));
+    assert_eq!(steps[7], ("tube.receive", "tech-1"));
+    assert_eq!(entries[7]["after"]["lab"], "LAB-A");
+    assert!(entries.iter().all(|e| e["sealed"] == true));
+    let auditor = app.as_new("auditor-1", Role::Auditor, "").await;
+    assert_eq!(
+        auditor.get("/api/v1/audit?entity=tube:P-1").await.status,
+        200
+    );
+    let collector = app.as_new("collector-2", Role::Collector, "S01").await;
+    assert_eq!(
+        collector.get("/api/v1/audit?entity=tube:P-1").await.status,
+        403
+    );
+    let r = auditor.get("/api/v1/audit/verify").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.body["problem"].is_null(), "{r:?}");
+    assert!(r.body["last_hash"].is_string());
+    // New work is unsealed until the next seal.
+    app.post("/api/v1/persons", person(99)).await;
+    let report = verify(&app).await;
+    assert_eq!(report.problem, None);
+    assert!(report.unsealed_entries >= 2, "{report:?}");
+}
+
+async fn an_altered_entry_is_named(db: Db) {
+    let app = sealed_app(db).await;
+    let id = entry_id(&app, "tube.receive").await;
+    exec(
+        &app,
+        &format!("UPDATE audit_log SET actor = 'mallory' WHERE id = {id}"),
+    )
+    .await;
+    let report = verify(&app).await;
+    assert_eq!(report.first_bad_entry, Some(id), "{report:?}");
+    assert!(report.problem.unwrap().contains("altered"));
+}
+
+async fn a_deleted_entry_is_named(db: Db) {
+    let app = sealed_app(db).await;
+    let id = entry_id(&app, "tube.add_member").await;
+    exec(&app, &format!("DELETE FROM audit_log WHERE id = {id}")).await;
+    let report = verify(&app).await;
+    assert_eq!(report.first_bad_entry, Some(id), "{report:?}");
+    assert!(report.problem.unwrap().contains("deleted"));
+}
+
+async fn a_forged_entry_is_named(db: Db) {
+    let app = sealed_app(db).await;
+    let (seal,): (i64,) = sqlx::query_as("SELECT MIN(id) FROM audit_seal")
+        .fetch_one(app.store.reader())
+        .await
+        .unwrap();
+    exec(
+        &app,
+        &format!(
+            "INSERT INTO audit_log (at, actor, action, entity_type, entity_id, seal_id) \
+             VALUES (0, 'mallory', 'tube.receive', 'tube', 'P-1', {seal})"
+        ),
+    )
+    .await;
+    let (forged,): (i64,) = sqlx::query_as("SELECT MAX(id) FROM audit_log")
+        .fetch_one(app.store.reader())
+        .await
+        .unwrap();
+    let report = verify(&app).await;
+    assert_eq!(report.first_bad_entry, Some(forged), "{report:?}");
+    assert!(report.problem.unwrap().contains("slipped"));
+}
+
+async fn a_removed_seal_breaks_the_chain(db: Db) {
+    let app = sealed_app(db).await;
+    app.post("/api/v1/persons", person(77)).await;
+    natlis::audit::seal(&app.store)
+        .await
+        .unwrap()
+        .expect("a second seal");
+    exec(
+        &app,
+        "DELETE FROM audit_seal WHERE id = (SELECT MIN(id) FROM audit_seal)",
+    )
+    .await;
+    let report = verify(&app).await;
+    assert!(
+        report
+            .problem
+            .as_deref()
+            .unwrap_or("")
+            .contains("does not follow"),
+        "{report:?}"
+    );
+}
+
+/// `natlis audit verify` on a tampered SQLite database exits 1 and names the entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_names_the_first_bad_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = natlis::store::Location::SqliteDir(dir.path().to_path_buf());
+    let store = natlis::store::Store::connect(&location, natlis::store::SqliteSync::Normal)
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    natlis::auth::bootstrap_admin(&store, Some("a-long-password"))
+        .await
+        .unwrap();
+    natlis::audit::seal(&store)
+        .await
+        .unwrap()
+        .expect("bootstrap entries");
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_natlis"))
+            .args(["audit", "verify", "--data-dir"])
+            .arg(dir.path())
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let ok = run();
+    assert!(ok.status.success(), "{ok:?}");
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("audit trail intact"));
+    let (id,): (i64,) = sqlx::query_as("SELECT MIN(id) FROM audit_log")
+        .fetch_one(store.reader())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_log SET after = '{}' WHERE id = $1")
+        .bind(id)
+        .execute(store.writer())
+        .await
+        .unwrap();
+    store.close().await;
+    let bad = run();
+    assert_eq!(bad.status.code(), Some(1), "{bad:?}");
+    let out = String::from_utf8_lossy(&bad.stdout);
+    assert!(out.contains(&format!("entry {id} was altered")), "{out}");
+}
