@@ -11,4 +11,7 @@ PG_EXTRA_OPTS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 pg_start
 trap pg_stop EXIT
 export NATLIS_TEST_PG_URL="$NATLIS_PG_URL"
+# The tests log everything natlis and sqlx log to target/tmp/test-logs; no full ID number may be there.
+rm -rf target/tmp/test-logs
 cargo test --workspace --all-targets "$@"
+scripts/check-logs.sh target/tmp/test-logs

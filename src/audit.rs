@@ -154,7 +154,8 @@ pub fn spawn_sealer(store: Store, every: std::time::Duration) {
                     Ok(Some(s)) if s.entries == MAX_SEAL => continue,
                     Ok(_) => break,
                     Err(e) => {
-                        tracing::warn!(error = %e, "sealing the audit trail failed; will retry");
+                        let error = crate::domain::mask::redact_ids(&e.to_string());
+                        tracing::warn!(error, "sealing the audit trail failed; will retry");
                         break;
                     }
                 }

@@ -146,7 +146,8 @@ impl IntoResponse for Error {
     fn into_response(mut self) -> Response {
         if self.status.is_server_error() {
             let reference = uuid::Uuid::new_v4().simple().to_string();
-            tracing::error!(reference, error = %self, "request failed");
+            let error = crate::domain::mask::redact_ids(&self.to_string());
+            tracing::error!(reference, error, "request failed");
             self.message = format!("internal error (reference {reference})");
         }
         (self.status, axum::Json(self.body())).into_response()

@@ -14,6 +14,7 @@ on_both_databases!(
     a_deleted_entry_is_named,
     a_forged_entry_is_named,
     a_removed_seal_breaks_the_chain,
+    unmasked_views_are_audited_and_bulk_changes_have_a_parent,
 );
 
 /// A seeded app with a pool of five people received at its lab, its audit trail sealed.
@@ -218,4 +219,61 @@ async fn the_command_line_names_the_first_bad_entry() {
     assert_eq!(bad.status.code(), Some(1), "{bad:?}");
     let out = String::from_utf8_lossy(&bad.stdout);
     assert!(out.contains(&format!("entry {id} was altered")), "{out}");
+}
+
+async fn unmasked_views_are_audited_and_bulk_changes_have_a_parent(db: Db) {
+    let app = sealed_app(db).await;
+    let tube = app.get("/api/v1/tubes/P-1").await;
+    let id = tube.body["members"][0]["person"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(tube.body["members"][0]["person"]["doc_no"]
+        .as_str()
+        .unwrap()
+        .contains("********"));
+    let reviewer = app.as_new("reviewer-1", Role::LabReviewer, "LAB-A").await;
+    let r = reviewer
+        .get(&format!("/api/v1/persons/{id}/unmasked"))
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["doc_no"], common::id_number(1));
+    let collector = app.as_new("collector-3", Role::Collector, "S01").await;
+    assert_eq!(
+        collector
+            .get(&format!("/api/v1/persons/{id}/unmasked"))
+            .await
+            .status,
+        403
+    );
+    let history = app.get(&format!("/api/v1/audit?entity=person:{id}")).await;
+    let views: Vec<&serde_json::Value> = history
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "person.view_unmasked")
+        .collect();
+    assert_eq!(views.len(), 1, "{history:?}");
+    assert_eq!(views[0]["actor"], "reviewer-1");
+    // Rejecting the pool: one parent entry, one child per re-sampling order.
+    let tech = app.as_new("tech-2", Role::LabTechnician, "LAB-A").await;
+    let r = tech
+        .post(
+            "/api/v1/tubes/P-1/reject",
+            json!({"reason": "leaking_or_broken"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let parent = entry_id(&app, "tube.reject").await;
+    let (children,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM audit_log WHERE parent_id = $1 AND action = 'order.resample'",
+    )
+    .bind(parent)
+    .fetch_one(app.store.reader())
+    .await
+    .unwrap();
+    assert_eq!(children, 5);
+    natlis::audit::seal(&app.store).await.unwrap();
+    assert_eq!(verify(&app).await.problem, None);
 }

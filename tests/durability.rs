@@ -37,6 +37,9 @@ fn free_port() -> u16 {
 
 async fn start(args: &[String]) -> Server {
     let port = free_port();
+    let logs = common::log_dir();
+    std::fs::create_dir_all(&logs).unwrap();
+    let log = std::fs::File::create(logs.join(format!("natlis-serve-{port}.log"))).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_natlis"))
         .arg("serve")
         .arg("--addr")
@@ -44,8 +47,9 @@ async fn start(args: &[String]) -> Server {
         .args(args)
         .env_remove("DATABASE_URL")
         .env("NATLIS_ADMIN_PASSWORD", "durable-admin-pw")
+        .env("NATLIS_LOG", "info,natlis=trace,sqlx=trace")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("starting natlis serve");
     let server = Server {

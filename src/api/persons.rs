@@ -16,6 +16,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(register))
         .routes(routes!(get_person))
         .routes(routes!(personal_code_svg))
+        .routes(routes!(unmasked))
 }
 
 /// Pre-registers a person and issues a personal code (个人码). The same document registered
@@ -95,4 +96,27 @@ async fn personal_code_svg(
     })?;
     let svg = crate::labels::qr_svg(&code)?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
+}
+
+/// A person in full — ID number, name, phone — for reviewers and CDC reviewers; every such view
+/// is recorded in the audit trail.
+#[utoipa::path(get, path = "/persons/{id}/unmasked", tag = "persons", params(("id" = String, Path)),
+    responses((status = 200, body = persons::PersonFull), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn unmasked(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> Result<Json<persons::PersonFull>, Error> {
+    let today = s.today();
+    let full = s
+        .store
+        .execute(
+            &actor,
+            crate::store::change(move |tx| {
+                let id = id.clone();
+                Box::pin(async move { persons::unmasked(tx, &id, today).await })
+            }),
+        )
+        .await?;
+    Ok(Json(full))
 }

@@ -55,6 +55,8 @@ pub enum Action {
     ManageUsers,
     RegisterPerson,
     ViewPerson,
+    /// See a person's ID number, name and phone in full (every such view is audited).
+    ViewUnmasked,
     /// Open a tube, scan people into it, close it.
     Accession,
     ViewTube,
@@ -73,6 +75,7 @@ pub fn allowed(role: Role, action: Action) -> bool {
         ViewRegistry => true,
         RegisterPerson => matches!(role, Admin | Collector | InstitutionAdmin),
         ViewPerson => matches!(role, Admin | Auditor | Collector | InstitutionAdmin),
+        ViewUnmasked => matches!(role, Admin | LabReviewer | CdcReviewer),
         Accession => matches!(role, Admin | Collector),
         ViewTube => matches!(
             role,

@@ -38,6 +38,31 @@ pub fn name(name: &str) -> String {
     }
 }
 
+/// Masks every run of characters in free text that could be an 18-character resident ID
+/// number (17 digits and a digit or X), so that no error message or log line carries one.
+pub fn redact_ids(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let starts_run = i == 0 || !chars[i - 1].is_ascii_alphanumeric();
+        if starts_run && i + 18 <= chars.len() {
+            let cand = &chars[i..i + 18];
+            let shaped = cand[..17].iter().all(|c| c.is_ascii_digit())
+                && (cand[17].is_ascii_digit() || cand[17] == 'X' || cand[17] == 'x');
+            let ends_run = chars.get(i + 18).is_none_or(|c| !c.is_ascii_alphanumeric());
+            if shaped && ends_run {
+                out.push_str(&document_number(&cand.iter().collect::<String>()));
+                i += 18;
+                continue;
+            }
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
+}
+
 fn keep_ends(chars: &[char], head: usize, tail: usize) -> String {
     let n = chars.len();
     chars
@@ -69,6 +94,17 @@ mod tests {
         assert_eq!(phone("02161234567"), "021****4567");
         assert_eq!(phone("61234567"), "****4567");
         assert_eq!(phone(""), "");
+    }
+
+    #[test]
+    fn ids_in_free_text_are_redacted() {
+        assert_eq!(
+            redact_ids("Key (doc_type, doc_no)=(resident_id, 11010519491231002X) already exists"),
+            "Key (doc_type, doc_no)=(resident_id, 110105********002X) already exists"
+        );
+        // Longer digit runs (timestamps, other numbers) are left alone.
+        assert_eq!(redact_ids("t=1700000000000000000"), "t=1700000000000000000");
+        assert_eq!(redact_ids("no ids here"), "no ids here");
     }
 
     proptest! {

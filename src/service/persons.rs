@@ -443,3 +443,41 @@ pub async fn bind(tx: &mut Tx, who: Identified, today: NaiveDate) -> Result<Pers
         }
     }
 }
+
+/// A person in full: for the roles that need it (reports, CDC confirmation). Every such view
+/// is recorded in the audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PersonFull {
+    pub id: String,
+    pub doc_type: DocumentType,
+    pub doc_no: String,
+    pub name: String,
+    pub phone: String,
+    pub sex: Option<Sex>,
+    pub birth_date: Option<NaiveDate>,
+    pub institution: Option<String>,
+}
+
+pub async fn unmasked(tx: &mut Tx, uid: &str, today: NaiveDate) -> Result<PersonFull, Error> {
+    tx.actor().require(Action::ViewUnmasked)?;
+    let row: PersonRow = sqlx::query_as(&format!("{PERSON_SELECT} WHERE p.uid = $1"))
+        .bind(uid.trim())
+        .fetch_optional(tx.conn())
+        .await?
+        .ok_or_else(|| Error::not_found("person.not_found", format!("no person with id {uid}")))?;
+    tx.audit("person.view_unmasked", "person", &row.uid, None, None);
+    let view = row.view(today);
+    Ok(PersonFull {
+        id: row.uid,
+        doc_type: view.doc_type,
+        doc_no: row.doc_no,
+        name: row.name,
+        phone: row.phone,
+        sex: view.sex,
+        birth_date: row
+            .birth_date
+            .as_deref()
+            .and_then(|b| NaiveDate::parse_from_str(b, "%Y-%m-%d").ok()),
+        institution: row.institution_code,
+    })
+}

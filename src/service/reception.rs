@@ -208,13 +208,14 @@ pub async fn reject(
     .bind(row.id)
     .execute(tx.conn())
     .await?;
-    tx.audit(
+    // One parent entry for the rejection, one child per re-sampling order.
+    tx.begin_bulk(
         "tube.reject",
         "tube",
         barcode.as_str(),
-        Some(&serde_json::json!({ "status": row.status })),
-        Some(&serde_json::json!({ "status": "rejected", "reason": req.reason, "note": note })),
-    );
+        Some(&serde_json::json!({ "status": "rejected", "before": row.status, "reason": req.reason, "note": note })),
+    )
+    .await?;
     let people: Vec<(i64, String)> = sqlx::query_as(
         "SELECT p.id, p.uid FROM tube_member m JOIN person p ON p.id = m.person_id WHERE m.tube_id = $1 ORDER BY m.position",
     )
@@ -243,6 +244,7 @@ pub async fn reject(
             Some(&serde_json::json!({ "tube": barcode.as_str(), "reason": reason })),
         );
     }
+    tx.end_bulk();
     metrics::counter!("natlis_tubes_rejected_total", "reason" => req.reason.as_str()).increment(1);
     let tube = accession::load_view(tx.conn(), barcode.as_str(), tz, today).await?;
     let resample = list_resampling(

@@ -10,6 +10,7 @@ use sqlx::{Any, AnyConnection, Transaction};
 
 /// One audit entry waiting for its transaction to commit.
 struct Entry {
+    parent: Option<i64>,
     actor: String,
     action: String,
     entity_type: &'static str,
@@ -24,9 +25,11 @@ pub struct Tx {
     actor: Actor,
     now: DateTime<Utc>,
     audit: Vec<Entry>,
+    /// The parent entry of the bulk operation under way, if any.
+    bulk: Option<i64>,
 }
 
-/// Audit rows per INSERT statement (6 parameters each). SQLite looks bound parameters up by
+/// Audit rows per INSERT statement (7 parameters each). SQLite looks bound parameters up by
 /// name in a list, so very wide statements cost more than they save.
 const AUDIT_ROWS_PER_STATEMENT: usize = 64;
 
@@ -39,6 +42,7 @@ impl Tx {
             // Stored with microsecond precision: keep the same precision in memory.
             now: super::time::from_db(super::time::to_db(Utc::now())),
             audit: Vec::new(),
+            bulk: None,
         }
     }
 
@@ -82,6 +86,7 @@ impl Tx {
         after: Option<&serde_json::Value>,
     ) {
         self.audit.push(Entry {
+            parent: self.bulk,
             actor: self.actor.username.clone(),
             action: action.to_string(),
             entity_type,
@@ -91,27 +96,58 @@ impl Tx {
         });
     }
 
+    /// Starts a bulk operation: its one parent entry is written at once (its id is needed);
+    /// every entry recorded until [`Tx::end_bulk`] is its child. A 10,000-row import is then one
+    /// parent and 10,000 small children written in a few statements.
+    pub async fn begin_bulk(
+        &mut self,
+        action: &str,
+        entity_type: &'static str,
+        entity_id: &str,
+        after: Option<&serde_json::Value>,
+    ) -> Result<(), sqlx::Error> {
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO audit_log (at, actor, action, entity_type, entity_id, before, after) \
+             VALUES ($1, $2, $3, $4, $5, NULL, $6) RETURNING id",
+        )
+        .bind(super::time::to_db(self.now))
+        .bind(self.actor.username.clone())
+        .bind(action)
+        .bind(entity_type)
+        .bind(entity_id)
+        .bind(after.map(|v| v.to_string()))
+        .fetch_one(&mut *self.inner)
+        .await?;
+        self.bulk = Some(id);
+        Ok(())
+    }
+
+    pub fn end_bulk(&mut self) {
+        self.bulk = None;
+    }
+
     async fn write_audit(&mut self) -> Result<(), sqlx::Error> {
         let entries = std::mem::take(&mut self.audit);
         let at = super::time::to_db(self.now);
         for chunk in entries.chunks(AUDIT_ROWS_PER_STATEMENT) {
             let mut sql = String::from(
-                "INSERT INTO audit_log (at, actor, action, entity_type, entity_id, before, after) VALUES ",
+                "INSERT INTO audit_log (at, actor, action, entity_type, entity_id, before, after, parent_id) VALUES ",
             );
             // $1 is the transaction's time, shared by every row.
             for i in 0..chunk.len() {
-                let p = 1 + i * 6;
+                let p = 1 + i * 7;
                 if i > 0 {
                     sql.push_str(", ");
                 }
                 sql.push_str(&format!(
-                    "($1, ${}, ${}, ${}, ${}, ${}, ${})",
+                    "($1, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
                     p + 1,
                     p + 2,
                     p + 3,
                     p + 4,
                     p + 5,
-                    p + 6
+                    p + 6,
+                    p + 7
                 ));
             }
             let mut q = sqlx::query(&sql).bind(at);
@@ -122,7 +158,8 @@ impl Tx {
                     .bind(e.entity_type)
                     .bind(e.entity_id.clone())
                     .bind(e.before.clone())
-                    .bind(e.after.clone());
+                    .bind(e.after.clone())
+                    .bind(e.parent);
             }
             q.execute(&mut *self.inner).await?;
         }

@@ -42,6 +42,32 @@ pub struct TestApp {
     _dir: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
+/// Where the tests' logs go; `scripts/test.sh` greps them for full ID numbers afterwards.
+pub fn log_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-logs")
+}
+
+/// Sends this test binary's logs — everything natlis and sqlx log, down to every statement —
+/// to a file of its own in [`log_dir`].
+pub fn init_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let dir = log_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        let exe = std::env::current_exe().unwrap();
+        let name = exe.file_stem().unwrap().to_string_lossy().to_string();
+        let file =
+            std::fs::File::create(dir.join(format!("{name}-{}.log", std::process::id()))).unwrap();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "info,natlis=trace,sqlx=trace",
+            ))
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .try_init();
+    });
+}
+
 pub struct Resp {
     pub status: u16,
     pub body: Value,
@@ -82,6 +108,7 @@ pub async fn fresh_pg_database() -> String {
 
 impl TestApp {
     pub async fn start(db: Db) -> Self {
+        init_logs();
         let (location, dir) = match db {
             Db::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
