@@ -18,8 +18,9 @@ use utoipa::ToSchema;
 
 /// The hash a chain starts from.
 pub const GENESIS: &str = "natlis-audit-genesis";
-/// Most entries in one seal.
-pub const MAX_SEAL: i64 = 20_000;
+/// Most entries in one seal: small enough that a seal holds SQLite's writer for a few
+/// milliseconds only.
+pub const MAX_SEAL: i64 = 2_000;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct EntryRow {
@@ -38,20 +39,44 @@ pub struct EntryRow {
 const ENTRY_COLUMNS: &str =
     "id, at, actor, action, entity_type, entity_id, before, after, parent_id, seal_id";
 
-/// The hash of an entry: every field, each length-prefixed so no two entries collide by
-/// shifting text from one field to the next.
+/// The hash of an entry's content: every field, each length-prefixed so no two entries
+/// collide by shifting text from one field to the next. (The id is bound to it by the seal,
+/// which lists id and hash together.)
 pub fn entry_hash(e: &EntryRow) -> String {
-    let mut h = Sha256::new();
-    let fields: [&str; 9] = [
-        &e.id.to_string(),
-        &e.at.to_string(),
+    content_hash(
+        e.at,
         &e.actor,
         &e.action,
         &e.entity_type,
         &e.entity_id,
-        e.before.as_deref().unwrap_or("\u{0}null"),
-        e.after.as_deref().unwrap_or("\u{0}null"),
-        &e.parent_id.map(|p| p.to_string()).unwrap_or_default(),
+        e.before.as_deref(),
+        e.after.as_deref(),
+        e.parent_id,
+    )
+}
+
+/// See [`entry_hash`]; used by the writer before the entry has an id.
+#[allow(clippy::too_many_arguments)]
+pub fn content_hash(
+    at: i64,
+    actor: &str,
+    action: &str,
+    entity_type: &str,
+    entity_id: &str,
+    before: Option<&str>,
+    after: Option<&str>,
+    parent_id: Option<i64>,
+) -> String {
+    let mut h = Sha256::new();
+    let fields: [&str; 8] = [
+        &at.to_string(),
+        actor,
+        action,
+        entity_type,
+        entity_id,
+        before.unwrap_or("\u{0}null"),
+        after.unwrap_or("\u{0}null"),
+        &parent_id.map(|p| p.to_string()).unwrap_or_default(),
     ];
     for f in fields {
         h.update((f.len() as u64).to_le_bytes());
@@ -89,22 +114,26 @@ async fn seal_in(tx: &mut Tx) -> Result<Option<Sealed>, Error> {
     if let Some(lock) = tx.backend().serialize_sealers() {
         sqlx::query(lock).execute(tx.conn()).await?;
     }
-    let entries: Vec<EntryRow> = sqlx::query_as(&format!(
-        "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seal_id IS NULL ORDER BY id LIMIT $1"
-    ))
-    .bind(MAX_SEAL)
-    .fetch_all(tx.conn())
-    .await?;
+    // The hashes the writers computed; an entry altered before it was sealed no longer matches
+    // its hash, and verification says so.
+    let entries: Vec<(i64, Option<String>)> =
+        sqlx::query_as("SELECT id, hash FROM audit_log WHERE seal_id IS NULL ORDER BY id LIMIT $1")
+            .bind(MAX_SEAL)
+            .fetch_all(tx.conn())
+            .await?;
     let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
         return Ok(None);
     };
-    let (first_id, last_id) = (first.id, last.id);
+    let (first_id, last_id) = (first.0, last.0);
     let prev: Option<(String,)> =
         sqlx::query_as("SELECT hash FROM audit_seal ORDER BY id DESC LIMIT 1")
             .fetch_optional(tx.conn())
             .await?;
     let prev = prev.map(|p| p.0).unwrap_or_else(|| GENESIS.to_string());
-    let hashes: Vec<(i64, String)> = entries.iter().map(|e| (e.id, entry_hash(e))).collect();
+    let hashes: Vec<(i64, String)> = entries
+        .iter()
+        .map(|(id, hash)| (*id, hash.clone().unwrap_or_default()))
+        .collect();
     let hashes = serde_json::to_string(&hashes).expect("hashes serialise");
     let sealed_at = to_db(tx.now());
     let hash = seal_hash(&prev, sealed_at, &hashes);
@@ -121,19 +150,23 @@ async fn seal_in(tx: &mut Tx) -> Result<Option<Sealed>, Error> {
     .bind(hash.clone())
     .fetch_one(tx.conn())
     .await?;
-    // Marked by id, never by range: an entry committed meanwhile with a smaller id was not
-    // hashed into this seal and must stay unsealed.
-    for chunk in entries.chunks(500) {
-        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!(
-            "UPDATE audit_log SET seal_id = $1 WHERE id IN ({})",
-            placeholders.join(", ")
-        );
-        let mut q = sqlx::query(&sql).bind(seal_id);
-        for e in chunk {
-            q = q.bind(e.id);
-        }
-        q.execute(tx.conn()).await?;
+    // Mark what was hashed. An entry that committed meanwhile inside the range (PostgreSQL
+    // hands out ids before commit) was not hashed: then the count differs and the whole seal
+    // is rolled back, to be made again at the next turn.
+    let marked = sqlx::query(
+        "UPDATE audit_log SET seal_id = $1 WHERE seal_id IS NULL AND id >= $2 AND id <= $3",
+    )
+    .bind(seal_id)
+    .bind(first_id)
+    .bind(last_id)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    if marked != entries.len() as u64 {
+        return Err(Error::conflict(
+            "audit.seal_raced",
+            "an entry committed while its neighbours were being sealed; sealing again",
+        ));
     }
     Ok(Some(Sealed {
         seal: seal_id,
@@ -149,9 +182,15 @@ pub fn spawn_sealer(store: Store, every: std::time::Duration) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
+            if store.is_closed() {
+                return;
+            }
             loop {
                 match seal(&store).await {
-                    Ok(Some(s)) if s.entries == MAX_SEAL => continue,
+                    // A backlog: seal on, leaving the writer to others between seals.
+                    Ok(Some(s)) if s.entries == MAX_SEAL => {
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await
+                    }
                     Ok(_) => break,
                     Err(e) => {
                         let error = crate::domain::mask::redact_ids(&e.to_string());
@@ -182,6 +221,8 @@ pub struct Report {
 #[derive(FromRow)]
 struct SealRow {
     id: i64,
+    first_entry: i64,
+    last_entry: i64,
     sealed_at: i64,
     entries: i64,
     hashes: String,
@@ -203,7 +244,8 @@ pub async fn verify(conn: &mut AnyConnection) -> Result<Report, Error> {
     let mut after = 0i64;
     'seals: loop {
         let seals: Vec<SealRow> = sqlx::query_as(
-            "SELECT id, sealed_at, entries, hashes, prev_hash, hash FROM audit_seal WHERE id > $1 ORDER BY id LIMIT 100",
+            "SELECT id, first_entry, last_entry, sealed_at, entries, hashes, prev_hash, hash FROM audit_seal \
+             WHERE id > $1 ORDER BY id LIMIT 100",
         )
         .bind(after)
         .fetch_all(&mut *conn)
@@ -233,9 +275,11 @@ pub async fn verify(conn: &mut AnyConnection) -> Result<Report, Error> {
                 break 'seals;
             }
             let rows: Vec<EntryRow> = sqlx::query_as(&format!(
-                "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seal_id = $1 ORDER BY id"
+                "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE id >= $2 AND id <= $3 AND seal_id = $1 ORDER BY id"
             ))
             .bind(s.id)
+            .bind(s.first_entry)
+            .bind(s.last_entry)
             .fetch_all(&mut *conn)
             .await?;
             let mut rows = rows.into_iter().peekable();
@@ -277,6 +321,22 @@ pub async fn verify(conn: &mut AnyConnection) -> Result<Report, Error> {
                 ));
             }
         }
+    }
+    if report.problem.is_some() {
+        return Ok(report);
+    }
+    let outside: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT a.id, a.seal_id FROM audit_log a JOIN audit_seal s ON s.id = a.seal_id \
+         WHERE a.id < s.first_entry OR a.id > s.last_entry ORDER BY a.id LIMIT 1",
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some((id, seal)) = outside {
+        return Ok(bad(
+            report,
+            id,
+            format!("entry {id} was slipped into sealed batch {seal}"),
+        ));
     }
     let orphan: Option<(i64, i64)> = sqlx::query_as(
         "SELECT a.id, a.seal_id FROM audit_log a WHERE a.seal_id IS NOT NULL \
@@ -392,7 +452,6 @@ mod tests {
         let h = entry_hash(&entry());
         type Change = Box<dyn Fn(&mut EntryRow)>;
         let variants: Vec<Change> = vec![
-            Box::new(|e| e.id = 8),
             Box::new(|e| e.at += 1),
             Box::new(|e| e.actor.push('x')),
             Box::new(|e| e.action = "tube.close".into()),
@@ -407,9 +466,10 @@ mod tests {
             change(&mut e);
             assert_ne!(entry_hash(&e), h);
         }
-        // The seal a row belongs to is not part of its hash.
+        // The seal binds the id; the seal a row belongs to is not part of its hash.
         let mut e = entry();
         e.seal_id = Some(3);
+        e.id = 99;
         assert_eq!(entry_hash(&e), h);
     }
 

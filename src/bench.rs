@@ -296,6 +296,8 @@ async fn run_backend(name: &str, location: Location, a: &AccessionArgs) -> anyho
     let store = Store::connect(&location, a.sqlite_sync).await?;
     store.migrate().await?;
     let token = setup(&store).await?;
+    // As in `natlis serve`: the audit trail is sealed every 5 s while the bench runs.
+    crate::audit::spawn_sealer(store.clone(), Duration::from_secs(5));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let state = AppState::new(

@@ -217,6 +217,10 @@ impl Store {
         sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
     }
 
+    pub fn is_closed(&self) -> bool {
+        self.write.is_closed()
+    }
+
     pub async fn close(&self) {
         self.write.close().await;
         self.read.close().await;

@@ -29,7 +29,7 @@ pub struct Tx {
     bulk: Option<i64>,
 }
 
-/// Audit rows per INSERT statement (7 parameters each). SQLite looks bound parameters up by
+/// Audit rows per INSERT statement (8 parameters each). SQLite looks bound parameters up by
 /// name in a list, so very wide statements cost more than they save.
 const AUDIT_ROWS_PER_STATEMENT: usize = 64;
 
@@ -106,16 +106,29 @@ impl Tx {
         entity_id: &str,
         after: Option<&serde_json::Value>,
     ) -> Result<(), sqlx::Error> {
+        let at = super::time::to_db(self.now);
+        let after = after.map(|v| v.to_string());
+        let hash = crate::audit::content_hash(
+            at,
+            &self.actor.username,
+            action,
+            entity_type,
+            entity_id,
+            None,
+            after.as_deref(),
+            None,
+        );
         let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO audit_log (at, actor, action, entity_type, entity_id, before, after) \
-             VALUES ($1, $2, $3, $4, $5, NULL, $6) RETURNING id",
+            "INSERT INTO audit_log (at, actor, action, entity_type, entity_id, before, after, hash) \
+             VALUES ($1, $2, $3, $4, $5, NULL, $6, $7) RETURNING id",
         )
-        .bind(super::time::to_db(self.now))
+        .bind(at)
         .bind(self.actor.username.clone())
         .bind(action)
         .bind(entity_type)
         .bind(entity_id)
-        .bind(after.map(|v| v.to_string()))
+        .bind(after)
+        .bind(hash)
         .fetch_one(&mut *self.inner)
         .await?;
         self.bulk = Some(id);
@@ -131,23 +144,24 @@ impl Tx {
         let at = super::time::to_db(self.now);
         for chunk in entries.chunks(AUDIT_ROWS_PER_STATEMENT) {
             let mut sql = String::from(
-                "INSERT INTO audit_log (at, actor, action, entity_type, entity_id, before, after, parent_id) VALUES ",
+                "INSERT INTO audit_log (at, actor, action, entity_type, entity_id, before, after, parent_id, hash) VALUES ",
             );
             // $1 is the transaction's time, shared by every row.
             for i in 0..chunk.len() {
-                let p = 1 + i * 7;
+                let p = 1 + i * 8;
                 if i > 0 {
                     sql.push_str(", ");
                 }
                 sql.push_str(&format!(
-                    "($1, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    "($1, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
                     p + 1,
                     p + 2,
                     p + 3,
                     p + 4,
                     p + 5,
                     p + 6,
-                    p + 7
+                    p + 7,
+                    p + 8
                 ));
             }
             let mut q = sqlx::query(&sql).bind(at);
@@ -159,7 +173,17 @@ impl Tx {
                     .bind(e.entity_id.clone())
                     .bind(e.before.clone())
                     .bind(e.after.clone())
-                    .bind(e.parent);
+                    .bind(e.parent)
+                    .bind(crate::audit::content_hash(
+                        at,
+                        &e.actor,
+                        &e.action,
+                        e.entity_type,
+                        &e.entity_id,
+                        e.before.as_deref(),
+                        e.after.as_deref(),
+                        e.parent,
+                    ));
             }
             q.execute(&mut *self.inner).await?;
         }
