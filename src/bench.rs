@@ -29,6 +29,9 @@ pub struct AccessionArgs {
     /// A PostgreSQL server to benchmark too (a fresh database is created in it and dropped).
     #[arg(long, env = "NATLIS_BENCH_PG_URL", hide_env_values = true)]
     pub postgres_url: Option<String>,
+    /// Seconds between audit seals while the bench runs, as in `natlis serve` (0: no sealing).
+    #[arg(long, default_value_t = 5)]
+    pub seal_every: u64,
     /// SQLite durability for the run.
     #[arg(long, value_enum, default_value = "normal")]
     pub sqlite_sync: SqliteSync,
@@ -296,8 +299,10 @@ async fn run_backend(name: &str, location: Location, a: &AccessionArgs) -> anyho
     let store = Store::connect(&location, a.sqlite_sync).await?;
     store.migrate().await?;
     let token = setup(&store).await?;
-    // As in `natlis serve`: the audit trail is sealed every 5 s while the bench runs.
-    crate::audit::spawn_sealer(store.clone(), Duration::from_secs(5));
+    // As in `natlis serve`: the audit trail is sealed while the bench runs.
+    if a.seal_every > 0 {
+        crate::audit::spawn_sealer(store.clone(), Duration::from_secs(a.seal_every));
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let state = AppState::new(
@@ -418,13 +423,14 @@ fn row(backend: &str, phase: &str, f: &Figures, raw: Option<f64>) {
 pub async fn accession(a: AccessionArgs) -> anyhow::Result<()> {
     crate::metrics::install();
     println!(
-        "natlis bench accession: {} cores, {} s per phase, {} clients, SQLite sync={:?}",
+        "natlis bench accession: {} cores, {} s per phase, {} clients, SQLite sync={:?}, audit sealed every {} s",
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),
         a.seconds,
         a.clients,
-        a.sqlite_sync
+        a.sqlite_sync,
+        a.seal_every
     );
     println!(
         "{:<9} {:<38} {:>9} {:>8} {:>8} {:>8}",

@@ -672,6 +672,19 @@ pub async fn open(
         }
         Err(e) => return Err(e.into()),
     };
+    let mut members = Vec::with_capacity(people.len());
+    for (i, person) in people.iter().enumerate() {
+        let position = i as u32 + 1;
+        insert_member(tx, id, person.id, position).await?;
+        members.push(Member {
+            position,
+            person: person.view(today),
+            added_at: now.with_timezone(&tz),
+            added_by: by.clone(),
+        });
+    }
+    // One entry tells the whole opening: the tube, the people bound to it, and whether it
+    // closed itself (a single tube with its person does).
     tx.audit(
         "tube.open",
         "tube",
@@ -680,35 +693,11 @@ pub async fn open(
         Some(&serde_json::json!({
             "kind": req.kind, "nominal_size": nominal, "sample_type": req.sample_type,
             "site": site.code, "category": req.category, "collected_at": collected,
+            "status": state.status, "members": people.iter().enumerate()
+                .map(|(i, p)| serde_json::json!({ "person": p.uid, "position": i + 1 }))
+                .collect::<Vec<_>>(),
         })),
     );
-    let mut members = Vec::with_capacity(people.len());
-    for (i, person) in people.iter().enumerate() {
-        let position = i as u32 + 1;
-        insert_member(tx, id, person.id, position).await?;
-        tx.audit(
-            "tube.add_member",
-            "tube",
-            barcode.as_str(),
-            None,
-            Some(&serde_json::json!({ "person": person.uid, "position": position })),
-        );
-        members.push(Member {
-            position,
-            person: person.view(today),
-            added_at: now.with_timezone(&tz),
-            added_by: by.clone(),
-        });
-    }
-    if closed && !environment {
-        tx.audit(
-            "tube.close",
-            "tube",
-            barcode.as_str(),
-            Some(&serde_json::json!({ "status": "open" })),
-            Some(&serde_json::json!({ "status": "closed", "member_count": state.members, "automatic": true })),
-        );
-    }
     metrics::counter!("natlis_tubes_opened_total", "kind" => req.kind.as_str()).increment(1);
     metrics::counter!("natlis_members_scanned_total").increment(people.len() as u64);
     let row = TubeRow {
