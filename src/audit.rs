@@ -100,27 +100,40 @@ pub struct Sealed {
     pub hash: String,
 }
 
-/// Seals the entries not sealed yet (up to [`MAX_SEAL`]); `None` when there were none.
-pub async fn seal(store: &Store) -> Result<Option<Sealed>, Error> {
+/// How old an entry must be before the background sealer seals it: transactions still running
+/// may hold smaller ids (PostgreSQL hands ids out before commit), and they are short.
+pub const SEAL_MARGIN: chrono::Duration = chrono::Duration::seconds(2);
+
+/// Seals the entries not sealed yet that are older than `margin` (up to [`MAX_SEAL`]);
+/// `None` when there were none.
+pub async fn seal(store: &Store, margin: chrono::Duration) -> Result<Option<Sealed>, Error> {
     store
         .execute(
             &Actor::system(),
-            crate::store::change(|tx| Box::pin(seal_in(tx))),
+            crate::store::change(move |tx| Box::pin(seal_in(tx, margin))),
         )
         .await
 }
 
-async fn seal_in(tx: &mut Tx) -> Result<Option<Sealed>, Error> {
+async fn seal_in(tx: &mut Tx, margin: chrono::Duration) -> Result<Option<Sealed>, Error> {
     if let Some(lock) = tx.backend().serialize_sealers() {
         sqlx::query(lock).execute(tx.conn()).await?;
     }
     // The hashes the writers computed; an entry altered before it was sealed no longer matches
     // its hash, and verification says so.
-    let entries: Vec<(i64, Option<String>)> =
-        sqlx::query_as("SELECT id, hash FROM audit_log WHERE seal_id IS NULL ORDER BY id LIMIT $1")
-            .bind(MAX_SEAL)
-            .fetch_all(tx.conn())
-            .await?;
+    let unsealed: Vec<(i64, Option<String>, i64)> = sqlx::query_as(
+        "SELECT id, hash, at FROM audit_log WHERE seal_id IS NULL ORDER BY id LIMIT $1",
+    )
+    .bind(MAX_SEAL)
+    .fetch_all(tx.conn())
+    .await?;
+    // The oldest entries, without a gap: a seal covers a contiguous run of ids.
+    let cutoff = to_db(tx.now() - margin);
+    let entries: Vec<(i64, Option<String>)> = unsealed
+        .into_iter()
+        .take_while(|(_, _, at)| *at <= cutoff)
+        .map(|(id, hash, _)| (id, hash))
+        .collect();
     let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
         return Ok(None);
     };
@@ -186,12 +199,16 @@ pub fn spawn_sealer(store: Store, every: std::time::Duration) {
                 return;
             }
             loop {
-                match seal(&store).await {
+                match seal(&store, SEAL_MARGIN).await {
                     // A backlog: seal on, leaving the writer to others between seals.
                     Ok(Some(s)) if s.entries == MAX_SEAL => {
                         tokio::time::sleep(std::time::Duration::from_millis(20)).await
                     }
                     Ok(_) => break,
+                    Err(e) if e.code == "audit.seal_raced" => {
+                        tracing::debug!("sealing raced a writer; will seal again");
+                        break;
+                    }
                     Err(e) => {
                         let error = crate::domain::mask::redact_ids(&e.to_string());
                         tracing::warn!(error, "sealing the audit trail failed; will retry");

@@ -201,7 +201,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             AuditCommand::Seal(db) => {
                 let store = db.open().await?;
                 let mut total = 0;
-                while let Some(s) = crate::audit::seal(&store)
+                while let Some(s) = crate::audit::seal(&store, chrono::Duration::zero())
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?
                 {

@@ -47,12 +47,15 @@ async fn sealed_app(db: Db) -> TestApp {
         )
         .await;
     assert_eq!(r.status, 200, "{r:?}");
-    let sealed = natlis::audit::seal(&app.store)
+    let sealed = natlis::audit::seal(&app.store, chrono::Duration::zero())
         .await
         .unwrap()
         .expect("entries to seal");
     assert!(sealed.entries > 10, "{sealed:?}");
-    assert!(natlis::audit::seal(&app.store).await.unwrap().is_none());
+    assert!(natlis::audit::seal(&app.store, chrono::Duration::zero())
+        .await
+        .unwrap()
+        .is_none());
     app
 }
 
@@ -158,7 +161,7 @@ async fn a_forged_entry_is_named(db: Db) {
 async fn a_removed_seal_breaks_the_chain(db: Db) {
     let app = sealed_app(db).await;
     app.post("/api/v1/persons", person(77)).await;
-    natlis::audit::seal(&app.store)
+    natlis::audit::seal(&app.store, chrono::Duration::zero())
         .await
         .unwrap()
         .expect("a second seal");
@@ -190,7 +193,7 @@ async fn the_command_line_names_the_first_bad_entry() {
     natlis::auth::bootstrap_admin(&store, Some("a-long-password"))
         .await
         .unwrap();
-    natlis::audit::seal(&store)
+    natlis::audit::seal(&store, chrono::Duration::zero())
         .await
         .unwrap()
         .expect("bootstrap entries");
@@ -274,6 +277,8 @@ async fn unmasked_views_are_audited_and_bulk_changes_have_a_parent(db: Db) {
     .await
     .unwrap();
     assert_eq!(children, 5);
-    natlis::audit::seal(&app.store).await.unwrap();
+    natlis::audit::seal(&app.store, chrono::Duration::zero())
+        .await
+        .unwrap();
     assert_eq!(verify(&app).await.problem, None);
 }
