@@ -48,12 +48,11 @@ async fn login(
     headers: HeaderMap,
     Json(c): Json<Credentials>,
 ) -> Result<Response, Error> {
-    let address = headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|v| v.trim().to_string())
-        .or_else(|| peer.map(|p| p.0 .0.ip().to_string()))
+    // The peer's address, never a client-supplied header: a forged X-Forwarded-For must not
+    // reset the per-address limit.
+    let _ = &headers;
+    let address = peer
+        .map(|p| p.0 .0.ip().to_string())
         .unwrap_or_else(|| "unknown".into());
     let system = Actor::system();
     let (user, pass, addr) = (c.username.clone(), c.password.clone(), address.clone());
