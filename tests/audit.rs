@@ -282,3 +282,48 @@ async fn unmasked_views_are_audited_and_bulk_changes_have_a_parent(db: Db) {
         .unwrap();
     assert_eq!(verify(&app).await.problem, None);
 }
+
+/// `natlis user add` creates a user bound to its scope and prints a token that works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_adds_users_with_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let natlis = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_natlis"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env_remove("DATABASE_URL")
+            .env_remove("NATLIS_USER_PASSWORD")
+            .output()
+            .unwrap()
+    };
+    // A collector needs a site: refused, and it says why.
+    let out = natlis(&["user", "add", "--username", "li", "--role", "collector"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bound to exactly one site"),
+        "{out:?}"
+    );
+    let out = natlis(&["user", "add", "--username", "audit-1", "--role", "auditor"]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let token = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("token (shown once): "))
+        .expect("a token line")
+        .to_string();
+    let location = natlis::store::Location::SqliteDir(dir.path().to_path_buf());
+    let store = natlis::store::Store::connect(&location, natlis::store::SqliteSync::Normal)
+        .await
+        .unwrap();
+    let mut conn = store.reader().acquire().await.unwrap();
+    let actor =
+        natlis::auth::authenticate(&mut conn, &token, chrono::Utc::now().timestamp_micros())
+            .await
+            .unwrap()
+            .expect("the printed token authenticates");
+    assert_eq!(
+        (actor.username.as_str(), actor.role),
+        ("audit-1", Role::Auditor)
+    );
+}
