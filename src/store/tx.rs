@@ -31,7 +31,7 @@ pub struct Tx {
 
 /// Audit rows per INSERT statement (8 parameters each). SQLite looks bound parameters up by
 /// name in a list, so very wide statements cost more than they save.
-const AUDIT_ROWS_PER_STATEMENT: usize = 64;
+const AUDIT_ROWS_PER_STATEMENT: usize = 16;
 
 impl Tx {
     pub(super) fn new(inner: Transaction<'static, Any>, backend: Backend, actor: Actor) -> Self {
