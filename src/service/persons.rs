@@ -175,10 +175,7 @@ pub async fn find(
     today: NaiveDate,
 ) -> Result<PersonView, Error> {
     actor.require(Action::ViewPerson)?;
-    let row: Option<PersonRow> = sqlx::query_as(&format!("{PERSON_SELECT} WHERE p.uid = $1"))
-        .bind(uid.trim())
-        .fetch_optional(conn)
-        .await?;
+    let row = by_uid(conn, uid).await?;
     // An institution's administrator sees the institution's own staff only.
     row.filter(|r| match &actor.scope {
         Scope::Institution { code, .. } => r.institution_code.as_deref() == Some(code.as_str()),
@@ -444,6 +441,13 @@ pub async fn bind(tx: &mut Tx, who: Identified, today: NaiveDate) -> Result<Pers
     }
 }
 
+async fn by_uid(conn: &mut AnyConnection, uid: &str) -> Result<Option<PersonRow>, Error> {
+    Ok(sqlx::query_as(&format!("{PERSON_SELECT} WHERE p.uid = $1"))
+        .bind(uid.trim())
+        .fetch_optional(conn)
+        .await?)
+}
+
 /// A person in full: for the roles that need it (reports, CDC confirmation). Every such view
 /// is recorded in the audit trail.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -460,9 +464,7 @@ pub struct PersonFull {
 
 pub async fn unmasked(tx: &mut Tx, uid: &str, today: NaiveDate) -> Result<PersonFull, Error> {
     tx.actor().require(Action::ViewUnmasked)?;
-    let row: PersonRow = sqlx::query_as(&format!("{PERSON_SELECT} WHERE p.uid = $1"))
-        .bind(uid.trim())
-        .fetch_optional(tx.conn())
+    let row = by_uid(tx.conn(), uid)
         .await?
         .ok_or_else(|| Error::not_found("person.not_found", format!("no person with id {uid}")))?;
     tx.audit("person.view_unmasked", "person", &row.uid, None, None);
