@@ -2,6 +2,7 @@
 
 use crate::api::AppState;
 use crate::store::{Location, SqliteSync, Store};
+use anyhow::Context;
 use chrono::FixedOffset;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -29,6 +30,12 @@ enum Command {
     Demo(DemoArgs),
     /// Print the OpenAPI document.
     Openapi,
+    /// Read an instrument export without touching a database: print its detected format and
+    /// its rows as CSV (well, channel, target, Ct, sample, role).
+    Inspect {
+        /// The export file.
+        file: PathBuf,
+    },
     /// The audit trail: seal it now, or verify it.
     Audit {
         #[command(subcommand)]
@@ -190,6 +197,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{summary}");
             Ok(())
         }
+        Command::Inspect { file } => inspect(&file),
         Command::Openapi => {
             println!("{}", crate::api::openapi_json());
             Ok(())
@@ -244,6 +252,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             BenchCommand::Accession(a) => crate::bench::accession(a).await,
         },
     }
+}
+
+fn inspect(file: &std::path::Path) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let (format, rows) =
+        instrument_adapters::parse(&bytes).with_context(|| file.display().to_string())?;
+    eprintln!(
+        "{}: {} ({} rows)",
+        file.display(),
+        format.name(),
+        rows.len()
+    );
+    let mut out = csv::Writer::from_writer(std::io::stdout().lock());
+    out.write_record(["well", "channel", "target", "ct", "sample", "role"])?;
+    for r in rows {
+        let ct =
+            r.ct.value()
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "no Ct".into());
+        out.write_record([
+            r.well.to_string(),
+            r.channel,
+            r.target,
+            ct,
+            r.sample,
+            r.role,
+        ])?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 async fn user_add(a: UserAddArgs) -> anyhow::Result<()> {

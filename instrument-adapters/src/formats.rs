@@ -1,0 +1,147 @@
+//! The formats natlis reads, how each is recognised by content, and its table profile.
+
+use crate::table::{self, Profile, WellStyle};
+use crate::{decode, ImportError, Reading};
+
+/// A result export format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Thermo/ABI QuantStudio v1.x family text export (`* key = value` block, `[Results]`).
+    QuantStudioText,
+    /// Thermo/ABI 7500 `.eds` internal `analysis_result.txt`.
+    Abi7500AnalysisResult,
+    /// Bio-Rad CFX `Quantification Cq Results` CSV (fluor-major).
+    BioRadCfxCsv,
+    /// Roche LightCycler 480 Cp text export (one file per channel).
+    LightCycler480Text,
+}
+
+const CT: &[&str] = &["ct", "cт", "crt", "cq", "cp"];
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        self.profile().name
+    }
+
+    pub fn profile(self) -> Profile {
+        match self {
+            Self::QuantStudioText => Profile {
+                name: "QuantStudio text export",
+                well: &["well position"],
+                well_style: WellStyle::Position,
+                channel: &["reporter"],
+                target: &["target name"],
+                ct: CT,
+                sample: &["sample name"],
+                role: &["task"],
+                section: Some("[Results]"),
+                skip_rows: &[],
+                last_cycle_means_no_ct: None,
+                channel_from_preamble: None,
+            },
+            Self::Abi7500AnalysisResult => Profile {
+                name: "7500 analysis_result.txt",
+                well: &["well"],
+                well_style: WellStyle::Index0,
+                channel: &[],
+                target: &["detector"],
+                ct: &["ct"],
+                sample: &["sample name"],
+                role: &["task"],
+                section: None,
+                skip_rows: &[
+                    "Rn values",
+                    "Delta Rn values",
+                    "DDCT Values",
+                    "Rn",
+                    "Delta Rn",
+                ],
+                last_cycle_means_no_ct: Some(40.0),
+                channel_from_preamble: None,
+            },
+            Self::BioRadCfxCsv => Profile {
+                name: "Bio-Rad CFX Quantification Cq Results",
+                well: &["well"],
+                well_style: WellStyle::Position,
+                channel: &["fluor"],
+                target: &["target"],
+                ct: &["cq"],
+                sample: &["sample"],
+                role: &["content"],
+                section: None,
+                skip_rows: &[],
+                last_cycle_means_no_ct: None,
+                channel_from_preamble: None,
+            },
+            Self::LightCycler480Text => Profile {
+                name: "LightCycler 480 Cp export",
+                well: &["pos"],
+                well_style: WellStyle::Position,
+                channel: &[],
+                target: &[],
+                ct: &["cp"],
+                sample: &["name"],
+                role: &[],
+                section: None,
+                skip_rows: &[],
+                last_cycle_means_no_ct: None,
+                channel_from_preamble: Some(lc480_filter),
+            },
+        }
+    }
+}
+
+/// `Experiment: …  Selected Filter: SYBR Green I / HRM Dye (483-533)` → `SYBR Green I / HRM Dye`.
+fn lc480_filter(line: &str) -> Option<String> {
+    let rest = line.split("Selected Filter:").nth(1)?.trim();
+    let name = rest.rsplit_once(" (").map_or(rest, |(n, _)| n);
+    Some(name.trim().to_string())
+}
+
+/// Recognises the format by content (the first lines), never by file name.
+pub fn detect(bytes: &[u8]) -> Result<Format, ImportError> {
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(ImportError::Empty);
+    }
+    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x07\x08") {
+        return Err(ImportError::UnknownFormat(
+            "a ZIP container (xlsx, RDML or eds): not supported yet".into(),
+        ));
+    }
+    if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
+        return Err(ImportError::UnknownFormat(
+            "an Excel 97 (.xls) workbook: not supported yet".into(),
+        ));
+    }
+    let head: String = decode::text(&bytes[..bytes.len().min(16 * 1024)]);
+    let lines: Vec<&str> = head.lines().take(80).collect();
+    let has = |needle: &str| lines.iter().any(|l| l.contains(needle));
+    if lines.first().is_some_and(|l| l.starts_with("Session Name")) && has("Detector") {
+        return Ok(Format::Abi7500AnalysisResult);
+    }
+    if has("* Block Type") || has("* Instrument Type") || has("[Results]") && has("Well Position") {
+        return Ok(Format::QuantStudioText);
+    }
+    if lines.first().is_some_and(|l| l.starts_with("Experiment:"))
+        && has("Selected Filter:")
+        && has("\tCp")
+    {
+        return Ok(Format::LightCycler480Text);
+    }
+    if lines.iter().any(|l| {
+        let cells: Vec<&str> = l.split([',', ';']).map(str::trim).collect();
+        cells.contains(&"Well") && cells.contains(&"Fluor") && cells.contains(&"Cq")
+    }) {
+        return Ok(Format::BioRadCfxCsv);
+    }
+    Err(ImportError::UnknownFormat(
+        "no known header (QuantStudio [Results], 7500 Session Name, CFX Well/Fluor/Cq, LightCycler Selected Filter)".into(),
+    ))
+}
+
+/// Detects the format and reads every row.
+pub fn parse(bytes: &[u8]) -> Result<(Format, Vec<Reading>), ImportError> {
+    let format = detect(bytes)?;
+    let rows = table::read(&decode::text(bytes), &format.profile())?;
+    Ok((format, rows))
+}

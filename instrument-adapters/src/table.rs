@@ -1,0 +1,201 @@
+//! The one table reader every tabular format goes through, driven by a [`Profile`]: find the
+//! header row by content, pick the delimiter, map columns by their synonyms, read rows until
+//! the table ends, and turn each into a [`Reading`].
+
+use crate::{Ct, ImportError, PlateSize, Reading, Well};
+
+/// How a format writes its wells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WellStyle {
+    /// `A1` or `A01`.
+    Position,
+    /// A plate index counted from 0.
+    Index0,
+    /// A plate index counted from 1.
+    Index1,
+}
+
+/// What distinguishes one tabular export from another.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub name: &'static str,
+    /// Header synonyms, lower-case; the first column matching any of them is used.
+    pub well: &'static [&'static str],
+    pub well_style: WellStyle,
+    pub channel: &'static [&'static str],
+    pub target: &'static [&'static str],
+    pub ct: &'static [&'static str],
+    pub sample: &'static [&'static str],
+    pub role: &'static [&'static str],
+    /// The table follows this section line (e.g. `[Results]`).
+    pub section: Option<&'static str>,
+    /// Rows whose first cell starts with one of these are curve data, not results.
+    pub skip_rows: &'static [&'static str],
+    /// A Ct at or above this is the run's last cycle: no amplification.
+    pub last_cycle_means_no_ct: Option<f64>,
+    /// The channel, for exports with one table per channel and no channel column.
+    pub channel_from_preamble: Option<fn(&str) -> Option<String>>,
+}
+
+fn norm(cell: &str) -> String {
+    cell.trim().trim_matches('"').trim().to_lowercase()
+}
+
+fn find(header: &[String], names: &[&str]) -> Option<usize> {
+    header.iter().position(|h| names.contains(&h.as_str()))
+}
+
+/// Reads the results table of `text` as `profile` describes it.
+pub fn read(text: &str, profile: &Profile) -> Result<Vec<Reading>, ImportError> {
+    let fmt = profile.name;
+    let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
+    if lines.iter().all(|l| l.trim().is_empty()) {
+        return Err(ImportError::Empty);
+    }
+    let start = match profile.section {
+        Some(section) => {
+            lines
+                .iter()
+                .position(|l| l.trim() == section)
+                .ok_or(ImportError::NoHeader { format: fmt })?
+                + 1
+        }
+        None => 0,
+    };
+    let delimiters = ['\t', ',', ';'];
+    let mut header_at = None;
+    for (i, line) in lines.iter().enumerate().skip(start) {
+        for d in delimiters {
+            let cells: Vec<String> = line.split(d).map(norm).collect();
+            if cells.len() > 2
+                && find(&cells, profile.ct).is_some()
+                && find(&cells, profile.well).is_some()
+            {
+                header_at = Some((i, d, cells));
+                break;
+            }
+        }
+        if header_at.is_some() {
+            break;
+        }
+    }
+    let (h, delimiter, header) = header_at.ok_or(ImportError::NoHeader { format: fmt })?;
+    let col = |names: &[&str]| find(&header, names);
+    let (well_col, ct_col) = (
+        col(profile.well).expect("found"),
+        col(profile.ct).expect("found"),
+    );
+    let (channel_col, target_col) = (col(profile.channel), col(profile.target));
+    let (sample_col, role_col) = (col(profile.sample), col(profile.role));
+    let preamble_channel = profile
+        .channel_from_preamble
+        .and_then(|f| lines[..h].iter().find_map(|l| f(l)))
+        .unwrap_or_default();
+
+    // The table: from the header to the first blank line or the next [Section].
+    let end = lines[h + 1..]
+        .iter()
+        .position(|l| l.trim().is_empty() || l.trim_start().starts_with('['))
+        .map_or(lines.len(), |p| h + 1 + p);
+    let body = lines[h + 1..end].join("\n");
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(delimiter as u8)
+        .has_headers(false)
+        .flexible(true)
+        .quoting(delimiter != '\t')
+        .from_reader(body.as_bytes());
+    let mut raw: Vec<(usize, csv::StringRecord)> = vec![];
+    for (i, rec) in rdr.records().enumerate() {
+        let line = h + 2 + i;
+        let rec = rec.map_err(|e| ImportError::Line {
+            format: fmt,
+            line,
+            problem: e.to_string(),
+        })?;
+        let first = rec.iter().find(|c| !c.trim().is_empty()).unwrap_or("");
+        if profile
+            .skip_rows
+            .iter()
+            .any(|p| first.trim().starts_with(p))
+        {
+            continue;
+        }
+        raw.push((line, rec));
+    }
+    if raw.is_empty() {
+        return Err(ImportError::NoRows { format: fmt });
+    }
+    let size = plate_size(&raw, well_col, profile.well_style);
+    let cell = |rec: &csv::StringRecord, c: Option<usize>| {
+        c.and_then(|c| rec.get(c))
+            .unwrap_or("")
+            .trim()
+            .trim_matches('"')
+            .trim()
+            .to_string()
+    };
+    raw.iter()
+        .map(|(line, rec)| {
+            let bad = |problem: String| ImportError::Line {
+                format: fmt,
+                line: *line,
+                problem,
+            };
+            let w = cell(rec, Some(well_col));
+            let well = match profile.well_style {
+                WellStyle::Position => Well::parse(&w, size),
+                WellStyle::Index0 | WellStyle::Index1 => w
+                    .parse::<u16>()
+                    .map_err(|_| format!("well {w:?} is not a well number"))
+                    .and_then(|i| {
+                        Well::from_index(
+                            i,
+                            u16::from(profile.well_style == WellStyle::Index1),
+                            size,
+                        )
+                    }),
+            }
+            .map_err(|e| bad(format!("column {:?}: {e}", header[well_col])))?;
+            let ct_cell = cell(rec, Some(ct_col));
+            let mut ct = Ct::parse(&ct_cell)
+                .map_err(|e| bad(format!("well {well}, column {:?}: {e}", header[ct_col])))?;
+            if let (Some(last), Some(v)) = (profile.last_cycle_means_no_ct, ct.value()) {
+                if v >= last {
+                    ct = Ct::NoAmplification;
+                }
+            }
+            Ok(Reading {
+                well,
+                channel: match channel_col {
+                    Some(_) => cell(rec, channel_col),
+                    None => preamble_channel.clone(),
+                },
+                target: cell(rec, target_col),
+                ct,
+                sample: cell(rec, sample_col),
+                role: cell(rec, role_col),
+            })
+        })
+        .collect()
+}
+
+/// 384 when any well lies beyond a 96-well plate.
+fn plate_size(rows: &[(usize, csv::StringRecord)], well_col: usize, style: WellStyle) -> PlateSize {
+    let beyond_96 = rows.iter().any(|(_, r)| {
+        let w = r.get(well_col).unwrap_or("").trim();
+        match style {
+            WellStyle::Position => {
+                let row_letter = w.chars().next().map(|c| c.to_ascii_uppercase());
+                let col: u16 = w.get(1..).and_then(|c| c.parse().ok()).unwrap_or(0);
+                row_letter.is_some_and(|c| c > 'H') || col > 12
+            }
+            WellStyle::Index0 => w.parse::<u16>().is_ok_and(|i| i > 95),
+            WellStyle::Index1 => w.parse::<u16>().is_ok_and(|i| i > 96),
+        }
+    });
+    if beyond_96 {
+        PlateSize::P384
+    } else {
+        PlateSize::P96
+    }
+}

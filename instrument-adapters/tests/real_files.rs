@@ -1,0 +1,235 @@
+//! Every real export in `shared/instrument-exports/` that this crate reads, with its values
+//! checked; and bad input of every kind gives an error that names the problem, never a panic.
+
+use instrument_adapters::{parse, Ct, Format, ImportError, Reading};
+use proptest::prelude::*;
+
+fn file(path: &str) -> Vec<u8> {
+    let full = format!(
+        "{}/../../shared/instrument-exports/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&full).unwrap_or_else(|e| panic!("reading {full}: {e}"))
+}
+
+fn read(path: &str) -> (Format, Vec<Reading>) {
+    parse(&file(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn row(r: &Reading) -> (String, &str, &str, Option<f64>, &str, &str) {
+    (
+        r.well.to_string(),
+        r.channel.as_str(),
+        r.target.as_str(),
+        r.ct.value(),
+        r.sample.as_str(),
+        r.role.as_str(),
+    )
+}
+
+#[test]
+fn bio_rad_cfx_maestro() {
+    let (format, rows) = read("biorad-cfx-csv/cfxmaestro_example01.csv");
+    assert_eq!(format, Format::BioRadCfxCsv);
+    assert_eq!(rows.len(), 48);
+    assert_eq!(
+        row(&rows[0]),
+        (
+            "A1".into(),
+            "FAM",
+            "",
+            Some(21.1877528266099),
+            "M3905 R Ctx",
+            "Unkn"
+        )
+    );
+    assert_eq!(
+        row(&rows[47]),
+        (
+            "D6".into(),
+            "VIC",
+            "",
+            Some(20.9102822371808),
+            "M4354 R Ctx",
+            "Unkn"
+        )
+    );
+    // Fluor-major: every FAM row comes before the first VIC row.
+    let first_vic = rows.iter().position(|r| r.channel == "VIC").unwrap();
+    assert!(rows[first_vic..].iter().all(|r| r.channel == "VIC"));
+}
+
+#[test]
+fn bio_rad_cfx_nan_is_no_amplification() {
+    let (_, rows) =
+        read("biorad-cfx-csv/sam_2025-06-09_13-59-10_CFX96-GAPDH-Quantification-Cq-Results.csv");
+    assert_eq!(rows.len(), 78);
+    assert_eq!(rows[0].target, "Cg_GAPDH_205_F-355_R (SR IDs: 1172/3)");
+    assert_eq!(rows[0].ct, Ct::Value(26.1496917640201));
+    assert!(rows.iter().filter(|r| r.ct == Ct::NoAmplification).count() >= 2);
+    let last = rows.last().unwrap();
+    assert_eq!(
+        (last.well.to_string(), last.role.as_str(), last.ct),
+        ("G6".into(), "NTC-01", Ct::Value(39.9148475132055))
+    );
+}
+
+#[test]
+fn quantstudio_text_results_only() {
+    let (format, rows) = read("quantstudio-v1-txt/example_quantsudio_results_only.txt");
+    assert_eq!(format, Format::QuantStudioText);
+    assert_eq!(rows.len(), 24);
+    assert_eq!(
+        row(&rows[0]),
+        (
+            "A1".into(),
+            "VIC",
+            "3'UTR",
+            Some(16.484),
+            "Standard 1 (1e8)",
+            "STANDARD"
+        )
+    );
+    let last = rows.last().unwrap();
+    assert_eq!(
+        (
+            last.well.to_string(),
+            last.sample.as_str(),
+            last.target.as_str()
+        ),
+        ("B12".into(), "5000018696676", "3'UTR")
+    );
+    assert_eq!(last.ct, Ct::Value(26.592));
+}
+
+#[test]
+fn quantstudio_text_full_experiment() {
+    let (_, rows) = read("quantstudio-v1-txt/appbio_quantstudio_example02.txt");
+    assert_eq!(rows.len(), 96);
+    assert_eq!(
+        row(&rows[0]),
+        ("A1".into(), "VIC", "IPC", None, "NAC", "BlockedIPC")
+    );
+    assert_eq!(
+        row(&rows[1]),
+        ("A1".into(), "FAM", "TGFb", None, "NAC", "NTC")
+    );
+    assert_eq!(rows[95].well.to_string(), "D12");
+    assert_eq!(rows[95].sample, "(+)");
+}
+
+#[test]
+fn abi_7500_analysis_result_sars_cov_2() {
+    let (format, rows) = read("abi7500-eds-analysis_result/analysis_result_ejemplo.txt");
+    assert_eq!(format, Format::Abi7500AnalysisResult);
+    assert_eq!(rows.len(), 24);
+    // Well 0 is A1; 40.0 is the last cycle: no amplification.
+    assert_eq!(
+        row(&rows[0]),
+        ("A1".into(), "", "ORF1ab", None, "Agua", "Target")
+    );
+    let pos: Vec<_> = rows.iter().filter(|r| r.sample == "ControlPos").collect();
+    assert_eq!(pos[0].well.to_string(), "C1");
+    assert_eq!(
+        (pos[0].target.as_str(), pos[0].ct),
+        ("ORF1ab", Ct::Value(27.42105))
+    );
+}
+
+#[test]
+fn lightcycler_480_channel_from_the_filter_line() {
+    let (format, rows) =
+        read("roche-lc480-txt/Edward_qPCR_TxnInhibitors_HS_2018-06-15_plate1_Cq.txt");
+    assert_eq!(format, Format::LightCycler480Text);
+    assert_eq!(rows.len(), 384);
+    assert_eq!(
+        row(&rows[0]),
+        (
+            "A1".into(),
+            "SYBR Green I / HRM Dye",
+            "",
+            Some(14.98),
+            "Sample 1",
+            ""
+        )
+    );
+    assert_eq!(rows[383].well.to_string(), "P24");
+    let a11 = rows.iter().find(|r| r.well.to_string() == "A11").unwrap();
+    assert_eq!(a11.ct, Ct::NoAmplification);
+}
+
+#[test]
+fn bad_input_names_the_problem() {
+    assert_eq!(parse(b""), Err(ImportError::Empty));
+    assert_eq!(parse(b"  \r\n"), Err(ImportError::Empty));
+    assert!(matches!(
+        parse(b"hello,world\n1,2\n"),
+        Err(ImportError::UnknownFormat(_))
+    ));
+    assert!(
+        matches!(parse(b"PK\x03\x04rest"), Err(ImportError::UnknownFormat(m)) if m.contains("ZIP"))
+    );
+    // A truncated CFX file: the header alone.
+    let cfx = file("biorad-cfx-csv/cfxmaestro_example01.csv");
+    let header_only = &cfx[..cfx.iter().position(|b| *b == b'\n').unwrap() + 1];
+    assert!(matches!(
+        parse(header_only),
+        Err(ImportError::NoRows { .. })
+    ));
+    // A damaged Ct and a damaged well, each named with its line.
+    let text = String::from_utf8(cfx.clone()).unwrap();
+    let bad_ct = text.replacen("21.1877528266099", "21.18x", 1);
+    match parse(bad_ct.as_bytes()) {
+        Err(ImportError::Line { line, problem, .. }) => {
+            assert_eq!(line, 2);
+            assert!(
+                problem.contains("A1") && problem.contains("21.18x"),
+                "{problem}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let bad_well = text.replacen(",A02,", ",Z99,", 1);
+    match parse(bad_well.as_bytes()) {
+        Err(ImportError::Line { line, problem, .. }) => {
+            assert_eq!(line, 3);
+            assert!(problem.contains("Z99"), "{problem}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn encodings_do_not_matter() {
+    let text = String::from_utf8(file("biorad-cfx-csv/cfxmaestro_example01.csv")).unwrap();
+    let plain = parse(text.as_bytes()).unwrap().1;
+    let mut bom = b"\xEF\xBB\xBF".to_vec();
+    bom.extend_from_slice(text.as_bytes());
+    assert_eq!(parse(&bom).unwrap().1, plain);
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(text.encode_utf16().flat_map(|u| u.to_le_bytes()));
+    assert_eq!(parse(&utf16).unwrap().1, plain);
+    let gbk_text = text.replace("M3905 R Ctx", "张三 样本");
+    let (gbk, _, _) = encoding_rs::GBK.encode(&gbk_text);
+    assert_eq!(parse(&gbk).unwrap().1[0].sample, "张三 样本");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #[test]
+    fn never_panics_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..2000)) {
+        let _ = parse(&bytes);
+    }
+
+    #[test]
+    fn never_panics_on_mangled_real_files(cut in 0usize..4000, flip in 0usize..4000, byte in any::<u8>()) {
+        for path in ["biorad-cfx-csv/cfxmaestro_example01.csv", "quantstudio-v1-txt/example_quantsudio_results_only.txt",
+                     "abi7500-eds-analysis_result/analysis_result_ejemplo.txt"] {
+            let mut b = file(path);
+            let n = b.len();
+            b[flip % n] = byte;
+            b.truncate(cut % n + 1);
+            let _ = parse(&b);
+        }
+    }
+}
