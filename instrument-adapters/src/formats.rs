@@ -14,6 +14,11 @@ pub enum Format {
     BioRadCfxCsv,
     /// Roche LightCycler 480 Cp text export (one file per channel).
     LightCycler480Text,
+    /// QuantStudio results re-saved as CSV (`Block Type,…` key-value rows, then the table).
+    QuantStudioCsv,
+    /// Qiagen Rotor-Gene Q "Excel Analysed Data Export" as CSV: one block per channel and assay;
+    /// `No.` is the rotor position, read as a 1-based plate index.
+    RotorGeneCsv,
 }
 
 const CT: &[&str] = &["ct", "cт", "crt", "cq", "cp"];
@@ -38,6 +43,7 @@ impl Format {
                 skip_rows: &[],
                 last_cycle_means_no_ct: None,
                 channel_from_preamble: None,
+                block_title: None,
             },
             Self::Abi7500AnalysisResult => Profile {
                 name: "7500 analysis_result.txt",
@@ -58,6 +64,7 @@ impl Format {
                 ],
                 last_cycle_means_no_ct: Some(40.0),
                 channel_from_preamble: None,
+                block_title: None,
             },
             Self::BioRadCfxCsv => Profile {
                 name: "Bio-Rad CFX Quantification Cq Results",
@@ -72,6 +79,7 @@ impl Format {
                 skip_rows: &[],
                 last_cycle_means_no_ct: None,
                 channel_from_preamble: None,
+                block_title: None,
             },
             Self::LightCycler480Text => Profile {
                 name: "LightCycler 480 Cp export",
@@ -86,9 +94,42 @@ impl Format {
                 skip_rows: &[],
                 last_cycle_means_no_ct: None,
                 channel_from_preamble: Some(lc480_filter),
+                block_title: None,
+            },
+            Self::QuantStudioCsv => Profile {
+                name: "QuantStudio CSV export",
+                section: None,
+                ..Self::QuantStudioText.profile()
+            },
+            Self::RotorGeneCsv => Profile {
+                name: "Rotor-Gene Q analysed data export",
+                well: &["no."],
+                well_style: WellStyle::Index1,
+                channel: &[],
+                target: &[],
+                ct: &["ct"],
+                sample: &["name"],
+                role: &["type"],
+                section: None,
+                skip_rows: &[],
+                last_cycle_means_no_ct: None,
+                channel_from_preamble: None,
+                block_title: Some(rotor_gene_block),
             },
         }
     }
+}
+
+/// `Quantitative analysis of Cycling A.Green (28S)` → (`Green`, `28S`).
+fn rotor_gene_block(line: &str) -> Option<(String, String)> {
+    let title = line.split([';', ',', '\t']).next()?.trim();
+    let rest = title.strip_prefix("Quantitative analysis of ")?;
+    let (cycling, assay) = match rest.split_once(" (") {
+        Some((c, a)) => (c, a.trim_end_matches(')')),
+        None => (rest, ""),
+    };
+    let channel = cycling.rsplit('.').next().unwrap_or(cycling);
+    Some((channel.trim().to_string(), assay.trim().to_string()))
 }
 
 /// `Experiment: …  Selected Filter: SYBR Green I / HRM Dye (483-533)` → `SYBR Green I / HRM Dye`.
@@ -116,6 +157,16 @@ pub fn detect(bytes: &[u8]) -> Result<Format, ImportError> {
     let head: String = decode::text(&bytes[..bytes.len().min(16 * 1024)]);
     let lines: Vec<&str> = head.lines().take(80).collect();
     let has = |needle: &str| lines.iter().any(|l| l.contains(needle));
+    if lines.first().is_some_and(|l| {
+        l.trim_start_matches('\u{feff}')
+            .starts_with("Excel Analysed Data Export")
+    }) && has("Quantitative analysis of")
+    {
+        return Ok(Format::RotorGeneCsv);
+    }
+    if lines.first().is_some_and(|l| l.starts_with("Block Type,")) {
+        return Ok(Format::QuantStudioCsv);
+    }
     if lines.first().is_some_and(|l| l.starts_with("Session Name")) && has("Detector") {
         return Ok(Format::Abi7500AnalysisResult);
     }

@@ -35,7 +35,13 @@ pub struct Profile {
     pub last_cycle_means_no_ct: Option<f64>,
     /// The channel, for exports with one table per channel and no channel column.
     pub channel_from_preamble: Option<fn(&str) -> Option<String>>,
+    /// Several tables, one per channel/assay, each under a title line that names them
+    /// (Rotor-Gene: `Quantitative analysis of Cycling A.Green (28S)` → channel, target).
+    pub block_title: Option<BlockTitle>,
 }
+
+/// Reads (channel, target) from a block's title line.
+pub type BlockTitle = fn(&str) -> Option<(String, String)>;
 
 fn norm(cell: &str) -> String {
     cell.trim().trim_matches('"').trim().to_lowercase()
@@ -45,13 +51,37 @@ fn find(header: &[String], names: &[&str]) -> Option<usize> {
     header.iter().position(|h| names.contains(&h.as_str()))
 }
 
-/// Reads the results table of `text` as `profile` describes it.
+/// Reads the results table (or, for multi-block exports, every table) of `text` as `profile`
+/// describes it.
 pub fn read(text: &str, profile: &Profile) -> Result<Vec<Reading>, ImportError> {
-    let fmt = profile.name;
     let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
     if lines.iter().all(|l| l.trim().is_empty()) {
         return Err(ImportError::Empty);
     }
+    let (mut rows, mut end) = read_block(&lines, 0, profile)?;
+    if profile.block_title.is_some() {
+        while end < lines.len() {
+            match read_block(&lines, end, profile) {
+                Ok((more, next)) => {
+                    rows.extend(more);
+                    end = next;
+                }
+                // No further table: the export ends here.
+                Err(ImportError::NoHeader { .. }) => break,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Reads the first table at or after line `from`; returns its rows and the line after it.
+fn read_block(
+    lines: &[&str],
+    from: usize,
+    profile: &Profile,
+) -> Result<(Vec<Reading>, usize), ImportError> {
+    let fmt = profile.name;
     let start = match profile.section {
         Some(section) => {
             lines
@@ -60,7 +90,7 @@ pub fn read(text: &str, profile: &Profile) -> Result<Vec<Reading>, ImportError> 
                 .ok_or(ImportError::NoHeader { format: fmt })?
                 + 1
         }
-        None => 0,
+        None => from,
     };
     let delimiters = ['\t', ',', ';'];
     let mut header_at = None;
@@ -91,11 +121,23 @@ pub fn read(text: &str, profile: &Profile) -> Result<Vec<Reading>, ImportError> 
         .channel_from_preamble
         .and_then(|f| lines[..h].iter().find_map(|l| f(l)))
         .unwrap_or_default();
+    // The title of this block: the nearest non-empty line above the header.
+    let title = profile.block_title.and_then(|f| {
+        lines[from..h]
+            .iter()
+            .rev()
+            .find(|l| !l.split([';', ',', '\t']).all(|c| c.trim().is_empty()))
+            .and_then(|l| f(l))
+    });
 
-    // The table: from the header to the first blank line or the next [Section].
+    // The table: from the header to the first blank line (or one of empty cells) or the next
+    // [Section].
     let end = lines[h + 1..]
         .iter()
-        .position(|l| l.trim().is_empty() || l.trim_start().starts_with('['))
+        .position(|l| {
+            l.chars().all(|c| c == delimiter || c.is_whitespace())
+                || l.trim_start().starts_with('[')
+        })
         .map_or(lines.len(), |p| h + 1 + p);
     let body = lines[h + 1..end].join("\n");
     let mut rdr = csv::ReaderBuilder::new()
@@ -134,7 +176,8 @@ pub fn read(text: &str, profile: &Profile) -> Result<Vec<Reading>, ImportError> 
             .trim()
             .to_string()
     };
-    raw.iter()
+    let rows = raw
+        .iter()
         .map(|(line, rec)| {
             let bad = |problem: String| ImportError::Line {
                 format: fmt,
@@ -166,17 +209,22 @@ pub fn read(text: &str, profile: &Profile) -> Result<Vec<Reading>, ImportError> 
             }
             Ok(Reading {
                 well,
-                channel: match channel_col {
-                    Some(_) => cell(rec, channel_col),
-                    None => preamble_channel.clone(),
+                channel: match (&title, channel_col) {
+                    (Some((channel, _)), _) => channel.clone(),
+                    (None, Some(_)) => cell(rec, channel_col),
+                    (None, None) => preamble_channel.clone(),
                 },
-                target: cell(rec, target_col),
+                target: match &title {
+                    Some((_, target)) if target_col.is_none() => target.clone(),
+                    _ => cell(rec, target_col),
+                },
                 ct,
                 sample: cell(rec, sample_col),
                 role: cell(rec, role_col),
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((rows, end))
 }
 
 /// 384 when any well lies beyond a 96-well plate.

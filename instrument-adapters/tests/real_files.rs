@@ -159,6 +159,56 @@ fn lightcycler_480_channel_from_the_filter_line() {
 }
 
 #[test]
+fn quantstudio_csv_resaved() {
+    let (format, rows) = read("quantstudio-csv/2019-04-25_135946-GRIN1.csv");
+    assert_eq!(format, Format::QuantStudioCsv);
+    assert_eq!(rows.len(), 89);
+    assert_eq!(
+        row(&rows[0]),
+        (
+            "A1".into(),
+            "FAM",
+            "GRIN1",
+            Some(32.411),
+            "AiW001-2-IPSC",
+            "UNKNOWN"
+        )
+    );
+    assert_eq!(
+        (rows[88].well.to_string(), rows[88].ct),
+        ("H9".into(), Ct::Value(22.421))
+    );
+}
+
+#[test]
+fn rotor_gene_blocks_give_channel_and_assay() {
+    let (format, rows) = read("rotor-gene-q/irregular_multi_assay.csv");
+    assert_eq!(format, Format::RotorGeneCsv);
+    assert_eq!(rows.len(), 72);
+    // Rotor position 25 is read as plate index 25 (1-based): C1.
+    assert_eq!(
+        row(&rows[0]),
+        ("C1".into(), "Green", "28S", Some(7.49), "NK1", "Unknown")
+    );
+    let targets: Vec<&str> = rows.iter().map(|r| r.target.as_str()).collect();
+    assert_eq!(
+        targets.iter().filter(|t| **t == "HNRNPL protein").count(),
+        24
+    );
+    assert_eq!(
+        row(&rows[71]),
+        (
+            "D12".into(),
+            "Green",
+            "HNRNPL NMD",
+            Some(22.39),
+            "NK12",
+            "Unknown"
+        )
+    );
+}
+
+#[test]
 fn bad_input_names_the_problem() {
     assert_eq!(parse(b""), Err(ImportError::Empty));
     assert_eq!(parse(b"  \r\n"), Err(ImportError::Empty));
