@@ -19,6 +19,12 @@ pub enum Format {
     /// Qiagen Rotor-Gene Q "Excel Analysed Data Export" as CSV: one block per channel and assay;
     /// `No.` is the rotor position, read as a 1-based plate index.
     RotorGeneCsv,
+    /// QuantStudio v1.x workbook (sheet `Results`: key-value block, then the table).
+    QuantStudioWorkbook,
+    /// Thermo Design & Analysis workbook (QuantStudio Pro, Diomni): `Results`/`Primary_result`.
+    DesignAnalysisWorkbook,
+    /// Rotor-Gene Q analysed data export as a workbook.
+    RotorGeneWorkbook,
 }
 
 const CT: &[&str] = &["ct", "cт", "crt", "cq", "cp"];
@@ -101,6 +107,30 @@ impl Format {
                 section: None,
                 ..Self::QuantStudioText.profile()
             },
+            Self::QuantStudioWorkbook => Profile {
+                name: "QuantStudio workbook",
+                section: None,
+                ..Self::QuantStudioText.profile()
+            },
+            Self::DesignAnalysisWorkbook => Profile {
+                name: "Design & Analysis workbook",
+                well: &["well position", "well"],
+                well_style: WellStyle::Position,
+                channel: &["reporter"],
+                target: &["target"],
+                ct: &["cq", "ct"],
+                sample: &["sample"],
+                role: &["task"],
+                section: None,
+                skip_rows: &[],
+                last_cycle_means_no_ct: None,
+                channel_from_preamble: None,
+                block_title: None,
+            },
+            Self::RotorGeneWorkbook => Profile {
+                name: "Rotor-Gene Q workbook",
+                ..Self::RotorGeneCsv.profile()
+            },
             Self::RotorGeneCsv => Profile {
                 name: "Rotor-Gene Q analysed data export",
                 well: &["no."],
@@ -139,22 +169,45 @@ fn lc480_filter(line: &str) -> Option<String> {
     Some(name.trim().to_string())
 }
 
-/// Recognises the format by content (the first lines), never by file name.
+fn is_container(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PK\x03\x04")
+        || bytes.starts_with(b"PK\x07\x08")
+        || bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0])
+}
+
+/// Recognises the format by content (magic bytes, then the first lines), never by file name.
 pub fn detect(bytes: &[u8]) -> Result<Format, ImportError> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(ImportError::Empty);
     }
-    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x07\x08") {
-        return Err(ImportError::UnknownFormat(
-            "a ZIP container (xlsx, RDML or eds): not supported yet".into(),
-        ));
+    if is_container(bytes) {
+        return detect_workbook(&crate::workbook::results_text(bytes)?);
     }
-    if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
-        return Err(ImportError::UnknownFormat(
-            "an Excel 97 (.xls) workbook: not supported yet".into(),
-        ));
+    detect_text(&decode::text(&bytes[..bytes.len().min(16 * 1024)]))
+}
+
+/// A workbook's format, from its results sheet.
+fn detect_workbook(sheet: &str) -> Result<Format, ImportError> {
+    let first = sheet.lines().next().unwrap_or("");
+    if first.starts_with("File Name\t")
+        || sheet
+            .lines()
+            .take(40)
+            .any(|l| l.starts_with("Software Name and Version"))
+    {
+        return Ok(Format::DesignAnalysisWorkbook);
     }
-    let head: String = decode::text(&bytes[..bytes.len().min(16 * 1024)]);
+    match detect_text(sheet)? {
+        Format::RotorGeneCsv => Ok(Format::RotorGeneWorkbook),
+        Format::QuantStudioText | Format::QuantStudioCsv => Ok(Format::QuantStudioWorkbook),
+        other => Ok(other),
+    }
+}
+
+fn detect_text(head: &str) -> Result<Format, ImportError> {
+    if head.trim().is_empty() {
+        return Err(ImportError::Empty);
+    }
     let lines: Vec<&str> = head.lines().take(80).collect();
     let has = |needle: &str| lines.iter().any(|l| l.contains(needle));
     if lines.first().is_some_and(|l| {
@@ -165,6 +218,9 @@ pub fn detect(bytes: &[u8]) -> Result<Format, ImportError> {
         return Ok(Format::RotorGeneCsv);
     }
     if lines.first().is_some_and(|l| l.starts_with("Block Type,")) {
+        return Ok(Format::QuantStudioCsv);
+    }
+    if lines.first().is_some_and(|l| l.starts_with("Block Type\t")) && !has("[Results]") {
         return Ok(Format::QuantStudioCsv);
     }
     if lines.first().is_some_and(|l| l.starts_with("Session Name")) && has("Detector") {
@@ -193,6 +249,11 @@ pub fn detect(bytes: &[u8]) -> Result<Format, ImportError> {
 /// Detects the format and reads every row.
 pub fn parse(bytes: &[u8]) -> Result<(Format, Vec<Reading>), ImportError> {
     let format = detect(bytes)?;
-    let rows = table::read(&decode::text(bytes), &format.profile())?;
+    let text = if is_container(bytes) {
+        crate::workbook::results_text(bytes)?
+    } else {
+        decode::text(bytes)
+    };
+    let rows = table::read(&text, &format.profile())?;
     Ok((format, rows))
 }

@@ -12,6 +12,7 @@ pub mod decode;
 pub mod formats;
 pub mod table;
 pub mod well;
+pub mod workbook;
 
 pub use ct::Ct;
 pub use formats::{detect, parse, Format};

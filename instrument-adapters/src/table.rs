@@ -19,7 +19,7 @@ pub enum WellStyle {
 #[derive(Debug, Clone)]
 pub struct Profile {
     pub name: &'static str,
-    /// Header synonyms, lower-case; the first column matching any of them is used.
+    /// Header synonyms, lower-case, most preferred first.
     pub well: &'static [&'static str],
     pub well_style: WellStyle,
     pub channel: &'static [&'static str],
@@ -47,8 +47,12 @@ fn norm(cell: &str) -> String {
     cell.trim().trim_matches('"').trim().to_lowercase()
 }
 
+/// The column of the first synonym (in the profile's order of preference) the header has;
+/// of duplicated headers, the first.
 fn find(header: &[String], names: &[&str]) -> Option<usize> {
-    header.iter().position(|h| names.contains(&h.as_str()))
+    names
+        .iter()
+        .find_map(|n| header.iter().position(|h| h == n))
 }
 
 /// Reads the results table (or, for multi-block exports, every table) of `text` as `profile`

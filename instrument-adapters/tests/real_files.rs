@@ -209,6 +209,104 @@ fn rotor_gene_blocks_give_channel_and_assay() {
 }
 
 #[test]
+fn quantstudio_workbook_relative_threshold() {
+    let (format, rows) = read("quantstudio-v1-xlsx/appbio_quantstudio_example08.xlsx");
+    assert_eq!(format, Format::QuantStudioWorkbook);
+    assert_eq!(rows.len(), 36);
+    // Duplex wells: 18S on VIC and the target on FAM; the Ct column is `CRT`.
+    assert_eq!(
+        row(&rows[0]),
+        (
+            "A1".into(),
+            "VIC",
+            "18S",
+            Some(11.32002067565918),
+            "13May2022-Rh-1",
+            "UNKNOWN"
+        )
+    );
+    assert_eq!(
+        row(&rows[1]),
+        (
+            "A1".into(),
+            "FAM",
+            "TJP-1 Rhesus",
+            Some(26.776044845581055),
+            "13May2022-Rh-1",
+            "UNKNOWN"
+        )
+    );
+    assert_eq!(rows[35].well.to_string(), "C6");
+}
+
+#[test]
+fn design_and_analysis_workbooks() {
+    let (format, rows) = read("quantstudio-design-analysis-xlsx/appbio_quantstudio_designandanalysis_QS7Pro_Primary_Analysis_example18.xlsx");
+    assert_eq!(format, Format::DesignAnalysisWorkbook);
+    assert_eq!(rows.len(), 96);
+    assert_eq!(
+        row(&rows[0]),
+        ("A1".into(), "FAM", "", Some(17.97), "", "STANDARD")
+    );
+    assert_eq!(
+        (rows[95].well.to_string(), rows[95].ct),
+        ("H12".into(), Ct::Value(35.59))
+    );
+    // Diomni: `Primary_result`-style sheet, zero-padded wells on a 384-well block, UNDETERMINED.
+    let (format, rows) = read("quantstudio-design-analysis-xlsx/appbio_quantstudio_designandanalysis_Diomni_v4.3_Presence_Absence.xlsx");
+    assert_eq!(format, Format::DesignAnalysisWorkbook);
+    assert_eq!(rows.len(), 8);
+    assert_eq!(
+        row(&rows[0]),
+        ("A1".into(), "FAM", "Globin", None, "Sample001", "UNKNOWN")
+    );
+    assert_eq!(
+        row(&rows[1]),
+        (
+            "A1".into(),
+            "ABY",
+            "T4",
+            Some(39.54),
+            "Sample001",
+            "UNKNOWN"
+        )
+    );
+    assert_eq!(
+        row(&rows[7]),
+        (
+            "O23".into(),
+            "ABY",
+            "T4",
+            None,
+            "Positive Control",
+            "POSITIVE_CONTROL"
+        )
+    );
+}
+
+#[test]
+fn rotor_gene_workbook() {
+    let (format, rows) = read("rotor-gene-q/actin_irregular.xlsx");
+    assert_eq!(format, Format::RotorGeneWorkbook);
+    assert_eq!(rows.len(), 24);
+    assert_eq!(
+        row(&rows[0]),
+        ("C1".into(), "Green", "ACTB", Some(11.5), "NK1", "Unknown")
+    );
+    assert_eq!(
+        row(&rows[23]),
+        (
+            "D12".into(),
+            "Green",
+            "ACTB",
+            Some(11.78),
+            "NK12",
+            "Unknown"
+        )
+    );
+}
+
+#[test]
 fn bad_input_names_the_problem() {
     assert_eq!(parse(b""), Err(ImportError::Empty));
     assert_eq!(parse(b"  \r\n"), Err(ImportError::Empty));
@@ -217,7 +315,7 @@ fn bad_input_names_the_problem() {
         Err(ImportError::UnknownFormat(_))
     ));
     assert!(
-        matches!(parse(b"PK\x03\x04rest"), Err(ImportError::UnknownFormat(m)) if m.contains("ZIP"))
+        matches!(parse(b"PK\x03\x04rest"), Err(ImportError::UnknownFormat(m)) if m.contains("workbook"))
     );
     // A truncated CFX file: the header alone.
     let cfx = file("biorad-cfx-csv/cfxmaestro_example01.csv");
@@ -281,5 +379,14 @@ proptest! {
             b.truncate(cut % n + 1);
             let _ = parse(&b);
         }
+    }
+
+    #[test]
+    fn never_panics_on_mangled_workbooks(cut in 0usize..200_000, flip in 0usize..200_000, byte in any::<u8>()) {
+        let mut b = file("rotor-gene-q/actin_irregular.xlsx");
+        let n = b.len();
+        b[flip % n] = byte;
+        b.truncate(cut % n + 1);
+        let _ = parse(&b);
     }
 }
