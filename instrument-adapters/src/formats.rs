@@ -25,6 +25,12 @@ pub enum Format {
     DesignAnalysisWorkbook,
     /// Rotor-Gene Q analysed data export as a workbook.
     RotorGeneWorkbook,
+    /// Hongshi SLAN-96P/96S (宏石): Chinese headers `反应孔, 样本名称, 目标, Ct, 属性`. Built from a
+    /// Chinese lab's parser code; no public sample file exists (FORMATS.md §9).
+    Slan96,
+    /// Molarray MA-6000 (雅睿, sold by Sansure): `Well, Item, Reporter, Ct`; wells `A1` or 1–96.
+    /// Built from a Chinese lab's parser code; no public sample file exists (FORMATS.md §9).
+    Ma6000,
 }
 
 const CT: &[&str] = &["ct", "cт", "crt", "cq", "cp"];
@@ -121,6 +127,36 @@ impl Format {
                 ct: &["cq", "ct"],
                 sample: &["sample"],
                 role: &["task"],
+                section: None,
+                skip_rows: &[],
+                last_cycle_means_no_ct: None,
+                channel_from_preamble: None,
+                block_title: None,
+            },
+            Self::Slan96 => Profile {
+                name: "SLAN-96 export",
+                well: &["反应孔", "孔位", "孔号"],
+                well_style: WellStyle::Position,
+                channel: &["通道", "荧光通道", "染料", "channel", "dye"],
+                target: &["目标", "项目", "靶基因"],
+                ct: &["ct", "cq", "ct值"],
+                sample: &["样本名称", "样品名称", "样本"],
+                role: &["属性"],
+                section: None,
+                skip_rows: &[],
+                last_cycle_means_no_ct: None,
+                channel_from_preamble: None,
+                block_title: None,
+            },
+            Self::Ma6000 => Profile {
+                name: "MA-6000 export",
+                well: &["well"],
+                well_style: WellStyle::PositionOrIndex1,
+                channel: &["reporter"],
+                target: &[],
+                ct: &["ct"],
+                sample: &["item"],
+                role: &[],
                 section: None,
                 skip_rows: &[],
                 last_cycle_means_no_ct: None,
@@ -235,11 +271,23 @@ fn detect_text(head: &str) -> Result<Format, ImportError> {
     {
         return Ok(Format::LightCycler480Text);
     }
-    if lines.iter().any(|l| {
-        let cells: Vec<&str> = l.split([',', ';']).map(str::trim).collect();
-        cells.contains(&"Well") && cells.contains(&"Fluor") && cells.contains(&"Cq")
-    }) {
+    let header_has = |names: &[&str]| {
+        lines.iter().any(|l| {
+            let cells: Vec<&str> = l
+                .split([',', ';', '\t'])
+                .map(|c| c.trim().trim_matches('"'))
+                .collect();
+            names.iter().all(|n| cells.contains(n))
+        })
+    };
+    if header_has(&["Well", "Fluor", "Cq"]) {
         return Ok(Format::BioRadCfxCsv);
+    }
+    if header_has(&["反应孔", "Ct"]) || has("SLAN-96") && header_has(&["Ct"]) {
+        return Ok(Format::Slan96);
+    }
+    if header_has(&["Well", "Item", "Reporter", "Ct"]) {
+        return Ok(Format::Ma6000);
     }
     Err(ImportError::UnknownFormat(
         "no known header (QuantStudio [Results], 7500 Session Name, CFX Well/Fluor/Cq, LightCycler Selected Filter)".into(),

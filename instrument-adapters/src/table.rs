@@ -13,6 +13,8 @@ pub enum WellStyle {
     Index0,
     /// A plate index counted from 1.
     Index1,
+    /// `A1` or a plate index counted from 1 (MA-6000 writes either).
+    PositionOrIndex1,
 }
 
 /// What distinguishes one tabular export from another.
@@ -191,13 +193,14 @@ fn read_block(
             let w = cell(rec, Some(well_col));
             let well = match profile.well_style {
                 WellStyle::Position => Well::parse(&w, size),
-                WellStyle::Index0 | WellStyle::Index1 => w
+                WellStyle::PositionOrIndex1 if w.parse::<u16>().is_err() => Well::parse(&w, size),
+                WellStyle::Index0 | WellStyle::Index1 | WellStyle::PositionOrIndex1 => w
                     .parse::<u16>()
                     .map_err(|_| format!("well {w:?} is not a well number"))
                     .and_then(|i| {
                         Well::from_index(
                             i,
-                            u16::from(profile.well_style == WellStyle::Index1),
+                            u16::from(profile.well_style != WellStyle::Index0),
                             size,
                         )
                     }),
@@ -242,7 +245,14 @@ fn plate_size(rows: &[(usize, csv::StringRecord)], well_col: usize, style: WellS
                 row_letter.is_some_and(|c| c > 'H') || col > 12
             }
             WellStyle::Index0 => w.parse::<u16>().is_ok_and(|i| i > 95),
-            WellStyle::Index1 => w.parse::<u16>().is_ok_and(|i| i > 96),
+            WellStyle::Index1 | WellStyle::PositionOrIndex1 => match w.parse::<u16>() {
+                Ok(i) => i > 96,
+                Err(_) => {
+                    let row_letter = w.chars().next().map(|c| c.to_ascii_uppercase());
+                    let col: u16 = w.get(1..).and_then(|c| c.parse().ok()).unwrap_or(0);
+                    row_letter.is_some_and(|c| c > 'H') || col > 12
+                }
+            },
         }
     });
     if beyond_96 {
