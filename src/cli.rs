@@ -35,6 +35,10 @@ enum Command {
     Inspect {
         /// The export file.
         file: PathBuf,
+        /// A lab's own format description (JSON; see instrument-adapters/src/profile_file.rs),
+        /// tried before the built-in formats. May be given several times.
+        #[arg(long = "profile")]
+        profiles: Vec<PathBuf>,
     },
     /// The audit trail: seal it now, or verify it.
     Audit {
@@ -197,7 +201,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{summary}");
             Ok(())
         }
-        Command::Inspect { file } => inspect(&file),
+        Command::Inspect { file, profiles } => inspect(&file, &profiles),
         Command::Openapi => {
             println!("{}", crate::api::openapi_json());
             Ok(())
@@ -254,16 +258,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn inspect(file: &std::path::Path) -> anyhow::Result<()> {
+fn inspect(file: &std::path::Path, profiles: &[PathBuf]) -> anyhow::Result<()> {
+    let custom = profiles
+        .iter()
+        .map(|p| {
+            let json = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+            Ok(instrument_adapters::CustomFormat::load(
+                &p.display().to_string(),
+                &json,
+            )?)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let (format, rows) =
-        instrument_adapters::parse(&bytes).with_context(|| file.display().to_string())?;
-    eprintln!(
-        "{}: {} ({} rows)",
-        file.display(),
-        format.name(),
-        rows.len()
-    );
+    let (format, rows) = instrument_adapters::parse_with(&bytes, &custom)
+        .with_context(|| file.display().to_string())?;
+    eprintln!("{}: {format} ({} rows)", file.display(), rows.len());
     let mut out = csv::Writer::from_writer(std::io::stdout().lock());
     out.write_record(["well", "channel", "target", "ct", "sample", "role"])?;
     for r in rows {

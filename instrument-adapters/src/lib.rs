@@ -10,12 +10,14 @@
 pub mod ct;
 pub mod decode;
 pub mod formats;
+pub mod profile_file;
 pub mod table;
 pub mod well;
 pub mod workbook;
 
 pub use ct::Ct;
 pub use formats::{detect, parse, Format};
+pub use profile_file::{parse_with, CustomFormat};
 pub use well::{PlateSize, Well};
 
 /// One reading of one well on one channel, as the instrument exported it.
@@ -41,13 +43,15 @@ pub enum ImportError {
     #[error("the file is not a result export natlis knows (QuantStudio, 7500, CFX, LightCycler 480, ...): {0}")]
     UnknownFormat(String),
     #[error("{format}: no header row with a well and a Ct column was found")]
-    NoHeader { format: &'static str },
+    NoHeader { format: String },
     #[error("{format}, line {line}: {problem}")]
     Line {
-        format: &'static str,
+        format: String,
         line: usize,
         problem: String,
     },
     #[error("{format}: the results table has no rows")]
-    NoRows { format: &'static str },
+    NoRows { format: String },
+    #[error("profile {file}: {problem}")]
+    Profile { file: String, problem: String },
 }

@@ -20,19 +20,21 @@ pub enum WellStyle {
 /// What distinguishes one tabular export from another.
 #[derive(Debug, Clone)]
 pub struct Profile {
-    pub name: &'static str,
+    pub name: String,
     /// Header synonyms, lower-case, most preferred first.
-    pub well: &'static [&'static str],
+    pub well: Vec<String>,
     pub well_style: WellStyle,
-    pub channel: &'static [&'static str],
-    pub target: &'static [&'static str],
-    pub ct: &'static [&'static str],
-    pub sample: &'static [&'static str],
-    pub role: &'static [&'static str],
+    pub channel: Vec<String>,
+    pub target: Vec<String>,
+    pub ct: Vec<String>,
+    pub sample: Vec<String>,
+    pub role: Vec<String>,
     /// The table follows this section line (e.g. `[Results]`).
-    pub section: Option<&'static str>,
+    pub section: Option<String>,
     /// Rows whose first cell starts with one of these are curve data, not results.
-    pub skip_rows: &'static [&'static str],
+    pub skip_rows: Vec<String>,
+    /// Spellings of "no Ct" beyond the usual ones (compared case-insensitively).
+    pub no_ct: Vec<String>,
     /// A Ct at or above this is the run's last cycle: no amplification.
     pub last_cycle_means_no_ct: Option<f64>,
     /// The channel, for exports with one table per channel and no channel column.
@@ -51,10 +53,15 @@ fn norm(cell: &str) -> String {
 
 /// The column of the first synonym (in the profile's order of preference) the header has;
 /// of duplicated headers, the first.
-fn find(header: &[String], names: &[&str]) -> Option<usize> {
+fn find(header: &[String], names: &[String]) -> Option<usize> {
     names
         .iter()
-        .find_map(|n| header.iter().position(|h| h == n))
+        .find_map(|n| header.iter().position(|h| *h == n.to_lowercase()))
+}
+
+/// Lower-case synonyms from a list of literals.
+pub fn names(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_lowercase()).collect()
 }
 
 /// Reads the results table (or, for multi-block exports, every table) of `text` as `profile`
@@ -87,13 +94,15 @@ fn read_block(
     from: usize,
     profile: &Profile,
 ) -> Result<(Vec<Reading>, usize), ImportError> {
-    let fmt = profile.name;
-    let start = match profile.section {
+    let fmt = profile.name.clone();
+    let start = match &profile.section {
         Some(section) => {
             lines
                 .iter()
-                .position(|l| l.trim() == section)
-                .ok_or(ImportError::NoHeader { format: fmt })?
+                .position(|l| l.trim() == section.as_str())
+                .ok_or_else(|| ImportError::NoHeader {
+                    format: fmt.clone(),
+                })?
                 + 1
         }
         None => from,
@@ -104,8 +113,8 @@ fn read_block(
         for d in delimiters {
             let cells: Vec<String> = line.split(d).map(norm).collect();
             if cells.len() > 2
-                && find(&cells, profile.ct).is_some()
-                && find(&cells, profile.well).is_some()
+                && find(&cells, &profile.ct).is_some()
+                && find(&cells, &profile.well).is_some()
             {
                 header_at = Some((i, d, cells));
                 break;
@@ -115,14 +124,16 @@ fn read_block(
             break;
         }
     }
-    let (h, delimiter, header) = header_at.ok_or(ImportError::NoHeader { format: fmt })?;
-    let col = |names: &[&str]| find(&header, names);
+    let (h, delimiter, header) = header_at.ok_or_else(|| ImportError::NoHeader {
+        format: fmt.clone(),
+    })?;
+    let col = |names: &[String]| find(&header, names);
     let (well_col, ct_col) = (
-        col(profile.well).expect("found"),
-        col(profile.ct).expect("found"),
+        col(&profile.well).expect("found"),
+        col(&profile.ct).expect("found"),
     );
-    let (channel_col, target_col) = (col(profile.channel), col(profile.target));
-    let (sample_col, role_col) = (col(profile.sample), col(profile.role));
+    let (channel_col, target_col) = (col(&profile.channel), col(&profile.target));
+    let (sample_col, role_col) = (col(&profile.sample), col(&profile.role));
     let preamble_channel = profile
         .channel_from_preamble
         .and_then(|f| lines[..h].iter().find_map(|l| f(l)))
@@ -156,15 +167,16 @@ fn read_block(
     for (i, rec) in rdr.records().enumerate() {
         let line = h + 2 + i;
         let rec = rec.map_err(|e| ImportError::Line {
-            format: fmt,
+            format: fmt.clone(),
             line,
             problem: e.to_string(),
         })?;
         let first = rec.iter().find(|c| !c.trim().is_empty()).unwrap_or("");
+        let first_lower = first.trim().to_lowercase();
         if profile
             .skip_rows
             .iter()
-            .any(|p| first.trim().starts_with(p))
+            .any(|p| first_lower.starts_with(&p.to_lowercase()))
         {
             continue;
         }
@@ -186,7 +198,7 @@ fn read_block(
         .iter()
         .map(|(line, rec)| {
             let bad = |problem: String| ImportError::Line {
-                format: fmt,
+                format: fmt.clone(),
                 line: *line,
                 problem,
             };
@@ -207,7 +219,16 @@ fn read_block(
             }
             .map_err(|e| bad(format!("column {:?}: {e}", header[well_col])))?;
             let ct_cell = cell(rec, Some(ct_col));
-            let mut ct = Ct::parse(&ct_cell)
+            let extra_no_ct = profile
+                .no_ct
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(ct_cell.trim()));
+            let parsed = if extra_no_ct {
+                Ok(Ct::NoAmplification)
+            } else {
+                Ct::parse(&ct_cell)
+            };
+            let mut ct = parsed
                 .map_err(|e| bad(format!("well {well}, column {:?}: {e}", header[ct_col])))?;
             if let (Some(last), Some(v)) = (profile.last_cycle_means_no_ct, ct.value()) {
                 if v >= last {
