@@ -28,6 +28,8 @@ pub enum Format {
     /// Hongshi SLAN-96P/96S (宏石): Chinese headers `反应孔, 样本名称, 目标, Ct, 属性`. Built from a
     /// Chinese lab's parser code; no public sample file exists (FORMATS.md §9).
     Slan96,
+    /// RDML: a ZIP holding the RDML XML (StepOne, Bio-Rad CFX, LightCycler 96, …).
+    Rdml,
     /// Molarray MA-6000 (雅睿, sold by Sansure): `Well, Item, Reporter, Ct`; wells `A1` or 1–96.
     /// Built from a Chinese lab's parser code; no public sample file exists (FORMATS.md §9).
     Ma6000,
@@ -154,6 +156,10 @@ impl Format {
                 block_title: None,
                 no_ct: vec![],
             },
+            Self::Rdml => Profile {
+                name: "RDML".into(),
+                ..Self::Ma6000.profile()
+            },
             Self::Ma6000 => Profile {
                 name: "MA-6000 export".into(),
                 well: names(&["well"]),
@@ -225,6 +231,9 @@ pub fn detect(bytes: &[u8]) -> Result<Format, ImportError> {
         return Err(ImportError::Empty);
     }
     if is_container(bytes) {
+        if bytes.starts_with(b"PK") && crate::rdml::document(bytes).is_some() {
+            return Ok(Format::Rdml);
+        }
         return detect_workbook(&crate::workbook::results_text(bytes)?);
     }
     detect_text(&decode::text(&bytes[..bytes.len().min(16 * 1024)]))
@@ -305,6 +314,10 @@ fn detect_text(head: &str) -> Result<Format, ImportError> {
 /// Detects the format and reads every row.
 pub fn parse(bytes: &[u8]) -> Result<(Format, Vec<Reading>), ImportError> {
     let format = detect(bytes)?;
+    if format == Format::Rdml {
+        let xml = crate::rdml::document(bytes).ok_or(ImportError::Empty)?;
+        return Ok((format, crate::rdml::read(&xml)?));
+    }
     let text = if is_container(bytes) {
         crate::workbook::results_text(bytes)?
     } else {

@@ -11,6 +11,7 @@ pub mod ct;
 pub mod decode;
 pub mod formats;
 pub mod profile_file;
+pub mod rdml;
 pub mod table;
 pub mod well;
 pub mod workbook;

@@ -307,6 +307,52 @@ fn rotor_gene_workbook() {
 }
 
 #[test]
+fn rdml_stepone_free_format_wells() {
+    let (format, rows) = read("rdml/stepone_std.rdml");
+    assert_eq!(format, Format::Rdml);
+    assert_eq!(rows.len(), 24);
+    // The NTC's 40.0 is StepOne's last cycle: no amplification. The dye comes from the target.
+    assert_eq!(
+        row(&rows[0]),
+        ("A1".into(), "FAM", "RNase P", None, "NTC_RNase P", "ntc")
+    );
+    assert_eq!(
+        row(&rows[23]),
+        (
+            "C8".into(),
+            "FAM",
+            "RNase P",
+            Some(31.035166),
+            "STD_RNase P_625.0",
+            "std"
+        )
+    );
+}
+
+#[test]
+fn rdml_bio_rad_runs_per_dye_and_missing_cq() {
+    let (_, rows) = read("rdml/BioRad_qPCR_melt.rdml");
+    assert_eq!(rows.len(), 60);
+    assert_eq!(
+        row(&rows[0]),
+        (
+            "A1".into(),
+            "FAM",
+            "EvaGreen",
+            Some(27.7514537682101),
+            "Alm12",
+            "pos"
+        )
+    );
+    // React 94 of an 8 × 12 pcrFormat is H10; no <cq> element means no amplification.
+    assert_eq!(
+        row(&rows[59]),
+        ("H10".into(), "Cy5", "Cy5-2_rr", None, "H2O", "ntc")
+    );
+    assert!(rows.iter().any(|r| r.channel == "FAM") && rows.iter().any(|r| r.channel == "Cy5"));
+}
+
+#[test]
 fn bad_input_names_the_problem() {
     assert_eq!(parse(b""), Err(ImportError::Empty));
     assert_eq!(parse(b"  \r\n"), Err(ImportError::Empty));
@@ -384,6 +430,15 @@ proptest! {
     #[test]
     fn never_panics_on_mangled_workbooks(cut in 0usize..200_000, flip in 0usize..200_000, byte in any::<u8>()) {
         let mut b = file("rotor-gene-q/actin_irregular.xlsx");
+        let n = b.len();
+        b[flip % n] = byte;
+        b.truncate(cut % n + 1);
+        let _ = parse(&b);
+    }
+
+    #[test]
+    fn never_panics_on_mangled_rdml(cut in 0usize..20_000, flip in 0usize..20_000, byte in any::<u8>()) {
+        let mut b = file("rdml/stepone_std.rdml");
         let n = b.len();
         b[flip % n] = byte;
         b.truncate(cut % n + 1);
