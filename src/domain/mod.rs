@@ -2,6 +2,8 @@
 
 pub mod barcode;
 pub mod id_number;
+pub mod interpretation;
+pub mod kit;
 pub mod mask;
 pub mod personal_code;
 pub mod reception;
