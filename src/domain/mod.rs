@@ -6,6 +6,7 @@ pub mod interpretation;
 pub mod kit;
 pub mod mask;
 pub mod personal_code;
+pub mod plate;
 pub mod reception;
 pub mod tube;
 pub mod vocab;
