@@ -43,76 +43,20 @@ impl Format {
     }
 
     pub fn profile(self) -> Profile {
+        let table = Profile::table;
         match self {
             Self::QuantStudioText => Profile {
-                name: "QuantStudio text export".into(),
-                well: names(&["well position"]),
-                well_style: WellStyle::Position,
                 channel: names(&["reporter"]),
                 target: names(&["target name"]),
-                ct: names(CT),
                 sample: names(&["sample name"]),
                 role: names(&["task"]),
                 section: Some("[Results]".into()),
-                skip_rows: names(&[]),
-                last_cycle_means_no_ct: None,
-                channel_from_preamble: None,
-                block_title: None,
-                no_ct: vec![],
-            },
-            Self::Abi7500AnalysisResult => Profile {
-                name: "7500 analysis_result.txt".into(),
-                well: names(&["well"]),
-                well_style: WellStyle::Index0,
-                channel: names(&[]),
-                target: names(&["detector"]),
-                ct: names(&["ct"]),
-                sample: names(&["sample name"]),
-                role: names(&["task"]),
-                section: None,
-                skip_rows: names(&[
-                    "Rn values",
-                    "Delta Rn values",
-                    "DDCT Values",
-                    "Rn",
-                    "Delta Rn",
-                ]),
-                last_cycle_means_no_ct: Some(40.0),
-                channel_from_preamble: None,
-                block_title: None,
-                no_ct: vec![],
-            },
-            Self::BioRadCfxCsv => Profile {
-                name: "Bio-Rad CFX Quantification Cq Results".into(),
-                well: names(&["well"]),
-                well_style: WellStyle::Position,
-                channel: names(&["fluor"]),
-                target: names(&["target"]),
-                ct: names(&["cq"]),
-                sample: names(&["sample"]),
-                role: names(&["content"]),
-                section: None,
-                skip_rows: names(&[]),
-                last_cycle_means_no_ct: None,
-                channel_from_preamble: None,
-                block_title: None,
-                no_ct: vec![],
-            },
-            Self::LightCycler480Text => Profile {
-                name: "LightCycler 480 Cp export".into(),
-                well: names(&["pos"]),
-                well_style: WellStyle::Position,
-                channel: names(&[]),
-                target: names(&[]),
-                ct: names(&["cp"]),
-                sample: names(&["name"]),
-                role: names(&[]),
-                section: None,
-                skip_rows: names(&[]),
-                last_cycle_means_no_ct: None,
-                channel_from_preamble: Some(lc480_filter),
-                block_title: None,
-                no_ct: vec![],
+                ..table(
+                    "QuantStudio text export",
+                    &["well position"],
+                    WellStyle::Position,
+                    CT,
+                )
             },
             Self::QuantStudioCsv => Profile {
                 name: "QuantStudio CSV export".into(),
@@ -125,77 +69,97 @@ impl Format {
                 ..Self::QuantStudioText.profile()
             },
             Self::DesignAnalysisWorkbook => Profile {
-                name: "Design & Analysis workbook".into(),
-                well: names(&["well position", "well"]),
-                well_style: WellStyle::Position,
                 channel: names(&["reporter"]),
                 target: names(&["target"]),
-                ct: names(&["cq", "ct"]),
                 sample: names(&["sample"]),
                 role: names(&["task"]),
-                section: None,
-                skip_rows: names(&[]),
-                last_cycle_means_no_ct: None,
-                channel_from_preamble: None,
-                block_title: None,
-                no_ct: vec![],
+                ..table(
+                    "Design & Analysis workbook",
+                    &["well position", "well"],
+                    WellStyle::Position,
+                    &["cq", "ct"],
+                )
             },
-            Self::Slan96 => Profile {
-                name: "SLAN-96 export".into(),
-                well: names(&["反应孔", "孔位", "孔号"]),
-                well_style: WellStyle::Position,
-                channel: names(&["通道", "荧光通道", "染料", "channel", "dye"]),
-                target: names(&["目标", "项目", "靶基因"]),
-                ct: names(&["ct", "cq", "ct值"]),
-                sample: names(&["样本名称", "样品名称", "样本"]),
-                role: names(&["属性"]),
-                section: None,
-                skip_rows: names(&[]),
-                last_cycle_means_no_ct: None,
-                channel_from_preamble: None,
-                block_title: None,
-                no_ct: vec![],
+            Self::Abi7500AnalysisResult => Profile {
+                target: names(&["detector"]),
+                sample: names(&["sample name"]),
+                role: names(&["task"]),
+                skip_rows: names(&[
+                    "Rn values",
+                    "Delta Rn values",
+                    "DDCT Values",
+                    "Rn",
+                    "Delta Rn",
+                ]),
+                last_cycle_means_no_ct: Some(40.0),
+                ..table(
+                    "7500 analysis_result.txt",
+                    &["well"],
+                    WellStyle::Index0,
+                    &["ct"],
+                )
             },
-            Self::Rdml => Profile {
-                name: "RDML".into(),
-                ..Self::Ma6000.profile()
+            Self::BioRadCfxCsv => Profile {
+                channel: names(&["fluor"]),
+                target: names(&["target"]),
+                sample: names(&["sample"]),
+                role: names(&["content"]),
+                ..table(
+                    "Bio-Rad CFX Quantification Cq Results",
+                    &["well"],
+                    WellStyle::Position,
+                    &["cq"],
+                )
             },
-            Self::Ma6000 => Profile {
-                name: "MA-6000 export".into(),
-                well: names(&["well"]),
-                well_style: WellStyle::PositionOrIndex1,
-                channel: names(&["reporter"]),
-                target: names(&[]),
-                ct: names(&["ct"]),
-                sample: names(&["item"]),
-                role: names(&[]),
-                section: None,
-                skip_rows: names(&[]),
-                last_cycle_means_no_ct: None,
-                channel_from_preamble: None,
-                block_title: None,
-                no_ct: vec![],
+            Self::LightCycler480Text => Profile {
+                sample: names(&["name"]),
+                channel_from_preamble: Some(lc480_filter),
+                ..table(
+                    "LightCycler 480 Cp export",
+                    &["pos"],
+                    WellStyle::Position,
+                    &["cp"],
+                )
+            },
+            Self::RotorGeneCsv => Profile {
+                sample: names(&["name"]),
+                role: names(&["type"]),
+                block_title: Some(rotor_gene_block),
+                ..table(
+                    "Rotor-Gene Q analysed data export",
+                    &["no."],
+                    WellStyle::Index1,
+                    &["ct"],
+                )
             },
             Self::RotorGeneWorkbook => Profile {
                 name: "Rotor-Gene Q workbook".into(),
                 ..Self::RotorGeneCsv.profile()
             },
-            Self::RotorGeneCsv => Profile {
-                name: "Rotor-Gene Q analysed data export".into(),
-                well: names(&["no."]),
-                well_style: WellStyle::Index1,
-                channel: names(&[]),
-                target: names(&[]),
-                ct: names(&["ct"]),
-                sample: names(&["name"]),
-                role: names(&["type"]),
-                section: None,
-                skip_rows: names(&[]),
-                last_cycle_means_no_ct: None,
-                channel_from_preamble: None,
-                block_title: Some(rotor_gene_block),
-                no_ct: vec![],
+            Self::Slan96 => Profile {
+                channel: names(&["通道", "荧光通道", "染料", "channel", "dye"]),
+                target: names(&["目标", "项目", "靶基因"]),
+                sample: names(&["样本名称", "样品名称", "样本"]),
+                role: names(&["属性"]),
+                ..table(
+                    "SLAN-96 export",
+                    &["反应孔", "孔位", "孔号"],
+                    WellStyle::Position,
+                    &["ct", "cq", "ct值"],
+                )
             },
+            Self::Ma6000 => Profile {
+                channel: names(&["reporter"]),
+                sample: names(&["item"]),
+                ..table(
+                    "MA-6000 export",
+                    &["well"],
+                    WellStyle::PositionOrIndex1,
+                    &["ct"],
+                )
+            },
+            // RDML is XML, not a table: only its name is used.
+            Self::Rdml => table("RDML", &["well"], WellStyle::Position, &["cq"]),
         }
     }
 }

@@ -44,6 +44,28 @@ pub struct Profile {
     pub block_title: Option<BlockTitle>,
 }
 
+impl Profile {
+    /// A table with a well and a Ct column and nothing else yet; formats add what they have.
+    pub fn table(name: &str, well: &[&str], well_style: WellStyle, ct: &[&str]) -> Self {
+        Self {
+            name: name.to_string(),
+            well: names(well),
+            well_style,
+            channel: vec![],
+            target: vec![],
+            ct: names(ct),
+            sample: vec![],
+            role: vec![],
+            section: None,
+            skip_rows: vec![],
+            no_ct: vec![],
+            last_cycle_means_no_ct: None,
+            channel_from_preamble: None,
+            block_title: None,
+        }
+    }
+}
+
 /// Reads (channel, target) from a block's title line.
 pub type BlockTitle = fn(&str) -> Option<(String, String)>;
 
