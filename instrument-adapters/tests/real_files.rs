@@ -4,12 +4,15 @@
 use instrument_adapters::{parse, Ct, Format, ImportError, Reading};
 use proptest::prelude::*;
 
+/// The real exports live in `shared/instrument-exports`, beside the repository (or where
+/// `NATLIS_SHARED_DIR` says).
 fn file(path: &str) -> Vec<u8> {
-    let full = format!(
-        "{}/../../shared/instrument-exports/{path}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read(&full).unwrap_or_else(|e| panic!("reading {full}: {e}"))
+    let shared = std::env::var("NATLIS_SHARED_DIR")
+        .unwrap_or_else(|_| format!("{}/../../shared", env!("CARGO_MANIFEST_DIR")));
+    let full = format!("{shared}/instrument-exports/{path}");
+    std::fs::read(&full).unwrap_or_else(|e| {
+        panic!("reading {full}: {e} (the repository's shared/ folder must sit beside it, or set NATLIS_SHARED_DIR)")
+    })
 }
 
 fn read(path: &str) -> (Format, Vec<Reading>) {
