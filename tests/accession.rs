@@ -509,15 +509,8 @@ async fn reception_flags_long_transport_and_refuses_duplicates(db: Db) {
 async fn rejection_lists_people_for_resampling(db: Db) {
     let app = TestApp::start(db).await;
     app.seed().await;
-    open_pool(&app, "P-LEAK", 5).await;
-    for i in 1..=5 {
-        app.post("/api/v1/tubes/P-LEAK/members", person(i)).await;
-    }
-    app.post(
-        "/api/v1/reception",
-        json!({"barcode": "P-LEAK", "lab": "LAB-A"}),
-    )
-    .await;
+    app.filled_pool("P-LEAK", 5, 1..=5).await;
+    app.receive_at_lab_a("P-LEAK").await;
     let r = app
         .post("/api/v1/tubes/P-LEAK/reject", json!({"reason": "other"}))
         .await;
@@ -749,15 +742,8 @@ async fn malformed_input_is_named(db: Db) {
 async fn every_change_is_audited(db: Db) {
     let app = TestApp::start(db).await;
     app.seed().await;
-    open_pool(&app, "P-AUD", 5).await;
-    for i in 1..=5 {
-        app.post("/api/v1/tubes/P-AUD/members", person(i)).await;
-    }
-    app.post(
-        "/api/v1/reception",
-        json!({"barcode": "P-AUD", "lab": "LAB-A"}),
-    )
-    .await;
+    app.filled_pool("P-AUD", 5, 1..=5).await;
+    app.receive_at_lab_a("P-AUD").await;
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT action, actor FROM audit_log WHERE entity_type = 'tube' AND entity_id = 'P-AUD' ORDER BY id",
     )

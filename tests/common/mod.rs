@@ -285,6 +285,41 @@ impl TestApp {
         assert_eq!(r.status, 201, "{r:?}");
     }
 
+    /// Opens a mass-screening pool of `size` at S01 and scans `people` into it, asserting
+    /// every step went through.
+    pub async fn filled_pool(
+        &self,
+        barcode: &str,
+        size: u32,
+        people: std::ops::RangeInclusive<u32>,
+    ) {
+        let r = self
+            .post(
+                "/api/v1/tubes",
+                json!({"barcode": barcode, "kind": "pool", "pool_size": size, "sample_type": "oropharyngeal",
+                       "site": "S01", "category": "mass_screening"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+        for i in people {
+            let r = self
+                .post(&format!("/api/v1/tubes/{barcode}/members"), person(i))
+                .await;
+            assert_eq!(r.status, 200, "{r:?}");
+        }
+    }
+
+    /// Scans a tube in at LAB-A.
+    pub async fn receive_at_lab_a(&self, barcode: &str) {
+        let r = self
+            .post(
+                "/api/v1/reception",
+                json!({"barcode": barcode, "lab": "LAB-A"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+
     /// Counts rows of a table (for checking that nothing was written).
     pub async fn count(&self, sql: &str) -> i64 {
         let (n,): (i64,) = sqlx::query_as(sql)
