@@ -126,6 +126,23 @@ struct Figures {
 }
 
 impl Figures {
+    fn new() -> Self {
+        Self {
+            ops: 0,
+            errors: 0,
+            secs: 0.0,
+            hist: new_hist(),
+        }
+    }
+
+    fn record(&mut self, latency: Duration, ok: bool) {
+        self.ops += 1;
+        if !ok {
+            self.errors += 1;
+        }
+        let _ = self.hist.record(latency.as_micros().max(1) as u64);
+    }
+
     fn rate(&self) -> f64 {
         self.ops as f64 / self.secs
     }
@@ -152,32 +169,22 @@ where
         .map(|_| {
             let work = work.clone();
             tokio::spawn(async move {
-                let mut h = new_hist();
-                let (mut ops, mut errors) = (0, 0);
+                let mut mine = Figures::new();
                 while Instant::now() < deadline {
                     for (lat, ok) in work().await {
-                        ops += 1;
-                        if !ok {
-                            errors += 1;
-                        }
-                        let _ = h.record(lat.as_micros().max(1) as u64);
+                        mine.record(lat, ok);
                     }
                 }
-                (h, ops, errors)
+                mine
             })
         })
         .collect();
-    let mut f = Figures {
-        ops: 0,
-        errors: 0,
-        secs: 0.0,
-        hist: new_hist(),
-    };
+    let mut f = Figures::new();
     for t in tasks {
-        let (h, ops, errors) = t.await.expect("bench worker");
-        f.hist.add(h).expect("histograms compatible");
-        f.ops += ops;
-        f.errors += errors;
+        let mine = t.await.expect("bench worker");
+        f.hist.add(mine.hist).expect("histograms compatible");
+        f.ops += mine.ops;
+        f.errors += mine.errors;
     }
     f.secs = start.elapsed().as_secs_f64();
     f
@@ -203,19 +210,10 @@ where
             (scheduled.elapsed(), ok)
         }));
     }
-    let mut f = Figures {
-        ops: 0,
-        errors: 0,
-        secs: 0.0,
-        hist: new_hist(),
-    };
+    let mut f = Figures::new();
     for t in tasks {
         let (lat, ok) = t.await.expect("bench op");
-        f.ops += 1;
-        if !ok {
-            f.errors += 1;
-        }
-        let _ = f.hist.record(lat.as_micros().max(1) as u64);
+        f.record(lat, ok);
     }
     f.secs = start.elapsed().as_secs_f64();
     f

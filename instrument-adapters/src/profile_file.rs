@@ -80,9 +80,7 @@ impl CustomFormat {
         Ok(Self {
             detect: p.detect,
             profile: Profile {
-                name: p.name,
                 well: lower(p.well),
-                well_style,
                 channel: lower(p.channel),
                 target: lower(p.target),
                 ct: lower(p.ct),
@@ -92,8 +90,7 @@ impl CustomFormat {
                 skip_rows: p.skip_rows,
                 no_ct: p.no_ct,
                 last_cycle_means_no_ct: p.last_cycle_means_no_ct,
-                channel_from_preamble: None,
-                block_title: None,
+                ..Profile::table(&p.name, &[], well_style, &[])
             },
         })
     }
