@@ -1,7 +1,7 @@
 //! The formats natlis reads, how each is recognised by content, and its table profile.
 
 use crate::table::{self, names, Profile, WellStyle};
-use crate::{decode, ImportError, Reading};
+use crate::{decode, ImportError, PlateSize, Reading};
 
 /// A result export format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,6 +277,14 @@ fn detect_text(head: &str) -> Result<Format, ImportError> {
 
 /// Detects the format and reads every row.
 pub fn parse(bytes: &[u8]) -> Result<(Format, Vec<Reading>), ImportError> {
+    parse_sized(bytes, None)
+}
+
+/// Like [`parse`], for a plate of known size (plate indices are counted on it).
+pub fn parse_sized(
+    bytes: &[u8],
+    plate: Option<PlateSize>,
+) -> Result<(Format, Vec<Reading>), ImportError> {
     let format = detect(bytes)?;
     if format == Format::Rdml {
         let xml = crate::rdml::document(bytes).ok_or(ImportError::Empty)?;
@@ -287,6 +295,10 @@ pub fn parse(bytes: &[u8]) -> Result<(Format, Vec<Reading>), ImportError> {
     } else {
         decode::text(bytes)
     };
-    let rows = table::read(&text, &format.profile())?;
+    let profile = Profile {
+        plate_size: plate,
+        ..format.profile()
+    };
+    let rows = table::read(&text, &profile)?;
     Ok((format, rows))
 }

@@ -17,8 +17,8 @@ pub mod well;
 pub mod workbook;
 
 pub use ct::Ct;
-pub use formats::{detect, parse, Format};
-pub use profile_file::{parse_with, CustomFormat};
+pub use formats::{detect, parse, parse_sized, Format};
+pub use profile_file::{parse_for_plate, parse_with, CustomFormat};
 pub use well::{PlateSize, Well};
 
 /// One reading of one well on one channel, as the instrument exported it.

@@ -11,7 +11,7 @@
 //! the profile to apply; the header row is then found by the `well` and `ct` synonyms.
 
 use crate::table::{self, Profile, WellStyle};
-use crate::{decode, workbook, ImportError, Reading};
+use crate::{decode, workbook, ImportError, PlateSize, Reading};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -110,6 +110,15 @@ pub fn parse_with(
     bytes: &[u8],
     custom: &[CustomFormat],
 ) -> Result<(String, Vec<Reading>), ImportError> {
+    parse_for_plate(bytes, custom, None)
+}
+
+/// Like [`parse_with`], for a plate of known size: plate indices are counted on it.
+pub fn parse_for_plate(
+    bytes: &[u8],
+    custom: &[CustomFormat],
+    plate: Option<PlateSize>,
+) -> Result<(String, Vec<Reading>), ImportError> {
     if !custom.is_empty() && !bytes.iter().all(|b| b.is_ascii_whitespace()) {
         let container = bytes.starts_with(b"PK") || bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]);
         let text = if container {
@@ -120,10 +129,14 @@ pub fn parse_with(
         if let Some(text) = text {
             let head: String = text.lines().take(80).collect::<Vec<_>>().join("\n");
             if let Some(c) = custom.iter().find(|c| c.applies_to(&head)) {
-                return Ok((c.profile.name.clone(), table::read(&text, &c.profile)?));
+                let profile = Profile {
+                    plate_size: plate,
+                    ..c.profile.clone()
+                };
+                return Ok((c.profile.name.clone(), table::read(&text, &profile)?));
             }
         }
     }
-    let (format, rows) = crate::parse(bytes)?;
+    let (format, rows) = crate::formats::parse_sized(bytes, plate)?;
     Ok((format.name(), rows))
 }

@@ -42,6 +42,10 @@ pub struct Profile {
     /// Several tables, one per channel/assay, each under a title line that names them
     /// (Rotor-Gene: `Quantitative analysis of Cycling A.Green (28S)` → channel, target).
     pub block_title: Option<BlockTitle>,
+    /// The plate the file is for, when the caller knows it: plate indices are then counted on
+    /// it (index 13 is B1 on a 96-well plate, A13 on a 384-well plate) instead of the size
+    /// being guessed from the highest well.
+    pub plate_size: Option<PlateSize>,
 }
 
 impl Profile {
@@ -62,6 +66,7 @@ impl Profile {
             last_cycle_means_no_ct: None,
             channel_from_preamble: None,
             block_title: None,
+            plate_size: None,
         }
     }
 }
@@ -207,7 +212,9 @@ fn read_block(
     if raw.is_empty() {
         return Err(ImportError::NoRows { format: fmt });
     }
-    let size = plate_size(&raw, well_col, profile.well_style);
+    let size = profile
+        .plate_size
+        .unwrap_or_else(|| plate_size(&raw, well_col, profile.well_style));
     let cell = |rec: &csv::StringRecord, c: Option<usize>| {
         c.and_then(|c| rec.get(c))
             .unwrap_or("")

@@ -48,6 +48,9 @@ pub struct TargetRule {
     pub positive: Cutoff,
     /// Above the positive cut-off and admitted by this one: grey zone (re-test).
     pub grey_upper: Option<Cutoff>,
+    /// Other names an instrument may give this target (compared case-insensitively).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 /// The internal control (内标), read in every well.
@@ -56,12 +59,18 @@ pub struct InternalControl {
     pub channel: String,
     /// The IC is valid when it amplified and this cut-off admits its Ct.
     pub valid: Cutoff,
+    /// Names an instrument may give the internal control as a target, beyond the usual ones
+    /// (`IC`, `内标`, `RNase P`, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 /// A kit version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Kit {
     pub code: String,
+    /// Set by natlis: 1 for a new code, one more for every edit.
+    #[serde(default)]
     pub version: u32,
     pub name: String,
     pub targets: Vec<TargetRule>,
@@ -76,6 +85,7 @@ impl Kit {
         let ic = |channel: &str, max: f64| InternalControl {
             channel: channel.into(),
             valid: Cutoff::at_most(max),
+            aliases: vec![],
         };
         let target = |target: &str, channel: &str, positive: Cutoff, grey_upper: Option<Cutoff>| {
             TargetRule {
@@ -83,6 +93,7 @@ impl Kit {
                 channel: channel.into(),
                 positive,
                 grey_upper,
+                aliases: vec![],
             }
         };
         vec![
@@ -132,9 +143,207 @@ impl Kit {
     }
 }
 
+/// Dyes that instruments name differently but read on the same optical channel, and the
+/// Rotor-Gene's colour names for them. The first name of each group is the canonical one.
+const SAME_CHANNEL: &[&[&str]] = &[
+    &["FAM", "GREEN", "SYBR", "FITC"],
+    &["VIC", "HEX", "JOE", "YELLOW", "TET"],
+    &["ROX", "TEXAS RED", "TEXASRED", "ORANGE", "CAL FLUOR RED 610", "CFR610"],
+    &["CY5", "QUASAR 670", "QUASAR670", "RED", "CY 5"],
+    &["CY5.5", "QUASAR 705", "CRIMSON", "CY 5.5"],
+];
+
+/// Target names instruments give the internal control.
+const IC_NAMES: &[&str] = &[
+    "IC",
+    "INTERNAL CONTROL",
+    "内标",
+    "内参",
+    "RNASE P",
+    "RNASEP",
+    "RNAS P",
+    "RNAsaP",
+    "RP",
+    "HUMAN RNASE P",
+];
+
+/// Upper-cased, with a LightCycler filter's wavelengths (`FAM (465-510)`) and spaces around it
+/// removed.
+fn norm(name: &str) -> String {
+    let s = name.trim();
+    let s = s.split_once(" (").map_or(s, |(n, _)| n);
+    s.trim().to_uppercase()
+}
+
+/// Whether two dye names denote the same optical channel.
+pub fn same_channel(a: &str, b: &str) -> bool {
+    let (a, b) = (norm(a), norm(b));
+    if a.is_empty() || b.is_empty() {
+        return false;
+    }
+    a == b
+        || SAME_CHANNEL
+            .iter()
+            .any(|g| g.contains(&a.as_str()) && g.contains(&b.as_str()))
+}
+
+/// What is wrong with a kit definition.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct KitError {
+    pub field: String,
+    pub problem: String,
+}
+
+impl Kit {
+    /// The kit channel a reading belongs to (upper-case), from its dye, else its target name;
+    /// `None` when the kit does not read it (a standard, a reference dye, a stray target).
+    pub fn channel_of(&self, channel: &str, target: &str) -> Option<String> {
+        let rules = self
+            .targets
+            .iter()
+            .map(|t| &t.channel)
+            .chain(std::iter::once(&self.internal_control.channel));
+        if let Some(c) = rules.clone().find(|c| same_channel(c, channel)) {
+            return Some(c.to_uppercase());
+        }
+        let t = norm(target);
+        if t.is_empty() {
+            return None;
+        }
+        if let Some(rule) = self.targets.iter().find(|r| {
+            norm(&r.target) == t || r.aliases.iter().any(|a| norm(a) == t)
+        }) {
+            return Some(rule.channel.to_uppercase());
+        }
+        let ic = &self.internal_control;
+        (IC_NAMES.iter().any(|n| norm(n) == t) || ic.aliases.iter().any(|a| norm(a) == t))
+            .then(|| ic.channel.to_uppercase())
+    }
+
+    /// Checks a definition an admin submits: a code, at least one target, one channel per
+    /// target, cut-offs within 1–60 cycles and grey zones above their positive cut-off.
+    pub fn validate(&self) -> Result<(), KitError> {
+        let err = |field: &str, problem: String| {
+            Err(KitError {
+                field: field.into(),
+                problem,
+            })
+        };
+        let code_ok = (2..=40).contains(&self.code.len())
+            && self
+                .code
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !code_ok {
+            return err(
+                "code",
+                format!(
+                    "{:?} is not a kit code: 2–40 of A–Z, 0–9, '-', '_'",
+                    self.code
+                ),
+            );
+        }
+        if self.name.trim().is_empty() {
+            return err("name", "a kit needs a name".into());
+        }
+        if self.targets.is_empty() {
+            return err("targets", "a kit needs at least one target".into());
+        }
+        let cycles = |field: &str, c: Cutoff| {
+            if c.ct.is_finite() && (1.0..=60.0).contains(&c.ct) {
+                Ok(())
+            } else {
+                err(field, format!("cut-off {} is outside 1–60 cycles", c.ct))
+            }
+        };
+        let mut channels = vec![self.internal_control.channel.clone()];
+        for (i, t) in self.targets.iter().enumerate() {
+            let at = |f: &str| format!("targets[{i}].{f}");
+            if t.target.trim().is_empty() {
+                return err(&at("target"), "a target needs a name".into());
+            }
+            if t.channel.trim().is_empty() {
+                return err(&at("channel"), "a target needs a channel".into());
+            }
+            if let Some(c) = channels.iter().find(|c| same_channel(c, &t.channel)) {
+                return err(
+                    &at("channel"),
+                    format!(
+                        "channel {} is read already (as {c}): one target per channel",
+                        t.channel
+                    ),
+                );
+            }
+            channels.push(t.channel.clone());
+            cycles(&at("positive"), t.positive)?;
+            if let Some(g) = t.grey_upper {
+                cycles(&at("grey_upper"), g)?;
+                if g.ct < t.positive.ct || g.ct == t.positive.ct && !g.inclusive {
+                    return err(
+                        &at("grey_upper"),
+                        format!(
+                            "the grey zone must end above the positive cut-off {}",
+                            t.positive.ct
+                        ),
+                    );
+                }
+            }
+        }
+        if self.internal_control.channel.trim().is_empty() {
+            return err(
+                "internal_control.channel",
+                "the internal control needs a channel".into(),
+            );
+        }
+        cycles("internal_control.valid", self.internal_control.valid)?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn readings_find_their_channel_by_dye_or_target() {
+        let daan = &Kit::shipped()[0];
+        assert_eq!(daan.channel_of("FAM", ""), Some("FAM".into()));
+        assert_eq!(daan.channel_of("hex", "N gene"), Some("VIC".into()));
+        assert_eq!(daan.channel_of("Green", ""), Some("FAM".into()));
+        assert_eq!(daan.channel_of("Cy5 (618-660)", ""), Some("CY5".into()));
+        assert_eq!(daan.channel_of("", "orf1ab"), Some("FAM".into()));
+        assert_eq!(daan.channel_of("", "N"), Some("VIC".into()));
+        assert_eq!(daan.channel_of("", "RNase P"), Some("CY5".into()));
+        assert_eq!(daan.channel_of("", "内标"), Some("CY5".into()));
+        assert_eq!(daan.channel_of("ROX", ""), None);
+        assert_eq!(daan.channel_of("", "S"), None);
+        assert_eq!(daan.channel_of("", ""), None);
+    }
+
+    #[test]
+    fn kit_definitions_are_checked() {
+        for k in Kit::shipped() {
+            k.validate().unwrap();
+        }
+        let base = Kit::shipped()[1].clone();
+        let mut k = base.clone();
+        k.code = "bad code".into();
+        assert_eq!(k.validate().unwrap_err().field, "code");
+        let mut k = base.clone();
+        k.targets[1].channel = "VIC".into();
+        k.targets[0].channel = "HEX".into();
+        assert_eq!(k.validate().unwrap_err().field, "targets[1].channel");
+        let mut k = base.clone();
+        k.targets[0].grey_upper = Some(Cutoff::below(38.0));
+        assert_eq!(k.validate().unwrap_err().field, "targets[0].grey_upper");
+        let mut k = base.clone();
+        k.targets[0].positive = Cutoff::at_most(99.0);
+        assert_eq!(k.validate().unwrap_err().field, "targets[0].positive");
+        let mut k = base;
+        k.targets.clear();
+        assert_eq!(k.validate().unwrap_err().field, "targets");
+    }
 
     #[test]
     fn a_ct_on_the_cut_off_lands_on_one_side_only() {

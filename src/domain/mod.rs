@@ -8,5 +8,6 @@ pub mod mask;
 pub mod personal_code;
 pub mod plate;
 pub mod reception;
+pub mod run;
 pub mod tube;
 pub mod vocab;
