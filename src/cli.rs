@@ -129,6 +129,9 @@ impl DbArgs {
     pub async fn open(&self) -> anyhow::Result<Store> {
         let store = Store::connect(&self.location(), self.sqlite_sync).await?;
         store.migrate().await?;
+        crate::service::kits::install_shipped(&store)
+            .await
+            .map_err(|e| anyhow::anyhow!("installing the shipped kits: {e}"))?;
         Ok(store)
     }
 }

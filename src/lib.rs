@@ -18,6 +18,7 @@ pub mod labels;
 pub mod metrics;
 pub mod service;
 pub mod store;
+pub mod synth;
 
 pub use api::{app, AppState};
 

@@ -4,9 +4,11 @@
 
 mod accounts;
 mod audit;
+mod kits;
 mod labels;
 mod ops;
 mod persons;
+mod plates;
 mod reception;
 mod registry;
 mod settings;
@@ -98,6 +100,7 @@ impl utoipa::Modify for Security {
         (name = "accession", description = "Tubes at the collection site (采样登记)"),
         (name = "reception", description = "Tubes at the lab (实验室接收)"),
         (name = "labels", description = "Barcode labels"),
+        (name = "bench", description = "Kits, PCR plates, instrument result imports and automatic calls"),
         (name = "accounts", description = "Users, tokens, login"),
         (name = "audit", description = "The tamper-evident audit trail"),
         (name = "ops", description = "Health and metrics"),
@@ -135,7 +138,9 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .merge(labels::router())
         .merge(settings::router())
         .merge(accounts::router())
-        .merge(audit::router());
+        .merge(audit::router())
+        .merge(kits::router())
+        .merge(plates::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }
 

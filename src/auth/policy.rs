@@ -64,6 +64,13 @@ pub enum Action {
     Reception,
     ViewResampling,
     ViewAudit,
+    /// Add a kit or a new version of one.
+    ManageKits,
+    ViewKits,
+    /// Create plates, put tubes into wells, import instrument results.
+    RunPlates,
+    /// Read plates, their wells, imports and automatic calls.
+    ViewPlates,
 }
 
 /// Whether `role` may do `action` at all (the scope is checked against the object).
@@ -87,6 +94,13 @@ pub fn allowed(role: Role, action: Action) -> bool {
             Admin | Auditor | Collector | LabTechnician | LabReviewer
         ),
         ViewAudit => matches!(role, Admin | Auditor | LabReviewer),
+        ManageKits => role == Admin,
+        ViewKits => matches!(
+            role,
+            Admin | Auditor | LabTechnician | LabReviewer | CdcReviewer
+        ),
+        RunPlates => matches!(role, Admin | LabTechnician),
+        ViewPlates => matches!(role, Admin | Auditor | LabTechnician | LabReviewer),
     }
 }
 

@@ -148,7 +148,14 @@ impl Kit {
 const SAME_CHANNEL: &[&[&str]] = &[
     &["FAM", "GREEN", "SYBR", "FITC"],
     &["VIC", "HEX", "JOE", "YELLOW", "TET"],
-    &["ROX", "TEXAS RED", "TEXASRED", "ORANGE", "CAL FLUOR RED 610", "CFR610"],
+    &[
+        "ROX",
+        "TEXAS RED",
+        "TEXASRED",
+        "ORANGE",
+        "CAL FLUOR RED 610",
+        "CFR610",
+    ],
     &["CY5", "QUASAR 670", "QUASAR670", "RED", "CY 5"],
     &["CY5.5", "QUASAR 705", "CRIMSON", "CY 5.5"],
 ];
@@ -211,9 +218,11 @@ impl Kit {
         if t.is_empty() {
             return None;
         }
-        if let Some(rule) = self.targets.iter().find(|r| {
-            norm(&r.target) == t || r.aliases.iter().any(|a| norm(a) == t)
-        }) {
+        if let Some(rule) = self
+            .targets
+            .iter()
+            .find(|r| norm(&r.target) == t || r.aliases.iter().any(|a| norm(a) == t))
+        {
             return Some(rule.channel.to_uppercase());
         }
         let ic = &self.internal_control;

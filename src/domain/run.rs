@@ -136,7 +136,11 @@ pub fn read_plate(
             *out.unread.entry(label).or_default() += 1;
             continue;
         };
-        let cts = by_well.entry(r.well).or_default().entry(channel).or_default();
+        let cts = by_well
+            .entry(r.well)
+            .or_default()
+            .entry(channel)
+            .or_default();
         let ct = r.ct.value();
         if !cts.contains(&ct) {
             cts.push(ct);
@@ -330,7 +334,11 @@ mod tests {
     fn channels_come_from_targets_when_the_file_has_no_dye() {
         let l = layout(&[("A1", "T1")]);
         let mut rows = controls();
-        for (target, ct) in [("ORF1ab", Some(30.0)), ("N", Some(31.0)), ("RNase P", Some(25.0))] {
+        for (target, ct) in [
+            ("ORF1ab", Some(30.0)),
+            ("N", Some(31.0)),
+            ("RNase P", Some(25.0)),
+        ] {
             rows.push(Reading {
                 target: target.into(),
                 ..row("A1", "", ct, "")

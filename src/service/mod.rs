@@ -2,8 +2,11 @@
 //! happens, write the new state and its audit entry, commit. Handlers and the CLI call these.
 
 pub mod accession;
+pub mod imports;
+pub mod kits;
 pub mod labels;
 pub mod persons;
+pub mod plates;
 pub mod reception;
 pub mod registry;
 pub mod settings;

@@ -190,6 +190,9 @@ impl TestApp {
     async fn serve(location: Location) -> Self {
         let store = Store::connect(&location, SqliteSync::Normal).await.unwrap();
         store.migrate().await.unwrap();
+        natlis::service::kits::install_shipped(&store)
+            .await
+            .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let state = AppState::new(
@@ -359,4 +362,18 @@ pub fn id_number(n: u32) -> String {
 /// A person scan by document.
 pub fn person(n: u32) -> Value {
     json!({"doc_type": "resident_id", "doc_no": id_number(n), "name": format!("测试{n}"), "phone": format!("139{:08}", n)})
+}
+
+/// A real instrument export from `shared/instrument-exports`, beside the repository (or where
+/// `NATLIS_SHARED_DIR` says). Panics, naming the path, when it is not there.
+pub fn shared_file(path: &str) -> std::path::PathBuf {
+    let shared = std::env::var("NATLIS_SHARED_DIR")
+        .unwrap_or_else(|_| format!("{}/../shared", env!("CARGO_MANIFEST_DIR")));
+    let full = std::path::PathBuf::from(format!("{shared}/instrument-exports/{path}"));
+    assert!(
+        full.exists(),
+        "{} is missing (the repository's shared/ folder must sit beside it, or set NATLIS_SHARED_DIR)",
+        full.display()
+    );
+    full
 }

@@ -1,0 +1,68 @@
+//! Kits: the versioned rule sets plates are read with.
+
+use super::{write, AppState};
+use crate::actor::Actor;
+use crate::domain::kit::Kit;
+use crate::error::{Error, ErrorBody};
+use crate::json::Json;
+use crate::service::kits::{self, KitVersion};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_kits, create_kit))
+        .routes(routes!(get_kit))
+}
+
+/// Every kit version, by code, newest version first.
+#[utoipa::path(get, path = "/kits", tag = "bench", responses((status = 200, body = Vec<KitVersion>)))]
+async fn list_kits(
+    State(s): State<AppState>,
+    actor: Actor,
+) -> Result<Json<Vec<KitVersion>>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(kits::list(&mut conn, &actor, s.tz).await?))
+}
+
+/// Adds a kit, or a new version of an existing code (admins). Old versions stay as they were;
+/// plates made with them keep them.
+#[utoipa::path(post, path = "/kits", tag = "bench", request_body = Kit,
+    responses((status = 201, body = KitVersion), (status = 422, body = ErrorBody)))]
+async fn create_kit(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Json(kit): Json<Kit>,
+) -> Result<Response, Error> {
+    let tz = s.tz;
+    let fp = super::keyed(&headers, "POST /kits", &kit);
+    write(&s, &actor, &headers, fp, StatusCode::CREATED, move |tx| {
+        Box::pin(kits::create(tx, kit.clone(), tz))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct VersionQuery {
+    /// A version; default: the newest active one.
+    version: Option<u32>,
+}
+
+/// One kit version.
+#[utoipa::path(get, path = "/kits/{code}", tag = "bench", params(("code" = String, Path), VersionQuery),
+    responses((status = 200, body = KitVersion), (status = 404, body = ErrorBody)))]
+async fn get_kit(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path(code): Path<String>,
+    Query(q): Query<VersionQuery>,
+) -> Result<Json<KitVersion>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(
+        kits::find(&mut conn, &actor, &code, q.version, s.tz).await?,
+    ))
+}

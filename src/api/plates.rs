@@ -1,0 +1,251 @@
+//! Plates: create, scan tubes into wells, propose a layout, upload instrument results, read.
+
+use super::{keyed, write, AppState};
+use crate::actor::Actor;
+use crate::error::{Error, ErrorBody};
+use crate::json::Json;
+use crate::service::imports::{self, ImportView, Upload};
+use crate::service::plates::{
+    self, AssignWell, NewPlate, Placed, PlateFilter, PlateSummary, PlateView, Proposal,
+};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_plates, create_plate))
+        .routes(routes!(get_plate))
+        .routes(routes!(assign_well))
+        .routes(routes!(unassign_well))
+        .routes(routes!(proposal))
+        .routes(routes!(fill))
+        .routes(routes!(list_imports, upload))
+        .layer(DefaultBodyLimit::max(imports::MAX_FILE_BYTES * 2))
+}
+
+/// Creates a plate for a lab with a kit; its negative and positive controls are placed in the
+/// last two wells.
+#[utoipa::path(post, path = "/plates", tag = "bench", request_body = NewPlate,
+    responses((status = 201, body = PlateView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_plate(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Json(req): Json<NewPlate>,
+) -> Result<Response, Error> {
+    let tz = s.tz;
+    let fp = keyed(&headers, "POST /plates", &req);
+    write(&s, &actor, &headers, fp, StatusCode::CREATED, move |tx| {
+        Box::pin(plates::create(tx, req.clone(), tz))
+    })
+    .await
+}
+
+/// Plates, newest first.
+#[utoipa::path(get, path = "/plates", tag = "bench", params(PlateFilter),
+    responses((status = 200, body = Vec<PlateSummary>)))]
+async fn list_plates(
+    State(s): State<AppState>,
+    actor: Actor,
+    Query(f): Query<PlateFilter>,
+) -> Result<Json<Vec<PlateSummary>>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(plates::list(&mut conn, &actor, &f, s.tz).await?))
+}
+
+/// A plate with every used well, its tube and the newest automatic call.
+#[utoipa::path(get, path = "/plates/{plate}", tag = "bench",
+    params(("plate" = String, Path, description = "id or run number")),
+    responses((status = 200, body = PlateView), (status = 404, body = ErrorBody)))]
+async fn get_plate(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path(plate): Path<String>,
+) -> Result<Json<PlateView>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(plates::find(&mut conn, &actor, &plate, s.tz).await?))
+}
+
+/// Scans a tube into a well (or the next free one). The tube must have been received at the
+/// plate's lab and not be waiting on another plate.
+#[utoipa::path(post, path = "/plates/{plate}/wells", tag = "bench",
+    params(("plate" = String, Path)), request_body = AssignWell,
+    responses((status = 200, body = Placed),
+              (status = 409, description = "well occupied or a control well, tube on another plate, not received, plate has results", body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+async fn assign_well(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Path(plate): Path<String>,
+    Json(req): Json<AssignWell>,
+) -> Result<Response, Error> {
+    let fp = keyed(&headers, &format!("POST /plates/{plate}/wells"), &req);
+    write(&s, &actor, &headers, fp, StatusCode::OK, move |tx| {
+        let (plate, req) = (plate.clone(), req.clone());
+        Box::pin(async move { plates::assign(tx, &plate, req).await })
+    })
+    .await
+}
+
+/// Takes a tube out of a well (a mis-scan), before results are imported.
+#[utoipa::path(delete, path = "/plates/{plate}/wells/{well}", tag = "bench",
+    params(("plate" = String, Path), ("well" = String, Path)),
+    responses((status = 200, body = PlateView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn unassign_well(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Path((plate, well)): Path<(String, String)>,
+) -> Result<Response, Error> {
+    let tz = s.tz;
+    write(&s, &actor, &headers, None, StatusCode::OK, move |tx| {
+        let (plate, well) = (plate.clone(), well.clone());
+        Box::pin(async move { plates::unassign(tx, &plate, &well, tz).await })
+    })
+    .await
+}
+
+/// How the free wells would be filled from the tubes waiting at the lab: re-checks first, then
+/// the earliest deadline.
+#[utoipa::path(get, path = "/plates/{plate}/proposal", tag = "bench", params(("plate" = String, Path)),
+    responses((status = 200, body = Proposal), (status = 404, body = ErrorBody)))]
+async fn proposal(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path(plate): Path<String>,
+) -> Result<Json<Proposal>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(
+        plates::propose(&mut conn, &actor, &plate, s.tz).await?,
+    ))
+}
+
+/// Fills the free wells as proposed.
+#[utoipa::path(post, path = "/plates/{plate}/fill", tag = "bench", params(("plate" = String, Path)),
+    responses((status = 200, body = PlateView), (status = 409, body = ErrorBody)))]
+async fn fill(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Path(plate): Path<String>,
+) -> Result<Response, Error> {
+    let tz = s.tz;
+    write(&s, &actor, &headers, None, StatusCode::OK, move |tx| {
+        let plate = plate.clone();
+        Box::pin(async move { plates::fill(tx, &plate, tz).await })
+    })
+    .await
+}
+
+/// Every import of a plate, oldest first.
+#[utoipa::path(get, path = "/plates/{plate}/imports", tag = "bench", params(("plate" = String, Path)),
+    responses((status = 200, body = Vec<ImportView>), (status = 404, body = ErrorBody)))]
+async fn list_imports(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path(plate): Path<String>,
+) -> Result<Json<Vec<ImportView>>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(imports::list(&mut conn, &actor, &plate, s.tz).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct UploadQuery {
+    /// The file's name, for a body that is the file itself.
+    file_name: Option<String>,
+}
+
+/// The uploaded files: the body itself (any content type but multipart), or every file part of
+/// a multipart/form-data body.
+async fn uploads(req: Request, file_name: Option<String>) -> Result<Vec<Upload>, Error> {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if !multipart {
+        let bytes = Bytes::from_request(req, &())
+            .await
+            .map_err(|e| Error::malformed(format!("reading the upload: {e}")))?;
+        return Ok(vec![Upload {
+            name: file_name.unwrap_or_else(|| "upload".into()),
+            bytes: bytes.to_vec(),
+        }]);
+    }
+    let mut form = Multipart::from_request(req, &())
+        .await
+        .map_err(|e| Error::malformed(format!("reading the multipart body: {e}")))?;
+    let mut out = vec![];
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| Error::malformed(format!("reading the multipart body: {e}")))?
+    {
+        let name = field
+            .file_name()
+            .map(String::from)
+            .or_else(|| field.name().map(String::from))
+            .unwrap_or_else(|| format!("part {}", out.len() + 1));
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| Error::malformed(format!("reading part {name}: {e}")))?;
+        out.push(Upload {
+            name,
+            bytes: bytes.to_vec(),
+        });
+    }
+    Ok(out)
+}
+
+/// Uploads an instrument's result file(s) for a plate — the file as the body, or several as
+/// multipart (a LightCycler exports one file per channel: upload them together). Everything is
+/// checked first; then all wells are written or none. The same files again change nothing
+/// (200, `duplicate: true`); other files make a new round of calls (201) and keep the old ones.
+#[utoipa::path(post, path = "/plates/{plate}/imports", tag = "bench",
+    params(("plate" = String, Path), UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+        description = "an instrument export, or multipart/form-data with one or more files"),
+    responses((status = 201, body = ImportView), (status = 200, description = "already imported", body = ImportView),
+              (status = 422, description = "unreadable file (named with line and column), or files that contradict the layout", body = ErrorBody),
+              (status = 409, description = "a file of another plate", body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+async fn upload(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path(plate): Path<String>,
+    Query(q): Query<UploadQuery>,
+    req: Request,
+) -> Result<Response, Error> {
+    let size = {
+        let mut conn = s.store.reader().acquire().await?;
+        plates::visible(&mut conn, &actor, &plate).await?.size()
+    };
+    let files = uploads(req, q.file_name).await?;
+    let read = tokio::task::spawn_blocking(move || imports::read_files(files, Some(size), &[]))
+        .await
+        .map_err(|e| Error::internal(anyhow::anyhow!("reading the files: {e}")))??;
+    let read = std::sync::Arc::new(read);
+    let tz = s.tz;
+    let view = s
+        .store
+        .execute(
+            &actor,
+            crate::store::change(move |tx| {
+                let (plate, read) = (plate.clone(), read.clone());
+                Box::pin(async move { imports::import(tx, &plate, read, tz).await })
+            }),
+        )
+        .await?;
+    let status = if view.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(view)).into_response())
+}

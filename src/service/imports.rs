@@ -1,0 +1,643 @@
+//! 结果导入 importing an instrument's result files for a plate. The files are read and checked
+//! before the transaction; inside it, the layout and kit are loaded, every well is matched and
+//! called, and then everything is written at once — raw files with their hashes, every reading,
+//! every call — or nothing. The same files twice change nothing and say so; other files for a
+//! plate with results make a new round of calls and never touch earlier ones.
+
+use super::plates::{self, attempt_status, status};
+use crate::auth::policy::Action;
+use crate::domain::interpretation::{Call, RunValidity};
+use crate::domain::run::{self, Mismatch, PlateReading};
+use crate::error::Error;
+use crate::store::time::{show, to_db};
+use crate::store::Tx;
+use chrono::{DateTime, FixedOffset};
+use instrument_adapters::{CustomFormat, PlateSize, Reading};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use utoipa::ToSchema;
+
+/// A file as uploaded.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A file read and hashed, ready to import.
+#[derive(Debug, Clone)]
+pub struct ReadFile {
+    pub name: String,
+    pub sha256: String,
+    pub format: String,
+    pub bytes: Vec<u8>,
+    pub readings: Vec<Reading>,
+}
+
+/// The files of one import, read.
+#[derive(Debug, Clone)]
+pub struct ReadFiles {
+    pub files: Vec<ReadFile>,
+    /// The hash of the set (of the sorted file hashes): the same files import once.
+    pub hash: String,
+}
+
+/// Largest file accepted (a 384-well export with curves is a few MB).
+pub const MAX_FILE_BYTES: usize = 64 * 1024 * 1024;
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Reads every file (no database): format by content, rows, hash. An unreadable file is named
+/// with its problem (line, well, column), and nothing else is looked at.
+pub fn read_files(
+    uploads: Vec<Upload>,
+    size: Option<PlateSize>,
+    custom: &[CustomFormat],
+) -> Result<ReadFiles, Error> {
+    if uploads.is_empty() {
+        return Err(Error::invalid("file", "no file was uploaded"));
+    }
+    let mut files = Vec::with_capacity(uploads.len());
+    for u in uploads {
+        let name = if u.name.trim().is_empty() {
+            "upload".to_string()
+        } else {
+            u.name.trim().chars().take(200).collect()
+        };
+        if u.bytes.len() > MAX_FILE_BYTES {
+            return Err(Error::unprocessable(
+                "import.too_large",
+                format!(
+                    "{name}: {} bytes is more than the {MAX_FILE_BYTES} accepted",
+                    u.bytes.len()
+                ),
+            )
+            .at("file"));
+        }
+        let (format, readings) = instrument_adapters::parse_for_plate(&u.bytes, custom, size)
+            .map_err(|e| {
+                Error::unprocessable("import.unreadable", format!("{name}: {e}"))
+                    .at("file")
+                    .with_details(serde_json::json!({ "file": name, "problem": e.to_string() }))
+            })?;
+        if files
+            .iter()
+            .any(|f: &ReadFile| f.sha256 == sha256_hex(&u.bytes))
+        {
+            return Err(Error::invalid(
+                "file",
+                format!("{name} is uploaded twice in one import"),
+            ));
+        }
+        files.push(ReadFile {
+            sha256: sha256_hex(&u.bytes),
+            name,
+            format,
+            bytes: u.bytes,
+            readings,
+        });
+    }
+    let mut hashes: Vec<&str> = files.iter().map(|f| f.sha256.as_str()).collect();
+    hashes.sort_unstable();
+    let hash = sha256_hex(hashes.join("\n").as_bytes());
+    Ok(ReadFiles { files, hash })
+}
+
+/// A file kept with an import.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FileView {
+    pub name: String,
+    pub sha256: String,
+    pub format: String,
+    pub size: u64,
+}
+
+/// One tube's call, as an import answers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WellCallView {
+    pub well: String,
+    pub barcode: String,
+    #[serde(flatten)]
+    pub call: Call,
+    #[schema(value_type = Object)]
+    pub cts: BTreeMap<String, Option<f64>>,
+}
+
+/// What an import found and did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ImportView {
+    pub plate: String,
+    /// 1 for the plate's first import, then 2, 3 … for other files.
+    pub round: u32,
+    /// These files were imported for this plate before: nothing changed.
+    pub duplicate: bool,
+    pub files: Vec<FileView>,
+    /// The run judged by its controls; if invalid, no call on it can be reported.
+    pub run: RunValidity,
+    /// How many tubes got each call.
+    #[schema(value_type = Object)]
+    pub summary: BTreeMap<String, usize>,
+    /// Tube wells the files have no reading for: these tubes have no call.
+    pub missing_wells: Vec<String>,
+    /// Wells with readings that the layout leaves empty: not used.
+    pub unexpected_wells: Vec<String>,
+    /// Dyes/targets the kit does not read, with their row counts: not used.
+    #[schema(value_type = Object)]
+    pub unread: BTreeMap<String, usize>,
+    pub calls: Vec<WellCallView>,
+    pub imported_at: DateTime<FixedOffset>,
+    pub imported_by: String,
+}
+
+fn call_code(c: &Call) -> (&'static str, String) {
+    match c {
+        Call::Negative => ("negative", String::new()),
+        Call::Positive => ("positive", String::new()),
+        Call::SingleTargetPositive { targets } => ("single_target_positive", targets.join(",")),
+        Call::GreyZone { targets } => ("grey_zone", targets.join(",")),
+        Call::Invalid { reason } => ("invalid", reason.clone()),
+    }
+}
+
+/// Registered tube barcodes among the files' sample names (to catch a swapped layout).
+async fn known_barcodes(
+    conn: &mut sqlx::AnyConnection,
+    files: &ReadFiles,
+) -> Result<HashSet<String>, Error> {
+    let names: Vec<String> = files
+        .files
+        .iter()
+        .flat_map(|f| f.readings.iter().map(|r| r.sample.trim().to_string()))
+        .filter(|s| !s.is_empty() && s.len() <= 64)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut known = HashSet::new();
+    for chunk in names.chunks(100) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT barcode FROM tube WHERE barcode IN ({})",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query_as::<_, (String,)>(&sql);
+        for n in chunk {
+            q = q.bind(n.clone());
+        }
+        known.extend(q.fetch_all(&mut *conn).await?.into_iter().map(|(b,)| b));
+    }
+    Ok(known)
+}
+
+/// How "no amplification" is bound, to be stored as NULL: sqlx 0.8's Any driver binds a NULL
+/// double as a PostgreSQL float4, and a prepared statement whose first use had one then
+/// refuses the float8 of a later use.
+const NO_CT: f64 = -1.0;
+
+/// Rows per multi-row INSERT (SQLite looks parameters up by name: wide statements cost more).
+const ROWS_PER_STATEMENT: usize = 32;
+
+/// Imports the files for a plate, in one transaction.
+pub async fn import(
+    tx: &mut Tx,
+    plate: &str,
+    files: Arc<ReadFiles>,
+    tz: FixedOffset,
+) -> Result<ImportView, Error> {
+    let p = plates::lock(tx, plate, Action::RunPlates).await?;
+    let existing: Option<(i64,)> =
+        sqlx::query_as("SELECT id FROM result_import WHERE plate_id = $1 AND files_hash = $2")
+            .bind(p.id)
+            .bind(files.hash.clone())
+            .fetch_optional(tx.conn())
+            .await?;
+    if let Some((id,)) = existing {
+        let mut v = view(tx.conn(), id, tz).await?;
+        v.duplicate = true;
+        return Ok(v);
+    }
+    for f in &files.files {
+        let other: Option<(String,)> = sqlx::query_as(
+            "SELECT pl.run_no FROM import_file f JOIN plate pl ON pl.id = f.plate_id \
+             WHERE f.sha256 = $1 AND f.plate_id <> $2",
+        )
+        .bind(f.sha256.clone())
+        .bind(p.id)
+        .fetch_optional(tx.conn())
+        .await?;
+        if let Some((run,)) = other {
+            return Err(Error::conflict(
+                "import.file_of_another_plate",
+                format!(
+                    "{} was imported for plate {run}: a result file belongs to one plate",
+                    f.name
+                ),
+            )
+            .at("file")
+            .with_details(serde_json::json!({ "file": f.name, "plate": run })));
+        }
+    }
+    let layout = plates::layout(tx.conn(), &p).await?;
+    let kit = super::kits::load_by_id(tx.conn(), p.kit_id).await?;
+    let readings: Vec<Reading> = files
+        .files
+        .iter()
+        .flat_map(|f| f.readings.iter().cloned())
+        .collect();
+    let known = known_barcodes(tx.conn(), &files).await?;
+    let reading = run::read_plate(&kit, &layout, &readings, &known);
+    check(&p.run_no, &reading)?;
+    if reading.calls.is_empty() {
+        return Err(Error::unprocessable(
+            "import.no_matching_wells",
+            format!(
+                "the files have no reading for any tube on plate {}: wrong plate or wrong file?",
+                p.run_no
+            ),
+        )
+        .at("file"));
+    }
+    let (round,): (Option<i64>,) =
+        sqlx::query_as("SELECT MAX(round) FROM result_import WHERE plate_id = $1")
+            .bind(p.id)
+            .fetch_one(tx.conn())
+            .await?;
+    let round = round.unwrap_or(0) + 1;
+    let now = to_db(tx.now());
+    let by = tx.actor().username.clone();
+    let report = serde_json::json!({
+        "missing_wells": reading.missing.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
+        "unexpected_wells": reading.unexpected.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
+        "unread": reading.unread,
+    });
+    let formats: Vec<&str> = files.files.iter().map(|f| f.format.as_str()).collect();
+    let (import_id,): (i64,) = sqlx::query_as(
+        "INSERT INTO result_import (plate_id, round, files_hash, format, kit_id, run_valid, \
+         run_failures, run_warnings, report, imported_at, imported_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+    )
+    .bind(p.id)
+    .bind(round)
+    .bind(files.hash.clone())
+    .bind(formats.join(" + "))
+    .bind(p.kit_id)
+    .bind(i64::from(reading.run.valid))
+    .bind(json(&reading.run.failures))
+    .bind(json(&reading.run.warnings))
+    .bind(report.to_string())
+    .bind(now)
+    .bind(by)
+    .fetch_one(tx.conn())
+    .await?;
+    for f in &files.files {
+        sqlx::query(
+            "INSERT INTO import_file (import_id, plate_id, name, sha256, format, size, bytes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(import_id)
+        .bind(p.id)
+        .bind(f.name.clone())
+        .bind(f.sha256.clone())
+        .bind(f.format.clone())
+        .bind(f.bytes.len() as i64)
+        .bind(f.bytes.clone())
+        .execute(tx.conn())
+        .await?;
+    }
+    write_readings(tx, import_id, &files).await?;
+    write_calls(tx, import_id, &p, &kit, &reading, round).await?;
+    Ok(ImportView {
+        plate: p.run_no.clone(),
+        round: round as u32,
+        duplicate: false,
+        files: files
+            .files
+            .iter()
+            .map(|f| FileView {
+                name: f.name.clone(),
+                sha256: f.sha256.clone(),
+                format: f.format.clone(),
+                size: f.bytes.len() as u64,
+            })
+            .collect(),
+        summary: summary(reading.calls.iter().map(|c| call_code(&c.call).0)),
+        run: reading.run,
+        missing_wells: reading.missing.iter().map(|w| w.to_string()).collect(),
+        unexpected_wells: reading.unexpected.iter().map(|w| w.to_string()).collect(),
+        unread: reading.unread,
+        calls: reading
+            .calls
+            .into_iter()
+            .map(|c| WellCallView {
+                well: c.well.to_string(),
+                barcode: c.barcode,
+                call: c.call,
+                cts: c.cts,
+            })
+            .collect(),
+        imported_at: show(now, tz),
+        imported_by: tx.actor().username.clone(),
+    })
+}
+
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+/// Refuses an import whose files contradict the layout, naming every contradiction.
+fn check(run_no: &str, reading: &PlateReading) -> Result<(), Error> {
+    if reading.consistent() {
+        return Ok(());
+    }
+    let lines: Vec<String> = reading.mismatches.iter().map(Mismatch::to_string).collect();
+    Err(Error::unprocessable(
+        "import.layout_mismatch",
+        format!(
+            "the files do not match the layout of plate {run_no}; nothing was imported: {}",
+            lines.join("; ")
+        ),
+    )
+    .at("file")
+    .with_details(serde_json::json!({ "mismatches": reading.mismatches })))
+}
+
+fn summary<'a>(codes: impl Iterator<Item = &'a str>) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for c in codes {
+        *m.entry(c.to_string()).or_insert(0) += 1;
+    }
+    m
+}
+
+async fn write_readings(tx: &mut Tx, import_id: i64, files: &ReadFiles) -> Result<(), Error> {
+    let rows: Vec<(usize, &Reading)> = files
+        .files
+        .iter()
+        .enumerate()
+        .flat_map(|(i, f)| f.readings.iter().map(move |r| (i + 1, r)))
+        .collect();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = String::from(
+            "INSERT INTO reading (import_id, file_no, well, channel, target, ct, sample, role) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let b = 1 + i * 7;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "($1, ${}, ${}, ${}, ${}, NULLIF(${}, {NO_CT}), ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7
+            ));
+        }
+        let mut q = sqlx::query(&sql).bind(import_id);
+        for (file_no, r) in chunk {
+            q = q
+                .bind(*file_no as i64)
+                .bind(r.well.to_string())
+                .bind(r.channel.clone())
+                .bind(r.target.clone())
+                .bind(r.ct.value().unwrap_or(NO_CT))
+                .bind(r.sample.clone())
+                .bind(r.role.clone());
+        }
+        q.execute(tx.conn()).await?;
+    }
+    Ok(())
+}
+
+async fn write_calls(
+    tx: &mut Tx,
+    import_id: i64,
+    p: &plates::PlateRow,
+    kit: &crate::domain::kit::Kit,
+    reading: &PlateReading,
+    round: i64,
+) -> Result<(), Error> {
+    let now = to_db(tx.now());
+    let attempts: Vec<(i64, String, Option<String>)> = sqlx::query_as(
+        "SELECT a.id, a.well, c.outcome FROM attempt a LEFT JOIN auto_call c ON c.id = a.call_id \
+         WHERE a.plate_id = $1",
+    )
+    .bind(p.id)
+    .fetch_all(tx.conn())
+    .await?;
+    let by_well: std::collections::HashMap<&str, (i64, Option<&str>)> = attempts
+        .iter()
+        .map(|(id, w, o)| (w.as_str(), (*id, o.as_deref())))
+        .collect();
+    let mut rows = Vec::with_capacity(reading.calls.len());
+    for c in &reading.calls {
+        let well = c.well.to_string();
+        let (attempt_id, before) = *by_well.get(well.as_str()).ok_or_else(|| {
+            Error::internal(anyhow::anyhow!(
+                "plate {} well {well} holds a tube without an attempt",
+                p.run_no
+            ))
+        })?;
+        let (code, detail) = call_code(&c.call);
+        let cts = serde_json::to_string(&c.cts).unwrap_or_default();
+        rows.push((attempt_id, code, detail, cts, before, c));
+    }
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = String::from(
+            "INSERT INTO auto_call (import_id, kit_code, kit_version, run_valid, created_at, \
+             attempt_id, outcome, detail, cts) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let b = 5 + i * 4;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "($1, $2, $3, $4, $5, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4
+            ));
+        }
+        let mut q = sqlx::query(&sql)
+            .bind(import_id)
+            .bind(kit.code.clone())
+            .bind(i64::from(kit.version))
+            .bind(i64::from(reading.run.valid))
+            .bind(now);
+        for (attempt_id, code, detail, cts, ..) in chunk {
+            q = q
+                .bind(*attempt_id)
+                .bind(*code)
+                .bind(detail.clone())
+                .bind(cts.clone());
+        }
+        q.execute(tx.conn()).await?;
+    }
+    sqlx::query(
+        "UPDATE attempt SET status = $1, call_id = (SELECT c.id FROM auto_call c \
+         WHERE c.attempt_id = attempt.id AND c.import_id = $2) \
+         WHERE id IN (SELECT attempt_id FROM auto_call WHERE import_id = $2)",
+    )
+    .bind(attempt_status::CALLED)
+    .bind(import_id)
+    .execute(tx.conn())
+    .await?;
+    sqlx::query("UPDATE plate SET status = $1 WHERE id = $2")
+        .bind(status::RESULTED)
+        .bind(p.id)
+        .execute(tx.conn())
+        .await?;
+    // One parent entry for the import, one child per tube called.
+    tx.begin_bulk(
+        "plate.import",
+        "plate",
+        &p.run_no,
+        Some(&serde_json::json!({
+            "round": round, "kit": kit.code, "kit_version": kit.version,
+            "run_valid": reading.run.valid, "failures": reading.run.failures,
+            "calls": reading.calls.len(), "missing_wells": reading.missing.len(),
+        })),
+    )
+    .await?;
+    for (_, code, detail, _, before, c) in &rows {
+        tx.audit(
+            "attempt.call",
+            "tube",
+            &c.barcode,
+            before.map(|b| serde_json::json!({ "call": b })).as_ref(),
+            Some(&serde_json::json!({
+                "plate": p.run_no, "well": c.well.to_string(), "round": round, "call": code,
+                "detail": detail, "run_valid": reading.run.valid,
+                "kit": kit.code, "kit_version": kit.version,
+            })),
+        );
+    }
+    tx.end_bulk();
+    metrics::counter!("natlis_plate_imports_total").increment(1);
+    Ok(())
+}
+
+/// An import as stored.
+pub async fn view(
+    conn: &mut sqlx::AnyConnection,
+    import_id: i64,
+    tz: FixedOffset,
+) -> Result<ImportView, Error> {
+    #[allow(clippy::type_complexity)]
+    let (run_no, round, valid, failures, warnings, report, at, by): (
+        String,
+        i64,
+        i64,
+        String,
+        String,
+        String,
+        i64,
+        String,
+    ) = sqlx::query_as(
+        "SELECT pl.run_no, i.round, i.run_valid, i.run_failures, i.run_warnings, i.report, \
+         i.imported_at, i.imported_by FROM result_import i JOIN plate pl ON pl.id = i.plate_id \
+         WHERE i.id = $1",
+    )
+    .bind(import_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let files: Vec<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT name, sha256, format, size FROM import_file WHERE import_id = $1 ORDER BY id",
+    )
+    .bind(import_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let calls: Vec<(String, String, String, String, String)> = sqlx::query_as(
+        "SELECT a.well, t.barcode, c.outcome, c.detail, c.cts FROM auto_call c \
+         JOIN attempt a ON a.id = c.attempt_id JOIN tube t ON t.id = a.tube_id \
+         JOIN plate_well w ON w.plate_id = a.plate_id AND w.well = a.well \
+         WHERE c.import_id = $1 ORDER BY w.well_index",
+    )
+    .bind(import_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap_or_default();
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let calls: Vec<WellCallView> = calls
+        .into_iter()
+        .map(|(well, barcode, outcome, detail, cts)| {
+            let list = || detail.split(',').map(String::from).collect::<Vec<_>>();
+            WellCallView {
+                well,
+                barcode,
+                call: match outcome.as_str() {
+                    "negative" => Call::Negative,
+                    "positive" => Call::Positive,
+                    "single_target_positive" => Call::SingleTargetPositive { targets: list() },
+                    "grey_zone" => Call::GreyZone { targets: list() },
+                    _ => Call::Invalid {
+                        reason: detail.clone(),
+                    },
+                },
+                cts: serde_json::from_str(&cts).unwrap_or_default(),
+            }
+        })
+        .collect();
+    Ok(ImportView {
+        plate: run_no,
+        round: round as u32,
+        duplicate: false,
+        files: files
+            .into_iter()
+            .map(|(name, sha256, format, size)| FileView {
+                name,
+                sha256,
+                format,
+                size: size as u64,
+            })
+            .collect(),
+        run: RunValidity {
+            valid: valid != 0,
+            failures: serde_json::from_str(&failures).unwrap_or_default(),
+            warnings: serde_json::from_str(&warnings).unwrap_or_default(),
+        },
+        summary: summary(calls.iter().map(|c| call_code(&c.call).0)),
+        missing_wells: strings(&report["missing_wells"]),
+        unexpected_wells: strings(&report["unexpected_wells"]),
+        unread: serde_json::from_value(report["unread"].clone()).unwrap_or_default(),
+        calls,
+        imported_at: show(at, tz),
+        imported_by: by,
+    })
+}
+
+/// Every import of a plate, oldest first.
+pub async fn list(
+    conn: &mut sqlx::AnyConnection,
+    actor: &crate::actor::Actor,
+    plate: &str,
+    tz: FixedOffset,
+) -> Result<Vec<ImportView>, Error> {
+    let p = plates::visible(conn, actor, plate).await?;
+    let ids: Vec<(i64,)> =
+        sqlx::query_as("SELECT id FROM result_import WHERE plate_id = $1 ORDER BY round")
+            .bind(p.id)
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut out = vec![];
+    for (id,) in ids {
+        out.push(view(conn, id, tz).await?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,800 @@
+//! 板 PCR plates: created for a lab with a kit version, controls placed in fixed wells, tubes
+//! scanned into wells (or placed by a proposal: re-checks first, then the earliest deadline).
+//! Each tube on a plate is an attempt (检测批次) with its number among the tube's attempts.
+
+use super::accession::{self, parse_barcode};
+use super::kits;
+use crate::actor::Actor;
+use crate::auth::policy::{Action, Scope};
+use crate::domain::plate::{self as layout_rules, Layout, LayoutError, Waiting, WellContent};
+use crate::error::Error;
+use crate::store::time::{show, to_db};
+use crate::store::Tx;
+use chrono::{DateTime, FixedOffset};
+use instrument_adapters::{PlateSize, Well};
+use serde::{Deserialize, Serialize};
+use sqlx::{AnyConnection, FromRow};
+use utoipa::ToSchema;
+
+/// A new plate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct NewPlate {
+    /// Code of the lab running it.
+    pub lab: String,
+    /// 96 or 384 wells.
+    pub size: u16,
+    /// Kit code; its newest active version is used unless `kit_version` names one.
+    pub kit: String,
+    #[serde(default)]
+    pub kit_version: Option<u32>,
+    /// The instrument, as the lab names it (`ABI7500-2`, `SLAN-96P #3`).
+    #[serde(default)]
+    pub instrument: Option<String>,
+}
+
+/// A tube scanned into a well.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AssignWell {
+    pub barcode: String,
+    /// `A1`…`H12` or `A1`…`P24`; default: the next free well, row by row.
+    #[serde(default)]
+    pub well: Option<String>,
+}
+
+/// Where a plate stands.
+pub mod status {
+    /// 上样中 wells are being filled
+    pub const LOADING: &str = "loading";
+    /// 已出结果 an instrument file was imported; the layout is fixed
+    pub const RESULTED: &str = "resulted";
+}
+
+/// An attempt's state.
+pub mod attempt_status {
+    /// on a plate, waiting for results
+    pub const LOADED: &str = "loaded";
+    /// an automatic call was made
+    pub const CALLED: &str = "called";
+}
+
+/// The automatic call of a well, as shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CallView {
+    /// `negative`, `positive`, `single_target_positive`, `grey_zone`, `invalid`.
+    pub call: String,
+    /// Targets that amplified (single-target, grey zone), or why the well is invalid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Ct per kit channel; `null`: no amplification.
+    #[schema(value_type = Object)]
+    pub cts: serde_json::Value,
+    /// The kit version that made the call.
+    pub kit: String,
+    pub kit_version: u32,
+    /// Whether the run's controls passed. If not, the call cannot be reported.
+    pub run_valid: bool,
+    /// Which import of the plate made it (1 = the first file).
+    pub import_round: u32,
+}
+
+/// One used well.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WellView {
+    pub well: String,
+    /// `tube`, `negative_control` or `positive_control`.
+    pub content: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tube: Option<TubeOnPlate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call: Option<CallView>,
+}
+
+/// A tube in a well.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TubeOnPlate {
+    pub barcode: String,
+    /// `single`, `pool`, `environment`; a pool's call belongs to the pool, not yet its members.
+    pub kind: String,
+    pub member_count: u32,
+    pub deadline_at: DateTime<FixedOffset>,
+    /// The tube's attempt number (2 and up: a re-test).
+    pub attempt_no: u32,
+    pub extraction_no: u32,
+}
+
+/// A plate with its wells.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PlateView {
+    pub id: i64,
+    /// 运行编号 run number: `{lab}-{yyyymmdd}-{n}`.
+    pub run_no: String,
+    pub lab: String,
+    pub size: u16,
+    pub kit: String,
+    pub kit_version: u32,
+    pub instrument: Option<String>,
+    /// `loading` or `resulted`.
+    pub status: String,
+    pub created_at: DateTime<FixedOffset>,
+    pub created_by: String,
+    /// Wells still free for tubes.
+    pub free_wells: u16,
+    /// Number of imports; the calls shown come from the newest.
+    pub imports: u32,
+    pub wells: Vec<WellView>,
+}
+
+/// A tube placed in a well.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Placed {
+    pub plate: String,
+    pub well: String,
+    pub barcode: String,
+    pub attempt_no: u32,
+    pub free_wells: u16,
+    /// Worth a look (e.g. the tube was tested before).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+#[derive(FromRow)]
+pub(crate) struct PlateRow {
+    pub id: i64,
+    pub run_no: String,
+    pub lab_id: i64,
+    pub lab_code: String,
+    pub size: i64,
+    pub kit_id: i64,
+    pub kit_code: String,
+    pub kit_version: i64,
+    pub instrument: Option<String>,
+    pub status: String,
+    pub created_at: i64,
+    pub created_by: String,
+}
+
+const PLATE_SELECT: &str = "SELECT p.id, p.run_no, p.lab_id, l.code AS lab_code, p.size, p.kit_id, \
+     k.code AS kit_code, k.version AS kit_version, p.instrument, p.status, p.created_at, p.created_by \
+     FROM plate p JOIN lab l ON l.id = p.lab_id JOIN kit k ON k.id = p.kit_id";
+
+impl PlateRow {
+    pub fn size(&self) -> PlateSize {
+        if self.size == 384 {
+            PlateSize::P384
+        } else {
+            PlateSize::P96
+        }
+    }
+
+    /// 404 unless the actor may see this plate: admins and auditors everywhere, lab users in
+    /// their own lab.
+    pub fn visible_to(&self, actor: &Actor, action: Action) -> Result<(), Error> {
+        actor.require(action)?;
+        match &actor.scope {
+            Scope::Everywhere => Ok(()),
+            Scope::Lab { id, .. } if *id == self.lab_id => Ok(()),
+            _ => Err(plate_not_found(&self.run_no)),
+        }
+    }
+}
+
+fn plate_not_found(plate: &str) -> Error {
+    Error::not_found("plate.not_found", format!("no plate {plate}")).at("plate")
+}
+
+/// A plate by id (`17`) or run number (`LAB-A-20261124-1`).
+async fn load(
+    conn: &mut AnyConnection,
+    plate: &str,
+    lock: Option<&str>,
+) -> Result<PlateRow, Error> {
+    let plate = plate.trim();
+    let lock = lock.unwrap_or("");
+    let row: Option<PlateRow> = match plate.parse::<i64>() {
+        Ok(id) => {
+            sqlx::query_as(&format!("{PLATE_SELECT} WHERE p.id = $1{lock}"))
+                .bind(id)
+                .fetch_optional(conn)
+                .await?
+        }
+        Err(_) => {
+            sqlx::query_as(&format!("{PLATE_SELECT} WHERE p.run_no = $1{lock}"))
+                .bind(plate.to_ascii_uppercase())
+                .fetch_optional(conn)
+                .await?
+        }
+    };
+    row.ok_or_else(|| plate_not_found(plate))
+}
+
+/// A plate the actor may see.
+pub(crate) async fn visible(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    plate: &str,
+) -> Result<PlateRow, Error> {
+    let p = load(conn, plate, None).await?;
+    p.visible_to(actor, Action::ViewPlates)?;
+    Ok(p)
+}
+
+/// Loads a plate for a change, locking its row (PostgreSQL) for the rest of the transaction.
+pub(crate) async fn lock(tx: &mut Tx, plate: &str, action: Action) -> Result<PlateRow, Error> {
+    let clause = tx.for_update("p");
+    let row = load(tx.conn(), plate, Some(&clause)).await?;
+    row.visible_to(tx.actor(), action)?;
+    Ok(row)
+}
+
+/// The layout of a plate as stored.
+pub(crate) async fn layout(conn: &mut AnyConnection, plate: &PlateRow) -> Result<Layout, Error> {
+    let size = plate.size();
+    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT w.well, w.content, t.barcode FROM plate_well w LEFT JOIN tube t ON t.id = w.tube_id \
+         WHERE w.plate_id = $1",
+    )
+    .bind(plate.id)
+    .fetch_all(conn)
+    .await?;
+    let mut layout = Layout {
+        size,
+        wells: Default::default(),
+    };
+    for (well, content, barcode) in rows {
+        let well = Well::parse(&well, size)
+            .map_err(|e| Error::internal(anyhow::anyhow!("plate {}: {e}", plate.run_no)))?;
+        let content = match (content.as_str(), barcode) {
+            ("negative_control", _) => WellContent::NegativeControl,
+            ("positive_control", _) => WellContent::PositiveControl,
+            (_, Some(b)) => WellContent::Tube(b),
+            (c, None) => {
+                return Err(Error::internal(anyhow::anyhow!(
+                    "plate {} well {well}: content {c} without a tube",
+                    plate.run_no
+                )))
+            }
+        };
+        layout.wells.insert(well, content);
+    }
+    Ok(layout)
+}
+
+fn index(well: Well, size: PlateSize) -> i64 {
+    i64::from(well.row) * i64::from(size.cols()) + i64::from(well.col)
+}
+
+pub async fn create(tx: &mut Tx, req: NewPlate, tz: FixedOffset) -> Result<PlateView, Error> {
+    tx.actor().require(Action::RunPlates)?;
+    let size = match req.size {
+        96 => PlateSize::P96,
+        384 => PlateSize::P384,
+        other => {
+            return Err(Error::invalid(
+                "size",
+                format!("a plate has 96 or 384 wells, not {other}"),
+            ))
+        }
+    };
+    let (lab_id, lab_code) = super::registry::lab_id(tx.conn(), "lab", &req.lab).await?;
+    if let Scope::Lab { id, .. } = &tx.actor().scope {
+        if *id != lab_id {
+            return Err(tx.actor().out_of_scope(&format!("lab {lab_code}")));
+        }
+    }
+    let kit = kits::load(tx.conn(), &req.kit, req.kit_version).await?;
+    let instrument = super::parse_opt_text("instrument", req.instrument.as_deref(), 64)?;
+    let day = tx.now().with_timezone(&tz).format("%Y%m%d").to_string();
+    let key = format!("{lab_code}-{day}");
+    sqlx::query(
+        "INSERT INTO plate_counter (key, next_seq) VALUES ($1, 1) ON CONFLICT (key) DO NOTHING",
+    )
+    .bind(key.clone())
+    .execute(tx.conn())
+    .await?;
+    let (next,): (i64,) = sqlx::query_as(
+        "UPDATE plate_counter SET next_seq = next_seq + 1 WHERE key = $1 RETURNING next_seq",
+    )
+    .bind(key.clone())
+    .fetch_one(tx.conn())
+    .await?;
+    let run_no = format!("{key}-{}", next - 1);
+    let by = tx.actor().username.clone();
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO plate (run_no, lab_id, size, kit_id, instrument, status, created_at, created_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(run_no.clone())
+    .bind(lab_id)
+    .bind(i64::from(size.wells()))
+    .bind(kit.id)
+    .bind(instrument.clone())
+    .bind(status::LOADING)
+    .bind(to_db(tx.now()))
+    .bind(by)
+    .fetch_one(tx.conn())
+    .await?;
+    let (neg, pos) = layout_rules::control_wells(size);
+    for (well, content) in [(neg, "negative_control"), (pos, "positive_control")] {
+        sqlx::query(
+            "INSERT INTO plate_well (plate_id, well, well_index, content) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(well.to_string())
+        .bind(index(well, size))
+        .bind(content)
+        .execute(tx.conn())
+        .await?;
+    }
+    let k = kit.kit()?;
+    tx.audit(
+        "plate.create",
+        "plate",
+        &run_no,
+        None,
+        Some(&serde_json::json!({
+            "lab": lab_code, "size": size.wells(), "kit": k.code, "kit_version": k.version,
+            "instrument": instrument, "negative_control": neg.to_string(), "positive_control": pos.to_string(),
+        })),
+    );
+    find_row(tx.conn(), &id.to_string(), tz).await
+}
+
+/// Scans a tube into a well (or the next free one).
+pub async fn assign(tx: &mut Tx, plate: &str, req: AssignWell) -> Result<Placed, Error> {
+    let p = lock(tx, plate, Action::RunPlates).await?;
+    let mut layout = layout(tx.conn(), &p).await?;
+    place(tx, &p, &mut layout, &req).await
+}
+
+async fn place(
+    tx: &mut Tx,
+    p: &PlateRow,
+    layout: &mut Layout,
+    req: &AssignWell,
+) -> Result<Placed, Error> {
+    if p.status != status::LOADING {
+        return Err(Error::conflict(
+            "plate.has_results",
+            format!(
+                "plate {} has results imported: its layout can no longer change",
+                p.run_no
+            ),
+        ));
+    }
+    let size = p.size();
+    let barcode = parse_barcode(&req.barcode)?;
+    let well = match req.well.as_deref().map(str::trim) {
+        Some(w) if !w.is_empty() => Well::parse(w, size).map_err(|e| Error::invalid("well", e))?,
+        _ => layout.next_free().ok_or_else(|| {
+            Error::conflict("plate.full", format!("plate {} has no free well", p.run_no))
+        })?,
+    };
+    let tube = accession::lock_tube(tx, barcode.as_str()).await?;
+    tube.visible_to(tx.actor(), Action::RunPlates)?;
+    if tube.lab_id != Some(p.lab_id) || tube.received_at.is_none() {
+        return Err(Error::conflict(
+            "tube.not_received",
+            format!(
+                "tube {barcode} has not been received at lab {} (it is {}): scan it in at reception first",
+                p.lab_code, tube.status
+            ),
+        )
+        .at("barcode"));
+    }
+    if tube.status == "rejected" {
+        return Err(Error::conflict(
+            "tube.rejected",
+            format!("tube {barcode} was rejected at reception and cannot be tested"),
+        )
+        .at("barcode"));
+    }
+    layout.assign(well, barcode.as_str()).map_err(|e| {
+        let code = match e {
+            LayoutError::Occupied(..) => "well.occupied",
+            LayoutError::TubeTwice(..) => "tube.already_on_plate",
+            LayoutError::ControlWell(..) => "well.control",
+        };
+        Error::conflict(code, e.to_string()).at("well")
+    })?;
+    let earlier: Vec<(i64, String, String, String)> = sqlx::query_as(
+        "SELECT a.attempt_no, a.status, pl.run_no, a.well FROM attempt a JOIN plate pl ON pl.id = a.plate_id \
+         WHERE a.tube_id = $1 ORDER BY a.attempt_no",
+    )
+    .bind(tube.id)
+    .fetch_all(tx.conn())
+    .await?;
+    if let Some((_, _, run, w)) = earlier
+        .iter()
+        .find(|(_, s, _, _)| s == attempt_status::LOADED)
+    {
+        return Err(Error::conflict(
+            "tube.on_another_plate",
+            format!("tube {barcode} is on plate {run} (well {w}), waiting for its results"),
+        )
+        .at("barcode")
+        .with_details(serde_json::json!({ "plate": run, "well": w })));
+    }
+    let attempt_no = earlier.last().map_or(1, |(n, ..)| n + 1);
+    let mut warnings = vec![];
+    if let Some((n, _, run, w)) = earlier.last() {
+        warnings.push(format!(
+            "tube {barcode} was tested before (attempt {n} on plate {run}, well {w}): this is attempt {attempt_no}"
+        ));
+    }
+    sqlx::query(
+        "INSERT INTO plate_well (plate_id, well, well_index, content, tube_id) VALUES ($1, $2, $3, 'tube', $4)",
+    )
+    .bind(p.id)
+    .bind(well.to_string())
+    .bind(index(well, size))
+    .bind(tube.id)
+    .execute(tx.conn())
+    .await?;
+    let by = tx.actor().username.clone();
+    sqlx::query(
+        "INSERT INTO attempt (tube_id, plate_id, well, attempt_no, extraction_no, status, created_at, created_by) \
+         VALUES ($1, $2, $3, $4, 1, $5, $6, $7)",
+    )
+    .bind(tube.id)
+    .bind(p.id)
+    .bind(well.to_string())
+    .bind(attempt_no)
+    .bind(attempt_status::LOADED)
+    .bind(to_db(tx.now()))
+    .bind(by)
+    .execute(tx.conn())
+    .await?;
+    tx.audit(
+        "attempt.load",
+        "tube",
+        barcode.as_str(),
+        None,
+        Some(&serde_json::json!({ "plate": p.run_no, "well": well.to_string(), "attempt_no": attempt_no })),
+    );
+    Ok(Placed {
+        plate: p.run_no.clone(),
+        well: well.to_string(),
+        barcode: barcode.to_string(),
+        attempt_no: attempt_no as u32,
+        free_wells: layout.free() as u16,
+        warnings,
+    })
+}
+
+/// Takes a tube out of a well (a mis-scan), before any results are imported.
+pub async fn unassign(
+    tx: &mut Tx,
+    plate: &str,
+    well: &str,
+    tz: FixedOffset,
+) -> Result<PlateView, Error> {
+    let p = lock(tx, plate, Action::RunPlates).await?;
+    if p.status != status::LOADING {
+        return Err(Error::conflict(
+            "plate.has_results",
+            format!(
+                "plate {} has results imported: its layout can no longer change",
+                p.run_no
+            ),
+        ));
+    }
+    let w = Well::parse(well, p.size()).map_err(|e| Error::invalid("well", e))?;
+    let row: Option<(String, Option<i64>, Option<String>)> = sqlx::query_as(
+        "SELECT w.content, w.tube_id, t.barcode FROM plate_well w LEFT JOIN tube t ON t.id = w.tube_id \
+         WHERE w.plate_id = $1 AND w.well = $2",
+    )
+    .bind(p.id)
+    .bind(w.to_string())
+    .fetch_optional(tx.conn())
+    .await?;
+    let (tube_id, barcode) = match row {
+        None => {
+            return Err(Error::not_found(
+                "well.empty",
+                format!("well {w} of plate {} is empty", p.run_no),
+            )
+            .at("well"))
+        }
+        Some((_, Some(id), Some(b))) => (id, b),
+        Some((c, ..)) => {
+            return Err(Error::conflict(
+                "well.control",
+                format!("well {w} holds the {}: controls stay", c.replace('_', " ")),
+            )
+            .at("well"))
+        }
+    };
+    sqlx::query("DELETE FROM attempt WHERE plate_id = $1 AND tube_id = $2")
+        .bind(p.id)
+        .bind(tube_id)
+        .execute(tx.conn())
+        .await?;
+    sqlx::query("DELETE FROM plate_well WHERE plate_id = $1 AND well = $2")
+        .bind(p.id)
+        .bind(w.to_string())
+        .execute(tx.conn())
+        .await?;
+    tx.audit(
+        "attempt.unload",
+        "tube",
+        &barcode,
+        Some(&serde_json::json!({ "plate": p.run_no, "well": w.to_string() })),
+        None,
+    );
+    find_row(tx.conn(), &p.id.to_string(), tz).await
+}
+
+/// Tubes received at the lab and not yet on any plate, for a proposal.
+async fn waiting(conn: &mut AnyConnection, lab_id: i64) -> Result<Vec<Waiting>, Error> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT t.barcode, t.deadline_at FROM tube t WHERE t.lab_id = $1 AND t.status = 'received' \
+         AND NOT EXISTS (SELECT 1 FROM attempt a WHERE a.tube_id = t.id) \
+         ORDER BY t.deadline_at, t.barcode LIMIT 2000",
+    )
+    .bind(lab_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(barcode, deadline)| Waiting {
+            barcode,
+            deadline,
+            recheck: false,
+        })
+        .collect())
+}
+
+/// A proposed filling of a plate's free wells.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Proposal {
+    pub plate: String,
+    /// Well → tube, most urgent first.
+    pub wells: Vec<ProposedWell>,
+    /// Received tubes that did not fit.
+    pub left_waiting: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ProposedWell {
+    pub well: String,
+    pub barcode: String,
+    pub deadline_at: DateTime<FixedOffset>,
+}
+
+fn proposal_for(existing: &Layout, queue: Vec<Waiting>) -> (Vec<(Well, Waiting)>, usize) {
+    // The domain proposes for an empty plate; fill only the wells still free here.
+    let (fresh, left) = layout_rules::propose(existing.size, queue.clone());
+    let mut free: Vec<Well> = (0..existing.size.wells())
+        .filter_map(|i| Well::from_index(i, 0, existing.size).ok())
+        .filter(|w| !existing.wells.contains_key(w))
+        .collect();
+    free.reverse();
+    let mut out = vec![];
+    let mut left = left.len();
+    for (_, content) in fresh.wells {
+        if let WellContent::Tube(b) = content {
+            match free.pop() {
+                Some(w) => {
+                    let item = queue
+                        .iter()
+                        .find(|q| q.barcode == b)
+                        .cloned()
+                        .expect("proposed from the queue");
+                    out.push((w, item));
+                }
+                None => left += 1,
+            }
+        }
+    }
+    (out, left)
+}
+
+/// Proposes how to fill the plate's free wells from the tubes waiting at its lab.
+pub async fn propose(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    plate: &str,
+    tz: FixedOffset,
+) -> Result<Proposal, Error> {
+    let p = visible(conn, actor, plate).await?;
+    let existing = layout(conn, &p).await?;
+    let queue = waiting(conn, p.lab_id).await?;
+    let (wells, left_waiting) = proposal_for(&existing, queue);
+    Ok(Proposal {
+        plate: p.run_no,
+        wells: wells
+            .into_iter()
+            .map(|(w, q)| ProposedWell {
+                well: w.to_string(),
+                barcode: q.barcode,
+                deadline_at: show(q.deadline, tz),
+            })
+            .collect(),
+        left_waiting,
+    })
+}
+
+/// Fills the plate's free wells as proposed (computed again inside the transaction).
+pub async fn fill(tx: &mut Tx, plate: &str, tz: FixedOffset) -> Result<PlateView, Error> {
+    let p = lock(tx, plate, Action::RunPlates).await?;
+    let mut layout = layout(tx.conn(), &p).await?;
+    let queue = waiting(tx.conn(), p.lab_id).await?;
+    let (wells, _) = proposal_for(&layout, queue);
+    tx.begin_bulk(
+        "plate.fill",
+        "plate",
+        &p.run_no,
+        Some(&serde_json::json!({ "tubes": wells.len() })),
+    )
+    .await?;
+    for (w, q) in wells {
+        let req = AssignWell {
+            barcode: q.barcode,
+            well: Some(w.to_string()),
+        };
+        place(tx, &p, &mut layout, &req).await?;
+    }
+    tx.end_bulk();
+    find_row(tx.conn(), &p.id.to_string(), tz).await
+}
+
+#[derive(FromRow)]
+struct WellRow {
+    well: String,
+    content: String,
+    barcode: Option<String>,
+    kind: Option<String>,
+    member_count: Option<i64>,
+    deadline_at: Option<i64>,
+    attempt_no: Option<i64>,
+    extraction_no: Option<i64>,
+    outcome: Option<String>,
+    detail: Option<String>,
+    cts: Option<String>,
+    kit_code: Option<String>,
+    kit_version: Option<i64>,
+    run_valid: Option<i64>,
+    round: Option<i64>,
+}
+
+/// A plate with its wells and their newest calls.
+pub async fn find(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    plate: &str,
+    tz: FixedOffset,
+) -> Result<PlateView, Error> {
+    let p = visible(conn, actor, plate).await?;
+    view(conn, p, tz).await
+}
+
+/// A plate for a service that checked the actor already.
+pub(crate) async fn find_row(
+    conn: &mut AnyConnection,
+    plate: &str,
+    tz: FixedOffset,
+) -> Result<PlateView, Error> {
+    let p = load(conn, plate, None).await?;
+    view(conn, p, tz).await
+}
+
+async fn view(conn: &mut AnyConnection, p: PlateRow, tz: FixedOffset) -> Result<PlateView, Error> {
+    let rows: Vec<WellRow> = sqlx::query_as(
+        "SELECT w.well, w.content, t.barcode, t.kind, t.member_count, t.deadline_at, \
+         a.attempt_no, a.extraction_no, c.outcome, c.detail, c.cts, c.kit_code, c.kit_version, \
+         c.run_valid, i.round \
+         FROM plate_well w LEFT JOIN tube t ON t.id = w.tube_id \
+         LEFT JOIN attempt a ON a.plate_id = w.plate_id AND a.tube_id = w.tube_id \
+         LEFT JOIN auto_call c ON c.id = a.call_id LEFT JOIN result_import i ON i.id = c.import_id \
+         WHERE w.plate_id = $1 ORDER BY w.well_index",
+    )
+    .bind(p.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let (imports,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM result_import WHERE plate_id = $1")
+            .bind(p.id)
+            .fetch_one(conn)
+            .await?;
+    let used = rows.len() as u16;
+    let size = p.size();
+    let wells = rows
+        .into_iter()
+        .map(|r| WellView {
+            well: r.well,
+            content: r.content,
+            tube: r.barcode.map(|barcode| TubeOnPlate {
+                barcode,
+                kind: r.kind.unwrap_or_default(),
+                member_count: r.member_count.unwrap_or(0) as u32,
+                deadline_at: show(r.deadline_at.unwrap_or(0), tz),
+                attempt_no: r.attempt_no.unwrap_or(0) as u32,
+                extraction_no: r.extraction_no.unwrap_or(0) as u32,
+            }),
+            call: r.outcome.map(|call| CallView {
+                call,
+                detail: r.detail.filter(|d| !d.is_empty()),
+                cts: r
+                    .cts
+                    .and_then(|c| serde_json::from_str(&c).ok())
+                    .unwrap_or(serde_json::Value::Null),
+                kit: r.kit_code.unwrap_or_default(),
+                kit_version: r.kit_version.unwrap_or(0) as u32,
+                run_valid: r.run_valid == Some(1),
+                import_round: r.round.unwrap_or(0) as u32,
+            }),
+        })
+        .collect();
+    Ok(PlateView {
+        id: p.id,
+        run_no: p.run_no,
+        lab: p.lab_code,
+        size: size.wells(),
+        kit: p.kit_code,
+        kit_version: p.kit_version as u32,
+        instrument: p.instrument,
+        status: p.status,
+        created_at: show(p.created_at, tz),
+        created_by: p.created_by,
+        free_wells: size.wells() - used,
+        imports: imports as u32,
+        wells,
+    })
+}
+
+/// Filters for the list of plates.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+pub struct PlateFilter {
+    pub lab: Option<String>,
+    /// `loading` or `resulted`.
+    pub status: Option<String>,
+}
+
+/// A plate in a list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PlateSummary {
+    pub id: i64,
+    pub run_no: String,
+    pub lab: String,
+    pub size: u16,
+    pub kit: String,
+    pub kit_version: u32,
+    pub status: String,
+    pub created_at: DateTime<FixedOffset>,
+}
+
+/// Plates, newest first (lab users: their own lab's).
+pub async fn list(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    f: &PlateFilter,
+    tz: FixedOffset,
+) -> Result<Vec<PlateSummary>, Error> {
+    actor.require(Action::ViewPlates)?;
+    let own = match &actor.scope {
+        Scope::Lab { id, .. } => Some(*id),
+        _ => None,
+    };
+    let rows: Vec<PlateRow> = sqlx::query_as(&format!(
+        "{PLATE_SELECT} WHERE ($1 IS NULL OR l.code = $1) AND ($2 IS NULL OR p.status = $2) \
+         AND ($3 IS NULL OR p.lab_id = $3) ORDER BY p.id DESC LIMIT 500"
+    ))
+    .bind(f.lab.as_ref().map(|s| s.trim().to_ascii_uppercase()))
+    .bind(f.status.clone())
+    .bind(own)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|p| PlateSummary {
+            size: p.size().wells(),
+            id: p.id,
+            run_no: p.run_no,
+            lab: p.lab_code,
+            kit: p.kit_code,
+            kit_version: p.kit_version as u32,
+            status: p.status,
+            created_at: show(p.created_at, tz),
+        })
+        .collect())
+}
