@@ -240,7 +240,7 @@ async fn raw_inserts(store: &Store, clients: usize, secs: u64) -> Figures {
 }
 
 /// The bench's lab and site, and a collector of that site; returns the collector's token.
-async fn setup(store: &Store) -> anyhow::Result<String> {
+pub(crate) async fn setup(store: &Store) -> anyhow::Result<String> {
     let admin = crate::actor::Actor::new("bench");
     let mut tx = store.begin(&admin).await?;
     let today = chrono::Utc::now().date_naive();
@@ -446,20 +446,32 @@ pub async fn accession(a: AccessionArgs) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     run_backend("sqlite", Location::SqliteDir(dir.path().to_path_buf()), &a).await?;
     if let Some(url) = &a.postgres_url {
-        sqlx::any::install_default_drivers();
-        use sqlx::Connection;
-        let mut admin = sqlx::AnyConnection::connect(url).await?;
-        let name = format!("natlis_bench_{}", std::process::id());
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await?;
-        let cut = url.rfind('/').unwrap_or(url.len());
-        let db_url = format!("{}/{name}", &url[..cut]);
-        let result = run_backend("postgres", Location::Url(db_url), &a).await;
-        let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-            .execute(&mut admin)
-            .await;
-        result?;
+        with_fresh_pg_database(url, |db_url| {
+            let a = a.clone();
+            async move { run_backend("postgres", Location::Url(db_url), &a).await }
+        })
+        .await?;
     }
     Ok(())
+}
+
+/// Runs `f` on a fresh database created in the PostgreSQL server at `url`, dropped afterwards.
+pub(crate) async fn with_fresh_pg_database<F, Fut>(url: &str, f: F) -> anyhow::Result<()>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    sqlx::any::install_default_drivers();
+    use sqlx::Connection;
+    let mut admin = sqlx::AnyConnection::connect(url).await?;
+    let name = format!("natlis_bench_{}", std::process::id());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await?;
+    let cut = url.rfind('/').unwrap_or(url.len());
+    let result = f(format!("{}/{name}", &url[..cut])).await;
+    let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await;
+    result
 }

@@ -1,4 +1,4 @@
-//! The command line: `natlis serve | migrate | demo | openapi | bench`.
+//! The command line: `natlis serve | migrate | demo | openapi | inspect | import | audit | user | bench`.
 
 use crate::api::AppState;
 use crate::store::{Location, SqliteSync, Store};
@@ -40,6 +40,8 @@ enum Command {
         #[arg(long = "profile")]
         profiles: Vec<PathBuf>,
     },
+    /// Import instrument result files onto a plate (or a batch of plates), with a progress bar.
+    Import(crate::import_cli::ImportArgs),
     /// The audit trail: seal it now, or verify it.
     Audit {
         #[command(subcommand)]
@@ -102,6 +104,9 @@ struct UserAddArgs {
 enum BenchCommand {
     /// Accession through the real HTTP API: scans/s and latency, next to the raw insert rate.
     Accession(crate::bench::AccessionArgs),
+    /// Instrument result imports: ms per plate and rows/s for 96- and 384-well plates, next to
+    /// the bare csv read of the same bytes.
+    Import(crate::bench_import::ImportBenchArgs),
 }
 
 /// Where the data lives.
@@ -205,6 +210,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Inspect { file, profiles } => inspect(&file, &profiles),
+        Command::Import(a) => crate::import_cli::run(a).await,
         Command::Openapi => {
             println!("{}", crate::api::openapi_json());
             Ok(())
@@ -257,6 +263,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         },
         Command::Bench { which } => match which {
             BenchCommand::Accession(a) => crate::bench::accession(a).await,
+            BenchCommand::Import(a) => crate::bench_import::run(a).await,
         },
     }
 }
