@@ -208,7 +208,7 @@ async fn a_plate_from_scanning_to_calls(db: Db) {
         .await
         .unwrap();
     assert_eq!(stored, first_file());
-    assert_eq!(app.count("SELECT COUNT(*) FROM reading").await, 18);
+    assert_eq!(app.count("SELECT COUNT(*) FROM reading").await, 6);
     assert_eq!(
         app.count("SELECT COUNT(*) FROM auto_call c JOIN result_import i ON i.id = c.import_id")
             .await,
@@ -250,7 +250,7 @@ async fn the_same_file_twice_changes_nothing_and_other_files_are_a_new_round(db:
     assert_eq!(r.body["round"], 1);
     assert_eq!(r.body["files"][0]["name"], "run1.csv");
     assert_eq!(app.count("SELECT COUNT(*) FROM result_import").await, 1);
-    assert_eq!(app.count("SELECT COUNT(*) FROM reading").await, 18);
+    assert_eq!(app.count("SELECT COUNT(*) FROM reading").await, 6);
     assert_eq!(
         app.count("SELECT COUNT(*) FROM audit_log").await,
         audit_before

@@ -97,18 +97,14 @@ CREATE TABLE import_file (
 );
 CREATE INDEX import_file_sha ON import_file (sha256);
 
--- Every row the files carried, as exported (ct NULL: no amplification).
+-- Every row the files carried, as exported, one row per well: a JSON array of
+-- [file number, dye, target, Ct (null: no amplification), sample name, role].
 CREATE TABLE reading (
     import_id   INTEGER NOT NULL REFERENCES result_import(id),
-    file_no     INTEGER NOT NULL,
     well        TEXT NOT NULL,
-    channel     TEXT NOT NULL,
-    target      TEXT NOT NULL,
-    ct          REAL,
-    sample      TEXT NOT NULL,
-    role        TEXT NOT NULL
+    rows        TEXT NOT NULL,
+    PRIMARY KEY (import_id, well)
 );
-CREATE INDEX reading_import ON reading (import_id, well);
 
 -- 自动判读 the automatic call of one attempt by one import, with the kit version that made it.
 -- Never changed: a later import makes a new call; people's decisions are kept elsewhere.
@@ -125,3 +121,4 @@ CREATE TABLE auto_call (
     created_at  INTEGER NOT NULL,
     UNIQUE (attempt_id, import_id)
 );
+CREATE INDEX auto_call_import ON auto_call (import_id);

@@ -192,14 +192,6 @@ async fn known_barcodes(
     Ok(known)
 }
 
-/// How "no amplification" is bound, to be stored as NULL: sqlx 0.8's Any driver binds a NULL
-/// double as a PostgreSQL float4, and a prepared statement whose first use had one then
-/// refuses the float8 of a later use.
-const NO_CT: f64 = -1.0;
-
-/// Rows per multi-row INSERT (SQLite looks parameters up by name: wide statements cost more).
-const ROWS_PER_STATEMENT: usize = 32;
-
 /// Imports the files for a plate, in one transaction.
 pub async fn import(
     tx: &mut Tx,
@@ -373,42 +365,35 @@ fn summary<'a>(codes: impl Iterator<Item = &'a str>) -> BTreeMap<String, usize> 
 }
 
 async fn write_readings(tx: &mut Tx, import_id: i64, files: &ReadFiles) -> Result<(), Error> {
-    let rows: Vec<(usize, &Reading)> = files
-        .files
-        .iter()
-        .enumerate()
-        .flat_map(|(i, f)| f.readings.iter().map(move |r| (i + 1, r)))
+    // well → its rows, as [file number, dye, target, Ct, sample, role]
+    let mut by_well: BTreeMap<instrument_adapters::Well, Vec<serde_json::Value>> = BTreeMap::new();
+    for (i, f) in files.files.iter().enumerate() {
+        for r in &f.readings {
+            by_well.entry(r.well).or_default().push(serde_json::json!([
+                i + 1,
+                r.channel,
+                r.target,
+                r.ct.value(),
+                r.sample,
+                r.role
+            ]));
+        }
+    }
+    let rows: Vec<(String, String)> = by_well
+        .into_iter()
+        .map(|(w, v)| (w.to_string(), serde_json::Value::Array(v).to_string()))
         .collect();
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = String::from(
-            "INSERT INTO reading (import_id, file_no, well, channel, target, ct, sample, role) VALUES ",
-        );
+    for chunk in rows.chunks(tx.backend().rows_per_insert(2)) {
+        let mut sql = String::from("INSERT INTO reading (import_id, well, rows) VALUES ");
         for i in 0..chunk.len() {
-            let b = 1 + i * 7;
             if i > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str(&format!(
-                "($1, ${}, ${}, ${}, ${}, NULLIF(${}, {NO_CT}), ${}, ${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7
-            ));
+            sql.push_str(&format!("($1, ${}, ${})", 2 + i * 2, 3 + i * 2));
         }
         let mut q = sqlx::query(&sql).bind(import_id);
-        for (file_no, r) in chunk {
-            q = q
-                .bind(*file_no as i64)
-                .bind(r.well.to_string())
-                .bind(r.channel.clone())
-                .bind(r.target.clone())
-                .bind(r.ct.value().unwrap_or(NO_CT))
-                .bind(r.sample.clone())
-                .bind(r.role.clone());
+        for (well, json) in chunk {
+            q = q.bind(well.clone()).bind(json.clone());
         }
         q.execute(tx.conn()).await?;
     }
@@ -448,7 +433,8 @@ async fn write_calls(
         let cts = serde_json::to_string(&c.cts).unwrap_or_default();
         rows.push((attempt_id, code, detail, cts, before, c));
     }
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+    let per_statement = tx.backend().rows_per_insert(4);
+    for chunk in rows.chunks(per_statement) {
         let mut sql = String::from(
             "INSERT INTO auto_call (import_id, kit_code, kit_version, run_valid, created_at, \
              attempt_id, outcome, detail, cts) VALUES ",
@@ -484,10 +470,11 @@ async fn write_calls(
     sqlx::query(
         "UPDATE attempt SET status = $1, call_id = (SELECT c.id FROM auto_call c \
          WHERE c.attempt_id = attempt.id AND c.import_id = $2) \
-         WHERE id IN (SELECT attempt_id FROM auto_call WHERE import_id = $2)",
+         WHERE plate_id = $3 AND id IN (SELECT attempt_id FROM auto_call WHERE import_id = $2)",
     )
     .bind(attempt_status::CALLED)
     .bind(import_id)
+    .bind(p.id)
     .execute(tx.conn())
     .await?;
     sqlx::query("UPDATE plate SET status = $1 WHERE id = $2")

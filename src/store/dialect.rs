@@ -49,6 +49,18 @@ impl Backend {
 }
 
 impl Backend {
+    /// Rows per multi-row INSERT with `params_per_row` parameters each. SQLite looks every
+    /// bound parameter up by name in a list, so a wide statement costs quadratically: about
+    /// 128 parameters a statement is its sweet spot. PostgreSQL takes up to 65,535 and each
+    /// statement is a round trip: the wider the better, within reason.
+    pub fn rows_per_insert(self, params_per_row: usize) -> usize {
+        let budget = match self {
+            Self::Sqlite => 128,
+            Self::Postgres => 4096,
+        };
+        (budget / params_per_row.max(1)).max(1)
+    }
+
     /// A statement that makes concurrent audit sealers take turns (PostgreSQL: a transaction-
     /// scoped advisory lock; SQLite: its single writer does it already).
     pub fn serialize_sealers(self) -> Option<&'static str> {

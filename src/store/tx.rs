@@ -29,10 +29,6 @@ pub struct Tx {
     bulk: Option<i64>,
 }
 
-/// Audit rows per INSERT statement (8 parameters each). SQLite looks bound parameters up by
-/// name in a list, so very wide statements cost more than they save.
-const AUDIT_ROWS_PER_STATEMENT: usize = 16;
-
 impl Tx {
     pub(super) fn new(inner: Transaction<'static, Any>, backend: Backend, actor: Actor) -> Self {
         Self {
@@ -142,7 +138,8 @@ impl Tx {
     async fn write_audit(&mut self) -> Result<(), sqlx::Error> {
         let entries = std::mem::take(&mut self.audit);
         let at = super::time::to_db(self.now);
-        for chunk in entries.chunks(AUDIT_ROWS_PER_STATEMENT) {
+        // 8 parameters a row (see Backend::rows_per_insert).
+        for chunk in entries.chunks(self.backend.rows_per_insert(8)) {
             let mut sql = String::from(
                 "INSERT INTO audit_log (at, actor, action, entity_type, entity_id, before, after, parent_id, hash) VALUES ",
             );
