@@ -10,6 +10,16 @@ pub enum Format {
     QuantStudioText,
     /// Thermo/ABI 7500 `.eds` internal `analysis_result.txt`.
     Abi7500AnalysisResult,
+    /// 7500 / 7500 Fast Software v2.x text export: the QuantStudio layout (`* key = value`,
+    /// `[Results]`) with `Instrument Type = sds7500…`, wells `A1` in a `Well` column and the Ct
+    /// column titled `Cт` (Cyrillic т).
+    Abi7500Text,
+    /// 7500 Software v2.x workbook (`.xls`, BIFF8): sheet `Results`, key-value rows, the table
+    /// from row 8.
+    Abi7500Workbook,
+    /// SDS v1.4 (7500) and SDS 2.x (7900HT) result tables: `Well` a 1-based number, `Detector`
+    /// for the target, `Undetermined` for no Ct.
+    SdsText,
     /// Bio-Rad CFX `Quantification Cq Results` CSV (fluor-major).
     BioRadCfxCsv,
     /// Roche LightCycler 480 Cp text export (one file per channel).
@@ -51,12 +61,29 @@ impl Format {
                 sample: names(&["sample name"]),
                 role: names(&["task"]),
                 section: Some("[Results]".into()),
+                // QuantStudio has `Well` (a number) and `Well Position` (A1): the position wins;
+                // the 7500 has only `Well`, holding A1.
                 ..table(
                     "QuantStudio text export",
-                    &["well position"],
-                    WellStyle::Position,
+                    &["well position", "well"],
+                    WellStyle::PositionOrIndex1,
                     CT,
                 )
+            },
+            Self::Abi7500Text => Profile {
+                name: "7500 text export".into(),
+                ..Self::QuantStudioText.profile()
+            },
+            Self::Abi7500Workbook => Profile {
+                name: "7500 workbook".into(),
+                section: None,
+                ..Self::QuantStudioText.profile()
+            },
+            Self::SdsText => Profile {
+                target: names(&["detector", "detector name"]),
+                sample: names(&["sample name"]),
+                role: names(&["task"]),
+                ..table("SDS results table", &["well"], WellStyle::Index1, &["ct"])
             },
             Self::QuantStudioCsv => Profile {
                 name: "QuantStudio CSV export".into(),
@@ -214,8 +241,13 @@ fn detect_workbook(sheet: &str) -> Result<Format, ImportError> {
     {
         return Ok(Format::DesignAnalysisWorkbook);
     }
+    let is_7500 = sheet
+        .lines()
+        .take(20)
+        .any(|l| l.starts_with("Instrument Type\tsds7500"));
     match detect_text(sheet)? {
         Format::RotorGeneCsv => Ok(Format::RotorGeneWorkbook),
+        Format::QuantStudioText | Format::QuantStudioCsv if is_7500 => Ok(Format::Abi7500Workbook),
         Format::QuantStudioText | Format::QuantStudioCsv => Ok(Format::QuantStudioWorkbook),
         other => Ok(other),
     }
@@ -243,6 +275,9 @@ fn detect_text(head: &str) -> Result<Format, ImportError> {
     if lines.first().is_some_and(|l| l.starts_with("Session Name")) && has("Detector") {
         return Ok(Format::Abi7500AnalysisResult);
     }
+    if has("* Instrument Type = sds7500") {
+        return Ok(Format::Abi7500Text);
+    }
     if has("* Block Type") || has("* Instrument Type") || has("[Results]") && has("Well Position") {
         return Ok(Format::QuantStudioText);
     }
@@ -261,6 +296,11 @@ fn detect_text(head: &str) -> Result<Format, ImportError> {
             names.iter().all(|n| cells.contains(n))
         })
     };
+    if lines.first().is_some_and(|l| l.starts_with("SDS "))
+        || header_has(&["Well", "Sample Name", "Detector", "Task", "Ct"])
+    {
+        return Ok(Format::SdsText);
+    }
     if header_has(&["Well", "Fluor", "Cq"]) {
         return Ok(Format::BioRadCfxCsv);
     }
