@@ -7,9 +7,11 @@
 //! synthetic CFX export per plate whose sample names are the tubes' barcodes.
 
 use crate::actor::Actor;
+use crate::domain::kit::Kit;
+use crate::domain::plate::{Layout, WellContent};
 use crate::service::{imports, plates};
 use crate::store::{Location, SqliteSync, Store};
-use crate::synth::{cfx_csv, SynthWell};
+use crate::synth::{plate_export, Shape};
 use hdrhistogram::Histogram;
 use instrument_adapters::{PlateSize, Well};
 use std::sync::Arc;
@@ -33,47 +35,20 @@ pub struct ImportBenchArgs {
 const KIT: &str = "MACCURA-ORF1AB-N-E";
 
 /// A plausible plate: mostly negatives, a few positives, an odd single-target and invalid well.
-fn export(size: PlateSize, barcodes: &[String], seed: u64) -> Vec<u8> {
-    let mut wells = vec![];
-    let chan = |orf, n, e, ic| {
-        vec![
-            ("FAM".to_string(), "ORF1ab".to_string(), orf),
-            ("VIC".to_string(), "N".to_string(), n),
-            ("ROX".to_string(), "E".to_string(), e),
-            ("Cy5".to_string(), "IC".to_string(), ic),
-        ]
-    };
+fn export(kit: &Kit, size: PlateSize, barcodes: &[String], seed: u64) -> Vec<u8> {
+    let mut layout = Layout::new(size);
     for (i, b) in barcodes.iter().enumerate() {
         let well = Well::from_index(i as u16, 0, size).expect("a well on the plate");
-        let r = (seed.wrapping_mul(31).wrapping_add(i as u64 * 7919)) % 1000;
-        let ic = Some(26.0 + (r % 40) as f64 / 10.0);
-        let cts = match r {
-            0..=4 => chan(Some(24.0 + r as f64), Some(25.0), Some(26.5), ic),
-            5 => chan(Some(37.2), None, None, ic),
-            6 => chan(None, None, None, None),
-            _ => chan(None, None, None, ic),
-        };
-        wells.push(SynthWell {
-            well,
-            sample: b.clone(),
-            content: "Unkn",
-            cts,
-        });
+        layout.wells.insert(well, WellContent::Tube(b.clone()));
     }
-    let (neg, pos) = crate::domain::plate::control_wells(size);
-    wells.push(SynthWell {
-        well: neg,
-        sample: "NTC".into(),
-        content: "NTC",
-        cts: chan(None, None, None, None),
-    });
-    wells.push(SynthWell {
-        well: pos,
-        sample: "PC".into(),
-        content: "Pos Ctrl",
-        cts: chan(Some(28.0), Some(27.6), Some(28.3), Some(27.0)),
-    });
-    cfx_csv(&wells)
+    plate_export(kit, &layout, None, |i| {
+        match (seed.wrapping_mul(31).wrapping_add(i as u64 * 7919)) % 1000 {
+            r @ 0..=4 => Shape::Positive(24.0 + r as f64),
+            5 => Shape::SingleTarget(37.2),
+            6 => Shape::Invalid,
+            r => Shape::Negative(26.0 + (r % 40) as f64 / 10.0),
+        }
+    })
 }
 
 /// Received tubes `{prefix}{n}`, n = 1…count, made in one statement; returns their ids.
@@ -211,11 +186,15 @@ async fn run_size(db: &str, store: &Store, size: PlateSize, count: usize) -> any
     let per_plate = usize::from(size.wells()) - 2;
     let label = format!("{}", size.wells());
     let all = tubes(store, &format!("B{}-", size.wells()), per_plate * count).await?;
+    let kit = Kit::shipped()
+        .into_iter()
+        .find(|k| k.code == KIT)
+        .expect("a shipped kit");
     let mut jobs = vec![];
     for (k, group) in all.chunks(per_plate).enumerate() {
         let run_no = plate(store, size, group).await?;
         let barcodes: Vec<String> = group.iter().map(|(_, b)| b.clone()).collect();
-        jobs.push((run_no, export(size, &barcodes, k as u64)));
+        jobs.push((run_no, export(&kit, size, &barcodes, k as u64)));
     }
     // As a database in service would have: statistics of the tables just filled.
     sqlx::query("ANALYZE").execute(store.writer()).await?;

@@ -552,11 +552,99 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
         }
         tx.commit().await?;
     }
+    let plates = plates(store, tz).await?;
     let (n_people,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM person")
         .fetch_one(store.reader())
         .await?;
     Ok(format!(
         "demo: loaded 3 labs, 6 sites, 3 institutions, {n_people} people, {tubes} tubes \
-         ({n_received} received, {n_rejected} rejected), 500 barcodes issued to S-XDF"
+         ({n_received} received, {n_rejected} rejected), 500 barcodes issued to S-XDF; {plates}"
+    ))
+}
+
+/// The bench at LAB-HD: a plate read and called (a positive pool, a single-target tube, an
+/// invalid well), a plate whose negative control was contaminated (the run is invalid), and a
+/// plate still being loaded.
+async fn plates(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
+    use crate::domain::kit::Kit;
+    use crate::service::{imports, plates};
+    use crate::synth::{plate_export, Shape};
+    let tech = Actor::new("tech-hd");
+    let fail = |e: crate::error::Error| anyhow::anyhow!("demo plates: {e}");
+    let mut made = vec![];
+    for (kit_code, dirty) in [("DAAN-ORF1AB-N", None), ("KH-ORF1AB-N", Some(35.8))] {
+        let mut tx = store.begin(&tech).await?;
+        let plate = plates::create(
+            &mut tx,
+            plates::NewPlate {
+                lab: "LAB-HD".into(),
+                size: 96,
+                kit: kit_code.into(),
+                kit_version: None,
+                instrument: Some("CFX96-1".into()),
+            },
+            tz,
+        )
+        .await
+        .map_err(fail)?;
+        let filled = plates::fill(&mut tx, &plate.run_no, tz)
+            .await
+            .map_err(fail)?;
+        tx.commit().await?;
+        if filled.free_wells == 94 {
+            break;
+        }
+        let layout = {
+            let mut conn = store.reader().acquire().await?;
+            let row = plates::visible(&mut conn, &tech, &plate.run_no)
+                .await
+                .map_err(fail)?;
+            plates::layout(&mut conn, &row).await.map_err(fail)?
+        };
+        let kit = Kit::shipped()
+            .into_iter()
+            .find(|k| k.code == kit_code)
+            .expect("a shipped kit");
+        let bytes = plate_export(&kit, &layout, dirty, |i| match i {
+            3 => Shape::Positive(26.3),
+            11 => Shape::SingleTarget(36.9),
+            17 => Shape::Invalid,
+            _ => Shape::Negative(27.0 + (i % 9) as f64 * 0.3),
+        });
+        let read = imports::read_files(
+            vec![imports::Upload {
+                name: format!("{}.csv", plate.run_no),
+                bytes,
+            }],
+            Some(instrument_adapters::PlateSize::P96),
+            &[],
+        )
+        .map_err(fail)?;
+        let mut tx = store.begin(&tech).await?;
+        imports::import(&mut tx, &plate.run_no, std::sync::Arc::new(read), tz)
+            .await
+            .map_err(fail)?;
+        tx.commit().await?;
+        made.push(plate.run_no);
+    }
+    let mut tx = store.begin(&tech).await?;
+    let loading = plates::create(
+        &mut tx,
+        plates::NewPlate {
+            lab: "LAB-HD".into(),
+            size: 384,
+            kit: "MACCURA-ORF1AB-N-E".into(),
+            kit_version: None,
+            instrument: Some("ABI7500-2".into()),
+        },
+        tz,
+    )
+    .await
+    .map_err(fail)?;
+    tx.commit().await?;
+    Ok(format!(
+        "plates {} read and called, {} being loaded",
+        made.join(" and "),
+        loading.run_no
     ))
 }

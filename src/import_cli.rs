@@ -103,35 +103,39 @@ fn read_uploads(job: &Job, bar: &ProgressBar) -> anyhow::Result<Vec<Upload>> {
         .collect()
 }
 
+/// Prints a line above the progress bar (and also when there is no terminal to draw it on).
+fn say(bar: &ProgressBar, line: String) {
+    bar.suspend(|| println!("{line}"));
+}
+
+/// Wells named, the first dozen of a long list.
+fn wells(list: &[String]) -> String {
+    if list.len() <= 12 {
+        list.join(" ")
+    } else {
+        format!("{} … ({} wells)", list[..12].join(" "), list.len())
+    }
+}
+
 fn line(v: &ImportView) -> String {
-    let counts: Vec<String> = v.summary.iter().map(|(k, n)| format!("{n} {k}")).collect();
-    let mut s = format!(
-        "plate {} round {}: {}{}",
-        v.plate,
-        v.round,
-        counts.join(", "),
-        if v.run.valid {
-            String::new()
-        } else {
-            format!(" — RUN INVALID: {}", v.run.failures.join("; "))
-        }
-    );
     if v.duplicate {
-        s = format!(
+        return format!(
             "plate {}: these files were imported already (round {}); nothing changed",
             v.plate, v.round
         );
     }
+    let counts: Vec<String> = v.summary.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let mut s = format!("plate {} round {}: {}", v.plate, v.round, counts.join(", "));
+    if !v.run.valid {
+        s.push_str(&format!(" — RUN INVALID: {}", v.run.failures.join("; ")));
+    }
     if !v.missing_wells.is_empty() {
-        s.push_str(&format!(
-            "; no reading for wells {}",
-            v.missing_wells.join(" ")
-        ));
+        s.push_str(&format!("; no reading for {}", wells(&v.missing_wells)));
     }
     if !v.unexpected_wells.is_empty() {
         s.push_str(&format!(
             "; readings in empty wells {} not used",
-            v.unexpected_wells.join(" ")
+            wells(&v.unexpected_wells)
         ));
     }
     s
@@ -156,10 +160,10 @@ pub async fn run(a: ImportArgs) -> anyhow::Result<()> {
             for job in &jobs {
                 let uploads = read_uploads(job, &bar)?;
                 match upload(&client, server, &token, &job.plate, uploads).await {
-                    Ok(v) => bar.println(line(&v)),
+                    Ok(v) => say(&bar, line(&v)),
                     Err(e) => {
                         failed += 1;
-                        bar.println(format!("plate {}: NOT IMPORTED: {e:#}", job.plate));
+                        say(&bar, format!("plate {}: NOT IMPORTED: {e:#}", job.plate));
                     }
                 }
             }
@@ -170,10 +174,10 @@ pub async fn run(a: ImportArgs) -> anyhow::Result<()> {
             for job in &jobs {
                 let uploads = read_uploads(job, &bar)?;
                 match local(&store, &actor, &job.plate, uploads, a.tz).await {
-                    Ok(v) => bar.println(line(&v)),
+                    Ok(v) => say(&bar, line(&v)),
                     Err(e) => {
                         failed += 1;
-                        bar.println(format!("plate {}: NOT IMPORTED: {e}", job.plate));
+                        say(&bar, format!("plate {}: NOT IMPORTED: {e}", job.plate));
                     }
                 }
             }

@@ -48,6 +48,96 @@ pub fn cfx_csv(wells: &[SynthWell]) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// What a synthetic well shows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Shape {
+    /// No target, internal control at this Ct.
+    Negative(f64),
+    /// Every target at this Ct, the internal control too.
+    Positive(f64),
+    /// The first target only, at this Ct.
+    SingleTarget(f64),
+    /// Nothing amplified, not even the internal control.
+    Invalid,
+    /// The negative control: nothing amplified (a dirty one: the first target at this Ct).
+    NegativeControl(Option<f64>),
+    /// The positive control: every target and the internal control near Ct 28.
+    PositiveControl,
+}
+
+/// A well read with `kit`'s dyes and targets, showing `shape`.
+pub fn well(
+    kit: &crate::domain::kit::Kit,
+    well: instrument_adapters::Well,
+    sample: &str,
+    shape: Shape,
+) -> SynthWell {
+    let n = kit.targets.len();
+    let (targets, ic): (Vec<Option<f64>>, Option<f64>) = match shape {
+        Shape::Negative(ic) => (vec![None; n], Some(ic)),
+        Shape::Positive(ct) => (
+            (0..n).map(|i| Some(ct + i as f64 * 0.7)).collect(),
+            Some(29.0),
+        ),
+        Shape::SingleTarget(ct) => ((0..n).map(|i| (i == 0).then_some(ct)).collect(), Some(28.4)),
+        Shape::Invalid => (vec![None; n], None),
+        Shape::NegativeControl(dirty) => (
+            (0..n).map(|i| if i == 0 { dirty } else { None }).collect(),
+            None,
+        ),
+        Shape::PositiveControl => (
+            (0..n).map(|i| Some(28.0 + i as f64 * 0.3)).collect(),
+            Some(27.0),
+        ),
+    };
+    let mut cts: Vec<(String, String, Option<f64>)> = kit
+        .targets
+        .iter()
+        .zip(targets)
+        .map(|(t, ct)| (t.channel.clone(), t.target.clone(), ct))
+        .collect();
+    cts.push((kit.internal_control.channel.clone(), "IC".into(), ic));
+    SynthWell {
+        well,
+        sample: sample.to_string(),
+        content: match shape {
+            Shape::NegativeControl(_) => "NTC",
+            Shape::PositiveControl => "Pos Ctrl",
+            _ => "Unkn",
+        },
+        cts,
+    }
+}
+
+/// A whole plate's export: `shape` says what each tube (by its index on the plate) shows;
+/// the controls are clean unless `dirty_negative_control` gives the Ct of a contamination.
+pub fn plate_export(
+    kit: &crate::domain::kit::Kit,
+    layout: &crate::domain::plate::Layout,
+    dirty_negative_control: Option<f64>,
+    shape: impl Fn(usize) -> Shape,
+) -> Vec<u8> {
+    use crate::domain::plate::WellContent;
+    let mut wells = vec![];
+    let mut i = 0;
+    for (w, content) in &layout.wells {
+        wells.push(match content {
+            WellContent::Tube(b) => {
+                i += 1;
+                well(kit, *w, b, shape(i - 1))
+            }
+            WellContent::NegativeControl => well(
+                kit,
+                *w,
+                "NTC",
+                Shape::NegativeControl(dirty_negative_control),
+            ),
+            WellContent::PositiveControl => well(kit, *w, "PC", Shape::PositiveControl),
+        });
+    }
+    cfx_csv(&wells)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

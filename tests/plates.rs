@@ -208,6 +208,23 @@ async fn a_plate_from_scanning_to_calls(db: Db) {
         .await
         .unwrap();
     assert_eq!(stored, first_file());
+    let raw = app
+        .client
+        .get(app.url(&format!("/api/v1/plates/{plate}/imports/1/files/1")))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 200);
+    assert_eq!(
+        raw.headers()["content-disposition"],
+        "attachment; filename=\"run1.csv\""
+    );
+    assert_eq!(raw.bytes().await.unwrap().to_vec(), first_file());
+    let r = app
+        .get(&format!("/api/v1/plates/{plate}/imports/1/files/2"))
+        .await;
+    assert_eq!((r.status, r.code()), (404, "import.file_not_found"));
     assert_eq!(app.count("SELECT COUNT(*) FROM reading").await, 6);
     assert_eq!(
         app.count("SELECT COUNT(*) FROM auto_call c JOIN result_import i ON i.id = c.import_id")

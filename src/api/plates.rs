@@ -24,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(proposal))
         .routes(routes!(fill))
         .routes(routes!(list_imports, upload))
+        .routes(routes!(raw_file))
         .layer(DefaultBodyLimit::max(imports::MAX_FILE_BYTES * 2))
 }
 
@@ -248,4 +249,39 @@ async fn upload(
         StatusCode::CREATED
     };
     Ok((status, Json(view)).into_response())
+}
+
+/// A kept result file, byte for byte, as it was imported (`n` counts from 1).
+#[utoipa::path(get, path = "/plates/{plate}/imports/{round}/files/{n}", tag = "bench",
+    params(("plate" = String, Path), ("round" = u32, Path), ("n" = u32, Path)),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>),
+              (status = 404, body = ErrorBody)))]
+async fn raw_file(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path((plate, round, n)): Path<(String, u32, u32)>,
+) -> Result<Response, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    let (name, bytes) = imports::raw_file(&mut conn, &actor, &plate, round, n).await?;
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{safe}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }

@@ -628,3 +628,31 @@ pub async fn list(
     }
     Ok(out)
 }
+
+/// A kept file, byte for byte: the `n`th (from 1) file of an import round.
+pub async fn raw_file(
+    conn: &mut sqlx::AnyConnection,
+    actor: &crate::actor::Actor,
+    plate: &str,
+    round: u32,
+    n: u32,
+) -> Result<(String, Vec<u8>), Error> {
+    let p = plates::visible(conn, actor, plate).await?;
+    let files: Vec<(String, Vec<u8>)> = sqlx::query_as(
+        "SELECT f.name, f.bytes FROM import_file f JOIN result_import i ON i.id = f.import_id \
+         WHERE i.plate_id = $1 AND i.round = $2 ORDER BY f.id",
+    )
+    .bind(p.id)
+    .bind(i64::from(round))
+    .fetch_all(&mut *conn)
+    .await?;
+    files
+        .into_iter()
+        .nth((n as usize).wrapping_sub(1))
+        .ok_or_else(|| {
+            Error::not_found(
+                "import.file_not_found",
+                format!("plate {} has no file {n} in import round {round}", p.run_no),
+            )
+        })
+}
