@@ -129,6 +129,9 @@ async fn endpoint_by_role_table(db: Db) {
     let outsider = format!("/api/v1/persons/{}", w.outsider_id);
     let new_lab = common::lab("LAB-Z");
     let none = json!({});
+    let mut kit = w.admin.get("/api/v1/kits/DAAN-ORF1AB-N").await.body;
+    kit["code"] = json!("DAAN-LOT-2");
+    let plate = json!({"lab": "LAB-A", "size": 96, "kit": "DAAN-ORF1AB-N"});
     #[rustfmt::skip]
     let table: Vec<(&str, &str, Value, &str, u16)> = vec![
         ("GET", "/api/v1/labs", none.clone(), "nobody", 200),
@@ -179,6 +182,31 @@ async fn endpoint_by_role_table(db: Db) {
         ("POST", "/api/v1/tubes/T-B/reject", json!({"reason": "leaking_or_broken"}), "tech-b", 200),
         ("GET", "/api/v1/resampling", none.clone(), "hr-1", 403),
         ("GET", "/api/v1/resampling", none.clone(), "tech-a", 200),
+        // Kits: lab and CDC staff read them, admins add versions.
+        ("GET", "/api/v1/kits", none.clone(), "nobody", 401),
+        ("GET", "/api/v1/kits", none.clone(), "collector-s01", 403),
+        ("GET", "/api/v1/kits", none.clone(), "tech-a", 200),
+        ("GET", "/api/v1/kits/DAAN-ORF1AB-N", none.clone(), "cdc-bj", 200),
+        ("POST", "/api/v1/kits", kit.clone(), "tech-a", 403),
+        ("POST", "/api/v1/kits", kit.clone(), "auditor", 403),
+        ("POST", "/api/v1/kits", kit.clone(), "admin", 201),
+        // Plates: technicians in their own lab; reviewers and auditors read.
+        ("POST", "/api/v1/plates", plate.clone(), "collector-s01", 403),
+        ("POST", "/api/v1/plates", plate.clone(), "reviewer-a", 403),
+        ("POST", "/api/v1/plates", plate.clone(), "tech-b", 403),
+        ("POST", "/api/v1/plates", plate.clone(), "auditor", 403),
+        ("POST", "/api/v1/plates", plate.clone(), "tech-a", 201),
+        ("GET", "/api/v1/plates/1", none.clone(), "nobody", 401),
+        ("GET", "/api/v1/plates/1", none.clone(), "tech-b", 404),
+        ("GET", "/api/v1/plates/1", none.clone(), "cdc-bj", 403),
+        ("GET", "/api/v1/plates/1", none.clone(), "hr-1", 403),
+        ("GET", "/api/v1/plates/1", none.clone(), "reviewer-a", 200),
+        ("GET", "/api/v1/plates/1", none.clone(), "auditor", 200),
+        ("POST", "/api/v1/plates/1/wells", json!({"barcode": "T-1"}), "tech-b", 404),
+        ("POST", "/api/v1/plates/1/wells", json!({"barcode": "T-1"}), "reviewer-a", 403),
+        ("POST", "/api/v1/plates/1/wells", json!({"barcode": "T-1"}), "tech-a", 200),
+        ("GET", "/api/v1/plates/1/imports", none.clone(), "tech-b", 404),
+        ("GET", "/api/v1/plates/1/imports", none.clone(), "reviewer-a", 200),
         // People: an institution administrator registers and sees its own staff only.
         ("POST", "/api/v1/persons", json!({"doc_type": "passport", "doc_no": "E1", "name": "A", "phone": "13800000000", "institution": "INST-2"}), "hr-1", 403),
         ("POST", "/api/v1/persons", person(20), "hr-1", 201),

@@ -347,4 +347,51 @@ mod tests {
         let r = read_plate(&kit(), &l, &rows, &HashSet::new());
         assert_eq!(r.calls[0].call, Call::Positive);
     }
+
+    proptest::proptest! {
+        /// Whatever the file holds, every tube well is either called or reported missing, once;
+        /// nothing panics; and without registered barcodes among the sample names, only
+        /// conflicting rows can stop an import.
+        #[test]
+        fn every_tube_well_is_called_or_missing(
+            tubes in proptest::collection::btree_set(0u16..94, 0..30),
+            rows in proptest::collection::vec(
+                (0u16..96, 0usize..6, proptest::option::of(0.0f64..45.0), 0usize..4),
+                0..200,
+            ),
+        ) {
+            let size = PlateSize::P96;
+            let mut l = Layout::new(size);
+            for t in &tubes {
+                l.assign(Well::from_index(*t, 0, size).unwrap(), &format!("T{t}")).unwrap();
+            }
+            let dyes = ["FAM", "VIC", "CY5", "ROX", "HEX", ""];
+            let samples = ["", "Sample 1", "T3", "NTC"];
+            let readings: Vec<Reading> = rows
+                .iter()
+                .map(|(w, d, ct, s)| Reading {
+                    well: Well::from_index(*w, 0, size).unwrap(),
+                    channel: dyes[*d].into(),
+                    target: String::new(),
+                    ct: ct.map_or(Ct::NoAmplification, Ct::Value),
+                    sample: samples[*s].into(),
+                    role: String::new(),
+                })
+                .collect();
+            for k in Kit::shipped() {
+                let r = read_plate(&k, &l, &readings, &HashSet::new());
+                proptest::prop_assert_eq!(r.calls.len() + r.missing.len(), tubes.len());
+                let mut seen: Vec<Well> = r.calls.iter().map(|c| c.well).chain(r.missing.iter().copied()).collect();
+                seen.sort();
+                seen.dedup();
+                proptest::prop_assert_eq!(seen.len(), tubes.len());
+                let only_conflicts = r
+                    .mismatches
+                    .iter()
+                    .all(|m| matches!(m, Mismatch::ConflictingRows { .. }));
+                proptest::prop_assert!(only_conflicts, "{:?}", r.mismatches);
+                proptest::prop_assert!(r.unexpected.iter().all(|w| !l.wells.contains_key(w)));
+            }
+        }
+    }
 }
