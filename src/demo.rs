@@ -343,6 +343,7 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
                 payer_institution: None,
                 description: None,
                 people: (0..fill).map(|_| people.scan()).collect(),
+                retained_for: None,
             }
         );
         if (15..=24).contains(&i) {
@@ -388,6 +389,7 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
                     code: Some(code.clone()),
                     ..Default::default()
                 }],
+                retained_for: None,
             }
         );
         received.push((barcode, collected));
@@ -444,6 +446,7 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
                 payer_institution: None,
                 description: None,
                 people: vec![scan],
+                retained_for: None,
             }
         );
         received.push((barcode, collected));
@@ -479,6 +482,7 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
                     location: format!("大兴物流园 {}号冷库", i % 5 + 1),
                 }),
                 people: vec![],
+                retained_for: None,
             }
         );
         received.push((barcode, collected));

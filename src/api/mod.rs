@@ -11,6 +11,7 @@ mod persons;
 mod plates;
 mod reception;
 mod registry;
+mod review;
 mod settings;
 mod tubes;
 
@@ -101,6 +102,8 @@ impl utoipa::Modify for Security {
         (name = "reception", description = "Tubes at the lab (实验室接收)"),
         (name = "labels", description = "Barcode labels"),
         (name = "bench", description = "Kits, PCR plates, instrument result imports and automatic calls"),
+        (name = "review", description = "Review and release, pool re-checks, results and each person's status"),
+        (name = "cdc", description = "CDC confirmation of positives (疾控复核)"),
         (name = "accounts", description = "Users, tokens, login"),
         (name = "audit", description = "The tamper-evident audit trail"),
         (name = "ops", description = "Health and metrics"),
@@ -140,7 +143,8 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .merge(accounts::router())
         .merge(audit::router())
         .merge(kits::router())
-        .merge(plates::router());
+        .merge(plates::router())
+        .merge(review::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }
 

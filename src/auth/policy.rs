@@ -71,6 +71,15 @@ pub enum Action {
     RunPlates,
     /// Read plates, their wells, imports and automatic calls.
     ViewPlates,
+    /// Decide on called attempts: release, re-test, re-extract, re-run, re-sample; amend results.
+    Review,
+    /// Read the review queue, re-checks and released results of a lab.
+    ViewReview,
+    /// Confirm or reject positives (疾控复核).
+    CdcReview,
+    ViewCdc,
+    /// Read a person's results and current status.
+    ViewStatus,
 }
 
 /// Whether `role` may do `action` at all (the scope is checked against the object).
@@ -101,6 +110,14 @@ pub fn allowed(role: Role, action: Action) -> bool {
         ),
         RunPlates => matches!(role, Admin | LabTechnician),
         ViewPlates => matches!(role, Admin | Auditor | LabTechnician | LabReviewer),
+        Review => matches!(role, Admin | LabReviewer),
+        ViewReview => matches!(role, Admin | Auditor | LabTechnician | LabReviewer),
+        CdcReview => matches!(role, Admin | CdcReviewer),
+        ViewCdc => matches!(role, Admin | Auditor | CdcReviewer),
+        ViewStatus => matches!(
+            role,
+            Admin | Auditor | LabTechnician | LabReviewer | CdcReviewer | InstitutionAdmin
+        ),
     }
 }
 

@@ -77,6 +77,14 @@ pub struct Kit {
     pub internal_control: InternalControl,
     /// A positive control whose Ct is above this gets a warning (the run stays valid).
     pub positive_control_warn_above: Option<f64>,
+    /// What the instructions say to do with a single tube that is single-target positive or in
+    /// the grey zone: test the specimen again (default) or take a new swab.
+    #[serde(default = "retest")]
+    pub follow_up: super::review::FollowUp,
+}
+
+fn retest() -> super::review::FollowUp {
+    super::review::FollowUp::Retest
 }
 
 impl Kit {
@@ -108,6 +116,7 @@ impl Kit {
                 ],
                 internal_control: ic("CY5", 40.0),
                 positive_control_warn_above: Some(32.0),
+                follow_up: retest(),
             },
             // 硕世/金鹰 type: Ct < 38 positive, 38–40 grey zone.
             Kit {
@@ -125,6 +134,7 @@ impl Kit {
                 ],
                 internal_control: ic("CY5", 38.0),
                 positive_control_warn_above: Some(32.0),
+                follow_up: retest(),
             },
             // 迈克 Maccura: Ct ≤ 38 positive.
             Kit {
@@ -138,6 +148,7 @@ impl Kit {
                 ],
                 internal_control: ic("CY5", 38.0),
                 positive_control_warn_above: Some(32.0),
+                follow_up: retest(),
             },
         ]
     }

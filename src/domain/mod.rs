@@ -8,6 +8,8 @@ pub mod mask;
 pub mod personal_code;
 pub mod plate;
 pub mod reception;
+pub mod review;
 pub mod run;
+pub mod status;
 pub mod tube;
 pub mod vocab;

@@ -66,6 +66,10 @@ pub struct OpenTube {
     /// People scanned in at once (e.g. the one person of a single tube).
     #[serde(default)]
     pub people: Vec<PersonScan>,
+    /// 留样管 a retained single tube taken beside this pool (its barcode) for its one person:
+    /// held at the lab and tested only if the pool needs a re-check.
+    #[serde(default)]
+    pub retained_for: Option<String>,
 }
 
 /// A person's place in a tube.
@@ -171,6 +175,7 @@ pub(crate) struct TubeRow {
     pub rejected_by: Option<String>,
     pub rejection_reason: Option<String>,
     pub rejection_note: Option<String>,
+    pub held: i64,
 }
 
 pub(crate) const TUBE_SELECT: &str = "SELECT t.id, t.site_id, s.lab_id AS site_lab_id, \
@@ -179,7 +184,7 @@ pub(crate) const TUBE_SELECT: &str = "SELECT t.id, t.site_id, s.lab_id AS site_l
      t.category, t.priority, t.deadline_at, t.payer, i.code AS payer_institution_code, t.env_item, \
      t.env_lot, t.env_origin, t.env_location, t.issued_batch_id, t.closed_at, t.closed_by, \
      l.code AS lab_code, t.received_at, t.received_by, t.transport_minutes, t.transport_over_limit, \
-     t.rejected_at, t.rejected_by, t.rejection_reason, t.rejection_note \
+     t.rejected_at, t.rejected_by, t.rejection_reason, t.rejection_note, t.held \
      FROM tube t JOIN site s ON s.id = t.site_id LEFT JOIN lab l ON l.id = t.lab_id \
      LEFT JOIN institution i ON i.id = t.payer_institution_id";
 
@@ -490,6 +495,38 @@ pub struct OpenPlan {
     payer_institution: Option<(i64, String)>,
     description: Option<Description>,
     people: Vec<persons::Identified>,
+    /// The pool a retained tube is taken for.
+    retained_for: Option<(i64, String)>,
+}
+
+/// Refuses to pool a person who owes a single-tube re-sample (单采复核): they are re-checked
+/// in a single tube.
+async fn refuse_pooling_if_recheck_due(
+    conn: &mut AnyConnection,
+    who: &persons::Identified,
+    today: NaiveDate,
+) -> Result<(), Error> {
+    let persons::Identified::Known(p) = who else {
+        return Ok(());
+    };
+    let due: Option<(String, i64)> = sqlx::query_as(
+        "SELECT t.barcode, o.due_at FROM sample_order o JOIN tube t ON t.id = o.source_tube_id \
+         WHERE o.person_id = $1 AND o.kind = 'resample' AND o.status = 'open' ORDER BY o.due_at LIMIT 1",
+    )
+    .bind(p.id)
+    .fetch_optional(conn)
+    .await?;
+    match due {
+        None => Ok(()),
+        Some((source, _)) => Err(Error::unprocessable(
+            "person.resample_single",
+            format!(
+                "{} must be re-sampled in a single tube (re-check of tube {source}), not pooled",
+                p.view(today).name
+            ),
+        )
+        .with_details(serde_json::json!({ "person": p.view(today), "source_tube": source }))),
+    }
 }
 
 /// Checks a request to open a tube on a read connection (outside the write transaction).
@@ -549,13 +586,45 @@ pub async fn prepare_open(
     };
     let mut people = Vec::with_capacity(req.people.len());
     for (i, scan) in std::mem::take(&mut req.people).iter().enumerate() {
-        people.push(
-            persons::identify(&mut *conn, scan, today)
+        let who = persons::identify(&mut *conn, scan, today)
+            .await
+            .map_err(|e| at_person(i, e))?;
+        if req.kind == TubeKind::Pool {
+            refuse_pooling_if_recheck_due(&mut *conn, &who, today)
                 .await
-                .map_err(|e| at_person(i, e))?,
-        );
+                .map_err(|e| at_person(i, e))?;
+        }
+        people.push(who);
     }
+    let retained_for = match req.retained_for.as_deref() {
+        None => None,
+        Some(pool) => {
+            if req.kind != TubeKind::Single || people.len() != 1 {
+                return Err(Error::invalid(
+                    "retained_for",
+                    "a retained tube is a single tube with its one person",
+                ));
+            }
+            let pool = parse_barcode(pool).map_err(|e| e.at("retained_for"))?;
+            let row: Option<(i64, String)> =
+                sqlx::query_as("SELECT id, kind FROM tube WHERE barcode = $1")
+                    .bind(pool.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            match row {
+                Some((id, kind)) if kind == "pool" => Some((id, pool.to_string())),
+                Some(_) => {
+                    return Err(Error::invalid(
+                        "retained_for",
+                        format!("tube {pool} is not a pooled tube"),
+                    ))
+                }
+                None => return Err(tube_not_found(pool.as_str()).at("retained_for")),
+            }
+        }
+    };
     Ok(OpenPlan {
+        retained_for,
         req,
         barcode,
         site,
@@ -599,6 +668,7 @@ pub async fn open(
         payer_institution,
         description,
         people: identified,
+        retained_for,
     } = plan;
     let now = tx.now();
     let collected = collected.unwrap_or(now);
@@ -631,12 +701,49 @@ pub async fn open(
         people.push(person);
     }
     let closed = state.status == TubeStatus::Closed;
+    // A retained tube's person must be in its pool; a single tube for someone who owes a
+    // re-sample answers it, keeping the earlier deadline.
+    if let Some((pool, pool_barcode)) = &retained_for {
+        let member: Option<(i64,)> = sqlx::query_as(
+            "SELECT position FROM tube_member WHERE tube_id = $1 AND person_id = $2",
+        )
+        .bind(*pool)
+        .bind(people[0].id)
+        .fetch_optional(tx.conn())
+        .await?;
+        if member.is_none() {
+            return Err(Error::unprocessable(
+                "tube.not_in_pool",
+                format!("this person is not in pool {pool_barcode}: a retained tube is taken for a member"),
+            )
+            .at("retained_for"));
+        }
+    }
+    let mut deadline = deadline;
+    let mut recheck: Option<(i64, i64)> = None;
+    let mut answered: Vec<i64> = vec![];
+    if req.kind == TubeKind::Single && people.len() == 1 && retained_for.is_none() {
+        let orders: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT o.id, o.source_tube_id, o.due_at, s.recollection_no FROM sample_order o \
+             JOIN tube s ON s.id = o.source_tube_id \
+             WHERE o.person_id = $1 AND o.kind = 'resample' AND o.status = 'open' ORDER BY o.due_at",
+        )
+        .bind(people[0].id)
+        .fetch_all(tx.conn())
+        .await?;
+        if let Some((_, source, due, n)) = orders.first() {
+            deadline = deadline.min(crate::store::time::from_db(*due));
+            recheck = Some((*source, n + 1));
+        }
+        answered = orders.iter().map(|o| o.0).collect();
+    }
     let inserted: Result<Option<(i64,)>, sqlx::Error> = sqlx::query_as(
         "INSERT INTO tube (barcode, kind, status, nominal_size, member_count, short_closed, sample_type, \
          site_id, collector, collected_at, category, priority, deadline_at, payer, payer_institution_id, \
          env_item, env_lot, env_origin, env_location, issued_batch_id, opened_by, closed_at, closed_by, \
-         transport_over_limit, created_at) \
-         VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 0, $23) \
+         transport_over_limit, created_at, recheck_of, recollection_no, retained_for, held) \
+         VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 0, $23, \
+         $24, $25, $26, $27) \
          ON CONFLICT (barcode) DO NOTHING RETURNING id",
     )
     .bind(barcode.as_str())
@@ -662,6 +769,10 @@ pub async fn open(
     .bind(closed.then(|| to_db(now)))
     .bind(closed.then(|| by.clone()))
     .bind(to_db(now))
+    .bind(recheck.map(|r| r.0))
+    .bind(recheck.map_or(0, |r| r.1))
+    .bind(retained_for.as_ref().map(|r| r.0))
+    .bind(i64::from(retained_for.is_some()))
     .fetch_optional(tx.conn())
     .await;
     let id = match inserted {
@@ -672,6 +783,15 @@ pub async fn open(
         }
         Err(e) => return Err(e.into()),
     };
+    for order in &answered {
+        sqlx::query(
+            "UPDATE sample_order SET status = 'fulfilled', fulfilled_tube_id = $1 WHERE id = $2",
+        )
+        .bind(id)
+        .bind(*order)
+        .execute(tx.conn())
+        .await?;
+    }
     let mut members = Vec::with_capacity(people.len());
     for (i, person) in people.iter().enumerate() {
         let position = i as u32 + 1;
@@ -696,6 +816,8 @@ pub async fn open(
             "status": state.status, "members": people.iter().enumerate()
                 .map(|(i, p)| serde_json::json!({ "person": p.uid, "position": i + 1 }))
                 .collect::<Vec<_>>(),
+            "retained_for": retained_for.as_ref().map(|r| r.1.clone()),
+            "answers_resample_orders": answered,
         })),
     );
     metrics::counter!("natlis_tubes_opened_total", "kind" => req.kind.as_str()).increment(1);
@@ -737,6 +859,7 @@ pub async fn open(
         rejected_by: None,
         rejection_reason: None,
         rejection_note: None,
+        held: 0,
     };
     let mut view = row.view(members, tz);
     view.warnings.extend(warning);
@@ -835,6 +958,9 @@ pub async fn prepare_scan(
         }
     }
     rules::add_member(tube.state(), false)?;
+    if tube.kind == TubeKind::Pool.as_str() {
+        refuse_pooling_if_recheck_due(&mut *conn, &who, today).await?;
+    }
     Ok(ScanPlan { barcode, tube, who })
 }
 

@@ -153,6 +153,20 @@ pub struct ImportView {
     pub imported_by: String,
 }
 
+/// A call as stored (outcome and detail) read back.
+pub(crate) fn stored_call(outcome: &str, detail: &str) -> Call {
+    let list = || detail.split(',').map(String::from).collect::<Vec<_>>();
+    match outcome {
+        "negative" => Call::Negative,
+        "positive" => Call::Positive,
+        "single_target_positive" => Call::SingleTargetPositive { targets: list() },
+        "grey_zone" => Call::GreyZone { targets: list() },
+        _ => Call::Invalid {
+            reason: detail.to_string(),
+        },
+    }
+}
+
 fn call_code(c: &Call) -> (&'static str, String) {
     match c {
         Call::Negative => ("negative", String::new()),
@@ -470,7 +484,8 @@ async fn write_calls(
     sqlx::query(
         "UPDATE attempt SET status = $1, call_id = (SELECT c.id FROM auto_call c \
          WHERE c.attempt_id = attempt.id AND c.import_id = $2) \
-         WHERE plate_id = $3 AND id IN (SELECT attempt_id FROM auto_call WHERE import_id = $2)",
+         WHERE plate_id = $3 AND decision IS NULL \
+         AND id IN (SELECT attempt_id FROM auto_call WHERE import_id = $2)",
     )
     .bind(attempt_status::CALLED)
     .bind(import_id)
@@ -563,22 +578,11 @@ pub async fn view(
     };
     let calls: Vec<WellCallView> = calls
         .into_iter()
-        .map(|(well, barcode, outcome, detail, cts)| {
-            let list = || detail.split(',').map(String::from).collect::<Vec<_>>();
-            WellCallView {
-                well,
-                barcode,
-                call: match outcome.as_str() {
-                    "negative" => Call::Negative,
-                    "positive" => Call::Positive,
-                    "single_target_positive" => Call::SingleTargetPositive { targets: list() },
-                    "grey_zone" => Call::GreyZone { targets: list() },
-                    _ => Call::Invalid {
-                        reason: detail.clone(),
-                    },
-                },
-                cts: serde_json::from_str(&cts).unwrap_or_default(),
-            }
+        .map(|(well, barcode, outcome, detail, cts)| WellCallView {
+            well,
+            barcode,
+            call: stored_call(&outcome, &detail),
+            cts: serde_json::from_str(&cts).unwrap_or_default(),
         })
         .collect();
     Ok(ImportView {

@@ -2,13 +2,17 @@
 //! happens, write the new state and its audit entry, commit. Handlers and the CLI call these.
 
 pub mod accession;
+pub mod cdc;
 pub mod imports;
 pub mod kits;
 pub mod labels;
 pub mod persons;
 pub mod plates;
 pub mod reception;
+pub mod rechecks;
 pub mod registry;
+pub mod results;
+pub mod review;
 pub mod settings;
 
 use crate::error::Error;

@@ -7,6 +7,7 @@ use super::kits;
 use crate::actor::Actor;
 use crate::auth::policy::{Action, Scope};
 use crate::domain::plate::{self as layout_rules, Layout, LayoutError, Waiting, WellContent};
+use crate::domain::review::{self, Decision};
 use crate::error::Error;
 use crate::store::time::{show, to_db};
 use crate::store::Tx;
@@ -135,6 +136,16 @@ pub struct Placed {
     /// Worth a look (e.g. the tube was tested before).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+}
+
+#[derive(FromRow)]
+struct EarlierAttempt {
+    attempt_no: i64,
+    extraction_no: i64,
+    status: String,
+    decision: Option<String>,
+    run_no: String,
+    well: String,
 }
 
 #[derive(FromRow)]
@@ -396,29 +407,57 @@ async fn place(
         };
         Error::conflict(code, e.to_string()).at("well")
     })?;
-    let earlier: Vec<(i64, String, String, String)> = sqlx::query_as(
-        "SELECT a.attempt_no, a.status, pl.run_no, a.well FROM attempt a JOIN plate pl ON pl.id = a.plate_id \
-         WHERE a.tube_id = $1 ORDER BY a.attempt_no",
+    if tube.held != 0 {
+        return Err(Error::conflict(
+            "tube.held",
+            format!("tube {barcode} is a retained tube, held until its pool needs a re-check"),
+        )
+        .at("barcode"));
+    }
+    let earlier: Vec<EarlierAttempt> = sqlx::query_as(
+        "SELECT a.attempt_no, a.extraction_no, a.status, a.decision, pl.run_no, a.well \
+         FROM attempt a JOIN plate pl ON pl.id = a.plate_id WHERE a.tube_id = $1 ORDER BY a.attempt_no",
     )
     .bind(tube.id)
     .fetch_all(tx.conn())
     .await?;
-    if let Some((_, _, run, w)) = earlier
-        .iter()
-        .find(|(_, s, _, _)| s == attempt_status::LOADED)
-    {
+    for e in &earlier {
+        let at =
+            serde_json::json!({ "plate": e.run_no, "well": e.well, "attempt_no": e.attempt_no });
+        let (code, why) = match (e.status.as_str(), e.decision.as_deref().and_then(Decision::parse)) {
+            (attempt_status::LOADED, _) => ("tube.on_another_plate", "waiting for its results"),
+            (attempt_status::CALLED, None) => ("tube.awaiting_review", "called and awaiting review"),
+            (_, Some(d)) if review::is_final(d) => (
+                "tube.done",
+                "decided for good (released, or its people ordered re-sampled): amend the result instead",
+            ),
+            _ => continue,
+        };
         return Err(Error::conflict(
-            "tube.on_another_plate",
-            format!("tube {barcode} is on plate {run} (well {w}), waiting for its results"),
+            code,
+            format!(
+                "tube {barcode} is on plate {} (well {}), {why}",
+                e.run_no, e.well
+            ),
         )
         .at("barcode")
-        .with_details(serde_json::json!({ "plate": run, "well": w })));
+        .with_details(at));
     }
-    let attempt_no = earlier.last().map_or(1, |(n, ..)| n + 1);
+    let attempt_no = earlier.last().map_or(1, |e| e.attempt_no + 1);
+    let extraction_no = review::next_extraction(earlier.last().and_then(|e| {
+        e.decision
+            .as_deref()
+            .and_then(Decision::parse)
+            .map(|d| (d, e.extraction_no as u32))
+    }));
     let mut warnings = vec![];
-    if let Some((n, _, run, w)) = earlier.last() {
+    if let Some(e) = earlier.last() {
         warnings.push(format!(
-            "tube {barcode} was tested before (attempt {n} on plate {run}, well {w}): this is attempt {attempt_no}"
+            "tube {barcode} was tested before (attempt {} on plate {}, well {}, {}): this is attempt {attempt_no}, extraction {extraction_no}",
+            e.attempt_no,
+            e.run_no,
+            e.well,
+            e.decision.as_deref().unwrap_or("undecided")
         ));
     }
     sqlx::query(
@@ -433,12 +472,13 @@ async fn place(
     let by = tx.actor().username.clone();
     sqlx::query(
         "INSERT INTO attempt (tube_id, plate_id, well, attempt_no, extraction_no, status, created_at, created_by) \
-         VALUES ($1, $2, $3, $4, 1, $5, $6, $7)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(tube.id)
     .bind(p.id)
     .bind(well.to_string())
     .bind(attempt_no)
+    .bind(i64::from(extraction_no))
     .bind(attempt_status::LOADED)
     .bind(to_db(tx.now()))
     .bind(by)
@@ -449,7 +489,10 @@ async fn place(
         "tube",
         barcode.as_str(),
         None,
-        Some(&serde_json::json!({ "plate": p.run_no, "well": well.to_string(), "attempt_no": attempt_no })),
+        Some(&serde_json::json!({
+            "plate": p.run_no, "well": well.to_string(), "attempt_no": attempt_no,
+            "extraction_no": extraction_no,
+        })),
     );
     Ok(Placed {
         plate: p.run_no.clone(),
@@ -526,9 +569,13 @@ pub async fn unassign(
 
 /// Tubes received at the lab and not yet on any plate, for a proposal.
 async fn waiting(conn: &mut AnyConnection, lab_id: i64) -> Result<Vec<Waiting>, Error> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT t.barcode, t.deadline_at FROM tube t WHERE t.lab_id = $1 AND t.status = 'received' \
-         AND NOT EXISTS (SELECT 1 FROM attempt a WHERE a.tube_id = t.id) \
+    // Waiting: received, not held, and no attempt that is still open or decided for good (a
+    // re-test, re-extraction or re-run puts the tube back in the queue).
+    let rows: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT t.barcode, t.deadline_at, t.recheck_of FROM tube t \
+         WHERE t.lab_id = $1 AND t.status = 'received' AND t.held = 0 \
+         AND NOT EXISTS (SELECT 1 FROM attempt a WHERE a.tube_id = t.id \
+           AND (a.decision IS NULL OR a.decision IN ('release', 'resample'))) \
          ORDER BY t.deadline_at, t.barcode LIMIT 2000",
     )
     .bind(lab_id)
@@ -536,10 +583,10 @@ async fn waiting(conn: &mut AnyConnection, lab_id: i64) -> Result<Vec<Waiting>, 
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(barcode, deadline)| Waiting {
+        .map(|(barcode, deadline, recheck_of)| Waiting {
             barcode,
             deadline,
-            recheck: false,
+            recheck: recheck_of.is_some(),
         })
         .collect())
 }

@@ -15,6 +15,13 @@ pub struct Settings {
     pub transport_limit_minutes: i64,
     /// Prefix of the barcodes natlis issues (default `NL`).
     pub barcode_prefix: String,
+    /// How long a negative is valid, counted from sampling: 24, 48 or 72 hours (default 48).
+    #[serde(default = "default_valid_hours")]
+    pub negative_valid_hours: i64,
+}
+
+fn default_valid_hours() -> i64 {
+    48
 }
 
 impl Default for Settings {
@@ -23,6 +30,7 @@ impl Default for Settings {
             single_only: crate::domain::tube::PoolPolicy::default().single_only,
             transport_limit_minutes: 240,
             barcode_prefix: "NL".to_string(),
+            negative_valid_hours: default_valid_hours(),
         }
     }
 }
@@ -55,6 +63,12 @@ pub async fn save(tx: &mut Tx, new: Settings) -> Result<Settings, Error> {
         return Err(Error::invalid(
             "transport_limit_minutes",
             "transport limit must be between 1 minute and 48 hours",
+        ));
+    }
+    if ![24, 48, 72].contains(&new.negative_valid_hours) {
+        return Err(Error::invalid(
+            "negative_valid_hours",
+            "a negative is valid for 24, 48 or 72 hours",
         ));
     }
     let prefix = new.barcode_prefix.trim().to_ascii_uppercase();

@@ -1,0 +1,226 @@
+//! Review and release, re-checks, results and person status, CDC confirmation.
+
+use super::{keyed, write, AppState};
+use crate::actor::Actor;
+use crate::error::{Error, ErrorBody};
+use crate::json::Json;
+use crate::service::cdc::{self, CdcItem, Ruling};
+use crate::service::rechecks::{self, RecheckFilter, RecheckItem};
+use crate::service::results::{self, Amend, StatusView};
+use crate::service::review::{
+    self, BulkRelease, Decide, DecisionView, QueueFilter, ResultView, ReviewItem,
+};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(review_queue))
+        .routes(routes!(decide))
+        .routes(routes!(release_negatives))
+        .routes(routes!(recheck_list))
+        .routes(routes!(returned))
+        .routes(routes!(amend))
+        .routes(routes!(person_status))
+        .routes(routes!(person_results))
+        .routes(routes!(tube_results))
+        .routes(routes!(cdc_queue))
+        .routes(routes!(cdc_breaches))
+        .routes(routes!(cdc_confirm))
+        .routes(routes!(cdc_reject))
+}
+
+/// Called attempts awaiting a reviewer, most urgent first, each with the rules' suggestion.
+#[utoipa::path(get, path = "/review", tag = "review", params(QueueFilter),
+    responses((status = 200, body = Vec<ReviewItem>)))]
+async fn review_queue(
+    State(s): State<AppState>,
+    actor: Actor,
+    Query(f): Query<QueueFilter>,
+) -> Result<Json<Vec<ReviewItem>>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(review::queue(&mut conn, &actor, &f, s.tz).await?))
+}
+
+/// Decides on one attempt: release (negative, positive, or for a pool inconclusive), re-test,
+/// re-extract, re-run or re-sample. A reason is required when departing from the suggestion;
+/// the technician who ran the plate may not decide.
+#[utoipa::path(post, path = "/attempts/{attempt}/decision", tag = "review",
+    params(("attempt" = i64, Path)), request_body = Decide,
+    responses((status = 200, body = DecisionView),
+              (status = 403, description = "own work (two-person review)", body = ErrorBody),
+              (status = 409, description = "not awaiting review", body = ErrorBody),
+              (status = 422, description = "reason required, release from an invalid run, …", body = ErrorBody)))]
+async fn decide(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Path(attempt): Path<i64>,
+    Json(req): Json<Decide>,
+) -> Result<Response, Error> {
+    let tz = s.tz;
+    let fp = keyed(
+        &headers,
+        &format!("POST /attempts/{attempt}/decision"),
+        &req,
+    );
+    write(&s, &actor, &headers, fp, StatusCode::OK, move |tx| {
+        Box::pin(review::decide(tx, attempt, req.clone(), tz))
+    })
+    .await
+}
+
+/// Releases every clean negative of a valid run on a plate; the rest stays for one-by-one
+/// review.
+#[utoipa::path(post, path = "/plates/{plate}/release-negatives", tag = "review",
+    params(("plate" = String, Path)),
+    responses((status = 200, body = BulkRelease), (status = 403, body = ErrorBody)))]
+async fn release_negatives(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Path(plate): Path<String>,
+) -> Result<Response, Error> {
+    let tz = s.tz;
+    write(&s, &actor, &headers, None, StatusCode::OK, move |tx| {
+        let plate = plate.clone();
+        Box::pin(async move { review::release_negatives(tx, &plate, tz).await })
+    })
+    .await
+}
+
+/// Members of positive and inconclusive pools and their single-tube re-checks.
+#[utoipa::path(get, path = "/rechecks", tag = "review", params(RecheckFilter),
+    responses((status = 200, body = Vec<RecheckItem>)))]
+async fn recheck_list(
+    State(s): State<AppState>,
+    actor: Actor,
+    Query(f): Query<RecheckFilter>,
+) -> Result<Json<Vec<RecheckItem>>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(
+        rechecks::list(&mut conn, &actor, &f, s.tz, s.today()).await?,
+    ))
+}
+
+/// Positives the CDC rejected, with its reasons (the lab's own).
+#[utoipa::path(get, path = "/results/returned", tag = "review",
+    responses((status = 200, body = Vec<CdcItem>)))]
+async fn returned(State(s): State<AppState>, actor: Actor) -> Result<Json<Vec<CdcItem>>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(cdc::returned(&mut conn, &actor, s.tz).await?))
+}
+
+/// Amends a released result (reviewers): a new version with the reason; the old stays.
+#[utoipa::path(post, path = "/results/{result}/amend", tag = "review",
+    params(("result" = i64, Path)), request_body = Amend,
+    responses((status = 200, body = ResultView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn amend(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Path(result): Path<i64>,
+    Json(req): Json<Amend>,
+) -> Result<Response, Error> {
+    let tz = s.tz;
+    let fp = keyed(&headers, &format!("POST /results/{result}/amend"), &req);
+    write(&s, &actor, &headers, fp, StatusCode::OK, move |tx| {
+        Box::pin(results::amend(tx, result, req.clone(), tz))
+    })
+    .await
+}
+
+/// A person's current status (what the health-code push carries), with its results.
+#[utoipa::path(get, path = "/persons/{id}/status", tag = "review", params(("id" = String, Path)),
+    responses((status = 200, body = StatusView), (status = 404, body = ErrorBody)))]
+async fn person_status(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> Result<Json<StatusView>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(
+        results::status(&mut conn, &actor, &id, s.tz, s.today()).await?,
+    ))
+}
+
+/// Every version of every result of a person, newest first.
+#[utoipa::path(get, path = "/persons/{id}/results", tag = "review", params(("id" = String, Path)),
+    responses((status = 200, body = Vec<ResultView>), (status = 404, body = ErrorBody)))]
+async fn person_results(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<ResultView>>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(results::history(&mut conn, &actor, &id, s.tz).await?))
+}
+
+/// Every version of the results of a tube.
+#[utoipa::path(get, path = "/tubes/{barcode}/results", tag = "review", params(("barcode" = String, Path)),
+    responses((status = 200, body = Vec<ResultView>), (status = 404, body = ErrorBody)))]
+async fn tube_results(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path(barcode): Path<String>,
+) -> Result<Json<Vec<ResultView>>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(
+        results::of_tube(&mut conn, &actor, &barcode, s.tz).await?,
+    ))
+}
+
+/// Positives awaiting the CDC in the reviewer's region, with the 2-hour report clock.
+#[utoipa::path(get, path = "/cdc/queue", tag = "cdc", responses((status = 200, body = Vec<CdcItem>)))]
+async fn cdc_queue(State(s): State<AppState>, actor: Actor) -> Result<Json<Vec<CdcItem>>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(cdc::queue(&mut conn, &actor, s.tz).await?))
+}
+
+/// Positives whose 2-hour report clock ran out before the CDC ruled.
+#[utoipa::path(get, path = "/cdc/breaches", tag = "cdc", responses((status = 200, body = Vec<CdcItem>)))]
+async fn cdc_breaches(
+    State(s): State<AppState>,
+    actor: Actor,
+) -> Result<Json<Vec<CdcItem>>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(cdc::breaches(&mut conn, &actor, s.tz).await?))
+}
+
+/// Confirms a positive: final.
+#[utoipa::path(post, path = "/cdc/results/{result}/confirm", tag = "cdc",
+    params(("result" = i64, Path)), request_body = Ruling,
+    responses((status = 200, body = CdcItem), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn cdc_confirm(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Path(result): Path<i64>,
+    Json(req): Json<Ruling>,
+) -> Result<Response, Error> {
+    let tz = s.tz;
+    write(&s, &actor, &headers, None, StatusCode::OK, move |tx| {
+        Box::pin(cdc::rule(tx, result, true, req.clone(), tz))
+    })
+    .await
+}
+
+/// Rejects a positive with a reason: back to the lab, the person re-checked.
+#[utoipa::path(post, path = "/cdc/results/{result}/reject", tag = "cdc",
+    params(("result" = i64, Path)), request_body = Ruling,
+    responses((status = 200, body = CdcItem), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn cdc_reject(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Path(result): Path<i64>,
+    Json(req): Json<Ruling>,
+) -> Result<Response, Error> {
+    let tz = s.tz;
+    write(&s, &actor, &headers, None, StatusCode::OK, move |tx| {
+        Box::pin(cdc::rule(tx, result, false, req.clone(), tz))
+    })
+    .await
+}

@@ -1,0 +1,217 @@
+//! 疾控复核 CDC confirmation: released positives go to the CDC reviewers of their region, who
+//! confirm them (final) or reject them with a reason (the person is re-checked; the lab sees
+//! why). The infectious-disease report is due 2 hours after the positive call.
+
+use super::results::{self, ResultRow, CDC_RETURNED, RESULT_SELECT};
+use super::review::ResultView;
+use crate::actor::Actor;
+use crate::auth::policy::{Action, Scope};
+use crate::error::Error;
+use crate::store::time::{show, to_db};
+use crate::store::Tx;
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::AnyConnection;
+use utoipa::ToSchema;
+
+/// A positive awaiting (or past) the CDC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CdcItem {
+    #[serde(flatten)]
+    pub result: ResultView,
+    pub region: String,
+    /// The automatic positive call the clock runs from.
+    pub positive_called_at: Option<DateTime<FixedOffset>>,
+    /// The direct report is due by (2 hours after the positive call).
+    pub report_due_at: Option<DateTime<FixedOffset>>,
+    /// Minutes past the due time (0: within it). For a ruled result: how late the ruling was.
+    pub minutes_late: i64,
+}
+
+fn item(r: &ResultRow, tz: FixedOffset, now: i64, ruled_at: Option<i64>) -> CdcItem {
+    let due = r.positive_called_at.map(|c| {
+        c + super::review::report_clock()
+            .num_microseconds()
+            .unwrap_or(0)
+    });
+    let late = due.map_or(0, |d| ((ruled_at.unwrap_or(now) - d) / 60_000_000).max(0));
+    CdcItem {
+        result: r.view(tz),
+        region: r.region.clone(),
+        positive_called_at: r.positive_called_at.map(|c| show(c, tz)),
+        report_due_at: due.map(|d| show(d, tz)),
+        minutes_late: late,
+    }
+}
+
+/// The region prefix a CDC reviewer is bound to.
+fn region_of(actor: &Actor) -> Option<String> {
+    match &actor.scope {
+        Scope::Region(r) => Some(format!("{r}%")),
+        _ => None,
+    }
+}
+
+/// Positives awaiting the CDC in the reviewer's region, the oldest call first.
+pub async fn queue(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    tz: FixedOffset,
+) -> Result<Vec<CdcItem>, Error> {
+    actor.require(Action::ViewCdc)?;
+    let rows: Vec<ResultRow> = sqlx::query_as(&format!(
+        "{RESULT_SELECT} WHERE r.current = 1 AND r.cdc_status = 'pending' \
+         AND ($1 IS NULL OR s.region LIKE $1) ORDER BY r.positive_called_at, r.id LIMIT 5000"
+    ))
+    .bind(region_of(actor))
+    .fetch_all(conn)
+    .await?;
+    let now = to_db(Utc::now());
+    Ok(rows.iter().map(|r| item(r, tz, now, None)).collect())
+}
+
+/// Positives whose 2-hour report clock ran out before the CDC ruled (or still running late).
+pub async fn breaches(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    tz: FixedOffset,
+) -> Result<Vec<CdcItem>, Error> {
+    actor.require(Action::ViewCdc)?;
+    let now = to_db(Utc::now());
+    let clock = super::review::report_clock()
+        .num_microseconds()
+        .unwrap_or(0);
+    let rows: Vec<(i64, Option<i64>)> = sqlx::query_as(
+        "SELECT r.id, r.cdc_at FROM result r JOIN tube t ON t.id = r.tube_id JOIN site s ON s.id = t.site_id \
+         WHERE r.positive_called_at IS NOT NULL AND r.cdc_status IS NOT NULL \
+         AND COALESCE(r.cdc_at, $1) > r.positive_called_at + $2 AND ($3 IS NULL OR s.region LIKE $3) \
+         ORDER BY r.positive_called_at LIMIT 5000",
+    )
+    .bind(now)
+    .bind(clock)
+    .bind(region_of(actor))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = vec![];
+    for (id, ruled) in rows {
+        let r: ResultRow = sqlx::query_as(&format!("{RESULT_SELECT} WHERE r.id = $1"))
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await?;
+        out.push(item(&r, tz, now, ruled));
+    }
+    Ok(out)
+}
+
+/// A CDC reviewer's ruling.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Ruling {
+    /// Required to reject; optional to confirm.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Confirms (`true`) or rejects a positive.
+pub async fn rule(
+    tx: &mut Tx,
+    result: i64,
+    confirm: bool,
+    req: Ruling,
+    tz: FixedOffset,
+) -> Result<CdcItem, Error> {
+    tx.actor().require(Action::CdcReview)?;
+    let reason = super::parse_opt_text("reason", req.reason.as_deref(), 500)?;
+    if !confirm && reason.is_none() {
+        return Err(Error::invalid(
+            "reason",
+            "a rejection goes back to the lab with its reason",
+        ));
+    }
+    let row = results::lock(tx, result).await?;
+    if let Some(prefix) = region_of(tx.actor()) {
+        if !row.region.starts_with(prefix.trim_end_matches('%')) {
+            return Err(results::not_found(result));
+        }
+    }
+    if row.current == 0 || row.cdc_status.as_deref() != Some("pending") {
+        return Err(Error::conflict(
+            "cdc.not_pending",
+            format!(
+                "result {result} is not awaiting the CDC (it is {})",
+                row.cdc_status.as_deref().unwrap_or("not a positive")
+            ),
+        ));
+    }
+    let status = if confirm { "confirmed" } else { "rejected" };
+    let now = to_db(tx.now());
+    let by = tx.actor().username.clone();
+    sqlx::query(
+        "UPDATE result SET cdc_status = $1, cdc_by = $2, cdc_at = $3, cdc_reason = $4 WHERE id = $5",
+    )
+    .bind(status)
+    .bind(by)
+    .bind(now)
+    .bind(reason.clone())
+    .bind(result)
+    .execute(tx.conn())
+    .await?;
+    tx.audit(
+        if confirm {
+            "result.cdc_confirm"
+        } else {
+            "result.cdc_reject"
+        },
+        "person",
+        row.person_uid.as_deref().unwrap_or(&row.barcode),
+        Some(&serde_json::json!({ "tube": row.barcode, "version": row.version, "cdc": "pending" })),
+        Some(&serde_json::json!({ "tube": row.barcode, "version": row.version, "cdc": status, "reason": reason })),
+    );
+    if !confirm {
+        // Back to the lab: the person is re-checked in a single tube, keeping the deadline.
+        if let Some(person) = row.person_id {
+            let (due,): (i64,) = sqlx::query_as("SELECT deadline_at FROM tube WHERE id = $1")
+                .bind(row.tube_id)
+                .fetch_one(tx.conn())
+                .await?;
+            sqlx::query(
+                "INSERT INTO sample_order (kind, person_id, source_tube_id, reason, status, due_at, created_at, created_by) \
+                 VALUES ('resample', $1, $2, $3, 'open', $4, $5, $6) ON CONFLICT (kind, person_id, source_tube_id) DO NOTHING",
+            )
+            .bind(person)
+            .bind(row.tube_id)
+            .bind(CDC_RETURNED)
+            .bind(due)
+            .bind(now)
+            .bind(tx.actor().username.clone())
+            .execute(tx.conn())
+            .await?;
+        }
+    }
+    let row: ResultRow = sqlx::query_as(&format!("{RESULT_SELECT} WHERE r.id = $1"))
+        .bind(result)
+        .fetch_one(tx.conn())
+        .await?;
+    Ok(item(&row, tz, now, Some(now)))
+}
+
+/// Positives the CDC rejected, for the lab that released them.
+pub async fn returned(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    tz: FixedOffset,
+) -> Result<Vec<CdcItem>, Error> {
+    actor.require(Action::ViewReview)?;
+    let lab = match &actor.scope {
+        Scope::Lab { id, .. } => Some(*id),
+        _ => None,
+    };
+    let rows: Vec<ResultRow> = sqlx::query_as(&format!(
+        "{RESULT_SELECT} WHERE r.current = 1 AND r.cdc_status = 'rejected' \
+         AND ($1 IS NULL OR t.lab_id = $1) ORDER BY r.cdc_at DESC LIMIT 5000"
+    ))
+    .bind(lab)
+    .fetch_all(conn)
+    .await?;
+    let now = to_db(Utc::now());
+    Ok(rows.iter().map(|r| item(r, tz, now, None)).collect())
+}

@@ -1,0 +1,109 @@
+//! 单采复核 the re-checks of positive and inconclusive pools: every member is re-sampled into a
+//! single tube (or their retained tube is tested) and tested alone, by the pool's deadline. The
+//! list shows who is still owed; the exceptions are members without an order, or past due.
+
+use super::persons::{PersonRow, PersonView};
+use crate::actor::Actor;
+use crate::auth::policy::{Action, Scope};
+use crate::error::Error;
+use crate::store::time::{show, to_db};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{AnyConnection, FromRow};
+use utoipa::ToSchema;
+
+/// Where a member's re-check stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RecheckItem {
+    pub pool: String,
+    pub person: PersonView,
+    /// The pool's deadline, which the re-check keeps.
+    pub due_at: DateTime<FixedOffset>,
+    pub overdue: bool,
+    /// `no_order` (an exception), `awaiting_resample`, `resampled` (the single tube is on its
+    /// way or in the lab), `resulted`.
+    pub state: String,
+    /// The single (or retained) tube of the re-check.
+    pub tube: Option<String>,
+    pub result: Option<String>,
+}
+
+#[derive(FromRow)]
+struct Row {
+    pool: String,
+    due_at: i64,
+    order_status: Option<String>,
+    tube: Option<String>,
+    result: Option<String>,
+    #[sqlx(flatten)]
+    person: PersonRow,
+}
+
+/// Filters for the re-check list.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+pub struct RecheckFilter {
+    /// Lab code (lab users: their own lab).
+    pub lab: Option<String>,
+    /// Only the exceptions: members without an order, or past due.
+    #[serde(default)]
+    pub exceptions: bool,
+    /// Include members whose re-check has its result.
+    #[serde(default)]
+    pub all: bool,
+}
+
+/// The members of positive and inconclusive pools and their re-checks, most urgent first.
+pub async fn list(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    f: &RecheckFilter,
+    tz: FixedOffset,
+    today: NaiveDate,
+) -> Result<Vec<RecheckItem>, Error> {
+    actor.require(Action::ViewReview)?;
+    let lab = match (&actor.scope, &f.lab) {
+        (Scope::Lab { id, .. }, _) => Some(*id),
+        (_, Some(code)) => Some(super::registry::lab_id(&mut *conn, "lab", code).await?.0),
+        _ => None,
+    };
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT pool.barcode AS pool, pool.deadline_at AS due_at, o.status AS order_status, \
+         f.barcode AS tube, fr.value AS result, \
+         p.id, p.uid, p.doc_type, p.doc_no, p.name, p.phone, p.sex, p.birth_date, p.personal_code, \
+         i.code AS institution_code \
+         FROM result r JOIN tube pool ON pool.id = r.tube_id JOIN person p ON p.id = r.person_id \
+         LEFT JOIN institution i ON i.id = p.institution_id \
+         LEFT JOIN sample_order o ON o.kind = 'resample' AND o.person_id = r.person_id AND o.source_tube_id = r.tube_id \
+         LEFT JOIN tube f ON f.id = o.fulfilled_tube_id \
+         LEFT JOIN result fr ON fr.tube_id = f.id AND fr.person_id = r.person_id AND fr.current = 1 \
+         WHERE r.current = 1 AND r.value = 'pending_recheck' AND r.source = 'pool' \
+         AND ($1 IS NULL OR pool.lab_id = $1) \
+         ORDER BY pool.deadline_at, pool.barcode, p.id LIMIT 20000",
+    )
+    .bind(lab)
+    .fetch_all(conn)
+    .await?;
+    let now = to_db(Utc::now());
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let state = match (&r.order_status, &r.tube, &r.result) {
+                (None, _, _) => "no_order",
+                (_, _, Some(_)) => "resulted",
+                (_, Some(_), None) => "resampled",
+                (Some(_), None, None) => "awaiting_resample",
+            };
+            RecheckItem {
+                pool: r.pool,
+                person: r.person.view(today),
+                due_at: show(r.due_at, tz),
+                overdue: r.due_at < now && state != "resulted",
+                state: state.to_string(),
+                tube: r.tube,
+                result: r.result,
+            }
+        })
+        .filter(|i| f.all || i.state != "resulted")
+        .filter(|i| !f.exceptions || i.state == "no_order" || i.overdue)
+        .collect())
+}

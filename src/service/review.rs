@@ -1,0 +1,750 @@
+//! 审核发布 review and release: the lab's queue of called attempts, decisions on them by a
+//! reviewer who did not run the plate (clean negatives of a valid run in bulk, everything else
+//! one by one), and what a release writes — a result per person, pool re-check orders, the
+//! CDC's queue for positives.
+
+use super::imports::stored_call;
+use super::plates::attempt_status;
+use crate::actor::Actor;
+use crate::auth::policy::{Action, Scope};
+use crate::domain::interpretation::Call;
+use crate::domain::review::{
+    self, member_result, Ask, Decision, FollowUp, Released, ResultValue, Suggestion,
+};
+use crate::domain::vocab::TubeKind;
+use crate::error::Error;
+use crate::store::time::{show, to_db};
+use crate::store::Tx;
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{AnyConnection, FromRow};
+use std::collections::HashMap;
+use utoipa::ToSchema;
+
+/// What the rules suggest, as shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SuggestionView {
+    pub decision: Decision,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<Released>,
+    pub why: String,
+}
+
+impl From<&Suggestion> for SuggestionView {
+    fn from(s: &Suggestion) -> Self {
+        Self {
+            decision: s.decision,
+            value: s.value,
+            why: s.why.clone(),
+        }
+    }
+}
+
+/// A called attempt awaiting a reviewer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ReviewItem {
+    pub attempt: i64,
+    pub plate: String,
+    pub well: String,
+    pub barcode: String,
+    /// `single`, `pool`, `environment`.
+    pub kind: TubeKind,
+    pub member_count: u32,
+    pub attempt_no: u32,
+    pub extraction_no: u32,
+    /// The automatic call.
+    #[serde(flatten)]
+    pub call: Call,
+    #[schema(value_type = Object)]
+    pub cts: serde_json::Value,
+    pub run_valid: bool,
+    pub kit: String,
+    pub kit_version: u32,
+    /// The result is due by (collection + deadline; kept across re-tests and re-checks).
+    pub deadline_at: DateTime<FixedOffset>,
+    pub overdue: bool,
+    pub suggestion: SuggestionView,
+    /// Who ran it (created the plate, loaded the tube, imported the results): they may not
+    /// release it.
+    pub technicians: Vec<String>,
+}
+
+#[derive(FromRow)]
+struct AttemptRow {
+    attempt_id: i64,
+    tube_id: i64,
+    plate_run_no: String,
+    plate_lab_id: i64,
+    plate_created_by: String,
+    well: String,
+    attempt_no: i64,
+    extraction_no: i64,
+    loaded_by: String,
+    status: String,
+    decision: Option<String>,
+    barcode: String,
+    kind: String,
+    member_count: i64,
+    deadline_at: i64,
+    collected_at: i64,
+    outcome: String,
+    detail: String,
+    cts: String,
+    run_valid: i64,
+    kit_code: String,
+    kit_version: i64,
+    call_at: i64,
+    imported_by: String,
+    kit_rules: String,
+}
+
+const ATTEMPT_SELECT: &str = "SELECT a.id AS attempt_id, a.tube_id, p.run_no AS plate_run_no, \
+     p.lab_id AS plate_lab_id, p.created_by AS plate_created_by, a.well, a.attempt_no, \
+     a.extraction_no, a.created_by AS loaded_by, a.status, a.decision, t.barcode, t.kind, \
+     t.member_count, t.deadline_at, t.collected_at, c.outcome, c.detail, c.cts, c.run_valid, \
+     c.kit_code, c.kit_version, c.created_at AS call_at, i.imported_by, k.rules AS kit_rules \
+     FROM attempt a JOIN plate p ON p.id = a.plate_id JOIN tube t ON t.id = a.tube_id \
+     JOIN auto_call c ON c.id = a.call_id JOIN result_import i ON i.id = c.import_id \
+     JOIN kit k ON k.id = p.kit_id";
+
+impl AttemptRow {
+    fn kind(&self) -> TubeKind {
+        TubeKind::parse(&self.kind).unwrap_or(TubeKind::Single)
+    }
+
+    fn call(&self) -> Call {
+        stored_call(&self.outcome, &self.detail)
+    }
+
+    fn technicians(&self) -> Vec<String> {
+        let mut v = vec![
+            self.plate_created_by.clone(),
+            self.loaded_by.clone(),
+            self.imported_by.clone(),
+        ];
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    fn follow_up(&self) -> FollowUp {
+        serde_json::from_str::<crate::domain::kit::Kit>(&self.kit_rules)
+            .map(|k| k.follow_up)
+            .unwrap_or(FollowUp::Retest)
+    }
+
+    fn suggestion(&self, earlier: &[Call]) -> Suggestion {
+        review::suggest(
+            self.kind(),
+            &self.call(),
+            self.run_valid != 0,
+            earlier,
+            self.follow_up(),
+        )
+    }
+
+    fn item(&self, earlier: &[Call], tz: FixedOffset, now: i64) -> ReviewItem {
+        ReviewItem {
+            attempt: self.attempt_id,
+            plate: self.plate_run_no.clone(),
+            well: self.well.clone(),
+            barcode: self.barcode.clone(),
+            kind: self.kind(),
+            member_count: self.member_count as u32,
+            attempt_no: self.attempt_no as u32,
+            extraction_no: self.extraction_no as u32,
+            call: self.call(),
+            cts: serde_json::from_str(&self.cts).unwrap_or_default(),
+            run_valid: self.run_valid != 0,
+            kit: self.kit_code.clone(),
+            kit_version: self.kit_version as u32,
+            deadline_at: show(self.deadline_at, tz),
+            overdue: self.deadline_at < now,
+            suggestion: (&self.suggestion(earlier)).into(),
+            technicians: self.technicians(),
+        }
+    }
+}
+
+/// The calls of a tube's earlier attempts that were decided on a valid run, oldest first.
+async fn earlier_calls(
+    conn: &mut AnyConnection,
+    tube_ids: &[i64],
+) -> Result<HashMap<i64, Vec<Call>>, Error> {
+    let mut out: HashMap<i64, Vec<Call>> = HashMap::new();
+    for chunk in tube_ids.chunks(100) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT a.tube_id, c.outcome, c.detail FROM attempt a JOIN auto_call c ON c.id = a.call_id \
+             WHERE a.decision IS NOT NULL AND c.run_valid = 1 AND a.tube_id IN ({}) \
+             ORDER BY a.tube_id, a.attempt_no",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query_as::<_, (i64, String, String)>(&sql);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for (tube, outcome, detail) in q.fetch_all(&mut *conn).await? {
+            out.entry(tube)
+                .or_default()
+                .push(stored_call(&outcome, &detail));
+        }
+    }
+    Ok(out)
+}
+
+/// The lab a lab user works in; others name it.
+fn lab_of(actor: &Actor) -> Option<i64> {
+    match &actor.scope {
+        Scope::Lab { id, .. } => Some(*id),
+        _ => None,
+    }
+}
+
+/// Filters for the review queue.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+pub struct QueueFilter {
+    /// Lab code (lab users: their own lab).
+    pub lab: Option<String>,
+    /// Only this plate (id or run number).
+    pub plate: Option<String>,
+}
+
+/// Called attempts awaiting review, most urgent first.
+pub async fn queue(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    f: &QueueFilter,
+    tz: FixedOffset,
+) -> Result<Vec<ReviewItem>, Error> {
+    actor.require(Action::ViewReview)?;
+    let lab = match (lab_of(actor), &f.lab) {
+        (Some(id), _) => Some(id),
+        (None, Some(code)) => Some(super::registry::lab_id(&mut *conn, "lab", code).await?.0),
+        (None, None) => None,
+    };
+    let plate = match &f.plate {
+        Some(p) => Some(super::plates::visible(&mut *conn, actor, p).await?.id),
+        None => None,
+    };
+    let rows: Vec<AttemptRow> = sqlx::query_as(&format!(
+        "{ATTEMPT_SELECT} WHERE a.status = $1 AND a.decision IS NULL \
+         AND ($2 IS NULL OR p.lab_id = $2) AND ($3 IS NULL OR p.id = $3) \
+         ORDER BY t.deadline_at, p.id, a.well LIMIT 5000"
+    ))
+    .bind(attempt_status::CALLED)
+    .bind(lab)
+    .bind(plate)
+    .fetch_all(&mut *conn)
+    .await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.tube_id).collect();
+    let earlier = earlier_calls(conn, &ids).await?;
+    let now = to_db(Utc::now());
+    Ok(rows
+        .iter()
+        .map(|r| {
+            r.item(
+                earlier.get(&r.tube_id).map_or(&[][..], Vec::as_slice),
+                tz,
+                now,
+            )
+        })
+        .collect())
+}
+
+/// A reviewer's decision on one attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Decide {
+    pub decision: Decision,
+    /// For a release: negative, positive, or (pools) inconclusive.
+    #[serde(default)]
+    pub value: Option<Released>,
+    /// Required when departing from the suggestion.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// A result as released or amended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ResultView {
+    pub id: i64,
+    pub tube: String,
+    /// The person's public id (none for an environment sample).
+    pub person: Option<String>,
+    pub version: u32,
+    pub current: bool,
+    pub value: ResultValue,
+    /// `single`, `pool` (an individual result from a pooled tube) or `environment`.
+    pub source: String,
+    pub sampled_at: DateTime<FixedOffset>,
+    /// `pending`, `confirmed` or `rejected` for positives.
+    pub cdc_status: Option<String>,
+    pub cdc_reason: Option<String>,
+    pub released_by: String,
+    pub released_at: DateTime<FixedOffset>,
+    pub reason: Option<String>,
+}
+
+/// What a decision did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DecisionView {
+    pub attempt: i64,
+    pub barcode: String,
+    pub decision: Decision,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<Released>,
+    /// Results written (one per person; pool re-checks: pending re-check).
+    pub results: Vec<ResultView>,
+    /// People ordered to give a new swab (pool re-check, or the specimen failed).
+    pub resample_orders: usize,
+    /// Retained single tubes now queued for testing without recall.
+    pub retained_tubes_queued: Vec<String>,
+}
+
+async fn lock_attempt(tx: &mut Tx, attempt: i64) -> Result<AttemptRow, Error> {
+    let sql = format!("{ATTEMPT_SELECT} WHERE a.id = $1{}", tx.for_update("a"));
+    let row: AttemptRow = sqlx::query_as(&sql)
+        .bind(attempt)
+        .fetch_optional(tx.conn())
+        .await?
+        .ok_or_else(|| {
+            Error::not_found("attempt.not_found", format!("no called attempt {attempt}"))
+        })?;
+    match &tx.actor().scope {
+        Scope::Everywhere => {}
+        Scope::Lab { id, .. } if *id == row.plate_lab_id => {}
+        _ => {
+            return Err(Error::not_found(
+                "attempt.not_found",
+                format!("no called attempt {attempt}"),
+            ))
+        }
+    }
+    Ok(row)
+}
+
+impl From<review::ReviewRule> for Error {
+    fn from(rule: review::ReviewRule) -> Self {
+        use review::ReviewRule::*;
+        let code = match &rule {
+            OwnWork(_) => "review.own_work",
+            InvalidRun => "review.invalid_run",
+            NotAwaitingReview(_) => "review.not_awaiting",
+            InconclusiveSingle => "review.inconclusive_single",
+            ValueMissing => "review.value_missing",
+            ReasonMissing { .. } => "review.reason_required",
+            InvalidAsNegative => "review.invalid_as_negative",
+        };
+        let status = match &rule {
+            OwnWork(_) => axum::http::StatusCode::FORBIDDEN,
+            NotAwaitingReview(_) => axum::http::StatusCode::CONFLICT,
+            _ => axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        Error::new(status, code, rule.to_string())
+    }
+}
+
+/// Decides on one attempt.
+pub async fn decide(
+    tx: &mut Tx,
+    attempt: i64,
+    req: Decide,
+    tz: FixedOffset,
+) -> Result<DecisionView, Error> {
+    tx.actor().require(Action::Review)?;
+    let row = lock_attempt(tx, attempt).await?;
+    tx.begin_bulk(
+        "attempt.decide",
+        "tube",
+        &row.barcode,
+        Some(&serde_json::json!({
+            "plate": row.plate_run_no, "well": row.well, "attempt_no": row.attempt_no,
+            "decision": req.decision, "value": req.value, "reason": req.reason,
+        })),
+    )
+    .await?;
+    let view = apply(tx, &row, &req, tz).await?;
+    tx.end_bulk();
+    Ok(view)
+}
+
+/// Checks and applies a decision on a locked attempt.
+async fn apply(
+    tx: &mut Tx,
+    row: &AttemptRow,
+    req: &Decide,
+    tz: FixedOffset,
+) -> Result<DecisionView, Error> {
+    if row.status != attempt_status::CALLED || row.decision.is_some() {
+        return Err(review::ReviewRule::NotAwaitingReview(
+            row.decision.clone().unwrap_or_else(|| row.status.clone()),
+        )
+        .into());
+    }
+    let earlier = earlier_calls(tx.conn(), &[row.tube_id]).await?;
+    let earlier = earlier.get(&row.tube_id).map_or(&[][..], Vec::as_slice);
+    let suggestion = row.suggestion(earlier);
+    let reason = super::parse_opt_text("reason", req.reason.as_deref(), 500)?;
+    let reviewer = tx.actor().username.clone();
+    let technicians = row.technicians();
+    let ask = Ask {
+        reviewer: &reviewer,
+        technicians: &technicians,
+        decision: req.decision,
+        value: req.value,
+        reason: reason.as_deref(),
+    };
+    review::check(
+        row.kind(),
+        &row.call(),
+        row.run_valid != 0,
+        &suggestion,
+        &ask,
+    )?;
+    let now = to_db(tx.now());
+    sqlx::query(
+        "UPDATE attempt SET status = 'decided', decision = $1, decision_value = $2, \
+         decision_reason = $3, decided_by = $4, decided_at = $5 WHERE id = $6",
+    )
+    .bind(req.decision.as_str())
+    .bind(req.value.map(|v| v.as_str()))
+    .bind(reason.clone())
+    .bind(reviewer.clone())
+    .bind(now)
+    .bind(row.attempt_id)
+    .execute(tx.conn())
+    .await?;
+    tx.audit(
+        "attempt.decide",
+        "attempt",
+        &row.attempt_id.to_string(),
+        Some(&serde_json::json!({ "status": "called", "call": row.outcome, "suggested": SuggestionView::from(&suggestion) })),
+        Some(&serde_json::json!({ "decision": req.decision, "value": req.value, "reason": reason })),
+    );
+    let mut view = DecisionView {
+        attempt: row.attempt_id,
+        barcode: row.barcode.clone(),
+        decision: req.decision,
+        value: req.value,
+        results: vec![],
+        resample_orders: 0,
+        retained_tubes_queued: vec![],
+    };
+    match req.decision {
+        Decision::Release => {
+            let value = req.value.expect("checked: a release has a value");
+            release(tx, row, value, reason.as_deref(), tz, &mut view).await?;
+        }
+        Decision::Resample => {
+            let why = match reason.as_deref() {
+                Some(r) => format!("resample: {r}"),
+                None => "resample: the specimen gave no result".to_string(),
+            };
+            view.resample_orders = order_resampling(tx, row.tube_id, row.tube_id, &why).await?;
+        }
+        Decision::Retest | Decision::Reextract | Decision::Rerun => {}
+    }
+    Ok(view)
+}
+
+/// Orders a new swab from every person in `tube` (keeping the deadline of `source`); returns
+/// how many orders were made.
+async fn order_resampling(
+    tx: &mut Tx,
+    tube_id: i64,
+    source: i64,
+    reason: &str,
+) -> Result<usize, Error> {
+    let now = to_db(tx.now());
+    let by = tx.actor().username.clone();
+    let people: Vec<(i64, String, i64)> = sqlx::query_as(
+        "SELECT p.id, p.uid, s.deadline_at FROM tube_member m JOIN person p ON p.id = m.person_id \
+         JOIN tube s ON s.id = $2 WHERE m.tube_id = $1 ORDER BY m.position",
+    )
+    .bind(tube_id)
+    .bind(source)
+    .fetch_all(tx.conn())
+    .await?;
+    let mut n = 0;
+    for (person, uid, due) in people {
+        let made = sqlx::query(
+            "INSERT INTO sample_order (kind, person_id, source_tube_id, reason, status, due_at, created_at, created_by) \
+             VALUES ('resample', $1, $2, $3, 'open', $4, $5, $6) ON CONFLICT (kind, person_id, source_tube_id) DO NOTHING",
+        )
+        .bind(person)
+        .bind(source)
+        .bind(reason.to_string())
+        .bind(due)
+        .bind(now)
+        .bind(by.clone())
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        if made > 0 {
+            n += 1;
+            tx.audit(
+                "order.resample",
+                "person",
+                &uid,
+                None,
+                Some(&serde_json::json!({ "source_tube": source, "reason": reason })),
+            );
+        }
+    }
+    Ok(n)
+}
+
+/// The reason of a pool re-check order.
+pub const POOL_RECHECK: &str = "pool_recheck";
+
+/// Writes what a release tells people: a result per person (an environment sample: one for
+/// the tube), the CDC's queue for positives, and for a positive or inconclusive pool a
+/// re-check order per member (a retained single tube is queued instead of recalling them).
+async fn release(
+    tx: &mut Tx,
+    row: &AttemptRow,
+    value: Released,
+    reason: Option<&str>,
+    tz: FixedOffset,
+    view: &mut DecisionView,
+) -> Result<(), Error> {
+    let kind = row.kind();
+    let (person_value, recheck) = member_result(kind, value);
+    let source = match kind {
+        TubeKind::Pool => "pool",
+        TubeKind::Single => "single",
+        TubeKind::Environment => "environment",
+    };
+    let positive_called_at = (person_value == ResultValue::Positive).then_some(row.call_at);
+    let people: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT p.id, p.uid FROM tube_member m JOIN person p ON p.id = m.person_id \
+         WHERE m.tube_id = $1 ORDER BY m.position",
+    )
+    .bind(row.tube_id)
+    .fetch_all(tx.conn())
+    .await?;
+    let targets: Vec<(Option<i64>, Option<String>)> = if kind == TubeKind::Environment {
+        vec![(None, None)]
+    } else {
+        people
+            .iter()
+            .map(|(id, uid)| (Some(*id), Some(uid.clone())))
+            .collect()
+    };
+    for (person, uid) in targets {
+        let r = NewResult {
+            tube_id: row.tube_id,
+            person_id: person,
+            attempt_id: Some(row.attempt_id),
+            value: person_value,
+            source: source.into(),
+            sampled_at: row.collected_at,
+            positive_called_at,
+            reason: reason.map(String::from),
+        };
+        let written = write_result(tx, &r, &row.barcode, uid.as_deref(), tz).await?;
+        view.results.push(written);
+    }
+    if recheck {
+        view.resample_orders = order_resampling(tx, row.tube_id, row.tube_id, POOL_RECHECK).await?;
+        view.retained_tubes_queued = queue_retained(tx, row.tube_id).await?;
+    }
+    Ok(())
+}
+
+/// A result to write.
+pub(crate) struct NewResult {
+    pub tube_id: i64,
+    pub person_id: Option<i64>,
+    pub attempt_id: Option<i64>,
+    pub value: ResultValue,
+    pub source: String,
+    pub sampled_at: i64,
+    pub positive_called_at: Option<i64>,
+    pub reason: Option<String>,
+}
+
+/// Writes the next version of the (tube, person) result; earlier versions stop being current.
+pub(crate) async fn write_result(
+    tx: &mut Tx,
+    r: &NewResult,
+    barcode: &str,
+    person_uid: Option<&str>,
+    tz: FixedOffset,
+) -> Result<ResultView, Error> {
+    let previous: Option<(i64, String)> = sqlx::query_as(
+        "SELECT version, value FROM result WHERE tube_id = $1 AND ((person_id IS NULL AND $2 IS NULL) OR person_id = $2) \
+         AND current = 1",
+    )
+    .bind(r.tube_id)
+    .bind(r.person_id)
+    .fetch_optional(tx.conn())
+    .await?;
+    let version = previous.as_ref().map_or(1, |(v, _)| v + 1);
+    sqlx::query(
+        "UPDATE result SET current = 0 WHERE tube_id = $1 AND ((person_id IS NULL AND $2 IS NULL) OR person_id = $2) AND current = 1",
+    )
+    .bind(r.tube_id)
+    .bind(r.person_id)
+    .execute(tx.conn())
+    .await?;
+    let now = to_db(tx.now());
+    let by = tx.actor().username.clone();
+    let cdc = (r.value == ResultValue::Positive).then_some("pending");
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO result (tube_id, person_id, attempt_id, version, current, value, source, sampled_at, \
+         positive_called_at, cdc_status, released_by, released_at, reason) \
+         VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+    )
+    .bind(r.tube_id)
+    .bind(r.person_id)
+    .bind(r.attempt_id)
+    .bind(version)
+    .bind(r.value.as_str())
+    .bind(r.source.clone())
+    .bind(r.sampled_at)
+    .bind(r.positive_called_at)
+    .bind(cdc)
+    .bind(by.clone())
+    .bind(now)
+    .bind(r.reason.clone())
+    .fetch_one(tx.conn())
+    .await?;
+    tx.audit(
+        if version == 1 {
+            "result.release"
+        } else {
+            "result.amend"
+        },
+        "person",
+        person_uid.unwrap_or(barcode),
+        previous
+            .as_ref()
+            .map(|(v, value)| serde_json::json!({ "tube": barcode, "version": v, "value": value }))
+            .as_ref(),
+        Some(&serde_json::json!({
+            "tube": barcode, "version": version, "value": r.value, "source": r.source,
+            "cdc": cdc, "reason": r.reason,
+        })),
+    );
+    Ok(ResultView {
+        id,
+        tube: barcode.to_string(),
+        person: person_uid.map(String::from),
+        version: version as u32,
+        current: true,
+        value: r.value,
+        source: r.source.clone(),
+        sampled_at: show(r.sampled_at, tz),
+        cdc_status: cdc.map(String::from),
+        cdc_reason: None,
+        released_by: by,
+        released_at: show(now, tz),
+        reason: r.reason.clone(),
+    })
+}
+
+/// Retained single tubes of a pool's members: released from hold, marked as re-checks (they go
+/// first onto plates) with the pool's deadline, and their members' re-check orders fulfilled.
+async fn queue_retained(tx: &mut Tx, pool: i64) -> Result<Vec<String>, Error> {
+    let retained: Vec<(i64, String, i64)> = sqlx::query_as(
+        "SELECT t.id, t.barcode, m.person_id FROM tube t JOIN tube_member m ON m.tube_id = t.id \
+         WHERE t.retained_for = $1 AND t.held = 1 ORDER BY t.id",
+    )
+    .bind(pool)
+    .fetch_all(tx.conn())
+    .await?;
+    let mut out = vec![];
+    for (id, barcode, person) in retained {
+        sqlx::query(
+            "UPDATE tube SET held = 0, recheck_of = $1, \
+             deadline_at = (SELECT deadline_at FROM tube WHERE id = $1) WHERE id = $2",
+        )
+        .bind(pool)
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+        sqlx::query(
+            "UPDATE sample_order SET status = 'fulfilled', fulfilled_tube_id = $1 \
+             WHERE kind = 'resample' AND person_id = $2 AND source_tube_id = $3 AND status = 'open'",
+        )
+        .bind(id)
+        .bind(person)
+        .bind(pool)
+        .execute(tx.conn())
+        .await?;
+        tx.audit(
+            "tube.unhold",
+            "tube",
+            &barcode,
+            Some(&serde_json::json!({ "held": true })),
+            Some(&serde_json::json!({ "held": false, "recheck_of_pool": pool })),
+        );
+        out.push(barcode);
+    }
+    Ok(out)
+}
+
+/// What a bulk release did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct BulkRelease {
+    pub plate: String,
+    /// Clean negatives released.
+    pub released: usize,
+    /// Tubes left for one-by-one review (not clean negatives of a valid run).
+    pub left_for_review: Vec<String>,
+}
+
+/// Releases every clean negative of a valid run on a plate (the rest stays for one-by-one
+/// review).
+pub async fn release_negatives(
+    tx: &mut Tx,
+    plate: &str,
+    tz: FixedOffset,
+) -> Result<BulkRelease, Error> {
+    tx.actor().require(Action::Review)?;
+    let p = super::plates::lock(tx, plate, Action::ViewReview).await?;
+    let rows: Vec<AttemptRow> = sqlx::query_as(&format!(
+        "{ATTEMPT_SELECT} WHERE p.id = $1 AND a.status = $2 AND a.decision IS NULL ORDER BY a.well"
+    ))
+    .bind(p.id)
+    .bind(attempt_status::CALLED)
+    .fetch_all(tx.conn())
+    .await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.tube_id).collect();
+    let earlier = earlier_calls(tx.conn(), &ids).await?;
+    tx.begin_bulk(
+        "plate.release_negatives",
+        "plate",
+        &p.run_no,
+        Some(&serde_json::json!({ "candidates": rows.len() })),
+    )
+    .await?;
+    let mut released = 0;
+    let mut left = vec![];
+    let req = Decide {
+        decision: Decision::Release,
+        value: Some(Released::Negative),
+        reason: None,
+    };
+    for r in &rows {
+        let s = r.suggestion(earlier.get(&r.tube_id).map_or(&[][..], Vec::as_slice));
+        if s.is_clean_negative() {
+            apply(tx, r, &req, tz).await?;
+            released += 1;
+        } else {
+            left.push(r.barcode.clone());
+        }
+    }
+    tx.end_bulk();
+    Ok(BulkRelease {
+        plate: p.run_no,
+        released,
+        left_for_review: left,
+    })
+}
+
+/// How late a CDC confirmation may be: 2 hours from the positive call (传染病网络直报).
+pub fn report_clock() -> Duration {
+    Duration::hours(2)
+}
