@@ -132,6 +132,8 @@ async fn endpoint_by_role_table(db: Db) {
     let mut kit = w.admin.get("/api/v1/kits/DAAN-ORF1AB-N").await.body;
     kit["code"] = json!("DAAN-LOT-2");
     let plate = json!({"lab": "LAB-A", "size": 96, "kit": "DAAN-ORF1AB-N"});
+    let (staff_status, outsider_status) = (format!("{staff}/status"), format!("{outsider}/status"));
+    let staff_results = format!("{staff}/results");
     #[rustfmt::skip]
     let table: Vec<(&str, &str, Value, &str, u16)> = vec![
         ("GET", "/api/v1/labs", none.clone(), "nobody", 200),
@@ -207,6 +209,30 @@ async fn endpoint_by_role_table(db: Db) {
         ("POST", "/api/v1/plates/1/wells", json!({"barcode": "T-1"}), "tech-a", 200),
         ("GET", "/api/v1/plates/1/imports", none.clone(), "tech-b", 404),
         ("GET", "/api/v1/plates/1/imports", none.clone(), "reviewer-a", 200),
+        // Review: lab reviewers of their lab; the CDC in its region.
+        ("GET", "/api/v1/review", none.clone(), "nobody", 401),
+        ("GET", "/api/v1/review", none.clone(), "collector-s01", 403),
+        ("GET", "/api/v1/review", none.clone(), "reviewer-a", 200),
+        ("GET", "/api/v1/review", none.clone(), "tech-a", 200),
+        ("POST", "/api/v1/plates/1/release-negatives", none.clone(), "tech-a", 403),
+        ("POST", "/api/v1/plates/1/release-negatives", none.clone(), "cdc-bj", 403),
+        ("POST", "/api/v1/plates/1/release-negatives", none.clone(), "reviewer-a", 200),
+        ("POST", "/api/v1/attempts/1/decision", json!({"decision": "retest"}), "tech-a", 403),
+        ("POST", "/api/v1/attempts/1/decision", json!({"decision": "retest"}), "reviewer-a", 404),
+        ("GET", "/api/v1/rechecks", none.clone(), "hr-1", 403),
+        ("GET", "/api/v1/rechecks", none.clone(), "reviewer-a", 200),
+        ("GET", "/api/v1/cdc/queue", none.clone(), "reviewer-a", 403),
+        ("GET", "/api/v1/cdc/queue", none.clone(), "cdc-bj", 200),
+        ("GET", "/api/v1/cdc/breaches", none.clone(), "auditor", 200),
+        ("POST", "/api/v1/cdc/results/1/confirm", none.clone(), "reviewer-a", 403),
+        ("POST", "/api/v1/cdc/results/1/confirm", none.clone(), "cdc-bj", 404),
+        ("POST", "/api/v1/results/1/amend", json!({"value": "negative", "reason": "x"}), "tech-a", 403),
+        ("POST", "/api/v1/results/1/amend", json!({"value": "negative", "reason": "x"}), "reviewer-a", 404),
+        ("GET", &staff_status, none.clone(), "hr-1", 200),
+        ("GET", &outsider_status, none.clone(), "hr-1", 404),
+        ("GET", &outsider_status, none.clone(), "collector-s01", 403),
+        ("GET", &outsider_status, none.clone(), "cdc-bj", 200),
+        ("GET", &staff_results, none.clone(), "reviewer-a", 200),
         // People: an institution administrator registers and sees its own staff only.
         ("POST", "/api/v1/persons", json!({"doc_type": "passport", "doc_no": "E1", "name": "A", "phone": "13800000000", "institution": "INST-2"}), "hr-1", 403),
         ("POST", "/api/v1/persons", person(20), "hr-1", 201),

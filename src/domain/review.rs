@@ -257,6 +257,120 @@ pub fn next_extraction(latest: Option<(Decision, u32)>) -> u32 {
     }
 }
 
+/// 检测批次状态 where an attempt stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptState {
+    /// On a plate, waiting for results.
+    Loaded,
+    /// An automatic call was made; awaiting a reviewer.
+    Called,
+    /// A reviewer decided.
+    Decided(Decision),
+}
+
+/// What happens to an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptEvent {
+    /// A result file was imported for its plate.
+    Imported,
+    /// A reviewer decided.
+    Decide(Decision),
+}
+
+/// The attempt's next state, or why the event does not apply. An import after a decision is
+/// recorded as a call but never moves a decided attempt (a reviewed result is never
+/// overwritten by a later file).
+pub fn attempt_next(state: AttemptState, event: AttemptEvent) -> Result<AttemptState, ReviewRule> {
+    match (state, event) {
+        (AttemptState::Loaded | AttemptState::Called, AttemptEvent::Imported) => {
+            Ok(AttemptState::Called)
+        }
+        (AttemptState::Decided(d), AttemptEvent::Imported) => Ok(AttemptState::Decided(d)),
+        (AttemptState::Called, AttemptEvent::Decide(d)) => Ok(AttemptState::Decided(d)),
+        (AttemptState::Loaded, AttemptEvent::Decide(_)) => Err(ReviewRule::NotAwaitingReview(
+            "loaded, without results".into(),
+        )),
+        (AttemptState::Decided(d), AttemptEvent::Decide(_)) => {
+            Err(ReviewRule::NotAwaitingReview(format!("decided ({d})")))
+        }
+    }
+}
+
+impl AttemptState {
+    /// From the stored status and decision.
+    pub fn stored(status: &str, decision: Option<&str>) -> Self {
+        match (status, decision.and_then(Decision::parse)) {
+            (_, Some(d)) => Self::Decided(d),
+            ("called", None) => Self::Called,
+            _ => Self::Loaded,
+        }
+    }
+}
+
+/// 结果状态 where one version of a result stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultState {
+    /// Released; not a positive (nothing for the CDC).
+    Released,
+    /// A released positive awaiting the CDC.
+    CdcPending,
+    /// Confirmed by the CDC: final.
+    CdcConfirmed,
+    /// Rejected by the CDC: back to the lab, the person re-checked.
+    CdcRejected,
+    /// A later version replaced it.
+    Superseded,
+}
+
+/// What happens to a result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultEvent {
+    /// A reviewer amends it (a new version takes its place).
+    Amend,
+    CdcConfirm,
+    CdcReject,
+}
+
+/// A result change the rules refuse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResultRule {
+    #[error("a later version replaced this result: change the current version")]
+    Superseded,
+    #[error("a positive the CDC confirmed is final")]
+    Confirmed,
+    #[error("this result is not awaiting the CDC")]
+    NotPendingCdc,
+}
+
+/// The result's next state.
+pub fn result_next(state: ResultState, event: ResultEvent) -> Result<ResultState, ResultRule> {
+    use ResultEvent::*;
+    use ResultState::*;
+    match (state, event) {
+        (Superseded, _) => Err(ResultRule::Superseded),
+        (CdcConfirmed, Amend) => Err(ResultRule::Confirmed),
+        (Released | CdcPending | CdcRejected, Amend) => Ok(Superseded),
+        (CdcPending, CdcConfirm) => Ok(CdcConfirmed),
+        (CdcPending, CdcReject) => Ok(CdcRejected),
+        (Released | CdcConfirmed | CdcRejected, CdcConfirm | CdcReject) => {
+            Err(ResultRule::NotPendingCdc)
+        }
+    }
+}
+
+impl ResultState {
+    /// From the stored version: whether it is current and its CDC status.
+    pub fn stored(current: bool, cdc: Option<&str>) -> Self {
+        match (current, cdc) {
+            (false, _) => Self::Superseded,
+            (true, Some("pending")) => Self::CdcPending,
+            (true, Some("confirmed")) => Self::CdcConfirmed,
+            (true, Some("rejected")) => Self::CdcRejected,
+            (true, _) => Self::Released,
+        }
+    }
+}
+
 /// Whether a decision ends the tube's testing (it is not run again).
 pub fn is_final(d: Decision) -> bool {
     matches!(d, Decision::Release | Decision::Resample)
@@ -455,6 +569,68 @@ mod tests {
             member_result(TubeKind::Single, Released::Positive),
             (ResultValue::Positive, false)
         );
+    }
+
+    #[test]
+    fn every_attempt_transition() {
+        use AttemptEvent::*;
+        use AttemptState::*;
+        let states: Vec<AttemptState> = [Loaded, Called]
+            .into_iter()
+            .chain(Decision::ALL.iter().map(|d| Decided(*d)))
+            .collect();
+        let events: Vec<AttemptEvent> = std::iter::once(Imported)
+            .chain(Decision::ALL.iter().map(|d| Decide(*d)))
+            .collect();
+        for s in &states {
+            for e in &events {
+                let next = attempt_next(*s, *e);
+                match (s, e) {
+                    (Loaded | Called, Imported) => assert_eq!(next, Ok(Called)),
+                    (Decided(d), Imported) => assert_eq!(next, Ok(Decided(*d))),
+                    (Called, Decide(d)) => assert_eq!(next, Ok(Decided(*d))),
+                    (Loaded | Decided(_), Decide(_)) => assert!(
+                        matches!(next, Err(ReviewRule::NotAwaitingReview(_))),
+                        "{s:?} {e:?}"
+                    ),
+                }
+            }
+        }
+        assert_eq!(AttemptState::stored("called", None), Called);
+        assert_eq!(AttemptState::stored("loaded", None), Loaded);
+        assert_eq!(
+            AttemptState::stored("decided", Some("rerun")),
+            Decided(Decision::Rerun)
+        );
+    }
+
+    #[test]
+    fn every_result_transition() {
+        use ResultEvent::*;
+        use ResultState::*;
+        let table = [
+            (Released, Amend, Ok(Superseded)),
+            (Released, CdcConfirm, Err(ResultRule::NotPendingCdc)),
+            (Released, CdcReject, Err(ResultRule::NotPendingCdc)),
+            (CdcPending, Amend, Ok(Superseded)),
+            (CdcPending, CdcConfirm, Ok(CdcConfirmed)),
+            (CdcPending, CdcReject, Ok(CdcRejected)),
+            (CdcConfirmed, Amend, Err(ResultRule::Confirmed)),
+            (CdcConfirmed, CdcConfirm, Err(ResultRule::NotPendingCdc)),
+            (CdcConfirmed, CdcReject, Err(ResultRule::NotPendingCdc)),
+            (CdcRejected, Amend, Ok(Superseded)),
+            (CdcRejected, CdcConfirm, Err(ResultRule::NotPendingCdc)),
+            (CdcRejected, CdcReject, Err(ResultRule::NotPendingCdc)),
+            (Superseded, Amend, Err(ResultRule::Superseded)),
+            (Superseded, CdcConfirm, Err(ResultRule::Superseded)),
+            (Superseded, CdcReject, Err(ResultRule::Superseded)),
+        ];
+        for (s, e, want) in table {
+            assert_eq!(result_next(s, e), want, "{s:?} {e:?}");
+        }
+        assert_eq!(ResultState::stored(false, Some("pending")), Superseded);
+        assert_eq!(ResultState::stored(true, Some("pending")), CdcPending);
+        assert_eq!(ResultState::stored(true, None), Released);
     }
 
     #[test]

@@ -133,15 +133,14 @@ pub async fn rule(
             return Err(results::not_found(result));
         }
     }
-    if row.current == 0 || row.cdc_status.as_deref() != Some("pending") {
-        return Err(Error::conflict(
-            "cdc.not_pending",
-            format!(
-                "result {result} is not awaiting the CDC (it is {})",
-                row.cdc_status.as_deref().unwrap_or("not a positive")
-            ),
-        ));
-    }
+    crate::domain::review::result_next(
+        row.state(),
+        if confirm {
+            crate::domain::review::ResultEvent::CdcConfirm
+        } else {
+            crate::domain::review::ResultEvent::CdcReject
+        },
+    )?;
     let status = if confirm { "confirmed" } else { "rejected" };
     let now = to_db(tx.now());
     let by = tx.actor().username.clone();

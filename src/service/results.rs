@@ -5,7 +5,7 @@ use super::persons::{self, PersonView};
 use super::review::{write_result, NewResult, ResultView};
 use crate::actor::Actor;
 use crate::auth::policy::{Action, Scope};
-use crate::domain::review::ResultValue;
+use crate::domain::review::{self, ResultValue};
 use crate::domain::status::{self, Cdc, Fact, PersonStatus};
 use crate::error::Error;
 use crate::store::time::{show, to_db};
@@ -65,6 +65,10 @@ impl ResultRow {
             released_at: show(self.released_at, tz),
             reason: self.reason.clone(),
         }
+    }
+
+    pub fn state(&self) -> review::ResultState {
+        review::ResultState::stored(self.current != 0, self.cdc_status.as_deref())
     }
 
     fn fact(&self) -> Fact {
@@ -247,21 +251,7 @@ pub async fn amend(
             return Err(not_found(result));
         }
     }
-    if row.current == 0 {
-        return Err(Error::conflict(
-            "result.superseded",
-            format!(
-                "result {result} is version {} and no longer current: amend the current version",
-                row.version
-            ),
-        ));
-    }
-    if row.cdc_status.as_deref() == Some("confirmed") {
-        return Err(Error::conflict(
-            "result.confirmed",
-            "a positive the CDC confirmed is final",
-        ));
-    }
+    review::result_next(row.state(), review::ResultEvent::Amend)?;
     if row.value() == req.value {
         return Err(Error::invalid(
             "value",
@@ -279,6 +269,17 @@ pub async fn amend(
         reason: Some(reason),
     };
     write_result(tx, &r, &row.barcode, row.person_uid.as_deref(), tz).await
+}
+
+impl From<review::ResultRule> for Error {
+    fn from(rule: review::ResultRule) -> Self {
+        let code = match rule {
+            review::ResultRule::Superseded => "result.superseded",
+            review::ResultRule::Confirmed => "result.confirmed",
+            review::ResultRule::NotPendingCdc => "cdc.not_pending",
+        };
+        Error::conflict(code, rule.to_string())
+    }
 }
 
 pub(crate) fn not_found(result: i64) -> Error {

@@ -375,12 +375,10 @@ async fn apply(
     req: &Decide,
     tz: FixedOffset,
 ) -> Result<DecisionView, Error> {
-    if row.status != attempt_status::CALLED || row.decision.is_some() {
-        return Err(review::ReviewRule::NotAwaitingReview(
-            row.decision.clone().unwrap_or_else(|| row.status.clone()),
-        )
-        .into());
-    }
+    review::attempt_next(
+        review::AttemptState::stored(&row.status, row.decision.as_deref()),
+        review::AttemptEvent::Decide(req.decision),
+    )?;
     let earlier = earlier_calls(tx.conn(), &[row.tube_id]).await?;
     let earlier = earlier.get(&row.tube_id).map_or(&[][..], Vec::as_slice);
     let suggestion = row.suggestion(earlier);
