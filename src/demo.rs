@@ -576,13 +576,17 @@ async fn plates(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
     let tech = Actor::new("tech-hd");
     let fail = |e: crate::error::Error| anyhow::anyhow!("demo plates: {e}");
     let mut made = vec![];
-    for (kit_code, dirty) in [("DAAN-ORF1AB-N", None), ("KH-ORF1AB-N", Some(35.8))] {
+    let mut clean = None;
+    for (kit_code, size, dirty) in [
+        ("KH-ORF1AB-N", 96, Some(35.8)),
+        ("DAAN-ORF1AB-N", 384, None),
+    ] {
         let mut tx = store.begin(&tech).await?;
         let plate = plates::create(
             &mut tx,
             plates::NewPlate {
                 lab: "LAB-HD".into(),
-                size: 96,
+                size,
                 kit: kit_code.into(),
                 kit_version: None,
                 instrument: Some("CFX96-1".into()),
@@ -595,7 +599,7 @@ async fn plates(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
             .await
             .map_err(fail)?;
         tx.commit().await?;
-        if filled.free_wells == 94 {
+        if filled.free_wells == size - 2 {
             break;
         }
         let layout = {
@@ -609,7 +613,14 @@ async fn plates(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
             .into_iter()
             .find(|k| k.code == kit_code)
             .expect("a shipped kit");
+        // A pooled tube on the plate turns positive too (its members will be re-checked).
+        let pool_at = filled
+            .wells
+            .iter()
+            .filter(|w| w.tube.is_some())
+            .position(|w| w.tube.as_ref().is_some_and(|t| t.kind == "pool"));
         let bytes = plate_export(&kit, &layout, dirty, |i| match i {
+            _ if Some(i) == pool_at => Shape::Positive(30.8),
             3 => Shape::Positive(26.3),
             11 => Shape::SingleTarget(36.9),
             17 => Shape::Invalid,
@@ -620,7 +631,7 @@ async fn plates(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
                 name: format!("{}.csv", plate.run_no),
                 bytes,
             }],
-            Some(instrument_adapters::PlateSize::P96),
+            Some(layout.size),
             &[],
         )
         .map_err(fail)?;
@@ -629,7 +640,57 @@ async fn plates(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
             .await
             .map_err(fail)?;
         tx.commit().await?;
+        if dirty.is_none() {
+            clean = Some(plate.run_no.clone());
+        }
         made.push(plate.run_no);
+    }
+    // The night's reviewer releases the clean plate's negatives and its positives; the
+    // single-target and invalid wells, and the whole contaminated plate, wait in the queue.
+    let mut released = 0;
+    if let Some(first) = &clean {
+        use crate::domain::review::Decision;
+        use crate::service::review;
+        let reviewer = Actor::new("reviewer-hd");
+        let mut tx = store.begin(&reviewer).await?;
+        released += review::release_negatives(&mut tx, first, tz)
+            .await
+            .map_err(fail)?
+            .released;
+        tx.commit().await?;
+        let queue = {
+            let mut conn = store.reader().acquire().await?;
+            review::queue(
+                &mut conn,
+                &reviewer,
+                &review::QueueFilter {
+                    lab: None,
+                    plate: Some(first.clone()),
+                },
+                tz,
+            )
+            .await
+            .map_err(fail)?
+        };
+        for item in queue {
+            if item.suggestion.decision == Decision::Release {
+                let mut tx = store.begin(&reviewer).await?;
+                review::decide(
+                    &mut tx,
+                    item.attempt,
+                    review::Decide {
+                        decision: Decision::Release,
+                        value: item.suggestion.value,
+                        reason: None,
+                    },
+                    tz,
+                )
+                .await
+                .map_err(fail)?;
+                tx.commit().await?;
+                released += 1;
+            }
+        }
     }
     let mut tx = store.begin(&tech).await?;
     let loading = plates::create(
@@ -647,7 +708,7 @@ async fn plates(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
     .map_err(fail)?;
     tx.commit().await?;
     Ok(format!(
-        "plates {} read and called, {} being loaded",
+        "plates {} read and called ({released} tubes released), {} being loaded",
         made.join(" and "),
         loading.run_no
     ))
