@@ -543,6 +543,32 @@ async fn a_night_of_review_from_pools_to_final_statuses(db: Db) {
         .await;
     assert_eq!(r.body["released"], 2, "{r:?}");
 
+    // Every attempt of a tube, with its run, extraction and re-collection numbers.
+    let r = a.get("/api/v1/tubes/S-INV/attempts").await;
+    let steps: Vec<(i64, i64, &str, &str)> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["attempt_no"].as_i64().unwrap(),
+                x["extraction_no"].as_i64().unwrap(),
+                x["call"].as_str().unwrap(),
+                x["decision"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (1, 1, "invalid", "reextract"),
+            (2, 2, "invalid", "resample")
+        ]
+    );
+    let r = a.get("/api/v1/tubes/N23/attempts").await;
+    assert_eq!(r.body[0]["recollection_no"], 1, "{r:?}");
+
     // Final statuses.
     let mut finals = vec![];
     for n in 1..=25 {

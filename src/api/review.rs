@@ -8,7 +8,7 @@ use crate::service::cdc::{self, CdcItem, Ruling};
 use crate::service::rechecks::{self, RecheckFilter, RecheckItem};
 use crate::service::results::{self, Amend, StatusView};
 use crate::service::review::{
-    self, BulkRelease, Decide, DecisionView, QueueFilter, ResultView, ReviewItem,
+    self, AttemptView, BulkRelease, Decide, DecisionView, QueueFilter, ResultView, ReviewItem,
 };
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(person_status))
         .routes(routes!(person_results))
         .routes(routes!(tube_results))
+        .routes(routes!(tube_attempts))
         .routes(routes!(cdc_queue))
         .routes(routes!(cdc_breaches))
         .routes(routes!(cdc_confirm))
@@ -223,4 +224,19 @@ async fn cdc_reject(
         Box::pin(cdc::rule(tx, result, false, req.clone(), tz))
     })
     .await
+}
+
+/// Every attempt of a tube: run, well, attempt, extraction and re-collection numbers, the
+/// automatic call and the reviewer's decision.
+#[utoipa::path(get, path = "/tubes/{barcode}/attempts", tag = "review", params(("barcode" = String, Path)),
+    responses((status = 200, body = Vec<AttemptView>), (status = 404, body = ErrorBody)))]
+async fn tube_attempts(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path(barcode): Path<String>,
+) -> Result<Json<Vec<AttemptView>>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(
+        review::attempts(&mut conn, &actor, &barcode, s.tz).await?,
+    ))
 }

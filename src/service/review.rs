@@ -746,3 +746,92 @@ pub async fn release_negatives(
 pub fn report_clock() -> Duration {
     Duration::hours(2)
 }
+
+/// One test of a tube, as its history shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AttemptView {
+    pub attempt: i64,
+    /// The plate's run number.
+    pub plate: String,
+    pub well: String,
+    pub attempt_no: u32,
+    pub extraction_no: u32,
+    /// How many re-collections led to this tube (0: the first swab).
+    pub recollection_no: u32,
+    pub kit: String,
+    pub kit_version: u32,
+    /// `loaded`, `called` or `decided`.
+    pub status: String,
+    /// The newest automatic call, if any.
+    pub call: Option<String>,
+    pub run_valid: Option<bool>,
+    pub decision: Option<String>,
+    pub decision_value: Option<String>,
+    pub decision_reason: Option<String>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<DateTime<FixedOffset>>,
+}
+
+#[derive(FromRow)]
+struct HistoryRow {
+    id: i64,
+    run_no: String,
+    well: String,
+    attempt_no: i64,
+    extraction_no: i64,
+    recollection_no: i64,
+    kit_code: String,
+    kit_version: i64,
+    status: String,
+    outcome: Option<String>,
+    run_valid: Option<i64>,
+    decision: Option<String>,
+    decision_value: Option<String>,
+    decision_reason: Option<String>,
+    decided_by: Option<String>,
+    decided_at: Option<i64>,
+}
+
+/// Every attempt of a tube, oldest first: its run, extraction and re-collection numbers, call
+/// and decision.
+pub async fn attempts(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    barcode: &str,
+    tz: FixedOffset,
+) -> Result<Vec<AttemptView>, Error> {
+    let tube = super::accession::load(conn, barcode.trim()).await?;
+    tube.visible_to(actor, Action::ViewTube)?;
+    let rows: Vec<HistoryRow> = sqlx::query_as(
+        "SELECT a.id, p.run_no, a.well, a.attempt_no, a.extraction_no, t.recollection_no, \
+         k.code AS kit_code, k.version AS kit_version, a.status, c.outcome, c.run_valid, a.decision, \
+         a.decision_value, a.decision_reason, a.decided_by, a.decided_at \
+         FROM attempt a JOIN plate p ON p.id = a.plate_id JOIN kit k ON k.id = p.kit_id \
+         JOIN tube t ON t.id = a.tube_id LEFT JOIN auto_call c ON c.id = a.call_id \
+         WHERE a.tube_id = $1 ORDER BY a.attempt_no",
+    )
+    .bind(tube.id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| AttemptView {
+            attempt: r.id,
+            plate: r.run_no,
+            well: r.well,
+            attempt_no: r.attempt_no as u32,
+            extraction_no: r.extraction_no as u32,
+            recollection_no: r.recollection_no as u32,
+            kit: r.kit_code,
+            kit_version: r.kit_version as u32,
+            status: r.status,
+            call: r.outcome,
+            run_valid: r.run_valid.map(|v| v != 0),
+            decision: r.decision,
+            decision_value: r.decision_value,
+            decision_reason: r.decision_reason,
+            decided_by: r.decided_by,
+            decided_at: r.decided_at.map(|t| show(t, tz)),
+        })
+        .collect())
+}
