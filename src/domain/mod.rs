@@ -7,6 +7,7 @@ pub mod kit;
 pub mod mask;
 pub mod personal_code;
 pub mod plate;
+pub mod push;
 pub mod reception;
 pub mod review;
 pub mod run;

@@ -1,0 +1,49 @@
+-- Pushing each person's status to the health-code platform (健康码) through an outbox.
+
+-- Where results go, per region: a FHIR R4 endpoint over HTTP, or a table in the platform's
+-- PostgreSQL database.
+CREATE TABLE push_sink (
+    id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name            TEXT NOT NULL UNIQUE,
+    region_prefix   TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    url             TEXT NOT NULL,
+    token           TEXT,
+    hmac_key        TEXT,
+    batch_size      BIGINT NOT NULL,
+    max_attempts    BIGINT NOT NULL,
+    enabled         BIGINT NOT NULL,
+    created_at      BIGINT NOT NULL,
+    created_by      TEXT NOT NULL
+);
+
+-- The status last enqueued for each person, and its version.
+CREATE TABLE person_status (
+    person_id   BIGINT PRIMARY KEY REFERENCES person(id),
+    status      TEXT NOT NULL,
+    valid_until BIGINT,
+    version     BIGINT NOT NULL,
+    changed_at  BIGINT NOT NULL
+);
+
+-- 发件箱 one message per (person, status version, sink), written in the transaction of the
+-- change; a worker delivers it. The key and version let the receiver discard re-deliveries
+-- and order a correction after the original.
+CREATE TABLE outbox (
+    id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    sink_id         BIGINT NOT NULL REFERENCES push_sink(id),
+    key             TEXT NOT NULL,
+    version         BIGINT NOT NULL,
+    payload         TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    solo            BIGINT NOT NULL,
+    attempts        BIGINT NOT NULL,
+    next_try_at     BIGINT NOT NULL,
+    claimed_until   BIGINT,
+    last_error      TEXT,
+    created_at      BIGINT NOT NULL,
+    delivered_at    BIGINT,
+    UNIQUE (sink_id, key, version)
+);
+CREATE INDEX outbox_due ON outbox (sink_id, status, next_try_at);
+CREATE INDEX outbox_key ON outbox (sink_id, key, version);
