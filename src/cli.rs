@@ -157,6 +157,9 @@ struct ServeArgs {
     /// Seconds between seals of the audit trail.
     #[arg(long, env = "NATLIS_SEAL_EVERY", default_value_t = 5)]
     seal_every: u64,
+    /// Milliseconds the push worker waits when nothing is due.
+    #[arg(long, env = "NATLIS_PUSH_EVERY_MS", default_value_t = 200)]
+    push_every_ms: u64,
 }
 
 #[derive(Args)]
@@ -369,6 +372,13 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     crate::audit::spawn_sealer(
         store.clone(),
         std::time::Duration::from_secs(a.seal_every.max(1)),
+    );
+    crate::push::spawn_worker(
+        store.clone(),
+        crate::push::Config {
+            every: std::time::Duration::from_millis(a.push_every_ms.max(10)),
+            ..Default::default()
+        },
     );
     let listener = tokio::net::TcpListener::bind(a.addr).await?;
     tracing::info!("natlis listening on http://{}", listener.local_addr()?);

@@ -18,6 +18,7 @@ pub mod import_cli;
 pub mod json;
 pub mod labels;
 pub mod metrics;
+pub mod push;
 pub mod service;
 pub mod store;
 pub mod synth;

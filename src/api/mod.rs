@@ -9,6 +9,7 @@ mod labels;
 mod ops;
 mod persons;
 mod plates;
+mod push;
 mod reception;
 mod registry;
 mod review;
@@ -104,6 +105,7 @@ impl utoipa::Modify for Security {
         (name = "bench", description = "Kits, PCR plates, instrument result imports and automatic calls"),
         (name = "review", description = "Review and release, pool re-checks, results and each person's status"),
         (name = "cdc", description = "CDC confirmation of positives (疾控复核)"),
+        (name = "push", description = "Pushing each person's status to the health-code platform (健康码)"),
         (name = "accounts", description = "Users, tokens, login"),
         (name = "audit", description = "The tamper-evident audit trail"),
         (name = "ops", description = "Health and metrics"),
@@ -144,7 +146,8 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .merge(audit::router())
         .merge(kits::router())
         .merge(plates::router())
-        .merge(review::router());
+        .merge(review::router())
+        .merge(push::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }
 

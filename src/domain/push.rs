@@ -92,7 +92,8 @@ fn specimen_code(sample_type: &str) -> (&'static str, &'static str) {
 pub fn fhir_entries(m: &StatusMessage) -> Vec<serde_json::Value> {
     use serde_json::json;
     let id = |kind: &str| format!("{kind}-{}-{}", m.key, m.version);
-    let identifier = json!({"system": "urn:natlis:status", "value": format!("{}:{}", m.key, m.version)});
+    let identifier =
+        json!({"system": "urn:natlis:status", "value": format!("{}:{}", m.key, m.version)});
     let patient = json!({
         "resourceType": "Patient",
         "id": id("pat"),
@@ -122,7 +123,8 @@ pub fn fhir_entries(m: &StatusMessage) -> Vec<serde_json::Value> {
         "note": [{"text": format!("natlis status {}", m.status)}],
     });
     if let Some((c, d)) = code {
-        observation["valueCodeableConcept"] = json!({"coding": [{"system": SNOMED, "code": c, "display": d}]});
+        observation["valueCodeableConcept"] =
+            json!({"coding": [{"system": SNOMED, "code": c, "display": d}]});
     }
     if let Some(v) = &m.valid_until {
         observation["effectivePeriod"] = json!({"end": v});
@@ -182,8 +184,10 @@ pub fn fhir_bundle(messages: &[StatusMessage]) -> serde_json::Value {
             let kind = r["resourceType"].as_str().unwrap_or("").to_string();
             let mut request = serde_json::json!({"method": "POST", "url": kind});
             if kind == "Observation" || kind == "DiagnosticReport" {
-                request["ifNoneExist"] =
-                    serde_json::json!(format!("identifier=urn:natlis:status|{}:{}", m.key, m.version));
+                request["ifNoneExist"] = serde_json::json!(format!(
+                    "identifier=urn:natlis:status|{}:{}",
+                    m.key, m.version
+                ));
             }
             entries.push(serde_json::json!({
                 "fullUrl": format!("urn:natlis:{}", r["id"].as_str().unwrap_or("")),
@@ -222,11 +226,13 @@ pub fn classify(status: u16) -> Delivery {
     }
 }
 
-/// The wait before attempt `attempts + 1`: 1 s doubling to at most 5 min, times a jitter
+/// The wait before attempt `attempts + 1`: `base` doubling to at most 5 min, times a jitter
 /// factor in [0.8, 1.2) (`jitter` in [0, 1)).
-pub fn backoff(attempts: u32, jitter: f64) -> std::time::Duration {
-    let base = 1_000u64.saturating_mul(1u64 << attempts.min(20)).min(300_000);
-    std::time::Duration::from_millis((base as f64 * (0.8 + 0.4 * jitter.clamp(0.0, 1.0))) as u64)
+pub fn backoff(base: std::time::Duration, attempts: u32, jitter: f64) -> std::time::Duration {
+    let ms = (base.as_millis() as u64)
+        .saturating_mul(1u64 << attempts.min(20))
+        .min(300_000);
+    std::time::Duration::from_millis((ms as f64 * (0.8 + 0.4 * jitter.clamp(0.0, 1.0))) as u64)
 }
 
 #[cfg(test)]
@@ -254,7 +260,11 @@ mod tests {
                 sample_type: "oropharyngeal".into(),
                 sampled_at: "2026-11-24T08:00:00+08:00".into(),
                 lab: Some("LAB-A".into()),
-                cts: vec![("ORF1ab".into(), Some(24.5)), ("N".into(), None), ("E".into(), Some(30.0))],
+                cts: vec![
+                    ("ORF1ab".into(), Some(24.5)),
+                    ("N".into(), None),
+                    ("E".into(), Some(30.0)),
+                ],
                 cdc_status: None,
             }),
             changed_at: "2026-11-24T10:00:00+08:00".into(),
@@ -265,7 +275,10 @@ mod tests {
     fn result_codes() {
         assert_eq!(snomed("negative", Some("pool")).unwrap().0, "895231008");
         assert_eq!(snomed("negative", Some("single")).unwrap().0, "260415000");
-        assert_eq!(snomed("pending_recheck", Some("pool")).unwrap().0, "462371000124108");
+        assert_eq!(
+            snomed("pending_recheck", Some("pool")).unwrap().0,
+            "462371000124108"
+        );
         assert_eq!(snomed("positive_confirmed", None).unwrap().0, "260373001");
         assert_eq!(snomed("needs_resampling", None).unwrap().0, "125154007");
         assert_eq!(snomed("no_result", None), None);
@@ -273,23 +286,39 @@ mod tests {
 
     #[test]
     fn a_bundle_carries_patient_specimen_observation_report() {
-        let b = fhir_bundle(&[message("negative", "pool", 1), message("positive_preliminary", "single", 2)]);
+        let b = fhir_bundle(&[
+            message("negative", "pool", 1),
+            message("positive_preliminary", "single", 2),
+        ]);
         let entries = b["entry"].as_array().unwrap();
         assert_eq!(entries.len(), 8);
         let kinds: Vec<&str> = entries[..4]
             .iter()
             .map(|e| e["resource"]["resourceType"].as_str().unwrap())
             .collect();
-        assert_eq!(kinds, ["Patient", "Specimen", "Observation", "DiagnosticReport"]);
+        assert_eq!(
+            kinds,
+            ["Patient", "Specimen", "Observation", "DiagnosticReport"]
+        );
         let obs = &entries[2]["resource"];
         assert_eq!(obs["code"]["coding"][0]["code"], "94500-6");
-        assert_eq!(obs["valueCodeableConcept"]["coding"][0]["code"], "895231008");
-        assert_eq!(obs["component"].as_array().unwrap().len(), 2, "ORF1ab and N only");
+        assert_eq!(
+            obs["valueCodeableConcept"]["coding"][0]["code"],
+            "895231008"
+        );
+        assert_eq!(
+            obs["component"].as_array().unwrap().len(),
+            2,
+            "ORF1ab and N only"
+        );
         assert_eq!(obs["component"][0]["code"]["coding"][0]["code"], "94511-3");
         assert_eq!(obs["component"][0]["valueQuantity"]["unit"], "{Ct_value}");
         assert_eq!(obs["component"][1]["code"]["coding"][0]["code"], "94510-5");
         assert!(obs["component"][1]["valueQuantity"].is_null());
-        assert_eq!(entries[2]["request"]["ifNoneExist"], "identifier=urn:natlis:status|p1:1");
+        assert_eq!(
+            entries[2]["request"]["ifNoneExist"],
+            "identifier=urn:natlis:status|p1:1"
+        );
         assert_eq!(entries[6]["resource"]["status"], "preliminary");
     }
 
@@ -310,10 +339,11 @@ mod tests {
 
     #[test]
     fn backoff_doubles_with_jitter_and_a_cap() {
-        assert_eq!(backoff(0, 0.5).as_millis(), 1000);
-        assert_eq!(backoff(3, 0.5).as_millis(), 8000);
-        assert_eq!(backoff(30, 0.5).as_millis(), 300_000);
-        assert_eq!(backoff(0, 0.0).as_millis(), 800);
-        assert!(backoff(0, 0.999).as_millis() < 1200);
+        let s = std::time::Duration::from_secs(1);
+        assert_eq!(backoff(s, 0, 0.5).as_millis(), 1000);
+        assert_eq!(backoff(s, 3, 0.5).as_millis(), 8000);
+        assert_eq!(backoff(s, 30, 0.5).as_millis(), 300_000);
+        assert_eq!(backoff(s, 0, 0.0).as_millis(), 800);
+        assert!(backoff(s, 0, 0.999).as_millis() < 1200);
     }
 }

@@ -796,6 +796,10 @@ pub async fn open(
     for (i, person) in people.iter().enumerate() {
         let position = i as u32 + 1;
         insert_member(tx, id, person.id, position).await?;
+        if !answered.is_empty() {
+            // A new swab answers the person's re-sampling orders: their status may change.
+            super::push::person_changed(tx, person.id, None).await?;
+        }
         members.push(Member {
             position,
             person: person.view(today),

@@ -186,6 +186,9 @@ pub async fn rule(
             .await?;
         }
     }
+    if let Some(person) = row.person_id {
+        super::push::person_changed(tx, person, Some(result)).await?;
+    }
     let row: ResultRow = sqlx::query_as(&format!("{RESULT_SELECT} WHERE r.id = $1"))
         .bind(result)
         .fetch_one(tx.conn())

@@ -8,6 +8,7 @@ pub mod kits;
 pub mod labels;
 pub mod persons;
 pub mod plates;
+pub mod push;
 pub mod reception;
 pub mod rechecks;
 pub mod registry;

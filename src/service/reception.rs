@@ -236,6 +236,7 @@ pub async fn reject(
         .bind(by.clone())
         .execute(tx.conn())
         .await?;
+        super::push::person_changed(tx, person_id, None).await?;
         tx.audit(
             "order.resample",
             "person",

@@ -480,6 +480,7 @@ async fn order_resampling(
         .rows_affected();
         if made > 0 {
             n += 1;
+            super::push::person_changed(tx, person, None).await?;
             tx.audit(
                 "order.resample",
                 "person",
@@ -608,6 +609,9 @@ pub(crate) async fn write_result(
     .bind(r.reason.clone())
     .fetch_one(tx.conn())
     .await?;
+    if let Some(person) = r.person_id {
+        super::push::person_changed(tx, person, Some(id)).await?;
+    }
     tx.audit(
         if version == 1 {
             "result.release"

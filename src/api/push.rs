@@ -1,0 +1,72 @@
+//! Pushing to the health-code platform: sinks, and the outgoing messages with their state.
+
+use super::{write, AppState};
+use crate::actor::Actor;
+use crate::error::{Error, ErrorBody};
+use crate::json::Json;
+use crate::service::push::{self, MessageFilter, MessageView, Sink};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_sinks, add_sink))
+        .routes(routes!(list_messages))
+        .routes(routes!(resend))
+}
+
+/// The configured sinks (tokens and keys are never shown).
+#[utoipa::path(get, path = "/push/sinks", tag = "push", responses((status = 200, body = Vec<Sink>)))]
+async fn list_sinks(State(s): State<AppState>, actor: Actor) -> Result<Json<Vec<Sink>>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(push::sinks(&mut conn, &actor).await?))
+}
+
+/// Adds a sink for a region (admins): a FHIR R4 endpoint or a table in the platform's
+/// PostgreSQL database.
+#[utoipa::path(post, path = "/push/sinks", tag = "push", request_body = Sink,
+    responses((status = 201, body = Sink), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn add_sink(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Json(req): Json<Sink>,
+) -> Result<Response, Error> {
+    write(&s, &actor, &headers, None, StatusCode::CREATED, move |tx| {
+        Box::pin(push::add_sink(tx, req.clone()))
+    })
+    .await
+}
+
+/// Outgoing messages and their state: pending, sending, delivered, failed (refused by the
+/// receiver, with its answer), dead (given up after the sink's attempts).
+#[utoipa::path(get, path = "/push/messages", tag = "push", params(MessageFilter),
+    responses((status = 200, body = Vec<MessageView>)))]
+async fn list_messages(
+    State(s): State<AppState>,
+    actor: Actor,
+    Query(f): Query<MessageFilter>,
+) -> Result<Json<Vec<MessageView>>, Error> {
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(push::messages(&mut conn, &actor, &f, s.tz).await?))
+}
+
+/// Sends a failed or dead message again, with the same key and version (admins).
+#[utoipa::path(post, path = "/push/messages/{id}/resend", tag = "push", params(("id" = i64, Path)),
+    responses((status = 200), (status = 409, body = ErrorBody)))]
+async fn resend(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Response, Error> {
+    write(&s, &actor, &headers, None, StatusCode::OK, move |tx| {
+        Box::pin(async move {
+            push::resend(tx, id).await?;
+            Ok(serde_json::json!({ "id": id, "status": "pending" }))
+        })
+    })
+    .await
+}

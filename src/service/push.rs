@@ -1,0 +1,381 @@
+//! 推送 the outbox side of pushing to the health-code platform: every change of a person's
+//! status writes one message per sink of their region, in the transaction of the change; sinks
+//! are configured by an admin; messages can be listed and re-sent.
+
+use super::results;
+use crate::actor::Actor;
+use crate::auth::policy::Action;
+use crate::domain::push::{PersonData, ResultData, StatusMessage};
+use crate::error::Error;
+use crate::store::time::{show, to_db};
+use crate::store::Tx;
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{AnyConnection, FromRow};
+use utoipa::ToSchema;
+
+/// Message states.
+pub mod state {
+    pub const PENDING: &str = "pending";
+    pub const SENDING: &str = "sending";
+    pub const DELIVERED: &str = "delivered";
+    /// The receiver refused it (4xx); kept with its answer.
+    pub const FAILED: &str = "failed";
+    /// Given up after the sink's attempts; listed for an admin.
+    pub const DEAD: &str = "dead";
+}
+
+/// Recomputes a person's status after a change in this transaction and, if it changed, writes
+/// the next version of their status and one outbox message per sink of their region.
+/// `result` names the result that brought the change, if one did.
+pub async fn person_changed(tx: &mut Tx, person_id: i64, result: Option<i64>) -> Result<(), Error> {
+    let person: super::persons::PersonRow = sqlx::query_as(&format!(
+        "{} WHERE p.id = $1",
+        super::persons::PERSON_SELECT
+    ))
+    .bind(person_id)
+    .fetch_one(tx.conn())
+    .await?;
+    let now = tx.now();
+    let utc = FixedOffset::east_opt(0).expect("UTC");
+    let view = results::status_of(tx.conn(), &person, now, utc, now.date_naive()).await?;
+    let valid_until = view.valid_until.map(|v| to_db(v.with_timezone(&Utc)));
+    let before: Option<(String, Option<i64>, i64)> = sqlx::query_as(
+        "SELECT status, valid_until, version FROM person_status WHERE person_id = $1",
+    )
+    .bind(person_id)
+    .fetch_optional(tx.conn())
+    .await?;
+    if let Some((s, v, _)) = &before {
+        if *s == view.status && *v == valid_until {
+            return Ok(());
+        }
+    }
+    let version = before.as_ref().map_or(1, |b| b.2 + 1);
+    sqlx::query(
+        "INSERT INTO person_status (person_id, status, valid_until, version, changed_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (person_id) DO UPDATE SET status = $2, valid_until = $3, version = $4, changed_at = $5",
+    )
+    .bind(person_id)
+    .bind(view.status.clone())
+    .bind(valid_until)
+    .bind(version)
+    .bind(to_db(now))
+    .execute(tx.conn())
+    .await?;
+    // The result behind the change: the one named, else the person's newest current result.
+    let result_id = match result {
+        Some(id) => Some(id),
+        None => view.results.first().map(|r| r.id),
+    };
+    let result_data = match result_id {
+        Some(id) => Some(result_data(tx.conn(), id).await?),
+        None => None,
+    };
+    let region: Option<(String,)> = match result_id {
+        Some(id) => {
+            sqlx::query_as(
+                "SELECT s.region FROM result r JOIN tube t ON t.id = r.tube_id JOIN site s ON s.id = t.site_id WHERE r.id = $1",
+            )
+            .bind(id)
+            .fetch_optional(tx.conn())
+            .await?
+        }
+        None => {
+            sqlx::query_as(
+                "SELECT s.region FROM tube_member m JOIN tube t ON t.id = m.tube_id JOIN site s ON s.id = t.site_id \
+                 WHERE m.person_id = $1 ORDER BY t.collected_at DESC LIMIT 1",
+            )
+            .bind(person_id)
+            .fetch_optional(tx.conn())
+            .await?
+        }
+    };
+    let Some((region,)) = region else {
+        return Ok(());
+    };
+    let sinks: Vec<(i64,)> = sqlx::query_as(
+        "SELECT id FROM push_sink WHERE enabled = 1 AND $1 LIKE region_prefix || '%' ORDER BY id",
+    )
+    .bind(region)
+    .fetch_all(tx.conn())
+    .await?;
+    if sinks.is_empty() {
+        return Ok(());
+    }
+    let message = StatusMessage {
+        key: person.uid.clone(),
+        version,
+        person: PersonData {
+            doc_type: person.doc_type.clone(),
+            doc_no: person.doc_no.clone(),
+            name: person.name.clone(),
+            phone: person.phone.clone(),
+            sex: person.sex.clone(),
+            birth_date: person.birth_date.clone(),
+        },
+        status: view.status.clone(),
+        valid_until: view.valid_until.map(|v| v.with_timezone(&utc).to_rfc3339()),
+        result: result_data,
+        changed_at: now.to_rfc3339(),
+    };
+    let payload =
+        serde_json::to_string(&message).map_err(|e| Error::internal(anyhow::anyhow!(e)))?;
+    for (sink,) in sinks {
+        sqlx::query(
+            "INSERT INTO outbox (sink_id, key, version, payload, status, solo, attempts, next_try_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 0, 0, $6, $6)",
+        )
+        .bind(sink)
+        .bind(person.uid.clone())
+        .bind(version)
+        .bind(payload.clone())
+        .bind(state::PENDING)
+        .bind(to_db(now))
+        .execute(tx.conn())
+        .await?;
+    }
+    metrics::counter!("natlis_push_enqueued_total").increment(1);
+    Ok(())
+}
+
+/// What a message says about the result behind a change.
+async fn result_data(conn: &mut AnyConnection, result: i64) -> Result<ResultData, Error> {
+    #[allow(clippy::type_complexity)]
+    let (tube, value, source, sample_type, sampled_at, lab, cdc, cts, rules): (
+        String,
+        String,
+        String,
+        String,
+        i64,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    ) = sqlx::query_as(
+        "SELECT t.barcode, r.value, r.source, t.sample_type, r.sampled_at, l.code, r.cdc_status, c.cts, k.rules \
+         FROM result r JOIN tube t ON t.id = r.tube_id LEFT JOIN lab l ON l.id = t.lab_id \
+         LEFT JOIN attempt a ON a.id = r.attempt_id LEFT JOIN auto_call c ON c.id = a.call_id \
+         LEFT JOIN plate p ON p.id = a.plate_id LEFT JOIN kit k ON k.id = p.kit_id WHERE r.id = $1",
+    )
+    .bind(result)
+    .fetch_one(conn)
+    .await?;
+    let utc = FixedOffset::east_opt(0).expect("UTC");
+    // Ct per target, from the call's Ct per kit channel.
+    let mut by_target = vec![];
+    if let (Some(cts), Some(rules)) = (cts, rules) {
+        let cts: std::collections::BTreeMap<String, Option<f64>> =
+            serde_json::from_str(&cts).unwrap_or_default();
+        if let Ok(kit) = serde_json::from_str::<crate::domain::kit::Kit>(&rules) {
+            for t in &kit.targets {
+                if let Some(ct) = cts.get(&t.channel.to_uppercase()) {
+                    by_target.push((t.target.clone(), *ct));
+                }
+            }
+        }
+    }
+    Ok(ResultData {
+        tube,
+        value,
+        source,
+        sample_type,
+        sampled_at: show(sampled_at, utc).to_rfc3339(),
+        lab,
+        cts: by_target,
+        cdc_status: cdc,
+    })
+}
+
+/// A sink as configured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Sink {
+    pub name: String,
+    /// Results of tubes collected in regions starting with this (e.g. `1101`; empty: all).
+    pub region_prefix: String,
+    /// `fhir_http` (POST a FHIR R4 batch Bundle) or `pg_table` (upsert into a table of the
+    /// platform's PostgreSQL database).
+    pub kind: String,
+    /// The endpoint URL, or the `postgres://` URL of the platform's database.
+    pub url: String,
+    /// Bearer token for `fhir_http` (never shown back).
+    #[serde(default, skip_serializing)]
+    pub token: Option<String>,
+    /// HMAC-SHA256 key for the body signature (never shown back).
+    #[serde(default, skip_serializing)]
+    pub hmac_key: Option<String>,
+    /// Messages per request (default 500).
+    #[serde(default)]
+    pub batch_size: Option<u32>,
+    /// Attempts before a message is dead-lettered (default 12).
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
+}
+
+/// Adds a sink (admins).
+pub async fn add_sink(tx: &mut Tx, s: Sink) -> Result<Sink, Error> {
+    tx.actor().require(Action::ManageRegistry)?;
+    let name = super::parse_text("name", &s.name, 64)?;
+    if !matches!(s.kind.as_str(), "fhir_http" | "pg_table") {
+        return Err(Error::invalid("kind", "a sink is fhir_http or pg_table"));
+    }
+    let url = s.url.trim().to_string();
+    let scheme_ok = match s.kind.as_str() {
+        "fhir_http" => url.starts_with("http://") || url.starts_with("https://"),
+        _ => url.starts_with("postgres://") || url.starts_with("postgresql://"),
+    };
+    if !scheme_ok {
+        return Err(Error::invalid(
+            "url",
+            format!("{url:?} is not a URL for a {} sink", s.kind),
+        ));
+    }
+    let batch = s.batch_size.unwrap_or(500).clamp(1, 5000);
+    let attempts = s.max_attempts.unwrap_or(12).clamp(1, 100);
+    let region = s.region_prefix.trim().to_string();
+    if !region.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::invalid("region_prefix", "a region prefix is digits"));
+    }
+    sqlx::query(
+        "INSERT INTO push_sink (name, region_prefix, kind, url, token, hmac_key, batch_size, max_attempts, enabled, created_at, created_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10)",
+    )
+    .bind(name.clone())
+    .bind(region.clone())
+    .bind(s.kind.clone())
+    .bind(url.clone())
+    .bind(s.token.clone())
+    .bind(s.hmac_key.clone())
+    .bind(i64::from(batch))
+    .bind(i64::from(attempts))
+    .bind(to_db(tx.now()))
+    .bind(tx.actor().username.clone())
+    .execute(tx.conn())
+    .await
+    .map_err(|e| {
+        if crate::store::is_unique_violation(&e) {
+            Error::conflict("sink.name_taken", format!("a sink named {name} exists"))
+        } else {
+            e.into()
+        }
+    })?;
+    tx.audit(
+        "push.sink_add",
+        "push_sink",
+        &name,
+        None,
+        Some(&serde_json::json!({ "kind": s.kind, "region_prefix": region, "url": crate::store::redact(&url) })),
+    );
+    Ok(Sink {
+        name,
+        region_prefix: region,
+        kind: s.kind,
+        url,
+        token: None,
+        hmac_key: None,
+        batch_size: Some(batch),
+        max_attempts: Some(attempts),
+    })
+}
+
+pub async fn sinks(conn: &mut AnyConnection, actor: &Actor) -> Result<Vec<Sink>, Error> {
+    actor.require(Action::ViewAudit)?;
+    let rows: Vec<(String, String, String, String, i64, i64)> = sqlx::query_as(
+        "SELECT name, region_prefix, kind, url, batch_size, max_attempts FROM push_sink ORDER BY id",
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, region_prefix, kind, url, batch, attempts)| Sink {
+            name,
+            region_prefix,
+            kind,
+            url: crate::store::redact(&url),
+            token: None,
+            hmac_key: None,
+            batch_size: Some(batch as u32),
+            max_attempts: Some(attempts as u32),
+        })
+        .collect())
+}
+
+/// An outgoing message, as listed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, FromRow)]
+pub struct MessageView {
+    pub id: i64,
+    pub sink: String,
+    /// The person's id.
+    pub key: String,
+    pub version: i64,
+    /// `pending`, `sending`, `delivered`, `failed` (refused), `dead` (gave up).
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    #[serde(skip)]
+    created: i64,
+    #[serde(skip)]
+    delivered: Option<i64>,
+    #[sqlx(skip)]
+    pub created_at: Option<DateTime<FixedOffset>>,
+    #[sqlx(skip)]
+    pub delivered_at: Option<DateTime<FixedOffset>>,
+}
+
+/// Filters for the message list.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+pub struct MessageFilter {
+    pub status: Option<String>,
+    /// A person's id.
+    pub key: Option<String>,
+}
+
+/// Outgoing messages, newest first.
+pub async fn messages(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    f: &MessageFilter,
+    tz: FixedOffset,
+) -> Result<Vec<MessageView>, Error> {
+    actor.require(Action::ViewAudit)?;
+    let mut rows: Vec<MessageView> = sqlx::query_as(
+        "SELECT o.id, s.name AS sink, o.key, o.version, o.status, o.attempts, o.last_error, \
+         o.created_at AS created, o.delivered_at AS delivered \
+         FROM outbox o JOIN push_sink s ON s.id = o.sink_id \
+         WHERE ($1 IS NULL OR o.status = $1) AND ($2 IS NULL OR o.key = $2) ORDER BY o.id DESC LIMIT 2000",
+    )
+    .bind(f.status.clone())
+    .bind(f.key.clone())
+    .fetch_all(conn)
+    .await?;
+    for r in &mut rows {
+        r.created_at = Some(show(r.created, tz));
+        r.delivered_at = r.delivered.map(|d| show(d, tz));
+    }
+    Ok(rows)
+}
+
+/// Sends a failed or dead message again (admins): same key and version, attempts from zero.
+pub async fn resend(tx: &mut Tx, id: i64) -> Result<(), Error> {
+    tx.actor().require(Action::ManageRegistry)?;
+    let n = sqlx::query(
+        "UPDATE outbox SET status = $1, attempts = 0, solo = 1, next_try_at = $2, last_error = NULL \
+         WHERE id = $3 AND status IN ($4, $5)",
+    )
+    .bind(state::PENDING)
+    .bind(to_db(tx.now()))
+    .bind(id)
+    .bind(state::FAILED)
+    .bind(state::DEAD)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(Error::conflict(
+            "push.not_resendable",
+            format!("message {id} is not failed or dead (or does not exist)"),
+        ));
+    }
+    tx.audit("push.resend", "outbox", &id.to_string(), None, None);
+    Ok(())
+}

@@ -1,0 +1,387 @@
+//! Pushing statuses to the health-code platform, against a real local HTTP receiver that
+//! misbehaves on purpose (500s, timeouts, dropped connections, down for a while, a refusal)
+//! and a real PostgreSQL table: every status arrives exactly once per version by key, and in
+//! order. On SQLite and on PostgreSQL.
+
+mod common;
+
+use common::{person, Db, TestApp};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+on_both_databases!(statuses_arrive_once_per_version_in_order_through_outages);
+
+/// What the receiver does with the next requests, in turn; then it answers 200.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Misbehave {
+    Error500,
+    Hang,
+    Drop,
+}
+
+#[derive(Default)]
+struct Received {
+    /// key → versions accepted, in the order they were first accepted.
+    accepted: BTreeMap<String, Vec<i64>>,
+    seen: HashSet<(String, i64)>,
+    duplicates: usize,
+    requests: usize,
+    bad_signatures: usize,
+    /// A key the receiver refuses with 422 while this is set.
+    refuse: Option<String>,
+}
+
+struct Receiver {
+    port: u16,
+    script: Arc<Mutex<Vec<Misbehave>>>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+const TOKEN: &str = "platform-token";
+const KEY: &str = "hmac-secret";
+
+impl Receiver {
+    async fn start(port: u16, script: Vec<Misbehave>, got: Arc<Mutex<Received>>) -> Self {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let script = Arc::new(Mutex::new(script));
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let (s, g) = (script.clone(), got.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stopped.changed() => return,
+                    conn = listener.accept() => {
+                        let Ok((sock, _)) = conn else { return };
+                        let (s, g) = (s.clone(), g.clone());
+                        tokio::spawn(handle(sock, s, g));
+                    }
+                }
+            }
+        });
+        Self { port, script, stop }
+    }
+
+    fn down(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+async fn handle(
+    mut sock: tokio::net::TcpStream,
+    script: Arc<Mutex<Vec<Misbehave>>>,
+    got: Arc<Mutex<Received>>,
+) {
+    // One request per connection is enough for the test: read headers and body.
+    let mut buf = vec![];
+    let mut tmp = [0u8; 65536];
+    let (head_end, length) = loop {
+        let n = match sock.read(&mut tmp).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&tmp[..n]);
+        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..p]).to_lowercase();
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            break (p + 4, len);
+        }
+    };
+    while buf.len() < head_end + length {
+        let n = match sock.read(&mut tmp).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&tmp[..n]);
+    }
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let body = buf[head_end..head_end + length].to_vec();
+    let next = {
+        let mut s = script.lock().unwrap();
+        (!s.is_empty()).then(|| s.remove(0))
+    };
+    let reply = |status: &str, body: &str| {
+        format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    match next {
+        Some(Misbehave::Drop) => return,
+        Some(Misbehave::Hang) => {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            return;
+        }
+        Some(Misbehave::Error500) => {
+            let _ = sock
+                .write_all(reply("500 Internal Server Error", "{}").as_bytes())
+                .await;
+            return;
+        }
+        None => {}
+    }
+    let lower = head.to_lowercase();
+    let authorised = lower.contains(&format!("authorization: bearer {}", TOKEN.to_lowercase()));
+    let signature = natlis::domain::push::signature(KEY, &body);
+    let signed = lower.contains(&format!("x-natlis-signature: {signature}"));
+    let bundle: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let keys: Vec<(String, i64)> = bundle["entry"]
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .filter(|x| x["resource"]["resourceType"] == "Observation")
+                .filter_map(|x| {
+                    let id = x["resource"]["identifier"][0]["value"].as_str()?;
+                    let (k, v) = id.rsplit_once(':')?;
+                    Some((k.to_string(), v.parse().ok()?))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    // Decide under the lock, answer after it.
+    let answer = {
+        let mut g = got.lock().unwrap();
+        g.requests += 1;
+        if !authorised || !signed {
+            g.bad_signatures += 1;
+            reply("401 Unauthorized", "{}")
+        } else if g
+            .refuse
+            .as_ref()
+            .is_some_and(|bad| keys.iter().any(|(k, _)| k == bad))
+        {
+            reply(
+                "422 Unprocessable Entity",
+                r#"{"error":"unknown document"}"#,
+            )
+        } else {
+            for (k, v) in keys {
+                if g.seen.insert((k.clone(), v)) {
+                    g.accepted.entry(k).or_default().push(v);
+                } else {
+                    g.duplicates += 1;
+                }
+            }
+            reply(
+                "200 OK",
+                r#"{"resourceType":"Bundle","type":"batch-response"}"#,
+            )
+        }
+    };
+    let _ = sock.write_all(answer.as_bytes()).await;
+}
+async fn messages(app: &TestApp, status: &str) -> Vec<Value> {
+    let r = app
+        .get(&format!("/api/v1/push/messages?status={status}"))
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    r.body.as_array().unwrap().clone()
+}
+
+async fn wait_until<F, Fut>(what: &str, f: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..600 {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+async fn statuses_arrive_once_per_version_in_order_through_outages(db: Db) {
+    let app = TestApp::start(db).await;
+    app.seed().await;
+    let got = Arc::new(Mutex::new(Received::default()));
+    use Misbehave::*;
+    let receiver = Receiver::start(
+        0,
+        vec![Error500, Error500, Hang, Drop, Error500, Drop],
+        got.clone(),
+    )
+    .await;
+    let r = app
+        .post(
+            "/api/v1/push/sinks",
+            json!({"name": "bj-health-code", "region_prefix": "11", "kind": "fhir_http",
+                   "url": format!("http://127.0.0.1:{}/fhir", receiver.port),
+                   "token": TOKEN, "hmac_key": KEY, "batch_size": 4, "max_attempts": 50}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    assert!(
+        r.body.get("token").is_none(),
+        "secrets are never shown back"
+    );
+    // The platform's own database, as a second sink.
+    let table_db = common::fresh_pg_database().await;
+    let r = app
+        .post(
+            "/api/v1/push/sinks",
+            json!({"name": "bj-table", "region_prefix": "1101", "kind": "pg_table", "url": table_db}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    // A sink nobody answers: its messages are dead-lettered after 2 attempts.
+    let r = app
+        .post(
+            "/api/v1/push/sinks",
+            json!({"name": "nowhere", "region_prefix": "110108", "kind": "fhir_http",
+                   "url": "http://127.0.0.1:9/fhir", "max_attempts": 2}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    natlis::push::spawn_worker(
+        app.store.clone(),
+        natlis::push::Config {
+            every: Duration::from_millis(20),
+            timeout: Duration::from_millis(300),
+            backoff: Duration::from_millis(30),
+            lease: Duration::from_secs(2),
+        },
+    );
+
+    // Ten people in a pool whose tube is rejected: each needs re-sampling (version 1); each is
+    // then re-sampled singly (version 2: no result yet).
+    app.filled_pool("P1", 10, 1..=10).await;
+    app.receive_at_lab_a("P1").await;
+    let r = app
+        .post(
+            "/api/v1/tubes/P1/reject",
+            json!({"reason": "leaking_or_broken"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    // The receiver goes down for a while in the middle.
+    wait_until("every misbehaviour happened", || async {
+        receiver.script.lock().unwrap().is_empty()
+    })
+    .await;
+    receiver.down();
+    for n in 1..=10 {
+        let r = app
+            .post(
+                "/api/v1/tubes",
+                json!({"barcode": format!("S{n}"), "kind": "single", "sample_type": "oropharyngeal",
+                       "site": "S01", "category": "mass_screening", "people": [person(n)]}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Back up on the same port; one person's document the platform refuses for now.
+    let refused = {
+        let doc = common::id_number(7);
+        let (uid,): (String,) = sqlx::query_as("SELECT uid FROM person WHERE doc_no = $1")
+            .bind(doc)
+            .fetch_one(app.store.reader())
+            .await
+            .unwrap();
+        uid
+    };
+    got.lock().unwrap().refuse = Some(refused.clone());
+    let receiver = Receiver::start(receiver.port, vec![], got.clone()).await;
+
+    // Everything but the refused person arrives; the refused one is kept with the answer.
+    wait_until("the refused message fails", || async {
+        messages(&app, "failed").await.len() == 2
+    })
+    .await;
+    let failed = messages(&app, "failed").await;
+    assert!(
+        failed.iter().all(|m| m["key"] == refused.as_str()),
+        "{failed:?}"
+    );
+    assert!(failed[0]["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("HTTP 422"));
+    // Version 2 waited behind version 1 until it was settled; both were refused, each alone.
+    wait_until("the dead sink gives up", || async {
+        messages(&app, "dead").await.len() == 20
+    })
+    .await;
+    // The platform accepts the document now: an admin re-sends, same key and versions.
+    got.lock().unwrap().refuse = None;
+    for m in &failed {
+        let r = app
+            .post(
+                &format!("/api/v1/push/messages/{}/resend", m["id"]),
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+    let r = app
+        .post(
+            &format!("/api/v1/push/messages/{}/resend", failed[0]["id"]),
+            json!({}),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (409, "push.not_resendable"), "{r:?}");
+    wait_until(
+        "every message to the receiver and the table is delivered",
+        || async { messages(&app, "delivered").await.len() == 40 },
+    )
+    .await;
+    let g = got.lock().unwrap();
+    assert_eq!(g.accepted.len(), 10, "{:?}", g.accepted);
+    for (key, versions) in &g.accepted {
+        assert_eq!(
+            versions,
+            &vec![1, 2],
+            "{key}: exactly once per version, in order"
+        );
+    }
+    assert_eq!(g.bad_signatures, 0);
+    drop(g);
+    receiver.down();
+    // The table sink holds the newest version of each person.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&table_db).await.unwrap();
+    let rows: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT person_key, version, status FROM natlis_health_code ORDER BY person_key",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 10);
+    assert!(
+        rows.iter().all(|(_, v, s)| *v == 2 && s == "no_result"),
+        "{rows:?}"
+    );
+    // The statuses the messages carried.
+    let r = app
+        .get(&format!("/api/v1/push/messages?key={refused}"))
+        .await;
+    let states: Vec<(i64, &str, &str)> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["version"].as_i64().unwrap(),
+                m["sink"].as_str().unwrap(),
+                m["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        states.contains(&(2, "bj-health-code", "delivered")),
+        "{states:?}"
+    );
+    assert!(states.contains(&(1, "nowhere", "dead")), "{states:?}");
+}
