@@ -236,22 +236,24 @@ async fn deliver_table(
     pools: &mut HashMap<i64, sqlx::AnyPool>,
     timeout: Duration,
 ) -> anyhow::Result<()> {
-    if !pools.contains_key(&sink.id) {
-        let pool = sqlx::any::AnyPoolOptions::new()
-            .max_connections(2)
-            .acquire_timeout(timeout)
-            .connect(&sink.url)
+    let pool = match pools.entry(sink.id) {
+        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::hash_map::Entry::Vacant(e) => {
+            let pool = sqlx::any::AnyPoolOptions::new()
+                .max_connections(2)
+                .acquire_timeout(timeout)
+                .connect(&sink.url)
+                .await?;
+            sqlx::query(
+                "CREATE TABLE IF NOT EXISTS natlis_health_code (person_key TEXT PRIMARY KEY, version BIGINT NOT NULL, \
+                 status TEXT NOT NULL, doc_type TEXT NOT NULL, doc_no TEXT NOT NULL, name TEXT NOT NULL, \
+                 valid_until TEXT, tube TEXT, payload TEXT NOT NULL, changed_at TEXT NOT NULL, received_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+            )
+            .execute(&pool)
             .await?;
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS natlis_health_code (person_key TEXT PRIMARY KEY, version BIGINT NOT NULL, \
-             status TEXT NOT NULL, doc_type TEXT NOT NULL, doc_no TEXT NOT NULL, name TEXT NOT NULL, \
-             valid_until TEXT, tube TEXT, payload TEXT NOT NULL, changed_at TEXT NOT NULL, received_at TIMESTAMPTZ NOT NULL DEFAULT now())",
-        )
-        .execute(&pool)
-        .await?;
-        pools.insert(sink.id, pool);
-    }
-    let pool = &pools[&sink.id];
+            e.insert(pool)
+        }
+    };
     let mut tx = pool.begin().await?;
     for m in messages {
         sqlx::query(
