@@ -336,17 +336,18 @@ async fn statuses_arrive_once_per_version_in_order_through_outages(db: Db) {
         || async { messages(&app, "delivered").await.len() == 40 },
     )
     .await;
-    let g = got.lock().unwrap();
-    assert_eq!(g.accepted.len(), 10, "{:?}", g.accepted);
-    for (key, versions) in &g.accepted {
-        assert_eq!(
-            versions,
-            &vec![1, 2],
-            "{key}: exactly once per version, in order"
-        );
+    {
+        let g = got.lock().unwrap();
+        assert_eq!(g.accepted.len(), 10, "{:?}", g.accepted);
+        for (key, versions) in &g.accepted {
+            assert_eq!(
+                versions,
+                &vec![1, 2],
+                "{key}: exactly once per version, in order"
+            );
+        }
+        assert_eq!(g.bad_signatures, 0);
     }
-    assert_eq!(g.bad_signatures, 0);
-    drop(g);
     receiver.down();
     // The table sink holds the newest version of each person.
     sqlx::any::install_default_drivers();
