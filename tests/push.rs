@@ -12,7 +12,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-on_both_databases!(statuses_arrive_once_per_version_in_order_through_outages);
+on_both_databases!(
+    statuses_arrive_once_per_version_in_order_through_outages,
+    two_workers_never_send_one_message_twice_and_a_killed_one_is_taken_over,
+);
 
 /// What the receiver does with the next requests, in turn; then it answers 200.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -385,4 +388,82 @@ async fn statuses_arrive_once_per_version_in_order_through_outages(db: Db) {
         "{states:?}"
     );
     assert!(states.contains(&(1, "nowhere", "dead")), "{states:?}");
+}
+
+fn fast() -> natlis::push::Config {
+    natlis::push::Config {
+        every: Duration::from_millis(10),
+        timeout: Duration::from_millis(500),
+        backoff: Duration::from_millis(20),
+        lease: Duration::from_millis(800),
+    }
+}
+
+async fn two_workers_never_send_one_message_twice_and_a_killed_one_is_taken_over(db: Db) {
+    let app = TestApp::start(db).await;
+    app.seed().await;
+    let got = Arc::new(Mutex::new(Received::default()));
+    // The receiver first takes a request and never answers it (the worker sending it is
+    // killed meanwhile); then it answers everything.
+    let receiver = Receiver::start(0, vec![Misbehave::Hang], got.clone()).await;
+    let r = app
+        .post(
+            "/api/v1/push/sinks",
+            json!({"name": "hc", "region_prefix": "", "kind": "fhir_http",
+                   "url": format!("http://127.0.0.1:{}/fhir", receiver.port),
+                   "token": TOKEN, "hmac_key": KEY, "batch_size": 7}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    // A worker that will be killed mid-batch: its request hangs; its lease runs out.
+    let doomed = natlis::push::spawn_worker(
+        app.store.clone(),
+        natlis::push::Config {
+            timeout: Duration::from_secs(60),
+            ..fast()
+        },
+    );
+    app.filled_pool("P1", 20, 1..=20).await;
+    app.receive_at_lab_a("P1").await;
+    let r = app
+        .post(
+            "/api/v1/tubes/P1/reject",
+            json!({"reason": "leaking_or_broken"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    wait_until("the doomed worker is sending", || async {
+        receiver.script.lock().unwrap().is_empty()
+    })
+    .await;
+    doomed.abort();
+    assert!(!messages(&app, "sending").await.is_empty());
+    // Two workers take over — on PostgreSQL, two nodes on one database.
+    let other = app.another_node().await;
+    natlis::push::spawn_worker(app.store.clone(), fast());
+    natlis::push::spawn_worker(other.store.clone(), fast());
+    for n in 1..=20 {
+        let r = app
+            .post(
+                "/api/v1/tubes",
+                json!({"barcode": format!("S{n}"), "kind": "single", "sample_type": "oropharyngeal",
+                       "site": "S01", "category": "mass_screening", "people": [person(n)]}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+    }
+    wait_until("all 40 delivered", || async {
+        messages(&app, "delivered").await.len() == 40
+    })
+    .await;
+    let g = got.lock().unwrap();
+    assert_eq!(g.accepted.len(), 20);
+    assert!(
+        g.accepted.values().all(|v| v == &vec![1, 2]),
+        "{:?}",
+        g.accepted
+    );
+    // The hung request was never taken by the receiver; its messages were sent again after the
+    // dead worker's lease ran out, and no message went out twice from the two live workers.
+    assert_eq!(g.duplicates, 0);
 }
