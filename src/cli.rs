@@ -107,6 +107,9 @@ enum BenchCommand {
     /// Instrument result imports: ms per plate and rows/s for 96- and 384-well plates, next to
     /// the bare csv read of the same bytes.
     Import(crate::bench_import::ImportBenchArgs),
+    /// Pushing to the health-code platform: results delivered per second to a local FHIR
+    /// receiver, and change → acknowledged latency at an offered rate.
+    Push(crate::bench_push::PushBenchArgs),
 }
 
 /// Where the data lives.
@@ -267,6 +270,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench { which } => match which {
             BenchCommand::Accession(a) => crate::bench::accession(a).await,
             BenchCommand::Import(a) => crate::bench_import::run(a).await,
+            BenchCommand::Push(a) => crate::bench_push::run(a).await,
         },
     }
 }

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod auth;
 pub mod bench;
 pub mod bench_import;
+pub mod bench_push;
 pub mod cli;
 pub mod demo;
 pub mod domain;

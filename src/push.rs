@@ -96,6 +96,14 @@ pub async fn run_once(
     )
     .fetch_all(store.reader())
     .await?;
+    // Messages whose worker died mid-batch: their lease ran out; they go back to the queue with
+    // the same keys and versions.
+    sqlx::query("UPDATE outbox SET status = $1 WHERE status = $2 AND claimed_until < $3")
+        .bind(state::PENDING)
+        .bind(state::SENDING)
+        .bind(to_db(chrono::Utc::now()))
+        .execute(store.writer())
+        .await?;
     let mut handled = 0;
     for sink in rows {
         let mut batch = claim(store, &sink, true, config.lease).await?;
@@ -109,11 +117,14 @@ pub async fn run_once(
         let (outcome, answer) = deliver(&sink, &batch, client, sinks, config.timeout).await;
         settle(store, &sink, &batch, outcome, &answer, config.backoff).await?;
     }
-    let (depth,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'sending')")
-            .fetch_one(store.reader())
-            .await?;
-    metrics::gauge!("natlis_push_queue_depth").set(depth as f64);
+    if handled == 0 {
+        // Counted when the queue is idle, not on every busy round (it reads the whole queue).
+        let (depth,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'sending')")
+                .fetch_one(store.reader())
+                .await?;
+        metrics::gauge!("natlis_push_queue_depth").set(depth as f64);
+    }
     Ok(handled)
 }
 
@@ -135,7 +146,7 @@ async fn claim(
     let sql = format!(
         "UPDATE outbox SET status = '{sending}', claimed_until = $1, attempts = attempts + 1 \
          WHERE id IN (SELECT o.id FROM outbox o WHERE o.sink_id = $2 AND o.solo = $3 \
-           AND ((o.status = '{pending}' AND o.next_try_at <= $4) OR (o.status = '{sending}' AND o.claimed_until < $4)) \
+           AND o.status = '{pending}' AND o.next_try_at <= $4 \
            AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.sink_id = o.sink_id AND e.key = o.key \
              AND e.version < o.version AND e.status IN ('{pending}', '{sending}')) \
            ORDER BY o.id LIMIT $5{skip}) \
@@ -191,10 +202,7 @@ async fn deliver_http(
     messages: &[StatusMessage],
     client: &reqwest::Client,
 ) -> (Delivery, String) {
-    let body = match serde_json::to_vec(&push::fhir_bundle(messages)) {
-        Ok(b) => b,
-        Err(e) => return (Delivery::Refused, e.to_string()),
-    };
+    let body = push::fhir_bundle(messages);
     let keys: Vec<String> = messages
         .iter()
         .map(|m| format!("{}:{}", m.key, m.version))

@@ -45,5 +45,8 @@ CREATE TABLE outbox (
     delivered_at    INTEGER,
     UNIQUE (sink_id, key, version)
 );
-CREATE INDEX outbox_due ON outbox (sink_id, status, next_try_at);
+-- The worker takes pending messages of a sink oldest first; leases that ran out are found
+-- among the few messages being sent.
+CREATE INDEX outbox_queue ON outbox (sink_id, solo, status, id);
+CREATE INDEX outbox_status ON outbox (status);
 CREATE INDEX outbox_key ON outbox (sink_id, key, version);
