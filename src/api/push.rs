@@ -53,7 +53,8 @@ async fn list_messages(
     Ok(Json(push::messages(&mut conn, &actor, &f, s.tz).await?))
 }
 
-/// Sends a failed or dead message again, with the same key and version (admins).
+/// Sends a failed or dead message again, with the same key and version (admins); earlier
+/// failed or dead versions of the same person go again too, first.
 #[utoipa::path(post, path = "/push/messages/{id}/resend", tag = "push", params(("id" = i64, Path)),
     responses((status = 200), (status = 409, body = ErrorBody)))]
 async fn resend(
@@ -64,8 +65,8 @@ async fn resend(
 ) -> Result<Response, Error> {
     write(&s, &actor, &headers, None, StatusCode::OK, move |tx| {
         Box::pin(async move {
-            push::resend(tx, id).await?;
-            Ok(serde_json::json!({ "id": id, "status": "pending" }))
+            let requeued = push::resend(tx, id).await?;
+            Ok(serde_json::json!({ "id": id, "status": "pending", "requeued": requeued }))
         })
     })
     .await

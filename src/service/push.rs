@@ -355,27 +355,47 @@ pub async fn messages(
     Ok(rows)
 }
 
-/// Sends a failed or dead message again (admins): same key and version, attempts from zero.
-pub async fn resend(tx: &mut Tx, id: i64) -> Result<(), Error> {
+/// Sends a failed or dead message again (admins), with the same key and version, attempts
+/// from zero — together with the earlier failed or dead versions of the same person for that
+/// sink, so the receiver still gets them in order. Returns how many were queued.
+pub async fn resend(tx: &mut Tx, id: i64) -> Result<u64, Error> {
     tx.actor().require(Action::ManageRegistry)?;
+    let target: Option<(i64, String, i64, String)> =
+        sqlx::query_as("SELECT sink_id, key, version, status FROM outbox WHERE id = $1")
+            .bind(id)
+            .fetch_optional(tx.conn())
+            .await?;
+    let (sink, key, version) = match target {
+        Some((sink, key, version, status)) if status == state::FAILED || status == state::DEAD => {
+            (sink, key, version)
+        }
+        _ => {
+            return Err(Error::conflict(
+                "push.not_resendable",
+                format!("message {id} is not failed or dead (or does not exist)"),
+            ))
+        }
+    };
     let n = sqlx::query(
         "UPDATE outbox SET status = $1, attempts = 0, solo = 1, next_try_at = $2, last_error = NULL \
-         WHERE id = $3 AND status IN ($4, $5)",
+         WHERE sink_id = $3 AND key = $4 AND version <= $5 AND status IN ($6, $7)",
     )
     .bind(state::PENDING)
     .bind(to_db(tx.now()))
-    .bind(id)
+    .bind(sink)
+    .bind(key)
+    .bind(version)
     .bind(state::FAILED)
     .bind(state::DEAD)
     .execute(tx.conn())
     .await?
     .rows_affected();
-    if n == 0 {
-        return Err(Error::conflict(
-            "push.not_resendable",
-            format!("message {id} is not failed or dead (or does not exist)"),
-        ));
-    }
-    tx.audit("push.resend", "outbox", &id.to_string(), None, None);
-    Ok(())
+    tx.audit(
+        "push.resend",
+        "outbox",
+        &id.to_string(),
+        None,
+        Some(&serde_json::json!({ "requeued": n })),
+    );
+    Ok(n)
 }
