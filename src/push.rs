@@ -25,6 +25,9 @@ pub struct Config {
     pub backoff: Duration,
     /// How long a claim holds a message before another worker may take it again.
     pub lease: Duration,
+    /// Deliveries under way at once (each claims its own batch; a person's versions still go
+    /// one after another).
+    pub parallel: usize,
 }
 
 impl Default for Config {
@@ -34,6 +37,7 @@ impl Default for Config {
             timeout: Duration::from_secs(10),
             backoff: Duration::from_secs(1),
             lease: Duration::from_secs(30),
+            parallel: 4,
         }
     }
 }
@@ -58,29 +62,49 @@ struct Claimed {
     created_at: i64,
 }
 
-/// Starts the worker: it delivers until nothing is due, then waits `config.every`.
+/// Starts the worker: `config.parallel` delivery loops, each delivering until nothing is due,
+/// then waiting `config.every`. Returns a handle that stops them all when aborted.
 pub fn spawn_worker(store: Store, config: Config) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let client = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .build()
-            .expect("an HTTP client");
-        // The worker's connections to table sinks, opened on first use.
-        let mut sinks = HashMap::new();
-        loop {
-            if store.is_closed() {
-                return;
-            }
-            match run_once(&store, &client, &mut sinks, &config).await {
-                Ok(0) => tokio::time::sleep(config.every).await,
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "push worker: a round failed; trying again");
-                    tokio::time::sleep(config.every).await;
-                }
+        let loops: Vec<_> = (0..config.parallel.max(1))
+            .map(|_| tokio::spawn(delivery_loop(store.clone(), config)))
+            .collect();
+        // Aborting this task drops the guard, which aborts the loops.
+        let _guard = AbortOnDrop(loops);
+        std::future::pending::<()>().await;
+    })
+}
+
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for h in &self.0 {
+            h.abort();
+        }
+    }
+}
+
+async fn delivery_loop(store: Store, config: Config) {
+    let client = reqwest::Client::builder()
+        .timeout(config.timeout)
+        .build()
+        .expect("an HTTP client");
+    // This loop's connections to table sinks, opened on first use.
+    let mut sinks = HashMap::new();
+    loop {
+        if store.is_closed() {
+            return;
+        }
+        match run_once(&store, &client, &mut sinks, &config).await {
+            Ok(0) => tokio::time::sleep(config.every).await,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "push worker: a round failed; trying again");
+                tokio::time::sleep(config.every).await;
             }
         }
-    })
+    }
 }
 
 /// One round over every sink: claims and delivers one batch each; returns how many messages it
@@ -128,8 +152,8 @@ pub async fn run_once(
     Ok(handled)
 }
 
-/// Claims due messages of a sink: the oldest version per person first (a later version waits
-/// while an earlier one is pending), `solo` ones alone (a refused batch is retried message by
+/// Claims due messages of a sink, oldest first (a person's later version is `waiting` until the
+/// earlier one is settled, so at most one version of a person is pending), `solo` ones alone (a refused batch is retried message by
 /// message to find the one the receiver refuses).
 async fn claim(
     store: &Store,
@@ -147,8 +171,6 @@ async fn claim(
         "UPDATE outbox SET status = '{sending}', claimed_until = $1, attempts = attempts + 1 \
          WHERE id IN (SELECT o.id FROM outbox o WHERE o.sink_id = $2 AND o.solo = $3 \
            AND o.status = '{pending}' AND o.next_try_at <= $4 \
-           AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.sink_id = o.sink_id AND e.key = o.key \
-             AND e.version < o.version AND e.status IN ('{pending}', '{sending}')) \
            ORDER BY o.id LIMIT $5{skip}) \
          RETURNING id, payload, attempts, created_at",
         sending = state::SENDING,
@@ -303,7 +325,11 @@ async fn settle(
         .writer()
         .begin_with(store.backend().begin_write())
         .await?;
+    // Messages settled for good here (delivered, refused alone, dead): the next version of
+    // their people, if one waits, becomes pending.
+    let mut settled: Vec<i64> = vec![];
     if outcome == Delivery::Delivered {
+        settled.extend(batch.iter().map(|m| m.id));
         // One statement per chunk of ids (the batch may be large).
         for chunk in batch.chunks(store.backend().rows_per_insert(1)) {
             let ids: Vec<String> = chunk.iter().map(|m| m.id.to_string()).collect();
@@ -339,6 +365,7 @@ async fn settle(
                 .await?;
             }
             Delivery::Refused => {
+                settled.push(m.id);
                 sqlx::query("UPDATE outbox SET status = $1, last_error = $2 WHERE id = $3")
                     .bind(state::FAILED)
                     .bind(answer.to_string())
@@ -349,6 +376,9 @@ async fn settle(
             }
             Delivery::Retry => {
                 let dead = m.attempts >= sink.max_attempts;
+                if dead {
+                    settled.push(m.id);
+                }
                 let wait = push::backoff(
                     backoff,
                     (m.attempts as u32).saturating_sub(1),
@@ -367,6 +397,20 @@ async fn settle(
                     .increment(1);
             }
         }
+    }
+    for chunk in settled.chunks(store.backend().rows_per_insert(1)) {
+        let ids: Vec<String> = chunk.iter().map(|id| id.to_string()).collect();
+        sqlx::query(&format!(
+            "UPDATE outbox SET status = $1 WHERE id IN (SELECT MIN(w.id) FROM outbox w \
+             WHERE w.status = $2 AND w.sink_id = $3 AND w.key IN (SELECT key FROM outbox WHERE id IN ({})) \
+             GROUP BY w.key)",
+            ids.join(", ")
+        ))
+        .bind(state::PENDING)
+        .bind(state::WAITING)
+        .bind(sink.id)
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
     if outcome != Delivery::Delivered {

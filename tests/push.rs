@@ -253,6 +253,7 @@ async fn statuses_arrive_once_per_version_in_order_through_outages(db: Db) {
             timeout: Duration::from_millis(300),
             backoff: Duration::from_millis(30),
             lease: Duration::from_secs(2),
+            parallel: 2,
         },
     );
 
@@ -389,6 +390,7 @@ fn fast() -> natlis::push::Config {
         timeout: Duration::from_millis(500),
         backoff: Duration::from_millis(20),
         lease: Duration::from_millis(800),
+        parallel: 2,
     }
 }
 

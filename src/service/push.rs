@@ -17,6 +17,8 @@ use utoipa::ToSchema;
 /// Message states.
 pub mod state {
     pub const PENDING: &str = "pending";
+    /// Behind an earlier version of the same person, not yet settled.
+    pub const WAITING: &str = "waiting";
     pub const SENDING: &str = "sending";
     pub const DELIVERED: &str = "delivered";
     /// The receiver refused it (4xx); kept with its answer.
@@ -122,6 +124,17 @@ pub async fn person_changed(tx: &mut Tx, person_id: i64, result: Option<i64>) ->
     let payload =
         serde_json::to_string(&message).map_err(|e| Error::internal(anyhow::anyhow!(e)))?;
     for (sink,) in sinks {
+        // Versions go out in order: behind an unsettled earlier version, this one waits.
+        let behind: Option<(i64,)> = sqlx::query_as(
+            "SELECT id FROM outbox WHERE sink_id = $1 AND key = $2 AND status IN ($3, $4, $5) LIMIT 1",
+        )
+        .bind(sink)
+        .bind(person.uid.clone())
+        .bind(state::PENDING)
+        .bind(state::SENDING)
+        .bind(state::WAITING)
+        .fetch_optional(tx.conn())
+        .await?;
         sqlx::query(
             "INSERT INTO outbox (sink_id, key, version, payload, status, solo, attempts, next_try_at, created_at) \
              VALUES ($1, $2, $3, $4, $5, 0, 0, $6, $6)",
@@ -130,7 +143,11 @@ pub async fn person_changed(tx: &mut Tx, person_id: i64, result: Option<i64>) ->
         .bind(person.uid.clone())
         .bind(version)
         .bind(payload.clone())
-        .bind(state::PENDING)
+        .bind(if behind.is_some() {
+            state::WAITING
+        } else {
+            state::PENDING
+        })
         .bind(to_db(now))
         .execute(tx.conn())
         .await?;
@@ -308,7 +325,8 @@ pub struct MessageView {
     /// The person's id.
     pub key: String,
     pub version: i64,
-    /// `pending`, `sending`, `delivered`, `failed` (refused), `dead` (gave up).
+    /// `pending`, `waiting` (behind an earlier version), `sending`, `delivered`, `failed`
+    /// (refused), `dead` (gave up).
     pub status: String,
     pub attempts: i64,
     pub last_error: Option<String>,
@@ -376,20 +394,40 @@ pub async fn resend(tx: &mut Tx, id: i64) -> Result<u64, Error> {
             ))
         }
     };
-    let n = sqlx::query(
-        "UPDATE outbox SET status = $1, attempts = 0, solo = 1, next_try_at = $2, last_error = NULL \
-         WHERE sink_id = $3 AND key = $4 AND version <= $5 AND status IN ($6, $7)",
+    // The earliest goes first; the later ones wait behind it.
+    let versions: Vec<(i64,)> = sqlx::query_as(
+        "SELECT id FROM outbox WHERE sink_id = $1 AND key = $2 AND version <= $3 AND status IN ($4, $5) \
+         ORDER BY version",
     )
-    .bind(state::PENDING)
-    .bind(to_db(tx.now()))
     .bind(sink)
-    .bind(key)
+    .bind(key.clone())
     .bind(version)
     .bind(state::FAILED)
     .bind(state::DEAD)
-    .execute(tx.conn())
-    .await?
-    .rows_affected();
+    .fetch_all(tx.conn())
+    .await?;
+    let blocked: Option<(i64,)> = sqlx::query_as(
+        "SELECT id FROM outbox WHERE sink_id = $1 AND key = $2 AND status IN ($3, $4, $5) LIMIT 1",
+    )
+    .bind(sink)
+    .bind(key)
+    .bind(state::PENDING)
+    .bind(state::SENDING)
+    .bind(state::WAITING)
+    .fetch_optional(tx.conn())
+    .await?;
+    for (i, (message,)) in versions.iter().enumerate() {
+        let first = i == 0 && blocked.is_none();
+        sqlx::query(
+            "UPDATE outbox SET status = $1, attempts = 0, solo = 1, next_try_at = $2, last_error = NULL WHERE id = $3",
+        )
+        .bind(if first { state::PENDING } else { state::WAITING })
+        .bind(to_db(tx.now()))
+        .bind(*message)
+        .execute(tx.conn())
+        .await?;
+    }
+    let n = versions.len() as u64;
     tx.audit(
         "push.resend",
         "outbox",
