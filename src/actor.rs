@@ -25,4 +25,12 @@ impl Actor {
     pub fn system() -> Self {
         Self::new("system")
     }
+
+    /// The lab a lab user is bound to (others: none, they name the lab they mean).
+    pub fn lab_id(&self) -> Option<i64> {
+        match &self.scope {
+            Scope::Lab { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
 }

@@ -203,10 +203,7 @@ pub async fn returned(
     tz: FixedOffset,
 ) -> Result<Vec<CdcItem>, Error> {
     actor.require(Action::ViewReview)?;
-    let lab = match &actor.scope {
-        Scope::Lab { id, .. } => Some(*id),
-        _ => None,
-    };
+    let lab = actor.lab_id();
     let rows: Vec<ResultRow> = sqlx::query_as(&format!(
         "{RESULT_SELECT} WHERE r.current = 1 AND r.cdc_status = 'rejected' \
          AND ($1 IS NULL OR t.lab_id = $1) ORDER BY r.cdc_at DESC LIMIT 5000"

@@ -818,10 +818,7 @@ pub async fn list(
     tz: FixedOffset,
 ) -> Result<Vec<PlateSummary>, Error> {
     actor.require(Action::ViewPlates)?;
-    let own = match &actor.scope {
-        Scope::Lab { id, .. } => Some(*id),
-        _ => None,
-    };
+    let own = actor.lab_id();
     let rows: Vec<PlateRow> = sqlx::query_as(&format!(
         "{PLATE_SELECT} WHERE ($1 IS NULL OR l.code = $1) AND ($2 IS NULL OR p.status = $2) \
          AND ($3 IS NULL OR p.lab_id = $3) ORDER BY p.id DESC LIMIT 500"

@@ -193,14 +193,6 @@ async fn earlier_calls(
     Ok(out)
 }
 
-/// The lab a lab user works in; others name it.
-fn lab_of(actor: &Actor) -> Option<i64> {
-    match &actor.scope {
-        Scope::Lab { id, .. } => Some(*id),
-        _ => None,
-    }
-}
-
 /// Filters for the review queue.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 pub struct QueueFilter {
@@ -218,7 +210,7 @@ pub async fn queue(
     tz: FixedOffset,
 ) -> Result<Vec<ReviewItem>, Error> {
     actor.require(Action::ViewReview)?;
-    let lab = match (lab_of(actor), &f.lab) {
+    let lab = match (actor.lab_id(), &f.lab) {
         (Some(id), _) => Some(id),
         (None, Some(code)) => Some(super::registry::lab_id(&mut *conn, "lab", code).await?.0),
         (None, None) => None,
