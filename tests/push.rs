@@ -313,6 +313,9 @@ async fn statuses_arrive_once_per_version_in_order_through_outages(db: Db) {
         .as_str()
         .unwrap()
         .contains("HTTP 422"));
+    let r = app.get("/api/v1/push/messages?status=lost").await;
+    assert_eq!(r.status, 422, "{r:?}");
+    assert_eq!(r.body["error"]["field"], "status");
     // Version 2 waited behind version 1 until it was settled; both were refused, each alone.
     wait_until("the dead sink gives up", || async {
         messages(&app, "dead").await.len() == 20
