@@ -13,4 +13,5 @@ pub mod review;
 pub mod run;
 pub mod status;
 pub mod tube;
+pub mod turnaround;
 pub mod vocab;
