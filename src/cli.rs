@@ -377,6 +377,10 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         store.clone(),
         std::time::Duration::from_secs(a.seal_every.max(1)),
     );
+    crate::service::turnaround_report::spawn_folder(
+        store.clone(),
+        std::time::Duration::from_secs(2),
+    );
     crate::push::spawn_worker(
         store.clone(),
         crate::push::Config {

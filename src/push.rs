@@ -196,6 +196,8 @@ async fn claim(
         .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    mark_tubes(&mut tx, store.backend(), &ids, "pushed_at", now).await?;
     tx.commit().await?;
     rows.sort_by_key(|r| r.id);
     Ok(rows)
@@ -319,6 +321,37 @@ async fn deliver_table(
     Ok(())
 }
 
+/// Marks the tubes behind these messages as first sent (`pushed_at`) or first acknowledged
+/// (`acked_at`, which the turnaround rollup then counts). Tubes are locked in id order, so
+/// deliveries of one pool's members in parallel batches wait for each other, never deadlock.
+async fn mark_tubes(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    messages: &[i64],
+    column: &str,
+    at: i64,
+) -> anyhow::Result<()> {
+    let fold = if column == "acked_at" {
+        ", fold_pending = 1"
+    } else {
+        ""
+    };
+    for chunk in messages.chunks(backend.rows_per_insert(1)) {
+        let ids: Vec<String> = chunk.iter().map(|id| id.to_string()).collect();
+        sqlx::query(&format!(
+            "UPDATE tube SET {column} = $1{fold} WHERE id IN (SELECT t.id FROM tube t \
+             WHERE t.{column} IS NULL AND t.id IN (SELECT tube_id FROM outbox WHERE id IN ({ids})) \
+             ORDER BY t.id{lock})",
+            ids = ids.join(", "),
+            lock = backend.for_update("t"),
+        ))
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Records the outcome of a delivery for every message of the batch.
 async fn settle(
     store: &Store,
@@ -352,6 +385,8 @@ async fn settle(
             .execute(&mut *tx)
             .await?;
         }
+        let ids: Vec<i64> = batch.iter().map(|m| m.id).collect();
+        mark_tubes(&mut tx, store.backend(), &ids, "acked_at", to_db(now)).await?;
         for m in batch {
             let latency = (to_db(now) - m.created_at) as f64 / 1e6;
             metrics::histogram!("natlis_push_delivery_seconds").record(latency);

@@ -15,6 +15,7 @@ mod registry;
 mod review;
 mod settings;
 mod tubes;
+mod turnaround;
 
 use crate::actor::Actor;
 use crate::error::Error;
@@ -105,6 +106,7 @@ impl utoipa::Modify for Security {
         (name = "bench", description = "Kits, PCR plates, instrument result imports and automatic calls"),
         (name = "review", description = "Review and release, pool re-checks, results and each person's status"),
         (name = "cdc", description = "CDC confirmation of positives (疾控复核)"),
+        (name = "turnaround", description = "Turnaround against the deadline (时限): timelines, at-risk list, capacity, reports"),
         (name = "push", description = "Pushing each person's status to the health-code platform (健康码)"),
         (name = "accounts", description = "Users, tokens, login"),
         (name = "audit", description = "The tamper-evident audit trail"),
@@ -147,7 +149,8 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .merge(kits::router())
         .merge(plates::router())
         .merge(review::router())
-        .merge(push::router());
+        .merge(push::router())
+        .merge(turnaround::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }
 

@@ -203,7 +203,10 @@ impl Timeline {
             _ => None,
         };
         [
-            d(Some(self.clock_start), Some(self.collected.max(self.clock_start))),
+            d(
+                Some(self.clock_start),
+                Some(self.collected.max(self.clock_start)),
+            ),
             d(Some(self.collected.max(self.clock_start)), self.received),
             d(self.received, self.placed),
             d(self.placed, self.imported),
@@ -451,7 +454,10 @@ pub fn forecast(deadlines: &[i64], now: i64, cap: &Capacity) -> Forecast {
     } else {
         i64::MAX / 4
     };
-    let done_at = |plate: i64| now.saturating_add(plate.saturating_mul(gap)).saturating_add(run);
+    let done_at = |plate: i64| {
+        now.saturating_add(plate.saturating_mul(gap))
+            .saturating_add(run)
+    };
     let mut breaches = 0;
     let mut first = None;
     for (i, deadline) in d.iter().enumerate() {
@@ -748,9 +754,15 @@ mod tests {
     #[test]
     fn the_forecast_handles_no_queue_no_capacity_and_past_deadlines() {
         let empty = forecast(&[], T0, &cap(2.0));
-        assert_eq!((empty.waiting, empty.plates_needed, empty.forecast_breaches), (0, 0, 0));
+        assert_eq!(
+            (empty.waiting, empty.plates_needed, empty.forecast_breaches),
+            (0, 0, 0)
+        );
         let stalled = forecast(&[T0 + 100 * H], T0, &cap(0.0));
-        assert_eq!(stalled.forecast_breaches, 0, "the first plate still starts now");
+        assert_eq!(
+            stalled.forecast_breaches, 0,
+            "the first plate still starts now"
+        );
         let stalled = forecast(&vec![T0 + 100 * H; 95], T0, &cap(0.0));
         assert_eq!(stalled.forecast_breaches, 1);
         assert_eq!(stalled.plates_before_oldest_deadline, 0);

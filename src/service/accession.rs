@@ -674,7 +674,7 @@ pub async fn open(
     let collected = collected.unwrap_or(now);
     let collector = collector.unwrap_or_else(|| tx.actor().username.clone());
     let priority = req.category.priority();
-    let deadline = collected + Duration::hours(priority.default_deadline_hours());
+    let deadline = collected + Duration::hours(site.settings.deadline_hours.of(priority));
     let environment = req.kind == TubeKind::Environment;
     let by = tx.actor().username.clone();
     let mut state = TubeState {
@@ -720,19 +720,22 @@ pub async fn open(
         }
     }
     let mut deadline = deadline;
+    // The deadline clock starts at collection, or where the re-check's pool started it.
+    let mut clock_start = collected;
     let mut recheck: Option<(i64, i64)> = None;
     let mut answered: Vec<i64> = vec![];
     if req.kind == TubeKind::Single && people.len() == 1 && retained_for.is_none() {
-        let orders: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
-            "SELECT o.id, o.source_tube_id, o.due_at, s.recollection_no FROM sample_order o \
+        let orders: Vec<(i64, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT o.id, o.source_tube_id, o.due_at, s.recollection_no, s.clock_start_at FROM sample_order o \
              JOIN tube s ON s.id = o.source_tube_id \
              WHERE o.person_id = $1 AND o.kind = 'resample' AND o.status = 'open' ORDER BY o.due_at",
         )
         .bind(people[0].id)
         .fetch_all(tx.conn())
         .await?;
-        if let Some((_, source, due, n)) = orders.first() {
+        if let Some((_, source, due, n, started)) = orders.first() {
             deadline = deadline.min(crate::store::time::from_db(*due));
+            clock_start = clock_start.min(crate::store::time::from_db(*started));
             recheck = Some((*source, n + 1));
         }
         answered = orders.iter().map(|o| o.0).collect();
@@ -741,9 +744,9 @@ pub async fn open(
         "INSERT INTO tube (barcode, kind, status, nominal_size, member_count, short_closed, sample_type, \
          site_id, collector, collected_at, category, priority, deadline_at, payer, payer_institution_id, \
          env_item, env_lot, env_origin, env_location, issued_batch_id, opened_by, closed_at, closed_by, \
-         transport_over_limit, created_at, recheck_of, recollection_no, retained_for, held) \
+         transport_over_limit, created_at, recheck_of, recollection_no, retained_for, held, clock_start_at) \
          VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 0, $23, \
-         $24, $25, $26, $27) \
+         $24, $25, $26, $27, $28) \
          ON CONFLICT (barcode) DO NOTHING RETURNING id",
     )
     .bind(barcode.as_str())
@@ -773,6 +776,7 @@ pub async fn open(
     .bind(recheck.map_or(0, |r| r.1))
     .bind(retained_for.as_ref().map(|r| r.0))
     .bind(i64::from(retained_for.is_some()))
+    .bind(to_db(clock_start))
     .fetch_optional(tx.conn())
     .await;
     let id = match inserted {

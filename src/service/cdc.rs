@@ -154,6 +154,11 @@ pub async fn rule(
     .bind(result)
     .execute(tx.conn())
     .await?;
+    sqlx::query("UPDATE tube SET confirmed_at = $1 WHERE id = $2 AND confirmed_at IS NULL")
+        .bind(now)
+        .bind(row.tube_id)
+        .execute(tx.conn())
+        .await?;
     tx.audit(
         if confirm {
             "result.cdc_confirm"

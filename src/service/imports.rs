@@ -492,6 +492,7 @@ async fn write_calls(
     .bind(p.id)
     .execute(tx.conn())
     .await?;
+    super::turnaround::imported(tx, import_id).await?;
     sqlx::query("UPDATE plate SET status = $1 WHERE id = $2")
         .bind(status::RESULTED)
         .bind(p.id)

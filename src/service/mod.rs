@@ -15,6 +15,8 @@ pub mod registry;
 pub mod results;
 pub mod review;
 pub mod settings;
+pub mod turnaround;
+pub mod turnaround_report;
 
 use crate::error::Error;
 

@@ -484,6 +484,7 @@ async fn place(
     .bind(by)
     .execute(tx.conn())
     .await?;
+    super::turnaround::placed(tx, tube.id).await?;
     tx.audit(
         "attempt.load",
         "tube",
@@ -557,6 +558,7 @@ pub async fn unassign(
         .bind(w.to_string())
         .execute(tx.conn())
         .await?;
+    super::turnaround::unplaced(tx, tube_id).await?;
     tx.audit(
         "attempt.unload",
         "tube",
@@ -576,7 +578,7 @@ async fn waiting(conn: &mut AnyConnection, lab_id: i64) -> Result<Vec<Waiting>, 
          WHERE t.lab_id = $1 AND t.status = 'received' AND t.held = 0 \
          AND NOT EXISTS (SELECT 1 FROM attempt a WHERE a.tube_id = t.id \
            AND (a.decision IS NULL OR a.decision IN ('release', 'resample'))) \
-         ORDER BY t.deadline_at, t.barcode LIMIT 2000",
+         ORDER BY CASE WHEN t.recheck_of IS NULL THEN 1 ELSE 0 END, t.deadline_at, t.barcode LIMIT 2000",
     )
     .bind(lab_id)
     .fetch_all(conn)

@@ -75,10 +75,11 @@ pub async fn person_changed(tx: &mut Tx, person_id: i64, result: Option<i64>) ->
         Some(id) => Some(result_data(tx.conn(), id).await?),
         None => None,
     };
-    let region: Option<(String,)> = match result_id {
+    // The region decides the sinks; the tube behind the change is credited with the push.
+    let region: Option<(String, Option<i64>)> = match result_id {
         Some(id) => {
             sqlx::query_as(
-                "SELECT s.region FROM result r JOIN tube t ON t.id = r.tube_id JOIN site s ON s.id = t.site_id WHERE r.id = $1",
+                "SELECT s.region, t.id FROM result r JOIN tube t ON t.id = r.tube_id JOIN site s ON s.id = t.site_id WHERE r.id = $1",
             )
             .bind(id)
             .fetch_optional(tx.conn())
@@ -86,7 +87,7 @@ pub async fn person_changed(tx: &mut Tx, person_id: i64, result: Option<i64>) ->
         }
         None => {
             sqlx::query_as(
-                "SELECT s.region FROM tube_member m JOIN tube t ON t.id = m.tube_id JOIN site s ON s.id = t.site_id \
+                "SELECT s.region, CAST(NULL AS BIGINT) FROM tube_member m JOIN tube t ON t.id = m.tube_id JOIN site s ON s.id = t.site_id \
                  WHERE m.person_id = $1 ORDER BY t.collected_at DESC LIMIT 1",
             )
             .bind(person_id)
@@ -94,7 +95,7 @@ pub async fn person_changed(tx: &mut Tx, person_id: i64, result: Option<i64>) ->
             .await?
         }
     };
-    let Some((region,)) = region else {
+    let Some((region, tube_id)) = region else {
         return Ok(());
     };
     let sinks: Vec<(i64,)> = sqlx::query_as(
@@ -137,8 +138,8 @@ pub async fn person_changed(tx: &mut Tx, person_id: i64, result: Option<i64>) ->
         .fetch_optional(tx.conn())
         .await?;
         sqlx::query(
-            "INSERT INTO outbox (sink_id, key, version, payload, status, solo, attempts, next_try_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, 0, 0, $6, $6)",
+            "INSERT INTO outbox (sink_id, key, version, payload, status, solo, attempts, next_try_at, created_at, tube_id) \
+             VALUES ($1, $2, $3, $4, $5, 0, 0, $6, $6, $7)",
         )
         .bind(sink)
         .bind(person.uid.clone())
@@ -150,6 +151,7 @@ pub async fn person_changed(tx: &mut Tx, person_id: i64, result: Option<i64>) ->
             state::PENDING
         })
         .bind(to_db(now))
+        .bind(tube_id)
         .execute(tx.conn())
         .await?;
     }

@@ -197,7 +197,7 @@ pub async fn reject(
     let by = tx.actor().username.clone();
     sqlx::query(
         "UPDATE tube SET status = $1, rejected_at = $2, rejected_by = $3, rejection_reason = $4, \
-         rejection_note = $5, lab_id = COALESCE($6, lab_id) WHERE id = $7",
+         rejection_note = $5, lab_id = COALESCE($6, lab_id), fold_pending = 1 WHERE id = $7",
     )
     .bind(TubeStatus::Rejected.as_str())
     .bind(now)

@@ -431,8 +431,11 @@ async fn apply(
                 None => "resample: the specimen gave no result".to_string(),
             };
             view.resample_orders = order_resampling(tx, row.tube_id, row.tube_id, &why).await?;
+            super::turnaround::resampled(tx, row.tube_id).await?;
         }
-        Decision::Retest | Decision::Reextract | Decision::Rerun => {}
+        Decision::Retest | Decision::Reextract | Decision::Rerun => {
+            super::turnaround::requeued(tx, row.tube_id).await?;
+        }
     }
     Ok(view)
 }
@@ -601,6 +604,7 @@ pub(crate) async fn write_result(
     .bind(r.reason.clone())
     .fetch_one(tx.conn())
     .await?;
+    super::turnaround::released(tx, r.tube_id).await?;
     if let Some(person) = r.person_id {
         super::push::person_changed(tx, person, Some(id)).await?;
     }
@@ -652,7 +656,8 @@ async fn queue_retained(tx: &mut Tx, pool: i64) -> Result<Vec<String>, Error> {
     for (id, barcode, person) in retained {
         sqlx::query(
             "UPDATE tube SET held = 0, recheck_of = $1, \
-             deadline_at = (SELECT deadline_at FROM tube WHERE id = $1) WHERE id = $2",
+             deadline_at = (SELECT deadline_at FROM tube WHERE id = $1), \
+             clock_start_at = (SELECT clock_start_at FROM tube WHERE id = $1) WHERE id = $2",
         )
         .bind(pool)
         .bind(id)

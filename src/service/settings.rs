@@ -18,6 +18,33 @@ pub struct Settings {
     /// How long a negative is valid, counted from sampling: 24, 48 or 72 hours (default 48).
     #[serde(default = "default_valid_hours")]
     pub negative_valid_hours: i64,
+    /// Turnaround deadlines by priority, in hours from collection (default 6 / 12 / 24).
+    #[serde(default)]
+    pub deadline_hours: crate::domain::turnaround::DeadlineHours,
+    /// What the lab can run, for the capacity view.
+    #[serde(default)]
+    pub capacity: LabCapacity,
+}
+
+/// A lab's instruments, for the capacity view and its forecast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LabCapacity {
+    /// PCR instruments running plates at once (default 4).
+    pub instruments: i64,
+    /// Placement to release of one plate: extraction, PCR, import, review (default 180).
+    pub minutes_per_plate: i64,
+    /// Tubes per plate, the wells less the controls (default 94).
+    pub tubes_per_plate: i64,
+}
+
+impl Default for LabCapacity {
+    fn default() -> Self {
+        Self {
+            instruments: 4,
+            minutes_per_plate: 180,
+            tubes_per_plate: 94,
+        }
+    }
 }
 
 fn default_valid_hours() -> i64 {
@@ -31,6 +58,8 @@ impl Default for Settings {
             transport_limit_minutes: 240,
             barcode_prefix: "NL".to_string(),
             negative_valid_hours: default_valid_hours(),
+            deadline_hours: Default::default(),
+            capacity: Default::default(),
         }
     }
 }
@@ -69,6 +98,19 @@ pub async fn save(tx: &mut Tx, new: Settings) -> Result<Settings, Error> {
         return Err(Error::invalid(
             "negative_valid_hours",
             "a negative is valid for 24, 48 or 72 hours",
+        ));
+    }
+    new.deadline_hours
+        .check()
+        .map_err(|m| Error::invalid("deadline_hours", m))?;
+    let c = new.capacity;
+    if !(1..=1000).contains(&c.instruments)
+        || !(10..=24 * 60).contains(&c.minutes_per_plate)
+        || !(1..=382).contains(&c.tubes_per_plate)
+    {
+        return Err(Error::invalid(
+            "capacity",
+            "capacity: 1–1000 instruments, 10–1440 minutes per plate, 1–382 tubes per plate",
         ));
     }
     let prefix = new.barcode_prefix.trim().to_ascii_uppercase();

@@ -1,0 +1,588 @@
+//! 时限 turnaround: the timestamps each step leaves on its tube, a tube's timeline, the
+//! at-risk list (tubes and re-sample orders about to miss their deadline, with the stage they
+//! are stuck in) and the capacity view. The report over periods is in
+//! [`super::turnaround_report`].
+
+use super::persons::{PersonRow, PersonView};
+use crate::actor::Actor;
+use crate::auth::policy::{Action, Scope};
+use crate::domain::turnaround::{self as rules, Capacity, Forecast, Stage, Timeline};
+use crate::error::Error;
+use crate::store::time::{show, to_db};
+use crate::store::Tx;
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{AnyConnection, FromRow};
+use utoipa::ToSchema;
+
+// ---- The marks each step leaves (in the step's transaction) ----
+
+/// Placed on a plate: the first placement stays, the latest is now, a re-test is on its way.
+pub(crate) async fn placed(tx: &mut Tx, tube: i64) -> Result<(), Error> {
+    sqlx::query(
+        "UPDATE tube SET placed_at = COALESCE(placed_at, $1), loaded_at = $1, requeued_at = NULL WHERE id = $2",
+    )
+    .bind(to_db(tx.now()))
+    .bind(tube)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Taken out of a well again (a mis-scan): the marks follow the attempts that remain.
+pub(crate) async fn unplaced(tx: &mut Tx, tube: i64) -> Result<(), Error> {
+    sqlx::query(
+        "UPDATE tube SET placed_at = (SELECT MIN(a.created_at) FROM attempt a WHERE a.tube_id = tube.id), \
+         loaded_at = (SELECT MAX(a.created_at) FROM attempt a WHERE a.tube_id = tube.id), \
+         requeued_at = (SELECT a.decided_at FROM attempt a WHERE a.tube_id = tube.id \
+           AND a.decision IN ('retest', 'reextract', 'rerun') \
+           AND a.attempt_no = (SELECT MAX(b.attempt_no) FROM attempt b WHERE b.tube_id = tube.id)) \
+         WHERE id = $1",
+    )
+    .bind(tube)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A run was imported and its tubes called (those not yet released).
+pub(crate) async fn imported(tx: &mut Tx, import_id: i64) -> Result<(), Error> {
+    sqlx::query(
+        "UPDATE tube SET imported_at = $1, called_at = $1 WHERE released_at IS NULL AND id IN \
+         (SELECT a.tube_id FROM auto_call c JOIN attempt a ON a.id = c.attempt_id WHERE c.import_id = $2)",
+    )
+    .bind(to_db(tx.now()))
+    .bind(import_id)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A reviewer sent the tube back to the queue (re-test, re-extraction, re-run).
+pub(crate) async fn requeued(tx: &mut Tx, tube: i64) -> Result<(), Error> {
+    sqlx::query("UPDATE tube SET requeued_at = $1 WHERE id = $2")
+        .bind(to_db(tx.now()))
+        .bind(tube)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// A reviewer ordered new swabs: this tube gives no result.
+pub(crate) async fn resampled(tx: &mut Tx, tube: i64) -> Result<(), Error> {
+    sqlx::query(
+        "UPDATE tube SET resampled_at = $1, requeued_at = NULL, fold_pending = 1 WHERE id = $2 AND resampled_at IS NULL",
+    )
+    .bind(to_db(tx.now()))
+    .bind(tube)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A result of the tube was released (the first release counts).
+pub(crate) async fn released(tx: &mut Tx, tube: i64) -> Result<(), Error> {
+    sqlx::query(
+        "UPDATE tube SET released_at = $1, requeued_at = NULL, fold_pending = 1 WHERE id = $2 AND released_at IS NULL",
+    )
+    .bind(to_db(tx.now()))
+    .bind(tube)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+// ---- A tube's timeline ----
+
+/// The columns a [`Timeline`] is read from (tube alias `t`).
+pub(crate) const TIMELINE_COLUMNS: &str = "t.clock_start_at, t.collected_at, t.deadline_at, \
+    t.received_at, t.placed_at, t.loaded_at, t.requeued_at, t.imported_at, t.released_at, t.acked_at";
+
+#[derive(FromRow, Debug, Clone)]
+pub(crate) struct TimelineRow {
+    pub clock_start_at: i64,
+    pub collected_at: i64,
+    pub deadline_at: i64,
+    pub received_at: Option<i64>,
+    pub placed_at: Option<i64>,
+    pub loaded_at: Option<i64>,
+    pub requeued_at: Option<i64>,
+    pub imported_at: Option<i64>,
+    pub released_at: Option<i64>,
+    pub acked_at: Option<i64>,
+}
+
+impl TimelineRow {
+    pub fn timeline(&self) -> Timeline {
+        Timeline {
+            clock_start: self.clock_start_at,
+            collected: self.collected_at,
+            deadline: self.deadline_at,
+            received: self.received_at,
+            placed: self.placed_at,
+            loaded: self.loaded_at,
+            requeued: self.requeued_at,
+            imported: self.imported_at,
+            released: self.released_at,
+            acked: self.acked_at,
+        }
+    }
+}
+
+/// A tube's journey against its deadline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TimelineView {
+    pub barcode: String,
+    pub priority: String,
+    pub category: String,
+    /// When the deadline clock started: the collection, or the pool's for a re-check.
+    pub clock_start_at: DateTime<FixedOffset>,
+    pub deadline_at: DateTime<FixedOffset>,
+    pub collected_at: DateTime<FixedOffset>,
+    pub received_at: Option<DateTime<FixedOffset>>,
+    /// First placed on a plate.
+    pub placed_at: Option<DateTime<FixedOffset>>,
+    /// Latest run imported (before release).
+    pub imported_at: Option<DateTime<FixedOffset>>,
+    pub called_at: Option<DateTime<FixedOffset>>,
+    pub released_at: Option<DateTime<FixedOffset>>,
+    /// CDC ruling on a positive.
+    pub confirmed_at: Option<DateTime<FixedOffset>>,
+    /// First status message sent to the health-code platform, and acknowledged.
+    pub pushed_at: Option<DateTime<FixedOffset>>,
+    pub acknowledged_at: Option<DateTime<FixedOffset>>,
+    pub rejected_at: Option<DateTime<FixedOffset>>,
+    /// New swabs ordered: this tube gives no result.
+    pub resampled_at: Option<DateTime<FixedOffset>>,
+    /// Where it is now (`done` once acknowledged).
+    pub stage: Stage,
+    /// Minutes left until the deadline (negative: past it), while not released.
+    pub remaining_minutes: Option<i64>,
+    pub within_deadline: Option<bool>,
+    /// The stage the deadline passed in, if it did.
+    pub breached_in: Option<Stage>,
+    /// Minutes per stage up to now: recollect, transport, queue, run, review, push.
+    pub stage_minutes: Vec<StageMinutes>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StageMinutes {
+    pub stage: Stage,
+    pub minutes: f64,
+}
+
+#[derive(FromRow)]
+struct TubeTimes {
+    barcode: String,
+    priority: String,
+    category: String,
+    called_at: Option<i64>,
+    confirmed_at: Option<i64>,
+    pushed_at: Option<i64>,
+    rejected_at: Option<i64>,
+    resampled_at: Option<i64>,
+    site_id: i64,
+    lab_id: Option<i64>,
+    region: String,
+    #[sqlx(flatten)]
+    times: TimelineRow,
+}
+
+/// A tube's timeline (anyone who may see the tube).
+pub async fn timeline(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    barcode: &str,
+    tz: FixedOffset,
+) -> Result<TimelineView, Error> {
+    actor.require(Action::ViewTube)?;
+    let row: Option<TubeTimes> = sqlx::query_as(&format!(
+        "SELECT t.barcode, t.priority, t.category, t.called_at, t.confirmed_at, t.pushed_at, \
+         t.rejected_at, t.resampled_at, t.site_id, COALESCE(t.lab_id, s.lab_id) AS lab_id, s.region, \
+         {TIMELINE_COLUMNS} FROM tube t JOIN site s ON s.id = t.site_id WHERE t.barcode = $1"
+    ))
+    .bind(barcode)
+    .fetch_optional(conn)
+    .await?;
+    let not_found = || Error::not_found("tube.unknown", format!("no tube {barcode}")).at("barcode");
+    let row = row.ok_or_else(not_found)?;
+    let place = crate::auth::policy::TubePlace {
+        site_id: row.site_id,
+        lab_id: row.lab_id,
+        region: &row.region,
+    };
+    if !crate::auth::policy::covers_tube(&actor.scope, place) {
+        return Err(not_found());
+    }
+    let t = row.times.timeline();
+    let now = to_db(Utc::now());
+    let opt = |v: Option<i64>| v.map(|v| show(v, tz));
+    let mut durations = t.durations();
+    // Up to now for the stage it is in.
+    let stage = if row.rejected_at.is_some() || row.resampled_at.is_some() {
+        Stage::Done
+    } else {
+        t.stage()
+    };
+    let since = match stage {
+        Stage::Transport => Some(t.collected),
+        Stage::Queue => t.requeued.or(t.received),
+        Stage::Run => t.loaded,
+        Stage::Review => t.imported,
+        Stage::Push => t.released,
+        _ => None,
+    };
+    if let (Some(since), true) = (since, t.released.is_none() || stage == Stage::Push) {
+        let i = Stage::STEPS
+            .iter()
+            .position(|s| *s == stage)
+            .expect("a step");
+        durations[i] = Some((now - since).max(0) / 1_000_000);
+    }
+    Ok(TimelineView {
+        barcode: row.barcode,
+        priority: row.priority,
+        category: row.category,
+        clock_start_at: show(t.clock_start, tz),
+        deadline_at: show(t.deadline, tz),
+        collected_at: show(t.collected, tz),
+        received_at: opt(t.received),
+        placed_at: opt(t.placed),
+        imported_at: opt(t.imported),
+        called_at: opt(row.called_at),
+        released_at: opt(t.released),
+        confirmed_at: opt(row.confirmed_at),
+        pushed_at: opt(row.pushed_at),
+        acknowledged_at: opt(t.acked),
+        rejected_at: opt(row.rejected_at),
+        resampled_at: opt(row.resampled_at),
+        stage,
+        remaining_minutes: (t.released.is_none() && stage != Stage::Done)
+            .then(|| t.remaining(now).div_euclid(60_000_000)),
+        within_deadline: t.within_deadline(),
+        breached_in: if stage == Stage::Done && t.released.is_none() {
+            None
+        } else {
+            t.breach(now)
+        },
+        stage_minutes: Stage::STEPS
+            .iter()
+            .zip(durations)
+            .filter_map(|(s, d)| {
+                d.map(|d| StageMinutes {
+                    stage: *s,
+                    minutes: (d as f64 / 6.0).round() / 10.0,
+                })
+            })
+            .collect(),
+    })
+}
+
+// ---- Who sees what ----
+
+/// The tubes a list covers: a lab's (lab users: their own), a region's (CDC), or everywhere.
+#[derive(Debug, Clone)]
+pub(crate) enum Coverage {
+    All,
+    Lab(i64),
+    Region(String),
+}
+
+pub(crate) async fn coverage(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    lab: Option<&str>,
+) -> Result<Coverage, Error> {
+    Ok(match (&actor.scope, lab) {
+        (Scope::Lab { id, .. }, _) => Coverage::Lab(*id),
+        (Scope::Region(r), _) => Coverage::Region(r.clone()),
+        (_, Some(code)) => Coverage::Lab(super::registry::lab_id(conn, "lab", code).await?.0),
+        _ => Coverage::All,
+    })
+}
+
+impl Coverage {
+    /// A condition on tube `t` and its site `s`, with the parameter it binds as `$n`.
+    pub(crate) fn condition(&self, n: usize) -> (String, Option<String>) {
+        match self {
+            Coverage::All => ("1 = 1".into(), None),
+            Coverage::Lab(id) => (format!("COALESCE(t.lab_id, s.lab_id) = {id}"), None),
+            Coverage::Region(r) => (format!("s.region LIKE ${n}"), Some(format!("{r}%"))),
+        }
+    }
+}
+
+// ---- The at-risk list ----
+
+/// Filters for the at-risk list.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+pub struct AtRiskFilter {
+    /// Lab code (lab users: their own lab).
+    pub lab: Option<String>,
+    /// Minutes ahead: tubes due within this margin, and those already past (default 120).
+    pub margin_minutes: Option<i64>,
+    /// At most this many (default 500).
+    pub limit: Option<i64>,
+}
+
+/// A tube or a re-sample order about to miss (or past) its deadline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AtRiskItem {
+    /// `tube`, or `resample_order` (a person owes a new swab).
+    pub kind: String,
+    /// The tube; for an order, the tube whose deadline it keeps.
+    pub barcode: String,
+    pub person: Option<PersonView>,
+    pub priority: String,
+    pub category: String,
+    pub site: String,
+    /// Pooled tubes: how many people wait on it.
+    pub people: i64,
+    /// A re-check of a positive pool (it goes first onto plates).
+    pub recheck: bool,
+    pub deadline_at: DateTime<FixedOffset>,
+    /// Negative when past.
+    pub remaining_minutes: i64,
+    pub overdue: bool,
+    /// Where it is stuck.
+    pub stage: Stage,
+    /// Since when it is in that stage.
+    pub stage_since: Option<DateTime<FixedOffset>>,
+}
+
+#[derive(FromRow)]
+struct RiskRow {
+    barcode: String,
+    priority: String,
+    category: String,
+    site: String,
+    member_count: i64,
+    recheck_of: Option<i64>,
+    #[sqlx(flatten)]
+    times: TimelineRow,
+}
+
+#[derive(FromRow)]
+struct OrderRow {
+    barcode: String,
+    priority: String,
+    category: String,
+    site: String,
+    due_at: i64,
+    created_at: i64,
+    #[sqlx(flatten)]
+    person: PersonRow,
+}
+
+/// Tubes not yet released and re-sample orders not yet answered that are due within the
+/// margin (or past due), most urgent first.
+pub async fn at_risk(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    f: &AtRiskFilter,
+    tz: FixedOffset,
+    today: NaiveDate,
+) -> Result<Vec<AtRiskItem>, Error> {
+    actor.require(Action::ViewReview)?;
+    let margin = f.margin_minutes.unwrap_or(120);
+    if !(0..=7 * 24 * 60).contains(&margin) {
+        return Err(Error::invalid(
+            "margin_minutes",
+            "the margin must be 0 to 10080 minutes",
+        ));
+    }
+    let limit = f.limit.unwrap_or(500).clamp(1, 5000);
+    let cover = coverage(&mut *conn, actor, f.lab.as_deref()).await?;
+    let now = to_db(Utc::now());
+    let horizon = now + margin * 60_000_000;
+    let (cond, bind) = cover.condition(3);
+    // The partial index tube_unreleased holds exactly the tubes still to be released.
+    let sql = format!(
+        "SELECT t.barcode, t.priority, t.category, s.code AS site, t.member_count, t.recheck_of, \
+         {TIMELINE_COLUMNS} FROM tube t JOIN site s ON s.id = t.site_id \
+         WHERE t.released_at IS NULL AND t.resampled_at IS NULL AND t.held = 0 AND t.status <> 'rejected' \
+         AND t.deadline_at <= $1 AND {cond} ORDER BY t.deadline_at, t.id LIMIT $2"
+    );
+    let mut q = sqlx::query_as::<_, RiskRow>(&sql).bind(horizon).bind(limit);
+    if let Some(b) = &bind {
+        q = q.bind(b.clone());
+    }
+    let tubes: Vec<RiskRow> = q.fetch_all(&mut *conn).await?;
+    let sql = format!(
+        "SELECT t.barcode, t.priority, t.category, s.code AS site, o.due_at, o.created_at, \
+         p.id, p.uid, p.doc_type, p.doc_no, p.name, p.phone, p.sex, p.birth_date, p.personal_code, \
+         i.code AS institution_code \
+         FROM sample_order o JOIN tube t ON t.id = o.source_tube_id JOIN site s ON s.id = t.site_id \
+         JOIN person p ON p.id = o.person_id LEFT JOIN institution i ON i.id = p.institution_id \
+         WHERE o.status = 'open' AND o.due_at <= $1 AND {cond} ORDER BY o.due_at, o.id LIMIT $2"
+    );
+    let mut q = sqlx::query_as::<_, OrderRow>(&sql)
+        .bind(horizon)
+        .bind(limit);
+    if let Some(b) = &bind {
+        q = q.bind(b.clone());
+    }
+    let orders: Vec<OrderRow> = q.fetch_all(&mut *conn).await?;
+    let minutes = |us: i64| us.div_euclid(60_000_000);
+    let mut items: Vec<AtRiskItem> = tubes
+        .into_iter()
+        .map(|r| {
+            let t = r.times.timeline();
+            let stage = t.stage();
+            let since = match stage {
+                Stage::Transport => Some(t.collected),
+                Stage::Queue => t.requeued.or(t.received),
+                Stage::Run => t.loaded,
+                _ => t.imported,
+            };
+            AtRiskItem {
+                kind: "tube".into(),
+                barcode: r.barcode,
+                person: None,
+                priority: r.priority,
+                category: r.category,
+                site: r.site,
+                people: r.member_count,
+                recheck: r.recheck_of.is_some(),
+                deadline_at: show(t.deadline, tz),
+                remaining_minutes: minutes(t.remaining(now)),
+                overdue: t.deadline < now,
+                stage,
+                stage_since: since.map(|s| show(s, tz)),
+            }
+        })
+        .collect();
+    items.extend(orders.into_iter().map(|o| AtRiskItem {
+        kind: "resample_order".into(),
+        barcode: o.barcode,
+        person: Some(o.person.view(today)),
+        priority: o.priority,
+        category: o.category,
+        site: o.site,
+        people: 1,
+        recheck: true,
+        deadline_at: show(o.due_at, tz),
+        remaining_minutes: minutes(o.due_at - now),
+        overdue: o.due_at < now,
+        stage: Stage::Recollect,
+        stage_since: Some(show(o.created_at, tz)),
+    }));
+    items.sort_by_key(|i| i.deadline_at);
+    items.truncate(limit as usize);
+    Ok(items)
+}
+
+// ---- Capacity ----
+
+/// Filters for the capacity view.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+pub struct CapacityFilter {
+    /// Lab code (lab users: their own lab).
+    pub lab: Option<String>,
+}
+
+/// Tubes waiting against the plates the lab can still run, and what the queue will do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CapacityView {
+    pub lab: String,
+    /// Received, not on a plate (including re-tests sent back).
+    pub waiting: i64,
+    /// Collected for this lab, not yet received.
+    pub in_transit: i64,
+    /// On a plate, not yet called.
+    pub running: i64,
+    /// Called, not yet released.
+    pub in_review: i64,
+    pub oldest_deadline_at: Option<DateTime<FixedOffset>>,
+    /// Plates imported per hour over the last two hours.
+    pub measured_plates_per_hour: f64,
+    /// What the lab's instruments allow (settings: instruments ÷ minutes per plate).
+    pub capacity_plates_per_hour: f64,
+    pub tubes_per_plate: i64,
+    pub minutes_per_plate: i64,
+    /// At the measured rate (the capacity when nothing ran in the last two hours).
+    pub at_current_rate: Forecast,
+    /// At full capacity.
+    pub at_capacity: Forecast,
+    /// When the first forecast breach falls due, at the current rate.
+    pub first_breach_at: Option<DateTime<FixedOffset>>,
+}
+
+/// The capacity view of one lab (lab users: their own; others name it).
+pub async fn capacity(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    f: &CapacityFilter,
+    tz: FixedOffset,
+) -> Result<CapacityView, Error> {
+    actor.require(Action::ViewReview)?;
+    let lab = match coverage(&mut *conn, actor, f.lab.as_deref()).await? {
+        Coverage::Lab(id) => id,
+        _ => return Err(Error::invalid("lab", "name the lab whose capacity to show")),
+    };
+    let (code,): (String,) = sqlx::query_as("SELECT code FROM lab WHERE id = $1")
+        .bind(lab)
+        .fetch_one(&mut *conn)
+        .await?;
+    let settings = super::settings::load(&mut *conn).await?;
+    let now = to_db(Utc::now());
+    let rows: Vec<TimelineRow> = sqlx::query_as(&format!(
+        "SELECT {TIMELINE_COLUMNS} FROM tube t JOIN site s ON s.id = t.site_id \
+         WHERE t.released_at IS NULL AND t.resampled_at IS NULL AND t.held = 0 AND t.status <> 'rejected' \
+         AND COALESCE(t.lab_id, s.lab_id) = $1 ORDER BY t.deadline_at LIMIT 200000"
+    ))
+    .bind(lab)
+    .fetch_all(&mut *conn)
+    .await?;
+    let (mut waiting, mut in_transit, mut running, mut in_review) = (vec![], 0, 0, 0);
+    for r in &rows {
+        let t = r.timeline();
+        match t.stage() {
+            Stage::Queue => waiting.push(t.deadline),
+            Stage::Transport => in_transit += 1,
+            Stage::Run => running += 1,
+            _ => in_review += 1,
+        }
+    }
+    let (plates,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(DISTINCT i.plate_id) FROM result_import i JOIN plate p ON p.id = i.plate_id \
+         WHERE p.lab_id = $1 AND i.imported_at >= $2",
+    )
+    .bind(lab)
+    .bind(now - 2 * 3_600_000_000)
+    .fetch_one(&mut *conn)
+    .await?;
+    let c = &settings.capacity;
+    let capacity_rate = c.instruments as f64 * 60.0 / c.minutes_per_plate.max(1) as f64;
+    let measured = plates as f64 / 2.0;
+    let cap = |rate: f64| Capacity {
+        tubes_per_plate: c.tubes_per_plate,
+        plates_per_hour: rate,
+        minutes_per_plate: c.minutes_per_plate,
+    };
+    let current = rules::forecast(
+        &waiting,
+        now,
+        &cap(if measured > 0.0 {
+            measured
+        } else {
+            capacity_rate
+        }),
+    );
+    let full = rules::forecast(&waiting, now, &cap(capacity_rate));
+    Ok(CapacityView {
+        lab: code,
+        waiting: waiting.len() as i64,
+        in_transit,
+        running,
+        in_review,
+        oldest_deadline_at: waiting.iter().min().map(|d| show(*d, tz)),
+        measured_plates_per_hour: measured,
+        capacity_plates_per_hour: capacity_rate,
+        tubes_per_plate: c.tubes_per_plate,
+        minutes_per_plate: c.minutes_per_plate,
+        first_breach_at: current.first_breach_at.map(|d| show(d, tz)),
+        at_current_rate: current,
+        at_capacity: full,
+    })
+}
