@@ -364,9 +364,8 @@ pub fn contribution(t: &Timeline, outcome: Outcome, already: i64) -> (Counts, i6
             Outcome::Released => {
                 c.released = 1;
                 c.within_deadline = i64::from(t.within_deadline() == Some(true));
-                let d = t.durations();
-                for i in 0..5 {
-                    c.stage_seconds[i] = d[i].unwrap_or(0);
+                for (sum, d) in c.stage_seconds.iter_mut().zip(t.durations()) {
+                    *sum = d.unwrap_or(0);
                 }
                 if let Some(stage) = t.breach(i64::MIN) {
                     c.breaches[stage_index(stage)] = 1;
