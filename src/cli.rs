@@ -110,6 +110,8 @@ enum BenchCommand {
     /// Pushing to the health-code platform: results delivered per second to a local FHIR
     /// receiver, and change → acknowledged latency at an offered rate.
     Push(crate::bench_push::PushBenchArgs),
+    /// Turnaround: the report over millions of tubes, the at-risk list, the rollup's folder.
+    Turnaround(crate::bench_turnaround::TurnaroundBenchArgs),
 }
 
 /// Where the data lives.
@@ -271,6 +273,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             BenchCommand::Accession(a) => crate::bench::accession(a).await,
             BenchCommand::Import(a) => crate::bench_import::run(a).await,
             BenchCommand::Push(a) => crate::bench_push::run(a).await,
+            BenchCommand::Turnaround(a) => crate::bench_turnaround::run(a).await,
         },
     }
 }

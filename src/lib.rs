@@ -11,6 +11,7 @@ pub mod auth;
 pub mod bench;
 pub mod bench_import;
 pub mod bench_push;
+pub mod bench_turnaround;
 pub mod cli;
 pub mod demo;
 pub mod domain;

@@ -316,6 +316,65 @@ impl Histogram {
     }
 }
 
+/// The same histogram as a flat array, for summing many stored ones quickly (a report adds
+/// up a row per hour, site and category).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DenseHistogram(Vec<u64>);
+
+impl Default for DenseHistogram {
+    fn default() -> Self {
+        Self(vec![0; LAST_BUCKET as usize + 1])
+    }
+}
+
+impl DenseHistogram {
+    pub fn add(&mut self, h: &Histogram) {
+        for (b, n) in &h.0 {
+            self.0[(*b).min(LAST_BUCKET) as usize] += n;
+        }
+    }
+
+    pub fn merge(&mut self, other: &DenseHistogram) {
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a += b;
+        }
+    }
+
+    /// Adds a stored histogram (`bucket:count,…`).
+    pub fn add_encoded(&mut self, s: &str) -> Result<(), String> {
+        for part in s.split(',').filter(|p| !p.is_empty()) {
+            let (b, n) = part
+                .split_once(':')
+                .ok_or_else(|| format!("histogram entry {part:?} is not bucket:count"))?;
+            let b: u32 = b
+                .parse()
+                .map_err(|_| format!("histogram bucket {b:?} is not a number"))?;
+            let n: u64 = n
+                .parse()
+                .map_err(|_| format!("histogram count {n:?} is not a number"))?;
+            self.0[b.min(LAST_BUCKET) as usize] += n;
+        }
+        Ok(())
+    }
+
+    /// As [`Histogram::percentile`].
+    pub fn percentile(&self, p: f64) -> Option<i64> {
+        let n: u64 = self.0.iter().sum();
+        if n == 0 {
+            return None;
+        }
+        let rank = ((p * n as f64).ceil() as u64).clamp(1, n);
+        let mut seen = 0;
+        for (b, c) in self.0.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return Some((b as i64 + 1) * BUCKET_MINUTES);
+            }
+        }
+        unreachable!("the rank is within the count")
+    }
+}
+
 /// Additive counts of tubes: what the rollup keeps per hour and group, and what a report
 /// sums.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -680,6 +739,23 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn dense_and_sparse_histograms_agree(
+            a in proptest::collection::vec(0i64..200 * H, 1..50),
+            p in 0.0f64..1.0,
+        ) {
+            let mut h = Histogram::default();
+            for t in &a { h.record(*t); }
+            let (mut d1, mut d2) = (DenseHistogram::default(), DenseHistogram::default());
+            d1.add(&h);
+            d2.add_encoded(&h.encode()).unwrap();
+            prop_assert_eq!(&d1, &d2);
+            prop_assert_eq!(d1.percentile(p), h.percentile(p));
+            let mut both = d1.clone();
+            both.merge(&d2);
+            prop_assert_eq!(both.percentile(p), h.percentile(p));
+        }
+
         #[test]
         fn histograms_encode_and_merge_losslessly(
             a in proptest::collection::vec(0i64..200 * H, 0..50),

@@ -10,7 +10,7 @@
 use super::turnaround::{Coverage, TimelineRow, TIMELINE_COLUMNS};
 use crate::actor::Actor;
 use crate::auth::policy::Action;
-use crate::domain::turnaround::{self as rules, Counts, Histogram, Outcome};
+use crate::domain::turnaround::{self as rules, Counts, DenseHistogram, Histogram, Outcome};
 use crate::domain::vocab::{Category, Priority};
 use crate::error::Error;
 use crate::store::time::{show, to_db};
@@ -334,10 +334,11 @@ pub struct Breaches {
     pub review: i64,
 }
 
-/// What is summed for a summary.
+/// What is summed for a summary (the turnaround histogram apart, flat).
 #[derive(Default, Clone)]
 struct Acc {
     counts: Counts,
+    hist: DenseHistogram,
     pending: i64,
     overdue: [i64; 5],
     pending_overdue: i64,
@@ -358,9 +359,9 @@ impl Acc {
             pending_overdue: self.pending_overdue,
             rejected: c.rejected,
             resampled: c.resampled,
-            turnaround_p50_minutes: c.hist.percentile(0.5),
-            turnaround_p90_minutes: c.hist.percentile(0.9),
-            turnaround_p99_minutes: c.hist.percentile(0.99),
+            turnaround_p50_minutes: self.hist.percentile(0.5),
+            turnaround_p90_minutes: self.hist.percentile(0.9),
+            turnaround_p99_minutes: self.hist.percentile(0.99),
             stage_minutes: StageMinutes {
                 recollect: mean(c.stage_seconds[0], c.released),
                 transport: mean(c.stage_seconds[1], c.released),
@@ -516,12 +517,23 @@ pub async fn report(
     let mut totals = Totals::default();
     let (hour_from, hour_to) = (rules::hour_of(from), rules::hour_of(to - 1) + 1);
 
-    // 1. What the rollup has counted.
+    // 1. What the rollup has counted, summed per hour by the database (the histograms
+    // joined as text, added up here).
+    let backend = if conn.backend_name() == "PostgreSQL" {
+        crate::store::Backend::Postgres
+    } else {
+        crate::store::Backend::Sqlite
+    };
     let sql = format!(
-        "SELECT r.hour, r.released, r.within_deadline, r.rejected, r.resampled, r.s_recollect, \
-         r.s_transport, r.s_queue, r.s_run, r.s_review, r.pushed, r.s_push, r.breach_recollect, \
-         r.breach_transport, r.breach_queue, r.breach_run, r.breach_review, r.hist \
-         FROM turnaround_rollup r WHERE r.hour >= $1 AND r.hour < $2{}",
+        "SELECT r.hour, CAST(SUM(r.released) AS BIGINT) AS released, CAST(SUM(r.within_deadline) AS BIGINT) AS within_deadline, \
+         CAST(SUM(r.rejected) AS BIGINT) AS rejected, CAST(SUM(r.resampled) AS BIGINT) AS resampled, CAST(SUM(r.s_recollect) AS BIGINT) AS s_recollect, \
+         CAST(SUM(r.s_transport) AS BIGINT) AS s_transport, CAST(SUM(r.s_queue) AS BIGINT) AS s_queue, CAST(SUM(r.s_run) AS BIGINT) AS s_run, \
+         CAST(SUM(r.s_review) AS BIGINT) AS s_review, CAST(SUM(r.pushed) AS BIGINT) AS pushed, CAST(SUM(r.s_push) AS BIGINT) AS s_push, \
+         CAST(SUM(r.breach_recollect) AS BIGINT) AS breach_recollect, CAST(SUM(r.breach_transport) AS BIGINT) AS breach_transport, \
+         CAST(SUM(r.breach_queue) AS BIGINT) AS breach_queue, CAST(SUM(r.breach_run) AS BIGINT) AS breach_run, \
+         CAST(SUM(r.breach_review) AS BIGINT) AS breach_review, {} AS hist \
+         FROM turnaround_rollup r WHERE r.hour >= $1 AND r.hour < $2{} GROUP BY r.hour",
+        backend.join_text("r.hist"),
         and(&rollup_cond)
     );
     let mut q = sqlx::query_as::<_, RollupRow>(&sql)
@@ -532,7 +544,7 @@ pub async fn report(
     }
     let rows: Vec<RollupRow> = q.fetch_all(&mut *conn).await?;
     for r in rows {
-        let mut c = Counts {
+        let c = Counts {
             released: r.released,
             within_deadline: r.within_deadline,
             rejected: r.rejected,
@@ -549,10 +561,11 @@ pub async fn report(
             ],
             hist: Histogram::default(),
         };
-        c.hist
+        let acc = totals.hour(r.hour);
+        acc.hist
             .add_encoded(&r.hist)
             .map_err(|e| Error::internal(anyhow::anyhow!("turnaround rollup: {e}")))?;
-        totals.hour(r.hour).counts.add(&c);
+        acc.counts.add(&c);
     }
 
     // 2. What it has not counted yet, as it would count it.
@@ -567,10 +580,9 @@ pub async fn report(
     }
     for r in q.fetch_all(&mut *conn).await? {
         let (c, _) = rules::contribution(&r.times.timeline(), r.outcome(), r.folded);
-        totals
-            .hour(rules::hour_of(r.times.clock_start_at))
-            .counts
-            .add(&c);
+        let acc = totals.hour(rules::hour_of(r.times.clock_start_at));
+        acc.hist.add(&c.hist);
+        acc.counts.add(&c);
     }
 
     // 3. The tubes still under way.
@@ -652,6 +664,7 @@ pub async fn report(
 
 fn merge(into: &mut Acc, from: &Acc) {
     into.counts.add(&from.counts);
+    into.hist.merge(&from.hist);
     into.pending += from.pending;
     into.pending_overdue += from.pending_overdue;
     for i in 0..5 {

@@ -29,6 +29,14 @@ impl Backend {
         }
     }
 
+    /// An aggregate joining the text of `expr` over a group with commas.
+    pub fn join_text(self, expr: &str) -> String {
+        match self {
+            Self::Sqlite => format!("group_concat({expr}, ',')"),
+            Self::Postgres => format!("string_agg({expr}, ',')"),
+        }
+    }
+
     /// The statement that opens a write transaction. SQLite takes the write lock at once so
     /// a read-then-write transaction can never fail to upgrade.
     pub fn begin_write(self) -> &'static str {
