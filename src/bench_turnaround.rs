@@ -247,8 +247,7 @@ async fn run_backend(
     let fold_start = now - 40 * 3600 * S;
     insert_released(
         &store,
-        site0,
-        lab,
+        (site0, lab),
         fold_start,
         fold_step,
         a.tubes,
