@@ -46,6 +46,9 @@ const CATEGORIES: [(&str, &str); 3] = [
     ("fever_clinic", "urgent"),
 ];
 const S: i64 = 1_000_000;
+/// A microsecond factor in SQL, as a 64-bit integer (PostgreSQL reads a bare 1000000 as a
+/// 32-bit one, and hours of them overflow).
+const US: &str = "CAST(1000000 AS BIGINT)";
 
 /// Tube `n`'s steps, in seconds after its collection: the formula both the SQL and the rollup
 /// use.
@@ -88,7 +91,7 @@ async fn insert_released(
         }
     };
     let clock = format!("({start} + (n - {from}) * {step})");
-    let at = |i: usize| format!("({clock} + {} * {S})", STEPS_SQL[i]);
+    let at = |i: usize| format!("({clock} + {} * {US})", STEPS_SQL[i]);
     let (fold_pending, folded) = if pending { (1, 0) } else { (0, 3) };
     let sql = format!(
         "INSERT INTO tube (barcode, kind, status, nominal_size, member_count, short_closed, sample_type, \
@@ -99,7 +102,7 @@ async fn insert_released(
          {site0} + n % {SITES}, 'bench', {clock}, \
          CASE n % 3 WHEN 0 THEN 'mass_screening' WHEN 1 THEN 'outpatient' ELSE 'fever_clinic' END, \
          CASE n % 3 WHEN 0 THEN 'routine' WHEN 1 THEN 'standard' ELSE 'urgent' END, \
-         {clock} + CASE n % 3 WHEN 0 THEN 24 WHEN 1 THEN 12 ELSE 6 END * 3600 * {S}, \
+         {clock} + CASE n % 3 WHEN 0 THEN 24 WHEN 1 THEN 12 ELSE 6 END * 3600 * {US}, \
          'public', 'bench', {lab}, {r}, 'bench', 0, 0, {clock}, {clock}, {p}, {p}, {i}, {i}, {rel}, {rel}, {ack}, \
          {fold_pending}, {folded} FROM ({series}) g",
         r = at(0),
@@ -229,8 +232,8 @@ async fn run_backend(
          site_id, collector, collected_at, category, priority, deadline_at, payer, opened_by, lab_id, \
          received_at, received_by, transport_minutes, transport_over_limit, created_at, clock_start_at) \
          SELECT 'O' || CAST(n AS TEXT), 'pool', 'received', 10, 10, 0, 'oropharyngeal', {site0} + n % {SITES}, 'bench', \
-         {open_start} + n * {open_step}, 'outpatient', 'standard', {open_start} + n * {open_step} + 12 * 3600 * {S}, \
-         'public', 'bench', {lab}, {open_start} + n * {open_step} + 1800 * {S}, 'bench', 30, 0, {now}, {open_start} + n * {open_step} \
+         {open_start} + n * {open_step}, 'outpatient', 'standard', {open_start} + n * {open_step} + 12 * 3600 * {US}, \
+         'public', 'bench', {lab}, {open_start} + n * {open_step} + 1800 * {US}, 'bench', 30, 0, {now}, {open_start} + n * {open_step} \
          FROM ({}) g",
         match store.backend() {
             crate::store::Backend::Postgres => "SELECT generate_series(1::BIGINT, $1::BIGINT) AS n".to_string(),

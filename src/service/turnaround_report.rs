@@ -494,7 +494,9 @@ pub async fn report(
             Error::not_found("site.unknown", format!("no site {code}")).at("site")
         })?;
         rollup_cond.push(format!("r.site_id = {id}"));
-        tube_cond.push(format!("t.site_id = {id}"));
+        // `+` keeps the planner on the small partial indexes (tubes to fold, tubes under
+        // way) instead of walking every tube of the site.
+        tube_cond.push(format!("+t.site_id = {id}"));
     }
     if let Some(p) = &f.priority {
         let p = Priority::parse(p)
