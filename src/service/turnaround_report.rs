@@ -420,7 +420,8 @@ struct RollupRow {
 /// The period of a report as UTC µs, [from, to).
 fn period(f: &ReportFilter, tz: FixedOffset, today: NaiveDate) -> Result<(i64, i64), Error> {
     let parse = |field: &str, v: &str, end: bool| -> Result<i64, Error> {
-        if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+        // An unencoded `+08:00` in a query string arrives as ` 08:00`.
+        if let Ok(t) = DateTime::parse_from_rfc3339(&v.replace(' ', "+")) {
             return Ok(to_db(t.with_timezone(&Utc)));
         }
         let d = NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
