@@ -516,6 +516,19 @@ async fn synthetic_timelines_at_the_edges(db: Db) {
     assert_eq!(after["total"]["turnaround_p50_minutes"], 12 * 60 + 5);
     assert_eq!(after["total"]["turnaround_p99_minutes"], 12 * 60 + 35);
 
+    // Histograms grow by appending; a long one is compacted when its row is next touched.
+    let padding = ",144:0".repeat(400);
+    sqlx::query(&format!(
+        "UPDATE turnaround_rollup SET hist = hist || '{padding}'"
+    ))
+    .execute(admin.store.writer())
+    .await
+    .unwrap();
+    assert_eq!(
+        report(&reviewer, "?from=2025-11-23&to=2025-11-25").await,
+        after
+    );
+
     // The push stage: an acknowledgement later is counted once, by the rollup too.
     sqlx::query("UPDATE tube SET acked_at = released_at + 90000000, fold_pending = 1 WHERE barcode = 'EXACT'")
         .execute(admin.store.writer())
@@ -527,4 +540,8 @@ async fn synthetic_timelines_at_the_edges(db: Db) {
     let folded = report(&reviewer, "?from=2025-11-23&to=2025-11-25").await;
     assert_eq!(folded, live);
     assert_eq!(folded["total"]["released"], 4, "released once");
+    let shortest = admin
+        .count("SELECT MIN(LENGTH(hist)) FROM turnaround_rollup")
+        .await;
+    assert!(shortest < 100, "the touched row was compacted: {shortest}");
 }

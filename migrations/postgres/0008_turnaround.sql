@@ -81,3 +81,5 @@ CREATE TABLE turnaround_rollup (
     hist                TEXT NOT NULL,
     PRIMARY KEY (hour, lab_id, site_id, priority, category)
 );
+-- A report for one site reads its rows only.
+CREATE INDEX turnaround_rollup_site ON turnaround_rollup (site_id, hour);

@@ -105,9 +105,7 @@ async fn fold_in(tx: &mut Tx, max: i64) -> Result<usize, Error> {
         }
         by_mask.entry(mask).or_default().push(r.id);
     }
-    for (key, c) in &groups {
-        add_to_rollup(tx, key, c).await?;
-    }
+    add_to_rollup(tx, &groups).await?;
     for (mask, ids) in by_mask {
         for chunk in ids.chunks(tx.backend().rows_per_insert(1)) {
             let ids: Vec<String> = chunk.iter().map(|id| id.to_string()).collect();
@@ -164,57 +162,81 @@ fn sums(c: &Counts) -> [i64; 16] {
     ]
 }
 
-async fn add_to_rollup(tx: &mut Tx, key: &Key, c: &Counts) -> Result<(), Error> {
-    let (hour, lab, site, priority, category) = key;
-    let zeros = vec!["0"; 16].join(", ");
-    sqlx::query(&format!(
-        "INSERT INTO turnaround_rollup (hour, lab_id, site_id, priority, category, {}) \
-         VALUES ($1, $2, $3, $4, $5, {zeros}, '') ON CONFLICT DO NOTHING",
-        SUMS.join(", ")
-    ))
-    .bind(*hour)
-    .bind(*lab)
-    .bind(*site)
-    .bind(priority.clone())
-    .bind(category.clone())
-    .execute(tx.conn())
-    .await?;
-    let lock = match tx.backend() {
-        crate::store::Backend::Postgres => " FOR UPDATE",
-        crate::store::Backend::Sqlite => "",
-    };
-    let (stored,): (String,) = sqlx::query_as(&format!(
-        "SELECT hist FROM turnaround_rollup WHERE hour = $1 AND lab_id = $2 AND site_id = $3 \
-         AND priority = $4 AND category = $5{lock}"
-    ))
-    .bind(*hour)
-    .bind(*lab)
-    .bind(*site)
-    .bind(priority.clone())
-    .bind(category.clone())
-    .fetch_one(tx.conn())
-    .await?;
-    let mut hist = c.hist.clone();
-    hist.add_encoded(&stored)
-        .map_err(|e| Error::internal(anyhow::anyhow!("turnaround rollup: {e}")))?;
-    let set: Vec<String> = SUMS[..16]
-        .iter()
-        .zip(sums(c))
-        .map(|(col, n)| format!("{col} = {col} + {n}"))
-        .collect();
-    sqlx::query(&format!(
-        "UPDATE turnaround_rollup SET {}, hist = $6 WHERE hour = $1 AND lab_id = $2 AND site_id = $3 \
-         AND priority = $4 AND category = $5",
-        set.join(", ")
-    ))
-    .bind(*hour)
-    .bind(*lab)
-    .bind(*site)
-    .bind(priority.clone())
-    .bind(category.clone())
-    .bind(hist.encode())
-    .execute(tx.conn())
-    .await?;
+/// A stored histogram longer than this is rewritten with each bucket once.
+const COMPACT_AT: i64 = 2000;
+
+/// Adds the groups' counts to their rollup rows, many rows per statement: the sums are added
+/// in place and the new histogram entries appended (a bucket may then appear more than once,
+/// which reading adds up); a histogram grown long is compacted. On PostgreSQL the upsert
+/// locks the rows, in key order, until the transaction ends.
+async fn add_to_rollup(tx: &mut Tx, groups: &BTreeMap<Key, Counts>) -> Result<(), Error> {
+    let rows: Vec<(&Key, &Counts)> = groups.iter().collect();
+    let mut long: Vec<Key> = vec![];
+    for chunk in rows.chunks(tx.backend().rows_per_insert(3)) {
+        let mut values = vec![];
+        for (i, ((hour, lab, site, _, _), c)) in chunk.iter().enumerate() {
+            let sums: Vec<String> = sums(c).iter().map(|n| n.to_string()).collect();
+            values.push(format!(
+                "({hour}, {lab}, {site}, ${}, ${}, {}, ${})",
+                3 * i + 1,
+                3 * i + 2,
+                sums.join(", "),
+                3 * i + 3
+            ));
+        }
+        let add: Vec<String> = SUMS[..16]
+            .iter()
+            .map(|col| format!("{col} = turnaround_rollup.{col} + excluded.{col}"))
+            .collect();
+        let sql = format!(
+            "INSERT INTO turnaround_rollup (hour, lab_id, site_id, priority, category, {}) VALUES {} \
+             ON CONFLICT (hour, lab_id, site_id, priority, category) DO UPDATE SET {}, \
+             hist = CASE WHEN turnaround_rollup.hist = '' THEN excluded.hist \
+               WHEN excluded.hist = '' THEN turnaround_rollup.hist \
+               ELSE turnaround_rollup.hist || ',' || excluded.hist END \
+             RETURNING hour, lab_id, site_id, priority, category, CAST(LENGTH(hist) AS BIGINT)",
+            SUMS.join(", "),
+            values.join(", "),
+            add.join(", ")
+        );
+        let mut q = sqlx::query_as::<_, (i64, i64, i64, String, String, i64)>(&sql);
+        for ((_, _, _, priority, category), c) in chunk {
+            q = q
+                .bind(priority.clone())
+                .bind(category.clone())
+                .bind(c.hist.encode());
+        }
+        for (hour, lab, site, priority, category, len) in q.fetch_all(tx.conn()).await? {
+            if len > COMPACT_AT {
+                long.push((hour, lab, site, priority, category));
+            }
+        }
+    }
+    for (hour, lab, site, priority, category) in long {
+        let key = "hour = $1 AND lab_id = $2 AND site_id = $3 AND priority = $4 AND category = $5";
+        let (stored,): (String,) =
+            sqlx::query_as(&format!("SELECT hist FROM turnaround_rollup WHERE {key}"))
+                .bind(hour)
+                .bind(lab)
+                .bind(site)
+                .bind(priority.clone())
+                .bind(category.clone())
+                .fetch_one(tx.conn())
+                .await?;
+        let hist = Histogram::decode(&stored)
+            .map_err(|e| Error::internal(anyhow::anyhow!("turnaround rollup: {e}")))?;
+        sqlx::query(&format!(
+            "UPDATE turnaround_rollup SET hist = $6 WHERE {key}"
+        ))
+        .bind(hour)
+        .bind(lab)
+        .bind(site)
+        .bind(priority)
+        .bind(category)
+        .bind(hist.encode())
+        .execute(tx.conn())
+        .await?;
+    }
     Ok(())
 }
 
