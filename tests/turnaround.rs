@@ -516,6 +516,19 @@ async fn synthetic_timelines_at_the_edges(db: Db) {
     assert_eq!(after["total"]["turnaround_p50_minutes"], 12 * 60 + 5);
     assert_eq!(after["total"]["turnaround_p99_minutes"], 12 * 60 + 35);
 
+    // The CSV of these timelines, the same on both databases.
+    let csv = reviewer
+        .client
+        .get(reviewer.url("/api/v1/turnaround/report?from=2025-11-23&to=2025-11-25&format=csv"))
+        .bearer_auth(&reviewer.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    insta::assert_snapshot!("turnaround_edges_csv", csv);
+
     // Histograms grow by appending; a long one is compacted when its row is next touched.
     let padding = ",144:0".repeat(400);
     sqlx::query(&format!(

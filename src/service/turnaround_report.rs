@@ -699,7 +699,7 @@ fn merge(into: &mut Acc, from: &Acc) {
 
 // ---- CSV and XLSX ----
 
-const COLUMNS: [&str; 23] = [
+const COLUMNS: [&str; 25] = [
     "granularity",
     "start",
     "tubes",
@@ -720,9 +720,11 @@ const COLUMNS: [&str; 23] = [
     "review_minutes",
     "push_minutes",
     "breaches",
+    "breaches_recollect",
     "breaches_transport",
     "breaches_queue",
-    "breaches_run_review",
+    "breaches_run",
+    "breaches_review",
 ];
 
 /// A cell of a report row.
@@ -758,9 +760,11 @@ fn row(granularity: &str, start: String, s: &Summary) -> Vec<Cell> {
         Num(m.review),
         Num(m.push),
         Int(s.breaches.total),
-        Int(s.breaches.recollect + s.breaches.transport),
+        Int(s.breaches.recollect),
+        Int(s.breaches.transport),
         Int(s.breaches.queue),
-        Int(s.breaches.run + s.breaches.review),
+        Int(s.breaches.run),
+        Int(s.breaches.review),
     ]
 }
 
