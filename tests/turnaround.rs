@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 on_both_databases!(
     a_pool_and_its_recheck_against_the_deadline,
     synthetic_timelines_at_the_edges,
+    two_nodes_fold_without_counting_twice,
 );
 
 const HOUR: i64 = 3_600_000_000;
@@ -557,4 +558,53 @@ async fn synthetic_timelines_at_the_edges(db: Db) {
         .count("SELECT MIN(LENGTH(hist)) FROM turnaround_rollup")
         .await;
     assert!(shortest < 100, "the touched row was compacted: {shortest}");
+}
+
+/// Two app nodes fold side by side (on PostgreSQL each takes its tubes with SKIP LOCKED); every
+/// tube is counted once.
+async fn two_nodes_fold_without_counting_twice(db: Db) {
+    let admin = TestApp::start(db).await;
+    admin.seed().await;
+    let reviewer = admin.as_new("rev-a", Role::LabReviewer, "LAB-A").await;
+    for i in 0..60 {
+        single(&admin, &format!("N{i:02}"), 100 + i, "outpatient", 0).await;
+    }
+    // Released 1 to 13 hours after collection (deadline 12 h): some late, in review.
+    sqlx::query(
+        "UPDATE tube SET clock_start_at = collected_at, received_at = collected_at + 3600000000, \
+         placed_at = collected_at + 7200000000, loaded_at = collected_at + 7200000000, \
+         imported_at = collected_at + 9000000000, \
+         released_at = collected_at + 9000000000 + (id % 13) * 1800000000, \
+         status = 'received', lab_id = 1, fold_pending = 1",
+    )
+    .execute(admin.store.writer())
+    .await
+    .unwrap();
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+    let period = format!(
+        "?from={}&to={}",
+        today.pred_opt().unwrap(),
+        today.succ_opt().unwrap()
+    );
+    let live = report(&reviewer, &period).await;
+    assert_eq!(live["total"]["released"], 60, "{live}");
+    let other = admin.another_node().await;
+    let drain = |store: natlis::store::Store| async move {
+        let mut n = 0;
+        loop {
+            match fold(&store, 7).await.unwrap() {
+                0 => return n,
+                k => n += k,
+            }
+        }
+    };
+    let (a, b) = tokio::join!(drain(admin.store.clone()), drain(other.store.clone()));
+    assert!(a + b >= 60, "{a} + {b}");
+    assert_eq!(
+        admin
+            .count("SELECT CAST(SUM(released) AS BIGINT) FROM turnaround_rollup")
+            .await,
+        60
+    );
+    assert_eq!(report(&reviewer, &period).await, live);
 }
