@@ -12,6 +12,7 @@ use crate::store::Tx;
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, FromRow};
+use std::collections::HashMap;
 use utoipa::ToSchema;
 
 /// Message states.
@@ -32,130 +33,283 @@ pub mod state {
 /// the next version of their status and one outbox message per sink of their region.
 /// `result` names the result that brought the change, if one did.
 pub async fn person_changed(tx: &mut Tx, person_id: i64, result: Option<i64>) -> Result<(), Error> {
-    let person: super::persons::PersonRow = sqlx::query_as(&format!(
-        "{} WHERE p.id = $1",
-        super::persons::PERSON_SELECT
-    ))
-    .bind(person_id)
-    .fetch_one(tx.conn())
-    .await?;
+    people_changed(tx, &[(person_id, result)]).await
+}
+
+/// [`person_changed`] for many people at once (a pool's members after its release): each
+/// lookup is one statement for all of them, and what they share (the result's data, the
+/// region's sinks) is read once.
+pub async fn people_changed(tx: &mut Tx, changes: &[(i64, Option<i64>)]) -> Result<(), Error> {
+    for chunk in changes.chunks(500) {
+        people_changed_chunk(tx, chunk).await?;
+    }
+    Ok(())
+}
+
+/// `1, 2, 3` for an `IN (…)` of ids (integers, so written into the statement).
+fn id_list(ids: impl Iterator<Item = i64>) -> String {
+    ids.map(|id| id.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+async fn people_changed_chunk(tx: &mut Tx, changes: &[(i64, Option<i64>)]) -> Result<(), Error> {
     let now = tx.now();
     let utc = FixedOffset::east_opt(0).expect("UTC");
-    let view = results::status_of(tx.conn(), &person, now, utc, now.date_naive()).await?;
-    let valid_until = view.valid_until.map(|v| to_db(v.with_timezone(&Utc)));
-    let before: Option<(String, Option<i64>, i64)> = sqlx::query_as(
-        "SELECT status, valid_until, version FROM person_status WHERE person_id = $1",
-    )
-    .bind(person_id)
-    .fetch_optional(tx.conn())
-    .await?;
-    if let Some((s, v, _)) = &before {
-        if *s == view.status && *v == valid_until {
-            return Ok(());
-        }
-    }
-    let version = before.as_ref().map_or(1, |b| b.2 + 1);
-    sqlx::query(
-        "INSERT INTO person_status (person_id, status, valid_until, version, changed_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (person_id) DO UPDATE SET status = $2, valid_until = $3, version = $4, changed_at = $5",
-    )
-    .bind(person_id)
-    .bind(view.status.clone())
-    .bind(valid_until)
-    .bind(version)
-    .bind(to_db(now))
-    .execute(tx.conn())
-    .await?;
-    // The result behind the change: the one named, else the person's newest current result.
-    let result_id = match result {
-        Some(id) => Some(id),
-        None => view.results.first().map(|r| r.id),
-    };
-    let result_data = match result_id {
-        Some(id) => Some(result_data(tx.conn(), id).await?),
-        None => None,
-    };
-    // The region decides the sinks; the tube behind the change is credited with the push.
-    let region: Option<(String, Option<i64>)> = match result_id {
-        Some(id) => {
-            sqlx::query_as(
-                "SELECT s.region, t.id FROM result r JOIN tube t ON t.id = r.tube_id JOIN site s ON s.id = t.site_id WHERE r.id = $1",
-            )
-            .bind(id)
-            .fetch_optional(tx.conn())
-            .await?
-        }
-        None => {
-            sqlx::query_as(
-                "SELECT s.region, CAST(NULL AS BIGINT) FROM tube_member m JOIN tube t ON t.id = m.tube_id JOIN site s ON s.id = t.site_id \
-                 WHERE m.person_id = $1 ORDER BY t.collected_at DESC LIMIT 1",
-            )
-            .bind(person_id)
-            .fetch_optional(tx.conn())
-            .await?
-        }
-    };
-    let Some((region, tube_id)) = region else {
-        return Ok(());
-    };
-    let sinks: Vec<(i64,)> = sqlx::query_as(
-        "SELECT id FROM push_sink WHERE enabled = 1 AND $1 LIKE region_prefix || '%' ORDER BY id",
-    )
-    .bind(region)
+    let ids = id_list(changes.iter().map(|c| c.0));
+    let persons: Vec<super::persons::PersonRow> = sqlx::query_as(&format!(
+        "{} WHERE p.id IN ({ids})",
+        super::persons::PERSON_SELECT
+    ))
     .fetch_all(tx.conn())
     .await?;
-    if sinks.is_empty() {
+    let persons: HashMap<i64, super::persons::PersonRow> =
+        persons.into_iter().map(|p| (p.id, p)).collect();
+    let mut results_of: HashMap<i64, Vec<results::ResultRow>> = HashMap::new();
+    let rows: Vec<results::ResultRow> = sqlx::query_as(&format!(
+        "{} WHERE r.person_id IN ({ids}) AND r.current = 1 ORDER BY r.sampled_at DESC, r.id DESC",
+        results::RESULT_SELECT
+    ))
+    .fetch_all(tx.conn())
+    .await?;
+    for r in rows {
+        if let Some(p) = r.person_id {
+            results_of.entry(p).or_default().push(r);
+        }
+    }
+    let mut orders_of: HashMap<i64, Vec<results::OrderRow>> = HashMap::new();
+    let orders: Vec<(i64, String, String, i64, i64)> = sqlx::query_as(&format!(
+        "SELECT o.person_id, t.barcode, o.reason, o.due_at, o.created_at FROM sample_order o \
+         JOIN tube t ON t.id = o.source_tube_id \
+         WHERE o.person_id IN ({ids}) AND o.kind = 'resample' AND o.status = 'open' ORDER BY o.due_at"
+    ))
+    .fetch_all(tx.conn())
+    .await?;
+    for (person, tube, reason, due, made) in orders {
+        orders_of
+            .entry(person)
+            .or_default()
+            .push((tube, reason, due, made));
+    }
+    let valid_hours = super::settings::load(tx.conn()).await?.negative_valid_hours;
+    let before: Vec<(i64, String, Option<i64>, i64)> = sqlx::query_as(&format!(
+        "SELECT person_id, status, valid_until, version FROM person_status WHERE person_id IN ({ids})"
+    ))
+    .fetch_all(tx.conn())
+    .await?;
+    let before: HashMap<i64, (String, Option<i64>, i64)> = before
+        .into_iter()
+        .map(|(p, s, v, n)| (p, (s, v, n)))
+        .collect();
+
+    // The people whose status changed, with their next version and the result behind it.
+    struct Changed {
+        person: i64,
+        view: results::StatusView,
+        valid_until: Option<i64>,
+        version: i64,
+        result: Option<i64>,
+    }
+    let mut changed: Vec<Changed> = vec![];
+    for (person_id, result) in changes {
+        if changed.iter().any(|c| c.person == *person_id) {
+            continue;
+        }
+        let person = persons.get(person_id).ok_or_else(|| {
+            Error::internal(anyhow::anyhow!("person {person_id} vanished in its change"))
+        })?;
+        let view = results::status_from(
+            person,
+            results_of.remove(person_id).unwrap_or_default(),
+            orders_of.remove(person_id).unwrap_or_default(),
+            valid_hours,
+            now,
+            utc,
+            now.date_naive(),
+        );
+        let valid_until = view.valid_until.map(|v| to_db(v.with_timezone(&Utc)));
+        let prior = before.get(person_id);
+        if let Some((s, v, _)) = prior {
+            if *s == view.status && *v == valid_until {
+                continue;
+            }
+        }
+        // The result behind the change: the one named, else the person's newest current one.
+        let result = result.or_else(|| view.results.first().map(|r| r.id));
+        changed.push(Changed {
+            person: *person_id,
+            version: prior.map_or(1, |b| b.2 + 1),
+            view,
+            valid_until,
+            result,
+        });
+    }
+    if changed.is_empty() {
         return Ok(());
     }
-    let message = StatusMessage {
-        key: person.uid.clone(),
-        version,
-        person: PersonData {
-            doc_type: person.doc_type.clone(),
-            doc_no: person.doc_no.clone(),
-            name: person.name.clone(),
-            phone: person.phone.clone(),
-            sex: person.sex.clone(),
-            birth_date: person.birth_date.clone(),
-        },
-        status: view.status.clone(),
-        valid_until: view.valid_until.map(|v| v.with_timezone(&utc).to_rfc3339()),
-        result: result_data,
-        changed_at: now.to_rfc3339(),
-    };
-    let payload =
-        serde_json::to_string(&message).map_err(|e| Error::internal(anyhow::anyhow!(e)))?;
-    for (sink,) in sinks {
-        // Versions go out in order: behind an unsettled earlier version, this one waits.
-        let behind: Option<(i64,)> = sqlx::query_as(
-            "SELECT id FROM outbox WHERE sink_id = $1 AND key = $2 AND status IN ($3, $4, $5) LIMIT 1",
-        )
-        .bind(sink)
-        .bind(person.uid.clone())
-        .bind(state::PENDING)
-        .bind(state::SENDING)
-        .bind(state::WAITING)
-        .fetch_optional(tx.conn())
-        .await?;
+    for c in &changed {
         sqlx::query(
-            "INSERT INTO outbox (sink_id, key, version, payload, status, solo, attempts, next_try_at, created_at, tube_id) \
-             VALUES ($1, $2, $3, $4, $5, 0, 0, $6, $6, $7)",
+            "INSERT INTO person_status (person_id, status, valid_until, version, changed_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (person_id) DO UPDATE SET status = $2, valid_until = $3, version = $4, changed_at = $5",
         )
-        .bind(sink)
-        .bind(person.uid.clone())
-        .bind(version)
-        .bind(payload.clone())
-        .bind(if behind.is_some() {
-            state::WAITING
-        } else {
-            state::PENDING
-        })
+        .bind(c.person)
+        .bind(c.view.status.clone())
+        .bind(c.valid_until)
+        .bind(c.version)
         .bind(to_db(now))
-        .bind(tube_id)
         .execute(tx.conn())
         .await?;
     }
-    metrics::counter!("natlis_push_enqueued_total").increment(1);
+
+    // What each result says, read once per distinct content (a pool's members share it).
+    let result_ids: Vec<i64> = changed.iter().filter_map(|c| c.result).collect();
+    let mut data_of: HashMap<i64, (ResultData, String, i64)> = HashMap::new();
+    if !result_ids.is_empty() {
+        let shared: Vec<(i64, i64, Option<i64>, String, String, i64, Option<String>, String)> =
+            sqlx::query_as(&format!(
+                "SELECT r.id, r.tube_id, r.attempt_id, r.value, r.source, r.sampled_at, r.cdc_status, s.region \
+                 FROM result r JOIN tube t ON t.id = r.tube_id JOIN site s ON s.id = t.site_id \
+                 WHERE r.id IN ({})",
+                id_list(result_ids.iter().copied())
+            ))
+            .fetch_all(tx.conn())
+            .await?;
+        type Content = (i64, Option<i64>, String, String, i64, Option<String>);
+        let mut by_content: HashMap<Content, ResultData> = HashMap::new();
+        for (id, tube, attempt, value, source, sampled, cdc, region) in shared {
+            let content = (tube, attempt, value, source, sampled, cdc);
+            let data = match by_content.get(&content) {
+                Some(d) => d.clone(),
+                None => {
+                    let d = result_data(tx.conn(), id).await?;
+                    by_content.insert(content, d.clone());
+                    d
+                }
+            };
+            data_of.insert(id, (data, region, tube));
+        }
+    }
+    let mut sinks_of: HashMap<String, Vec<i64>> = HashMap::new();
+    // Per sink: (person key, version, payload, tube).
+    let mut messages: std::collections::BTreeMap<i64, Vec<(String, i64, String, Option<i64>)>> =
+        Default::default();
+    for c in &changed {
+        let person = &persons[&c.person];
+        let (data, region, tube) = match c.result.and_then(|r| data_of.get(&r)) {
+            Some((d, region, tube)) => (Some(d.clone()), Some(region.clone()), Some(*tube)),
+            None => {
+                // No result behind it (a rejected tube's people): the region of their latest
+                // tube decides.
+                let region: Option<(String,)> = sqlx::query_as(
+                    "SELECT s.region FROM tube_member m JOIN tube t ON t.id = m.tube_id JOIN site s ON s.id = t.site_id \
+                     WHERE m.person_id = $1 ORDER BY t.collected_at DESC LIMIT 1",
+                )
+                .bind(c.person)
+                .fetch_optional(tx.conn())
+                .await?;
+                (None, region.map(|r| r.0), None)
+            }
+        };
+        let Some(region) = region else {
+            continue;
+        };
+        if !sinks_of.contains_key(&region) {
+            let sinks: Vec<(i64,)> = sqlx::query_as(
+                "SELECT id FROM push_sink WHERE enabled = 1 AND $1 LIKE region_prefix || '%' ORDER BY id",
+            )
+            .bind(region.clone())
+            .fetch_all(tx.conn())
+            .await?;
+            sinks_of.insert(region.clone(), sinks.into_iter().map(|s| s.0).collect());
+        }
+        let sinks = &sinks_of[&region];
+        if sinks.is_empty() {
+            continue;
+        }
+        let message = StatusMessage {
+            key: person.uid.clone(),
+            version: c.version,
+            person: PersonData {
+                doc_type: person.doc_type.clone(),
+                doc_no: person.doc_no.clone(),
+                name: person.name.clone(),
+                phone: person.phone.clone(),
+                sex: person.sex.clone(),
+                birth_date: person.birth_date.clone(),
+            },
+            status: c.view.status.clone(),
+            valid_until: c
+                .view
+                .valid_until
+                .map(|v| v.with_timezone(&utc).to_rfc3339()),
+            result: data,
+            changed_at: now.to_rfc3339(),
+        };
+        let payload =
+            serde_json::to_string(&message).map_err(|e| Error::internal(anyhow::anyhow!(e)))?;
+        for sink in sinks {
+            messages.entry(*sink).or_default().push((
+                person.uid.clone(),
+                c.version,
+                payload.clone(),
+                tube,
+            ));
+        }
+        metrics::counter!("natlis_push_enqueued_total").increment(1);
+    }
+    for (sink, msgs) in messages {
+        // Versions go out in order: behind an unsettled earlier version, a new one waits.
+        for chunk in msgs.chunks(tx.backend().rows_per_insert(2)) {
+            let keys: Vec<String> = chunk.iter().map(|m| m.0.clone()).collect();
+            let marks = (1..=keys.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT DISTINCT key FROM outbox WHERE sink_id = {sink} AND key IN ({marks}) \
+                 AND status IN ('{}', '{}', '{}')",
+                state::PENDING,
+                state::SENDING,
+                state::WAITING
+            );
+            let mut q = sqlx::query_as::<_, (String,)>(&sql);
+            for k in &keys {
+                q = q.bind(k.clone());
+            }
+            let behind: std::collections::HashSet<String> = q
+                .fetch_all(tx.conn())
+                .await?
+                .into_iter()
+                .map(|r| r.0)
+                .collect();
+            let at = to_db(now);
+            let values: Vec<String> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, (key, version, _, tube))| {
+                    format!(
+                        "({sink}, ${}, {version}, ${}, '{}', 0, 0, {at}, {at}, {})",
+                        2 * i + 1,
+                        2 * i + 2,
+                        if behind.contains(key) {
+                            state::WAITING
+                        } else {
+                            state::PENDING
+                        },
+                        tube.map_or("NULL".to_string(), |t| t.to_string())
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO outbox (sink_id, key, version, payload, status, solo, attempts, next_try_at, created_at, tube_id) \
+                 VALUES {}",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for (key, _, payload, _) in chunk {
+                q = q.bind(key.clone()).bind(payload.clone());
+            }
+            q.execute(tx.conn()).await?;
+        }
+    }
     Ok(())
 }
 

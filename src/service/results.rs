@@ -153,7 +153,7 @@ pub(crate) async fn status_of(
     .bind(person.id)
     .fetch_all(&mut *conn)
     .await?;
-    let orders: Vec<(String, String, i64, i64)> = sqlx::query_as(
+    let orders: Vec<OrderRow> = sqlx::query_as(
         "SELECT t.barcode, o.reason, o.due_at, o.created_at FROM sample_order o JOIN tube t ON t.id = o.source_tube_id \
          WHERE o.person_id = $1 AND o.kind = 'resample' AND o.status = 'open' ORDER BY o.due_at",
     )
@@ -163,6 +163,30 @@ pub(crate) async fn status_of(
     let valid_hours = super::settings::load(&mut *conn)
         .await?
         .negative_valid_hours;
+    Ok(status_from(
+        person,
+        rows,
+        orders,
+        valid_hours,
+        now,
+        tz,
+        today,
+    ))
+}
+
+/// An open re-sampling order as [`status_from`] reads it: source tube, reason, due, made.
+pub(crate) type OrderRow = (String, String, i64, i64);
+
+/// A person's status from their current results (newest first) and open re-sampling orders.
+pub(crate) fn status_from(
+    person: &persons::PersonRow,
+    rows: Vec<ResultRow>,
+    orders: Vec<OrderRow>,
+    valid_hours: i64,
+    now: DateTime<Utc>,
+    tz: FixedOffset,
+    today: NaiveDate,
+) -> StatusView {
     // Pool re-checks and CDC returns are told as pending re-check by their results; other
     // open orders (a rejected tube, a specimen that failed twice) mean a new swab is needed.
     let resample_at = orders
@@ -172,7 +196,7 @@ pub(crate) async fn status_of(
         .min();
     let facts: Vec<Fact> = rows.iter().map(ResultRow::fact).collect();
     let st = status::derive(&facts, resample_at, to_db(now), valid_hours * 3_600_000_000);
-    Ok(StatusView {
+    StatusView {
         person: person.view(today),
         status: st.code().to_string(),
         valid_until: match st {
@@ -188,7 +212,7 @@ pub(crate) async fn status_of(
                 due_at: show(due, tz),
             })
             .collect(),
-    })
+    }
 }
 
 /// The reason of the re-sampling order a CDC rejection makes.

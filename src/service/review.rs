@@ -525,6 +525,8 @@ async fn release(
             .map(|(id, uid)| (Some(*id), Some(uid.clone())))
             .collect()
     };
+    // Every member's result first, then their statuses together.
+    let mut changed = vec![];
     for (person, uid) in targets {
         let r = NewResult {
             tube_id: row.tube_id,
@@ -536,9 +538,13 @@ async fn release(
             positive_called_at,
             reason: reason.map(String::from),
         };
-        let written = write_result(tx, &r, &row.barcode, uid.as_deref(), tz).await?;
+        let written = write_result_only(tx, &r, &row.barcode, uid.as_deref(), tz).await?;
+        if let Some(person) = person {
+            changed.push((person, Some(written.id)));
+        }
         view.results.push(written);
     }
+    super::push::people_changed(tx, &changed).await?;
     if recheck {
         view.resample_orders = order_resampling(tx, row.tube_id, row.tube_id, POOL_RECHECK).await?;
         view.retained_tubes_queued = queue_retained(tx, row.tube_id).await?;
@@ -558,8 +564,25 @@ pub(crate) struct NewResult {
     pub reason: Option<String>,
 }
 
-/// Writes the next version of the (tube, person) result; earlier versions stop being current.
+/// Writes the next version of the (tube, person) result; earlier versions stop being current;
+/// the person's status follows.
 pub(crate) async fn write_result(
+    tx: &mut Tx,
+    r: &NewResult,
+    barcode: &str,
+    person_uid: Option<&str>,
+    tz: FixedOffset,
+) -> Result<ResultView, Error> {
+    let view = write_result_only(tx, r, barcode, person_uid, tz).await?;
+    if let Some(person) = r.person_id {
+        super::push::person_changed(tx, person, Some(view.id)).await?;
+    }
+    Ok(view)
+}
+
+/// [`write_result`] without the person's status: the caller brings it up to date (for many
+/// people at once, [`super::push::people_changed`]).
+async fn write_result_only(
     tx: &mut Tx,
     r: &NewResult,
     barcode: &str,
@@ -605,9 +628,6 @@ pub(crate) async fn write_result(
     .fetch_one(tx.conn())
     .await?;
     super::turnaround::released(tx, r.tube_id).await?;
-    if let Some(person) = r.person_id {
-        super::push::person_changed(tx, person, Some(id)).await?;
-    }
     tx.audit(
         if version == 1 {
             "result.release"
