@@ -163,7 +163,18 @@ async fn people_changed_chunk(tx: &mut Tx, changes: &[(i64, Option<i64>)]) -> Re
     let result_ids: Vec<i64> = changed.iter().filter_map(|c| c.result).collect();
     let mut data_of: HashMap<i64, (ResultData, String, i64)> = HashMap::new();
     if !result_ids.is_empty() {
-        let shared: Vec<(i64, i64, Option<i64>, String, String, i64, Option<String>, String)> =
+        // id, then what its message says (tube, attempt, value, source, sampled, CDC), region.
+        type Shared = (
+            i64,
+            i64,
+            Option<i64>,
+            String,
+            String,
+            i64,
+            Option<String>,
+            String,
+        );
+        let shared: Vec<Shared> =
             sqlx::query_as(&format!(
                 "SELECT r.id, r.tube_id, r.attempt_id, r.value, r.source, r.sampled_at, r.cdc_status, s.region \
                  FROM result r JOIN tube t ON t.id = r.tube_id JOIN site s ON s.id = t.site_id \
@@ -189,8 +200,8 @@ async fn people_changed_chunk(tx: &mut Tx, changes: &[(i64, Option<i64>)]) -> Re
     }
     let mut sinks_of: HashMap<String, Vec<i64>> = HashMap::new();
     // Per sink: (person key, version, payload, tube).
-    let mut messages: std::collections::BTreeMap<i64, Vec<(String, i64, String, Option<i64>)>> =
-        Default::default();
+    type Outgoing = (String, i64, String, Option<i64>);
+    let mut messages: std::collections::BTreeMap<i64, Vec<Outgoing>> = Default::default();
     for c in &changed {
         let person = &persons[&c.person];
         let (data, region, tube) = match c.result.and_then(|r| data_of.get(&r)) {
