@@ -517,32 +517,58 @@ async fn release(
     .bind(row.tube_id)
     .fetch_all(tx.conn())
     .await?;
-    let targets: Vec<(Option<i64>, Option<String>)> = if kind == TubeKind::Environment {
-        vec![(None, None)]
-    } else {
-        people
-            .iter()
-            .map(|(id, uid)| (Some(*id), Some(uid.clone())))
-            .collect()
+    // What each person's result says (`person_id` filled in per person).
+    let template = NewResult {
+        tube_id: row.tube_id,
+        person_id: None,
+        attempt_id: Some(row.attempt_id),
+        value: person_value,
+        source: source.into(),
+        sampled_at: row.collected_at,
+        positive_called_at,
+        reason: reason.map(String::from),
     };
-    // Every member's result first, then their statuses together.
+    // Every member's result first (a pool's first release in one statement), then their
+    // statuses together.
+    let bulk = if kind != TubeKind::Environment && people.len() > 1 {
+        first_results(tx, &template, &people, &row.barcode, tz).await?
+    } else {
+        None
+    };
     let mut changed = vec![];
-    for (person, uid) in targets {
-        let r = NewResult {
-            tube_id: row.tube_id,
-            person_id: person,
-            attempt_id: Some(row.attempt_id),
-            value: person_value,
-            source: source.into(),
-            sampled_at: row.collected_at,
-            positive_called_at,
-            reason: reason.map(String::from),
-        };
-        let written = write_result_only(tx, &r, &row.barcode, uid.as_deref(), tz).await?;
-        if let Some(person) = person {
-            changed.push((person, Some(written.id)));
+    match bulk {
+        Some(written) => {
+            changed.extend(
+                people
+                    .iter()
+                    .zip(&written)
+                    .map(|((person, _), w)| (*person, Some(w.id))),
+            );
+            view.results.extend(written);
         }
-        view.results.push(written);
+        None => {
+            let targets: Vec<(Option<i64>, Option<String>)> = if kind == TubeKind::Environment {
+                vec![(None, None)]
+            } else {
+                people
+                    .iter()
+                    .map(|(id, uid)| (Some(*id), Some(uid.clone())))
+                    .collect()
+            };
+            for (person, uid) in targets {
+                let r = NewResult {
+                    person_id: person,
+                    reason: template.reason.clone(),
+                    source: template.source.clone(),
+                    ..template
+                };
+                let written = write_result_only(tx, &r, &row.barcode, uid.as_deref(), tz).await?;
+                if let Some(person) = person {
+                    changed.push((person, Some(written.id)));
+                }
+                view.results.push(written);
+            }
+        }
     }
     super::push::people_changed(tx, &changed).await?;
     if recheck {
@@ -578,6 +604,93 @@ pub(crate) async fn write_result(
         super::push::person_changed(tx, person, Some(view.id)).await?;
     }
     Ok(view)
+}
+
+/// The first results of a tube's people, written in one statement per chunk (version 1 each),
+/// in the order of `people`; `None` if the tube already has current results (then each is
+/// written as the next version of its own, by [`write_result_only`]).
+async fn first_results(
+    tx: &mut Tx,
+    r: &NewResult,
+    people: &[(i64, String)],
+    barcode: &str,
+    tz: FixedOffset,
+) -> Result<Option<Vec<ResultView>>, Error> {
+    let (current,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM result WHERE tube_id = $1 AND current = 1")
+            .bind(r.tube_id)
+            .fetch_one(tx.conn())
+            .await?;
+    if current > 0 {
+        return Ok(None);
+    }
+    let now = to_db(tx.now());
+    let by = tx.actor().username.clone();
+    let cdc = (r.value == ResultValue::Positive).then_some("pending");
+    let mut ids: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
+    for chunk in people.chunks(500) {
+        // Integers written in; the texts bound once for the chunk.
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|(person, _)| {
+                format!(
+                    "({}, {person}, {}, 1, 1, $1, $2, {}, {}, $3, $4, {now}, $5)",
+                    r.tube_id,
+                    r.attempt_id.map_or("NULL".into(), |a| a.to_string()),
+                    r.sampled_at,
+                    r.positive_called_at
+                        .map_or("NULL".into(), |t| t.to_string()),
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO result (tube_id, person_id, attempt_id, version, current, value, source, sampled_at, \
+             positive_called_at, cdc_status, released_by, released_at, reason) VALUES {} RETURNING id, person_id",
+            values.join(", ")
+        );
+        let rows: Vec<(i64, i64)> = sqlx::query_as(&sql)
+            .bind(r.value.as_str())
+            .bind(r.source.clone())
+            .bind(cdc)
+            .bind(by.clone())
+            .bind(r.reason.clone())
+            .fetch_all(tx.conn())
+            .await?;
+        ids.extend(rows.into_iter().map(|(id, person)| (person, id)));
+    }
+    super::turnaround::released(tx, r.tube_id).await?;
+    let mut out = Vec::with_capacity(people.len());
+    for (person, uid) in people {
+        let id = *ids.get(person).ok_or_else(|| {
+            Error::internal(anyhow::anyhow!("no result written for person {person}"))
+        })?;
+        tx.audit(
+            "result.release",
+            "person",
+            uid,
+            None,
+            Some(&serde_json::json!({
+                "tube": barcode, "version": 1, "value": r.value, "source": r.source,
+                "cdc": cdc, "reason": r.reason,
+            })),
+        );
+        out.push(ResultView {
+            id,
+            tube: barcode.to_string(),
+            person: Some(uid.clone()),
+            version: 1,
+            current: true,
+            value: r.value,
+            source: r.source.clone(),
+            sampled_at: show(r.sampled_at, tz),
+            cdc_status: cdc.map(String::from),
+            cdc_reason: None,
+            released_by: by.clone(),
+            released_at: show(now, tz),
+            reason: r.reason.clone(),
+        });
+    }
+    Ok(Some(out))
 }
 
 /// [`write_result`] without the person's status: the caller brings it up to date (for many

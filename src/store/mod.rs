@@ -151,11 +151,23 @@ impl Store {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator
-            .run(&self.write)
-            .await
-            .context("applying migrations")?;
-        Ok(())
+        // SQLite answers "database is locked" at once, without waiting, when a transaction that
+        // read must start writing while another process writes (the migrator reads its table,
+        // then writes): a second process starting beside a busy one tries again.
+        let mut tries = 0;
+        loop {
+            match migrator.run(&self.write).await {
+                Err(e)
+                    if self.backend == Backend::Sqlite
+                        && e.to_string().contains("database is locked")
+                        && tries < 50 =>
+                {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                other => return other.context("applying migrations"),
+            }
+        }
     }
 
     pub fn backend(&self) -> Backend {
