@@ -9,7 +9,7 @@
 use crate::actor::Actor;
 use crate::domain::kit::Kit;
 use crate::domain::plate::{Layout, WellContent};
-use crate::service::{imports, plates};
+use crate::service::{imports, plates, review};
 use crate::store::{Location, SqliteSync, Store};
 use crate::synth::{plate_export, Shape};
 use hdrhistogram::Histogram;
@@ -25,6 +25,10 @@ pub struct ImportBenchArgs {
     /// 384-well plates to import.
     #[arg(long, default_value_t = 200)]
     pub plates384: usize,
+    /// Plates of each size whose tubes are then made ten-person pools and their clean
+    /// negatives released in bulk, timed.
+    #[arg(long, default_value_t = 20)]
+    pub release_plates: usize,
     /// A PostgreSQL server to benchmark too (a fresh database is created in it and dropped).
     #[arg(long, env = "NATLIS_BENCH_PG_URL", hide_env_values = true)]
     pub postgres_url: Option<String>,
@@ -179,7 +183,57 @@ fn bare_csv(bytes: &[u8]) -> usize {
     rows
 }
 
-async fn run_size(db: &str, store: &Store, size: PlateSize, count: usize) -> anyhow::Result<()> {
+/// Makes each tube a ten-person pool: ten people each, scanned in (setup, untimed).
+async fn pool_members(store: &Store, tubes: &[(i64, String)]) -> anyhow::Result<()> {
+    let now = chrono::Utc::now().timestamp_micros();
+    for chunk in tubes.chunks(50) {
+        let mut people = vec![];
+        for (id, _) in chunk {
+            for k in 1..=10 {
+                people.push(format!(
+                    "('bp-{id}-{k}', 'passport', 'BP{id:08}{k:02}', '压测', '13900000000', {now})"
+                ));
+            }
+        }
+        let made: Vec<(i64, String)> = sqlx::query_as(&format!(
+            "INSERT INTO person (uid, doc_type, doc_no, name, phone, created_at) VALUES {} RETURNING id, uid",
+            people.join(", ")
+        ))
+        .fetch_all(store.writer())
+        .await?;
+        let members: Vec<String> = made
+            .iter()
+            .map(|(person, uid)| {
+                let mut parts = uid.split('-').skip(1);
+                let tube = parts.next().unwrap_or("0");
+                let position = parts.next().unwrap_or("0");
+                format!("({tube}, {person}, {position}, {now}, 'bench')")
+            })
+            .collect();
+        sqlx::query(&format!(
+            "INSERT INTO tube_member (tube_id, person_id, position, added_at, added_by) VALUES {}",
+            members.join(", ")
+        ))
+        .execute(store.writer())
+        .await?;
+        let ids: Vec<String> = chunk.iter().map(|(id, _)| id.to_string()).collect();
+        sqlx::query(&format!(
+            "UPDATE tube SET kind = 'pool', nominal_size = 10, member_count = 10 WHERE id IN ({})",
+            ids.join(", ")
+        ))
+        .execute(store.writer())
+        .await?;
+    }
+    Ok(())
+}
+
+async fn run_size(
+    db: &str,
+    store: &Store,
+    size: PlateSize,
+    count: usize,
+    release_plates: usize,
+) -> anyhow::Result<()> {
     if count == 0 {
         return Ok(());
     }
@@ -191,6 +245,10 @@ async fn run_size(db: &str, store: &Store, size: PlateSize, count: usize) -> any
         .find(|k| k.code == KIT)
         .expect("a shipped kit");
     let mut jobs = vec![];
+    let released: Vec<&[(i64, String)]> = all.chunks(per_plate).take(release_plates).collect();
+    for group in &released {
+        pool_members(store, group).await?;
+    }
     for (k, group) in all.chunks(per_plate).enumerate() {
         let run_no = plate(store, size, group).await?;
         let barcodes: Vec<String> = group.iter().map(|(_, b)| b.clone()).collect();
@@ -215,6 +273,7 @@ async fn run_size(db: &str, store: &Store, size: PlateSize, count: usize) -> any
     let tz = chrono::FixedOffset::east_opt(8 * 3600).expect("offset");
     let mut full = Timing::new();
     let start = Instant::now();
+    let run_nos: Vec<String> = jobs.iter().map(|j| j.0.clone()).collect();
     for (run_no, bytes) in jobs {
         let t = Instant::now();
         let upload = imports::Upload {
@@ -251,6 +310,28 @@ async fn run_size(db: &str, store: &Store, size: PlateSize, count: usize) -> any
         "{db:<9} {label:<6} {count} plates imported one after another in {wall:.2} s ({:.0} plates/s)",
         count as f64 / wall
     );
+    // A reviewer (not the bench user who ran the plates) releases the clean negatives of the
+    // pooled plates in bulk: results, statuses and outbox messages for ten people a tube.
+    let reviewer = Actor::new("bench-reviewer");
+    let mut release = Timing::new();
+    for run_no in run_nos.iter().take(released.len()) {
+        let t = Instant::now();
+        let run_no = run_no.clone();
+        let bulk = store
+            .execute(
+                &reviewer,
+                crate::store::change(move |tx| {
+                    let run_no = run_no.clone();
+                    Box::pin(async move { review::release_negatives(tx, &run_no, tz).await })
+                }),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        release.add(t.elapsed().as_secs_f64(), bulk.released * 10);
+    }
+    if !released.is_empty() {
+        release.print(db, &label, "bulk release, pools of 10 (rows=people)");
+    }
     Ok(())
 }
 
@@ -261,8 +342,16 @@ async fn run_backend(name: &str, location: Location, a: &ImportBenchArgs) -> any
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     crate::bench::setup(&store).await?;
-    run_size(name, &store, PlateSize::P96, a.plates96).await?;
-    run_size(name, &store, PlateSize::P384, a.plates384).await?;
+    // A health-code sink for every region, so a release writes its outbox messages (nothing
+    // delivers them here).
+    sqlx::query(
+        "INSERT INTO push_sink (name, region_prefix, kind, url, token, hmac_key, batch_size, max_attempts, enabled, created_at, created_by) \
+         VALUES ('bench', '', 'fhir_http', 'http://127.0.0.1:9/fhir', NULL, NULL, 500, 12, 1, 0, 'bench')",
+    )
+    .execute(store.writer())
+    .await?;
+    run_size(name, &store, PlateSize::P96, a.plates96, a.release_plates).await?;
+    run_size(name, &store, PlateSize::P384, a.plates384, a.release_plates).await?;
     store.close().await;
     Ok(())
 }
