@@ -367,6 +367,21 @@ async fn apply(
     req: &Decide,
     tz: FixedOffset,
 ) -> Result<DecisionView, Error> {
+    let mut statuses = vec![];
+    let view = apply_deferring(tx, row, req, tz, &mut statuses).await?;
+    super::push::people_changed(tx, &statuses).await?;
+    Ok(view)
+}
+
+/// [`apply`], leaving the statuses of the people whose negatives it released to the caller
+/// (`statuses`: person, result), so a bulk release brings them all up to date at once.
+async fn apply_deferring(
+    tx: &mut Tx,
+    row: &AttemptRow,
+    req: &Decide,
+    tz: FixedOffset,
+    statuses: &mut Vec<(i64, Option<i64>)>,
+) -> Result<DecisionView, Error> {
     review::attempt_next(
         review::AttemptState::stored(&row.status, row.decision.as_deref()),
         review::AttemptEvent::Decide(req.decision),
@@ -423,7 +438,7 @@ async fn apply(
     match req.decision {
         Decision::Release => {
             let value = req.value.expect("checked: a release has a value");
-            release(tx, row, value, reason.as_deref(), tz, &mut view).await?;
+            release(tx, row, value, reason.as_deref(), tz, &mut view, statuses).await?;
         }
         Decision::Resample => {
             let why = match reason.as_deref() {
@@ -501,6 +516,7 @@ async fn release(
     reason: Option<&str>,
     tz: FixedOffset,
     view: &mut DecisionView,
+    statuses: &mut Vec<(i64, Option<i64>)>,
 ) -> Result<(), Error> {
     let kind = row.kind();
     let (person_value, recheck) = member_result(kind, value);
@@ -570,10 +586,14 @@ async fn release(
             }
         }
     }
-    super::push::people_changed(tx, &changed).await?;
     if recheck {
+        // Statuses first, then the re-check orders and retained tubes, each a change of its
+        // own.
+        super::push::people_changed(tx, &changed).await?;
         view.resample_orders = order_resampling(tx, row.tube_id, row.tube_id, POOL_RECHECK).await?;
         view.retained_tubes_queued = queue_retained(tx, row.tube_id).await?;
+    } else {
+        statuses.extend(changed);
     }
     Ok(())
 }
@@ -859,15 +879,18 @@ pub async fn release_negatives(
         value: Some(Released::Negative),
         reason: None,
     };
+    // The people's statuses all at once, after every tube's results.
+    let mut statuses = vec![];
     for r in &rows {
         let s = r.suggestion(earlier.get(&r.tube_id).map_or(&[][..], Vec::as_slice));
         if s.is_clean_negative() {
-            apply(tx, r, &req, tz).await?;
+            apply_deferring(tx, r, &req, tz, &mut statuses).await?;
             released += 1;
         } else {
             left.push(r.barcode.clone());
         }
     }
+    super::push::people_changed(tx, &statuses).await?;
     tx.end_bulk();
     Ok(BulkRelease {
         plate: p.run_no,
