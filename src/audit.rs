@@ -190,31 +190,20 @@ async fn seal_in(tx: &mut Tx, margin: chrono::Duration) -> Result<Option<Sealed>
 
 /// Seals every few seconds until the process ends.
 pub fn spawn_sealer(store: Store, every: std::time::Duration) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if store.is_closed() {
-                return;
+    let pause = std::time::Duration::from_millis(20);
+    crate::background::spawn_turns(store, every, pause, |store| async move {
+        match seal(&store, SEAL_MARGIN).await {
+            // A backlog: seal on.
+            Ok(Some(s)) => s.entries == MAX_SEAL,
+            Ok(None) => false,
+            Err(e) if e.code == "audit.seal_raced" => {
+                tracing::debug!("sealing raced a writer; will seal again");
+                false
             }
-            loop {
-                match seal(&store, SEAL_MARGIN).await {
-                    // A backlog: seal on, leaving the writer to others between seals.
-                    Ok(Some(s)) if s.entries == MAX_SEAL => {
-                        tokio::time::sleep(std::time::Duration::from_millis(20)).await
-                    }
-                    Ok(_) => break,
-                    Err(e) if e.code == "audit.seal_raced" => {
-                        tracing::debug!("sealing raced a writer; will seal again");
-                        break;
-                    }
-                    Err(e) => {
-                        let error = crate::domain::mask::redact_ids(&e.to_string());
-                        tracing::warn!(error, "sealing the audit trail failed; will retry");
-                        break;
-                    }
-                }
+            Err(e) => {
+                let error = crate::domain::mask::redact_ids(&e.to_string());
+                tracing::warn!(error, "sealing the audit trail failed; will retry");
+                false
             }
         }
     });

@@ -443,14 +443,27 @@ pub async fn accession(a: AccessionArgs) -> anyhow::Result<()> {
         "{:<9} {:<38} {:>9} {:>8} {:>8} {:>8}",
         "database", "phase", "ops/s", "p50 ms", "p99 ms", "errors"
     );
+    let a = &a;
+    on_each_database(a.postgres_url.as_deref(), |name, location| {
+        run_backend(name, location, a)
+    })
+    .await
+}
+
+/// Runs `run` on a fresh SQLite database in a temporary directory, then, given a server, on a
+/// fresh PostgreSQL database (created and dropped again); `run` gets the backend's name.
+pub(crate) async fn on_each_database<F, Fut>(
+    postgres_url: Option<&str>,
+    run: F,
+) -> anyhow::Result<()>
+where
+    F: Fn(&'static str, Location) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
     let dir = tempfile::tempdir()?;
-    run_backend("sqlite", Location::SqliteDir(dir.path().to_path_buf()), &a).await?;
-    if let Some(url) = &a.postgres_url {
-        with_fresh_pg_database(url, |db_url| {
-            let a = a.clone();
-            async move { run_backend("postgres", Location::Url(db_url), &a).await }
-        })
-        .await?;
+    run("sqlite", Location::SqliteDir(dir.path().to_path_buf())).await?;
+    if let Some(url) = postgres_url {
+        with_fresh_pg_database(url, |db_url| run("postgres", Location::Url(db_url))).await?;
     }
     Ok(())
 }

@@ -369,14 +369,9 @@ pub async fn run(a: ImportBenchArgs) -> anyhow::Result<()> {
         "{:<9} {:<6} {:<30} {:>7} {:>9} {:>9} {:>9} {:>11} {:>8}",
         "database", "wells", "phase", "plates", "ms/plate", "p50 ms", "p99 ms", "rows/s", "total s"
     );
-    let dir = tempfile::tempdir()?;
-    run_backend("sqlite", Location::SqliteDir(dir.path().to_path_buf()), &a).await?;
-    if let Some(url) = &a.postgres_url {
-        crate::bench::with_fresh_pg_database(url, |db_url| {
-            let a = a.clone();
-            async move { run_backend("postgres", Location::Url(db_url), &a).await }
-        })
-        .await?;
-    }
-    Ok(())
+    let a = &a;
+    crate::bench::on_each_database(a.postgres_url.as_deref(), |name, location| {
+        run_backend(name, location, a)
+    })
+    .await
 }

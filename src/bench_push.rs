@@ -218,14 +218,9 @@ pub async fn run(a: PushBenchArgs) -> anyhow::Result<()> {
         a.batch,
         a.sqlite_sync
     );
-    let dir = tempfile::tempdir()?;
-    run_backend("sqlite", Location::SqliteDir(dir.path().to_path_buf()), &a).await?;
-    if let Some(url) = &a.postgres_url {
-        crate::bench::with_fresh_pg_database(url, |db_url| {
-            let a = a.clone();
-            async move { run_backend("postgres", Location::Url(db_url), &a).await }
-        })
-        .await?;
-    }
-    Ok(())
+    let a = &a;
+    crate::bench::on_each_database(a.postgres_url.as_deref(), |name, location| {
+        run_backend(name, location, a)
+    })
+    .await
 }

@@ -8,6 +8,7 @@ pub mod actor;
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod background;
 pub mod bench;
 pub mod bench_import;
 pub mod bench_push;

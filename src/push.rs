@@ -170,10 +170,7 @@ async fn claim(
     lease: Duration,
 ) -> anyhow::Result<Vec<Claimed>> {
     let now = to_db(chrono::Utc::now());
-    let skip = match store.backend() {
-        Backend::Postgres => " FOR UPDATE OF o SKIP LOCKED",
-        Backend::Sqlite => "",
-    };
+    let skip = store.backend().skip_locked("o");
     let limit = if solo { 1 } else { sink.batch_size.max(1) };
     let sql = format!(
         "UPDATE outbox SET status = '{sending}', claimed_until = $1, attempts = attempts + 1 \
@@ -197,7 +194,7 @@ async fn claim(
         .fetch_all(&mut *tx)
         .await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    mark_tubes(&mut tx, store.backend(), &ids, "pushed_at", now).await?;
+    mark_tubes(&mut tx, store.backend(), &ids, TubeMark::Pushed, now).await?;
     tx.commit().await?;
     rows.sort_by_key(|r| r.id);
     Ok(rows)
@@ -321,6 +318,13 @@ async fn deliver_table(
     Ok(())
 }
 
+/// What [`mark_tubes`] records.
+#[derive(Clone, Copy)]
+enum TubeMark {
+    Pushed,
+    Acked,
+}
+
 /// Marks the tubes behind these messages as first sent (`pushed_at`) or first acknowledged
 /// (`acked_at`, which the turnaround rollup then counts). Tubes are locked in id order, so
 /// deliveries of one pool's members in parallel batches wait for each other, never deadlock.
@@ -328,13 +332,13 @@ async fn mark_tubes(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     backend: Backend,
     messages: &[i64],
-    column: &str,
+    mark: TubeMark,
     at: i64,
 ) -> anyhow::Result<()> {
-    let fold = if column == "acked_at" {
-        ", fold_pending = 1"
-    } else {
-        ""
+    let (column, fold) = match mark {
+        TubeMark::Pushed => ("pushed_at", ""),
+        // The turnaround rollup counts the acknowledgement.
+        TubeMark::Acked => ("acked_at", ", fold_pending = 1"),
     };
     for chunk in messages.chunks(backend.rows_per_insert(1)) {
         let ids: Vec<String> = chunk.iter().map(|id| id.to_string()).collect();
@@ -386,7 +390,7 @@ async fn settle(
             .await?;
         }
         let ids: Vec<i64> = batch.iter().map(|m| m.id).collect();
-        mark_tubes(&mut tx, store.backend(), &ids, "acked_at", to_db(now)).await?;
+        mark_tubes(&mut tx, store.backend(), &ids, TubeMark::Acked, to_db(now)).await?;
         for m in batch {
             let latency = (to_db(now) - m.created_at) as f64 / 1e6;
             metrics::histogram!("natlis_push_delivery_seconds").record(latency);

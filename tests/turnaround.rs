@@ -104,6 +104,18 @@ async fn report(app: &TestApp, query: &str) -> Value {
     v
 }
 
+/// A file the API answers with (CSV, XLSX), as bytes.
+async fn download(app: &TestApp, path: &str) -> Vec<u8> {
+    let r = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    r.bytes().await.unwrap().to_vec()
+}
+
 async fn a_pool_and_its_recheck_against_the_deadline(db: Db) {
     let admin = TestApp::start(db).await;
     admin.seed().await;
@@ -304,16 +316,14 @@ async fn a_pool_and_its_recheck_against_the_deadline(db: Db) {
         assert_eq!(r.body["error"]["field"], field);
     }
     // CSV and XLSX carry the same rows.
-    let text = tech
-        .client
-        .get(tech.url(&format!("/api/v1/turnaround/report{period}&format=csv")))
-        .bearer_auth(&tech.token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = String::from_utf8(
+        download(
+            &tech,
+            &format!("/api/v1/turnaround/report{period}&format=csv"),
+        )
+        .await,
+    )
+    .unwrap();
     let mut lines = text.lines();
     assert!(lines
         .next()
@@ -321,19 +331,14 @@ async fn a_pool_and_its_recheck_against_the_deadline(db: Db) {
         .starts_with("granularity,start,tubes,released,within_deadline"));
     assert!(lines.next().unwrap().starts_with("total,"));
     assert!(text.lines().any(|l| l.starts_with("day,")));
-    let bytes = tech
-        .client
-        .get(tech.url(&format!("/api/v1/turnaround/report{period}&format=xlsx")))
-        .bearer_auth(&tech.token)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let bytes = download(
+        &tech,
+        &format!("/api/v1/turnaround/report{period}&format=xlsx"),
+    )
+    .await;
     use calamine::Reader;
     let mut wb: calamine::Xlsx<_> =
-        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec())).unwrap();
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
     let sheet = wb.worksheet_range("Turnaround").unwrap();
     let rows: Vec<_> = sheet.rows().collect();
     let header = rows.iter().position(|r| r[0] == "granularity").unwrap();
@@ -518,16 +523,14 @@ async fn synthetic_timelines_at_the_edges(db: Db) {
     assert_eq!(after["total"]["turnaround_p99_minutes"], 12 * 60 + 35);
 
     // The CSV of these timelines, the same on both databases.
-    let csv = reviewer
-        .client
-        .get(reviewer.url("/api/v1/turnaround/report?from=2025-11-23&to=2025-11-25&format=csv"))
-        .bearer_auth(&reviewer.token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let csv = String::from_utf8(
+        download(
+            &reviewer,
+            "/api/v1/turnaround/report?from=2025-11-23&to=2025-11-25&format=csv",
+        )
+        .await,
+    )
+    .unwrap();
     insta::assert_snapshot!("turnaround_edges_csv", csv);
 
     // Histograms grow by appending; a long one is compacted when its row is next touched.

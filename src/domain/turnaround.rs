@@ -151,6 +151,18 @@ impl Timeline {
         }
     }
 
+    /// Since when the tube has been in `stage` (its current one): the step that began it.
+    pub fn since(&self, stage: Stage) -> Option<i64> {
+        match stage {
+            Stage::Recollect | Stage::Done => None,
+            Stage::Transport => Some(self.collected),
+            Stage::Queue => self.requeued.or(self.received),
+            Stage::Run => self.loaded,
+            Stage::Review => self.imported,
+            Stage::Push => self.released,
+        }
+    }
+
     /// The stage the tube was in at `t` (by its first placement and its latest import, the
     /// split the turnaround report uses).
     pub fn stage_at(&self, t: i64) -> Stage {
@@ -263,19 +275,7 @@ impl Histogram {
     /// The turnaround (minutes) that `p` of the tubes were within: the upper edge of the
     /// bucket holding the rank ⌈p·n⌉; `None` when empty.
     pub fn percentile(&self, p: f64) -> Option<i64> {
-        let n = self.count();
-        if n == 0 {
-            return None;
-        }
-        let rank = ((p * n as f64).ceil() as u64).clamp(1, n);
-        let mut seen = 0;
-        for (b, c) in &self.0 {
-            seen += c;
-            if seen >= rank {
-                return Some((i64::from(*b) + 1) * BUCKET_MINUTES);
-            }
-        }
-        unreachable!("the rank is within the count")
+        percentile(self.0.iter().map(|(b, n)| (*b, *n)), p)
     }
 
     /// Stored form: `bucket:count,…`.
@@ -300,20 +300,46 @@ impl Histogram {
 
     /// Adds a stored histogram without building another map.
     pub fn add_encoded(&mut self, s: &str) -> Result<(), String> {
-        for part in s.split(',').filter(|p| !p.is_empty()) {
-            let (b, n) = part
-                .split_once(':')
-                .ok_or_else(|| format!("histogram entry {part:?} is not bucket:count"))?;
-            let b: u32 = b
-                .parse()
-                .map_err(|_| format!("histogram bucket {b:?} is not a number"))?;
-            let n: u64 = n
-                .parse()
-                .map_err(|_| format!("histogram count {n:?} is not a number"))?;
+        for entry in entries(s) {
+            let (b, n) = entry?;
             *self.0.entry(b).or_default() += n;
         }
         Ok(())
     }
+}
+
+/// The (bucket, count) entries of a stored histogram (`bucket:count,…`; a bucket may repeat).
+fn entries(s: &str) -> impl Iterator<Item = Result<(u32, u64), String>> + '_ {
+    s.split(',').filter(|p| !p.is_empty()).map(|part| {
+        let (b, n) = part
+            .split_once(':')
+            .ok_or_else(|| format!("histogram entry {part:?} is not bucket:count"))?;
+        let b: u32 = b
+            .parse()
+            .map_err(|_| format!("histogram bucket {b:?} is not a number"))?;
+        let n: u64 = n
+            .parse()
+            .map_err(|_| format!("histogram count {n:?} is not a number"))?;
+        Ok((b, n))
+    })
+}
+
+/// The turnaround (minutes) that `p` of the counted tubes were within: the upper edge of the
+/// bucket holding the rank ⌈p·n⌉, over (bucket, count) in bucket order; `None` when empty.
+fn percentile(buckets: impl Iterator<Item = (u32, u64)> + Clone, p: f64) -> Option<i64> {
+    let n: u64 = buckets.clone().map(|(_, c)| c).sum();
+    if n == 0 {
+        return None;
+    }
+    let rank = ((p * n as f64).ceil() as u64).clamp(1, n);
+    let mut seen = 0;
+    for (b, c) in buckets {
+        seen += c;
+        if seen >= rank {
+            return Some((i64::from(b) + 1) * BUCKET_MINUTES);
+        }
+    }
+    unreachable!("the rank is within the count")
 }
 
 /// The same histogram as a flat array, for summing many stored ones quickly (a report adds
@@ -342,16 +368,8 @@ impl DenseHistogram {
 
     /// Adds a stored histogram (`bucket:count,…`).
     pub fn add_encoded(&mut self, s: &str) -> Result<(), String> {
-        for part in s.split(',').filter(|p| !p.is_empty()) {
-            let (b, n) = part
-                .split_once(':')
-                .ok_or_else(|| format!("histogram entry {part:?} is not bucket:count"))?;
-            let b: u32 = b
-                .parse()
-                .map_err(|_| format!("histogram bucket {b:?} is not a number"))?;
-            let n: u64 = n
-                .parse()
-                .map_err(|_| format!("histogram count {n:?} is not a number"))?;
+        for entry in entries(s) {
+            let (b, n) = entry?;
             self.0[b.min(LAST_BUCKET) as usize] += n;
         }
         Ok(())
@@ -359,19 +377,7 @@ impl DenseHistogram {
 
     /// As [`Histogram::percentile`].
     pub fn percentile(&self, p: f64) -> Option<i64> {
-        let n: u64 = self.0.iter().sum();
-        if n == 0 {
-            return None;
-        }
-        let rank = ((p * n as f64).ceil() as u64).clamp(1, n);
-        let mut seen = 0;
-        for (b, c) in self.0.iter().enumerate() {
-            seen += c;
-            if seen >= rank {
-                return Some((b as i64 + 1) * BUCKET_MINUTES);
-            }
-        }
-        unreachable!("the rank is within the count")
+        percentile(self.0.iter().enumerate().map(|(b, n)| (b as u32, *n)), p)
     }
 }
 
@@ -601,6 +607,7 @@ mod tests {
         // Sent back for a re-test: waiting for a plate again.
         t.requeued = Some(T0 + 5 * H);
         assert_eq!(t.stage(), Stage::Queue);
+        assert_eq!(t.since(Stage::Queue), t.requeued);
         // On a plate again: running (the import is from the first run).
         t.requeued = None;
         t.loaded = Some(T0 + 6 * H);
@@ -609,8 +616,10 @@ mod tests {
         assert_eq!(t.stage(), Stage::Review);
         t.released = Some(T0 + 9 * H);
         assert_eq!(t.stage(), Stage::Push);
+        assert_eq!(t.since(Stage::Push), t.released);
         t.acked = Some(T0 + 9 * H + MINUTE);
         assert_eq!(t.stage(), Stage::Done);
+        assert_eq!(t.since(Stage::Done), None);
     }
 
     #[test]

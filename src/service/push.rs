@@ -109,8 +109,9 @@ async fn people_changed_chunk(tx: &mut Tx, changes: &[(i64, Option<i64>)]) -> Re
         result: Option<i64>,
     }
     let mut changed: Vec<Changed> = vec![];
+    let mut seen = std::collections::HashSet::new();
     for (person_id, result) in changes {
-        if changed.iter().any(|c| c.person == *person_id) {
+        if !seen.insert(*person_id) {
             continue;
         }
         let person = persons.get(person_id).ok_or_else(|| {

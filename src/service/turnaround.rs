@@ -224,14 +224,7 @@ pub async fn timeline(
     } else {
         t.stage()
     };
-    let since = match stage {
-        Stage::Transport => Some(t.collected),
-        Stage::Queue => t.requeued.or(t.received),
-        Stage::Run => t.loaded,
-        Stage::Review => t.imported,
-        Stage::Push => t.released,
-        _ => None,
-    };
+    let since = t.since(stage);
     if let (Some(since), true) = (since, t.released.is_none() || stage == Stage::Push) {
         let i = Stage::STEPS
             .iter()
@@ -429,12 +422,7 @@ pub async fn at_risk(
         .map(|r| {
             let t = r.times.timeline();
             let stage = t.stage();
-            let since = match stage {
-                Stage::Transport => Some(t.collected),
-                Stage::Queue => t.requeued.or(t.received),
-                Stage::Run => t.loaded,
-                _ => t.imported,
-            };
+            let since = t.since(stage);
             AtRiskItem {
                 kind: "tube".into(),
                 barcode: r.barcode,

@@ -82,10 +82,7 @@ pub async fn fold(store: &Store, max: i64) -> Result<usize, Error> {
 }
 
 async fn fold_in(tx: &mut Tx, max: i64) -> Result<usize, Error> {
-    let skip = match tx.backend() {
-        crate::store::Backend::Postgres => " FOR UPDATE OF t SKIP LOCKED",
-        crate::store::Backend::Sqlite => "",
-    };
+    let skip = tx.backend().skip_locked("t");
     let rows: Vec<FoldRow> = sqlx::query_as(&format!(
         "{FOLD_SELECT}, {TIMELINE_COLUMNS} FROM tube t JOIN site s ON s.id = t.site_id \
          WHERE t.fold_pending = 1 ORDER BY t.id LIMIT $1{skip}"
@@ -242,25 +239,13 @@ async fn add_to_rollup(tx: &mut Tx, groups: &BTreeMap<Key, Counts>) -> Result<()
 
 /// Folds every few seconds until the process ends (in batches while there is a backlog).
 pub fn spawn_folder(store: Store, every: std::time::Duration) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if store.is_closed() {
-                return;
-            }
-            loop {
-                match fold(&store, FOLD_BATCH).await {
-                    Ok(n) if n as i64 == FOLD_BATCH => {
-                        tokio::time::sleep(std::time::Duration::from_millis(10)).await
-                    }
-                    Ok(_) => break,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "turnaround rollup: a turn failed; will retry");
-                        break;
-                    }
-                }
+    let pause = std::time::Duration::from_millis(10);
+    crate::background::spawn_turns(store, every, pause, |store| async move {
+        match fold(&store, FOLD_BATCH).await {
+            Ok(n) => n as i64 == FOLD_BATCH,
+            Err(e) => {
+                tracing::warn!(error = %e, "turnaround rollup: a turn failed; will retry");
+                false
             }
         }
     });
@@ -544,11 +529,7 @@ pub async fn report(
 
     // 1. What the rollup has counted, summed per hour by the database (the histograms
     // joined as text, added up here).
-    let backend = if conn.backend_name() == "PostgreSQL" {
-        crate::store::Backend::Postgres
-    } else {
-        crate::store::Backend::Sqlite
-    };
+    let backend = crate::store::Backend::of(conn);
     let sql = format!(
         "SELECT r.hour, CAST(SUM(r.released) AS BIGINT) AS released, CAST(SUM(r.within_deadline) AS BIGINT) AS within_deadline, \
          CAST(SUM(r.rejected) AS BIGINT) AS rejected, CAST(SUM(r.resampled) AS BIGINT) AS resampled, CAST(SUM(r.s_recollect) AS BIGINT) AS s_recollect, \

@@ -29,6 +29,15 @@ impl Backend {
         }
     }
 
+    /// The backend of a connection (for functions given only a connection).
+    pub fn of(conn: &sqlx::AnyConnection) -> Backend {
+        if conn.backend_name() == "PostgreSQL" {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
     /// An aggregate joining the text of `expr` over a group with commas.
     pub fn join_text(self, expr: &str) -> String {
         match self {
@@ -52,6 +61,15 @@ impl Backend {
         match self {
             Self::Sqlite => String::new(),
             Self::Postgres => format!(" FOR UPDATE OF {alias}"),
+        }
+    }
+
+    /// The row-lock clause for rows of `alias` that several nodes share out: each takes rows
+    /// no other has locked, without waiting. SQLite needs none (one writer).
+    pub fn skip_locked(self, alias: &str) -> String {
+        match self {
+            Self::Sqlite => String::new(),
+            Self::Postgres => format!(" FOR UPDATE OF {alias} SKIP LOCKED"),
         }
     }
 }
