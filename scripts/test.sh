@@ -11,6 +11,10 @@ PG_EXTRA_OPTS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 pg_start
 trap pg_stop EXIT
 export NATLIS_TEST_PG_URL="$NATLIS_PG_URL"
+# Every FHIR bundle the test receivers are given is checked by an independent R4 validator
+# (fhir.resources from PyPI, installed on first use into target/fhir-venv).
+NATLIS_FHIR_VALIDATOR="$(scripts/fhir.sh)"
+export NATLIS_FHIR_VALIDATOR
 # The tests log everything natlis and sqlx log to target/tmp/test-logs; no full ID number may be there.
 rm -rf target/tmp/test-logs
 cargo test --workspace --all-targets "$@"

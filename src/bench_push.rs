@@ -76,6 +76,7 @@ fn message(n: usize) -> String {
             lab: Some("BENCH-LAB".into()),
             cts: vec![("ORF1ab".into(), None), ("N".into(), None)],
             cdc_status: None,
+            amended: false,
         }),
         changed_at: "2026-11-24T02:00:00+00:00".into(),
     };

@@ -231,7 +231,7 @@ async fn deliver_http(
     messages: &[StatusMessage],
     client: &reqwest::Client,
 ) -> (Delivery, String) {
-    let body = push::fhir_bundle(messages);
+    let body = push::fhir_bundle(&sink.url, messages);
     let keys: Vec<String> = messages
         .iter()
         .map(|m| format!("{}:{}", m.key, m.version))

@@ -5,183 +5,17 @@
 
 mod common;
 
+use common::receiver::{Misbehave, Received, Receiver, KEY, TOKEN};
 use common::{person, Db, TestApp};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 on_both_databases!(
     statuses_arrive_once_per_version_in_order_through_outages,
     two_workers_never_send_one_message_twice_and_a_killed_one_is_taken_over,
 );
 
-/// What the receiver does with the next requests, in turn; then it answers 200.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Misbehave {
-    Error500,
-    Hang,
-    Drop,
-}
-
-#[derive(Default)]
-struct Received {
-    /// key → versions accepted, in the order they were first accepted.
-    accepted: BTreeMap<String, Vec<i64>>,
-    seen: HashSet<(String, i64)>,
-    duplicates: usize,
-    requests: usize,
-    bad_signatures: usize,
-    /// A key the receiver refuses with 422 while this is set.
-    refuse: Option<String>,
-}
-
-struct Receiver {
-    port: u16,
-    script: Arc<Mutex<Vec<Misbehave>>>,
-    stop: tokio::sync::watch::Sender<bool>,
-}
-
-const TOKEN: &str = "platform-token";
-const KEY: &str = "hmac-secret";
-
-impl Receiver {
-    async fn start(port: u16, script: Vec<Misbehave>, got: Arc<Mutex<Received>>) -> Self {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let script = Arc::new(Mutex::new(script));
-        let (stop, mut stopped) = tokio::sync::watch::channel(false);
-        let (s, g) = (script.clone(), got.clone());
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = stopped.changed() => return,
-                    conn = listener.accept() => {
-                        let Ok((sock, _)) = conn else { return };
-                        let (s, g) = (s.clone(), g.clone());
-                        tokio::spawn(handle(sock, s, g));
-                    }
-                }
-            }
-        });
-        Self { port, script, stop }
-    }
-
-    fn down(&self) {
-        let _ = self.stop.send(true);
-    }
-}
-
-async fn handle(
-    mut sock: tokio::net::TcpStream,
-    script: Arc<Mutex<Vec<Misbehave>>>,
-    got: Arc<Mutex<Received>>,
-) {
-    // One request per connection is enough for the test: read headers and body.
-    let mut buf = vec![];
-    let mut tmp = [0u8; 65536];
-    let (head_end, length) = loop {
-        let n = match sock.read(&mut tmp).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        buf.extend_from_slice(&tmp[..n]);
-        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..p]).to_lowercase();
-            let len = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            break (p + 4, len);
-        }
-    };
-    while buf.len() < head_end + length {
-        let n = match sock.read(&mut tmp).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        buf.extend_from_slice(&tmp[..n]);
-    }
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let body = buf[head_end..head_end + length].to_vec();
-    let next = {
-        let mut s = script.lock().unwrap();
-        (!s.is_empty()).then(|| s.remove(0))
-    };
-    let reply = |status: &str, body: &str| {
-        format!(
-            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        )
-    };
-    match next {
-        Some(Misbehave::Drop) => return,
-        Some(Misbehave::Hang) => {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            return;
-        }
-        Some(Misbehave::Error500) => {
-            let _ = sock
-                .write_all(reply("500 Internal Server Error", "{}").as_bytes())
-                .await;
-            return;
-        }
-        None => {}
-    }
-    let lower = head.to_lowercase();
-    let authorised = lower.contains(&format!("authorization: bearer {}", TOKEN.to_lowercase()));
-    let signature = natlis::domain::push::signature(KEY, &body);
-    let signed = lower.contains(&format!("x-natlis-signature: {signature}"));
-    let bundle: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let keys: Vec<(String, i64)> = bundle["entry"]
-        .as_array()
-        .map(|e| {
-            e.iter()
-                .filter(|x| x["resource"]["resourceType"] == "Observation")
-                .filter_map(|x| {
-                    let id = x["resource"]["identifier"][0]["value"].as_str()?;
-                    let (k, v) = id.rsplit_once(':')?;
-                    Some((k.to_string(), v.parse().ok()?))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    // Decide under the lock, answer after it.
-    let answer = {
-        let mut g = got.lock().unwrap();
-        g.requests += 1;
-        if !authorised || !signed {
-            g.bad_signatures += 1;
-            reply("401 Unauthorized", "{}")
-        } else if g
-            .refuse
-            .as_ref()
-            .is_some_and(|bad| keys.iter().any(|(k, _)| k == bad))
-        {
-            reply(
-                "422 Unprocessable Entity",
-                r#"{"error":"unknown document"}"#,
-            )
-        } else {
-            for (k, v) in keys {
-                if g.seen.insert((k.clone(), v)) {
-                    g.accepted.entry(k).or_default().push(v);
-                } else {
-                    g.duplicates += 1;
-                }
-            }
-            reply(
-                "200 OK",
-                r#"{"resourceType":"Bundle","type":"batch-response"}"#,
-            )
-        }
-    };
-    let _ = sock.write_all(answer.as_bytes()).await;
-}
 async fn messages(app: &TestApp, status: &str) -> Vec<Value> {
     let r = app
         .get(&format!("/api/v1/push/messages?status={status}"))
@@ -347,6 +181,11 @@ async fn statuses_arrive_once_per_version_in_order_through_outages(db: Db) {
             );
         }
         assert_eq!(g.bad_signatures, 0);
+        assert_eq!(
+            g.invalid,
+            Vec::<String>::new(),
+            "every bundle is valid FHIR R4"
+        );
     }
     receiver.down();
     // The table sink holds the newest version of each person.
@@ -418,6 +257,9 @@ async fn two_workers_never_send_one_message_twice_and_a_killed_one_is_taken_over
         app.store.clone(),
         natlis::push::Config {
             timeout: Duration::from_secs(60),
+            // One request under way: the hung one (a second, answered but not yet settled when
+            // the worker is killed, would rightly be sent again).
+            parallel: 1,
             ..fast()
         },
     );
@@ -463,5 +305,10 @@ async fn two_workers_never_send_one_message_twice_and_a_killed_one_is_taken_over
     );
     // The hung request was never taken by the receiver; its messages were sent again after the
     // dead worker's lease ran out, and no message went out twice from the two live workers.
-    assert_eq!(g.duplicates, 0);
+    assert_eq!(
+        g.invalid,
+        Vec::<String>::new(),
+        "every bundle is valid FHIR R4"
+    );
+    assert_eq!(g.duplicates, 0, "{:?}", g.accepted);
 }

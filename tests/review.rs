@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::receiver::{Received, Receiver, KEY, TOKEN};
 use common::{person, Db, TestApp};
 use instrument_adapters::{PlateSize, Well};
 use natlis::auth::policy::Role;
@@ -12,6 +13,7 @@ use natlis::domain::kit::Kit;
 use natlis::domain::plate::{Layout, WellContent};
 use natlis::synth::{plate_export, Shape};
 use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
 
 on_both_databases!(
     a_night_of_review_from_pools_to_final_statuses,
@@ -156,6 +158,29 @@ async fn person_id(app: &TestApp, n: u32) -> String {
 async fn a_night_of_review_from_pools_to_final_statuses(db: Db) {
     let l = lab(db).await;
     let a = &l.admin;
+    // The health-code platform: every status on the way goes there, checked as FHIR R4.
+    let got = Arc::new(Mutex::new(Received::default()));
+    let platform = Receiver::start(0, vec![], got.clone()).await;
+    let r = a
+        .post(
+            "/api/v1/push/sinks",
+            json!({"name": "hc", "region_prefix": "11", "kind": "fhir_http", "url": platform.url(),
+                   "token": TOKEN, "hmac_key": KEY, "batch_size": 5}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    natlis::push::spawn_worker(a.store.clone(), natlis::push::Config::default());
+    // A visitor with a passport, tested singly.
+    let r = a
+        .post(
+            "/api/v1/tubes",
+            json!({"barcode": "S-PASS", "kind": "single", "sample_type": "oropharyngeal", "site": "S01",
+                   "category": "mass_screening", "people": [{"doc_type": "passport", "doc_no": "E12345678",
+                   "name": "John Smith", "phone": "+447700900123"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    a.receive_at_lab_a("S-PASS").await;
     // Two ten-person pools (member 4 of P1 is infected), four single tubes.
     a.filled_pool("P1", 10, 1..=10).await;
     a.filled_pool("P2", 10, 11..=20).await;
@@ -187,7 +212,7 @@ async fn a_night_of_review_from_pools_to_final_statuses(db: Db) {
 
     // The queue suggests what the rules say.
     let q = queue(&l, &plate_a).await;
-    assert_eq!(q.len(), 6);
+    assert_eq!(q.len(), 7);
     let suggested = |b: &str| {
         let s = &item(&q, b)["suggestion"];
         format!(
@@ -220,7 +245,7 @@ async fn a_night_of_review_from_pools_to_final_statuses(db: Db) {
         )
         .await;
     assert_eq!(r.status, 200, "{r:?}");
-    assert_eq!(r.body["released"], 2);
+    assert_eq!(r.body["released"], 3);
     let mut left: Vec<&str> = r.body["left_for_review"]
         .as_array()
         .unwrap()
@@ -524,6 +549,15 @@ async fn a_night_of_review_from_pools_to_final_statuses(db: Db) {
         versions,
         [(2, true, "pending_recheck"), (1, false, "negative")]
     );
+    // And corrected back (a third version: an amended negative).
+    let r = l
+        .reviewer
+        .post(
+            &format!("/api/v1/results/{}/amend", r.body[0]["id"]),
+            json!({"value": "negative", "reason": "the label was right after all"}),
+        )
+        .await;
+    assert_eq!((r.status, &r.body["version"]), (200, &json!(3)), "{r:?}");
 
     // The last swabs: person 23 (invalid twice) and person 21 (returned by the CDC).
     single(a, "N23", 23).await;
@@ -576,7 +610,6 @@ async fn a_night_of_review_from_pools_to_final_statuses(db: Db) {
     }
     let expect = |n: u32| match n {
         4 => "positive_confirmed",
-        12 => "pending_recheck",
         _ => "negative",
     };
     for (n, s) in &finals {
@@ -624,6 +657,86 @@ async fn a_night_of_review_from_pools_to_final_statuses(db: Db) {
         .map(|v| (v["tube"].as_str().unwrap(), v["value"].as_str().unwrap()))
         .collect();
     assert_eq!(steps, [("N21", "negative"), ("S-STP", "positive")]);
+    // The platform holds, for every person, the status natlis shows — each version once, in
+    // order, every bundle valid FHIR R4 — and every kind of message went there.
+    let uids: Vec<(String,)> = sqlx::query_as("SELECT uid FROM person ORDER BY id")
+        .fetch_all(a.store.reader())
+        .await
+        .unwrap();
+    for (uid,) in &uids {
+        let r = a.get(&format!("/api/v1/persons/{uid}/status")).await;
+        let (status, version): (String, i64) = sqlx::query_as(
+            "SELECT s.status, s.version FROM person_status s JOIN person p ON p.id = s.person_id WHERE p.uid = $1",
+        )
+        .bind(uid)
+        .fetch_one(a.store.reader())
+        .await
+        .unwrap();
+        assert_eq!(r.body["status"], status.as_str());
+        let mut arrived = false;
+        for _ in 0..200 {
+            let g = got.lock().unwrap();
+            if g.latest.get(uid).is_some_and(|s| s.version == version) {
+                let s = &g.latest[uid];
+                assert_eq!(
+                    s.status, status,
+                    "{uid}: the platform reads what natlis says"
+                );
+                let instant =
+                    |t: Option<&str>| t.map(|t| chrono::DateTime::parse_from_rfc3339(t).unwrap());
+                assert_eq!(
+                    instant(s.valid_until.as_deref()),
+                    instant(r.body["valid_until"].as_str()),
+                    "{uid}: a negative counts as long on the platform"
+                );
+                assert_eq!(
+                    g.accepted[uid],
+                    (1..=version).collect::<Vec<_>>(),
+                    "{uid}: in order, once"
+                );
+                arrived = true;
+                break;
+            }
+            drop(g);
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(
+            arrived,
+            "{uid}: version {version} ({status}) never reached the platform"
+        );
+    }
+    {
+        let g = got.lock().unwrap();
+        assert_eq!(
+            g.invalid,
+            Vec::<String>::new(),
+            "every bundle is valid FHIR R4"
+        );
+        assert_eq!(g.duplicates, 0);
+        let kinds: std::collections::BTreeSet<(&str, &str)> = g
+            .kinds
+            .iter()
+            .map(|(s, f, _)| (s.as_str(), f.as_str()))
+            .collect();
+        for kind in [
+            ("negative", "final"),
+            ("negative", "amended"),
+            ("pending_recheck", "preliminary"),
+            ("needs_resampling", "final"),
+            ("no_result", "registered"),
+            ("positive_preliminary", "preliminary"),
+            ("positive_confirmed", "final"),
+        ] {
+            assert!(kinds.contains(&kind), "{kind:?} never sent: {kinds:?}");
+        }
+        assert!(
+            g.kinds
+                .iter()
+                .any(|(_, _, doc)| doc == "urn:natlis:doc:passport"),
+            "{:?}",
+            g.kinds
+        );
+    }
     // And every step is in the audit trail of the tube.
     let r = a.get("/api/v1/audit?entity=tube:S-INV").await;
     let actions: Vec<&str> = r

@@ -52,6 +52,9 @@ pub struct ResultData {
     /// (target, Ct) of the call behind it; Ct `None`: no amplification.
     pub cts: Vec<(String, Option<f64>)>,
     pub cdc_status: Option<String>,
+    /// The result behind it is a reviewer's amendment (a version after the first).
+    #[serde(default)]
+    pub amended: bool,
 }
 
 const LOINC: &str = "http://loinc.org";
@@ -89,7 +92,14 @@ fn specimen_code(sample_type: &str) -> (&'static str, &'static str) {
 }
 
 // The FHIR R4 resources, as typed structures serialised straight to bytes (a batch of 500
-// messages is a megabyte and more of JSON: no intermediate trees).
+// messages is a megabyte and more of JSON: no intermediate trees). Every kind of message is
+// checked by an independent R4 validator in the tests (scripts/fhir-validator).
+
+/// The extension on a negative's Observation that says until when it counts. R4 has one
+/// `effective[x]`, the time the swab was taken (`effectiveDateTime`); how long a negative counts
+/// is natlis's rule, so it travels in this extension (`valueDateTime`), defined in
+/// `samples/fhir/StructureDefinition-negative-valid-until.json`.
+pub const VALID_UNTIL_EXTENSION: &str = "urn:natlis:fhir:StructureDefinition:negative-valid-until";
 
 #[derive(Serialize)]
 struct Coding<'a> {
@@ -141,9 +151,10 @@ struct Patient<'a> {
     id: &'a str,
     identifier: [Identifier<'a>; 1],
     name: [Text<'a>; 1],
-    telecom: [Telecom<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    telecom: Option<[Telecom<'a>; 1]>,
     gender: &'a str,
-    #[serde(rename = "birthDate")]
+    #[serde(rename = "birthDate", skip_serializing_if = "Option::is_none")]
     birth_date: Option<&'a str>,
 }
 
@@ -182,30 +193,34 @@ struct Component<'a> {
 }
 
 #[derive(Serialize)]
-struct Period<'a> {
-    end: &'a str,
+struct Extension<'a> {
+    url: &'static str,
+    #[serde(rename = "valueDateTime")]
+    value: &'a str,
 }
 
 #[derive(Serialize)]
 struct Observation<'a> {
     id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    extension: Option<[Extension<'a>; 1]>,
     identifier: [Identifier<'a>; 1],
-    status: &'a str,
+    status: &'static str,
+    category: [Concept<'a>; 1],
     code: Concept<'a>,
     subject: Reference<'a>,
+    /// When the swab was taken.
+    #[serde(rename = "effectiveDateTime", skip_serializing_if = "Option::is_none")]
+    effective: Option<&'a str>,
     issued: &'a str,
-    note: [Text<'a>; 1],
     #[serde(
         rename = "valueCodeableConcept",
         skip_serializing_if = "Option::is_none"
     )]
     value: Option<Concept<'a>>,
-    #[serde(rename = "effectivePeriod", skip_serializing_if = "Option::is_none")]
-    period: Option<Period<'a>>,
+    note: [Text<'a>; 1],
     #[serde(skip_serializing_if = "Option::is_none")]
     specimen: Option<Reference<'a>>,
-    #[serde(rename = "effectiveDateTime", skip_serializing_if = "Option::is_none")]
-    effective: Option<&'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     component: Vec<Component<'a>>,
 }
@@ -219,12 +234,19 @@ struct Performer<'a> {
 struct DiagnosticReport<'a> {
     id: &'a str,
     identifier: [Identifier<'a>; 1],
-    status: &'a str,
+    status: &'static str,
+    category: [Concept<'a>; 1],
     code: Concept<'a>,
     subject: Reference<'a>,
+    #[serde(rename = "effectiveDateTime", skip_serializing_if = "Option::is_none")]
+    effective: Option<&'a str>,
     issued: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
     performer: Option<[Performer<'a>; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    specimen: Option<[Reference<'a>; 1]>,
     result: [Reference<'a>; 1],
+    conclusion: &'a str,
 }
 
 #[derive(Serialize)]
@@ -239,9 +261,7 @@ enum Resource<'a> {
 #[derive(Serialize)]
 struct Request<'a> {
     method: &'static str,
-    url: &'static str,
-    #[serde(rename = "ifNoneExist", skip_serializing_if = "Option::is_none")]
-    if_none_exist: Option<&'a str>,
+    url: &'a str,
 }
 
 #[derive(Serialize)]
@@ -261,7 +281,9 @@ struct Bundle<'a> {
     entry: Vec<Entry<'a>>,
 }
 
-/// The ids and references of one message's resources.
+/// The ids, references and texts of one message's resources. Ids are assigned by natlis (a
+/// `PUT` creates or replaces the resource under its id, so a re-delivery changes nothing): the
+/// Patient is one per person, the rest one per status version.
 struct Ids {
     pat: String,
     spec: String,
@@ -270,26 +292,28 @@ struct Ids {
     pat_ref: String,
     spec_ref: String,
     obs_ref: String,
+    rep_ref: String,
     status_id: String,
     doc_system: String,
-    condition: String,
+    note: String,
 }
 
 impl Ids {
     fn of(m: &StatusMessage) -> Self {
         let id = |kind: &str| format!("{kind}-{}-{}", m.key, m.version);
-        let status_id = format!("{}:{}", m.key, m.version);
+        let pat = format!("pat-{}", m.key);
         Self {
-            pat_ref: format!("Patient/{}", id("pat")),
+            pat_ref: format!("Patient/{pat}"),
             spec_ref: format!("Specimen/{}", id("spec")),
             obs_ref: format!("Observation/{}", id("obs")),
-            pat: id("pat"),
+            rep_ref: format!("DiagnosticReport/{}", id("rep")),
+            pat,
             spec: id("spec"),
             obs: id("obs"),
             rep: id("rep"),
-            condition: format!("identifier={STATUS_SYSTEM}|{status_id}"),
-            status_id,
+            status_id: format!("{}:{}", m.key, m.version),
             doc_system: format!("urn:natlis:doc:{}", m.person.doc_type),
+            note: status_note(m),
         }
     }
 }
@@ -298,16 +322,55 @@ const STATUS_SYSTEM: &str = "urn:natlis:status";
 const TEST_CODE: &str = "94500-6";
 const TEST_NAME: &str =
     "SARS-CoV-2 (COVID-19) RNA [Presence] in Respiratory specimen by NAA with probe detection";
+const OBSERVATION_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/observation-category";
+const REPORT_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/v2-0074";
 
-fn entries<'a>(m: &'a StatusMessage, ids: &'a Ids, out: &mut Vec<Entry<'a>>) {
-    let post = |url: &'static str, cond: Option<&'a str>| Request {
-        method: "POST",
-        url,
-        if_none_exist: cond,
+/// The FHIR status of a message's Observation and DiagnosticReport: `registered` when the person
+/// has no valid result (waiting for a new swab or its result, or a result withdrawn), `preliminary`
+/// while it may still change (a positive before the CDC rules, a pool awaiting its re-check),
+/// `amended` when a reviewer corrected the result behind it, else `final`.
+pub fn fhir_status(m: &StatusMessage) -> &'static str {
+    match m.status.as_str() {
+        "no_result" => "registered",
+        "positive_preliminary" | "pending_recheck" => "preliminary",
+        _ if m.result.as_ref().is_some_and(|r| r.amended) => "amended",
+        _ => "final",
+    }
+}
+
+/// What the status says, for a person reading the record.
+fn status_note(m: &StatusMessage) -> String {
+    let mut note = match m.status.as_str() {
+        "negative" => "negative (阴性)".to_string(),
+        "pending_recheck" => "pending single-tube re-check (待复核)".to_string(),
+        "needs_resampling" => "a new swab is needed (需重新采样)".to_string(),
+        "positive_preliminary" => "positive, awaiting CDC confirmation (阳性，待确认)".to_string(),
+        "positive_confirmed" => "positive, confirmed by the CDC (阳性，已确认)".to_string(),
+        "no_result" => "no valid result (无有效结果)".to_string(),
+        other => other.to_string(),
     };
-    let full = |id: &str| format!("urn:natlis:{id}");
+    if let Some(until) = &m.valid_until {
+        note.push_str(&format!("; counts until {until}"));
+    }
+    if m.status == "no_result"
+        && m.result
+            .as_ref()
+            .is_some_and(|r| r.cdc_status.as_deref() == Some("rejected"))
+    {
+        note.push_str("; the earlier positive was not confirmed by the CDC");
+    }
+    note
+}
+
+fn entries<'a>(base: &str, m: &'a StatusMessage, ids: &'a Ids, out: &mut Vec<Entry<'a>>) {
+    let put = |url: &'a str| Request { method: "PUT", url };
+    let full = |reference: &str| format!("{base}/{reference}");
+    let status = fhir_status(m);
+    let pat_ref = Reference {
+        reference: &ids.pat_ref,
+    };
     out.push(Entry {
-        full_url: full(&ids.pat),
+        full_url: full(&ids.pat_ref),
         resource: Resource::Patient(Patient {
             id: &ids.pat,
             identifier: [Identifier {
@@ -317,10 +380,10 @@ fn entries<'a>(m: &'a StatusMessage, ids: &'a Ids, out: &mut Vec<Entry<'a>>) {
             name: [Text {
                 text: &m.person.name,
             }],
-            telecom: [Telecom {
+            telecom: (!m.person.phone.is_empty()).then_some([Telecom {
                 system: "phone",
                 value: &m.person.phone,
-            }],
+            }]),
             gender: match m.person.sex.as_deref() {
                 Some("male") => "male",
                 Some("female") => "female",
@@ -328,13 +391,13 @@ fn entries<'a>(m: &'a StatusMessage, ids: &'a Ids, out: &mut Vec<Entry<'a>>) {
             },
             birth_date: m.person.birth_date.as_deref(),
         }),
-        request: post("Patient", None),
+        request: put(&ids.pat_ref),
     });
     let source = m.result.as_ref().map(|r| r.source.as_str());
     if let Some(r) = &m.result {
         let (sc, sd) = specimen_code(&r.sample_type);
         out.push(Entry {
-            full_url: full(&ids.spec),
+            full_url: full(&ids.spec_ref),
             resource: Resource::Specimen(Specimen {
                 id: &ids.spec,
                 identifier: [Identifier {
@@ -356,7 +419,7 @@ fn entries<'a>(m: &'a StatusMessage, ids: &'a Ids, out: &mut Vec<Entry<'a>>) {
                     },
                 }],
             }),
-            request: post("Specimen", None),
+            request: put(&ids.spec_ref),
         });
     }
     let component = m
@@ -379,82 +442,91 @@ fn entries<'a>(m: &'a StatusMessage, ids: &'a Ids, out: &mut Vec<Entry<'a>>) {
             })
         })
         .collect();
+    let sampled = m.result.as_ref().map(|r| r.sampled_at.as_str());
     out.push(Entry {
-        full_url: full(&ids.obs),
+        full_url: full(&ids.obs_ref),
         resource: Resource::Observation(Box::new(Observation {
             id: &ids.obs,
+            extension: m.valid_until.as_deref().map(|value| {
+                [Extension {
+                    url: VALID_UNTIL_EXTENSION,
+                    value,
+                }]
+            }),
             identifier: [Identifier {
                 system: STATUS_SYSTEM,
                 value: &ids.status_id,
             }],
-            status: match m.status.as_str() {
-                "no_result" => "cancelled",
-                "positive_preliminary" => "preliminary",
-                _ if m.version > 1 => "amended",
-                _ => "final",
-            },
+            status,
+            category: [concept(
+                OBSERVATION_CATEGORY,
+                "laboratory",
+                Some("Laboratory"),
+            )],
             code: concept(LOINC, TEST_CODE, Some(TEST_NAME)),
             subject: Reference {
                 reference: &ids.pat_ref,
             },
+            effective: sampled,
             issued: &m.changed_at,
-            note: [Text { text: &m.status }],
             value: snomed(&m.status, source).map(|(c, d)| concept(SNOMED, c, Some(d))),
-            period: m.valid_until.as_deref().map(|end| Period { end }),
+            note: [Text { text: &ids.note }],
             specimen: m.result.as_ref().map(|_| Reference {
                 reference: &ids.spec_ref,
             }),
-            effective: m.result.as_ref().map(|r| r.sampled_at.as_str()),
             component,
         })),
-        request: post("Observation", Some(&ids.condition)),
+        request: put(&ids.obs_ref),
     });
     out.push(Entry {
-        full_url: full(&ids.rep),
+        full_url: full(&ids.rep_ref),
         resource: Resource::DiagnosticReport(DiagnosticReport {
             id: &ids.rep,
             identifier: [Identifier {
                 system: STATUS_SYSTEM,
                 value: &ids.status_id,
             }],
-            status: if m.status == "positive_preliminary" {
-                "preliminary"
-            } else if m.version > 1 {
-                "amended"
-            } else {
-                "final"
-            },
+            status,
+            category: [concept(REPORT_CATEGORY, "LAB", Some("Laboratory"))],
             code: concept(LOINC, TEST_CODE, None),
-            subject: Reference {
-                reference: &ids.pat_ref,
-            },
+            subject: pat_ref,
+            effective: sampled,
             issued: &m.changed_at,
             performer: m
                 .result
                 .as_ref()
                 .and_then(|r| r.lab.as_deref())
                 .map(|display| [Performer { display }]),
+            specimen: m.result.as_ref().map(|_| {
+                [Reference {
+                    reference: &ids.spec_ref,
+                }]
+            }),
             result: [Reference {
                 reference: &ids.obs_ref,
             }],
+            conclusion: &ids.note,
         }),
-        request: post("DiagnosticReport", Some(&ids.condition)),
+        request: put(&ids.rep_ref),
     });
 }
 
-/// A FHIR R4 batch Bundle of messages, as bytes: each message's Patient, Specimen, Observation
-/// (the test, LOINC 94500-6, with its SNOMED CT result and the Ct values as components) and
-/// DiagnosticReport as POST entries; the Observation and the report conditional on the
-/// message's key and version, so a re-delivery creates nothing new.
-pub fn fhir_bundle(messages: &[StatusMessage]) -> Vec<u8> {
+/// A FHIR R4 transaction Bundle of messages, as bytes, for the FHIR server at `base` (the
+/// sink's URL): each message's Patient, Specimen, Observation (the test, LOINC 94500-6, with its
+/// SNOMED CT result, the sampling time as `effectiveDateTime`, a negative's validity in
+/// [`VALID_UNTIL_EXTENSION`], the Ct values as components) and DiagnosticReport, each `PUT`
+/// under the id natlis gives it, so a re-delivery changes nothing. A transaction is applied
+/// whole or not at all: a 2xx means every message arrived, a refusal that none did.
+pub fn fhir_bundle(base: &str, messages: &[StatusMessage]) -> Vec<u8> {
+    let base = base.trim_end_matches('/');
     let ids: Vec<Ids> = messages.iter().map(Ids::of).collect();
     let mut entry = Vec::with_capacity(messages.len() * 4);
     for (m, i) in messages.iter().zip(&ids) {
-        entries(m, i, &mut entry);
+        entries(base, m, i, &mut entry);
     }
     serde_json::to_vec(&Bundle {
         resource_type: "Bundle",
-        kind: "batch",
+        kind: "transaction",
         entry,
     })
     .expect("a bundle serialises")
@@ -527,6 +599,7 @@ mod tests {
                     ("E".into(), Some(30.0)),
                 ],
                 cdc_status: None,
+                amended: false,
             }),
             changed_at: "2026-11-24T10:00:00+08:00".into(),
         }
@@ -547,10 +620,13 @@ mod tests {
 
     #[test]
     fn a_bundle_carries_patient_specimen_observation_report() {
-        let b: serde_json::Value = serde_json::from_slice(&fhir_bundle(&[
-            message("negative", "pool", 1),
-            message("positive_preliminary", "single", 2),
-        ]))
+        let b: serde_json::Value = serde_json::from_slice(&fhir_bundle(
+            "https://hc.example/fhir/",
+            &[
+                message("negative", "pool", 1),
+                message("positive_preliminary", "single", 2),
+            ],
+        ))
         .unwrap();
         let entries = b["entry"].as_array().unwrap();
         assert_eq!(entries.len(), 8);
@@ -577,11 +653,55 @@ mod tests {
         assert_eq!(obs["component"][0]["valueQuantity"]["unit"], "{Ct_value}");
         assert_eq!(obs["component"][1]["code"]["coding"][0]["code"], "94510-5");
         assert!(obs["component"][1]["valueQuantity"].is_null());
+        assert_eq!(b["type"], "transaction");
+        assert_eq!(entries[0]["request"]["method"], "PUT");
+        assert_eq!(entries[0]["request"]["url"], "Patient/pat-p1");
         assert_eq!(
-            entries[2]["request"]["ifNoneExist"],
-            "identifier=urn:natlis:status|p1:1"
+            entries[0]["fullUrl"],
+            "https://hc.example/fhir/Patient/pat-p1"
         );
+        assert_eq!(entries[2]["request"]["url"], "Observation/obs-p1-1");
+        assert_eq!(obs["identifier"][0]["value"], "p1:1");
+        assert_eq!(obs["effectiveDateTime"], "2026-11-24T08:00:00+08:00");
+        assert!(obs.get("effectivePeriod").is_none(), "one effective[x]");
         assert_eq!(entries[6]["resource"]["status"], "preliminary");
+    }
+
+    #[test]
+    fn a_negative_says_when_it_was_sampled_and_until_when_it_counts() {
+        let mut m = message("negative", "pool", 1);
+        m.valid_until = Some("2026-11-26T08:00:00+08:00".into());
+        let b: serde_json::Value =
+            serde_json::from_slice(&fhir_bundle("http://hc/fhir", &[m])).unwrap();
+        let obs = &b["entry"][2]["resource"];
+        assert_eq!(obs["effectiveDateTime"], "2026-11-24T08:00:00+08:00");
+        assert!(obs.get("effectivePeriod").is_none());
+        assert_eq!(obs["extension"][0]["url"], VALID_UNTIL_EXTENSION);
+        assert_eq!(
+            obs["extension"][0]["valueDateTime"],
+            "2026-11-26T08:00:00+08:00"
+        );
+        assert_eq!(obs["status"], "final");
+        let without = message("positive_preliminary", "single", 2);
+        let b: serde_json::Value =
+            serde_json::from_slice(&fhir_bundle("http://hc/fhir", &[without])).unwrap();
+        assert!(b["entry"][2]["resource"].get("extension").is_none());
+    }
+
+    #[test]
+    fn fhir_statuses() {
+        let status = |s: &str, amended: bool| {
+            let mut m = message(s, "single", 3);
+            m.result.as_mut().unwrap().amended = amended;
+            fhir_status(&m)
+        };
+        assert_eq!(status("negative", false), "final");
+        assert_eq!(status("negative", true), "amended");
+        assert_eq!(status("positive_confirmed", false), "final");
+        assert_eq!(status("positive_preliminary", true), "preliminary");
+        assert_eq!(status("pending_recheck", false), "preliminary");
+        assert_eq!(status("needs_resampling", false), "final");
+        assert_eq!(status("no_result", true), "registered");
     }
 
     #[test]

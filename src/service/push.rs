@@ -328,7 +328,7 @@ async fn people_changed_chunk(tx: &mut Tx, changes: &[(i64, Option<i64>)]) -> Re
 /// What a message says about the result behind a change.
 async fn result_data(conn: &mut AnyConnection, result: i64) -> Result<ResultData, Error> {
     #[allow(clippy::type_complexity)]
-    let (tube, value, source, sample_type, sampled_at, lab, cdc, cts, rules): (
+    let (tube, value, source, sample_type, sampled_at, lab, cdc, cts, rules, version): (
         String,
         String,
         String,
@@ -338,8 +338,9 @@ async fn result_data(conn: &mut AnyConnection, result: i64) -> Result<ResultData
         Option<String>,
         Option<String>,
         Option<String>,
+        i64,
     ) = sqlx::query_as(
-        "SELECT t.barcode, r.value, r.source, t.sample_type, r.sampled_at, l.code, r.cdc_status, c.cts, k.rules \
+        "SELECT t.barcode, r.value, r.source, t.sample_type, r.sampled_at, l.code, r.cdc_status, c.cts, k.rules, r.version \
          FROM result r JOIN tube t ON t.id = r.tube_id LEFT JOIN lab l ON l.id = t.lab_id \
          LEFT JOIN attempt a ON a.id = r.attempt_id LEFT JOIN auto_call c ON c.id = a.call_id \
          LEFT JOIN plate p ON p.id = a.plate_id LEFT JOIN kit k ON k.id = p.kit_id WHERE r.id = $1",
@@ -370,6 +371,7 @@ async fn result_data(conn: &mut AnyConnection, result: i64) -> Result<ResultData
         lab,
         cts: by_target,
         cdc_status: cdc,
+        amended: version > 1,
     })
 }
 

@@ -3,6 +3,9 @@
 //! cluster `scripts/test.sh` starts (`NATLIS_TEST_PG_URL`).
 #![allow(dead_code)]
 
+pub mod fhir;
+pub mod receiver;
+
 use natlis::auth::policy::Role;
 use natlis::store::{Location, SqliteSync, Store};
 use natlis::AppState;
