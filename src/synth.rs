@@ -1,6 +1,8 @@
-//! Synthetic instrument exports, for the demo dataset and the benchmarks: a plate's readings
-//! written as a Bio-Rad CFX "Quantification Cq Results" CSV (fluor-major, wells `A01`), the
-//! same layout the real CFX files in `shared/instrument-exports/biorad-cfx-csv` have.
+//! Synthetic instrument exports, for the demo dataset, the benchmarks and the tests: a plate's
+//! readings written as a Bio-Rad CFX "Quantification Cq Results" CSV (fluor-major, wells `A01`),
+//! the same layout the real CFX files in `shared/instrument-exports/biorad-cfx-csv` have; and in
+//! the layouts `shared/instrument-exports/FORMATS.md` gives for the LightCycler 480 Cp text
+//! export (one file per filter combination), SLAN-96P (GBK, dyes in 目标) and MA-6000.
 
 use std::fmt::Write;
 
@@ -117,6 +119,16 @@ pub fn plate_export(
     dirty_negative_control: Option<f64>,
     shape: impl Fn(usize) -> Shape,
 ) -> Vec<u8> {
+    cfx_csv(&plate_wells(kit, layout, dirty_negative_control, shape))
+}
+
+/// A plate's wells as [`plate_export`] reads them, to be written in any layout.
+pub fn plate_wells(
+    kit: &crate::domain::kit::Kit,
+    layout: &crate::domain::plate::Layout,
+    dirty_negative_control: Option<f64>,
+    shape: impl Fn(usize) -> Shape,
+) -> Vec<SynthWell> {
     use crate::domain::plate::WellContent;
     let mut wells = vec![];
     let mut i = 0;
@@ -135,7 +147,91 @@ pub fn plate_export(
             WellContent::PositiveControl => well(kit, *w, "PC", Shape::PositiveControl),
         });
     }
-    cfx_csv(&wells)
+    wells
+}
+
+fn ct_text(ct: Option<f64>, none: &str) -> String {
+    ct.map_or(none.to_string(), |v| format!("{v:.2}"))
+}
+
+/// LightCycler 480 Cp text exports, one per dye: `filter` names the dye's filter combination on
+/// the instrument's first line (`HEX/VIC (533-580)`, `Cy5 / Cy5.5`, …). No dye or target in the
+/// table; an empty Cp is no amplification.
+pub fn lc480_txt(wells: &[SynthWell], filter: impl Fn(&str) -> String) -> Vec<Vec<u8>> {
+    let mut dyes: Vec<&str> = vec![];
+    for w in wells {
+        for (dye, _, _) in &w.cts {
+            if !dyes.contains(&dye.as_str()) {
+                dyes.push(dye);
+            }
+        }
+    }
+    dyes.iter()
+        .map(|dye| {
+            let mut out = format!(
+                "Experiment: natlis synthetic run  Selected Filter: {}\r\nInclude\tColor\tPos\tName\tCp\tConcentration\tStandard\tStatus\r\n",
+                filter(dye)
+            );
+            for w in wells {
+                for (d, _, ct) in &w.cts {
+                    if d == dye {
+                        let _ = write!(
+                            out,
+                            "True\t255\t{}\t{}\t{}\t\t0\t\r\n",
+                            w.well,
+                            w.sample,
+                            ct_text(*ct, "")
+                        );
+                    }
+                }
+            }
+            out.into_bytes()
+        })
+        .collect()
+}
+
+/// A SLAN-96P export as FORMATS.md §9 describes it, GBK-encoded: the instrument in the first
+/// rows, the header `反应孔,样本名称,目标,Ct,属性,浓度`, and the dye (FAM / VIC / ROX / CY5) in
+/// the 目标 column, one row per well and dye.
+pub fn slan_csv(wells: &[SynthWell]) -> Vec<u8> {
+    let mut out = String::from(
+        "仪器型号,SLAN-96P\r\n实验名称,新冠核酸检测\r\n\r\n反应孔,样本名称,目标,Ct,属性,浓度\r\n",
+    );
+    for w in wells {
+        for (dye, _, ct) in &w.cts {
+            let role = match w.content {
+                "NTC" => "阴性对照",
+                "Pos Ctrl" => "阳性对照",
+                _ => "样本",
+            };
+            let _ = write!(
+                out,
+                "{},{},{},{},{role},\r\n",
+                w.well,
+                w.sample,
+                dye.to_uppercase(),
+                ct_text(*ct, "No Ct")
+            );
+        }
+    }
+    encoding_rs::GBK.encode(&out).0.into_owned()
+}
+
+/// An MA-6000 `Data&Graph` export: `Well` as a number 1…96 (row-major), `Item`, `Reporter`, `Ct`.
+pub fn ma6000_txt(wells: &[SynthWell]) -> Vec<u8> {
+    let mut out = String::from("MA6000 Data&Graph\nWell\tItem\tReporter\tCt\n");
+    for w in wells {
+        for (dye, _, ct) in &w.cts {
+            let _ = writeln!(
+                out,
+                "{}\t{}\t{dye}\t{}",
+                w.well.row as usize * 12 + w.well.col as usize + 1,
+                w.sample,
+                ct_text(*ct, "Undetermined")
+            );
+        }
+    }
+    out.into_bytes()
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! interpretation records the kit code and version it used. Cut-offs are never hard-coded
 //! elsewhere: a kit is versioned data an admin edits.
 
+use super::dye;
 use serde::{Deserialize, Serialize};
 
 /// An upper cut-off: a Ct at or below (`inclusive`) or strictly below it passes.
@@ -154,23 +155,6 @@ impl Kit {
     }
 }
 
-/// Dyes that instruments name differently but read on the same optical channel, and the
-/// Rotor-Gene's colour names for them. The first name of each group is the canonical one.
-const SAME_CHANNEL: &[&[&str]] = &[
-    &["FAM", "GREEN", "SYBR", "FITC"],
-    &["VIC", "HEX", "JOE", "YELLOW", "TET"],
-    &[
-        "ROX",
-        "TEXAS RED",
-        "TEXASRED",
-        "ORANGE",
-        "CAL FLUOR RED 610",
-        "CFR610",
-    ],
-    &["CY5", "QUASAR 670", "QUASAR670", "RED", "CY 5"],
-    &["CY5.5", "QUASAR 705", "CRIMSON", "CY 5.5"],
-];
-
 /// Target names instruments give the internal control.
 const IC_NAMES: &[&str] = &[
     "IC",
@@ -193,16 +177,13 @@ fn norm(name: &str) -> String {
     s.trim().to_uppercase()
 }
 
-/// Whether two dye names denote the same optical channel.
-pub fn same_channel(a: &str, b: &str) -> bool {
-    let (a, b) = (norm(a), norm(b));
-    if a.is_empty() || b.is_empty() {
-        return false;
+/// Whether two dye names denote the same optical channel (the first channel `kit` names — a
+/// kit names one — among those `reading` may denote).
+pub fn same_channel(kit: &str, reading: &str) -> bool {
+    match dye::channels(kit).first() {
+        Some(k) => dye::channels(reading).contains(k),
+        None => false,
     }
-    a == b
-        || SAME_CHANNEL
-            .iter()
-            .any(|g| g.contains(&a.as_str()) && g.contains(&b.as_str()))
 }
 
 /// What is wrong with a kit definition.
@@ -222,8 +203,14 @@ impl Kit {
             .iter()
             .map(|t| &t.channel)
             .chain(std::iter::once(&self.internal_control.channel));
-        if let Some(c) = rules.clone().find(|c| same_channel(c, channel)) {
-            return Some(c.to_uppercase());
+        // The channels the reading's dye or filter combination may denote, most certain first.
+        for named in dye::channels(channel) {
+            if let Some(c) = rules
+                .clone()
+                .find(|c| dye::channels(c).first() == Some(&named))
+            {
+                return Some(c.to_uppercase());
+            }
         }
         let t = norm(target);
         if t.is_empty() {
@@ -237,8 +224,14 @@ impl Kit {
             return Some(rule.channel.to_uppercase());
         }
         let ic = &self.internal_control;
-        (IC_NAMES.iter().any(|n| norm(n) == t) || ic.aliases.iter().any(|a| norm(a) == t))
-            .then(|| ic.channel.to_uppercase())
+        if IC_NAMES.iter().any(|n| norm(n) == t) || ic.aliases.iter().any(|a| norm(a) == t) {
+            return Some(ic.channel.to_uppercase());
+        }
+        // A dye in the target column (SLAN-96P's 目标 holds FAM / VIC / ROX / CY5).
+        if dye::is_dye(target) && !dye::is_dye(channel) {
+            return self.channel_of(target, "");
+        }
+        None
     }
 
     /// Checks a definition an admin submits: a code, at least one target, one channel per
@@ -339,6 +332,30 @@ mod tests {
         assert_eq!(daan.channel_of("ROX", ""), None);
         assert_eq!(daan.channel_of("", "S"), None);
         assert_eq!(daan.channel_of("", ""), None);
+        // LightCycler filter combinations.
+        assert_eq!(daan.channel_of("HEX/VIC (533-580)", ""), Some("VIC".into()));
+        assert_eq!(
+            daan.channel_of("VIC / HEX / Yellow555", ""),
+            Some("VIC".into())
+        );
+        assert_eq!(daan.channel_of("Cy5 / Cy5.5", ""), Some("CY5".into()));
+        assert_eq!(daan.channel_of("465-510", ""), Some("FAM".into()));
+        // Dyes in the target column (SLAN-96P).
+        assert_eq!(daan.channel_of("", "VIC"), Some("VIC".into()));
+        assert_eq!(daan.channel_of("", "CY5"), Some("CY5".into()));
+        assert_eq!(
+            daan.channel_of("", "ROX"),
+            None,
+            "a reference dye the kit does not read"
+        );
+        let mut five = daan.clone();
+        five.internal_control.channel = "CY5.5".into();
+        assert_eq!(
+            five.channel_of("Cy5 / Cy5.5 (660-705)", ""),
+            Some("CY5.5".into())
+        );
+        assert!(same_channel("HEX", "VIC / HEX / Yellow555"));
+        assert!(!same_channel("FAM", "Cy5 / Cy5.5"));
     }
 
     #[test]

@@ -257,14 +257,9 @@ pub async fn import(
     let reading = run::read_plate(&kit, &layout, &readings, &known);
     check(&p.run_no, &reading)?;
     if reading.calls.is_empty() {
-        return Err(Error::unprocessable(
-            "import.no_matching_wells",
-            format!(
-                "the files have no reading for any tube on plate {}: wrong plate or wrong file?",
-                p.run_no
-            ),
-        )
-        .at("file"));
+        return Err(no_matching_wells(
+            &p.run_no, &kit, &layout, &readings, &reading,
+        ));
     }
     let (round,): (Option<i64>,) =
         sqlx::query_as("SELECT MAX(round) FROM result_import WHERE plate_id = $1")
@@ -660,4 +655,97 @@ pub async fn raw_file(
                 format!("plate {} has no file {n} in import round {round}", p.run_no),
             )
         })
+}
+
+/// The error for files none of whose readings belong to a tube on the plate: what the files
+/// hold (wells, dyes and targets, sample names) against what the plate and its kit expect.
+fn no_matching_wells(
+    run_no: &str,
+    kit: &crate::domain::kit::Kit,
+    layout: &crate::domain::plate::Layout,
+    readings: &[Reading],
+    reading: &run::PlateReading,
+) -> Error {
+    use std::collections::BTreeSet;
+    let first = |items: Vec<String>, n: usize| {
+        let more = items.len().saturating_sub(n);
+        let mut shown: Vec<String> = items.into_iter().take(n).collect();
+        if more > 0 {
+            shown.push(format!("… {more} more"));
+        }
+        shown.join(", ")
+    };
+    let wells: BTreeSet<_> = readings.iter().map(|r| r.well).collect();
+    let samples: BTreeSet<&str> = readings
+        .iter()
+        .map(|r| r.sample.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let read_as: Vec<String> = readings
+        .iter()
+        .map(|r| match (r.channel.trim(), r.target.trim()) {
+            ("", "") => "(no dye or target)".to_string(),
+            (c, "") => c.to_string(),
+            ("", t) => format!("target {t}"),
+            (c, t) => format!("{c}/{t}"),
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let tube_wells: Vec<String> = layout
+        .wells
+        .iter()
+        .filter(|(_, c)| matches!(c, crate::domain::plate::WellContent::Tube(_)))
+        .map(|(w, _)| w.to_string())
+        .collect();
+    let channels: Vec<String> = kit
+        .targets
+        .iter()
+        .map(|t| format!("{} ({})", t.channel, t.target))
+        .chain(std::iter::once(format!(
+            "{} (internal control)",
+            kit.internal_control.channel
+        )))
+        .collect();
+    let shared = wells
+        .iter()
+        .filter(|w| layout.wells.contains_key(w))
+        .count();
+    let why = if shared == 0 {
+        "none of the files' wells holds a tube of this plate"
+    } else if reading.unread.len() == read_as.len() {
+        "no dye or target in the files is one the kit reads"
+    } else {
+        "no reading is on a tube well in a channel the kit reads"
+    };
+    Error::unprocessable(
+        "import.no_matching_wells",
+        format!(
+            "the files have no reading for any tube on plate {run_no}: {why}. Read: {} rows in {} wells ({}); dyes/targets {}; sample names {}. Expected: tubes in {} wells ({}), read on {} (kit {} v{})",
+            readings.len(),
+            wells.len(),
+            first(wells.iter().map(|w| w.to_string()).collect(), 6),
+            first(read_as.clone(), 8),
+            if samples.is_empty() { "none".to_string() } else { first(samples.iter().map(|s| s.to_string()).collect(), 6) },
+            tube_wells.len(),
+            first(tube_wells.clone(), 6),
+            channels.join(", "),
+            kit.code,
+            kit.version,
+        ),
+    )
+    .at("file")
+    .with_details(serde_json::json!({
+        "read": {
+            "rows": readings.len(),
+            "wells": wells.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
+            "dyes_or_targets": read_as,
+            "samples": samples.iter().take(50).collect::<Vec<_>>(),
+        },
+        "expected": {
+            "tube_wells": tube_wells,
+            "channels": channels,
+            "kit": kit.code,
+        },
+    }))
 }

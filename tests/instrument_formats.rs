@@ -1,0 +1,272 @@
+//! Instrument layouts through the API, on SQLite and on PostgreSQL: a plate of tubes with the
+//! kit's controls in place, read by a LightCycler 480 (one Cp file per filter combination, with
+//! each spelling of combined filter names FORMATS.md and the field give), a SLAN-96P (dye names
+//! in 目标, GBK) and an MA-6000 (numbered wells) — each import is a valid run with the right call
+//! for every tube. And a file that matches nothing says what it holds against what is expected.
+
+mod common;
+
+use common::{person, Db, TestApp};
+use instrument_adapters::{PlateSize, Well};
+use natlis::domain::kit::Kit;
+use natlis::domain::plate::{Layout, WellContent};
+use natlis::synth::{lc480_txt, ma6000_txt, plate_wells, slan_csv, Shape};
+use serde_json::{json, Value};
+
+on_both_databases!(
+    every_layout_imports_into_a_valid_run_with_the_right_calls,
+    a_file_that_matches_nothing_says_what_it_holds,
+);
+
+const KIT: &str = "DAAN-ORF1AB-N";
+
+/// Four received single tubes `<prefix>-1…4` on a new plate filled by proposal.
+async fn plate_of_four(app: &TestApp, prefix: &str, first_person: u32) -> (String, Layout) {
+    for i in 0..4 {
+        let barcode = format!("{prefix}-{}", i + 1);
+        let r = app
+            .post(
+                "/api/v1/tubes",
+                json!({"barcode": barcode, "kind": "single", "sample_type": "oropharyngeal", "site": "S01",
+                       "category": "close_contact", "people": [person(first_person + i)]}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+        app.receive_at_lab_a(&barcode).await;
+    }
+    let r = app
+        .post(
+            "/api/v1/plates",
+            json!({"lab": "LAB-A", "size": 96, "kit": KIT}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let plate = r.body["run_no"].as_str().unwrap().to_string();
+    let r = app
+        .post(&format!("/api/v1/plates/{plate}/fill"), json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let mut layout = Layout::new(PlateSize::P96);
+    for w in r.body["wells"].as_array().unwrap() {
+        if let Some(b) = w["tube"]["barcode"].as_str() {
+            layout.wells.insert(
+                Well::parse(w["well"].as_str().unwrap(), PlateSize::P96).unwrap(),
+                WellContent::Tube(b.to_string()),
+            );
+        }
+    }
+    assert_eq!(layout.wells.len(), 6, "four tubes and two controls");
+    (plate, layout)
+}
+
+/// Negative, positive, single-target, invalid.
+fn shape(i: usize) -> Shape {
+    [
+        Shape::Negative(28.5),
+        Shape::Positive(24.0),
+        Shape::SingleTarget(33.0),
+        Shape::Invalid,
+    ][i]
+}
+
+async fn upload(app: &TestApp, plate: &str, files: Vec<(String, Vec<u8>)>) -> common::Resp {
+    let mut form = reqwest::multipart::Form::new();
+    for (name, bytes) in files {
+        form = form.part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name(name),
+        );
+    }
+    app.send(
+        app.client
+            .post(app.url(&format!("/api/v1/plates/{plate}/imports")))
+            .multipart(form),
+    )
+    .await
+}
+
+fn calls(body: &Value) -> Vec<(String, String)> {
+    body["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["barcode"].as_str().unwrap().to_string(),
+                c["call"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+async fn every_layout_imports_into_a_valid_run_with_the_right_calls(db: Db) {
+    let app = TestApp::start(db).await;
+    app.seed().await;
+    let kit = Kit::shipped().into_iter().find(|k| k.code == KIT).unwrap();
+    // The LightCycler's filter combinations, as three instruments and FORMATS.md spell them.
+    let lc480_spellings: [(&str, fn(&str) -> String); 3] = [
+        ("LC480 II", |dye| match dye {
+            "FAM" => "FAM (465-510)".into(),
+            "VIC" => "HEX/VIC (533-580)".into(),
+            _ => "Cy5 (618-660)".into(),
+        }),
+        ("LC480 combined names", |dye| match dye {
+            "FAM" => "FAM / SYBR Green I".into(),
+            "VIC" => "VIC / HEX / Yellow555".into(),
+            _ => "Cy5 / Cy5.5".into(),
+        }),
+        ("cobas z 480", |dye| match dye {
+            "FAM" => "465-510".into(),
+            "VIC" => "540-580".into(),
+            _ => "610-670".into(),
+        }),
+    ];
+    let mut layouts: Vec<(
+        String,
+        Box<dyn Fn(&[natlis::synth::SynthWell]) -> Vec<(String, Vec<u8>)>>,
+        &str,
+    )> = vec![];
+    for (name, filter) in lc480_spellings {
+        layouts.push((
+            name.to_string(),
+            Box::new(move |wells| {
+                lc480_txt(wells, filter)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, b)| (format!("run_{i}.txt"), b))
+                    .collect()
+            }),
+            "LightCycler 480 Cp export",
+        ));
+    }
+    layouts.push((
+        "SLAN-96P".into(),
+        Box::new(|wells| vec![("slan.csv".into(), slan_csv(wells))]),
+        "SLAN-96",
+    ));
+    layouts.push((
+        "MA-6000".into(),
+        Box::new(|wells| vec![("ma6000.txt".into(), ma6000_txt(wells))]),
+        "MA-6000",
+    ));
+    for (k, (name, write, format)) in layouts.iter().enumerate() {
+        let (plate, layout) = plate_of_four(&app, &format!("F{k}"), 10 * k as u32 + 1).await;
+        let wells = plate_wells(&kit, &layout, None, shape);
+        let r = upload(&app, &plate, write(&wells)).await;
+        assert_eq!(r.status, 201, "{name}: {r:?}");
+        assert!(
+            r.body["files"][0]["format"]
+                .as_str()
+                .unwrap()
+                .starts_with(format),
+            "{name}: {}",
+            r.body["files"][0]["format"]
+        );
+        assert_eq!(r.body["run"]["valid"], true, "{name}: {}", r.body["run"]);
+        assert_eq!(r.body["unread"], json!({}), "{name}: every reading is read");
+        assert_eq!(r.body["missing_wells"], json!([]), "{name}");
+        assert_eq!(
+            calls(&r.body),
+            [
+                (format!("F{k}-1"), "negative".to_string()),
+                (format!("F{k}-2"), "positive".to_string()),
+                (format!("F{k}-3"), "single_target_positive".to_string()),
+                (format!("F{k}-4"), "invalid".to_string()),
+            ],
+            "{name}"
+        );
+        let positive = &r.body["calls"][1]["cts"];
+        assert_eq!(
+            (
+                positive["FAM"].as_f64(),
+                positive["VIC"].as_f64(),
+                positive["CY5"].as_f64()
+            ),
+            (Some(24.0), Some(24.7), Some(29.0)),
+            "{name}: every channel read"
+        );
+    }
+}
+
+async fn a_file_that_matches_nothing_says_what_it_holds(db: Db) {
+    let app = TestApp::start(db).await;
+    app.seed().await;
+    let kit = Kit::shipped().into_iter().find(|k| k.code == KIT).unwrap();
+    let (plate, layout) = plate_of_four(&app, "M", 1).await;
+    // Another plate's file: other wells, other samples.
+    let mut elsewhere = Layout::new(PlateSize::P96);
+    elsewhere.wells.clear();
+    for (w, b) in [("C5", "X-1"), ("C6", "X-2")] {
+        elsewhere.wells.insert(
+            Well::parse(w, PlateSize::P96).unwrap(),
+            WellContent::Tube(b.into()),
+        );
+    }
+    let wells = plate_wells(&kit, &elsewhere, None, |_| Shape::Negative(28.0));
+    let r = upload(&app, &plate, vec![("other.csv".into(), slan_csv(&wells))]).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (422, "import.no_matching_wells"),
+        "{r:?}"
+    );
+    let message = r.body["error"]["message"].as_str().unwrap();
+    for said in [
+        "none of the files' wells holds a tube",
+        "C5",
+        "X-1",
+        "FAM",
+        "A1",
+        "DAAN-ORF1AB-N",
+    ] {
+        assert!(message.contains(said), "{said:?} not in {message}");
+    }
+    assert_eq!(
+        r.body["error"]["details"]["read"]["wells"],
+        json!(["C5", "C6"])
+    );
+    assert_eq!(
+        r.body["error"]["details"]["read"]["samples"],
+        json!(["X-1", "X-2"])
+    );
+    assert_eq!(r.body["error"]["details"]["expected"]["kit"], KIT);
+    // The right wells, but dyes the kit does not read.
+    let mut wells = plate_wells(&kit, &layout, None, |_| Shape::Negative(28.0));
+    for w in &mut wells {
+        for c in &mut w.cts {
+            c.0 = "ROX".into();
+        }
+    }
+    let r = upload(&app, &plate, vec![("rox.csv".into(), slan_csv(&wells))]).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (422, "import.no_matching_wells"),
+        "{r:?}"
+    );
+    let message = r.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("no dye or target in the files is one the kit reads"),
+        "{message}"
+    );
+    assert!(message.contains("target ROX"), "{message}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM result_import").await,
+        0,
+        "nothing written"
+    );
+}
+
+/// The real LightCycler 480 export (a SYBR run): its filter line names a combination, read on
+/// the FAM channel.
+#[test]
+fn the_real_lightcycler_file_reads_on_fam() {
+    let path = common::shared_file(
+        "roche-lc480-txt/Edward_qPCR_TxnInhibitors_HS_2018-06-15_plate1_Cq.txt",
+    );
+    let (_, rows) = instrument_adapters::parse(&std::fs::read(path).unwrap()).unwrap();
+    let kit = Kit::shipped().into_iter().find(|k| k.code == KIT).unwrap();
+    assert_eq!(rows.len(), 384);
+    assert_eq!(rows[0].channel, "SYBR Green I / HRM Dye");
+    assert!(rows
+        .iter()
+        .all(|r| kit.channel_of(&r.channel, &r.target).as_deref() == Some("FAM")));
+}
