@@ -134,6 +134,8 @@ async fn endpoint_by_role_table(db: Db) {
     let plate = json!({"lab": "LAB-A", "size": 96, "kit": "DAAN-ORF1AB-N"});
     let (staff_status, outsider_status) = (format!("{staff}/status"), format!("{outsider}/status"));
     let staff_results = format!("{staff}/results");
+    let sink = json!({"name": "hc", "region_prefix": "11", "kind": "fhir_http",
+                      "url": "https://hc.example/fhir", "token": "t"});
     #[rustfmt::skip]
     let table: Vec<(&str, &str, Value, &str, u16)> = vec![
         ("GET", "/api/v1/labs", none.clone(), "nobody", 200),
@@ -241,6 +243,22 @@ async fn endpoint_by_role_table(db: Db) {
         ("GET", &outsider, none.clone(), "hr-1", 404),
         ("GET", &outsider, none.clone(), "tech-a", 403),
         ("GET", &outsider, none.clone(), "auditor", 200),
+        // Pushing to the health-code platform: admins configure and re-send; auditors read.
+        ("GET", "/api/v1/push/sinks", none.clone(), "nobody", 401),
+        ("GET", "/api/v1/push/sinks", none.clone(), "tech-a", 403),
+        ("GET", "/api/v1/push/sinks", none.clone(), "cdc-bj", 403),
+        ("GET", "/api/v1/push/sinks", none.clone(), "auditor", 200),
+        ("POST", "/api/v1/push/sinks", sink.clone(), "auditor", 403),
+        ("POST", "/api/v1/push/sinks", sink.clone(), "reviewer-a", 403),
+        ("POST", "/api/v1/push/sinks", sink.clone(), "admin", 201),
+        ("GET", "/api/v1/push/messages", none.clone(), "nobody", 401),
+        ("GET", "/api/v1/push/messages", none.clone(), "collector-s01", 403),
+        ("GET", "/api/v1/push/messages", none.clone(), "hr-1", 403),
+        ("GET", "/api/v1/push/messages", none.clone(), "auditor", 200),
+        ("GET", "/api/v1/push/messages?limit=10", none.clone(), "admin", 200),
+        ("POST", "/api/v1/push/messages/1/resend", none.clone(), "auditor", 403),
+        ("POST", "/api/v1/push/messages/1/resend", none.clone(), "tech-a", 403),
+        ("POST", "/api/v1/push/messages/999999/resend", none.clone(), "admin", 409),
     ];
     for (method, path, body, user, expected) in &table {
         let r = call(w.user(user), method, path, body).await;

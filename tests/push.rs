@@ -21,7 +21,7 @@ async fn messages(app: &TestApp, status: &str) -> Vec<Value> {
         .get(&format!("/api/v1/push/messages?status={status}"))
         .await;
     assert_eq!(r.status, 200, "{r:?}");
-    r.body.as_array().unwrap().clone()
+    r.body["messages"].as_array().unwrap().clone()
 }
 
 async fn wait_until<F, Fut>(what: &str, f: F)
@@ -204,10 +204,10 @@ async fn statuses_arrive_once_per_version_in_order_through_outages(db: Db) {
     );
     // The statuses the messages carried.
     let r = app
-        .get(&format!("/api/v1/push/messages?key={refused}"))
+        .get(&format!("/api/v1/push/messages?person={refused}"))
         .await;
-    let states: Vec<(i64, &str, &str)> = r
-        .body
+    assert_eq!(r.body["messages"].as_array().unwrap().len(), 6, "{r:?}");
+    let states: Vec<(i64, &str, &str)> = r.body["messages"]
         .as_array()
         .unwrap()
         .iter()
@@ -224,6 +224,36 @@ async fn statuses_arrive_once_per_version_in_order_through_outages(db: Db) {
         "{states:?}"
     );
     assert!(states.contains(&(1, "nowhere", "dead")), "{states:?}");
+    // Every message, a page of 7 at a time: each once, newest first, and the last page says so.
+    let mut ids: Vec<i64> = vec![];
+    let mut page = "/api/v1/push/messages?limit=7".to_string();
+    loop {
+        let r = app.get(&page).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        let got = r.body["messages"].as_array().unwrap();
+        assert!(got.len() <= 7);
+        ids.extend(got.iter().map(|m| m["id"].as_i64().unwrap()));
+        match r.body["next_before"].as_i64() {
+            Some(before) => page = format!("/api/v1/push/messages?limit=7&before={before}"),
+            None => break,
+        }
+    }
+    let total = app.count("SELECT COUNT(*) FROM outbox").await;
+    assert_eq!(ids.len() as i64, total);
+    assert!(
+        ids.windows(2).all(|w| w[0] > w[1]),
+        "newest first, none twice"
+    );
+    let r = app.get("/api/v1/push/messages?limit=5&offset=5").await;
+    assert_eq!(
+        r.body["messages"][0]["id"].as_i64(),
+        Some(ids[5]),
+        "offset skips"
+    );
+    let r = app.get("/api/v1/push/messages?limit=0").await;
+    assert_eq!((r.status, r.code()), (422, "invalid.limit"), "{r:?}");
+    let r = app.get("/api/v1/push/messages?limit=5000").await;
+    assert_eq!((r.status, r.code()), (422, "invalid.limit"), "{r:?}");
 }
 
 fn fast() -> natlis::push::Config {

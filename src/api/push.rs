@@ -4,7 +4,7 @@ use super::{write, AppState};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
-use crate::service::push::{self, MessageFilter, MessageView, Sink};
+use crate::service::push::{self, MessageFilter, MessagePage, Sink};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -40,15 +40,17 @@ async fn add_sink(
     .await
 }
 
-/// Outgoing messages and their state: pending, sending, delivered, failed (refused by the
-/// receiver, with its answer), dead (given up after the sink's attempts).
+/// Outgoing messages and their state: pending, waiting (behind an earlier version of the same
+/// person), sending, delivered, failed (refused by the receiver, with its answer), dead (given
+/// up after the sink's attempts). Newest first, a page at a time (`limit`, then `before` =
+/// the page's `next_before`); `person` keeps one person's messages.
 #[utoipa::path(get, path = "/push/messages", tag = "push", params(MessageFilter),
-    responses((status = 200, body = Vec<MessageView>)))]
+    responses((status = 200, body = MessagePage), (status = 422, body = ErrorBody)))]
 async fn list_messages(
     State(s): State<AppState>,
     actor: Actor,
     Query(f): Query<MessageFilter>,
-) -> Result<Json<Vec<MessageView>>, Error> {
+) -> Result<Json<MessagePage>, Error> {
     let mut conn = s.store.reader().acquire().await?;
     Ok(Json(push::messages(&mut conn, &actor, &f, s.tz).await?))
 }

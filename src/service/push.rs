@@ -511,22 +511,60 @@ pub struct MessageView {
     pub delivered_at: Option<DateTime<FixedOffset>>,
 }
 
-/// Filters for the message list.
+/// Filters for the message list, and the page.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 pub struct MessageFilter {
+    /// `pending`, `waiting`, `sending`, `delivered`, `failed`, `dead`.
     pub status: Option<String>,
-    /// A person's id.
+    /// A person's id: their messages only.
+    pub person: Option<String>,
+    /// The same as `person` (the message key).
     pub key: Option<String>,
+    /// Messages per page, 1–1000 (default 100).
+    pub limit: Option<u32>,
+    /// Messages older than this id only: the `next_before` of the previous page.
+    pub before: Option<i64>,
+    /// Messages to skip first (after `before`).
+    pub offset: Option<u32>,
 }
 
-/// Outgoing messages, newest first.
+/// One page of the message list, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MessagePage {
+    pub messages: Vec<MessageView>,
+    /// Pass as `before` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<i64>,
+}
+
+/// Outgoing messages, newest first, a page at a time.
 pub async fn messages(
     conn: &mut AnyConnection,
     actor: &Actor,
     f: &MessageFilter,
     tz: FixedOffset,
-) -> Result<Vec<MessageView>, Error> {
+) -> Result<MessagePage, Error> {
     actor.require(Action::ViewAudit)?;
+    let limit = match f.limit {
+        None => 100,
+        Some(n @ 1..=1000) => i64::from(n),
+        Some(n) => {
+            return Err(Error::invalid(
+                "limit",
+                format!("{n} messages per page: 1 to 1000"),
+            ))
+        }
+    };
+    let person = match (&f.person, &f.key) {
+        (Some(p), Some(k)) if p != k => {
+            return Err(Error::invalid(
+                "person",
+                "person and key name different people",
+            ))
+        }
+        (Some(p), _) | (None, Some(p)) => Some(p.trim().to_string()),
+        (None, None) => None,
+    };
     // Only the conditions asked for, so each can use its index (the failed and dead ones, the
     // waiting ones, a person's versions).
     let mut sql = String::from(
@@ -548,11 +586,20 @@ pub async fn messages(
         };
         sql.push_str(&format!(" AND o.status = '{known}'"));
     }
-    if f.key.is_some() {
+    if person.is_some() {
         sql.push_str(" AND o.key = $1");
     }
-    sql.push_str(" ORDER BY o.id DESC LIMIT 2000");
-    let mut rows: Vec<MessageView> = match &f.key {
+    if let Some(before) = f.before {
+        // An integer, so written into the statement.
+        sql.push_str(&format!(" AND o.id < {before}"));
+    }
+    // One more than a page, to know whether another follows.
+    sql.push_str(&format!(
+        " ORDER BY o.id DESC LIMIT {} OFFSET {}",
+        limit + 1,
+        f.offset.unwrap_or(0)
+    ));
+    let mut rows: Vec<MessageView> = match &person {
         Some(key) => {
             sqlx::query_as(&sql)
                 .bind(key.clone())
@@ -561,11 +608,20 @@ pub async fn messages(
         }
         None => sqlx::query_as(&sql).fetch_all(conn).await?,
     };
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
     for r in &mut rows {
         r.created_at = Some(show(r.created, tz));
         r.delivered_at = r.delivered.map(|d| show(d, tz));
     }
-    Ok(rows)
+    Ok(MessagePage {
+        next_before: if more {
+            rows.last().map(|r| r.id)
+        } else {
+            None
+        },
+        messages: rows,
+    })
 }
 
 /// Sends a failed or dead message again (admins), with the same key and version, attempts
