@@ -5,6 +5,7 @@
 //! the sink's attempts. A claim is a lease: a worker killed mid-batch leaves its messages to be
 //! claimed again when the lease runs out, with the same keys and versions.
 
+use crate::domain::breaker::{self, Breaker, Permit};
 use crate::domain::push::{self, Delivery, StatusMessage};
 use crate::service::push::state;
 use crate::store::time::to_db;
@@ -17,7 +18,7 @@ use std::time::Duration;
 /// How the worker runs.
 #[derive(Debug, Clone, Copy)]
 pub struct Config {
-    /// The wait when nothing is due.
+    /// The wait when nothing is due (and between looks at the sinks and the leases).
     pub every: Duration,
     /// How long one delivery may take.
     pub timeout: Duration,
@@ -25,9 +26,11 @@ pub struct Config {
     pub backoff: Duration,
     /// How long a claim holds a message before another worker may take it again.
     pub lease: Duration,
-    /// Deliveries under way at once (each claims its own batch; a person's versions still go
-    /// one after another).
+    /// The most requests in flight per sink on this node (a sink's own `in_flight` applies
+    /// below it). A person's versions still go one after another.
     pub parallel: usize,
+    /// When a sink is taken to be down, and how it is probed.
+    pub breaker: breaker::Policy,
 }
 
 impl Default for Config {
@@ -37,12 +40,13 @@ impl Default for Config {
             timeout: Duration::from_secs(10),
             backoff: Duration::from_secs(1),
             lease: Duration::from_secs(30),
-            parallel: 4,
+            parallel: 64,
+            breaker: breaker::Policy::default(),
         }
     }
 }
 
-#[derive(FromRow, Clone)]
+#[derive(FromRow, Clone, PartialEq)]
 struct SinkRow {
     id: i64,
     name: String,
@@ -52,6 +56,10 @@ struct SinkRow {
     hmac_key: Option<String>,
     batch_size: i64,
     max_attempts: i64,
+    in_flight: i64,
+    ca_pem: Option<String>,
+    client_cert_pem: Option<String>,
+    client_key_pem: Option<String>,
 }
 
 #[derive(FromRow)]
@@ -62,64 +70,48 @@ struct Claimed {
     created_at: i64,
 }
 
-/// Starts the worker: `config.parallel` delivery loops, each delivering until nothing is due,
-/// then waiting `config.every`. Returns a handle that stops them all when aborted.
+/// Starts the worker: one delivery loop per enabled sink, each with up to its `in_flight`
+/// requests under way (bounded by `config.parallel`) and its own circuit breaker; sinks added,
+/// changed or disabled are picked up within `config.every`. Returns a handle that stops it all
+/// when aborted.
 pub fn spawn_worker(store: Store, config: Config) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let loops: Vec<_> = (0..config.parallel.max(1))
-            .map(|_| tokio::spawn(delivery_loop(store.clone(), config)))
-            .collect();
-        // Aborting this task drops the guard, which aborts the loops.
-        let _guard = AbortOnDrop(loops);
-        std::future::pending::<()>().await;
+        let mut loops: HashMap<i64, (SinkRow, AbortOnDrop)> = HashMap::new();
+        let mut round: u64 = 0;
+        loop {
+            if store.is_closed() {
+                return;
+            }
+            if let Err(e) = look_after(&store, &config, &mut loops, round).await {
+                tracing::warn!(error = %e, "push worker: looking after the sinks failed; trying again");
+            }
+            round += 1;
+            tokio::time::sleep(config.every).await;
+        }
     })
 }
 
-struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        for h in &self.0 {
-            h.abort();
-        }
-    }
-}
-
-async fn delivery_loop(store: Store, config: Config) {
-    let client = reqwest::Client::builder()
-        .timeout(config.timeout)
-        .build()
-        .expect("an HTTP client");
-    // This loop's connections to table sinks, opened on first use.
-    let mut sinks = HashMap::new();
-    loop {
-        if store.is_closed() {
-            return;
-        }
-        match run_once(&store, &client, &mut sinks, &config).await {
-            Ok(0) => tokio::time::sleep(config.every).await,
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "push worker: a round failed; trying again");
-                tokio::time::sleep(config.every).await;
-            }
-        }
-    }
-}
-
-/// One round over every sink: claims and delivers one batch each; returns how many messages it
-/// handled.
-pub async fn run_once(
+/// One look at the sinks and the leases: starts, restarts and stops the sinks' loops; returns
+/// expired leases to the queue.
+async fn look_after(
     store: &Store,
-    client: &reqwest::Client,
-    sinks: &mut HashMap<i64, sqlx::AnyPool>,
     config: &Config,
-) -> anyhow::Result<usize> {
+    loops: &mut HashMap<i64, (SinkRow, AbortOnDrop)>,
+    round: u64,
+) -> anyhow::Result<()> {
     let rows: Vec<SinkRow> = sqlx::query_as(
-        "SELECT id, name, kind, url, token, hmac_key, batch_size, max_attempts FROM push_sink WHERE enabled = 1 ORDER BY id",
+        "SELECT id, name, kind, url, token, hmac_key, batch_size, max_attempts, in_flight, \
+         ca_pem, client_cert_pem, client_key_pem FROM push_sink WHERE enabled = 1 ORDER BY id",
     )
     .fetch_all(store.reader())
     .await?;
+    loops.retain(|id, (row, _)| rows.iter().any(|r| r.id == *id && r == row));
+    for row in rows {
+        if !loops.contains_key(&row.id) {
+            let handle = tokio::spawn(sink_loop(store.clone(), row.clone(), *config));
+            loops.insert(row.id, (row, AbortOnDrop(vec![handle])));
+        }
+    }
     // Messages whose worker died mid-batch: their lease ran out; they go back to the queue with
     // the same keys and versions.
     // (States are written into the statements that look for them, so the planner sees that a
@@ -132,21 +124,8 @@ pub async fn run_once(
     .bind(to_db(chrono::Utc::now()))
     .execute(store.writer())
     .await?;
-    let mut handled = 0;
-    for sink in rows {
-        let mut batch = claim(store, &sink, true, config.lease).await?;
-        if batch.is_empty() {
-            batch = claim(store, &sink, false, config.lease).await?;
-        }
-        if batch.is_empty() {
-            continue;
-        }
-        handled += batch.len();
-        let (outcome, answer) = deliver(&sink, &batch, client, sinks, config.timeout).await;
-        settle(store, &sink, &batch, outcome, &answer, config.backoff).await?;
-    }
-    if handled == 0 {
-        // Counted when the queue is idle, not on every busy round (it reads the whole queue).
+    if round % 25 == 0 {
+        // Now and then, not on every look (it counts the whole queue).
         let (depth,): (i64,) = sqlx::query_as(&format!(
             "SELECT (SELECT COUNT(*) FROM outbox WHERE status = '{}') \
                  + (SELECT COUNT(*) FROM outbox WHERE status = '{}')",
@@ -157,25 +136,243 @@ pub async fn run_once(
         .await?;
         metrics::gauge!("natlis_push_queue_depth").set(depth as f64);
     }
-    Ok(handled)
+    Ok(())
+}
+
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for h in &self.0 {
+            h.abort();
+        }
+    }
+}
+
+/// What a sink's loop shares with its deliveries.
+struct SinkRun {
+    store: Store,
+    sink: SinkRow,
+    config: Config,
+    client: reqwest::Client,
+    /// The platform's database, for a table sink (opened on first use).
+    table: tokio::sync::OnceCell<sqlx::AnyPool>,
+    breaker: std::sync::Mutex<Breaker>,
+    clock: std::time::Instant,
+}
+
+/// Delivers one sink's messages until aborted: claims a batch whenever a request may start —
+/// the breaker closed and fewer than `in_flight` under way — and sends it in a task of its own,
+/// so a slow answer holds one request, not the queue. While the breaker is open, one message
+/// at a time goes out as a probe.
+async fn sink_loop(store: Store, sink: SinkRow, config: Config) {
+    let client = match sink_client(&sink, config.timeout) {
+        Ok(c) => c,
+        Err(e) => {
+            // add_sink checks the TLS material, so this is a sink changed behind its back.
+            tracing::error!(sink = %sink.name, error = %e, "push: the sink's TLS settings are unusable; nothing is sent to it");
+            return;
+        }
+    };
+    let in_flight = (sink.in_flight.max(1) as usize).min(config.parallel.max(1));
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(in_flight));
+    let run = std::sync::Arc::new(SinkRun {
+        store,
+        config,
+        client,
+        table: tokio::sync::OnceCell::new(),
+        breaker: std::sync::Mutex::new(Breaker::new(config.breaker)),
+        clock: std::time::Instant::now(),
+        sink,
+    });
+    let mut deliveries = tokio::task::JoinSet::new();
+    loop {
+        while deliveries.try_join_next().is_some() {}
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
+        let now = run.clock.elapsed();
+        let permit_to = run.breaker.lock().expect("breaker").permit(now);
+        let (batch, probe) = match permit_to {
+            Permit::WaitUntil(at) => {
+                drop(permit);
+                tokio::time::sleep(at.saturating_sub(now).min(run.config.every)).await;
+                continue;
+            }
+            Permit::Probe => (claim_probe(&run).await, true),
+            Permit::Deliver => (claim_next(&run).await, false),
+        };
+        match batch {
+            Ok(batch) if !batch.is_empty() => {
+                let run = run.clone();
+                deliveries.spawn(async move {
+                    if let Err(e) = deliver_and_settle(&run, batch, probe).await {
+                        tracing::warn!(sink = %run.sink.name, error = %e, "push: settling a delivery failed; its lease returns it");
+                    }
+                    drop(permit);
+                });
+            }
+            other => {
+                if let Err(e) = other {
+                    tracing::warn!(sink = %run.sink.name, error = %e, "push: claiming failed; trying again");
+                }
+                if probe {
+                    // Nothing to probe with: look again later.
+                    run.breaker
+                        .lock()
+                        .expect("breaker")
+                        .no_probe(run.clock.elapsed());
+                }
+                drop(permit);
+                tokio::time::sleep(run.config.every).await;
+            }
+        }
+    }
+}
+
+/// What is wrong with a sink's TLS material: the field and the problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct TlsProblem {
+    pub field: &'static str,
+    pub problem: String,
+}
+
+/// The HTTP client of a sink: its timeout, and its TLS (rustls) — the CA bundle the receiver's
+/// certificate must chain to (else the system's roots) and the client certificate it presents.
+pub fn sink_client(sink: &impl SinkTls, timeout: Duration) -> Result<reqwest::Client, TlsProblem> {
+    let problem = |field: &'static str, p: String| TlsProblem { field, problem: p };
+    let mut b = reqwest::Client::builder()
+        .use_rustls_tls()
+        .timeout(timeout)
+        .pool_max_idle_per_host(64);
+    if let Some(ca) = sink.ca_pem() {
+        let certs = reqwest::Certificate::from_pem_bundle(ca.as_bytes())
+            .map_err(|e| problem("ca_pem", format!("not PEM certificates: {e}")))?;
+        if certs.is_empty() {
+            return Err(problem("ca_pem", "no certificate in it".into()));
+        }
+        b = b.tls_built_in_root_certs(false);
+        for c in certs {
+            b = b.add_root_certificate(c);
+        }
+    }
+    match (sink.client_cert_pem(), sink.client_key_pem()) {
+        (Some(cert), Some(key)) => {
+            let pem = format!("{}\n{}\n", cert.trim_end(), key.trim_end());
+            let id = reqwest::Identity::from_pem(pem.as_bytes()).map_err(|e| {
+                problem(
+                    "client_cert_pem",
+                    format!("not a PEM certificate with its private key: {e}"),
+                )
+            })?;
+            b = b.identity(id);
+        }
+        (None, None) => {}
+        (Some(_), None) => {
+            return Err(problem(
+                "client_key_pem",
+                "a client certificate needs its private key".into(),
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(problem(
+                "client_cert_pem",
+                "a private key needs its client certificate".into(),
+            ))
+        }
+    }
+    b.build()
+        .map_err(|e| problem("ca_pem", format!("no TLS client from these settings: {e}")))
+}
+
+/// A sink's TLS material (PEM).
+pub trait SinkTls {
+    fn ca_pem(&self) -> Option<&str>;
+    fn client_cert_pem(&self) -> Option<&str>;
+    fn client_key_pem(&self) -> Option<&str>;
+}
+
+impl SinkTls for SinkRow {
+    fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+    fn client_cert_pem(&self) -> Option<&str> {
+        self.client_cert_pem.as_deref()
+    }
+    fn client_key_pem(&self) -> Option<&str> {
+        self.client_key_pem.as_deref()
+    }
+}
+
+/// The next batch that is due: a batch of messages, else one message to be sent alone (a
+/// refused batch's, to find the one the receiver refuses).
+async fn claim_next(run: &SinkRun) -> anyhow::Result<Vec<Claimed>> {
+    let batch = claim(run, false, true).await?;
+    if !batch.is_empty() {
+        return Ok(batch);
+    }
+    claim(run, true, true).await
+}
+
+/// One message for a probe of a sink that is down: the oldest pending, due or not (the
+/// outage, not the message, made it wait).
+async fn claim_probe(run: &SinkRun) -> anyhow::Result<Vec<Claimed>> {
+    let one = claim(run, false, false).await?;
+    if !one.is_empty() {
+        return Ok(one);
+    }
+    claim(run, true, false).await
+}
+
+/// Sends a batch, tells the breaker how it went, and records the outcome.
+async fn deliver_and_settle(run: &SinkRun, batch: Vec<Claimed>, probe: bool) -> anyhow::Result<()> {
+    let (outcome, answer) = deliver(run, &batch).await;
+    let (change, spends) = {
+        let mut b = run.breaker.lock().expect("breaker");
+        let seen = match outcome {
+            Delivery::Delivered | Delivery::Refused => breaker::Outcome::Answered,
+            Delivery::Retry => breaker::Outcome::Failed,
+        };
+        let change = b.record(seen, probe, run.clock.elapsed());
+        (change, b.spends_attempts())
+    };
+    match change {
+        breaker::Change::Opened => {
+            tracing::warn!(sink = %run.sink.name, answer = %answer, "push: the sink is down; probing it, nothing else is sent");
+            metrics::gauge!("natlis_push_sink_down", "sink" => run.sink.name.clone()).set(1.0);
+        }
+        breaker::Change::Closed => {
+            tracing::info!(sink = %run.sink.name, "push: the sink answers again; draining");
+            metrics::gauge!("natlis_push_sink_down", "sink" => run.sink.name.clone()).set(0.0);
+        }
+        breaker::Change::None => {}
+    }
+    settle(run, &batch, outcome, &answer, spends).await
 }
 
 /// Claims due messages of a sink, oldest first (a person's later version is `waiting` until the
-/// earlier one is settled, so at most one version of a person is pending), `solo` ones alone (a refused batch is retried message by
-/// message to find the one the receiver refuses).
-async fn claim(
-    store: &Store,
-    sink: &SinkRow,
-    solo: bool,
-    lease: Duration,
-) -> anyhow::Result<Vec<Claimed>> {
+/// earlier one is settled, so at most one version of a person is pending), `solo` ones alone (a
+/// refused batch is retried message by message to find the one the receiver refuses); a probe
+/// (`due_only` false) takes one message whatever its next try.
+async fn claim(run: &SinkRun, solo: bool, due_only: bool) -> anyhow::Result<Vec<Claimed>> {
+    let (store, sink, lease) = (&run.store, &run.sink, run.config.lease);
     let now = to_db(chrono::Utc::now());
     let skip = store.backend().skip_locked("o");
-    let limit = if solo { 1 } else { sink.batch_size.max(1) };
+    let limit = if solo || !due_only {
+        1
+    } else {
+        sink.batch_size.max(1)
+    };
+    let due = if due_only {
+        " AND o.next_try_at <= $4"
+    } else {
+        " AND $4 = $4"
+    };
     let sql = format!(
         "UPDATE outbox SET status = '{sending}', claimed_until = $1, attempts = attempts + 1 \
          WHERE id IN (SELECT o.id FROM outbox o WHERE o.sink_id = $2 AND o.solo = $3 \
-           AND o.status = '{pending}' AND o.next_try_at <= $4 \
+           AND o.status = '{pending}'{due} \
            ORDER BY o.id LIMIT $5{skip}) \
          RETURNING id, payload, attempts, created_at",
         sending = state::SENDING,
@@ -201,13 +398,7 @@ async fn claim(
 }
 
 /// Sends a batch; the outcome and what the receiver said.
-async fn deliver(
-    sink: &SinkRow,
-    batch: &[Claimed],
-    client: &reqwest::Client,
-    pools: &mut HashMap<i64, sqlx::AnyPool>,
-    timeout: Duration,
-) -> (Delivery, String) {
+async fn deliver(run: &SinkRun, batch: &[Claimed]) -> (Delivery, String) {
     let messages: Vec<StatusMessage> = match batch
         .iter()
         .map(|c| serde_json::from_str(&c.payload))
@@ -216,9 +407,9 @@ async fn deliver(
         Ok(m) => m,
         Err(e) => return (Delivery::Refused, format!("unreadable payload: {e}")),
     };
-    match sink.kind.as_str() {
-        "fhir_http" => deliver_http(sink, &messages, client).await,
-        "pg_table" => match deliver_table(sink, &messages, pools, timeout).await {
+    match run.sink.kind.as_str() {
+        "fhir_http" => deliver_http(&run.sink, &messages, &run.client).await,
+        "pg_table" => match deliver_table(run, &messages).await {
             Ok(()) => (Delivery::Delivered, String::new()),
             Err(e) => (Delivery::Retry, format!("{e:#}")),
         },
@@ -267,15 +458,11 @@ async fn deliver_http(
 
 /// Upserts each message into `natlis_health_code` of the platform's database; a row keeps the
 /// highest version it was given, so a re-delivery or a late older version changes nothing.
-async fn deliver_table(
-    sink: &SinkRow,
-    messages: &[StatusMessage],
-    pools: &mut HashMap<i64, sqlx::AnyPool>,
-    timeout: Duration,
-) -> anyhow::Result<()> {
-    let pool = match pools.entry(sink.id) {
-        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-        std::collections::hash_map::Entry::Vacant(e) => {
+async fn deliver_table(run: &SinkRun, messages: &[StatusMessage]) -> anyhow::Result<()> {
+    let (sink, timeout) = (&run.sink, run.config.timeout);
+    let pool = run
+        .table
+        .get_or_try_init(|| async {
             let pool = sqlx::any::AnyPoolOptions::new()
                 .max_connections(2)
                 .acquire_timeout(timeout)
@@ -288,9 +475,9 @@ async fn deliver_table(
             )
             .execute(&pool)
             .await?;
-            e.insert(pool)
-        }
-    };
+            anyhow::Ok(pool)
+        })
+        .await?;
     let mut tx = pool.begin().await?;
     for m in messages {
         sqlx::query(
@@ -357,14 +544,16 @@ async fn mark_tubes(
 }
 
 /// Records the outcome of a delivery for every message of the batch.
+/// A failed delivery (`Delivery::Retry`) spends the messages' attempts only when `spends`: while
+/// the sink is taken to be down, they go back to the queue as they were, due at once.
 async fn settle(
-    store: &Store,
-    sink: &SinkRow,
+    run: &SinkRun,
     batch: &[Claimed],
     outcome: Delivery,
     answer: &str,
-    backoff: Duration,
+    spends: bool,
 ) -> anyhow::Result<()> {
+    let (store, sink, backoff) = (&run.store, &run.sink, run.config.backoff);
     let now = chrono::Utc::now();
     let mut tx = store
         .writer()
@@ -420,6 +609,17 @@ async fn settle(
                     .execute(&mut *tx)
                     .await?;
                 metrics::counter!("natlis_push_failures_total", "kind" => "refused").increment(1);
+            }
+            Delivery::Retry if !spends => {
+                sqlx::query(
+                    "UPDATE outbox SET status = $1, attempts = attempts - 1, next_try_at = $2, last_error = $3 WHERE id = $4",
+                )
+                .bind(state::PENDING)
+                .bind(to_db(now))
+                .bind(answer.to_string())
+                .bind(m.id)
+                .execute(&mut *tx)
+                .await?;
             }
             Delivery::Retry => {
                 let dead = m.attempts >= sink.max_attempts;

@@ -1,6 +1,7 @@
 //! The rules of the trade as plain Rust: no I/O, every function unit-tested.
 
 pub mod barcode;
+pub mod breaker;
 pub mod dye;
 pub mod id_number;
 pub mod interpretation;

@@ -398,6 +398,32 @@ pub struct Sink {
     /// Attempts before a message is dead-lettered (default 12).
     #[serde(default)]
     pub max_attempts: Option<u32>,
+    /// Requests in flight at once per node, 1–64 (default 4); a person's versions still go one
+    /// after another.
+    #[serde(default)]
+    pub in_flight: Option<u32>,
+    /// For an `https://` sink: the CA certificates (PEM) its server certificate must chain to;
+    /// none: the system's roots. Shown back.
+    #[serde(default)]
+    pub ca_pem: Option<String>,
+    /// The client certificate (PEM) natlis presents, for a receiver that requires mutual TLS.
+    #[serde(default)]
+    pub client_cert_pem: Option<String>,
+    /// Its private key (PEM; never shown back).
+    #[serde(default, skip_serializing)]
+    pub client_key_pem: Option<String>,
+}
+
+impl crate::push::SinkTls for Sink {
+    fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+    fn client_cert_pem(&self) -> Option<&str> {
+        self.client_cert_pem.as_deref()
+    }
+    fn client_key_pem(&self) -> Option<&str> {
+        self.client_key_pem.as_deref()
+    }
 }
 
 /// Adds a sink (admins).
@@ -420,13 +446,39 @@ pub async fn add_sink(tx: &mut Tx, s: Sink) -> Result<Sink, Error> {
     }
     let batch = s.batch_size.unwrap_or(500).clamp(1, 5000);
     let attempts = s.max_attempts.unwrap_or(12).clamp(1, 100);
+    let in_flight = s.in_flight.unwrap_or(4);
+    if !(1..=64).contains(&in_flight) {
+        return Err(Error::invalid(
+            "in_flight",
+            format!("{in_flight} requests in flight: 1 to 64"),
+        ));
+    }
+    let blank = |v: &Option<String>| v.as_ref().filter(|p| !p.trim().is_empty()).cloned();
+    let s = Sink {
+        ca_pem: blank(&s.ca_pem),
+        client_cert_pem: blank(&s.client_cert_pem),
+        client_key_pem: blank(&s.client_key_pem),
+        ..s
+    };
+    if s.kind == "fhir_http" {
+        // The TLS material must make a client now, not fail at the first delivery.
+        if let Err(e) = crate::push::sink_client(&s, std::time::Duration::from_secs(10)) {
+            return Err(Error::invalid(e.field, e.problem));
+        }
+    } else if s.ca_pem.is_some() || s.client_cert_pem.is_some() || s.client_key_pem.is_some() {
+        return Err(Error::invalid(
+            "ca_pem",
+            "TLS settings are for fhir_http sinks (a pg_table URL carries its own sslmode)",
+        ));
+    }
     let region = s.region_prefix.trim().to_string();
     if !region.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::invalid("region_prefix", "a region prefix is digits"));
     }
     sqlx::query(
-        "INSERT INTO push_sink (name, region_prefix, kind, url, token, hmac_key, batch_size, max_attempts, enabled, created_at, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10)",
+        "INSERT INTO push_sink (name, region_prefix, kind, url, token, hmac_key, batch_size, max_attempts, enabled, created_at, created_by, \
+         in_flight, ca_pem, client_cert_pem, client_key_pem) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $11, $12, $13, $14)",
     )
     .bind(name.clone())
     .bind(region.clone())
@@ -438,6 +490,10 @@ pub async fn add_sink(tx: &mut Tx, s: Sink) -> Result<Sink, Error> {
     .bind(i64::from(attempts))
     .bind(to_db(tx.now()))
     .bind(tx.actor().username.clone())
+    .bind(i64::from(in_flight))
+    .bind(s.ca_pem.clone())
+    .bind(s.client_cert_pem.clone())
+    .bind(s.client_key_pem.clone())
     .execute(tx.conn())
     .await
     .map_err(|e| {
@@ -452,7 +508,8 @@ pub async fn add_sink(tx: &mut Tx, s: Sink) -> Result<Sink, Error> {
         "push_sink",
         &name,
         None,
-        Some(&serde_json::json!({ "kind": s.kind, "region_prefix": region, "url": crate::store::redact(&url) })),
+        Some(&serde_json::json!({ "kind": s.kind, "region_prefix": region, "url": crate::store::redact(&url),
+            "in_flight": in_flight, "ca_pem": s.ca_pem.is_some(), "client_certificate": s.client_cert_pem.is_some() })),
     );
     Ok(Sink {
         name,
@@ -463,28 +520,50 @@ pub async fn add_sink(tx: &mut Tx, s: Sink) -> Result<Sink, Error> {
         hmac_key: None,
         batch_size: Some(batch),
         max_attempts: Some(attempts),
+        in_flight: Some(in_flight),
+        ca_pem: s.ca_pem,
+        client_cert_pem: s.client_cert_pem,
+        client_key_pem: None,
     })
 }
 
 pub async fn sinks(conn: &mut AnyConnection, actor: &Actor) -> Result<Vec<Sink>, Error> {
     actor.require(Action::ViewAudit)?;
-    let rows: Vec<(String, String, String, String, i64, i64)> = sqlx::query_as(
-        "SELECT name, region_prefix, kind, url, batch_size, max_attempts FROM push_sink ORDER BY id",
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        i64,
+        i64,
+        i64,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT name, region_prefix, kind, url, batch_size, max_attempts, in_flight, ca_pem, client_cert_pem \
+         FROM push_sink ORDER BY id",
     )
     .fetch_all(conn)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(name, region_prefix, kind, url, batch, attempts)| Sink {
-            name,
-            region_prefix,
-            kind,
-            url: crate::store::redact(&url),
-            token: None,
-            hmac_key: None,
-            batch_size: Some(batch as u32),
-            max_attempts: Some(attempts as u32),
-        })
+        .map(
+            |(name, region_prefix, kind, url, batch, attempts, in_flight, ca, cert)| Sink {
+                name,
+                region_prefix,
+                kind,
+                url: crate::store::redact(&url),
+                token: None,
+                hmac_key: None,
+                batch_size: Some(batch as u32),
+                max_attempts: Some(attempts as u32),
+                in_flight: Some(in_flight as u32),
+                ca_pem: ca,
+                client_cert_pem: cert,
+                client_key_pem: None,
+            },
+        )
         .collect())
 }
 
