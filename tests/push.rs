@@ -14,6 +14,8 @@ use std::time::Duration;
 on_both_databases!(
     statuses_arrive_once_per_version_in_order_through_outages,
     two_workers_never_send_one_message_twice_and_a_killed_one_is_taken_over,
+    a_slow_answer_holds_one_request_not_the_queue,
+    after_an_outage_the_queue_drains_with_its_attempts_unspent,
 );
 
 async fn messages(app: &TestApp, status: &str) -> Vec<Value> {
@@ -382,4 +384,147 @@ async fn two_workers_never_send_one_message_twice_and_a_killed_one_is_taken_over
         "every bundle is valid FHIR R4"
     );
     assert_eq!(g.duplicates, 0, "{:?}", g.accepted);
+}
+
+/// A sink taking one message per request, four at once: the receiver holds one person's
+/// requests for two seconds; everyone else's arrive meanwhile.
+async fn a_slow_answer_holds_one_request_not_the_queue(db: Db) {
+    let app = TestApp::start(db).await;
+    app.seed().await;
+    let got = Arc::new(Mutex::new(Received::default()));
+    let receiver = Receiver::start(0, vec![], got.clone()).await;
+    let r = app
+        .post(
+            "/api/v1/push/sinks",
+            json!({"name": "hc", "region_prefix": "", "kind": "fhir_http", "url": receiver.url(),
+                   "token": TOKEN, "hmac_key": KEY, "batch_size": 1, "in_flight": 4}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(r.body["in_flight"], 4);
+    app.filled_pool("P1", 10, 1..=10).await;
+    app.receive_at_lab_a("P1").await;
+    let (slow,): (String,) = sqlx::query_as("SELECT uid FROM person WHERE doc_no = $1")
+        .bind(common::id_number(3))
+        .fetch_one(app.store.reader())
+        .await
+        .unwrap();
+    got.lock().unwrap().slow_key = Some((slow.clone(), Duration::from_secs(2)));
+    natlis::push::spawn_worker(
+        app.store.clone(),
+        natlis::push::Config {
+            timeout: Duration::from_secs(5),
+            ..fast()
+        },
+    );
+    let started = std::time::Instant::now();
+    let r = app
+        .post(
+            "/api/v1/tubes/P1/reject",
+            json!({"reason": "leaking_or_broken"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    wait_until("the nine others arrive", || async {
+        got.lock().unwrap().accepted.len() >= 9
+    })
+    .await;
+    {
+        let g = got.lock().unwrap();
+        assert!(
+            !g.accepted.contains_key(&slow),
+            "the others arrived while the slow one was held ({:?})",
+            started.elapsed()
+        );
+        assert!(g.max_in_flight >= 2, "{}", g.max_in_flight);
+        assert!(g.max_in_flight <= 4, "bounded: {}", g.max_in_flight);
+    }
+    wait_until("the slow one arrives", || async {
+        got.lock().unwrap().accepted.contains_key(&slow)
+    })
+    .await;
+    let g = got.lock().unwrap();
+    assert_eq!(g.accepted.len(), 10);
+    assert_eq!(g.duplicates, 0);
+    assert_eq!(g.invalid, Vec::<String>::new());
+}
+
+/// The receiver is down for a while as statuses keep coming: the breaker opens after a few
+/// failures and then only probes; when the receiver is back every version arrives, once and in
+/// order, and the outage spent no message's attempts.
+async fn after_an_outage_the_queue_drains_with_its_attempts_unspent(db: Db) {
+    let app = TestApp::start(db).await;
+    app.seed().await;
+    let got = Arc::new(Mutex::new(Received::default()));
+    let receiver = Receiver::start(0, vec![], got.clone()).await;
+    let port = receiver.port;
+    receiver.down();
+    let r = app
+        .post(
+            "/api/v1/push/sinks",
+            json!({"name": "hc", "region_prefix": "", "kind": "fhir_http", "url": format!("http://127.0.0.1:{port}/fhir"),
+                   "token": TOKEN, "hmac_key": KEY, "batch_size": 3, "max_attempts": 4}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    natlis::push::spawn_worker(
+        app.store.clone(),
+        natlis::push::Config {
+            breaker: natlis::domain::breaker::Policy {
+                failures: 3,
+                first_probe: Duration::from_millis(50),
+                max_probe: Duration::from_millis(200),
+            },
+            ..fast()
+        },
+    );
+    // Twenty people: each needs re-sampling (version 1), then is re-sampled (version 2), all
+    // while the receiver is down — far more failed tries than max_attempts if each counted.
+    app.filled_pool("P1", 20, 1..=20).await;
+    app.receive_at_lab_a("P1").await;
+    let r = app
+        .post(
+            "/api/v1/tubes/P1/reject",
+            json!({"reason": "leaking_or_broken"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    for n in 1..=20 {
+        let r = app
+            .post(
+                "/api/v1/tubes",
+                json!({"barcode": format!("S{n}"), "kind": "single", "sample_type": "oropharyngeal",
+                       "site": "S01", "category": "mass_screening", "people": [person(n)]}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        messages(&app, "dead").await,
+        Vec::<Value>::new(),
+        "nothing dies of an outage"
+    );
+    let back = Receiver::start(port, vec![], got.clone()).await;
+    wait_until("all 40 delivered", || async {
+        messages(&app, "delivered").await.len() == 40
+    })
+    .await;
+    let delivered = messages(&app, "delivered").await;
+    assert!(
+        delivered
+            .iter()
+            .all(|m| m["attempts"].as_i64().unwrap() <= 3),
+        "{delivered:?}"
+    );
+    let g = got.lock().unwrap();
+    assert_eq!(g.accepted.len(), 20);
+    assert!(
+        g.accepted.values().all(|v| v == &vec![1, 2]),
+        "{:?}",
+        g.accepted
+    );
+    assert_eq!(g.duplicates, 0);
+    assert_eq!(g.invalid, Vec::<String>::new());
+    back.down();
 }
