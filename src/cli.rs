@@ -165,6 +165,13 @@ struct ServeArgs {
     /// Milliseconds the push worker waits when nothing is due.
     #[arg(long, env = "NATLIS_PUSH_EVERY_MS", default_value_t = 200)]
     push_every_ms: u64,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key. Without it,
+    /// plain HTTP (behind a reverse proxy that terminates TLS, or on loopback).
+    #[arg(long, env = "NATLIS_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "NATLIS_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
 }
 
 #[derive(Args)]
@@ -391,10 +398,24 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
             ..Default::default()
         },
     );
+    // Read the TLS files before anything listens: a wrong file stops the start, named.
+    let tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::server_config_from_files(cert, key)?),
+        _ => None,
+    };
     let listener = tokio::net::TcpListener::bind(a.addr).await?;
-    tracing::info!("natlis listening on http://{}", listener.local_addr()?);
     let state = AppState::new(store.clone(), a.tz);
-    crate::launch(state, listener, shutdown_signal()).await?;
+    match tls {
+        Some(config) => {
+            tracing::info!("natlis listening on https://{}", listener.local_addr()?);
+            let listener = crate::tls::TlsListener::new(listener, config)?;
+            crate::launch(state, listener, shutdown_signal()).await?;
+        }
+        None => {
+            tracing::info!("natlis listening on http://{}", listener.local_addr()?);
+            crate::launch(state, listener, shutdown_signal()).await?;
+        }
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -25,22 +25,27 @@ pub mod push;
 pub mod service;
 pub mod store;
 pub mod synth;
+pub mod tls;
 
 pub use api::{app, AppState};
 
 use std::future::Future;
-use tokio::net::TcpListener;
 
 /// Serves the app on `listener` until `shutdown` completes; in-flight requests finish first.
-pub async fn launch(
+pub async fn launch<L>(
     state: AppState,
-    listener: TcpListener,
+    listener: L,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<()>
+where
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
+{
+    use axum::serve::ListenerExt;
     metrics::install();
     let app = app(state);
+    // (Tapped, so that the peer address reaches the handlers from any listener.)
     axum::serve(
-        listener,
+        listener.tap_io(|_| {}),
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)

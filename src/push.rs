@@ -341,10 +341,23 @@ async fn deliver_and_settle(run: &SinkRun, batch: Vec<Claimed>, probe: bool) -> 
         breaker::Change::Opened => {
             tracing::warn!(sink = %run.sink.name, answer = %answer, "push: the sink is down; probing it, nothing else is sent");
             metrics::gauge!("natlis_push_sink_down", "sink" => run.sink.name.clone()).set(1.0);
+            // For the sink list (any node): since when, and why.
+            sqlx::query(
+                "UPDATE push_sink SET down_since = COALESCE(down_since, $1), down_reason = $2 WHERE id = $3",
+            )
+            .bind(to_db(chrono::Utc::now()))
+            .bind(answer.clone())
+            .bind(run.sink.id)
+            .execute(run.store.writer())
+            .await?;
         }
         breaker::Change::Closed => {
             tracing::info!(sink = %run.sink.name, "push: the sink answers again; draining");
             metrics::gauge!("natlis_push_sink_down", "sink" => run.sink.name.clone()).set(0.0);
+            sqlx::query("UPDATE push_sink SET down_since = NULL, down_reason = NULL WHERE id = $1")
+                .bind(run.sink.id)
+                .execute(run.store.writer())
+                .await?;
         }
         breaker::Change::None => {}
     }
@@ -443,7 +456,7 @@ async fn deliver_http(
         req = req.header("x-natlis-signature", push::signature(k, &body));
     }
     match req.body(body).send().await {
-        Err(e) => (Delivery::Retry, format!("{}: {e}", sink.name)),
+        Err(e) => (Delivery::Retry, format!("{}: {}", sink.name, causes(&e))),
         Ok(resp) => {
             let status = resp.status().as_u16();
             let text = resp.text().await.unwrap_or_default();
@@ -454,6 +467,22 @@ async fn deliver_http(
             (push::classify(status), answer)
         }
     }
+}
+
+/// An error with every cause under it (`… : client error (Connect): invalid peer certificate:
+/// UnknownIssuer`), so the stored answer says what went wrong.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
 }
 
 /// Upserts each message into `natlis_health_code` of the platform's database; a row keeps the

@@ -5,3 +5,6 @@ ALTER TABLE push_sink ADD COLUMN in_flight BIGINT NOT NULL DEFAULT 4;
 ALTER TABLE push_sink ADD COLUMN ca_pem TEXT;
 ALTER TABLE push_sink ADD COLUMN client_cert_pem TEXT;
 ALTER TABLE push_sink ADD COLUMN client_key_pem TEXT;
+-- Since when the sink is taken to be down (its circuit breaker open on some node), and why.
+ALTER TABLE push_sink ADD COLUMN down_since BIGINT;
+ALTER TABLE push_sink ADD COLUMN down_reason TEXT;

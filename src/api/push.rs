@@ -21,7 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/push/sinks", tag = "push", responses((status = 200, body = Vec<Sink>)))]
 async fn list_sinks(State(s): State<AppState>, actor: Actor) -> Result<Json<Vec<Sink>>, Error> {
     let mut conn = s.store.reader().acquire().await?;
-    Ok(Json(push::sinks(&mut conn, &actor).await?))
+    Ok(Json(push::sinks(&mut conn, &actor, s.tz).await?))
 }
 
 /// Adds a sink for a region (admins): a FHIR R4 endpoint or a table in the platform's

@@ -412,6 +412,13 @@ pub struct Sink {
     /// Its private key (PEM; never shown back).
     #[serde(default, skip_serializing)]
     pub client_key_pem: Option<String>,
+    /// Since when the sink is taken to be down (a node's circuit breaker is open: only probes
+    /// go to it, and its messages wait without spending attempts); absent while it answers.
+    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub down_since: Option<DateTime<FixedOffset>>,
+    /// What its last failed delivery said, while it is down.
+    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub down_reason: Option<String>,
 }
 
 impl crate::push::SinkTls for Sink {
@@ -524,46 +531,55 @@ pub async fn add_sink(tx: &mut Tx, s: Sink) -> Result<Sink, Error> {
         ca_pem: s.ca_pem,
         client_cert_pem: s.client_cert_pem,
         client_key_pem: None,
+        down_since: None,
+        down_reason: None,
     })
 }
 
-pub async fn sinks(conn: &mut AnyConnection, actor: &Actor) -> Result<Vec<Sink>, Error> {
+pub async fn sinks(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    tz: FixedOffset,
+) -> Result<Vec<Sink>, Error> {
     actor.require(Action::ViewAudit)?;
-    type Row = (
-        String,
-        String,
-        String,
-        String,
-        i64,
-        i64,
-        i64,
-        Option<String>,
-        Option<String>,
-    );
+    #[derive(FromRow)]
+    struct Row {
+        name: String,
+        region_prefix: String,
+        kind: String,
+        url: String,
+        batch_size: i64,
+        max_attempts: i64,
+        in_flight: i64,
+        ca_pem: Option<String>,
+        client_cert_pem: Option<String>,
+        down_since: Option<i64>,
+        down_reason: Option<String>,
+    }
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT name, region_prefix, kind, url, batch_size, max_attempts, in_flight, ca_pem, client_cert_pem \
-         FROM push_sink ORDER BY id",
+        "SELECT name, region_prefix, kind, url, batch_size, max_attempts, in_flight, ca_pem, client_cert_pem, \
+         down_since, down_reason FROM push_sink ORDER BY id",
     )
     .fetch_all(conn)
     .await?;
     Ok(rows
         .into_iter()
-        .map(
-            |(name, region_prefix, kind, url, batch, attempts, in_flight, ca, cert)| Sink {
-                name,
-                region_prefix,
-                kind,
-                url: crate::store::redact(&url),
-                token: None,
-                hmac_key: None,
-                batch_size: Some(batch as u32),
-                max_attempts: Some(attempts as u32),
-                in_flight: Some(in_flight as u32),
-                ca_pem: ca,
-                client_cert_pem: cert,
-                client_key_pem: None,
-            },
-        )
+        .map(|r| Sink {
+            name: r.name,
+            region_prefix: r.region_prefix,
+            kind: r.kind,
+            url: crate::store::redact(&r.url),
+            token: None,
+            hmac_key: None,
+            batch_size: Some(r.batch_size as u32),
+            max_attempts: Some(r.max_attempts as u32),
+            in_flight: Some(r.in_flight as u32),
+            ca_pem: r.ca_pem,
+            client_cert_pem: r.client_cert_pem,
+            client_key_pem: None,
+            down_since: r.down_since.map(|d| show(d, tz)),
+            down_reason: r.down_reason,
+        })
         .collect())
 }
 
