@@ -34,27 +34,7 @@ async fn plate_of_four(app: &TestApp, prefix: &str, first_person: u32) -> (Strin
         assert_eq!(r.status, 201, "{r:?}");
         app.receive_at_lab_a(&barcode).await;
     }
-    let r = app
-        .post(
-            "/api/v1/plates",
-            json!({"lab": "LAB-A", "size": 96, "kit": KIT}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{r:?}");
-    let plate = r.body["run_no"].as_str().unwrap().to_string();
-    let r = app
-        .post(&format!("/api/v1/plates/{plate}/fill"), json!({}))
-        .await;
-    assert_eq!(r.status, 200, "{r:?}");
-    let mut layout = Layout::new(PlateSize::P96);
-    for w in r.body["wells"].as_array().unwrap() {
-        if let Some(b) = w["tube"]["barcode"].as_str() {
-            layout.wells.insert(
-                Well::parse(w["well"].as_str().unwrap(), PlateSize::P96).unwrap(),
-                WellContent::Tube(b.to_string()),
-            );
-        }
-    }
+    let (plate, layout) = common::lab::filled_plate(app, KIT).await;
     assert_eq!(layout.wells.len(), 6, "four tubes and two controls");
     (plate, layout)
 }

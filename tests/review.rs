@@ -5,11 +5,10 @@
 
 mod common;
 
+use common::lab::{self, decide, item, kit};
 use common::receiver::{Received, Receiver, KEY, TOKEN};
 use common::{person, Db, TestApp};
-use instrument_adapters::{PlateSize, Well};
 use natlis::auth::policy::Role;
-use natlis::domain::kit::Kit;
 use natlis::domain::plate::{Layout, WellContent};
 use natlis::synth::{plate_export, Shape};
 use serde_json::{json, Value};
@@ -53,37 +52,8 @@ async fn single(app: &TestApp, barcode: &str, n: u32) {
     app.receive_at_lab_a(barcode).await;
 }
 
-/// A plate filled by proposal with every tube waiting at LAB-A; returns its run number and
-/// its layout.
 async fn filled_plate(l: &Lab, kit: &str) -> (String, Layout) {
-    let r = l
-        .tech
-        .post(
-            "/api/v1/plates",
-            json!({"lab": "LAB-A", "size": 96, "kit": kit}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{r:?}");
-    let plate = r.body["run_no"].as_str().unwrap().to_string();
-    let r = l
-        .tech
-        .post(&format!("/api/v1/plates/{plate}/fill"), json!({}))
-        .await;
-    assert_eq!(r.status, 200, "{r:?}");
-    let mut layout = Layout::new(PlateSize::P96);
-    for w in r.body["wells"].as_array().unwrap() {
-        if let Some(b) = w["tube"]["barcode"].as_str() {
-            layout.wells.insert(
-                Well::parse(w["well"].as_str().unwrap(), PlateSize::P96).unwrap(),
-                WellContent::Tube(b.to_string()),
-            );
-        }
-    }
-    (plate, layout)
-}
-
-fn kit(code: &str) -> Kit {
-    Kit::shipped().into_iter().find(|k| k.code == code).unwrap()
+    lab::filled_plate(&l.tech, kit).await
 }
 
 async fn import(
@@ -94,47 +64,11 @@ async fn import(
     dirty: Option<f64>,
     shape: impl Fn(&str) -> Shape,
 ) -> Value {
-    let barcodes: Vec<String> = layout
-        .wells
-        .values()
-        .filter_map(|c| match c {
-            WellContent::Tube(b) => Some(b.clone()),
-            _ => None,
-        })
-        .collect();
-    let bytes = plate_export(&kit(kit_code), layout, dirty, |i| shape(&barcodes[i]));
-    let r = l
-        .tech
-        .send(
-            l.tech
-                .client
-                .post(l.tech.url(&format!("/api/v1/plates/{plate}/imports")))
-                .body(bytes),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{r:?}");
-    r.body
+    lab::import(&l.tech, plate, kit_code, layout, dirty, shape).await
 }
 
-/// The review queue of a plate, by barcode.
 async fn queue(l: &Lab, plate: &str) -> Vec<Value> {
-    let r = l
-        .reviewer
-        .get(&format!("/api/v1/review?plate={plate}"))
-        .await;
-    assert_eq!(r.status, 200, "{r:?}");
-    r.body.as_array().unwrap().clone()
-}
-
-fn item<'a>(q: &'a [Value], barcode: &str) -> &'a Value {
-    q.iter()
-        .find(|i| i["barcode"] == barcode)
-        .unwrap_or_else(|| panic!("{barcode} not in the queue: {q:?}"))
-}
-
-async fn decide(app: &TestApp, attempt: &Value, body: Value) -> common::Resp {
-    app.post(&format!("/api/v1/attempts/{attempt}/decision"), body)
-        .await
+    lab::queue(&l.reviewer, plate).await
 }
 
 /// A person's status code.

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fhir;
+pub mod lab;
 pub mod receiver;
 
 use natlis::auth::policy::Role;
