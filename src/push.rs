@@ -107,9 +107,9 @@ async fn look_after(
     .await?;
     loops.retain(|id, (row, _)| rows.iter().any(|r| r.id == *id && r == row));
     for row in rows {
-        if !loops.contains_key(&row.id) {
+        if let std::collections::hash_map::Entry::Vacant(e) = loops.entry(row.id) {
             let handle = tokio::spawn(sink_loop(store.clone(), row.clone(), *config));
-            loops.insert(row.id, (row, AbortOnDrop(vec![handle])));
+            e.insert((row, AbortOnDrop(vec![handle])));
         }
     }
     // Messages whose worker died mid-batch: their lease ran out; they go back to the queue with

@@ -2,7 +2,9 @@
 //! readings written as a Bio-Rad CFX "Quantification Cq Results" CSV (fluor-major, wells `A01`),
 //! the same layout the real CFX files in `shared/instrument-exports/biorad-cfx-csv` have; and in
 //! the layouts `shared/instrument-exports/FORMATS.md` gives for the LightCycler 480 Cp text
-//! export (one file per filter combination), SLAN-96P (GBK, dyes in 目标) and MA-6000.
+//! export (one file per filter combination), SLAN-96P (GBK, dyes in 目标) and MA-6000, and the
+//! QuantStudio, 7500, SDS, Rotor-Gene and Design & Analysis layouts of the real files beside
+//! it (text and workbooks).
 
 use std::fmt::Write;
 
@@ -232,6 +234,376 @@ pub fn ma6000_txt(wells: &[SynthWell]) -> Vec<u8> {
         }
     }
     out.into_bytes()
+}
+
+/// The rows of a plate: (well, sample, role, dye, target, Ct) in well order.
+fn rows(wells: &[SynthWell]) -> impl Iterator<Item = (&SynthWell, &str, &str, Option<f64>)> {
+    wells.iter().flat_map(|w| {
+        w.cts
+            .iter()
+            .map(move |(dye, target, ct)| (w, dye.as_str(), target.as_str(), *ct))
+    })
+}
+
+/// A well's 1-based row-major index on a 96-well plate (A1 = 1, A2 = 2, B1 = 13).
+fn index1(w: &SynthWell) -> usize {
+    w.well.row as usize * 12 + w.well.col as usize + 1
+}
+
+/// A Thermo task name for a well.
+fn task(w: &SynthWell) -> &'static str {
+    match w.content {
+        "NTC" => "NTC",
+        "Pos Ctrl" => "STANDARD",
+        _ => "UNKNOWN",
+    }
+}
+
+/// Which text layout of the Thermo/Applied Biosystems family to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThermoText {
+    /// QuantStudio v1.x text export: `* key = value`, `[Results]`, `Well` (index) and
+    /// `Well Position`, `CT`, `Undetermined`.
+    QuantStudio,
+    /// 7500 Software v2.x text export: the same with `Instrument Type = sds7500fast`, `Well`
+    /// holding `A1`, and the Ct column titled `Cт`.
+    Abi7500,
+    /// QuantStudio results re-saved as CSV: `Block Type,…` rows, then the table.
+    QuantStudioCsv,
+}
+
+/// A Thermo text export of the plate.
+pub fn thermo_text(wells: &[SynthWell], layout: ThermoText) -> Vec<u8> {
+    let mut out = String::new();
+    let (sep, instrument) = match layout {
+        ThermoText::QuantStudioCsv => (",", ""),
+        ThermoText::Abi7500 => ("\t", "sds7500fast"),
+        ThermoText::QuantStudio => ("\t", "QuantStudio(TM) 7 Flex System"),
+    };
+    match layout {
+        ThermoText::QuantStudioCsv => {
+            out.push_str("Block Type,96-Well 0.2-mL Block\r\nChemistry,TAQMAN\r\nExperiment Name,natlis synthetic run\r\nPassive Reference,ROX\r\n\r\n");
+        }
+        _ => {
+            let _ = write!(
+                out,
+                "* Block Type = 96fast\r\n* Chemistry = TAQMAN\r\n* Experiment Name = natlis synthetic run\r\n* Instrument Type = {instrument}\r\n* Passive Reference = ROX\r\n\r\n[Results]\r\n"
+            );
+        }
+    }
+    let header: &[&str] = match layout {
+        ThermoText::Abi7500 => &[
+            "Well",
+            "Sample Name",
+            "Target Name",
+            "Task",
+            "Reporter",
+            "Quencher",
+            "Cт",
+            "Cт Mean",
+        ],
+        _ => &[
+            "Well",
+            "Well Position",
+            "Omit",
+            "Sample Name",
+            "Target Name",
+            "Task",
+            "Reporter",
+            "Quencher",
+            "CT",
+            "Ct Mean",
+        ],
+    };
+    out.push_str(&header.join(sep));
+    out.push_str("\r\n");
+    for (w, dye, target, ct) in rows(wells) {
+        let ct = ct_text(ct, "Undetermined");
+        let cells: Vec<String> = match layout {
+            ThermoText::Abi7500 => vec![
+                w.well.to_string(),
+                w.sample.clone(),
+                target.into(),
+                task(w).into(),
+                dye.into(),
+                "NFQ-MGB".into(),
+                ct,
+                String::new(),
+            ],
+            _ => vec![
+                index1(w).to_string(),
+                w.well.to_string(),
+                "false".into(),
+                w.sample.clone(),
+                target.into(),
+                task(w).into(),
+                dye.into(),
+                "NFQ-MGB".into(),
+                ct,
+                String::new(),
+            ],
+        };
+        out.push_str(&cells.join(sep));
+        out.push_str("\r\n");
+    }
+    out.into_bytes()
+}
+
+/// An SDS 2.x (7900HT) results table: `Well` a 1-based number, the target in `Detector`.
+pub fn sds_text(wells: &[SynthWell]) -> Vec<u8> {
+    let mut out = String::from(
+        "SDS 2.2.2\tAQ Results\t1.0\r\n\r\nWell\tSample Name\tDetector\tTask\tCt\tStdDev Ct\r\n",
+    );
+    for (w, _, target, ct) in rows(wells) {
+        let _ = write!(
+            out,
+            "{}\t{}\t{target}\t{}\t{}\t\r\n",
+            index1(w),
+            w.sample,
+            if w.content == "Unkn" {
+                "Unknown"
+            } else {
+                "Standard"
+            },
+            ct_text(ct, "Undetermined")
+        );
+    }
+    out.into_bytes()
+}
+
+/// A 7500 `.eds` `analysis_result.txt`: `Well` 0-based, the target in `Detector`, `40.0` for
+/// no amplification, each row followed by its curve rows.
+pub fn abi7500_analysis_result(wells: &[SynthWell]) -> Vec<u8> {
+    let mut out = String::from(
+        "Session Name\t\nWell\tSample Name\tDetector\tTask\tCt\tAvg Ct\tCt SD\tDelta Ct\tQty\tAvg Qty\tQty SD\n",
+    );
+    for (w, _, target, ct) in rows(wells) {
+        let _ = write!(
+            out,
+            "{}\t{}\t{target}\tTarget\t{}\t\t\t\t\t\t\nRn values\t0.51\t0.52\t0.55\nDelta Rn values\t0.01\t0.02\t0.05\nDDCT Values\t0\t\t{}\t{target}\tTarget\t{}\t\t\t\t\t\t\t\t\tfalse\t\n",
+            index1(w) - 1,
+            w.sample,
+            ct_text(Some(ct.unwrap_or(40.0)), ""),
+            w.sample,
+            ct_text(Some(ct.unwrap_or(40.0)), ""),
+        );
+    }
+    out.into_bytes()
+}
+
+/// The Rotor-Gene's name for the channel a dye is read on.
+fn rotor_gene_channel(dye: &str) -> &'static str {
+    match dye.to_uppercase().as_str() {
+        "FAM" => "Green",
+        "VIC" | "HEX" => "Yellow",
+        "ROX" => "Orange",
+        _ => "Red",
+    }
+}
+
+/// A Rotor-Gene Q "Excel Analysed Data Export" CSV: one block per channel, titled
+/// `Quantitative analysis of Cycling A.<channel> (<assay>)`; `No.` the 1-based position; an
+/// empty Ct for no amplification.
+pub fn rotor_gene_csv(wells: &[SynthWell]) -> Vec<u8> {
+    let mut out = String::from("\u{feff}Excel Analysed Data Export;;;;;\r\nCopyright (c) 2013 QIAGEN GmbH. All Rights Reserved.;;;;;\r\nFile;natlis synthetic run.rex;;;;\r\n;;;;;\r\n");
+    let mut dyes: Vec<(&str, &str)> = vec![];
+    for (_, dye, target, _) in rows(wells) {
+        if !dyes.iter().any(|d| d.0 == dye) {
+            dyes.push((dye, target));
+        }
+    }
+    for (dye, target) in dyes {
+        let _ = write!(
+            out,
+            "Quantitative analysis of Cycling A.{} ({target});;;;;\r\n;;;;;\r\nNo.;Color;Name;Type;Ct;Ct Comment\r\n",
+            rotor_gene_channel(dye)
+        );
+        for (w, d, _, ct) in rows(wells) {
+            if d == dye {
+                let kind = match w.content {
+                    "NTC" => "NTC",
+                    "Pos Ctrl" => "Positive Control",
+                    _ => "Unknown",
+                };
+                let _ = write!(
+                    out,
+                    "{};255;{};{kind};{};\r\n",
+                    index1(w),
+                    w.sample,
+                    ct_text(ct, "")
+                );
+            }
+        }
+        out.push_str(";;;;;\r\n");
+    }
+    out.into_bytes()
+}
+
+/// Which workbook layout to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workbook {
+    /// QuantStudio v1.x: sheet `Results`, the key-value block, then the QuantStudio table.
+    QuantStudio,
+    /// Design & Analysis (QuantStudio Pro, Diomni): sheet `Results`, `File Name`/`Software Name
+    /// and Version` rows, then `Well`, `Well Position`, `Sample`, `Target`, `Reporter`, `Cq`.
+    DesignAnalysis,
+    /// Rotor-Gene Q analysed data export, as a workbook.
+    RotorGene,
+}
+
+/// A workbook (`.xlsx`) of the plate.
+pub fn workbook(wells: &[SynthWell], layout: Workbook) -> Vec<u8> {
+    let lines: Vec<Vec<String>> = match layout {
+        Workbook::QuantStudio => String::from_utf8(thermo_text(wells, ThermoText::QuantStudio))
+            .expect("UTF-8")
+            .lines()
+            .map(|l| {
+                // `* key = value` → two cells; table rows by tab.
+                match l.strip_prefix("* ").and_then(|kv| kv.split_once(" = ")) {
+                    Some((k, v)) => vec![k.to_string(), v.to_string()],
+                    None => l.split('\t').map(String::from).collect(),
+                }
+            })
+            .filter(|cells: &Vec<String>| cells != &[String::from("[Results]")])
+            .collect(),
+        Workbook::DesignAnalysis => {
+            let mut lines = vec![
+                vec!["File Name".into(), "natlis synthetic run.eds".into()],
+                vec![
+                    "Software Name and Version".into(),
+                    "Design & Analysis Software 2.6.0".into(),
+                ],
+                vec![],
+                [
+                    "Well",
+                    "Well Position",
+                    "Omit",
+                    "Sample",
+                    "Target",
+                    "Task",
+                    "Reporter",
+                    "Quencher",
+                    "Cq",
+                    "Amp Status",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            ];
+            for (w, dye, target, ct) in rows(wells) {
+                lines.push(vec![
+                    index1(w).to_string(),
+                    format!("{}{:02}", char::from(b'A' + w.well.row), w.well.col + 1),
+                    "false".into(),
+                    w.sample.clone(),
+                    target.into(),
+                    task(w).into(),
+                    dye.into(),
+                    "NFQ-MGB".into(),
+                    ct_text(ct, "UNDETERMINED"),
+                    if ct.is_some() { "AMP" } else { "NO_AMP" }.into(),
+                ]);
+            }
+            lines
+        }
+        Workbook::RotorGene => String::from_utf8(rotor_gene_csv(wells))
+            .expect("UTF-8")
+            .lines()
+            .map(|l| {
+                l.trim_start_matches('\u{feff}')
+                    .split(';')
+                    .map(String::from)
+                    .collect()
+            })
+            .collect(),
+    };
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name("Results").expect("a sheet name");
+    for (r, cells) in lines.iter().enumerate() {
+        for (c, cell) in cells.iter().enumerate() {
+            if cell.is_empty() {
+                continue;
+            }
+            // Numbers as numbers, as the instruments write them.
+            let _ = match cell.parse::<f64>() {
+                Ok(v) if !cell.starts_with('0') || cell == "0" || cell.contains('.') => {
+                    sheet.write_number(r as u32, c as u16, v)
+                }
+                _ => sheet.write_string(r as u32, c as u16, cell),
+            };
+        }
+    }
+    book.save_to_buffer().expect("a workbook")
+}
+
+/// Escapes text for XML.
+fn xml(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// An RDML file (a ZIP holding `rdml_data.xml`) as a StepOne writes it: wells `A1` as react
+/// ids, each target with its dye, a `<cq>` per reading (none: no amplification).
+pub fn rdml(wells: &[SynthWell]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut x = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<rdml xmlns=\"http://www.rdml.org\" version=\"1.0\">\n",
+    );
+    for w in wells {
+        let kind = match w.content {
+            "NTC" => "ntc",
+            "Pos Ctrl" => "pos",
+            _ => "unkn",
+        };
+        let _ = writeln!(
+            x,
+            "  <sample id=\"{}\"><type>{kind}</type></sample>",
+            xml(&w.sample)
+        );
+    }
+    let mut targets: Vec<(&str, &str)> = vec![];
+    for (_, dye, target, _) in rows(wells) {
+        if !targets.iter().any(|t| t.1 == target) {
+            targets.push((dye, target));
+        }
+    }
+    for (dye, target) in &targets {
+        let _ = writeln!(
+            x,
+            "  <target id=\"{}\"><type>toi</type><dyeId>{}</dyeId></target>",
+            xml(target),
+            xml(dye)
+        );
+    }
+    x.push_str("  <experiment id=\"natlis\">\n    <run id=\"synthetic run\">\n      <instrument>natlis synthetic</instrument>\n");
+    for w in wells {
+        let _ = writeln!(
+            x,
+            "      <react id=\"{}\"><sample id=\"{}\"/>",
+            w.well,
+            xml(&w.sample)
+        );
+        for (_, target, ct) in &w.cts {
+            let cq = ct.map_or(String::new(), |v| format!("<cq>{v:.2}</cq>"));
+            let _ = writeln!(x, "        <data><tar id=\"{}\"/>{cq}</data>", xml(target));
+        }
+        x.push_str("      </react>\n");
+    }
+    x.push_str("    </run>\n  </experiment>\n</rdml>\n");
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut zip = zip::ZipWriter::new(&mut out);
+    zip.start_file(
+        "rdml_data.xml",
+        zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated),
+    )
+    .expect("a ZIP member");
+    zip.write_all(x.as_bytes()).expect("writing to memory");
+    zip.finish().expect("a ZIP");
+    out.into_inner()
 }
 
 #[cfg(test)]

@@ -1,8 +1,12 @@
 //! Instrument layouts through the API, on SQLite and on PostgreSQL: a plate of tubes with the
-//! kit's controls in place, read by a LightCycler 480 (one Cp file per filter combination, with
-//! each spelling of combined filter names FORMATS.md and the field give), a SLAN-96P (dye names
-//! in 目标, GBK) and an MA-6000 (numbered wells) — each import is a valid run with the right call
-//! for every tube. And a file that matches nothing says what it holds against what is expected.
+//! kit's controls in place, its readings written in every layout of FORMATS.md that carries Ct
+//! and that natlis can write here — QuantStudio text, CSV and workbook, the 7500's text export
+//! and `analysis_result.txt`, SDS, Bio-Rad CFX, Design & Analysis, Rotor-Gene CSV and workbook,
+//! LightCycler 480 (one Cp file per filter combination, with each spelling of combined filter
+//! names), SLAN-96P (dye names in 目标, GBK), MA-6000 and RDML — each import is a valid run with
+//! the right call for every tube. (The 7500's BIFF8 `.xls`, which nothing here can write, is
+//! read in the adapters' own tests.) And a file that matches nothing says what it holds against
+//! what is expected.
 
 mod common;
 
@@ -10,7 +14,10 @@ use common::{person, Db, TestApp};
 use instrument_adapters::{PlateSize, Well};
 use natlis::domain::kit::Kit;
 use natlis::domain::plate::{Layout, WellContent};
-use natlis::synth::{lc480_txt, ma6000_txt, plate_wells, slan_csv, Shape};
+use natlis::synth::{
+    abi7500_analysis_result, lc480_txt, ma6000_txt, plate_wells, rotor_gene_csv, sds_text,
+    slan_csv, thermo_text, workbook, Shape, SynthWell, ThermoText, Workbook,
+};
 use serde_json::{json, Value};
 
 on_both_databases!(
@@ -37,6 +44,105 @@ async fn plate_of_four(app: &TestApp, prefix: &str, first_person: u32) -> (Strin
     let (plate, layout) = common::lab::filled_plate(app, KIT).await;
     assert_eq!(layout.wells.len(), 6, "four tubes and two controls");
     (plate, layout)
+}
+
+/// A layout of an instrument export, as the test writes it.
+#[derive(Debug, Clone, Copy)]
+enum Export {
+    Thermo(ThermoText),
+    Sds,
+    Abi7500AnalysisResult,
+    Cfx,
+    Book(Workbook),
+    RotorGeneCsv,
+    /// The LightCycler 480 with each channel's filter combination spelled by this.
+    Lc480(&'static str, fn(&str) -> String),
+    Slan,
+    Ma6000,
+    Rdml,
+}
+
+const LAYOUTS: &[Export] = &[
+    Export::Thermo(ThermoText::QuantStudio),
+    Export::Thermo(ThermoText::Abi7500),
+    Export::Thermo(ThermoText::QuantStudioCsv),
+    Export::Sds,
+    Export::Abi7500AnalysisResult,
+    Export::Cfx,
+    Export::Book(Workbook::QuantStudio),
+    Export::Book(Workbook::DesignAnalysis),
+    Export::Book(Workbook::RotorGene),
+    Export::RotorGeneCsv,
+    // The LightCycler's filter combinations, as three instruments and FORMATS.md spell them.
+    Export::Lc480("LC480 II", |dye| match dye {
+        "FAM" => "FAM (465-510)".into(),
+        "VIC" => "HEX/VIC (533-580)".into(),
+        _ => "Cy5 (618-660)".into(),
+    }),
+    Export::Lc480("LC480 combined names", |dye| match dye {
+        "FAM" => "FAM / SYBR Green I".into(),
+        "VIC" => "VIC / HEX / Yellow555".into(),
+        _ => "Cy5 / Cy5.5".into(),
+    }),
+    Export::Lc480("cobas z 480", |dye| match dye {
+        "FAM" => "465-510".into(),
+        "VIC" => "540-580".into(),
+        _ => "610-670".into(),
+    }),
+    Export::Slan,
+    Export::Ma6000,
+    Export::Rdml,
+];
+
+impl Export {
+    fn name(self) -> String {
+        match self {
+            Self::Lc480(name, _) => name.to_string(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    /// The format natlis must recognise.
+    fn format(self) -> &'static str {
+        match self {
+            Self::Thermo(ThermoText::QuantStudio) => "QuantStudio text export",
+            Self::Thermo(ThermoText::Abi7500) => "7500 text export",
+            Self::Thermo(ThermoText::QuantStudioCsv) => "QuantStudio CSV export",
+            Self::Sds => "SDS results table",
+            Self::Abi7500AnalysisResult => "7500 analysis_result.txt",
+            Self::Cfx => "Bio-Rad CFX",
+            Self::Book(Workbook::QuantStudio) => "QuantStudio workbook",
+            Self::Book(Workbook::DesignAnalysis) => "Design & Analysis workbook",
+            Self::Book(Workbook::RotorGene) => "Rotor-Gene Q workbook",
+            Self::RotorGeneCsv => "Rotor-Gene Q analysed data export",
+            Self::Lc480(..) => "LightCycler 480 Cp export",
+            Self::Slan => "SLAN-96",
+            Self::Ma6000 => "MA-6000",
+            Self::Rdml => "RDML",
+        }
+    }
+
+    fn write(self, wells: &[SynthWell]) -> Vec<(String, Vec<u8>)> {
+        let one = |name: &str, bytes: Vec<u8>| vec![(name.to_string(), bytes)];
+        match self {
+            Self::Thermo(t) => one("results.txt", thermo_text(wells, t)),
+            Self::Sds => one("sds.txt", sds_text(wells)),
+            Self::Abi7500AnalysisResult => {
+                one("analysis_result.txt", abi7500_analysis_result(wells))
+            }
+            Self::Cfx => one("cfx.csv", natlis::synth::cfx_csv(wells)),
+            Self::Book(b) => one("results.xlsx", workbook(wells, b)),
+            Self::RotorGeneCsv => one("rotor-gene.csv", rotor_gene_csv(wells)),
+            Self::Lc480(_, filter) => lc480_txt(wells, filter)
+                .into_iter()
+                .enumerate()
+                .map(|(i, b)| (format!("run_{i}.txt"), b))
+                .collect(),
+            Self::Slan => one("slan.csv", slan_csv(wells)),
+            Self::Ma6000 => one("ma6000.txt", ma6000_txt(wells)),
+            Self::Rdml => one("run.rdml", natlis::synth::rdml(wells)),
+        }
+    }
 }
 
 /// Negative, positive, single-target, invalid.
@@ -83,56 +189,11 @@ async fn every_layout_imports_into_a_valid_run_with_the_right_calls(db: Db) {
     let app = TestApp::start(db).await;
     app.seed().await;
     let kit = Kit::shipped().into_iter().find(|k| k.code == KIT).unwrap();
-    // The LightCycler's filter combinations, as three instruments and FORMATS.md spell them.
-    let lc480_spellings: [(&str, fn(&str) -> String); 3] = [
-        ("LC480 II", |dye| match dye {
-            "FAM" => "FAM (465-510)".into(),
-            "VIC" => "HEX/VIC (533-580)".into(),
-            _ => "Cy5 (618-660)".into(),
-        }),
-        ("LC480 combined names", |dye| match dye {
-            "FAM" => "FAM / SYBR Green I".into(),
-            "VIC" => "VIC / HEX / Yellow555".into(),
-            _ => "Cy5 / Cy5.5".into(),
-        }),
-        ("cobas z 480", |dye| match dye {
-            "FAM" => "465-510".into(),
-            "VIC" => "540-580".into(),
-            _ => "610-670".into(),
-        }),
-    ];
-    let mut layouts: Vec<(
-        String,
-        Box<dyn Fn(&[natlis::synth::SynthWell]) -> Vec<(String, Vec<u8>)>>,
-        &str,
-    )> = vec![];
-    for (name, filter) in lc480_spellings {
-        layouts.push((
-            name.to_string(),
-            Box::new(move |wells| {
-                lc480_txt(wells, filter)
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, b)| (format!("run_{i}.txt"), b))
-                    .collect()
-            }),
-            "LightCycler 480 Cp export",
-        ));
-    }
-    layouts.push((
-        "SLAN-96P".into(),
-        Box::new(|wells| vec![("slan.csv".into(), slan_csv(wells))]),
-        "SLAN-96",
-    ));
-    layouts.push((
-        "MA-6000".into(),
-        Box::new(|wells| vec![("ma6000.txt".into(), ma6000_txt(wells))]),
-        "MA-6000",
-    ));
-    for (k, (name, write, format)) in layouts.iter().enumerate() {
-        let (plate, layout) = plate_of_four(&app, &format!("F{k}"), 10 * k as u32 + 1).await;
-        let wells = plate_wells(&kit, &layout, None, shape);
-        let r = upload(&app, &plate, write(&wells)).await;
+    for (k, layout) in LAYOUTS.iter().enumerate() {
+        let (name, format) = (layout.name(), layout.format());
+        let (plate, plate_layout) = plate_of_four(&app, &format!("F{k}"), 10 * k as u32 + 1).await;
+        let wells = plate_wells(&kit, &plate_layout, None, shape);
+        let r = upload(&app, &plate, layout.write(&wells)).await;
         assert_eq!(r.status, 201, "{name}: {r:?}");
         assert!(
             r.body["files"][0]["format"]

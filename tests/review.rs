@@ -607,36 +607,37 @@ async fn a_night_of_review_from_pools_to_final_statuses(db: Db) {
         .await
         .unwrap();
         assert_eq!(r.body["status"], status.as_str());
-        let mut arrived = false;
+        let mut arrived = None;
         for _ in 0..200 {
-            let g = got.lock().unwrap();
-            if g.latest.get(uid).is_some_and(|s| s.version == version) {
-                let s = &g.latest[uid];
-                assert_eq!(
-                    s.status, status,
-                    "{uid}: the platform reads what natlis says"
-                );
-                let instant =
-                    |t: Option<&str>| t.map(|t| chrono::DateTime::parse_from_rfc3339(t).unwrap());
-                assert_eq!(
-                    instant(s.valid_until.as_deref()),
-                    instant(r.body["valid_until"].as_str()),
-                    "{uid}: a negative counts as long on the platform"
-                );
-                assert_eq!(
-                    g.accepted[uid],
-                    (1..=version).collect::<Vec<_>>(),
-                    "{uid}: in order, once"
-                );
-                arrived = true;
+            arrived = {
+                let g = got.lock().unwrap();
+                g.latest
+                    .get(uid)
+                    .filter(|s| s.version == version)
+                    .map(|s| (s.clone(), g.accepted[uid].clone()))
+            };
+            if arrived.is_some() {
                 break;
             }
-            drop(g);
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        assert!(
-            arrived,
-            "{uid}: version {version} ({status}) never reached the platform"
+        let Some((s, accepted)) = arrived else {
+            panic!("{uid}: version {version} ({status}) never reached the platform");
+        };
+        assert_eq!(
+            s.status, status,
+            "{uid}: the platform reads what natlis says"
+        );
+        let instant = |t: Option<&str>| t.map(|t| chrono::DateTime::parse_from_rfc3339(t).unwrap());
+        assert_eq!(
+            instant(s.valid_until.as_deref()),
+            instant(r.body["valid_until"].as_str()),
+            "{uid}: a negative counts as long on the platform"
+        );
+        assert_eq!(
+            accepted,
+            (1..=version).collect::<Vec<_>>(),
+            "{uid}: in order, once"
         );
     }
     {
