@@ -166,7 +166,10 @@ struct SinkRun {
 /// so a slow answer holds one request, not the queue. While the breaker is open, one message
 /// at a time goes out as a probe.
 async fn sink_loop(store: Store, sink: SinkRow, config: Config) {
-    let client = match sink_client(&sink, config.timeout) {
+    let client = match sink_client(
+        Tls::of(&sink.ca_pem, &sink.client_cert_pem, &sink.client_key_pem),
+        config.timeout,
+    ) {
         Ok(c) => c,
         Err(e) => {
             // add_sink checks the TLS material, so this is a sink changed behind its back.
@@ -240,13 +243,13 @@ pub struct TlsProblem {
 
 /// The HTTP client of a sink: its timeout, and its TLS (rustls) — the CA bundle the receiver's
 /// certificate must chain to (else the system's roots) and the client certificate it presents.
-pub fn sink_client(sink: &impl SinkTls, timeout: Duration) -> Result<reqwest::Client, TlsProblem> {
+pub fn sink_client(tls: Tls<'_>, timeout: Duration) -> Result<reqwest::Client, TlsProblem> {
     let problem = |field: &'static str, p: String| TlsProblem { field, problem: p };
     let mut b = reqwest::Client::builder()
         .use_rustls_tls()
         .timeout(timeout)
         .pool_max_idle_per_host(64);
-    if let Some(ca) = sink.ca_pem() {
+    if let Some(ca) = tls.ca_pem {
         let certs = reqwest::Certificate::from_pem_bundle(ca.as_bytes())
             .map_err(|e| problem("ca_pem", format!("not PEM certificates: {e}")))?;
         if certs.is_empty() {
@@ -257,7 +260,7 @@ pub fn sink_client(sink: &impl SinkTls, timeout: Duration) -> Result<reqwest::Cl
             b = b.add_root_certificate(c);
         }
     }
-    match (sink.client_cert_pem(), sink.client_key_pem()) {
+    match (tls.client_cert_pem, tls.client_key_pem) {
         (Some(cert), Some(key)) => {
             let pem = format!("{}\n{}\n", cert.trim_end(), key.trim_end());
             let id = reqwest::Identity::from_pem(pem.as_bytes()).map_err(|e| {
@@ -287,21 +290,24 @@ pub fn sink_client(sink: &impl SinkTls, timeout: Duration) -> Result<reqwest::Cl
 }
 
 /// A sink's TLS material (PEM).
-pub trait SinkTls {
-    fn ca_pem(&self) -> Option<&str>;
-    fn client_cert_pem(&self) -> Option<&str>;
-    fn client_key_pem(&self) -> Option<&str>;
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tls<'a> {
+    pub ca_pem: Option<&'a str>,
+    pub client_cert_pem: Option<&'a str>,
+    pub client_key_pem: Option<&'a str>,
 }
 
-impl SinkTls for SinkRow {
-    fn ca_pem(&self) -> Option<&str> {
-        self.ca_pem.as_deref()
-    }
-    fn client_cert_pem(&self) -> Option<&str> {
-        self.client_cert_pem.as_deref()
-    }
-    fn client_key_pem(&self) -> Option<&str> {
-        self.client_key_pem.as_deref()
+impl<'a> Tls<'a> {
+    pub fn of(
+        ca_pem: &'a Option<String>,
+        client_cert_pem: &'a Option<String>,
+        client_key_pem: &'a Option<String>,
+    ) -> Self {
+        Self {
+            ca_pem: ca_pem.as_deref(),
+            client_cert_pem: client_cert_pem.as_deref(),
+            client_key_pem: client_key_pem.as_deref(),
+        }
     }
 }
 
@@ -573,6 +579,29 @@ async fn mark_tubes(
 }
 
 /// Records the outcome of a delivery for every message of the batch.
+/// Puts a message back in the queue as it was before its claim (the claim's attempt given
+/// back), due now, with what the receiver said; `solo`: to be sent alone from now on.
+async fn requeue(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: i64,
+    answer: &str,
+    solo: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET status = $1, solo = CASE WHEN $2 = 1 THEN 1 ELSE solo END, attempts = attempts - 1, \
+         next_try_at = $3, last_error = $4 WHERE id = $5",
+    )
+    .bind(state::PENDING)
+    .bind(i64::from(solo))
+    .bind(to_db(now))
+    .bind(answer.to_string())
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// A failed delivery (`Delivery::Retry`) spends the messages' attempts only when `spends`: while
 /// the sink is taken to be down, they go back to the queue as they were, due at once.
 async fn settle(
@@ -617,17 +646,9 @@ async fn settle(
     for m in batch {
         match outcome {
             Delivery::Delivered => {}
+            // Find the message the receiver refuses: each is sent alone next.
             Delivery::Refused if batch.len() > 1 => {
-                // Find the message the receiver refuses: each is sent alone next.
-                sqlx::query(
-                    "UPDATE outbox SET status = $1, solo = 1, attempts = attempts - 1, next_try_at = $2, last_error = $3 WHERE id = $4",
-                )
-                .bind(state::PENDING)
-                .bind(to_db(now))
-                .bind(answer.to_string())
-                .bind(m.id)
-                .execute(&mut *tx)
-                .await?;
+                requeue(&mut tx, m.id, answer, true, now).await?
             }
             Delivery::Refused => {
                 settled.push(m.id);
@@ -639,17 +660,7 @@ async fn settle(
                     .await?;
                 metrics::counter!("natlis_push_failures_total", "kind" => "refused").increment(1);
             }
-            Delivery::Retry if !spends => {
-                sqlx::query(
-                    "UPDATE outbox SET status = $1, attempts = attempts - 1, next_try_at = $2, last_error = $3 WHERE id = $4",
-                )
-                .bind(state::PENDING)
-                .bind(to_db(now))
-                .bind(answer.to_string())
-                .bind(m.id)
-                .execute(&mut *tx)
-                .await?;
-            }
+            Delivery::Retry if !spends => requeue(&mut tx, m.id, answer, false, now).await?,
             Delivery::Retry => {
                 let dead = m.attempts >= sink.max_attempts;
                 if dead {

@@ -9,7 +9,7 @@ mod common;
 
 use common::lab::{self, decide, item};
 use common::receiver::{Received, Receiver, KEY, TOKEN};
-use common::{person, Db, TestApp};
+use common::{Db, TestApp};
 use natlis::auth::policy::Role;
 use natlis::synth::Shape;
 use serde_json::json;
@@ -20,18 +20,6 @@ use std::time::Duration;
 on_both_databases!(a_small_day_ends_with_the_platform_holding_every_status);
 
 const KIT: &str = "DAAN-ORF1AB-N";
-
-async fn single(app: &TestApp, barcode: &str, n: u32) {
-    let r = app
-        .post(
-            "/api/v1/tubes",
-            json!({"barcode": barcode, "kind": "single", "sample_type": "oropharyngeal", "site": "S01",
-                   "category": "close_contact", "people": [person(n)]}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{r:?}");
-    app.receive_at_lab_a(barcode).await;
-}
 
 async fn a_small_day_ends_with_the_platform_holding_every_status(db: Db) {
     let admin = TestApp::start(db).await;
@@ -66,7 +54,9 @@ async fn a_small_day_ends_with_the_platform_holding_every_status(db: Db) {
         admin.receive_at_lab_a(&barcode).await;
     }
     for n in 301..=320 {
-        single(&admin, &format!("S{n}"), n).await;
+        admin
+            .received_single(&format!("S{n}"), n, "close_contact")
+            .await;
     }
     let first: Vec<String> = (1..=30)
         .map(|p| format!("P{p:02}"))
@@ -118,7 +108,9 @@ async fn a_small_day_ends_with_the_platform_holding_every_status(db: Db) {
     // The pool's members give single swabs; the re-run tubes wait too. Plate 3: re-checks
     // first, then the re-runs; person 45 is positive.
     for n in 41..=50 {
-        single(&admin, &format!("R{n}"), n).await;
+        admin
+            .received_single(&format!("R{n}"), n, "close_contact")
+            .await;
     }
     let (plate3, layout3) = lab::filled_plate(&tech, KIT).await;
     assert_eq!(

@@ -23,18 +23,6 @@ on_both_databases!(
 );
 
 /// A single tube of person `n` (close contact, 12 h), received at LAB-A.
-async fn received_single(app: &TestApp, barcode: &str, n: u32, category: &str) {
-    let r = app
-        .post(
-            "/api/v1/tubes",
-            json!({"barcode": barcode, "kind": "single", "sample_type": "oropharyngeal", "site": "S01",
-                   "category": category, "people": [person(n)]}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{r:?}");
-    app.receive_at_lab_a(barcode).await;
-}
-
 async fn new_plate(app: &TestApp, kit: &str) -> String {
     let r = app
         .post(
@@ -90,9 +78,9 @@ async fn upload(app: &TestApp, plate: &str, name: &str, bytes: Vec<u8>) -> commo
 /// Four tubes on a plate: T1 negative, T2 positive, T3 single-target, P1 (a pool) invalid.
 async fn loaded_plate(app: &TestApp) -> String {
     app.seed().await;
-    received_single(app, "T1", 1, "close_contact").await;
-    received_single(app, "T2", 2, "close_contact").await;
-    received_single(app, "T3", 3, "close_contact").await;
+    app.received_single("T1", 1, "close_contact").await;
+    app.received_single("T2", 2, "close_contact").await;
+    app.received_single("T3", 3, "close_contact").await;
     app.filled_pool("P1", 10, 10..=19).await;
     app.receive_at_lab_a("P1").await;
     let plate = new_plate(app, "DAAN-ORF1AB-N").await;
@@ -400,7 +388,7 @@ async fn bad_files_and_contradictions_write_nothing(db: Db) {
     let r = upload(&app, &plate, "run1.csv", first_file()).await;
     assert_eq!(r.status, 201, "{r:?}");
     let other = new_plate(&app, "DAAN-ORF1AB-N").await;
-    received_single(&app, "T4", 4, "close_contact").await;
+    app.received_single("T4", 4, "close_contact").await;
     let r = app
         .post(
             &format!("/api/v1/plates/{other}/wells"),
@@ -419,8 +407,8 @@ async fn bad_files_and_contradictions_write_nothing(db: Db) {
 async fn scanning_rules_and_mis_scans(db: Db) {
     let app = TestApp::start(db).await;
     app.seed().await;
-    received_single(&app, "T1", 1, "close_contact").await;
-    received_single(&app, "T2", 2, "close_contact").await;
+    app.received_single("T1", 1, "close_contact").await;
+    app.received_single("T2", 2, "close_contact").await;
     let r = app
         .post(
             "/api/v1/tubes",
@@ -527,9 +515,9 @@ async fn the_proposal_fills_by_deadline(db: Db) {
     let app = TestApp::start(db).await;
     app.seed().await;
     // Voluntary tubes are due in 24 h, close contacts in 12 h, fever clinic in 6 h.
-    received_single(&app, "V1", 1, "voluntary").await;
-    received_single(&app, "C1", 2, "close_contact").await;
-    received_single(&app, "F1", 3, "fever_clinic").await;
+    app.received_single("V1", 1, "voluntary").await;
+    app.received_single("C1", 2, "close_contact").await;
+    app.received_single("F1", 3, "fever_clinic").await;
     let plate = new_plate(&app, "DAAN-ORF1AB-N").await;
     let r = app.get(&format!("/api/v1/plates/{plate}/proposal")).await;
     assert_eq!(r.status, 200, "{r:?}");
@@ -681,7 +669,8 @@ async fn a_real_7500_run_imports_onto_a_plate(db: Db) {
     let plate = new_plate(&app, "INMEGEN-ORF1AB").await;
     for (i, w) in ["A1", "B1", "C1", "D1"].iter().enumerate() {
         let barcode = format!("R{i}");
-        received_single(&app, &barcode, 100 + i as u32, "close_contact").await;
+        app.received_single(&barcode, 100 + i as u32, "close_contact")
+            .await;
         let r = app
             .post(
                 &format!("/api/v1/plates/{plate}/wells"),

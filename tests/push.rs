@@ -336,15 +336,7 @@ async fn two_workers_never_send_one_message_twice_and_a_killed_one_is_taken_over
             ..fast()
         },
     );
-    app.filled_pool("P1", 20, 1..=20).await;
-    app.receive_at_lab_a("P1").await;
-    let r = app
-        .post(
-            "/api/v1/tubes/P1/reject",
-            json!({"reason": "leaking_or_broken"}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{r:?}");
+    app.rejected_pool("P1", 20, 1..=20).await;
     wait_until("the doomed worker is sending", || async {
         receiver.script.lock().unwrap().is_empty()
     })
@@ -480,15 +472,7 @@ async fn after_an_outage_the_queue_drains_with_its_attempts_unspent(db: Db) {
     );
     // Twenty people: each needs re-sampling (version 1), then is re-sampled (version 2), all
     // while the receiver is down — far more failed tries than max_attempts if each counted.
-    app.filled_pool("P1", 20, 1..=20).await;
-    app.receive_at_lab_a("P1").await;
-    let r = app
-        .post(
-            "/api/v1/tubes/P1/reject",
-            json!({"reason": "leaking_or_broken"}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{r:?}");
+    app.rejected_pool("P1", 20, 1..=20).await;
     for n in 1..=20 {
         let r = app
             .post(

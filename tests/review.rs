@@ -40,18 +40,6 @@ async fn lab(db: Db) -> Lab {
     }
 }
 
-async fn single(app: &TestApp, barcode: &str, n: u32) {
-    let r = app
-        .post(
-            "/api/v1/tubes",
-            json!({"barcode": barcode, "kind": "single", "sample_type": "oropharyngeal", "site": "S01",
-                   "category": "mass_screening", "people": [person(n)]}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{r:?}");
-    app.receive_at_lab_a(barcode).await;
-}
-
 async fn filled_plate(l: &Lab, kit: &str) -> (String, Layout) {
     lab::filled_plate(&l.tech, kit).await
 }
@@ -120,10 +108,10 @@ async fn a_night_of_review_from_pools_to_final_statuses(db: Db) {
     a.filled_pool("P2", 10, 11..=20).await;
     a.receive_at_lab_a("P1").await;
     a.receive_at_lab_a("P2").await;
-    single(a, "S-STP", 21).await;
-    single(a, "S-GREY", 22).await;
-    single(a, "S-INV", 23).await;
-    single(a, "S-NEG", 24).await;
+    a.received_single("S-STP", 21, "mass_screening").await;
+    a.received_single("S-GREY", 22, "mass_screening").await;
+    a.received_single("S-INV", 23, "mass_screening").await;
+    a.received_single("S-NEG", 24, "mass_screening").await;
     // Plate A, read with the Kinghawk-type kit (< 38 positive, 38–40 grey).
     let (plate_a, layout) = filled_plate(&l, "KH-ORF1AB-N").await;
     let v = import(&l, &plate_a, "KH-ORF1AB-N", &layout, None, |b| match b {
@@ -136,7 +124,7 @@ async fn a_night_of_review_from_pools_to_final_statuses(db: Db) {
     .await;
     assert_eq!(v["run"]["valid"], true, "{v}");
     // A single tube on plate B, whose negative control amplified.
-    single(a, "S-CTRL", 25).await;
+    a.received_single("S-CTRL", 25, "mass_screening").await;
     let (plate_b, layout_b) = filled_plate(&l, "KH-ORF1AB-N").await;
     let v = import(&l, &plate_b, "KH-ORF1AB-N", &layout_b, Some(35.0), |_| {
         Shape::Negative(28.0)
@@ -283,7 +271,8 @@ async fn a_night_of_review_from_pools_to_final_statuses(db: Db) {
     );
     let pool_deadline = a.get("/api/v1/tubes/P1").await.body["deadline_at"].clone();
     for n in 1..=10 {
-        single(a, &format!("R{n}"), n).await;
+        a.received_single(&format!("R{n}"), n, "mass_screening")
+            .await;
     }
     let r = a.get("/api/v1/tubes/R4").await;
     assert_eq!(
@@ -494,8 +483,8 @@ async fn a_night_of_review_from_pools_to_final_statuses(db: Db) {
     assert_eq!((r.status, &r.body["version"]), (200, &json!(3)), "{r:?}");
 
     // The last swabs: person 23 (invalid twice) and person 21 (returned by the CDC).
-    single(a, "N23", 23).await;
-    single(a, "N21", 21).await;
+    a.received_single("N23", 23, "mass_screening").await;
+    a.received_single("N21", 21, "mass_screening").await;
     assert_eq!(status(a, 23).await, "no_result");
     let (plate_d, layout_d) = filled_plate(&l, "DAAN-ORF1AB-N").await;
     import(&l, &plate_d, "DAAN-ORF1AB-N", &layout_d, None, |_| {

@@ -188,15 +188,7 @@ async fn pushes_over_mutual_tls_and_refuses_the_wrong_certificate(db: Db) {
             ..Default::default()
         },
     );
-    app.filled_pool("P1", 5, 1..=5).await;
-    app.receive_at_lab_a("P1").await;
-    let r = app
-        .post(
-            "/api/v1/tubes/P1/reject",
-            json!({"reason": "leaking_or_broken"}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{r:?}");
+    app.rejected_pool("P1", 5, 1..=5).await;
     // The platform gets every status over mutual TLS.
     for _ in 0..200 {
         if got.lock().unwrap().accepted.len() == 5 {

@@ -421,18 +421,6 @@ pub struct Sink {
     pub down_reason: Option<String>,
 }
 
-impl crate::push::SinkTls for Sink {
-    fn ca_pem(&self) -> Option<&str> {
-        self.ca_pem.as_deref()
-    }
-    fn client_cert_pem(&self) -> Option<&str> {
-        self.client_cert_pem.as_deref()
-    }
-    fn client_key_pem(&self) -> Option<&str> {
-        self.client_key_pem.as_deref()
-    }
-}
-
 /// Adds a sink (admins).
 pub async fn add_sink(tx: &mut Tx, s: Sink) -> Result<Sink, Error> {
     tx.actor().require(Action::ManageRegistry)?;
@@ -469,7 +457,10 @@ pub async fn add_sink(tx: &mut Tx, s: Sink) -> Result<Sink, Error> {
     };
     if s.kind == "fhir_http" {
         // The TLS material must make a client now, not fail at the first delivery.
-        if let Err(e) = crate::push::sink_client(&s, std::time::Duration::from_secs(10)) {
+        if let Err(e) = crate::push::sink_client(
+            crate::push::Tls::of(&s.ca_pem, &s.client_cert_pem, &s.client_key_pem),
+            std::time::Duration::from_secs(10),
+        ) {
             return Err(Error::invalid(e.field, e.problem));
         }
     } else if s.ca_pem.is_some() || s.client_cert_pem.is_some() || s.client_key_pem.is_some() {

@@ -316,6 +316,38 @@ impl TestApp {
         }
     }
 
+    /// Takes a single tube of person `n` at S01 in `category` and scans it in at LAB-A.
+    pub async fn received_single(&self, barcode: &str, n: u32, category: &str) {
+        let r = self
+            .post(
+                "/api/v1/tubes",
+                json!({"barcode": barcode, "kind": "single", "sample_type": "oropharyngeal", "site": "S01",
+                       "category": category, "people": [person(n)]}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+        self.receive_at_lab_a(barcode).await;
+    }
+
+    /// A pool of `people` received at LAB-A and rejected there (leaking): each member's status
+    /// becomes `needs_resampling`, one push message each.
+    pub async fn rejected_pool(
+        &self,
+        barcode: &str,
+        size: u32,
+        people: std::ops::RangeInclusive<u32>,
+    ) {
+        self.filled_pool(barcode, size, people).await;
+        self.receive_at_lab_a(barcode).await;
+        let r = self
+            .post(
+                &format!("/api/v1/tubes/{barcode}/reject"),
+                json!({"reason": "leaking_or_broken"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+
     /// Scans a tube in at LAB-A.
     pub async fn receive_at_lab_a(&self, barcode: &str) {
         let r = self
