@@ -6,7 +6,7 @@
 mod common;
 
 use common::receiver::{Misbehave, Received, Receiver, KEY, TOKEN};
-use common::{person, Db, TestApp};
+use common::{Db, TestApp};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -122,16 +122,7 @@ async fn statuses_arrive_once_per_version_in_order_through_outages(db: Db) {
     })
     .await;
     receiver.down();
-    for n in 1..=10 {
-        let r = app
-            .post(
-                "/api/v1/tubes",
-                json!({"barcode": format!("S{n}"), "kind": "single", "sample_type": "oropharyngeal",
-                       "site": "S01", "category": "mass_screening", "people": [person(n)]}),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{r:?}");
-    }
+    app.swabbed_singly(1..=10).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     // Back up on the same port.
     let receiver = Receiver::start(receiver.port, vec![], got.clone()).await;
@@ -347,16 +338,7 @@ async fn two_workers_never_send_one_message_twice_and_a_killed_one_is_taken_over
     let other = app.another_node().await;
     natlis::push::spawn_worker(app.store.clone(), fast());
     natlis::push::spawn_worker(other.store.clone(), fast());
-    for n in 1..=20 {
-        let r = app
-            .post(
-                "/api/v1/tubes",
-                json!({"barcode": format!("S{n}"), "kind": "single", "sample_type": "oropharyngeal",
-                       "site": "S01", "category": "mass_screening", "people": [person(n)]}),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{r:?}");
-    }
+    app.swabbed_singly(1..=20).await;
     wait_until("all 40 delivered", || async {
         messages(&app, "delivered").await.len() == 40
     })
@@ -473,16 +455,7 @@ async fn after_an_outage_the_queue_drains_with_its_attempts_unspent(db: Db) {
     // Twenty people: each needs re-sampling (version 1), then is re-sampled (version 2), all
     // while the receiver is down — far more failed tries than max_attempts if each counted.
     app.rejected_pool("P1", 20, 1..=20).await;
-    for n in 1..=20 {
-        let r = app
-            .post(
-                "/api/v1/tubes",
-                json!({"barcode": format!("S{n}"), "kind": "single", "sample_type": "oropharyngeal",
-                       "site": "S01", "category": "mass_screening", "people": [person(n)]}),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{r:?}");
-    }
+    app.swabbed_singly(1..=20).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
         messages(&app, "dead").await,

@@ -348,6 +348,20 @@ impl TestApp {
         assert_eq!(r.status, 200, "{r:?}");
     }
 
+    /// Swabs each of these people again, one single tube `S<n>` each at S01 (not yet received).
+    pub async fn swabbed_singly(&self, people: std::ops::RangeInclusive<u32>) {
+        for n in people {
+            let r = self
+                .post(
+                    "/api/v1/tubes",
+                    json!({"barcode": format!("S{n}"), "kind": "single", "sample_type": "oropharyngeal",
+                           "site": "S01", "category": "mass_screening", "people": [person(n)]}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{r:?}");
+        }
+    }
+
     /// Scans a tube in at LAB-A.
     pub async fn receive_at_lab_a(&self, barcode: &str) {
         let r = self
