@@ -27,7 +27,7 @@ pub struct PushBenchArgs {
     /// Seconds the receiver is down in the outage phase (0: no outage phase).
     #[arg(long, default_value_t = 600)]
     pub outage_secs: u64,
-    /// Seconds changes are still offered after the receiver is back.
+    /// Seconds changes are still offered after the worker has caught up with the backlog.
     #[arg(long, default_value_t = 60)]
     pub after_secs: u64,
     /// A PostgreSQL server to benchmark too (a fresh database is created in it and dropped).
@@ -336,9 +336,10 @@ async fn outage(
     *serving = receiver(count.clone(), port).await?.1;
     // Changes keep coming while the backlog drains; the drain is watched alongside: when 99 %
     // and all of the backlog have arrived (the queue goes oldest first), and when the worker
-    // has caught up with the new changes too.
+    // has caught up with the new changes too. Changes go on for `after_secs` past that.
+    let caught_up_at: Arc<std::sync::Mutex<Option<Instant>>> = Default::default();
     let watch = {
-        let (count, offered) = (count.clone(), offered.clone());
+        let (count, offered, caught) = (count.clone(), offered.clone(), caught_up_at.clone());
         tokio::spawn(async move {
             let (mut p99, mut all, mut caught_up) = (None, None, None);
             let at99 = already as u64 + (backlog as u64 * 99) / 100;
@@ -352,6 +353,7 @@ async fn outage(
                 }
                 if all.is_some() && n >= offered.load(Ordering::Relaxed) as u64 {
                     caught_up = Some((t_back.elapsed(), n));
+                    *caught.lock().expect("caught up") = Some(Instant::now());
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -359,7 +361,22 @@ async fn outage(
             (p99, all, caught_up)
         })
     };
-    let after = offer(a.after_secs * 100, t_back, next).await?;
+    let mut after = next;
+    let mut k = 0u64;
+    loop {
+        let done = caught_up_at
+            .lock()
+            .expect("caught up")
+            .is_some_and(|at| at.elapsed() >= Duration::from_secs(a.after_secs));
+        if done || t_back.elapsed() > Duration::from_secs(1800) {
+            break;
+        }
+        tokio::time::sleep_until((t_back + Duration::from_millis(10 * k)).into()).await;
+        enqueue(store, sink, after, after + per_tick).await?;
+        after += per_tick;
+        offered.store(after, Ordering::Relaxed);
+        k += 1;
+    }
     let (p99, drained, caught_up) = watch.await?;
     all_delivered(store, count, after).await?;
     let (max_attempts, dead): (i64, i64) = sqlx::query_as(

@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 
 on_both_databases!(
     every_layout_imports_into_a_valid_run_with_the_right_calls,
+    the_7500_biff8_workbook_imports_with_the_right_calls,
     a_file_that_matches_nothing_says_what_it_holds,
 );
 
@@ -227,6 +228,47 @@ async fn every_layout_imports_into_a_valid_run_with_the_right_calls(db: Db) {
             "{name}: every channel read"
         );
     }
+}
+
+/// The 7500's BIFF8 `.xls` (nothing here can write one; the adapters' test file): its two
+/// tubes get the right calls through the API; its controls carry FAM only, so the run is
+/// invalid, and says why.
+async fn the_7500_biff8_workbook_imports_with_the_right_calls(db: Db) {
+    let app = TestApp::start(db).await;
+    app.seed().await;
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/instrument-adapters/tests/data/7500-v2-results.xls"
+    ))
+    .unwrap();
+    let plate = common::lab::new_plate(&app, KIT).await;
+    for (n, (barcode, well)) in [("HD0000001", "A1"), ("HD0000002", "A2")]
+        .iter()
+        .enumerate()
+    {
+        app.received_single(barcode, 60 + n as u32, "close_contact")
+            .await;
+        let r = app
+            .post(
+                &format!("/api/v1/plates/{plate}/wells"),
+                json!({"barcode": barcode, "well": well}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+    let r = upload(&app, &plate, vec![("results.xls".into(), bytes)]).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(r.body["files"][0]["format"], "7500 workbook");
+    assert_eq!(
+        calls(&r.body),
+        [
+            ("HD0000001".to_string(), "negative".to_string()),
+            ("HD0000002".to_string(), "positive".to_string()),
+        ]
+    );
+    assert_eq!(r.body["run"]["valid"], false, "{}", r.body["run"]);
+    let failures = r.body["run"]["failures"].to_string();
+    assert!(failures.contains("VIC"), "{failures}");
 }
 
 async fn a_file_that_matches_nothing_says_what_it_holds(db: Db) {
