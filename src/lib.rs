@@ -23,6 +23,7 @@ pub mod labels;
 pub mod metrics;
 pub mod push;
 pub mod service;
+pub mod sink_client;
 pub mod store;
 pub mod synth;
 pub mod tls;

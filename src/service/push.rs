@@ -457,8 +457,8 @@ pub async fn add_sink(tx: &mut Tx, s: Sink) -> Result<Sink, Error> {
     };
     if s.kind == "fhir_http" {
         // The TLS material must make a client now, not fail at the first delivery.
-        if let Err(e) = crate::push::sink_client(
-            crate::push::Tls::of(&s.ca_pem, &s.client_cert_pem, &s.client_key_pem),
+        if let Err(e) = crate::sink_client::sink_client(
+            crate::sink_client::Tls::of(&s.ca_pem, &s.client_cert_pem, &s.client_key_pem),
             std::time::Duration::from_secs(10),
         ) {
             return Err(Error::invalid(e.field, e.problem));
