@@ -8,7 +8,7 @@
 mod common;
 
 use common::lab::{self, decide, item};
-use common::receiver::{Received, Receiver, KEY, TOKEN};
+use common::receiver::{self, Received, Receiver, KEY, TOKEN};
 use common::{Db, TestApp};
 use natlis::auth::policy::Role;
 use natlis::synth::Shape;
@@ -174,22 +174,9 @@ async fn a_small_day_ends_with_the_platform_holding_every_status(db: Db) {
     );
 
     // The platform holds the same, for everyone.
-    let mut caught_up = false;
-    for _ in 0..400 {
-        let arrived = {
-            let g = got.lock().unwrap();
-            people
-                .iter()
-                .all(|(uid, _, v)| g.latest.get(uid).is_some_and(|s| s.version == *v))
-        };
-        if arrived {
-            caught_up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let versions: Vec<(String, i64)> = people.iter().map(|(u, _, v)| (u.clone(), *v)).collect();
     assert!(
-        caught_up,
+        receiver::holds_versions(&got, &versions).await,
         "the platform never got every person's last version"
     );
     let g = got.lock().unwrap();

@@ -109,13 +109,7 @@ async fn statuses_arrive_once_per_version_in_order_through_outages(db: Db) {
         uid
     };
     got.lock().unwrap().refuse = Some(refused.clone());
-    let r = app
-        .post(
-            "/api/v1/tubes/P1/reject",
-            json!({"reason": "leaking_or_broken"}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{r:?}");
+    app.reject_leaking("P1").await;
     // The receiver goes down for a while in the middle.
     wait_until("every misbehaviour happened", || async {
         receiver.script.lock().unwrap().is_empty()
@@ -392,13 +386,7 @@ async fn a_slow_answer_holds_one_request_not_the_queue(db: Db) {
         },
     );
     let started = std::time::Instant::now();
-    let r = app
-        .post(
-            "/api/v1/tubes/P1/reject",
-            json!({"reason": "leaking_or_broken"}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{r:?}");
+    app.reject_leaking("P1").await;
     wait_until("the nine others arrive", || async {
         got.lock().unwrap().accepted.len() >= 9
     })

@@ -5,12 +5,12 @@
 
 mod common;
 
-use common::lab::{self, decide, item, kit};
-use common::receiver::{Received, Receiver, KEY, TOKEN};
+use common::lab::{self, decide, item};
+use common::receiver::{self, Received, Receiver, KEY, TOKEN};
 use common::{person, Db, TestApp};
 use natlis::auth::policy::Role;
 use natlis::domain::plate::{Layout, WellContent};
-use natlis::synth::{plate_export, Shape};
+use natlis::synth::Shape;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 
@@ -596,22 +596,13 @@ async fn a_night_of_review_from_pools_to_final_statuses(db: Db) {
         .await
         .unwrap();
         assert_eq!(r.body["status"], status.as_str());
-        let mut arrived = None;
-        for _ in 0..200 {
-            arrived = {
-                let g = got.lock().unwrap();
-                g.latest
-                    .get(uid)
-                    .filter(|s| s.version == version)
-                    .map(|s| (s.clone(), g.accepted[uid].clone()))
-            };
-            if arrived.is_some() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        let Some((s, accepted)) = arrived else {
-            panic!("{uid}: version {version} ({status}) never reached the platform");
+        assert!(
+            receiver::holds_versions(&got, &[(uid.clone(), version)]).await,
+            "{uid}: version {version} ({status}) never reached the platform"
+        );
+        let (s, accepted) = {
+            let g = got.lock().unwrap();
+            (g.latest[uid].clone(), g.accepted[uid].clone())
         };
         assert_eq!(
             s.status, status,
@@ -751,17 +742,10 @@ async fn retained_tubes_are_tested_without_recall(db: Db) {
     let (plate2, layout2) = filled_plate(&l, "DAAN-ORF1AB-N").await;
     assert_eq!(layout2.wells.len(), 7);
     // This time an administrator imports the file: they may then not release it themselves.
-    let bytes = plate_export(&kit("DAAN-ORF1AB-N"), &layout2, None, |_| {
+    lab::import(a, &plate2, "DAAN-ORF1AB-N", &layout2, None, |_| {
         Shape::Negative(28.0)
-    });
-    let r = a
-        .send(
-            a.client
-                .post(a.url(&format!("/api/v1/plates/{plate2}/imports")))
-                .body(bytes),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{r:?}");
+    })
+    .await;
     let r = a
         .post(
             &format!("/api/v1/plates/{plate2}/release-negatives"),

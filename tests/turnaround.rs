@@ -5,13 +5,11 @@
 
 mod common;
 
+use common::lab;
 use common::{person, Db, TestApp};
-use instrument_adapters::{PlateSize, Well};
 use natlis::auth::policy::Role;
-use natlis::domain::kit::Kit;
-use natlis::domain::plate::{Layout, WellContent};
 use natlis::service::turnaround_report::fold;
-use natlis::synth::{plate_export, Shape};
+use natlis::synth::Shape;
 use serde_json::{json, Value};
 
 on_both_databases!(
@@ -36,51 +34,8 @@ async fn single(app: &TestApp, barcode: &str, n: u32, category: &str, hours_ago:
 
 /// Fills a 96-well plate by proposal and imports a synthetic export; returns the plate.
 async fn run_plate(tech: &TestApp, shape: impl Fn(&str) -> Shape) -> String {
-    let r = tech
-        .post(
-            "/api/v1/plates",
-            json!({"lab": "LAB-A", "size": 96, "kit": "KH-ORF1AB-N"}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{r:?}");
-    let plate = r.body["run_no"].as_str().unwrap().to_string();
-    let r = tech
-        .post(&format!("/api/v1/plates/{plate}/fill"), json!({}))
-        .await;
-    assert_eq!(r.status, 200, "{r:?}");
-    let mut layout = Layout::new(PlateSize::P96);
-    let mut barcodes = vec![];
-    for w in r.body["wells"].as_array().unwrap() {
-        if let Some(b) = w["tube"]["barcode"].as_str() {
-            layout.wells.insert(
-                Well::parse(w["well"].as_str().unwrap(), PlateSize::P96).unwrap(),
-                WellContent::Tube(b.to_string()),
-            );
-            barcodes.push(b.to_string());
-        }
-    }
-    // The export lists tubes in well order, as the layout does.
-    let ordered: Vec<String> = layout
-        .wells
-        .values()
-        .filter_map(|c| match c {
-            WellContent::Tube(b) => Some(b.clone()),
-            _ => None,
-        })
-        .collect();
-    let kit = Kit::shipped()
-        .into_iter()
-        .find(|k| k.code == "KH-ORF1AB-N")
-        .unwrap();
-    let bytes = plate_export(&kit, &layout, None, |i| shape(&ordered[i]));
-    let r = tech
-        .send(
-            tech.client
-                .post(tech.url(&format!("/api/v1/plates/{plate}/imports")))
-                .body(bytes),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{r:?}");
+    let (plate, layout) = lab::filled_plate(tech, "KH-ORF1AB-N").await;
+    lab::import(tech, &plate, "KH-ORF1AB-N", &layout, None, shape).await;
     plate
 }
 

@@ -339,6 +339,11 @@ impl TestApp {
     ) {
         self.filled_pool(barcode, size, people).await;
         self.receive_at_lab_a(barcode).await;
+        self.reject_leaking(barcode).await;
+    }
+
+    /// Rejects a received tube at the lab as leaking: its people are to be re-sampled.
+    pub async fn reject_leaking(&self, barcode: &str) {
         let r = self
             .post(
                 &format!("/api/v1/tubes/{barcode}/reject"),

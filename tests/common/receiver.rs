@@ -276,6 +276,24 @@ async fn answer(head: &str, body: Vec<u8>, got: &Arc<Mutex<Received>>) -> String
     )
 }
 
+/// Waits (up to 20 s) until the platform's newest version of each of these people is the one
+/// given; whether it came to that.
+pub async fn holds_versions(got: &Mutex<Received>, versions: &[(String, i64)]) -> bool {
+    for _ in 0..400 {
+        let all = {
+            let g = got.lock().unwrap();
+            versions
+                .iter()
+                .all(|(uid, v)| g.latest.get(uid).is_some_and(|s| s.version == *v))
+        };
+        if all {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
 /// Reads each message of a bundle as a platform would: the Observation of LOINC 94500-6 names
 /// the person's key and status version in its identifier (`urn:natlis:status|<key>:<version>`),
 /// and its status and SNOMED CT value say the person's status.
