@@ -35,6 +35,9 @@ pub struct PushBenchArgs {
     pub postgres_url: Option<String>,
     #[arg(long, value_enum, default_value = "normal")]
     pub sqlite_sync: SqliteSync,
+    /// Only PostgreSQL (with `--postgres-url`): the SQLite half is skipped.
+    #[arg(long, requires = "postgres_url")]
+    pub postgres_only: bool,
 }
 
 /// What the bench receiver counted: Observations, and each message key once (a second
@@ -436,8 +439,18 @@ pub async fn run(a: PushBenchArgs) -> anyhow::Result<()> {
         a.sqlite_sync
     );
     let a = &a;
-    crate::bench::on_each_database(a.postgres_url.as_deref(), |name, location| {
-        run_backend(name, location, a)
-    })
-    .await
+    match (&a.postgres_url, a.postgres_only) {
+        (Some(url), true) => {
+            crate::bench::with_fresh_pg_database(url, |db_url| {
+                run_backend("postgres", Location::Url(db_url), a)
+            })
+            .await
+        }
+        _ => {
+            crate::bench::on_each_database(a.postgres_url.as_deref(), |name, location| {
+                run_backend(name, location, a)
+            })
+            .await
+        }
+    }
 }

@@ -69,6 +69,56 @@ struct Claimed {
     payload: String,
     attempts: i64,
     created_at: i64,
+    solo: i64,
+}
+
+/// Where a sink loop's claims start looking, per kind of claim (batched, solo). Every message
+/// of the sink below a floor is settled, in flight, or not yet due, as far as this loop knows,
+/// so a claim starts there instead of walking the settled head of the queue (millions of rows
+/// after an outage; on PostgreSQL index entries of settled rows linger until vacuum). The loop
+/// lowers a floor when it puts a message back; what other nodes do (or an admin's resend) is
+/// found by a rescan from the bottom now and then and whenever a claim from the floor finds
+/// nothing.
+struct Floors {
+    at: [std::sync::atomic::AtomicI64; 2],
+    last_rescan: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+/// How often at most a loop looks below its floors.
+const RESCAN_EVERY: Duration = Duration::from_secs(1);
+
+impl Floors {
+    fn new() -> Self {
+        Self {
+            at: Default::default(),
+            last_rescan: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn of(&self, solo: bool) -> &std::sync::atomic::AtomicI64 {
+        &self.at[usize::from(solo)]
+    }
+
+    /// A message may be claimable again (put back, retried, its person's next version).
+    fn lower(&self, solo: bool, id: i64) {
+        self.of(solo)
+            .fetch_min(id, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether this claim should look from the bottom (at most every [`RESCAN_EVERY`]).
+    fn rescan_due(&self, found_nothing: bool) -> bool {
+        let mut last = self.last_rescan.lock().expect("floors");
+        let due = match *last {
+            None => true,
+            Some(at) => {
+                at.elapsed() >= RESCAN_EVERY || (found_nothing && at.elapsed() >= RESCAN_EVERY / 5)
+            }
+        };
+        if due {
+            *last = Some(std::time::Instant::now());
+        }
+        due
+    }
 }
 
 /// Starts the worker: one delivery loop per enabled sink, each with up to its `in_flight`
@@ -92,8 +142,8 @@ pub fn spawn_worker(store: Store, config: Config) -> tokio::task::JoinHandle<()>
     })
 }
 
-/// One look at the sinks and the leases: starts, restarts and stops the sinks' loops; returns
-/// expired leases to the queue.
+/// One look at the sinks: starts, restarts and stops the sinks' loops; now and then sets the
+/// queue-depth gauge.
 async fn look_after(
     store: &Store,
     config: &Config,
@@ -113,25 +163,14 @@ async fn look_after(
             e.insert((row, AbortOnDrop(vec![handle])));
         }
     }
-    // Messages whose worker died mid-batch: their lease ran out; they go back to the queue with
-    // the same keys and versions.
-    // (States are written into the statements that look for them, so the planner sees that a
-    // partial index matches.)
-    sqlx::query(&format!(
-        "UPDATE outbox SET status = '{}' WHERE status = '{}' AND claimed_until < $1",
-        state::PENDING,
-        state::SENDING
-    ))
-    .bind(to_db(chrono::Utc::now()))
-    .execute(store.writer())
-    .await?;
-    if round % 25 == 0 {
-        // Now and then, not on every look (it counts the whole queue).
+    // (A message whose worker died mid-batch needs nothing here: when its lease runs out it is
+    // claimable again, with the same key and version.)
+    if round % 150 == 0 {
+        // Now and then, not on every look (it counts the whole queue). States are written into
+        // the statement, so the planner sees that a partial index matches.
         let (depth,): (i64,) = sqlx::query_as(&format!(
-            "SELECT (SELECT COUNT(*) FROM outbox WHERE status = '{}') \
-                 + (SELECT COUNT(*) FROM outbox WHERE status = '{}')",
-            state::PENDING,
-            state::SENDING
+            "SELECT COUNT(*) FROM outbox WHERE status = '{}'",
+            state::PENDING
         ))
         .fetch_one(store.reader())
         .await?;
@@ -160,6 +199,7 @@ struct SinkRun {
     table: tokio::sync::OnceCell<sqlx::AnyPool>,
     breaker: std::sync::Mutex<Breaker>,
     clock: std::time::Instant,
+    floors: Floors,
 }
 
 /// Delivers one sink's messages until aborted: claims a batch whenever a request may start —
@@ -187,6 +227,7 @@ async fn sink_loop(store: Store, sink: SinkRow, config: Config) {
         table: tokio::sync::OnceCell::new(),
         breaker: std::sync::Mutex::new(Breaker::new(config.breaker)),
         clock: std::time::Instant::now(),
+        floors: Floors::new(),
         sink,
     });
     let mut deliveries = tokio::task::JoinSet::new();
@@ -236,7 +277,7 @@ async fn sink_loop(store: Store, sink: SinkRow, config: Config) {
 
 /// The next batch that is due: a batch of messages, else one message to be sent alone (a
 /// refused batch's, to find the one the receiver refuses).
-async fn claim_next(run: &SinkRun) -> anyhow::Result<Vec<Claimed>> {
+async fn claim_next(run: &SinkRun) -> anyhow::Result<Batch> {
     let batch = claim(run, false, true).await?;
     if !batch.is_empty() {
         return Ok(batch);
@@ -246,7 +287,7 @@ async fn claim_next(run: &SinkRun) -> anyhow::Result<Vec<Claimed>> {
 
 /// One message for a probe of a sink that is down: the oldest pending, due or not (the
 /// outage, not the message, made it wait).
-async fn claim_probe(run: &SinkRun) -> anyhow::Result<Vec<Claimed>> {
+async fn claim_probe(run: &SinkRun) -> anyhow::Result<Batch> {
     let one = claim(run, false, false).await?;
     if !one.is_empty() {
         return Ok(one);
@@ -255,8 +296,8 @@ async fn claim_probe(run: &SinkRun) -> anyhow::Result<Vec<Claimed>> {
 }
 
 /// Sends a batch, tells the breaker how it went, and records the outcome.
-async fn deliver_and_settle(run: &SinkRun, batch: Vec<Claimed>, probe: bool) -> anyhow::Result<()> {
-    let (outcome, answer) = deliver(run, &batch).await;
+async fn deliver_and_settle(run: &SinkRun, batch: Batch, probe: bool) -> anyhow::Result<()> {
+    let (outcome, answer) = deliver(run, &batch.messages).await;
     let (change, spends) = {
         let mut b = run.breaker.lock().expect("breaker");
         let seen = match outcome {
@@ -293,11 +334,64 @@ async fn deliver_and_settle(run: &SinkRun, batch: Vec<Claimed>, probe: bool) -> 
     settle(run, &batch, outcome, &answer, spends).await
 }
 
+/// Claimed messages, and the claim's lease: until when they are this claim's (the value is
+/// also how the settling finds them still its own).
+struct Batch {
+    lease: i64,
+    messages: Vec<Claimed>,
+}
+
+impl Batch {
+    fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+}
+
 /// Claims due messages of a sink, oldest first (a person's later version is `waiting` until the
 /// earlier one is settled, so at most one version of a person is pending), `solo` ones alone (a
 /// refused batch is retried message by message to find the one the receiver refuses); a probe
-/// (`due_only` false) takes one message whatever its next try.
-async fn claim(run: &SinkRun, solo: bool, due_only: bool) -> anyhow::Result<Vec<Claimed>> {
+/// (`due_only` false) takes one message whatever its next try. A claim sets the lease and
+/// counts the attempt; the state stays `pending` (shown as `sending` while the lease runs), so
+/// a claim touches no index, and a message whose worker died is claimable when its lease ends.
+async fn claim(run: &SinkRun, solo: bool, due_only: bool) -> anyhow::Result<Batch> {
+    if !due_only {
+        return claim_from(run, solo, false, None).await;
+    }
+    let floor = run.floors.of(solo);
+    let from = floor.load(std::sync::atomic::Ordering::SeqCst);
+    let mut batch = if run.floors.rescan_due(false) {
+        claim_from(run, solo, true, None).await?
+    } else {
+        let batch = claim_from(run, solo, true, Some(from)).await?;
+        if batch.is_empty() && run.floors.rescan_due(true) {
+            claim_from(run, solo, true, None).await?
+        } else {
+            batch
+        }
+    };
+    if let Some(last) = batch.messages.last() {
+        // Unless a settling lowered the floor meanwhile.
+        let _ = floor.compare_exchange(
+            from,
+            last.id + 1,
+            std::sync::atomic::Ordering::SeqCst,
+            std::sync::atomic::Ordering::SeqCst,
+        );
+    }
+    batch.messages.sort_by_key(|r| r.id);
+    Ok(batch)
+}
+
+/// One claim, from `floor` or (`None`) from the bottom of the queue. From the bottom, the
+/// statement is written so that the planner walks the queue's own index (`outbox_due`) — on
+/// PostgreSQL such a walk also marks the entries of settled messages dead for the next one —
+/// and not the primary key from id 0 through every settled message.
+async fn claim_from(
+    run: &SinkRun,
+    solo: bool,
+    due_only: bool,
+    floor: Option<i64>,
+) -> anyhow::Result<Batch> {
     let (store, sink, lease) = (&run.store, &run.sink, run.config.lease);
     let now = to_db(chrono::Utc::now());
     let skip = store.backend().skip_locked("o");
@@ -309,34 +403,44 @@ async fn claim(run: &SinkRun, solo: bool, due_only: bool) -> anyhow::Result<Vec<
     let due = if due_only {
         " AND o.next_try_at <= $4"
     } else {
-        " AND $4 = $4"
+        ""
+    };
+    let (which, order) = match floor {
+        Some(_) => ("o.solo = $3 AND o.id >= $6", "o.id"),
+        None => (
+            "o.solo BETWEEN $3 AND $3 AND o.id >= $6",
+            "o.sink_id, o.solo, o.id",
+        ),
     };
     let sql = format!(
-        "UPDATE outbox SET status = '{sending}', claimed_until = $1, attempts = attempts + 1 \
-         WHERE id IN (SELECT o.id FROM outbox o WHERE o.sink_id = $2 AND o.solo = $3 \
-           AND o.status = '{pending}'{due} \
-           ORDER BY o.id LIMIT $5{skip}) \
-         RETURNING id, payload, attempts, created_at",
-        sending = state::SENDING,
+        "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1 \
+         WHERE id IN (SELECT o.id FROM outbox o WHERE o.sink_id = $2 AND {which} \
+           AND o.status = '{pending}'{due} AND (o.claimed_until IS NULL OR o.claimed_until <= $4) \
+           ORDER BY {order} LIMIT $5{skip}) \
+         RETURNING id, payload, attempts, created_at, solo",
         pending = state::PENDING,
     );
+    let lease = now + lease.as_micros() as i64;
     let mut tx = store
         .writer()
         .begin_with(store.backend().begin_write())
         .await?;
-    let mut rows: Vec<Claimed> = sqlx::query_as(&sql)
-        .bind(now + lease.as_micros() as i64)
+    let rows: Vec<Claimed> = sqlx::query_as(&sql)
+        .bind(lease)
         .bind(sink.id)
         .bind(i64::from(solo))
         .bind(now)
         .bind(limit)
+        .bind(floor.unwrap_or(0))
         .fetch_all(&mut *tx)
         .await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     mark_tubes(&mut tx, store.backend(), &ids, TubeMark::Pushed, now).await?;
     tx.commit().await?;
-    rows.sort_by_key(|r| r.id);
-    Ok(rows)
+    Ok(Batch {
+        lease,
+        messages: rows,
+    })
 }
 
 /// Sends a batch; the outcome and what the receiver said.
@@ -501,40 +605,46 @@ async fn mark_tubes(
     Ok(())
 }
 
-/// Records the outcome of a delivery for every message of the batch.
+/// Whether a claimed message is still its claim's (pending under that lease): a settling whose
+/// lease ran out — another worker may have claimed the message since — changes nothing.
+const STILL_OURS: &str = "status = 'pending' AND claimed_until = ";
+
 /// Puts a message back in the queue as it was before its claim (the claim's attempt given
 /// back), due now, with what the receiver said; `solo`: to be sent alone from now on.
 async fn requeue(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     id: i64,
+    lease: i64,
     answer: &str,
     solo: bool,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<()> {
-    sqlx::query(
-        "UPDATE outbox SET status = $1, solo = CASE WHEN $2 = 1 THEN 1 ELSE solo END, attempts = attempts - 1, \
-         next_try_at = $3, last_error = $4 WHERE id = $5",
-    )
-    .bind(state::PENDING)
+    sqlx::query(&format!(
+        "UPDATE outbox SET solo = CASE WHEN $1 = 1 THEN 1 ELSE solo END, attempts = attempts - 1, \
+         next_try_at = $2, last_error = $3, claimed_until = NULL WHERE id = $4 AND {STILL_OURS}$5"
+    ))
     .bind(i64::from(solo))
     .bind(to_db(now))
     .bind(answer.to_string())
     .bind(id)
+    .bind(lease)
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
-/// A failed delivery (`Delivery::Retry`) spends the messages' attempts only when `spends`: while
+/// Records the outcome of a delivery for every message of the batch still the claim's. A
+/// failed delivery (`Delivery::Retry`) spends the messages' attempts only when `spends`: while
 /// the sink is taken to be down, they go back to the queue as they were, due at once.
 async fn settle(
     run: &SinkRun,
-    batch: &[Claimed],
+    batch: &Batch,
     outcome: Delivery,
     answer: &str,
     spends: bool,
 ) -> anyhow::Result<()> {
     let (store, sink, backoff) = (&run.store, &run.sink, run.config.backoff);
+    let (lease, messages) = (batch.lease, &batch.messages);
     let now = chrono::Utc::now();
     let mut tx = store
         .writer()
@@ -543,66 +653,88 @@ async fn settle(
     // Messages settled for good here (delivered, refused alone, dead): the next version of
     // their people, if one waits, becomes pending.
     let mut settled: Vec<i64> = vec![];
+    // Messages claimable again once this commits: (solo, id), for the loop's floors.
+    let mut lowered: Vec<(bool, i64)> = vec![];
     if outcome == Delivery::Delivered {
-        settled.extend(batch.iter().map(|m| m.id));
         // One statement per chunk of ids (the batch may be large).
-        for chunk in batch.chunks(store.backend().rows_per_insert(1)) {
+        for chunk in messages.chunks(store.backend().rows_per_insert(1)) {
             let ids: Vec<String> = chunk.iter().map(|m| m.id.to_string()).collect();
-            sqlx::query(&format!(
+            let done: Vec<(i64,)> = sqlx::query_as(&format!(
                 "UPDATE outbox SET status = $1, delivered_at = $2, last_error = NULL \
-                 WHERE status = $3 AND id IN ({})",
+                 WHERE {STILL_OURS}$3 AND id IN ({}) RETURNING id",
                 ids.join(", ")
             ))
             .bind(state::DELIVERED)
             .bind(to_db(now))
-            .bind(state::SENDING)
-            .execute(&mut *tx)
+            .bind(lease)
+            .fetch_all(&mut *tx)
             .await?;
+            settled.extend(done.into_iter().map(|(id,)| id));
         }
-        let ids: Vec<i64> = batch.iter().map(|m| m.id).collect();
-        mark_tubes(&mut tx, store.backend(), &ids, TubeMark::Acked, to_db(now)).await?;
-        for m in batch {
+        mark_tubes(
+            &mut tx,
+            store.backend(),
+            &settled,
+            TubeMark::Acked,
+            to_db(now),
+        )
+        .await?;
+        for m in messages {
             let latency = (to_db(now) - m.created_at) as f64 / 1e6;
             metrics::histogram!("natlis_push_delivery_seconds").record(latency);
         }
     }
-    for m in batch {
+    for m in messages {
         match outcome {
             Delivery::Delivered => {}
             // Find the message the receiver refuses: each is sent alone next.
-            Delivery::Refused if batch.len() > 1 => {
-                requeue(&mut tx, m.id, answer, true, now).await?
+            Delivery::Refused if messages.len() > 1 => {
+                requeue(&mut tx, m.id, lease, answer, true, now).await?;
+                lowered.push((true, m.id));
             }
             Delivery::Refused => {
-                settled.push(m.id);
-                sqlx::query("UPDATE outbox SET status = $1, last_error = $2 WHERE id = $3")
-                    .bind(state::FAILED)
-                    .bind(answer.to_string())
-                    .bind(m.id)
-                    .execute(&mut *tx)
-                    .await?;
-                metrics::counter!("natlis_push_failures_total", "kind" => "refused").increment(1);
-            }
-            Delivery::Retry if !spends => requeue(&mut tx, m.id, answer, false, now).await?,
-            Delivery::Retry => {
-                let dead = m.attempts >= sink.max_attempts;
-                if dead {
+                let done = sqlx::query(&format!(
+                    "UPDATE outbox SET status = $1, last_error = $2 WHERE id = $3 AND {STILL_OURS}$4"
+                ))
+                .bind(state::FAILED)
+                .bind(answer.to_string())
+                .bind(m.id)
+                .bind(lease)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() > 0 {
                     settled.push(m.id);
                 }
+                metrics::counter!("natlis_push_failures_total", "kind" => "refused").increment(1);
+            }
+            Delivery::Retry if !spends => {
+                requeue(&mut tx, m.id, lease, answer, false, now).await?;
+                lowered.push((m.solo == 1, m.id));
+            }
+            Delivery::Retry => {
+                let dead = m.attempts >= sink.max_attempts;
                 let wait = push::backoff(
                     backoff,
                     (m.attempts as u32).saturating_sub(1),
                     rand::thread_rng().gen(),
                 );
-                sqlx::query(
-                    "UPDATE outbox SET status = $1, next_try_at = $2, last_error = $3 WHERE id = $4",
-                )
+                let done = sqlx::query(&format!(
+                    "UPDATE outbox SET status = $1, next_try_at = $2, last_error = $3, claimed_until = NULL \
+                     WHERE id = $4 AND {STILL_OURS}$5"
+                ))
                 .bind(if dead { state::DEAD } else { state::PENDING })
                 .bind(to_db(now) + wait.as_micros() as i64)
                 .bind(answer.to_string())
                 .bind(m.id)
+                .bind(lease)
                 .execute(&mut *tx)
                 .await?;
+                if dead && done.rows_affected() > 0 {
+                    settled.push(m.id);
+                }
+                if !dead {
+                    lowered.push((m.solo == 1, m.id));
+                }
                 metrics::counter!("natlis_push_failures_total", "kind" => if dead { "dead" } else { "retry" })
                     .increment(1);
             }
@@ -610,21 +742,25 @@ async fn settle(
     }
     for chunk in settled.chunks(store.backend().rows_per_insert(1)) {
         let ids: Vec<String> = chunk.iter().map(|id| id.to_string()).collect();
-        sqlx::query(&format!(
+        let next: Vec<(i64, i64)> = sqlx::query_as(&format!(
             "UPDATE outbox SET status = '{pending}' WHERE id IN (SELECT MIN(w.id) FROM outbox w \
              WHERE w.status = '{waiting}' AND w.sink_id = $1 AND w.key IN (SELECT key FROM outbox WHERE id IN ({ids})) \
-             GROUP BY w.key)",
+             GROUP BY w.key) RETURNING solo, id",
             pending = state::PENDING,
             waiting = state::WAITING,
             ids = ids.join(", ")
         ))
         .bind(sink.id)
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
+        lowered.extend(next.into_iter().map(|(solo, id)| (solo == 1, id)));
     }
     tx.commit().await?;
+    for (solo, id) in lowered {
+        run.floors.lower(solo, id);
+    }
     if outcome != Delivery::Delivered {
-        tracing::warn!(sink = %sink.name, messages = batch.len(), outcome = ?outcome, "push: not delivered");
+        tracing::warn!(sink = %sink.name, messages = messages.len(), outcome = ?outcome, "push: not delivered");
     }
     Ok(())
 }

@@ -20,6 +20,8 @@ pub mod state {
     pub const PENDING: &str = "pending";
     /// Behind an earlier version of the same person, not yet settled.
     pub const WAITING: &str = "waiting";
+    /// A pending message under a claim's lease (`claimed_until` ahead): as shown, not as
+    /// stored — a claim changes no state, so it touches no index.
     pub const SENDING: &str = "sending";
     pub const DELIVERED: &str = "delivered";
     /// The receiver refused it (4xx); kept with its answer.
@@ -277,9 +279,8 @@ async fn people_changed_chunk(tx: &mut Tx, changes: &[(i64, Option<i64>)]) -> Re
                 .join(", ");
             let sql = format!(
                 "SELECT DISTINCT key FROM outbox WHERE sink_id = {sink} AND key IN ({marks}) \
-                 AND status IN ('{}', '{}', '{}')",
+                 AND status IN ('{}', '{}')",
                 state::PENDING,
-                state::SENDING,
                 state::WAITING
             );
             let mut q = sqlx::query_as::<_, (String,)>(&sql);
@@ -653,10 +654,18 @@ pub async fn messages(
     };
     // Only the conditions asked for, so each can use its index (the failed and dead ones, the
     // waiting ones, a person's versions).
-    let mut sql = String::from(
-        "SELECT o.id, s.name AS sink, o.key, o.version, o.status, o.attempts, o.last_error, \
+    // A pending message under a claim's lease is being sent (an integer, written in).
+    let now = to_db(chrono::Utc::now());
+    let leased = format!(
+        "o.status = '{}' AND o.claimed_until > {now}",
+        state::PENDING
+    );
+    let mut sql = format!(
+        "SELECT o.id, s.name AS sink, o.key, o.version, \
+         CASE WHEN {leased} THEN '{}' ELSE o.status END AS status, o.attempts, o.last_error, \
          o.created_at AS created, o.delivered_at AS delivered \
          FROM outbox o JOIN push_sink s ON s.id = o.sink_id WHERE 1 = 1",
+        state::SENDING
     );
     if let Some(status) = &f.status {
         // A known state, written into the statement so the planner sees it matches a partial
@@ -670,7 +679,13 @@ pub async fn messages(
                 ),
             ));
         };
-        sql.push_str(&format!(" AND o.status = '{known}'"));
+        sql.push_str(&match *known {
+            state::SENDING => format!(" AND {leased}"),
+            state::PENDING => format!(
+                " AND o.status = '{known}' AND (o.claimed_until IS NULL OR o.claimed_until <= {now})"
+            ),
+            _ => format!(" AND o.status = '{known}'"),
+        });
     }
     if person.is_some() {
         sql.push_str(" AND o.key = $1");
@@ -744,12 +759,11 @@ pub async fn resend(tx: &mut Tx, id: i64) -> Result<u64, Error> {
     .fetch_all(tx.conn())
     .await?;
     let blocked: Option<(i64,)> = sqlx::query_as(
-        "SELECT id FROM outbox WHERE sink_id = $1 AND key = $2 AND status IN ($3, $4, $5) LIMIT 1",
+        "SELECT id FROM outbox WHERE sink_id = $1 AND key = $2 AND status IN ($3, $4) LIMIT 1",
     )
     .bind(sink)
     .bind(key)
     .bind(state::PENDING)
-    .bind(state::SENDING)
     .bind(state::WAITING)
     .fetch_optional(tx.conn())
     .await?;
