@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 on_both_databases!(
     endpoint_by_role_table,
+    tubes_go_to_their_lab_and_refusals_show_nothing_outside_scope,
     browser_sessions_need_csrf_and_logins_are_rate_limited,
     revoked_tokens_stop_working,
 );
@@ -181,6 +182,13 @@ async fn endpoint_by_role_table(db: Db) {
         ("POST", "/api/v1/reception", json!({"barcode": "T-1", "lab": "LAB-A"}), "collector-s01", 403),
         ("POST", "/api/v1/reception", json!({"barcode": "T-1", "lab": "LAB-A"}), "reviewer-a", 403),
         ("POST", "/api/v1/reception", json!({"barcode": "T-1", "lab": "LAB-A"}), "tech-b", 403),
+        // A tube bound for LAB-A does not exist for LAB-B, even for its own lab's code.
+        ("POST", "/api/v1/reception", json!({"barcode": "T-1", "lab": "LAB-B"}), "tech-b", 404),
+        ("POST", "/api/v1/reception", json!({"barcode": "T-1", "lab": "LAB-B"}), "admin", 409),
+        ("POST", "/api/v1/tubes/T-1/forward", json!({"lab": "LAB-B", "reason": "x"}), "tech-b", 404),
+        ("POST", "/api/v1/tubes/T-1/forward", json!({"lab": "LAB-B", "reason": "x"}), "collector-s01", 403),
+        ("POST", "/api/v1/tubes/T-1/forward", json!({"lab": "LAB-B", "reason": "x"}), "auditor", 403),
+        ("POST", "/api/v1/tubes/T-1/forward", json!({"lab": "LAB-A", "reason": "x"}), "tech-a", 409),
         ("POST", "/api/v1/reception", json!({"barcode": "T-1", "lab": "LAB-A"}), "tech-a", 200),
         ("POST", "/api/v1/tubes/T-B/reject", json!({"reason": "leaking_or_broken"}), "tech-a", 404),
         ("POST", "/api/v1/tubes/T-B/reject", json!({"reason": "leaking_or_broken"}), "tech-b", 200),
@@ -289,6 +297,117 @@ async fn endpoint_by_role_table(db: Db) {
     // The institution administrator's new person belongs to the institution.
     let me = w.user("hr-1").get("/api/v1/me").await;
     assert_eq!(me.body["institution"], "INST-1");
+}
+
+/// A tube is received only by the lab it is bound for (its site's, or the one it was forwarded
+/// to, an audited step); a refusal never describes a tube, or a person, the caller may not read.
+async fn tubes_go_to_their_lab_and_refusals_show_nothing_outside_scope(db: Db) {
+    let w = world(db).await;
+    let (tech_a, tech_b) = (w.user("tech-a"), w.user("tech-b"));
+    let r = w
+        .admin
+        .post(
+            "/api/v1/tubes",
+            json!({"barcode": "T-F", "kind": "single", "sample_type": "oropharyngeal", "site": "S01",
+                   "category": "outpatient", "people": [person(20)]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let leaks = |r: &common::Resp| {
+        let text = r.body.to_string();
+        text.contains("S01") || text.contains("LAB-A") || text.contains("测试")
+    };
+    // LAB-B cannot take LAB-A's tube; the answer says nothing of it.
+    let r = tech_b
+        .post(
+            "/api/v1/reception",
+            json!({"barcode": "T-F", "lab": "LAB-B"}),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (404, "tube.not_found"), "{r:?}");
+    assert!(!leaks(&r), "{r:?}");
+    // LAB-A forwards it (an instrument is down); from then on LAB-B receives it, not LAB-A.
+    let r = tech_a
+        .post(
+            "/api/v1/tubes/T-F/forward",
+            json!({"lab": "LAB-B", "reason": "PCR instrument down"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["forwarded_to"], "LAB-B");
+    assert_eq!(
+        w.admin
+            .count(
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'tube.forward' AND actor = 'tech-a'"
+            )
+            .await,
+        1
+    );
+    let r = tech_a
+        .post(
+            "/api/v1/reception",
+            json!({"barcode": "T-F", "lab": "LAB-A"}),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (404, "tube.not_found"), "{r:?}");
+    let r = w
+        .admin
+        .post(
+            "/api/v1/reception",
+            json!({"barcode": "T-F", "lab": "LAB-A"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (409, "tube.not_bound_for_lab"),
+        "{r:?}"
+    );
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("LAB-B (it was forwarded there)"));
+    let r = tech_b
+        .post(
+            "/api/v1/reception",
+            json!({"barcode": "T-F", "lab": "LAB-B"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    // Received by LAB-B: to LAB-A it is gone, not "already received by LAB-B, with its people".
+    let r = tech_a
+        .post(
+            "/api/v1/reception",
+            json!({"barcode": "T-F", "lab": "LAB-A"}),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (404, "tube.not_found"), "{r:?}");
+    // A barcode taken at another lab's site: taken, nothing more.
+    let collector_s03 = w
+        .admin
+        .as_new("collector-s03", Role::Collector, "S03")
+        .await;
+    let single = |site: &str, n: u32| {
+        json!({"barcode": "T-1", "kind": "single", "sample_type": "oropharyngeal", "site": site,
+               "category": "outpatient", "people": [person(n)]})
+    };
+    let r = collector_s03.post("/api/v1/tubes", single("S03", 30)).await;
+    assert_eq!((r.status, r.code()), (409, "barcode.already_used"), "{r:?}");
+    assert!(r.body["error"].get("details").is_none(), "{r:?}");
+    assert!(!leaks(&r), "{r:?}");
+    // The tube's own site still hears what the barcode is.
+    let r = w
+        .user("collector-s01")
+        .post("/api/v1/tubes", single("S01", 30))
+        .await;
+    assert_eq!((r.status, r.code()), (409, "barcode.already_used"), "{r:?}");
+    assert_eq!(r.body["error"]["details"]["tube"]["site"], "S01");
+    // A document registered to another name: refused without showing whose it is.
+    let mut other = person(1);
+    other["name"] = json!("李四");
+    let r = collector_s03.post("/api/v1/persons", other).await;
+    assert_eq!((r.status, r.code()), (409, "person.name_mismatch"), "{r:?}");
+    assert!(r.body["error"].get("details").is_none(), "{r:?}");
+    assert!(!leaks(&r), "{r:?}");
 }
 
 async fn browser_sessions_need_csrf_and_logins_are_rate_limited(db: Db) {

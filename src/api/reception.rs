@@ -5,8 +5,10 @@ use super::{write, AppState};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
+use crate::service::accession::TubeView;
 use crate::service::reception::{
-    self, ReceiptView, ReceiveTube, RejectTube, RejectionView, ResampleFilter, ResampleOrder,
+    self, ForwardTube, ReceiptView, ReceiveTube, RejectTube, RejectionView, ResampleFilter,
+    ResampleOrder,
 };
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -17,14 +19,15 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(receive))
         .routes(routes!(reject))
+        .routes(routes!(forward))
         .routes(routes!(resampling))
 }
 
 /// Scans a tube in at a lab; shows its transport time and flags it over the limit.
 #[utoipa::path(post, path = "/reception", tag = "reception", request_body = ReceiveTube,
     responses((status = 200, body = ReceiptView),
-              (status = 404, description = "unknown barcode", body = ErrorBody),
-              (status = 409, description = "already received (details: the receipt), or not closed", body = ErrorBody),
+              (status = 404, description = "unknown barcode, or a tube bound for another lab", body = ErrorBody),
+              (status = 409, description = "already received (details: the receipt), not closed, or bound for another lab (`tube.not_bound_for_lab`)", body = ErrorBody),
               (status = 422, body = ErrorBody)))]
 async fn receive(
     State(s): State<AppState>,
@@ -67,6 +70,35 @@ async fn reject(
         move |tx| {
             let (barcode, req) = (barcode.clone(), req.clone());
             Box::pin(async move { reception::reject(tx, &barcode, req, tz, today).await })
+        },
+    )
+    .await
+}
+
+/// 转送 forwards a closed tube, before reception, to another lab, which then receives it
+/// (audited as `tube.forward`); only the lab the tube is bound for may forward it.
+#[utoipa::path(post, path = "/tubes/{barcode}/forward", tag = "reception", params(("barcode" = String, Path)),
+    request_body = ForwardTube,
+    responses((status = 200, body = TubeView), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn forward(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Path(barcode): Path<String>,
+    Json(req): Json<ForwardTube>,
+) -> Result<Response, Error> {
+    let (tz, today) = (s.tz, s.today());
+    let route = format!("POST /tubes/{barcode}/forward");
+    write(
+        &s,
+        &actor,
+        &headers,
+        keyed(&headers, &route, &req),
+        StatusCode::OK,
+        move |tx| {
+            let (barcode, req) = (barcode.clone(), req.clone());
+            Box::pin(async move { reception::forward(tx, &barcode, req, tz, today).await })
         },
     )
     .await

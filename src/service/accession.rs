@@ -129,6 +129,10 @@ pub struct TubeView {
     pub barcode_issued: bool,
     pub closed_at: Option<DateTime<FixedOffset>>,
     pub closed_by: Option<String>,
+    /// 转送 the lab the tube was forwarded to before reception (it, not the site's lab,
+    /// receives it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forwarded_to: Option<String>,
     pub receipt: Option<Receipt>,
     pub rejection: Option<Rejection>,
     pub members: Vec<Member>,
@@ -176,6 +180,8 @@ pub(crate) struct TubeRow {
     pub rejection_reason: Option<String>,
     pub rejection_note: Option<String>,
     pub held: i64,
+    pub forwarded_lab_id: Option<i64>,
+    pub forwarded_lab_code: Option<String>,
 }
 
 pub(crate) const TUBE_SELECT: &str = "SELECT t.id, t.site_id, s.lab_id AS site_lab_id, \
@@ -184,18 +190,26 @@ pub(crate) const TUBE_SELECT: &str = "SELECT t.id, t.site_id, s.lab_id AS site_l
      t.category, t.priority, t.deadline_at, t.payer, i.code AS payer_institution_code, t.env_item, \
      t.env_lot, t.env_origin, t.env_location, t.issued_batch_id, t.closed_at, t.closed_by, \
      l.code AS lab_code, t.received_at, t.received_by, t.transport_minutes, t.transport_over_limit, \
-     t.rejected_at, t.rejected_by, t.rejection_reason, t.rejection_note, t.held \
+     t.rejected_at, t.rejected_by, t.rejection_reason, t.rejection_note, t.held, \
+     t.forwarded_lab_id, fl.code AS forwarded_lab_code \
      FROM tube t JOIN site s ON s.id = t.site_id LEFT JOIN lab l ON l.id = t.lab_id \
+     LEFT JOIN lab fl ON fl.id = t.forwarded_lab_id \
      LEFT JOIN institution i ON i.id = t.payer_institution_id";
 
 impl TubeRow {
-    /// Where the tube is, for scope checks: the lab that received it, or else its site's lab.
+    /// Where the tube is, for scope checks: the lab that received it, or else the lab it is
+    /// bound for.
     pub fn place(&self) -> TubePlace<'_> {
         TubePlace {
             site_id: self.site_id,
-            lab_id: self.lab_id.or(self.site_lab_id),
+            lab_id: self.lab_id.or(self.bound_for()),
             region: &self.site_region,
         }
+    }
+
+    /// The lab that may receive the tube: the one it was forwarded to, else its site's lab.
+    pub fn bound_for(&self) -> Option<i64> {
+        self.forwarded_lab_id.or(self.site_lab_id)
     }
 
     /// 404 unless the actor may see this tube (its existence is not shown outside the scope).
@@ -247,6 +261,7 @@ impl TubeRow {
             barcode_issued: self.issued_batch_id.is_some(),
             closed_at: self.closed_at.map(|t| show(t, tz)),
             closed_by: self.closed_by.clone(),
+            forwarded_to: self.forwarded_lab_code.clone(),
             receipt: match (&self.lab_code, self.received_at, &self.received_by) {
                 (Some(lab), Some(at), Some(by)) => Some(Receipt {
                     lab: lab.clone(),
@@ -426,7 +441,9 @@ async fn already_used(
             .fetch_optional(tx.conn())
             .await
         {
-            Ok(Some(row)) => {
+            // The other tube is described only to a caller who may see it; to anyone else the
+            // barcode is just taken.
+            Ok(Some(row)) if covers_tube(&tx.actor().scope, row.place()) => {
                 let m = members(tx.conn(), row.id, tz, today)
                     .await
                     .unwrap_or_default();
@@ -518,14 +535,15 @@ async fn refuse_pooling_if_recheck_due(
     .await?;
     match due {
         None => Ok(()),
-        Some((source, _)) => Err(Error::unprocessable(
+        Some(_) => Err(Error::unprocessable(
             "person.resample_single",
+            // The tube behind the order may be another site's or lab's: not named here.
             format!(
-                "{} must be re-sampled in a single tube (re-check of tube {source}), not pooled",
+                "{} must be re-sampled in a single tube (a re-sampling order is open), not pooled",
                 p.view(today).name
             ),
         )
-        .with_details(serde_json::json!({ "person": p.view(today), "source_tube": source }))),
+        .with_details(serde_json::json!({ "person": p.view(today) }))),
     }
 }
 
@@ -868,6 +886,8 @@ pub async fn open(
         rejection_reason: None,
         rejection_note: None,
         held: 0,
+        forwarded_lab_id: None,
+        forwarded_lab_code: None,
     };
     let mut view = row.view(members, tz);
     view.warnings.extend(warning);

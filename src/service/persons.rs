@@ -187,18 +187,18 @@ pub async fn find(
 
 /// The refusal of a document registered to someone else's name (a mistyped ID number or name
 /// is the commonest binding error at a collection site).
-fn name_mismatch(doc: &Document, existing: &PersonRow, name: &str, today: NaiveDate) -> Error {
+/// Nothing of the registered person is shown (not their name, id, age or institution): anyone
+/// who can register people could otherwise look citizens up by document number.
+fn name_mismatch(doc: &Document, name: &str) -> Error {
     Error::conflict(
         "person.name_mismatch",
         format!(
-            "document {} is registered to {}, not to {}: check the ID number and the name",
+            "document {} is registered to another name than {}: check the ID number and the name",
             mask::document_number(&doc.number),
-            mask::name(&existing.name),
             mask::name(name),
         ),
     )
     .at("name")
-    .with_details(serde_json::json!({ "person": existing.view(today) }))
 }
 
 /// A new person, registered in the transaction; `None` when the document is registered
@@ -278,7 +278,7 @@ async fn find_or_create(
         .await?
         .ok_or_else(|| Error::internal(anyhow::anyhow!("person vanished after conflict")))?;
     if existing.name != name {
-        return Err(name_mismatch(doc, &existing, name, today));
+        return Err(name_mismatch(doc, name));
     }
     Ok((existing, false))
 }
@@ -413,9 +413,7 @@ pub async fn identify(
         .transpose()?;
     let phone = scan.phone.as_deref().map(parse_phone).transpose()?;
     match (find_by_document(conn, &doc).await?, name, phone) {
-        (Some(existing), Some(name), _) if existing.name != name => {
-            Err(name_mismatch(&doc, &existing, &name, today))
-        }
+        (Some(existing), Some(name), _) if existing.name != name => Err(name_mismatch(&doc, &name)),
         (Some(existing), _, _) => Ok(Identified::Known(existing)),
         (None, Some(name), Some(phone)) => Ok(Identified::New { doc, name, phone }),
         (None, None, _) => Err(Error::invalid(

@@ -53,6 +53,8 @@ pub async fn receive(
     let (lab_id, lab_code) = registry::lab_id(tx.conn(), "lab", &req.lab).await?;
     check_own_lab(tx.actor(), lab_id, &lab_code)?;
     let row = lock_tube(tx, barcode.as_str()).await?;
+    // A tube bound for another lab (or received by one) does not exist for this caller.
+    row.visible_to(tx.actor(), Action::Reception)?;
     if row.status() == TubeStatus::Received {
         let existing = accession::load_view(tx.conn(), barcode.as_str(), tz, today).await?;
         let r = existing.receipt.clone();
@@ -70,6 +72,22 @@ pub async fn receive(
         .with_details(serde_json::json!({ "tube": existing })));
     }
     rules::receive(row.status())?;
+    if let Some(bound) = row.bound_for().filter(|b| *b != lab_id) {
+        let bound = registry::lab_code(tx.conn(), bound).await?;
+        let why = if row.forwarded_lab_id.is_some() {
+            "it was forwarded there"
+        } else {
+            "its site sends to it"
+        };
+        return Err(Error::conflict(
+            "tube.not_bound_for_lab",
+            format!(
+                "tube {barcode} is bound for lab {bound} ({why}), not {lab_code}: \
+                 it is received there, or forwarded from there to {lab_code} first"
+            ),
+        )
+        .at("lab"));
+    }
     let limit = settings::load(tx.conn()).await?.transport_limit_minutes;
     let received = req
         .received_at
@@ -124,6 +142,64 @@ pub async fn receive(
         limit_minutes: limit,
         over_limit: transport.over_limit,
     })
+}
+
+/// 转送 a closed tube handed on, before reception, to another lab (capacity, an instrument
+/// down): from then on that lab, not the site's, receives it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ForwardTube {
+    /// Code of the lab that will receive it.
+    pub lab: String,
+    /// Why (kept in the audit trail).
+    pub reason: String,
+}
+
+/// Forwards a closed tube to another lab; only the lab it is bound for may do so.
+pub async fn forward(
+    tx: &mut Tx,
+    barcode: &str,
+    req: ForwardTube,
+    tz: FixedOffset,
+    today: NaiveDate,
+) -> Result<TubeView, Error> {
+    let barcode = parse_barcode(barcode)?;
+    let row = lock_tube(tx, barcode.as_str()).await?;
+    row.visible_to(tx.actor(), Action::Reception)?;
+    if row.status() != TubeStatus::Closed {
+        return Err(Error::conflict(
+            "tube.not_forwardable",
+            format!(
+                "tube {barcode} is {}: only a closed tube not yet received can be forwarded",
+                row.status().as_str()
+            ),
+        ));
+    }
+    let reason = super::parse_text("reason", &req.reason, 500)?;
+    let (to, to_code) = registry::lab_id(tx.conn(), "lab", &req.lab).await?;
+    if row.bound_for() == Some(to) {
+        return Err(Error::conflict(
+            "tube.already_bound",
+            format!("tube {barcode} is already bound for lab {to_code}"),
+        )
+        .at("lab"));
+    }
+    let from = match row.bound_for() {
+        Some(id) => Some(registry::lab_code(tx.conn(), id).await?),
+        None => None,
+    };
+    sqlx::query("UPDATE tube SET forwarded_lab_id = $1 WHERE id = $2")
+        .bind(to)
+        .bind(row.id)
+        .execute(tx.conn())
+        .await?;
+    tx.audit(
+        "tube.forward",
+        "tube",
+        barcode.as_str(),
+        Some(&serde_json::json!({ "bound_for": from })),
+        Some(&serde_json::json!({ "bound_for": to_code, "reason": reason })),
+    );
+    accession::load_view(tx.conn(), barcode.as_str(), tz, today).await
 }
 
 /// A tube rejected at reception.

@@ -231,6 +231,15 @@ pub async fn lab_id(
     })
 }
 
+/// The code of a lab by its id.
+pub async fn lab_code(conn: &mut AnyConnection, id: i64) -> Result<String, Error> {
+    let (code,): (String,) = sqlx::query_as("SELECT code FROM lab WHERE id = $1")
+        .bind(id)
+        .fetch_one(conn)
+        .await?;
+    Ok(code)
+}
+
 /// 采样点 a collection site.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SiteInput {
