@@ -259,6 +259,27 @@ async fn unmasked_views_are_audited_and_bulk_changes_have_a_parent(db: Db) {
         .collect();
     assert_eq!(views.len(), 1, "{history:?}");
     assert_eq!(views[0]["actor"], "reviewer-1");
+    // Another lab's reviewer: no such person — and the attempt is on record.
+    assert_eq!(
+        app.post("/api/v1/labs", common::lab("LAB-B")).await.status,
+        201
+    );
+    let outsider = app.as_new("reviewer-b", Role::LabReviewer, "LAB-B").await;
+    let r = outsider
+        .get(&format!("/api/v1/persons/{id}/unmasked"))
+        .await;
+    assert_eq!((r.status, r.code()), (404, "person.not_found"), "{r:?}");
+    assert!(!r.body.to_string().contains(&common::id_number(1)), "{r:?}");
+    let history = app.get(&format!("/api/v1/audit?entity=person:{id}")).await;
+    let refused: Vec<&serde_json::Value> = history
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "person.view_unmasked_refused")
+        .collect();
+    assert_eq!(refused.len(), 1, "{history:?}");
+    assert_eq!(refused[0]["actor"], "reviewer-b");
     // Rejecting the pool: one parent entry, one child per re-sampling order.
     let tech = app.as_new("tech-2", Role::LabTechnician, "LAB-A").await;
     let r = tech

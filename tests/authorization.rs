@@ -135,6 +135,16 @@ async fn endpoint_by_role_table(db: Db) {
     let plate = json!({"lab": "LAB-A", "size": 96, "kit": "DAAN-ORF1AB-N"});
     let (staff_status, outsider_status) = (format!("{staff}/status"), format!("{outsider}/status"));
     let staff_results = format!("{staff}/results");
+    // In full: only a person the caller's scope covers (LAB-A's tube T-1 holds person 1; the
+    // outsider has no tube, and no positive in the CDC's region).
+    let t1_person = w.admin.get("/api/v1/tubes/T-1").await.body["members"][0]["person"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (t1_unmasked, outsider_unmasked) = (
+        format!("/api/v1/persons/{t1_person}/unmasked"),
+        format!("{outsider}/unmasked"),
+    );
     let sink = json!({"name": "hc", "region_prefix": "11", "kind": "fhir_http",
                       "url": "https://hc.example/fhir", "token": "t"});
     #[rustfmt::skip]
@@ -178,6 +188,12 @@ async fn endpoint_by_role_table(db: Db) {
         ("GET", "/api/v1/tubes/T-1", none.clone(), "auditor", 200),
         ("GET", "/api/v1/tubes/T-B", none.clone(), "tech-a", 404),
         ("GET", "/api/v1/tubes/T-B", none.clone(), "tech-b", 200),
+        ("GET", &t1_unmasked, none.clone(), "reviewer-a", 200),
+        ("GET", &t1_unmasked, none.clone(), "collector-s01", 403),
+        ("GET", &t1_unmasked, none.clone(), "cdc-bj", 404),
+        ("GET", &outsider_unmasked, none.clone(), "reviewer-a", 404),
+        ("GET", &outsider_unmasked, none.clone(), "cdc-bj", 404),
+        ("GET", &outsider_unmasked, none.clone(), "admin", 200),
         // Reception: technicians, for their own lab.
         ("POST", "/api/v1/reception", json!({"barcode": "T-1", "lab": "LAB-A"}), "collector-s01", 403),
         ("POST", "/api/v1/reception", json!({"barcode": "T-1", "lab": "LAB-A"}), "reviewer-a", 403),

@@ -118,5 +118,7 @@ async fn unmasked(
             }),
         )
         .await?;
-    Ok(Json(full))
+    // Outside the caller's scope (the refusal is audited): no such person.
+    full.map(Json)
+        .ok_or_else(|| Error::not_found("person.not_found", "no such person"))
 }

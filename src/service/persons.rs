@@ -460,14 +460,32 @@ pub struct PersonFull {
     pub institution: Option<String>,
 }
 
-pub async fn unmasked(tx: &mut Tx, uid: &str, today: NaiveDate) -> Result<PersonFull, Error> {
+/// A person in full, if the caller's scope covers them: a lab's reviewers see the people of
+/// their lab's tubes, a region's CDC reviewers the people of its positive tubes (a positive
+/// person, or every member of a positive pool), admins everyone. Each view is audited, and so
+/// is each refusal (`None`: the caller is told there is no such person); the refusal's audit
+/// commits with the transaction.
+pub async fn unmasked(
+    tx: &mut Tx,
+    uid: &str,
+    today: NaiveDate,
+) -> Result<Option<PersonFull>, Error> {
     tx.actor().require(Action::ViewUnmasked)?;
-    let row = by_uid(tx.conn(), uid)
-        .await?
-        .ok_or_else(|| Error::not_found("person.not_found", format!("no person with id {uid}")))?;
+    let row = by_uid(tx.conn(), uid).await?;
+    let covered = match &row {
+        Some(r) => {
+            let scope = tx.actor().scope.clone();
+            covers_person(tx.conn(), &scope, r.id).await?
+        }
+        None => false,
+    };
+    let Some(row) = row.filter(|_| covered) else {
+        tx.audit("person.view_unmasked_refused", "person", uid, None, None);
+        return Ok(None);
+    };
     tx.audit("person.view_unmasked", "person", &row.uid, None, None);
     let view = row.view(today);
-    Ok(PersonFull {
+    Ok(Some(PersonFull {
         id: row.uid,
         doc_type: view.doc_type,
         doc_no: row.doc_no,
@@ -479,5 +497,40 @@ pub async fn unmasked(tx: &mut Tx, uid: &str, today: NaiveDate) -> Result<Person
             .as_deref()
             .and_then(|b| NaiveDate::parse_from_str(b, "%Y-%m-%d").ok()),
         institution: row.institution_code,
-    })
+    }))
+}
+
+/// Whether a person lies in a scope, for the views of a person in full.
+async fn covers_person(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    person: i64,
+) -> Result<bool, Error> {
+    let found: Option<(i64,)> = match scope {
+        Scope::Everywhere => return Ok(true),
+        Scope::Lab { id, .. } => {
+            sqlx::query_as(
+                "SELECT 1 FROM tube_member m JOIN tube t ON t.id = m.tube_id JOIN site s ON s.id = t.site_id \
+                 WHERE m.person_id = $1 AND COALESCE(t.lab_id, t.forwarded_lab_id, s.lab_id) = $2 LIMIT 1",
+            )
+            .bind(person)
+            .bind(*id)
+            .fetch_optional(conn)
+            .await?
+        }
+        Scope::Region(region) => {
+            sqlx::query_as(
+                "SELECT 1 FROM tube_member m JOIN tube t ON t.id = m.tube_id JOIN site s ON s.id = t.site_id \
+                 JOIN result r ON r.tube_id = t.id AND r.current = 1 AND r.value = 'positive' \
+                   AND (r.person_id IS NULL OR r.person_id = m.person_id) \
+                 WHERE m.person_id = $1 AND s.region LIKE $2 LIMIT 1",
+            )
+            .bind(person)
+            .bind(format!("{region}%"))
+            .fetch_optional(conn)
+            .await?
+        }
+        Scope::Site { .. } | Scope::Institution { .. } => None,
+    };
+    Ok(found.is_some())
 }
