@@ -131,8 +131,47 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async {
             Error::not_found("route.not_found", "no such endpoint; see /api/openapi.json")
         })
+        .layer(axum::middleware::from_fn(refuse_control_characters))
         .layer(axum::middleware::from_fn(crate::metrics::track))
         .with_state(state)
+}
+
+/// Refuses a request whose path or query holds a control character (`%00` …) with a 422 that
+/// names the parameter, before any handler binds it: PostgreSQL cannot store or compare NUL
+/// in text, and SQLite and PostgreSQL must answer the same.
+async fn refuse_control_characters(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match control_in_uri(req.uri()) {
+        Some((field, c)) => Error::invalid(
+            &field,
+            format!(
+                "{field} contains the control character {}",
+                crate::domain::text::describe(c)
+            ),
+        )
+        .into_response(),
+        None => next.run(req).await,
+    }
+}
+
+/// The first path or query parameter (by name) holding a control character.
+fn control_in_uri(uri: &axum::http::Uri) -> Option<(String, char)> {
+    use crate::domain::text::control_char;
+    let path = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy();
+    if let Some(c) = control_char(&path, false) {
+        return Some(("path".into(), c));
+    }
+    for (name, value) in form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
+        if let Some(c) = control_char(&name, false) {
+            return Some(("query".into(), c));
+        }
+        if let Some(c) = control_char(&value, false) {
+            return Some((name.into_owned(), c));
+        }
+    }
+    None
 }
 
 /// The API routes with their OpenAPI description.

@@ -17,7 +17,7 @@ pub enum BarcodeError {
     Empty,
     #[error("barcode is {0} characters long, at most {MAX_LEN} are allowed")]
     TooLong(usize),
-    #[error("barcode contains {found:?} at position {position}; only letters, digits, '-', '_', '.' and '/' are allowed")]
+    #[error("barcode contains {found:?} at position {position}; only letters, digits, '-' and '_' are allowed, starting with a letter or digit")]
     BadCharacter { position: usize, found: char },
     #[error("barcode {barcode} fails its check character (expected {expected}): it was mistyped or misread")]
     CheckMismatch { barcode: String, expected: char },
@@ -52,7 +52,7 @@ impl TubeBarcode {
         if let Some((i, c)) = s
             .chars()
             .enumerate()
-            .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/')))
+            .find(|(i, c)| !(c.is_ascii_alphanumeric() || (*i > 0 && matches!(c, '-' | '_'))))
         {
             return Err(BarcodeError::BadCharacter {
                 position: i + 1,

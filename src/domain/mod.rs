@@ -14,6 +14,7 @@ pub mod reception;
 pub mod review;
 pub mod run;
 pub mod status;
+pub mod text;
 pub mod tube;
 pub mod turnaround;
 pub mod vocab;

@@ -43,6 +43,15 @@ pub fn parse_text(field: &str, input: &str, max: usize) -> Result<String, Error>
     if s.is_empty() {
         return Err(Error::invalid(field, format!("{field} must not be empty")));
     }
+    if let Some(c) = crate::domain::text::control_char(s, true) {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "{field} contains the control character {}",
+                crate::domain::text::describe(c)
+            ),
+        ));
+    }
     if s.chars().count() > max {
         return Err(Error::invalid(
             field,
