@@ -222,7 +222,7 @@ pub fn detect(bytes: &[u8]) -> Result<Format, ImportError> {
         return Err(ImportError::Empty);
     }
     if is_container(bytes) {
-        if bytes.starts_with(b"PK") && crate::rdml::document(bytes).is_some() {
+        if bytes.starts_with(b"PK") && crate::rdml::document(bytes)?.is_some() {
             return Ok(Format::Rdml);
         }
         return detect_workbook(&crate::workbook::results_text(bytes)?);
@@ -327,7 +327,7 @@ pub fn parse_sized(
 ) -> Result<(Format, Vec<Reading>), ImportError> {
     let format = detect(bytes)?;
     if format == Format::Rdml {
-        let xml = crate::rdml::document(bytes).ok_or(ImportError::Empty)?;
+        let xml = crate::rdml::document(bytes)?.ok_or(ImportError::Empty)?;
         return Ok((format, crate::rdml::read(&xml)?));
     }
     let text = if is_container(bytes) {

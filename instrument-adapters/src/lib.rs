@@ -7,6 +7,7 @@
 //! wells come as `A1`, `A01`, or 0- or 1-based indices. Parsing never panics: bad input is an
 //! [`ImportError`] naming the line and the problem.
 
+pub mod bounds;
 pub mod ct;
 pub mod decode;
 pub mod formats;
@@ -55,4 +56,8 @@ pub enum ImportError {
     NoRows { format: String },
     #[error("profile {file}: {problem}")]
     Profile { file: String, problem: String },
+    /// A container or document that expands beyond what natlis reads (a ZIP bomb, a sheet
+    /// spanning a million rows).
+    #[error("the file is larger inside than natlis reads: {0}")]
+    TooLarge(String),
 }

@@ -5,7 +5,7 @@
 
 use crate::{Ct, ImportError, PlateSize, Reading, Well};
 use std::collections::HashMap;
-use std::io::{Cursor, Read};
+use std::io::Cursor;
 
 const FORMAT: &str = "RDML";
 
@@ -17,20 +17,29 @@ fn err(problem: impl Into<String>) -> ImportError {
     }
 }
 
-/// The RDML document inside a ZIP, if the ZIP holds one.
-pub fn document(bytes: &[u8]) -> Option<String> {
-    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).ok()?;
+/// The RDML document inside a ZIP, if the ZIP holds one; refused when the archive or the
+/// document expands beyond [`bounds`](crate::bounds).
+pub fn document(bytes: &[u8]) -> Result<Option<String>, ImportError> {
+    crate::bounds::check_zip(bytes)?;
+    let Ok(mut zip) = zip::ZipArchive::new(Cursor::new(bytes)) else {
+        return Ok(None);
+    };
     for i in 0..zip.len() {
-        let mut file = zip.by_index(i).ok()?;
-        if !file.name().to_ascii_lowercase().ends_with(".xml") || file.size() > 256 * 1024 * 1024 {
+        let Ok(file) = zip.by_index(i) else {
+            continue;
+        };
+        let name = file.name().to_string();
+        if !name.to_ascii_lowercase().ends_with(".xml") {
             continue;
         }
-        let mut text = String::new();
-        if file.read_to_string(&mut text).is_ok() && text.contains("<rdml") {
-            return Some(text);
+        let xml = crate::bounds::read_capped(file, &name, crate::bounds::MAX_EXPANDED_BYTES)?;
+        if let Ok(text) = String::from_utf8(xml) {
+            if text.contains("<rdml") {
+                return Ok(Some(text));
+            }
         }
     }
-    None
+    Ok(None)
 }
 
 fn child<'a>(node: roxmltree::Node<'a, 'a>, name: &str) -> Option<roxmltree::Node<'a, 'a>> {
@@ -45,8 +54,17 @@ fn text_of(node: roxmltree::Node<'_, '_>, name: &str) -> Option<String> {
 
 /// Reads every reading of an RDML document.
 pub fn read(xml: &str) -> Result<Vec<Reading>, ImportError> {
-    let doc =
-        roxmltree::Document::parse(xml).map_err(|e| err(format!("the XML is damaged: {e}")))?;
+    let options = roxmltree::ParsingOptions {
+        nodes_limit: crate::bounds::MAX_XML_NODES,
+        ..Default::default()
+    };
+    let doc = roxmltree::Document::parse_with_options(xml, options).map_err(|e| match e {
+        roxmltree::Error::NodesLimitReached => ImportError::TooLarge(format!(
+            "the RDML document has more than {} XML nodes",
+            crate::bounds::MAX_XML_NODES
+        )),
+        e => err(format!("the XML is damaged: {e}")),
+    })?;
     let root = doc.root_element();
     if root.tag_name().name() != "rdml" {
         return Err(err("the document is not RDML"));

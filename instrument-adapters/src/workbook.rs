@@ -10,6 +10,9 @@ const RESULT_SHEETS: &[&str] = &["Results", "Primary_result", "Result"];
 
 /// The results sheet of a workbook (or its first sheet) as tab-separated text.
 pub fn results_text(bytes: &[u8]) -> Result<String, ImportError> {
+    if bytes.starts_with(b"PK") {
+        crate::bounds::check_workbook(bytes)?;
+    }
     let mut book = open_workbook_auto_from_rs(Cursor::new(bytes.to_vec()))
         .map_err(|e| ImportError::UnknownFormat(format!("an unreadable workbook: {e}")))?;
     let names = book.sheet_names();
