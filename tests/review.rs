@@ -270,9 +270,28 @@ async fn a_night_of_review_from_pools_to_final_statuses(db: Db) {
         "{r:?}"
     );
     let pool_deadline = a.get("/api/v1/tubes/P1").await.body["deadline_at"].clone();
-    for n in 1..=10 {
+    for n in 1..=8 {
         a.received_single(&format!("R{n}"), n, "mass_screening")
             .await;
+    }
+    // The two-step way the README teaches for pools — an empty single tube, then the person
+    // scanned in — answers the order the same way, keeping the pool's deadline.
+    for n in 9..=10 {
+        let barcode = format!("R{n}");
+        let r = a
+            .post(
+                "/api/v1/tubes",
+                json!({"barcode": barcode, "kind": "single", "sample_type": "oropharyngeal", "site": "S01",
+                       "category": "mass_screening"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+        let r = a
+            .post(&format!("/api/v1/tubes/{barcode}/members"), person(n))
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(r.body["deadline_at"], pool_deadline, "{r:?}");
+        a.receive_at_lab_a(&barcode).await;
     }
     let r = a.get("/api/v1/tubes/R4").await;
     assert_eq!(

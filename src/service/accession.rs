@@ -743,20 +743,13 @@ pub async fn open(
     let mut recheck: Option<(i64, i64)> = None;
     let mut answered: Vec<i64> = vec![];
     if req.kind == TubeKind::Single && people.len() == 1 && retained_for.is_none() {
-        let orders: Vec<(i64, i64, i64, i64, i64)> = sqlx::query_as(
-            "SELECT o.id, o.source_tube_id, o.due_at, s.recollection_no, s.clock_start_at FROM sample_order o \
-             JOIN tube s ON s.id = o.source_tube_id \
-             WHERE o.person_id = $1 AND o.kind = 'resample' AND o.status = 'open' ORDER BY o.due_at",
-        )
-        .bind(people[0].id)
-        .fetch_all(tx.conn())
-        .await?;
-        if let Some((_, source, due, n, started)) = orders.first() {
-            deadline = deadline.min(crate::store::time::from_db(*due));
-            clock_start = clock_start.min(crate::store::time::from_db(*started));
-            recheck = Some((*source, n + 1));
+        let orders = open_resample_orders(tx.conn(), people[0].id).await?;
+        if let Some(first) = orders.first() {
+            deadline = deadline.min(crate::store::time::from_db(first.due_at));
+            clock_start = clock_start.min(crate::store::time::from_db(first.clock_start_at));
+            recheck = Some((first.source_tube, first.recollection_no + 1));
         }
-        answered = orders.iter().map(|o| o.0).collect();
+        answered = orders.iter().map(|o| o.id).collect();
     }
     let inserted: Result<Option<(i64,)>, sqlx::Error> = sqlx::query_as(
         "INSERT INTO tube (barcode, kind, status, nominal_size, member_count, short_closed, sample_type, \
@@ -805,15 +798,7 @@ pub async fn open(
         }
         Err(e) => return Err(e.into()),
     };
-    for order in &answered {
-        sqlx::query(
-            "UPDATE sample_order SET status = 'fulfilled', fulfilled_tube_id = $1 WHERE id = $2",
-        )
-        .bind(id)
-        .bind(*order)
-        .execute(tx.conn())
-        .await?;
-    }
+    fulfil_orders(tx, id, &answered).await?;
     let mut members = Vec::with_capacity(people.len());
     for (i, person) in people.iter().enumerate() {
         let position = i as u32 + 1;
@@ -1052,12 +1037,20 @@ pub async fn add_member(
         // Already in the tube: the count update goes with the rolled-back transaction.
         return Err(already_member(tx, row.id, &person, today).await);
     }
+    let (answered, deadline) = if added.position == 1 {
+        answer_orders_of_scan(tx, &row, person.id).await?
+    } else {
+        (vec![], row.deadline_at)
+    };
+    row.deadline_at = deadline;
     tx.audit(
         "tube.add_member",
         "tube",
         barcode.as_str(),
         None,
-        Some(&serde_json::json!({ "person": person.uid, "position": added.position })),
+        Some(&serde_json::json!({
+            "person": person.uid, "position": added.position, "answers_resample_orders": answered,
+        })),
     );
     if added.closes {
         tx.audit(
@@ -1083,6 +1076,85 @@ pub async fn add_member(
             added_by: tx.actor().username.clone(),
         },
     })
+}
+
+/// An open re-sampling order (重新采样) of a person, with what the new swab inherits from the
+/// tube behind it: the deadline, the start of the deadline clock, the recollection count.
+#[derive(FromRow)]
+struct OpenOrder {
+    id: i64,
+    source_tube: i64,
+    due_at: i64,
+    recollection_no: i64,
+    clock_start_at: i64,
+}
+
+/// A person's open re-sampling orders, the most urgent first.
+async fn open_resample_orders(
+    conn: &mut AnyConnection,
+    person: i64,
+) -> Result<Vec<OpenOrder>, Error> {
+    Ok(sqlx::query_as(
+        "SELECT o.id, o.source_tube_id AS source_tube, o.due_at, s.recollection_no, s.clock_start_at \
+         FROM sample_order o JOIN tube s ON s.id = o.source_tube_id \
+         WHERE o.person_id = $1 AND o.kind = 'resample' AND o.status = 'open' ORDER BY o.due_at",
+    )
+    .bind(person)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Marks re-sampling orders answered by a tube.
+async fn fulfil_orders(tx: &mut Tx, tube: i64, orders: &[i64]) -> Result<(), Error> {
+    for order in orders {
+        sqlx::query(
+            "UPDATE sample_order SET status = 'fulfilled', fulfilled_tube_id = $1 WHERE id = $2",
+        )
+        .bind(tube)
+        .bind(*order)
+        .execute(tx.conn())
+        .await?;
+    }
+    Ok(())
+}
+
+/// A single tube's first person scanned in by the ordinary scan: if they owe a re-sample, the
+/// tube answers it as the one-request path does — the earlier deadline and clock kept, the
+/// re-check's recollection counted, the orders fulfilled, their status recomputed. Returns the
+/// orders answered and the tube's deadline.
+async fn answer_orders_of_scan(
+    tx: &mut Tx,
+    tube: &TubeRow,
+    person: i64,
+) -> Result<(Vec<i64>, i64), Error> {
+    let (recheck_of, retained, clock_start): (Option<i64>, Option<i64>, i64) =
+        sqlx::query_as("SELECT recheck_of, retained_for, clock_start_at FROM tube WHERE id = $1")
+            .bind(tube.id)
+            .fetch_one(tx.conn())
+            .await?;
+    if tube.kind != TubeKind::Single.as_str() || recheck_of.is_some() || retained.is_some() {
+        return Ok((vec![], tube.deadline_at));
+    }
+    let orders = open_resample_orders(tx.conn(), person).await?;
+    let Some(first) = orders.first() else {
+        return Ok((vec![], tube.deadline_at));
+    };
+    let deadline = tube.deadline_at.min(first.due_at);
+    sqlx::query(
+        "UPDATE tube SET deadline_at = $1, clock_start_at = $2, recheck_of = $3, \
+         recollection_no = $4 WHERE id = $5",
+    )
+    .bind(deadline)
+    .bind(clock_start.min(first.clock_start_at))
+    .bind(first.source_tube)
+    .bind(first.recollection_no + 1)
+    .bind(tube.id)
+    .execute(tx.conn())
+    .await?;
+    let answered: Vec<i64> = orders.iter().map(|o| o.id).collect();
+    fulfil_orders(tx, tube.id, &answered).await?;
+    super::push::person_changed(tx, person, None).await?;
+    Ok((answered, deadline))
 }
 
 /// The answer to a scan of one person into a tube: where the tube stands, and who was added.
