@@ -172,6 +172,9 @@ impl From<crate::store::idempotency::Error> for Error {
             crate::store::idempotency::Error::Reused(_) => {
                 Self::unprocessable("idempotency.key_reused", e.to_string()).at("Idempotency-Key")
             }
+            crate::store::idempotency::Error::InProgress(_) => {
+                Self::conflict("idempotency.in_progress", e.to_string())
+            }
             crate::store::idempotency::Error::Db(db) => Self::internal(db),
         }
     }

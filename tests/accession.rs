@@ -351,6 +351,29 @@ async fn idempotency_key_replays_the_first_answer(db: Db) {
             .await,
         1
     );
+    // Four at once with one key, on two nodes: the first owns the key, the others wait for its
+    // answer and replay it — none answers 409.
+    let other = app.another_node().await;
+    for round in 0..3 {
+        let key = format!("race-{round}");
+        let body = json!({"barcode": format!("T-RACE{round}"), "kind": "single", "sample_type": "oropharyngeal",
+                          "site": "S01", "category": "outpatient", "people": [person(40 + round)]});
+        let (a, b, c, d) = tokio::join!(
+            app.post_keyed("/api/v1/tubes", &key, body.clone()),
+            other.post_keyed("/api/v1/tubes", &key, body.clone()),
+            app.post_keyed("/api/v1/tubes", &key, body.clone()),
+            other.post_keyed("/api/v1/tubes", &key, body.clone()),
+        );
+        for r in [&a, &b, &c, &d] {
+            assert_eq!(r.status, 201, "{r:?}");
+            assert_eq!(r.body, a.body);
+        }
+        let replayed = [&a, &b, &c, &d]
+            .iter()
+            .filter(|r| r.headers.get("idempotent-replayed").is_some())
+            .count();
+        assert_eq!(replayed, 3, "one did the work, three replayed it");
+    }
 }
 
 async fn personal_code_is_scanned_instead_of_typing(db: Db) {

@@ -280,21 +280,24 @@ impl<'a> Write<'a> {
                     if let Some(stored) = idempotency::lookup(tx.conn(), &actor, k, fp).await? {
                         return Ok(Outcome::Replayed(stored));
                     }
-                }
-                let body = serde_json::to_string(&change(tx).await?)
-                    .map_err(|e| Error::internal(anyhow::anyhow!(e)))?;
-                if let Some((k, fp)) = &keyed {
-                    let answer = idempotency::Stored {
-                        status: status.as_u16(),
-                        body: body.clone(),
-                    };
-                    idempotency::save(tx, k, fp, &answer).await.map_err(|e| {
+                    // This request owns the key from here; one sent at the same time waits
+                    // (PostgreSQL) or finds it taken, then replays this one's answer.
+                    idempotency::claim(tx, k, fp).await.map_err(|e| {
                         if crate::store::is_unique_violation(&e) {
                             Error::conflict(RACE, "the same request is running at the same time")
                         } else {
                             e.into()
                         }
                     })?;
+                }
+                let body = serde_json::to_string(&change(tx).await?)
+                    .map_err(|e| Error::internal(anyhow::anyhow!(e)))?;
+                if let Some((k, _)) = &keyed {
+                    let answer = idempotency::Stored {
+                        status: status.as_u16(),
+                        body: body.clone(),
+                    };
+                    idempotency::complete(tx, k, &answer).await?;
                 }
                 Ok(Outcome::Done(body))
             })

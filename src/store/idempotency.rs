@@ -1,6 +1,9 @@
 //! Idempotency keys: a request repeated with the same key (by the same actor) gets the answer
-//! the first one got and changes nothing. The answer is stored in the transaction that made
-//! the change, so a key is either fully used or not at all.
+//! the first one got and changes nothing. The first request owns the key: it claims it before
+//! its change (an answer row still empty), and stores the answer in the transaction that made
+//! the change, so a key is either fully used or not at all. A request arriving meanwhile — on
+//! PostgreSQL its claim waits for the owner's commit — finds the key taken and replays the
+//! owner's answer; if the owner failed, its claim went with it and the next one does the work.
 
 use super::Tx;
 use sha2::{Digest, Sha256};
@@ -18,6 +21,10 @@ pub struct Stored {
 pub enum Error {
     #[error("idempotency key {0:?} was already used for a different request")]
     Reused(String),
+    /// Claimed by a request whose transaction has not finished (seen from within the same
+    /// group commit).
+    #[error("a request with idempotency key {0:?} is still running")]
+    InProgress(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -48,6 +55,7 @@ pub async fn lookup(
     match row {
         None => Ok(None),
         Some((fp, _, _)) if fp != fingerprint => Err(Error::Reused(key.to_string())),
+        Some((_, 0, _)) => Err(Error::InProgress(key.to_string())),
         Some((_, status, body)) => Ok(Some(Stored {
             status: status as u16,
             body,
@@ -55,26 +63,33 @@ pub async fn lookup(
     }
 }
 
-/// Stores the answer under `key`, in the transaction that produced it.
-pub async fn save(
-    tx: &mut Tx,
-    key: &str,
-    fingerprint: &str,
-    answer: &Stored,
-) -> Result<(), sqlx::Error> {
+/// Claims `key` for this request, before its change, in its transaction (answer still empty).
+/// A unique violation: another request owns the key.
+pub async fn claim(tx: &mut Tx, key: &str, fingerprint: &str) -> Result<(), sqlx::Error> {
     let actor = tx.actor().username.clone();
     let now = super::time::to_db(tx.now());
     sqlx::query(
         "INSERT INTO idempotency (actor, key, fingerprint, status, body, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+         VALUES ($1, $2, $3, 0, '', $4)",
     )
     .bind(actor)
     .bind(key)
     .bind(fingerprint)
-    .bind(i64::from(answer.status))
-    .bind(answer.body.clone())
     .bind(now)
     .execute(tx.conn())
     .await?;
+    Ok(())
+}
+
+/// Stores the answer under the key this request claimed, in the transaction that produced it.
+pub async fn complete(tx: &mut Tx, key: &str, answer: &Stored) -> Result<(), sqlx::Error> {
+    let actor = tx.actor().username.clone();
+    sqlx::query("UPDATE idempotency SET status = $1, body = $2 WHERE actor = $3 AND key = $4")
+        .bind(i64::from(answer.status))
+        .bind(answer.body.clone())
+        .bind(actor)
+        .bind(key)
+        .execute(tx.conn())
+        .await?;
     Ok(())
 }
