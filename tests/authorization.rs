@@ -525,6 +525,28 @@ async fn browser_sessions_need_csrf_and_logins_are_rate_limited(db: Db) {
             .await,
         5
     );
+    // From another address the account is not locked: someone guessing at one place cannot
+    // lock the user out everywhere.
+    let mut elsewhere = anonymous.clone();
+    elsewhere.client = reqwest::Client::builder()
+        .local_address(Some("127.0.0.2".parse().unwrap()))
+        .build()
+        .unwrap();
+    let r = elsewhere
+        .post(
+            "/api/v1/login",
+            json!({"username": "col", "password": "correct horse"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    // An unknown user is told the same as a wrong password.
+    let r = elsewhere
+        .post(
+            "/api/v1/login",
+            json!({"username": "nobody-such", "password": "x"}),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (401, "auth.login_failed"), "{r:?}");
 }
 
 async fn revoked_tokens_stop_working(db: Db) {

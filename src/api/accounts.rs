@@ -39,7 +39,8 @@ struct Session {
 }
 
 /// Logs in with a password: opens a 12-hour session, set as an HttpOnly cookie and returned as a
-/// token. Five failures for an account (twenty for an address) within 15 minutes lock logins out.
+/// token. Five failures for an account from one address within 15 minutes lock that account
+/// out from that address (twenty in a day: for the day); a hundred from one address lock it.
 #[utoipa::path(post, path = "/login", tag = "accounts", security(()), request_body = Credentials,
     responses((status = 200, body = Session), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn login(

@@ -26,9 +26,17 @@ use utoipa::ToSchema;
 
 /// How long a login session lasts.
 pub const SESSION_HOURS: i64 = 12;
-/// Failed logins allowed per account, and per address, within [`LOCKOUT_MINUTES`].
+/// Failed logins allowed for an account from one address within [`LOCKOUT_MINUTES`]; past
+/// them that account is locked from that address only (never from elsewhere: a wrong password
+/// typed at one collection site does not lock the user out at another).
 pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
-pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
+/// Failed logins allowed for an account from one address within a day: persistent guessing
+/// is locked out for the day (the backoff after the first lockout).
+pub const MAX_FAILURES_PER_ACCOUNT_DAY: i64 = 20;
+/// Failed logins allowed from one address, whatever the accounts, within [`LOCKOUT_MINUTES`]:
+/// high, so that a lab behind one NAT address is not locked out by a few mistyped passwords,
+/// but a password spray from one address is stopped.
+pub const MAX_FAILURES_PER_ADDRESS: i64 = 100;
 pub const LOCKOUT_MINUTES: i64 = 15;
 
 impl Actor {
@@ -83,6 +91,12 @@ pub fn hash_password(password: &str) -> Result<String, Error> {
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| Error::internal(anyhow::anyhow!("hashing a password: {e}")))
+}
+
+/// A password hash no password matches in practice, verified against when the user is unknown.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_password(&uuid::Uuid::new_v4().to_string()).unwrap_or_default())
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
@@ -406,23 +420,31 @@ pub async fn login(
 ) -> Result<IssuedToken, Error> {
     let now = tx.now();
     let since = to_db(now - Duration::minutes(LOCKOUT_MINUTES));
-    let (by_user,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM login_failure WHERE username = $1 AND at > $2")
-            .bind(username)
-            .bind(since)
-            .fetch_one(tx.conn())
-            .await?;
-    let (by_address,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM login_failure WHERE address = $1 AND at > $2")
-            .bind(address)
-            .bind(since)
-            .fetch_one(tx.conn())
-            .await?;
-    if by_user >= MAX_FAILURES_PER_ACCOUNT || by_address >= MAX_FAILURES_PER_ADDRESS {
+    let day = to_db(now - Duration::hours(24));
+    let (here, here_today, by_address): (i64, i64, i64) = sqlx::query_as(
+        "SELECT \
+           (SELECT COUNT(*) FROM login_failure WHERE username = $1 AND address = $2 AND at > $3), \
+           (SELECT COUNT(*) FROM login_failure WHERE username = $1 AND address = $2 AND at > $4), \
+           (SELECT COUNT(*) FROM login_failure WHERE address = $2 AND at > $3)",
+    )
+    .bind(username)
+    .bind(address)
+    .bind(since)
+    .bind(day)
+    .fetch_one(tx.conn())
+    .await?;
+    let locked_for = if here_today >= MAX_FAILURES_PER_ACCOUNT_DAY {
+        Some("24 hours")
+    } else if here >= MAX_FAILURES_PER_ACCOUNT || by_address >= MAX_FAILURES_PER_ADDRESS {
+        Some("15 minutes")
+    } else {
+        None
+    };
+    if let Some(wait) = locked_for {
         return Err(Error::new(
             axum::http::StatusCode::TOO_MANY_REQUESTS,
             "auth.too_many_failures",
-            format!("too many failed logins; try again in {LOCKOUT_MINUTES} minutes"),
+            format!("too many failed logins from this address; try again in {wait}"),
         ));
     }
     let row: Option<(Option<String>,)> =
@@ -430,7 +452,14 @@ pub async fn login(
             .bind(username)
             .fetch_optional(tx.conn())
             .await?;
-    let ok = matches!(&row, Some((Some(hash),)) if verify_password(password, hash));
+    // An unknown user (or one without a password) costs the same hash as a known one, so the
+    // answer's timing does not tell which user names exist.
+    let hash = match &row {
+        Some((Some(hash),)) => hash.as_str(),
+        _ => dummy_hash(),
+    };
+    let verified = verify_password(password, hash);
+    let ok = verified && matches!(&row, Some((Some(_),)));
     if !ok {
         return Err(LoginFailed {
             username: username.to_string(),
