@@ -16,6 +16,7 @@ on_both_databases!(
     a_pool_is_never_put_into_a_pool,
     barcode_used_twice_shows_the_existing_binding,
     idempotency_key_replays_the_first_answer,
+    tube_lists_page_and_say_how_many,
     personal_code_is_scanned_instead_of_typing,
     same_document_is_the_same_person,
     reception_flags_long_transport_and_refuses_duplicates,
@@ -956,4 +957,46 @@ async fn changes_committed_together_keep_their_own_actor_and_answer(db: Db) {
     );
     // The people of refused requests were not registered.
     assert_eq!(app.count("SELECT COUNT(*) FROM person").await, 33);
+}
+
+/// `GET /tubes` pages: each page says how many match and where the next starts, so a list is
+/// never cut silently.
+async fn tube_lists_page_and_say_how_many(db: Db) {
+    let app = TestApp::start(db).await;
+    app.seed().await;
+    for n in 1..=5 {
+        app.received_single(&format!("T-PAGE{n}"), n, "outpatient")
+            .await;
+    }
+    let mut seen = vec![];
+    let mut offset = 0;
+    loop {
+        let r = app
+            .get(&format!(
+                "/api/v1/tubes?status=received&limit=2&offset={offset}"
+            ))
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(r.headers["x-total-count"], "5");
+        seen.extend(
+            r.body
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["barcode"].as_str().unwrap().to_string()),
+        );
+        match r.headers.get("x-next-offset") {
+            Some(next) => offset = next.to_str().unwrap().parse().unwrap(),
+            None => break,
+        }
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        (1..=5).map(|n| format!("T-PAGE{n}")).collect::<Vec<_>>()
+    );
+    for bad in ["limit=0", "limit=1001", "offset=-1"] {
+        let r = app.get(&format!("/api/v1/tubes?{bad}")).await;
+        assert_eq!(r.status, 422, "{bad}: {r:?}");
+    }
 }

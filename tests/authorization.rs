@@ -424,6 +424,34 @@ async fn tubes_go_to_their_lab_and_refusals_show_nothing_outside_scope(db: Db) {
     assert_eq!((r.status, r.code()), (409, "person.name_mismatch"), "{r:?}");
     assert!(r.body["error"].get("details").is_none(), "{r:?}");
     assert!(!leaks(&r), "{r:?}");
+    // Lists and their counts hold the caller's tubes only: LAB-B has T-B and the forwarded T-F.
+    let r = tech_b.get("/api/v1/tubes").await;
+    let barcodes: Vec<&str> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["barcode"].as_str().unwrap())
+        .collect();
+    assert_eq!(barcodes.len(), 2, "{barcodes:?}");
+    assert!(
+        barcodes.contains(&"T-F") && barcodes.contains(&"T-B"),
+        "{barcodes:?}"
+    );
+    assert_eq!(r.headers["x-total-count"], "2");
+    let r = tech_a.get("/api/v1/tubes").await;
+    assert!(r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["barcode"] != "T-F" && t["barcode"] != "T-B"));
+    let total: usize = r.headers["x-total-count"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(total, r.body.as_array().unwrap().len());
 }
 
 async fn browser_sessions_need_csrf_and_logins_are_rate_limited(db: Db) {

@@ -50,16 +50,28 @@ async fn open_tube(
     .await
 }
 
-/// Tubes, newest first (members not included).
+/// Tubes in the caller's scope, newest first (members not included), a page at a time: the
+/// headers say how many match (`X-Total-Count`) and where the next page starts
+/// (`X-Next-Offset`, absent on the last page).
 #[utoipa::path(get, path = "/tubes", tag = "accession", params(TubeFilter),
-    responses((status = 200, body = Vec<TubeView>)))]
+    responses((status = 200, body = Vec<TubeView>, headers(
+        ("x-total-count" = i64, description = "tubes matching, in all pages"),
+        ("x-next-offset" = i64, description = "the `offset` of the next page; absent on the last"))),
+        (status = 422, body = ErrorBody)))]
 async fn list_tubes(
     State(s): State<AppState>,
     actor: Actor,
     Query(f): Query<TubeFilter>,
-) -> Result<Json<Vec<TubeView>>, Error> {
+) -> Result<Response, Error> {
     let mut conn = s.store.reader().acquire().await?;
-    Ok(Json(accession::list(&mut conn, &actor, &f, s.tz).await?))
+    let page = accession::list(&mut conn, &actor, &f, s.tz).await?;
+    let mut resp = Json(page.tubes).into_response();
+    let headers = resp.headers_mut();
+    headers.insert("x-total-count", page.total.into());
+    if let Some(next) = page.next_offset {
+        headers.insert("x-next-offset", next.into());
+    }
+    Ok(resp)
 }
 
 /// One tube with its people (masked), receipt and rejection.

@@ -1230,42 +1230,91 @@ pub async fn close(
     Ok(row.view(members, tz))
 }
 
-/// Filters for listing tubes.
+/// Filters for listing tubes, and the page.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 pub struct TubeFilter {
     pub site: Option<String>,
     pub lab: Option<String>,
     pub status: Option<TubeStatus>,
-    /// At most this many, newest first (default 100, at most 1000).
+    /// Tubes per page, newest first (default 100, 1 to 1000).
     pub limit: Option<i64>,
+    /// Tubes to skip (the previous page's `X-Next-Offset`).
+    pub offset: Option<i64>,
 }
 
-/// Tubes, newest collection first, without their members.
+/// A page of tubes: how many match in all, and where the next page starts (none: the last).
+#[derive(Debug, Clone)]
+pub struct TubePage {
+    pub tubes: Vec<TubeView>,
+    pub total: i64,
+    pub next_offset: Option<i64>,
+}
+
+/// The conditions of a tube listing (parameters $1–$3 the filters, $4–$6 the scope).
+const TUBE_LIST_WHERE: &str = "WHERE ($1 IS NULL OR s.code = $1) AND ($2 IS NULL OR l.code = $2) \
+     AND ($3 IS NULL OR t.status = $3) AND ($4 IS NULL OR t.site_id = $4) \
+     AND ($5 IS NULL OR COALESCE(t.lab_id, t.forwarded_lab_id, s.lab_id) = $5) \
+     AND ($6 IS NULL OR s.region LIKE $6)";
+
+/// Tubes in the caller's scope, newest collection first, without their members, a page at a
+/// time (never cut silently: the page says how many there are and where the next starts).
 pub async fn list(
     conn: &mut AnyConnection,
     actor: &Actor,
     f: &TubeFilter,
     tz: FixedOffset,
-) -> Result<Vec<TubeView>, Error> {
+) -> Result<TubePage, Error> {
     actor.require(Action::ViewTube)?;
+    let limit = match f.limit {
+        None => 100,
+        Some(n @ 1..=1000) => n,
+        Some(n) => {
+            return Err(Error::invalid(
+                "limit",
+                format!("{n} tubes per page: 1 to 1000"),
+            ))
+        }
+    };
+    let offset = match f.offset {
+        None => 0,
+        Some(n) if n >= 0 => n,
+        Some(n) => return Err(Error::invalid("offset", format!("{n}: not below 0"))),
+    };
     let (site_id, lab_id, region) = scope_filter(&actor.scope);
-    let limit = f.limit.unwrap_or(100).clamp(1, 1000);
-    let rows: Vec<TubeRow> = sqlx::query_as(&format!(
-        "{TUBE_SELECT} WHERE ($1 IS NULL OR s.code = $1) AND ($2 IS NULL OR l.code = $2) \
-         AND ($3 IS NULL OR t.status = $3) AND ($5 IS NULL OR t.site_id = $5) \
-         AND ($6 IS NULL OR COALESCE(t.lab_id, s.lab_id) = $6) AND ($7 IS NULL OR s.region LIKE $7) \
-         ORDER BY t.collected_at DESC, t.id DESC LIMIT $4"
+    let site = f.site.as_ref().map(|s| s.trim().to_ascii_uppercase());
+    let lab = f.lab.as_ref().map(|s| s.trim().to_ascii_uppercase());
+    let status = f.status.map(|s| s.as_str());
+    let (total,): (i64,) = sqlx::query_as(&format!(
+        "SELECT COUNT(*) FROM tube t JOIN site s ON s.id = t.site_id LEFT JOIN lab l ON l.id = t.lab_id \
+         {TUBE_LIST_WHERE}"
     ))
-    .bind(f.site.as_ref().map(|s| s.trim().to_ascii_uppercase()))
-    .bind(f.lab.as_ref().map(|s| s.trim().to_ascii_uppercase()))
-    .bind(f.status.map(|s| s.as_str()))
-    .bind(limit)
+    .bind(site.clone())
+    .bind(lab.clone())
+    .bind(status)
+    .bind(site_id)
+    .bind(lab_id)
+    .bind(region.clone())
+    .fetch_one(&mut *conn)
+    .await?;
+    let rows: Vec<TubeRow> = sqlx::query_as(&format!(
+        "{TUBE_SELECT} {TUBE_LIST_WHERE} ORDER BY t.collected_at DESC, t.id DESC LIMIT $7 OFFSET $8"
+    ))
+    .bind(site)
+    .bind(lab)
+    .bind(status)
     .bind(site_id)
     .bind(lab_id)
     .bind(region)
+    .bind(limit)
+    .bind(offset)
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().map(|r| r.view(vec![], tz)).collect())
+    let next = offset + rows.len() as i64;
+    Ok(TubePage {
+        tubes: rows.into_iter().map(|r| r.view(vec![], tz)).collect(),
+        total,
+        next_offset: (next < total).then_some(next),
+    })
 }
 
 /// The (site, lab, region-prefix pattern) a listing is confined to by a scope.

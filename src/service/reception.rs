@@ -382,7 +382,7 @@ pub async fn list_resampling(
          LEFT JOIN lab l ON l.id = t.lab_id LEFT JOIN institution i ON i.id = p.institution_id \
          WHERE o.kind = 'resample' AND o.status = $1 AND ($2 IS NULL OR l.code = $2) \
          AND ($3 IS NULL OR s.code = $3) AND ($4 IS NULL OR t.barcode = $4) \
-         AND ($5 IS NULL OR t.site_id = $5) AND ($6 IS NULL OR COALESCE(t.lab_id, s.lab_id) = $6) \
+         AND ($5 IS NULL OR t.site_id = $5) AND ($6 IS NULL OR COALESCE(t.lab_id, t.forwarded_lab_id, s.lab_id) = $6) \
          AND ($7 IS NULL OR s.region LIKE $7) \
          ORDER BY o.due_at, o.id LIMIT 5000",
     )

@@ -198,7 +198,7 @@ pub async fn timeline(
     actor.require(Action::ViewTube)?;
     let row: Option<TubeTimes> = sqlx::query_as(&format!(
         "SELECT t.barcode, t.priority, t.category, t.called_at, t.confirmed_at, t.pushed_at, \
-         t.rejected_at, t.resampled_at, t.site_id, COALESCE(t.lab_id, s.lab_id) AS lab_id, s.region, \
+         t.rejected_at, t.resampled_at, t.site_id, COALESCE(t.lab_id, t.forwarded_lab_id, s.lab_id) AS lab_id, s.region, \
          {TIMELINE_COLUMNS} FROM tube t JOIN site s ON s.id = t.site_id WHERE t.barcode = $1"
     ))
     .bind(barcode)
@@ -299,7 +299,10 @@ impl Coverage {
     pub(crate) fn condition(&self, n: usize) -> (String, Option<String>) {
         match self {
             Coverage::All => ("1 = 1".into(), None),
-            Coverage::Lab(id) => (format!("COALESCE(t.lab_id, s.lab_id) = {id}"), None),
+            Coverage::Lab(id) => (
+                format!("COALESCE(t.lab_id, t.forwarded_lab_id, s.lab_id) = {id}"),
+                None,
+            ),
             Coverage::Region(r) => (format!("s.region LIKE ${n}"), Some(format!("{r}%"))),
         }
     }
@@ -517,7 +520,7 @@ pub async fn capacity(
     let rows: Vec<TimelineRow> = sqlx::query_as(&format!(
         "SELECT {TIMELINE_COLUMNS} FROM tube t JOIN site s ON s.id = t.site_id \
          WHERE t.released_at IS NULL AND t.resampled_at IS NULL AND t.held = 0 AND t.status <> 'rejected' \
-         AND COALESCE(t.lab_id, s.lab_id) = $1 ORDER BY t.deadline_at LIMIT 200000"
+         AND COALESCE(t.lab_id, t.forwarded_lab_id, s.lab_id) = $1 ORDER BY t.deadline_at LIMIT 200000"
     ))
     .bind(lab)
     .fetch_all(&mut *conn)

@@ -67,7 +67,7 @@ impl FoldRow {
 }
 
 const FOLD_SELECT: &str = "SELECT t.id, t.folded, t.status, t.resampled_at, \
-    COALESCE(t.lab_id, s.lab_id, 0) AS lab_key, t.site_id, t.priority, t.category";
+    COALESCE(t.lab_id, t.forwarded_lab_id, s.lab_id, 0) AS lab_key, t.site_id, t.priority, t.category";
 
 /// Counts the tubes whose steps changed since the last turn (at most `max`) into the rollup;
 /// returns how many it looked at. On PostgreSQL several nodes fold side by side: each takes
@@ -485,7 +485,9 @@ pub async fn report(
         Coverage::All => {}
         Coverage::Lab(id) => {
             rollup_cond.push(format!("r.lab_id = {id}"));
-            tube_cond.push(format!("COALESCE(t.lab_id, s.lab_id, 0) = {id}"));
+            tube_cond.push(format!(
+                "COALESCE(t.lab_id, t.forwarded_lab_id, s.lab_id, 0) = {id}"
+            ));
         }
         Coverage::Region(r) => {
             region = Some(format!("{r}%"));
