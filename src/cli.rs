@@ -129,6 +129,13 @@ pub struct DbArgs {
 }
 
 impl DbArgs {
+    /// The SQLite data directory, when no database URL is given.
+    pub fn data_dir(&self) -> Option<&std::path::Path> {
+        self.database_url
+            .is_none()
+            .then_some(self.data_dir.as_path())
+    }
+
     pub fn location(&self) -> Location {
         match &self.database_url {
             Some(url) => Location::Url(url.clone()),
@@ -219,7 +226,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(a) => {
             let store = a.db.open().await?;
-            bootstrap(&store, true).await?;
+            bootstrap(&store, true, a.db.data_dir()).await?;
             let summary = crate::demo::load(&store, a.tz).await?;
             println!("{summary}");
             Ok(())
@@ -361,24 +368,65 @@ async fn user_add(a: UserAddArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints the credentials of the administrator created at first start.
-async fn bootstrap(store: &Store, demo: bool) -> anyhow::Result<()> {
+/// Hands over the credentials of the administrator created at first start: printed once when
+/// a person is at the terminal; otherwise (a service whose output goes to a journal or a log
+/// file) written to `natlis-first-admin.txt`, readable by the owner only, in the data directory
+/// (the working directory for PostgreSQL), and only that file's path is printed.
+async fn bootstrap(
+    store: &Store,
+    demo: bool,
+    data_dir: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
     let default = demo.then_some(crate::demo::PASSWORD);
-    if let Some((password, token)) = crate::auth::bootstrap_admin(store, default)
+    let Some((password, token)) = crate::auth::bootstrap_admin(store, default)
         .await
         .map_err(|e| anyhow::anyhow!("creating the first administrator: {}", e.message))?
-    {
+    else {
+        return Ok(());
+    };
+    let text = format!(
+        "user:     admin\npassword: {password}\ntoken:    {}\n",
+        token.token
+    );
+    if std::io::stdout().is_terminal() {
         println!("natlis: first start — created user admin (shown once, keep them safe)");
-        println!("  password: {password}");
-        println!("  token:    {}", token.token);
+        print!("{text}");
+        return Ok(());
     }
+    let path = data_dir
+        .unwrap_or_else(|| std::path::Path::new("."))
+        .join("natlis-first-admin.txt");
+    write_owner_only(&path, &text).with_context(|| {
+        format!(
+            "writing the first administrator's credentials to {}",
+            path.display()
+        )
+    })?;
+    println!(
+        "natlis: first start — created user admin; its password and token are in {} (owner only; delete it once read)",
+        path.display()
+    );
     Ok(())
+}
+
+/// Writes a file only its owner can read (mode 0600 on Unix), never over an existing one.
+fn write_owner_only(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(text.as_bytes())
 }
 
 async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let store = a.db.open().await?;
     tracing::info!(backend = store.backend().name(), location = ?a.db.location(), "database ready");
-    bootstrap(&store, a.demo).await?;
+    bootstrap(&store, a.demo, a.db.data_dir()).await?;
     if a.demo {
         let summary = crate::demo::load(&store, a.tz).await?;
         tracing::info!("{summary}");

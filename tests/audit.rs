@@ -348,3 +348,51 @@ async fn the_command_line_adds_users_with_a_token() {
         ("audit-1", Role::Auditor)
     );
 }
+
+/// The first start of a service (output not a terminal) never prints the administrator's
+/// password and token: they go to a file only its owner can read, and only its path is shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_start_hands_over_the_admin_credentials_in_an_owner_only_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_natlis"))
+        .args(["demo", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let file = dir.path().join("natlis-first-admin.txt");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let token = text
+        .lines()
+        .find_map(|l| l.strip_prefix("token:"))
+        .expect("a token line")
+        .trim()
+        .to_string();
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !printed.contains(&token),
+        "the token was printed: {printed}"
+    );
+    assert!(printed.contains("natlis-first-admin.txt"), "{printed}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let location = natlis::store::Location::SqliteDir(dir.path().to_path_buf());
+    let store = natlis::store::Store::connect(&location, natlis::store::SqliteSync::Normal)
+        .await
+        .unwrap();
+    let mut conn = store.reader().acquire().await.unwrap();
+    let actor =
+        natlis::auth::authenticate(&mut conn, &token, chrono::Utc::now().timestamp_micros())
+            .await
+            .unwrap();
+    assert_eq!(actor.map(|a| a.username), Some("admin".to_string()));
+}
