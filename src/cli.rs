@@ -179,6 +179,10 @@ struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "NATLIS_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<std::path::PathBuf>,
+    /// Serve `/metrics` only to `Authorization: Bearer <this>` (without it, to anyone who can
+    /// reach the port).
+    #[arg(long, env = "NATLIS_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
 }
 
 #[derive(Args)]
@@ -452,7 +456,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let listener = tokio::net::TcpListener::bind(a.addr).await?;
-    let state = AppState::new(store.clone(), a.tz);
+    let state = AppState::new(store.clone(), a.tz).with_metrics_token(a.metrics_token.clone());
     match tls {
         Some(config) => {
             tracing::info!("natlis listening on https://{}", listener.local_addr()?);

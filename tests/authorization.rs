@@ -615,3 +615,33 @@ async fn revoked_tokens_stop_working(db: Db) {
             .unwrap();
     assert_eq!(n, 0);
 }
+
+/// `/metrics` behind a bearer token when one is configured (`natlis serve --metrics-token`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_can_be_put_behind_a_token() {
+    let app = TestApp::start(Db::Sqlite).await;
+    let state = natlis::api::AppState::new(
+        app.store.clone(),
+        chrono::FixedOffset::east_opt(8 * 3600).unwrap(),
+    )
+    .with_metrics_token(Some("scrape-me".into()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/metrics", listener.local_addr().unwrap());
+    tokio::spawn(natlis::launch(state, listener, std::future::pending()));
+    let client = reqwest::Client::new();
+    let status = |r: reqwest::Response| r.status().as_u16();
+    assert_eq!(status(client.get(&url).send().await.unwrap()), 401);
+    assert_eq!(
+        status(client.get(&url).bearer_auth("wrong").send().await.unwrap()),
+        401
+    );
+    let ok = client
+        .get(&url)
+        .bearer_auth("scrape-me")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    // Without a token configured (the test app), anyone may scrape.
+    assert_eq!(app.with_token("").get("/metrics").await.status, 200);
+}

@@ -37,6 +37,8 @@ pub struct AppState {
     pub tz: FixedOffset,
     /// Recently verified tokens (a few seconds; see [`crate::auth::extract`]).
     pub tokens: std::sync::Arc<crate::auth::extract::TokenCache>,
+    /// The SHA-256 of the bearer token `/metrics` asks for, if it asks for one.
+    pub metrics_token: Option<[u8; 32]>,
 }
 
 impl AppState {
@@ -45,7 +47,16 @@ impl AppState {
             store,
             tz,
             tokens: Default::default(),
+            metrics_token: None,
         }
+    }
+
+    /// `/metrics` only for this bearer token (none or blank: for anyone).
+    pub fn with_metrics_token(mut self, token: Option<String>) -> Self {
+        self.metrics_token = token
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| <sha2::Sha256 as sha2::Digest>::digest(t.trim().as_bytes()).into());
+        self
     }
 
     /// Today's date in the lab's time zone.
