@@ -126,14 +126,20 @@ pub struct DbArgs {
     /// SQLite durability: `normal` survives a killed process, `full` also a power cut.
     #[arg(long, value_enum, default_value = "normal")]
     pub sqlite_sync: SqliteSync,
+    /// Where a first start that is not at a terminal leaves the administrator's credentials
+    /// (default: the data directory; with a database URL, the working directory).
+    #[arg(long, env = "NATLIS_FIRST_ADMIN_DIR")]
+    pub first_admin_dir: Option<PathBuf>,
 }
 
 impl DbArgs {
-    /// The SQLite data directory, when no database URL is given.
-    pub fn data_dir(&self) -> Option<&std::path::Path> {
-        self.database_url
-            .is_none()
-            .then_some(self.data_dir.as_path())
+    /// Where a first start's credentials file goes.
+    pub fn credentials_dir(&self) -> &std::path::Path {
+        match (&self.first_admin_dir, &self.database_url) {
+            (Some(dir), _) => dir,
+            (None, None) => &self.data_dir,
+            (None, Some(_)) => std::path::Path::new("."),
+        }
     }
 
     pub fn location(&self) -> Location {
@@ -230,7 +236,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(a) => {
             let store = a.db.open().await?;
-            bootstrap(&store, true, a.db.data_dir()).await?;
+            bootstrap(&store, true, a.db.credentials_dir()).await?;
             let summary = crate::demo::load(&store, a.tz).await?;
             println!("{summary}");
             Ok(())
@@ -374,13 +380,9 @@ async fn user_add(a: UserAddArgs) -> anyhow::Result<()> {
 
 /// Hands over the credentials of the administrator created at first start: printed once when
 /// a person is at the terminal; otherwise (a service whose output goes to a journal or a log
-/// file) written to `natlis-first-admin.txt`, readable by the owner only, in the data directory
-/// (the working directory for PostgreSQL), and only that file's path is printed.
-async fn bootstrap(
-    store: &Store,
-    demo: bool,
-    data_dir: Option<&std::path::Path>,
-) -> anyhow::Result<()> {
+/// file) written to `natlis-first-admin-<time>-<pid>.txt`, readable by the owner only, in `dir`,
+/// and only that file's path is printed.
+async fn bootstrap(store: &Store, demo: bool, dir: &std::path::Path) -> anyhow::Result<()> {
     use std::io::IsTerminal;
     let default = demo.then_some(crate::demo::PASSWORD);
     let Some((password, token)) = crate::auth::bootstrap_admin(store, default)
@@ -398,9 +400,12 @@ async fn bootstrap(
         print!("{text}");
         return Ok(());
     }
-    let path = data_dir
-        .unwrap_or_else(|| std::path::Path::new("."))
-        .join("natlis-first-admin.txt");
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(format!(
+        "natlis-first-admin-{}-{}.txt",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+        std::process::id()
+    ));
     write_owner_only(&path, &text).with_context(|| {
         format!(
             "writing the first administrator's credentials to {}",
@@ -430,7 +435,7 @@ fn write_owner_only(path: &std::path::Path, text: &str) -> std::io::Result<()> {
 async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let store = a.db.open().await?;
     tracing::info!(backend = store.backend().name(), location = ?a.db.location(), "database ready");
-    bootstrap(&store, a.demo, a.db.data_dir()).await?;
+    bootstrap(&store, a.demo, a.db.credentials_dir()).await?;
     if a.demo {
         let summary = crate::demo::load(&store, a.tz).await?;
         tracing::info!("{summary}");

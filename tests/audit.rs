@@ -361,7 +361,16 @@ async fn first_start_hands_over_the_admin_credentials_in_an_owner_only_file() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    let file = dir.path().join("natlis-first-admin.txt");
+    let file = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("natlis-first-admin-")
+        })
+        .expect("a credentials file in the data directory");
     let text = std::fs::read_to_string(&file).unwrap();
     let token = text
         .lines()
@@ -378,7 +387,7 @@ async fn first_start_hands_over_the_admin_credentials_in_an_owner_only_file() {
         !printed.contains(&token),
         "the token was printed: {printed}"
     );
-    assert!(printed.contains("natlis-first-admin.txt"), "{printed}");
+    assert!(printed.contains("natlis-first-admin-"), "{printed}");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -47,6 +47,8 @@ async fn start(args: &[String]) -> Server {
         .args(args)
         .env_remove("DATABASE_URL")
         .env("NATLIS_ADMIN_PASSWORD", "durable-admin-pw")
+        // The first start's credentials file goes with the test, not into the repository.
+        .env("NATLIS_FIRST_ADMIN_DIR", &logs)
         .env("NATLIS_LOG", "info,natlis=trace,sqlx=trace")
         .stdout(Stdio::null())
         .stderr(log)
