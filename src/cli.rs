@@ -185,6 +185,10 @@ struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "NATLIS_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<std::path::PathBuf>,
+    /// Mark session cookies `Secure`: browsers reach natlis over HTTPS through a proxy (with
+    /// --tls-cert they always are; a proxy may also say so with `X-Forwarded-Proto: https`).
+    #[arg(long, env = "NATLIS_SECURE_COOKIES")]
+    secure_cookies: bool,
     /// Serve `/metrics` only to `Authorization: Bearer <this>` (without it, to anyone who can
     /// reach the port).
     #[arg(long, env = "NATLIS_METRICS_TOKEN", hide_env_values = true)]
@@ -461,7 +465,9 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let listener = tokio::net::TcpListener::bind(a.addr).await?;
-    let state = AppState::new(store.clone(), a.tz).with_metrics_token(a.metrics_token.clone());
+    let state = AppState::new(store.clone(), a.tz)
+        .with_metrics_token(a.metrics_token.clone())
+        .with_secure_cookies(a.secure_cookies || a.tls_cert.is_some());
     match tls {
         Some(config) => {
             tracing::info!("natlis listening on https://{}", listener.local_addr()?);

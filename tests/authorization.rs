@@ -153,6 +153,8 @@ async fn endpoint_by_role_table(db: Db) {
         ("GET", "/api/v1/sites", none.clone(), "nobody", 401),
         ("GET", "/api/v1/sites", none.clone(), "auditor", 200),
         ("GET", "/api/v1/me", none.clone(), "hr-1", 200),
+        // (Logging out revokes the caller's token: a signed-in user's is in the session test.)
+        ("POST", "/api/v1/logout", none.clone(), "nobody", 401),
         ("POST", "/api/v1/labs", new_lab.clone(), "nobody", 401),
         ("POST", "/api/v1/labs", new_lab.clone(), "collector-s01", 403),
         ("POST", "/api/v1/labs", new_lab.clone(), "tech-a", 403),
@@ -523,6 +525,56 @@ async fn browser_sessions_need_csrf_and_logins_are_rate_limited(db: Db) {
         .await;
     assert_eq!(with_csrf.status, 201, "{with_csrf:?}");
     assert_eq!(with_csrf.body["collector"], "col");
+    // Plain HTTP: no Secure; behind a proxy that says HTTPS: Secure.
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    let proxied = anonymous
+        .send(
+            anonymous
+                .client
+                .post(anonymous.url("/api/v1/login"))
+                .header("x-forwarded-proto", "https")
+                .json(&json!({"username": "col", "password": "correct horse"})),
+        )
+        .await;
+    assert_eq!(proxied.status, 200, "{proxied:?}");
+    assert!(
+        proxied.headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("; Secure"),
+        "{proxied:?}"
+    );
+    // Logging out ends the session at once (a cookie session's logout needs its CSRF token).
+    let logout = |with_csrf: bool| {
+        let mut req = anonymous
+            .client
+            .post(anonymous.url("/api/v1/logout"))
+            .header("cookie", &session);
+        if with_csrf {
+            req = req.header("x-csrf-token", &csrf);
+        }
+        anonymous.send(req)
+    };
+    assert_eq!(logout(false).await.status, 403);
+    let out = logout(true).await;
+    assert_eq!(out.status, 204, "{out:?}");
+    assert!(out.headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    let after = anonymous
+        .send(
+            anonymous
+                .client
+                .get(anonymous.url("/api/v1/me"))
+                .header("cookie", &session),
+        )
+        .await;
+    assert_eq!(
+        (after.status, after.code()),
+        (401, "auth.invalid_token"),
+        "{after:?}"
+    );
     // Five wrong passwords lock the account out, even for the right one.
     for _ in 0..5 {
         let r = anonymous

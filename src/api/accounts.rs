@@ -17,6 +17,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(login))
+        .routes(routes!(logout))
         .routes(routes!(me))
         .routes(routes!(add_user))
         .routes(routes!(issue_token))
@@ -46,6 +47,7 @@ struct Session {
 async fn login(
     State(s): State<AppState>,
     peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
     Json(c): Json<Credentials>,
 ) -> Result<Response, Error> {
     // The peer's address, never a client-supplied header: a forged X-Forwarded-For must not
@@ -85,9 +87,10 @@ async fn login(
         Err(e) => return Err(e),
     };
     let cookie = format!(
-        "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
         token.token,
-        auth::SESSION_HOURS * 3600
+        auth::SESSION_HOURS * 3600,
+        secure_attribute(&s, &headers)
     );
     let body = Session {
         csrf: auth::csrf_token(&token.token),
@@ -95,6 +98,49 @@ async fn login(
         expires_in_hours: auth::SESSION_HOURS,
     };
     Ok(([(header::SET_COOKIE, cookie)], axum::Json(body)).into_response())
+}
+
+/// `; Secure` when the browser reached natlis over HTTPS: natlis serves TLS itself, is told it
+/// runs behind HTTPS (`--secure-cookies`), or a proxy says so (`X-Forwarded-Proto: https`;
+/// adding `Secure` can only keep the cookie off plain HTTP, so the header need not be trusted).
+fn secure_attribute(s: &AppState, headers: &HeaderMap) -> &'static str {
+    let proxied = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
+    if s.secure_cookies || proxied {
+        "; Secure"
+    } else {
+        ""
+    }
+}
+
+/// Ends the session (or revokes the token) this request is made with, at once on this node and
+/// within seconds on the others; clears the session cookie.
+#[utoipa::path(post, path = "/logout", tag = "accounts",
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn logout(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    let secret = crate::auth::extract::request_secret(&headers).unwrap_or_default();
+    let revoked = secret.clone();
+    s.store
+        .execute(
+            &actor,
+            crate::store::change(move |tx| {
+                let secret = revoked.clone();
+                Box::pin(async move { auth::logout(tx, &secret).await })
+            }),
+        )
+        .await?;
+    s.tokens.forget(&secret);
+    let clear = format!(
+        "{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{}",
+        secure_attribute(&s, &headers)
+    );
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
 }
 
 /// Who the credentials belong to.

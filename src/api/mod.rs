@@ -39,6 +39,8 @@ pub struct AppState {
     pub tokens: std::sync::Arc<crate::auth::extract::TokenCache>,
     /// The SHA-256 of the bearer token `/metrics` asks for, if it asks for one.
     pub metrics_token: Option<[u8; 32]>,
+    /// Session cookies carry `Secure` (served over HTTPS, by natlis or a proxy in front).
+    pub secure_cookies: bool,
 }
 
 impl AppState {
@@ -48,7 +50,14 @@ impl AppState {
             tz,
             tokens: Default::default(),
             metrics_token: None,
+            secure_cookies: false,
         }
+    }
+
+    /// Session cookies marked `Secure` (HTTPS in front of every browser).
+    pub fn with_secure_cookies(mut self, secure: bool) -> Self {
+        self.secure_cookies = secure;
+        self
     }
 
     /// `/metrics` only for this bearer token (none or blank: for anyone).

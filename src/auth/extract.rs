@@ -34,6 +34,13 @@ impl TokenCache {
             .map(|(a, _)| a.clone())
     }
 
+    /// Drops a secret just revoked, so it stops working at once on this node.
+    pub fn forget(&self, secret: &str) {
+        if let Ok(mut map) = self.entries.lock() {
+            map.remove(secret);
+        }
+    }
+
     fn put(&self, secret: &str, actor: Actor) {
         if let Ok(mut map) = self.entries.lock() {
             if map.len() >= CACHE_MAX {
@@ -51,10 +58,23 @@ fn unauthorized(code: &'static str, message: &str) -> Error {
     Error::new(StatusCode::UNAUTHORIZED, code, message)
 }
 
+/// The secret a request signs in with: its bearer token, else its session cookie.
+pub fn request_secret(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|s| s.trim().to_string())
+        .or_else(|| cookie_in(headers))
+}
+
 /// The session secret in a `Cookie` header, if any.
 fn session_cookie(parts: &Parts) -> Option<String> {
-    parts
-        .headers
+    cookie_in(&parts.headers)
+}
+
+fn cookie_in(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())

@@ -346,6 +346,22 @@ pub async fn revoke_token(tx: &mut Tx, prefix: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Ends the session (or revokes the token) a request was made with.
+pub async fn logout(tx: &mut Tx, secret: &str) -> Result<(), Error> {
+    let me = tx.actor().username.clone();
+    let done = sqlx::query(
+        "UPDATE api_token SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
+    )
+    .bind(to_db(tx.now()))
+    .bind(hash_secret(secret))
+    .execute(tx.conn())
+    .await?;
+    if done.rows_affected() > 0 {
+        tx.audit("auth.logout", "user", &me, None, None);
+    }
+    Ok(())
+}
+
 #[derive(sqlx::FromRow)]
 struct PrincipalRow {
     username: String,
