@@ -153,6 +153,9 @@ async fn endpoint_by_role_table(db: Db) {
         ("GET", "/api/v1/sites", none.clone(), "nobody", 401),
         ("GET", "/api/v1/sites", none.clone(), "auditor", 200),
         ("GET", "/api/v1/me", none.clone(), "hr-1", 200),
+        ("POST", "/api/v1/users/auditor/tokens", json!({"name": "mine"}), "auditor", 403),
+        ("POST", "/api/v1/users/auditor/tokens", json!({"name": "mine"}), "tech-a", 403),
+        ("POST", "/api/v1/users/tech-a/tokens", json!({"name": "mine"}), "tech-a", 201),
         // (Logging out revokes the caller's token: a signed-in user's is in the session test.)
         ("POST", "/api/v1/logout", none.clone(), "nobody", 401),
         ("POST", "/api/v1/labs", new_lab.clone(), "nobody", 401),

@@ -181,6 +181,15 @@ async fn issue_token(
     Path(username): Path<String>,
     Json(req): Json<TokenRequest>,
 ) -> Result<Response, Error> {
+    // An auditor reads and changes nothing: no long-lived credential of their own either (they
+    // log in for a session that expires).
+    if actor.role == crate::auth::policy::Role::Auditor {
+        return Err(Error::new(
+            StatusCode::FORBIDDEN,
+            "auth.forbidden",
+            "an auditor does not mint API tokens: log in for a session",
+        ));
+    }
     // Never replayed from an idempotency record (its key is ignored): that would store the secret.
     write(
         &s,
