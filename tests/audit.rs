@@ -249,14 +249,23 @@ async fn unmasked_views_are_audited_and_bulk_changes_have_a_parent(db: Db) {
             .status,
         403
     );
-    let history = app.get(&format!("/api/v1/audit?entity=person:{id}")).await;
-    let views: Vec<&serde_json::Value> = history
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["action"] == "person.view_unmasked")
-        .collect();
+    // The person's audit entries of one action.
+    let entries = |action: &'static str| {
+        let (app, id) = (app.clone(), id.clone());
+        async move {
+            let history = app.get(&format!("/api/v1/audit?entity=person:{id}")).await;
+            let found: Vec<serde_json::Value> = history
+                .body
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["action"] == action)
+                .cloned()
+                .collect();
+            (found, history)
+        }
+    };
+    let (views, history) = entries("person.view_unmasked").await;
     assert_eq!(views.len(), 1, "{history:?}");
     assert_eq!(views[0]["actor"], "reviewer-1");
     // Another lab's reviewer: no such person — and the attempt is on record.
@@ -270,14 +279,7 @@ async fn unmasked_views_are_audited_and_bulk_changes_have_a_parent(db: Db) {
         .await;
     assert_eq!((r.status, r.code()), (404, "person.not_found"), "{r:?}");
     assert!(!r.body.to_string().contains(&common::id_number(1)), "{r:?}");
-    let history = app.get(&format!("/api/v1/audit?entity=person:{id}")).await;
-    let refused: Vec<&serde_json::Value> = history
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["action"] == "person.view_unmasked_refused")
-        .collect();
+    let (refused, history) = entries("person.view_unmasked_refused").await;
     assert_eq!(refused.len(), 1, "{history:?}");
     assert_eq!(refused[0]["actor"], "reviewer-b");
     // Rejecting the pool: one parent entry, one child per re-sampling order.

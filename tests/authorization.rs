@@ -320,6 +320,12 @@ async fn endpoint_by_role_table(db: Db) {
     assert_eq!(me.body["institution"], "INST-1");
 }
 
+/// T-F scanned in at a lab, by a user.
+async fn receive(user: &TestApp, lab: &str) -> common::Resp {
+    user.post("/api/v1/reception", json!({"barcode": "T-F", "lab": lab}))
+        .await
+}
+
 /// A tube is received only by the lab it is bound for (its site's, or the one it was forwarded
 /// to, an audited step); a refusal never describes a tube, or a person, the caller may not read.
 async fn tubes_go_to_their_lab_and_refusals_show_nothing_outside_scope(db: Db) {
@@ -339,12 +345,7 @@ async fn tubes_go_to_their_lab_and_refusals_show_nothing_outside_scope(db: Db) {
         text.contains("S01") || text.contains("LAB-A") || text.contains("测试")
     };
     // LAB-B cannot take LAB-A's tube; the answer says nothing of it.
-    let r = tech_b
-        .post(
-            "/api/v1/reception",
-            json!({"barcode": "T-F", "lab": "LAB-B"}),
-        )
-        .await;
+    let r = receive(tech_b, "LAB-B").await;
     assert_eq!((r.status, r.code()), (404, "tube.not_found"), "{r:?}");
     assert!(!leaks(&r), "{r:?}");
     // LAB-A forwards it (an instrument is down); from then on LAB-B receives it, not LAB-A.
@@ -364,20 +365,9 @@ async fn tubes_go_to_their_lab_and_refusals_show_nothing_outside_scope(db: Db) {
             .await,
         1
     );
-    let r = tech_a
-        .post(
-            "/api/v1/reception",
-            json!({"barcode": "T-F", "lab": "LAB-A"}),
-        )
-        .await;
+    let r = receive(tech_a, "LAB-A").await;
     assert_eq!((r.status, r.code()), (404, "tube.not_found"), "{r:?}");
-    let r = w
-        .admin
-        .post(
-            "/api/v1/reception",
-            json!({"barcode": "T-F", "lab": "LAB-A"}),
-        )
-        .await;
+    let r = receive(&w.admin, "LAB-A").await;
     assert_eq!(
         (r.status, r.code()),
         (409, "tube.not_bound_for_lab"),
@@ -387,20 +377,10 @@ async fn tubes_go_to_their_lab_and_refusals_show_nothing_outside_scope(db: Db) {
         .as_str()
         .unwrap()
         .contains("LAB-B (it was forwarded there)"));
-    let r = tech_b
-        .post(
-            "/api/v1/reception",
-            json!({"barcode": "T-F", "lab": "LAB-B"}),
-        )
-        .await;
+    let r = receive(tech_b, "LAB-B").await;
     assert_eq!(r.status, 200, "{r:?}");
     // Received by LAB-B: to LAB-A it is gone, not "already received by LAB-B, with its people".
-    let r = tech_a
-        .post(
-            "/api/v1/reception",
-            json!({"barcode": "T-F", "lab": "LAB-A"}),
-        )
-        .await;
+    let r = receive(tech_a, "LAB-A").await;
     assert_eq!((r.status, r.code()), (404, "tube.not_found"), "{r:?}");
     // A barcode taken at another lab's site: taken, nothing more.
     let collector_s03 = w

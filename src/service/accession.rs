@@ -1127,12 +1127,16 @@ async fn answer_orders_of_scan(
     tube: &TubeRow,
     person: i64,
 ) -> Result<(Vec<i64>, i64), Error> {
+    // A pool's first member (most scans) asks nothing more.
+    if tube.kind != TubeKind::Single.as_str() {
+        return Ok((vec![], tube.deadline_at));
+    }
     let (recheck_of, retained, clock_start): (Option<i64>, Option<i64>, i64) =
         sqlx::query_as("SELECT recheck_of, retained_for, clock_start_at FROM tube WHERE id = $1")
             .bind(tube.id)
             .fetch_one(tx.conn())
             .await?;
-    if tube.kind != TubeKind::Single.as_str() || recheck_of.is_some() || retained.is_some() {
+    if recheck_of.is_some() || retained.is_some() {
         return Ok((vec![], tube.deadline_at));
     }
     let orders = open_resample_orders(tx.conn(), person).await?;
