@@ -81,7 +81,10 @@ struct Claimed {
 /// nothing.
 struct Floors {
     at: [std::sync::atomic::AtomicI64; 2],
-    last_rescan: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Per kind too: a batched claim's rescan says nothing about the solo messages below the
+    /// solo floor (one clock for both let the batched claims take every rescan, and a resent
+    /// solo message below the floor waited for ever).
+    last_rescan: [std::sync::Mutex<Option<std::time::Instant>>; 2],
 }
 
 /// How often at most a loop looks below its floors.
@@ -91,7 +94,7 @@ impl Floors {
     fn new() -> Self {
         Self {
             at: Default::default(),
-            last_rescan: std::sync::Mutex::new(None),
+            last_rescan: Default::default(),
         }
     }
 
@@ -105,9 +108,10 @@ impl Floors {
             .fetch_min(id, std::sync::atomic::Ordering::SeqCst);
     }
 
-    /// Whether this claim should look from the bottom (at most every [`RESCAN_EVERY`]).
-    fn rescan_due(&self, found_nothing: bool) -> bool {
-        let mut last = self.last_rescan.lock().expect("floors");
+    /// Whether this claim of the kind should look from the bottom (at most every
+    /// [`RESCAN_EVERY`], or a fifth of that when a claim from the floor found nothing).
+    fn rescan_due(&self, solo: bool, found_nothing: bool) -> bool {
+        let mut last = self.last_rescan[usize::from(solo)].lock().expect("floors");
         let due = match *last {
             None => true,
             Some(at) => {
@@ -359,11 +363,11 @@ async fn claim(run: &SinkRun, solo: bool, due_only: bool) -> anyhow::Result<Batc
     }
     let floor = run.floors.of(solo);
     let from = floor.load(std::sync::atomic::Ordering::SeqCst);
-    let mut batch = if run.floors.rescan_due(false) {
+    let mut batch = if run.floors.rescan_due(solo, false) {
         claim_from(run, solo, true, None).await?
     } else {
         let batch = claim_from(run, solo, true, Some(from)).await?;
-        if batch.is_empty() && run.floors.rescan_due(true) {
+        if batch.is_empty() && run.floors.rescan_due(solo, true) {
             claim_from(run, solo, true, None).await?
         } else {
             batch
@@ -763,4 +767,46 @@ async fn settle(
         tracing::warn!(sink = %sink.name, messages = messages.len(), outcome = ?outcome, "push: not delivered");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batched_rescan_leaves_the_solo_rescan_due() {
+        let floors = Floors::new();
+        assert!(
+            floors.rescan_due(false, false),
+            "the first claim looks from the bottom"
+        );
+        assert!(
+            floors.rescan_due(true, false),
+            "and so does the first solo claim"
+        );
+        assert!(!floors.rescan_due(false, true), "not again at once");
+        assert!(!floors.rescan_due(true, true));
+        std::thread::sleep(RESCAN_EVERY / 5);
+        // Batched claims that keep finding nothing take their rescan; the solo kind has its own.
+        assert!(floors.rescan_due(false, true));
+        assert!(floors.rescan_due(true, true));
+    }
+
+    #[test]
+    fn a_floor_is_lowered_never_raised_by_lower() {
+        let floors = Floors::new();
+        floors
+            .of(true)
+            .store(100, std::sync::atomic::Ordering::SeqCst);
+        floors.lower(true, 40);
+        floors.lower(true, 70);
+        assert_eq!(
+            floors.of(true).load(std::sync::atomic::Ordering::SeqCst),
+            40
+        );
+        assert_eq!(
+            floors.of(false).load(std::sync::atomic::Ordering::SeqCst),
+            0
+        );
+    }
 }
