@@ -403,12 +403,7 @@ pub async fn history(
             "name the entity as type:id, e.g. tube:P-001 or person:<id>",
         )
     })?;
-    if entity_type == "tube" {
-        // A reviewer sees the history of the tubes of their own lab.
-        crate::service::accession::load(&mut *conn, entity_id)
-            .await?
-            .visible_to(actor, Action::ViewAudit)?;
-    }
+    entity_in_scope(conn, actor, entity_type, entity_id).await?;
     let rows: Vec<EntryRow> = sqlx::query_as(&format!(
         "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE entity_type = $1 AND entity_id = $2 ORDER BY id LIMIT 10000"
     ))
@@ -432,6 +427,55 @@ pub async fn history(
             sealed: r.seal_id.is_some(),
         })
         .collect())
+}
+
+/// Whether the caller's scope covers an entity whose history they ask for; 404 if not, as for
+/// an entity nobody has. A lab's reviewer sees the history of their lab's tubes and plates, of
+/// the people of those tubes, and of the registry (labs, sites, institutions, kits) — not of
+/// accounts, push messages, sinks, settings or another lab's objects.
+async fn entity_in_scope(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    entity_type: &str,
+    entity_id: &str,
+) -> Result<(), Error> {
+    use crate::auth::policy::Scope;
+    let hidden = || {
+        Error::not_found(
+            "audit.not_found",
+            format!("no history of {entity_type}:{entity_id}"),
+        )
+    };
+    match (&actor.scope, entity_type) {
+        (_, "tube") => {
+            // (Also for admins and auditors: an unknown tube is 404.)
+            crate::service::accession::load(&mut *conn, entity_id)
+                .await?
+                .visible_to(actor, Action::ViewAudit)?;
+            Ok(())
+        }
+        (Scope::Everywhere, _) => Ok(()),
+        (_, "person") => crate::service::persons::in_scope(
+            conn,
+            actor,
+            entity_id,
+            crate::service::persons::Reach::Masked,
+        )
+        .await
+        .map(|_| ()),
+        (Scope::Lab { id, .. }, "plate") => {
+            let lab: Option<(i64,)> = sqlx::query_as("SELECT lab_id FROM plate WHERE run_no = $1")
+                .bind(entity_id)
+                .fetch_optional(conn)
+                .await?;
+            match lab {
+                Some((lab,)) if lab == *id => Ok(()),
+                _ => Err(hidden()),
+            }
+        }
+        (_, "lab" | "site" | "institution" | "kit") => Ok(()),
+        _ => Err(hidden()),
+    }
 }
 
 #[cfg(test)]

@@ -141,6 +141,17 @@ async fn endpoint_by_role_table(db: Db) {
         .as_str()
         .unwrap()
         .to_string();
+    let t1 = format!("/api/v1/persons/{t1_person}");
+    let (t1_status, t1_results, t1_svg) = (
+        format!("{t1}/status"),
+        format!("{t1}/results"),
+        format!("{t1}/code.svg"),
+    );
+    let outsider_svg = format!("{outsider}/code.svg");
+    let (t1_audit, outsider_audit) = (
+        format!("/api/v1/audit?entity=person:{t1_person}"),
+        format!("/api/v1/audit?entity=person:{}", w.outsider_id),
+    );
     let (t1_unmasked, outsider_unmasked) = (
         format!("/api/v1/persons/{t1_person}/unmasked"),
         format!("{outsider}/unmasked"),
@@ -262,8 +273,30 @@ async fn endpoint_by_role_table(db: Db) {
         ("GET", &staff_status, none.clone(), "hr-1", 200),
         ("GET", &outsider_status, none.clone(), "hr-1", 404),
         ("GET", &outsider_status, none.clone(), "collector-s01", 403),
-        ("GET", &outsider_status, none.clone(), "cdc-bj", 200),
-        ("GET", &staff_results, none.clone(), "reviewer-a", 200),
+        // A person outside the caller's scope does not exist for them: the CDC sees the people
+        // of its region's tubes, a lab the people of its tubes, a site those of its tubes.
+        ("GET", &outsider_status, none.clone(), "cdc-bj", 404),
+        ("GET", &outsider_status, none.clone(), "reviewer-a", 404),
+        ("GET", &outsider_status, none.clone(), "auditor", 200),
+        ("GET", &t1_status, none.clone(), "cdc-bj", 200),
+        ("GET", &t1_status, none.clone(), "tech-a", 200),
+        ("GET", &t1_status, none.clone(), "tech-b", 404),
+        ("GET", &t1_results, none.clone(), "reviewer-a", 200),
+        ("GET", &t1_results, none.clone(), "tech-b", 404),
+        ("GET", &staff_results, none.clone(), "reviewer-a", 404),
+        ("GET", &staff_results, none.clone(), "hr-1", 200),
+        ("GET", &t1, none.clone(), "collector-s01", 200),
+        ("GET", &t1, none.clone(), "collector-s02", 404),
+        ("GET", &t1_svg, none.clone(), "collector-s02", 404),
+        ("GET", &outsider_svg, none.clone(), "collector-s01", 404),
+        ("GET", &outsider, none.clone(), "collector-s01", 404),
+        // A person's history: a lab's reviewer, for the people of its tubes; never accounts.
+        ("GET", &t1_audit, none.clone(), "reviewer-a", 200),
+        ("GET", &outsider_audit, none.clone(), "reviewer-a", 404),
+        ("GET", "/api/v1/audit?entity=user:tech-a", none.clone(), "reviewer-a", 404),
+        ("GET", "/api/v1/audit?entity=outbox:1", none.clone(), "reviewer-a", 404),
+        ("GET", "/api/v1/audit?entity=user:tech-a", none.clone(), "auditor", 200),
+        ("GET", "/api/v1/audit?entity=lab:LAB-A", none.clone(), "reviewer-a", 200),
         // People: an institution administrator registers and sees its own staff only.
         ("POST", "/api/v1/persons", json!({"doc_type": "passport", "doc_no": "E1", "name": "A", "phone": "13800000000", "institution": "INST-2"}), "hr-1", 403),
         ("POST", "/api/v1/persons", person(20), "hr-1", 201),
@@ -315,6 +348,20 @@ async fn endpoint_by_role_table(db: Db) {
             .all(|t| t["site"] == "S01"),
         "{r:?}"
     );
+    // A site's collectors see the people they pre-registered (to print the code) before any
+    // tube of theirs holds them; the next site does not.
+    let r = w
+        .user("collector-s02")
+        .post("/api/v1/persons", person(30))
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let registered = format!("/api/v1/persons/{}", r.body["id"].as_str().unwrap());
+    for (user, expected) in [("collector-s02", 200), ("collector-s01", 404)] {
+        for path in [registered.clone(), format!("{registered}/code.svg")] {
+            let r = w.user(user).get(&path).await;
+            assert_eq!(r.status, expected, "GET {path} as {user}: {r:?}");
+        }
+    }
     // The institution administrator's new person belongs to the institution.
     let me = w.user("hr-1").get("/api/v1/me").await;
     assert_eq!(me.body["institution"], "INST-1");

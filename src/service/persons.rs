@@ -175,14 +175,25 @@ pub async fn find(
     today: NaiveDate,
 ) -> Result<PersonView, Error> {
     actor.require(Action::ViewPerson)?;
+    Ok(in_scope(conn, actor, uid, Reach::Masked).await?.view(today))
+}
+
+/// The person with a public id, if the caller's scope covers them at that reach; otherwise
+/// 404, exactly as for an id nobody has (a person outside the scope does not exist for the
+/// caller). The caller's role was checked.
+pub(crate) async fn in_scope(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    uid: &str,
+    reach: Reach,
+) -> Result<PersonRow, Error> {
     let row = by_uid(conn, uid).await?;
-    // An institution's administrator sees the institution's own staff only.
-    row.filter(|r| match &actor.scope {
-        Scope::Institution { code, .. } => r.institution_code.as_deref() == Some(code.as_str()),
-        _ => true,
-    })
-    .map(|r| r.view(today))
-    .ok_or_else(|| Error::not_found("person.not_found", format!("no person with id {uid}")))
+    let covered = match &row {
+        Some(r) => covers_person(conn, &actor.scope, r, reach).await?,
+        None => false,
+    };
+    row.filter(|_| covered)
+        .ok_or_else(|| Error::not_found("person.not_found", format!("no person with id {uid}")))
 }
 
 /// The refusal of a document registered to someone else's name (a mistyped ID number or name
@@ -223,8 +234,9 @@ async fn insert(
     };
     let uid = uuid::Uuid::new_v4().to_string();
     let inserted: Option<(i64,)> = sqlx::query_as(
-        "INSERT INTO person (uid, doc_type, doc_no, name, phone, sex, birth_date, institution_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (doc_type, doc_no) DO NOTHING RETURNING id",
+        "INSERT INTO person (uid, doc_type, doc_no, name, phone, sex, birth_date, institution_id, \
+           registered_site_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (doc_type, doc_no) DO NOTHING RETURNING id",
     )
     .bind(uid.clone())
     .bind(doc.doc_type.as_str())
@@ -234,6 +246,10 @@ async fn insert(
     .bind(sex)
     .bind(birth.clone())
     .bind(institution.as_ref().map(|i| i.0))
+    .bind(match &tx.actor().scope {
+        Scope::Site { id, .. } => Some(*id),
+        _ => None,
+    })
     .bind(crate::store::time::to_db(tx.now()))
     .fetch_optional(tx.conn())
     .await?;
@@ -475,7 +491,7 @@ pub async fn unmasked(
     let covered = match &row {
         Some(r) => {
             let scope = tx.actor().scope.clone();
-            covers_person(tx.conn(), &scope, r.id).await?
+            covers_person(tx.conn(), &scope, r, Reach::Full).await?
         }
         None => false,
     };
@@ -500,37 +516,75 @@ pub async fn unmasked(
     }))
 }
 
-/// Whether a person lies in a scope, for the views of a person in full.
-async fn covers_person(
+/// How much of a person a view shows, for the scope rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Masked record, status, results, history.
+    Masked,
+    /// Full identity (ID number, name, phone).
+    Full,
+}
+
+/// Whether a person lies in a scope. A site covers the people it registered and the people of
+/// its tubes; a lab the people of the tubes it received or is sent; an institution its staff;
+/// a region the people of its sites' tubes — and in full only those of its positive tubes (a
+/// positive person, or every member of a positive pool).
+pub(crate) async fn covers_person(
     conn: &mut AnyConnection,
     scope: &Scope,
-    person: i64,
+    person: &PersonRow,
+    reach: Reach,
 ) -> Result<bool, Error> {
+    const MEMBER_TUBES: &str = "SELECT 1 FROM tube_member m JOIN tube t ON t.id = m.tube_id \
+         JOIN site s ON s.id = t.site_id";
     let found: Option<(i64,)> = match scope {
         Scope::Everywhere => return Ok(true),
-        Scope::Lab { id, .. } => {
-            sqlx::query_as(
-                "SELECT 1 FROM tube_member m JOIN tube t ON t.id = m.tube_id JOIN site s ON s.id = t.site_id \
-                 WHERE m.person_id = $1 AND COALESCE(t.lab_id, t.forwarded_lab_id, s.lab_id) = $2 LIMIT 1",
+        Scope::Institution { code, .. } => {
+            return Ok(
+                reach == Reach::Masked && person.institution_code.as_deref() == Some(code.as_str())
             )
-            .bind(person)
+        }
+        Scope::Site { id, .. } => {
+            sqlx::query_as(&format!(
+                "SELECT 1 FROM person WHERE id = $1 AND registered_site_id = $2 \
+                 UNION ALL {MEMBER_TUBES} WHERE m.person_id = $1 AND t.site_id = $2 LIMIT 1"
+            ))
+            .bind(person.id)
             .bind(*id)
             .fetch_optional(conn)
             .await?
         }
-        Scope::Region(region) => {
-            sqlx::query_as(
-                "SELECT 1 FROM tube_member m JOIN tube t ON t.id = m.tube_id JOIN site s ON s.id = t.site_id \
-                 JOIN result r ON r.tube_id = t.id AND r.current = 1 AND r.value = 'positive' \
-                   AND (r.person_id IS NULL OR r.person_id = m.person_id) \
-                 WHERE m.person_id = $1 AND s.region LIKE $2 LIMIT 1",
-            )
-            .bind(person)
+        Scope::Lab { id, .. } => {
+            sqlx::query_as(&format!(
+                "{MEMBER_TUBES} WHERE m.person_id = $1 \
+                 AND COALESCE(t.lab_id, t.forwarded_lab_id, s.lab_id) = $2 LIMIT 1"
+            ))
+            .bind(person.id)
+            .bind(*id)
+            .fetch_optional(conn)
+            .await?
+        }
+        Scope::Region(region) if reach == Reach::Masked => {
+            sqlx::query_as(&format!(
+                "{MEMBER_TUBES} WHERE m.person_id = $1 AND s.region LIKE $2 LIMIT 1"
+            ))
+            .bind(person.id)
             .bind(format!("{region}%"))
             .fetch_optional(conn)
             .await?
         }
-        Scope::Site { .. } | Scope::Institution { .. } => None,
+        Scope::Region(region) => {
+            sqlx::query_as(&format!(
+                "{MEMBER_TUBES} \
+                 JOIN result r ON r.tube_id = t.id AND r.current = 1 AND r.value = 'positive' \
+                   AND (r.person_id IS NULL OR r.person_id = m.person_id) \
+                 WHERE m.person_id = $1 AND s.region LIKE $2 LIMIT 1"
+            ))
+            .bind(person.id)
+            .bind(format!("{region}%"))
+            .fetch_optional(conn)
+            .await?
+        }
     };
     Ok(found.is_some())
 }

@@ -115,16 +115,7 @@ async fn person_row(
     uid: &str,
 ) -> Result<persons::PersonRow, Error> {
     actor.require(Action::ViewStatus)?;
-    let row: Option<persons::PersonRow> =
-        sqlx::query_as(&format!("{} WHERE p.uid = $1", persons::PERSON_SELECT))
-            .bind(uid.trim())
-            .fetch_optional(conn)
-            .await?;
-    row.filter(|r| match &actor.scope {
-        Scope::Institution { code, .. } => r.institution_code.as_deref() == Some(code.as_str()),
-        _ => true,
-    })
-    .ok_or_else(|| Error::not_found("person.not_found", format!("no person with id {uid}")))
+    persons::in_scope(conn, actor, uid, persons::Reach::Masked).await
 }
 
 /// The status of a person at `now`.
