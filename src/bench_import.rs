@@ -290,7 +290,7 @@ async fn run_size(
                 &admin,
                 crate::store::change(move |tx| {
                     let (run_no, read) = (run_no.clone(), read.clone());
-                    Box::pin(async move { imports::import(tx, &run_no, read, tz).await })
+                    Box::pin(async move { imports::import(tx, &run_no, read, None, tz).await })
                 }),
             )
             .await

@@ -636,7 +636,7 @@ async fn plates(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
         )
         .map_err(fail)?;
         let mut tx = store.begin(&tech).await?;
-        imports::import(&mut tx, &plate.run_no, std::sync::Arc::new(read), tz)
+        imports::import(&mut tx, &plate.run_no, std::sync::Arc::new(read), None, tz)
             .await
             .map_err(fail)?;
         tx.commit().await?;

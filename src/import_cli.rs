@@ -27,6 +27,10 @@ pub struct ImportArgs {
     /// API token for --server.
     #[arg(long, env = "NATLIS_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Import files that look like another run's or a cut one anyway, for this reason
+    /// (recorded in the audit trail). Without it such files are refused.
+    #[arg(long)]
+    pub override_reason: Option<String>,
     /// Who is importing, for the audit trail (database mode).
     #[arg(long, env = "USER", default_value = "operator")]
     pub operator: String,
@@ -138,6 +142,12 @@ fn line(v: &ImportView) -> String {
             wells(&v.unexpected_wells)
         ));
     }
+    if let Some(reason) = &v.override_reason {
+        s.push_str(&format!(
+            "; IMPORTED OVER {} DOUBT(S) ({reason})",
+            v.doubts.len()
+        ));
+    }
     s
 }
 
@@ -159,7 +169,8 @@ pub async fn run(a: ImportArgs) -> anyhow::Result<()> {
             let client = reqwest::Client::new();
             for job in &jobs {
                 let uploads = read_uploads(job, &bar)?;
-                match upload(&client, server, &token, &job.plate, uploads).await {
+                let reason = a.override_reason.clone();
+                match upload(&client, server, &token, &job.plate, uploads, reason).await {
                     Ok(v) => say(&bar, line(&v)),
                     Err(e) => {
                         failed += 1;
@@ -173,7 +184,8 @@ pub async fn run(a: ImportArgs) -> anyhow::Result<()> {
             let actor = Actor::new(format!("cli:{}", a.operator));
             for job in &jobs {
                 let uploads = read_uploads(job, &bar)?;
-                match local(&store, &actor, &job.plate, uploads, a.tz).await {
+                let reason = a.override_reason.clone();
+                match local(&store, &actor, &job.plate, uploads, reason, a.tz).await {
                     Ok(v) => say(&bar, line(&v)),
                     Err(e) => {
                         failed += 1;
@@ -200,6 +212,7 @@ pub async fn local(
     actor: &Actor,
     plate: &str,
     uploads: Vec<Upload>,
+    override_reason: Option<String>,
     tz: chrono::FixedOffset,
 ) -> Result<ImportView, crate::error::Error> {
     let size = {
@@ -215,8 +228,8 @@ pub async fn local(
         .execute(
             actor,
             crate::store::change(move |tx| {
-                let (plate, read) = (plate.clone(), read.clone());
-                Box::pin(async move { imports::import(tx, &plate, read, tz).await })
+                let (plate, read, reason) = (plate.clone(), read.clone(), override_reason.clone());
+                Box::pin(async move { imports::import(tx, &plate, read, reason, tz).await })
             }),
         )
         .await
@@ -228,8 +241,12 @@ async fn upload(
     token: &str,
     plate: &str,
     uploads: Vec<Upload>,
+    override_reason: Option<String>,
 ) -> anyhow::Result<ImportView> {
     let mut form = reqwest::multipart::Form::new();
+    if let Some(reason) = override_reason {
+        form = form.text(imports::OVERRIDE_FIELD, reason);
+    }
     for u in uploads {
         form = form.part(
             "file",

@@ -335,8 +335,26 @@ async fn deliver_and_settle(run: &SinkRun, batch: Batch, probe: bool) -> anyhow:
         }
         breaker::Change::None => {}
     }
-    settle(run, &batch, outcome, &answer, spends).await
+    // A settling that fails (a deadlock on PostgreSQL with another writer of the same tubes,
+    // the database busy) is tried again at once rather than left to the lease — which would
+    // hold the messages for the whole lease; settling is guarded by the lease, so a repeat
+    // changes nothing twice.
+    let mut tries = 0;
+    loop {
+        match settle(run, &batch, outcome, &answer, spends).await {
+            Ok(()) => return Ok(()),
+            Err(e) if tries < SETTLE_TRIES => {
+                tries += 1;
+                tracing::info!(sink = %run.sink.name, error = %e, tries, "push: settling failed; trying again");
+                tokio::time::sleep(Duration::from_millis(20 << tries)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
+
+/// How often a failed settling is tried again before its lease is left to return it.
+const SETTLE_TRIES: u32 = 5;
 
 /// Claimed messages, and the claim's lease: until when they are this claim's (the value is
 /// also how the settling finds them still its own).

@@ -157,7 +157,20 @@ fn shape(i: usize) -> Shape {
 }
 
 async fn upload(app: &TestApp, plate: &str, files: Vec<(String, Vec<u8>)>) -> common::Resp {
+    upload_overriding(app, plate, files, None).await
+}
+
+/// An upload with a reason to import doubted files anyway (a multipart text field).
+async fn upload_overriding(
+    app: &TestApp,
+    plate: &str,
+    files: Vec<(String, Vec<u8>)>,
+    reason: Option<&str>,
+) -> common::Resp {
     let mut form = reqwest::multipart::Form::new();
+    if let Some(reason) = reason {
+        form = form.text("override_reason", reason.to_string());
+    }
     for (name, bytes) in files {
         form = form.part(
             "file",
@@ -256,8 +269,21 @@ async fn the_7500_biff8_workbook_imports_with_the_right_calls(db: Db) {
             .await;
         assert_eq!(r.status, 200, "{r:?}");
     }
-    let r = upload(&app, &plate, vec![("results.xls".into(), bytes)]).await;
+    // Controls read on FAM only: the file is refused as incomplete, naming the wells and
+    // channels; imported anyway with a reason, the run is invalid.
+    let files = vec![("results.xls".to_string(), bytes)];
+    let r = upload(&app, &plate, files.clone()).await;
+    assert_eq!((r.status, r.code()), (422, "import.incomplete"), "{r:?}");
+    assert_eq!(
+        r.body["error"]["details"]["doubts"][0],
+        json!({"problem": "missing_readings", "well": "H11", "expected": "the negative control",
+               "channels": ["VIC", "CY5"]})
+    );
+    let reason = "the adapters' test file: controls on FAM only";
+    let r = upload_overriding(&app, &plate, files, Some(reason)).await;
     assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(r.body["override_reason"], reason);
+    assert_eq!(r.body["doubts"].as_array().unwrap().len(), 2);
     assert_eq!(r.body["files"][0]["format"], "7500 workbook");
     assert_eq!(
         calls(&r.body),

@@ -7,7 +7,7 @@ use common::{person, Db, TestApp};
 use instrument_adapters::{PlateSize, Well};
 use natlis::auth::policy::Role;
 use natlis::synth::{cfx_csv, SynthWell};
-use serde_json::json;
+use serde_json::{json, Value};
 
 on_both_databases!(
     a_plate_from_scanning_to_calls,
@@ -679,8 +679,57 @@ async fn a_real_7500_run_imports_onto_a_plate(db: Db) {
             .await;
         assert_eq!(r.status, 200, "{r:?}");
     }
-    let r = upload(&app, &plate, "analysis_result.txt", bytes).await;
+    // Another lab's run (sample names Agua and ControlPos, samples in wells this plate leaves
+    // empty, none of its controls): refused, naming each well, and nothing written.
+    let r = upload(&app, &plate, "analysis_result.txt", bytes.clone()).await;
+    assert_eq!((r.status, r.code()), (422, "import.not_this_run"), "{r:?}");
+    let doubts = r.body["error"]["details"]["doubts"].as_array().unwrap();
+    assert_eq!(
+        doubts[0],
+        json!({"problem": "foreign_sample", "well": "A1", "expected": "tube R0", "found": "Agua"})
+    );
+    assert_eq!(
+        doubts[1],
+        json!({"problem": "occupied_empty_well", "well": "A2", "found": "sample \"Agua\""})
+    );
+    assert_eq!(
+        doubts.len(),
+        14,
+        "4 names, 8 empty wells, 2 controls: {doubts:?}"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM result_import").await, 0);
+    // A technician who knows better imports it anyway, with a reason, audited with the doubts.
+    let reason = "training run: the reference lab's file";
+    let r = app
+        .send(
+            app.client
+                .post(app.url(&format!(
+                    "/api/v1/plates/{plate}/imports?file_name=analysis_result.txt&override_reason={reason}"
+                )))
+                .body(bytes),
+        )
+        .await;
     assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(r.body["override_reason"], reason);
+    assert_eq!(r.body["doubts"].as_array().unwrap().len(), 14);
+    let audit = app
+        .get(&format!("/api/v1/audit?entity=plate:{plate}"))
+        .await;
+    let overrides: Vec<&Value> = audit
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "import.override")
+        .collect();
+    assert_eq!(overrides.len(), 1, "{audit:?}");
+    assert_eq!(overrides[0]["after"]["reason"], reason);
+    assert_eq!(
+        overrides[0]["after"]["doubts"].as_array().unwrap().len(),
+        14
+    );
+    let again = app.get(&format!("/api/v1/plates/{plate}/imports")).await;
+    assert_eq!(again.body[0]["override_reason"], reason, "{again:?}");
     assert_eq!(r.body["files"][0]["format"], "7500 analysis_result.txt");
     // Water: no ORF1ab and no RNase P either → invalid; the positive controls → positive.
     assert_eq!(

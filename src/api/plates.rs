@@ -159,11 +159,21 @@ async fn list_imports(
 struct UploadQuery {
     /// The file's name, for a body that is the file itself.
     file_name: Option<String>,
+    /// Import files that look like another run's or a cut one anyway, for this reason
+    /// (audited); also accepted as a multipart text field of that name.
+    override_reason: Option<String>,
+}
+
+/// What an upload carries: the files, and a reason to import doubted ones anyway.
+struct Uploaded {
+    files: Vec<Upload>,
+    override_reason: Option<String>,
 }
 
 /// The uploaded files: the body itself (any content type but multipart), or every file part of
-/// a multipart/form-data body.
-async fn uploads(req: Request, file_name: Option<String>) -> Result<Vec<Upload>, Error> {
+/// a multipart/form-data body (a part named `override_reason` without a file name is the
+/// reason, not a file).
+async fn uploads(req: Request, file_name: Option<String>) -> Result<Uploaded, Error> {
     let multipart = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -173,20 +183,32 @@ async fn uploads(req: Request, file_name: Option<String>) -> Result<Vec<Upload>,
         let bytes = Bytes::from_request(req, &())
             .await
             .map_err(|e| Error::malformed(format!("reading the upload: {e}")))?;
-        return Ok(vec![Upload {
-            name: file_name.unwrap_or_else(|| "upload".into()),
-            bytes: bytes.to_vec(),
-        }]);
+        return Ok(Uploaded {
+            files: vec![Upload {
+                name: file_name.unwrap_or_else(|| "upload".into()),
+                bytes: bytes.to_vec(),
+            }],
+            override_reason: None,
+        });
     }
     let mut form = Multipart::from_request(req, &())
         .await
         .map_err(|e| Error::malformed(format!("reading the multipart body: {e}")))?;
     let mut out = vec![];
+    let mut override_reason = None;
     while let Some(field) = form
         .next_field()
         .await
         .map_err(|e| Error::malformed(format!("reading the multipart body: {e}")))?
     {
+        if field.file_name().is_none() && field.name() == Some(imports::OVERRIDE_FIELD) {
+            let text = field
+                .text()
+                .await
+                .map_err(|e| Error::malformed(format!("reading override_reason: {e}")))?;
+            override_reason = Some(text);
+            continue;
+        }
         let name = field
             .file_name()
             .map(String::from)
@@ -201,7 +223,10 @@ async fn uploads(req: Request, file_name: Option<String>) -> Result<Vec<Upload>,
             bytes: bytes.to_vec(),
         });
     }
-    Ok(out)
+    Ok(Uploaded {
+        files: out,
+        override_reason,
+    })
 }
 
 /// Uploads an instrument's result file(s) for a plate — the file as the body, or several as
@@ -227,7 +252,11 @@ async fn upload(
         let mut conn = s.store.reader().acquire().await?;
         plates::visible(&mut conn, &actor, &plate).await?.size()
     };
-    let files = uploads(req, q.file_name).await?;
+    let Uploaded {
+        files,
+        override_reason,
+    } = uploads(req, q.file_name).await?;
+    let reason = override_reason.or(q.override_reason);
     let read = tokio::task::spawn_blocking(move || imports::read_files(files, Some(size), &[]))
         .await
         .map_err(|e| Error::internal(anyhow::anyhow!("reading the files: {e}")))??;
@@ -238,8 +267,8 @@ async fn upload(
         .execute(
             &actor,
             crate::store::change(move |tx| {
-                let (plate, read) = (plate.clone(), read.clone());
-                Box::pin(async move { imports::import(tx, &plate, read, tz).await })
+                let (plate, read, reason) = (plate.clone(), read.clone(), reason.clone());
+                Box::pin(async move { imports::import(tx, &plate, read, reason, tz).await })
             }),
         )
         .await?;

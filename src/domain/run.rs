@@ -66,6 +66,64 @@ impl std::fmt::Display for Mismatch {
     }
 }
 
+/// Something that makes the files look like another run's, or an incomplete one: the import
+/// stops unless the technician overrides it with a reason (audited). A run exported from the
+/// wrong plate, another lab's file, or a file cut short would otherwise be called as if it
+/// were this plate's run.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+pub enum Doubt {
+    /// A tube well whose sample name in the file is not the tube's barcode (nor empty).
+    ForeignSample {
+        well: String,
+        expected: String,
+        found: String,
+    },
+    /// A well the layout leaves empty where the file has a sample name or an amplification.
+    OccupiedEmptyWell { well: String, found: String },
+    /// A tube or control well of the layout that the file has no reading for on some of the
+    /// kit's channels (all of them, for a well the file lacks).
+    MissingReadings {
+        well: String,
+        expected: String,
+        channels: Vec<String>,
+    },
+}
+
+impl Doubt {
+    /// Whether this says the files are another run's (rather than incomplete).
+    pub fn is_foreign(&self) -> bool {
+        !matches!(self, Self::MissingReadings { .. })
+    }
+}
+
+impl std::fmt::Display for Doubt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ForeignSample {
+                well,
+                expected,
+                found,
+            } => write!(
+                f,
+                "well {well}: the layout has {expected}, the file names sample {found:?}"
+            ),
+            Self::OccupiedEmptyWell { well, found } => {
+                write!(f, "well {well}: empty in the layout, the file has {found}")
+            }
+            Self::MissingReadings {
+                well,
+                expected,
+                channels,
+            } => write!(
+                f,
+                "well {well} ({expected}): no reading on {}",
+                channels.join(", ")
+            ),
+        }
+    }
+}
+
 /// What reading a plate found.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PlateReading {
@@ -80,6 +138,9 @@ pub struct PlateReading {
     pub unread: BTreeMap<String, usize>,
     /// Contradictions between file and layout: nothing may be written.
     pub mismatches: Vec<Mismatch>,
+    /// Signs of another run or of a cut file, in well order: nothing is written unless a
+    /// technician overrides them with a reason.
+    pub doubts: Vec<Doubt>,
 }
 
 impl PlateReading {
@@ -109,12 +170,22 @@ pub fn read_plate(
     let mut by_well: BTreeMap<Well, HashMap<String, Vec<Option<f64>>>> = BTreeMap::new();
     let mut unexpected = HashSet::new();
     let mut named = HashSet::new();
+    // well → the first sample name the file gives it (tube wells and wells left empty)
+    let mut names: BTreeMap<Well, &str> = BTreeMap::new();
+    // wells left empty in the layout where something amplified
+    let mut amplified = HashSet::new();
     for r in readings {
+        let sample = r.sample.trim();
+        if !sample.is_empty() {
+            names.entry(r.well).or_insert(sample);
+        }
         let Some(content) = layout.wells.get(&r.well) else {
             unexpected.insert(r.well);
+            if r.ct.value().is_some() {
+                amplified.insert(r.well);
+            }
             continue;
         };
-        let sample = r.sample.trim();
         let contradicts = match content {
             WellContent::Tube(b) => sample != b && known.contains(sample),
             _ => known.contains(sample),
@@ -166,6 +237,7 @@ pub fn read_plate(
         v.sort();
         v
     };
+    out.doubts = doubts(kit, layout, &cts_of, &names, &amplified, &named);
     let empty = ChannelCts::new();
     let mut negatives = vec![];
     let mut positives = vec![];
@@ -195,6 +267,81 @@ pub fn read_plate(
         positives.iter().map(|(w, c)| (w.as_str(), *c)).collect();
     out.run = interpretation::check_run(kit, &negatives, &positives);
     out
+}
+
+/// The doubts of a reading, in well order. `cts_of` holds the kit channels read per well,
+/// `names` the file's sample name per well, `amplified` the layout's empty wells with a Ct,
+/// `contradicted` the wells already stopped by a hard mismatch (not doubted twice).
+fn doubts(
+    kit: &Kit,
+    layout: &Layout,
+    cts_of: &BTreeMap<Well, ChannelCts>,
+    names: &BTreeMap<Well, &str>,
+    amplified: &HashSet<Well>,
+    contradicted: &HashSet<Well>,
+) -> Vec<Doubt> {
+    let channels: Vec<String> = kit
+        .targets
+        .iter()
+        .map(|t| t.channel.to_uppercase())
+        .chain(std::iter::once(kit.internal_control.channel.to_uppercase()))
+        .collect();
+    let mut wells: Vec<(Well, Doubt)> = vec![];
+    for (well, content) in &layout.wells {
+        let label = well.to_string();
+        let read = cts_of.get(well);
+        let lacking: Vec<String> = channels
+            .iter()
+            .filter(|c| read.is_none_or(|cts| !cts.contains_key(c.as_str())))
+            .cloned()
+            .collect();
+        if !lacking.is_empty() {
+            wells.push((
+                *well,
+                Doubt::MissingReadings {
+                    well: label.clone(),
+                    expected: describe(content),
+                    channels: lacking,
+                },
+            ));
+        }
+        if let (WellContent::Tube(barcode), Some(found)) = (content, names.get(well)) {
+            if !found.eq_ignore_ascii_case(barcode) && !contradicted.contains(well) {
+                wells.push((
+                    *well,
+                    Doubt::ForeignSample {
+                        well: label,
+                        expected: describe(content),
+                        found: found.to_string(),
+                    },
+                ));
+            }
+        }
+    }
+    for (well, name) in names {
+        if !layout.wells.contains_key(well) {
+            wells.push((
+                *well,
+                Doubt::OccupiedEmptyWell {
+                    well: well.to_string(),
+                    found: format!("sample {name:?}"),
+                },
+            ));
+        }
+    }
+    for well in amplified {
+        if !names.contains_key(well) {
+            wells.push((
+                *well,
+                Doubt::OccupiedEmptyWell {
+                    well: well.to_string(),
+                    found: "an amplification".into(),
+                },
+            ));
+        }
+    }
+    wells.sort_by_key(|(w, _)| *w);
+    wells.into_iter().map(|(_, d)| d).collect()
 }
 
 #[cfg(test)]
@@ -309,12 +456,68 @@ mod tests {
             r.mismatches[0].to_string(),
             "well A1: the layout has tube T1, the file names sample T2"
         );
-        // Free-text names ("Sample 1", empty) are no contradiction.
+        // Free-text names ("Sample 1", empty) are no contradiction — but a doubt.
         let mut rows = controls();
         let mut a1 = well_rows("A1", None, None, Some(28.0));
         a1.iter_mut().for_each(|r| r.sample = "Sample 1".into());
         rows.extend(a1);
-        assert!(read_plate(&kit(), &l, &rows, &known).consistent());
+        let r = read_plate(&kit(), &l, &rows, &known);
+        assert!(r.consistent());
+        assert!(matches!(&r.doubts[0], Doubt::ForeignSample { found, .. } if found == "Sample 1"));
+    }
+
+    #[test]
+    fn a_complete_run_of_this_plate_has_no_doubt() {
+        let l = layout(&[("A1", "T1"), ("A2", "t2")]);
+        let mut rows = controls();
+        for (well, name) in [("A1", "T1"), ("A2", "T2")] {
+            let mut w = well_rows(well, None, None, Some(28.0));
+            // Names in another case are the same barcode; a row without a name says nothing.
+            w[0].sample = name.into();
+            rows.extend(w);
+        }
+        // An empty well exported with no sample and no amplification is no sign of anything.
+        rows.extend(well_rows("C3", None, None, None));
+        let r = read_plate(&kit(), &l, &rows, &HashSet::new());
+        assert_eq!(r.doubts, vec![]);
+        assert_eq!(r.unexpected, vec![w("C3")]);
+    }
+
+    #[test]
+    fn another_runs_file_and_a_cut_file_are_doubted_well_by_well() {
+        let l = layout(&[("A1", "T1"), ("A2", "T2"), ("A3", "T3")]);
+        let mut rows = controls();
+        let mut a1 = well_rows("A1", None, None, Some(28.0));
+        a1.iter_mut().for_each(|r| r.sample = "GAPDH-1".into());
+        rows.extend(a1);
+        // A2 cut after its FAM row; A3 not in the file at all.
+        rows.push(row("A2", "FAM", None, ""));
+        // Wells the layout leaves empty: one with a sample name, one that amplified.
+        rows.push(row("B1", "FAM", None, "NK4"));
+        rows.push(row("B2", "SYBR", Some(22.1), ""));
+        let r = read_plate(&kit(), &l, &rows, &HashSet::new());
+        assert!(r.consistent());
+        let shown: Vec<String> = r.doubts.iter().map(Doubt::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "well A1: the layout has tube T1, the file names sample \"GAPDH-1\"",
+                "well A2 (tube T2): no reading on VIC, CY5",
+                "well A3 (tube T3): no reading on FAM, VIC, CY5",
+                "well B1: empty in the layout, the file has sample \"NK4\"",
+                "well B2: empty in the layout, the file has an amplification",
+            ]
+        );
+        let foreign: Vec<bool> = r.doubts.iter().map(Doubt::is_foreign).collect();
+        assert_eq!(foreign, [true, false, false, true, true]);
+        // A control well the file lacks is doubted too.
+        let mut rows = well_rows("H11", None, None, None);
+        rows.extend(well_rows("A1", None, None, Some(28.0)));
+        let r = read_plate(&kit(), &layout(&[("A1", "T1")]), &rows, &HashSet::new());
+        assert_eq!(
+            r.doubts.iter().map(Doubt::to_string).collect::<Vec<_>>(),
+            ["well H12 (the positive control): no reading on FAM, VIC, CY5"]
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use super::plates::{self, attempt_status, status};
 use crate::auth::policy::Action;
 use crate::domain::interpretation::{Call, RunValidity};
-use crate::domain::run::{self, Mismatch, PlateReading};
+use crate::domain::run::{self, Doubt, Mismatch, PlateReading};
 use crate::error::Error;
 use crate::store::time::{show, to_db};
 use crate::store::Tx;
@@ -43,6 +43,9 @@ pub struct ReadFiles {
     /// The hash of the set (of the sorted file hashes): the same files import once.
     pub hash: String,
 }
+
+/// The multipart field (or query parameter) with the reason to import doubted files anyway.
+pub const OVERRIDE_FIELD: &str = "override_reason";
 
 /// Largest file accepted (a 384-well export with curves is a few MB).
 pub const MAX_FILE_BYTES: usize = 64 * 1024 * 1024;
@@ -149,6 +152,10 @@ pub struct ImportView {
     #[schema(value_type = Object)]
     pub unread: BTreeMap<String, usize>,
     pub calls: Vec<WellCallView>,
+    /// What made the files look like another run's or a cut one, imported anyway by
+    /// `override_reason` (empty for an import that had nothing to doubt).
+    pub doubts: Vec<Doubt>,
+    pub override_reason: Option<String>,
     pub imported_at: DateTime<FixedOffset>,
     pub imported_by: String,
 }
@@ -206,13 +213,21 @@ async fn known_barcodes(
     Ok(known)
 }
 
-/// Imports the files for a plate, in one transaction.
+/// Imports the files for a plate, in one transaction. Files that look like another run's or a
+/// cut one (sample names that are not the plate's tubes, samples in wells the layout leaves
+/// empty, wells or channels missing) are refused unless `override_reason` says why they are
+/// this plate's run anyway; the override is audited with what it overrode.
 pub async fn import(
     tx: &mut Tx,
     plate: &str,
     files: Arc<ReadFiles>,
+    override_reason: Option<String>,
     tz: FixedOffset,
 ) -> Result<ImportView, Error> {
+    let override_reason = override_reason
+        .map(|r| super::parse_text("override_reason", &r, 500))
+        .transpose()?
+        .filter(|r| !r.is_empty());
     let p = plates::lock(tx, plate, Action::RunPlates).await?;
     let existing: Option<(i64,)> =
         sqlx::query_as("SELECT id FROM result_import WHERE plate_id = $1 AND files_hash = $2")
@@ -261,6 +276,11 @@ pub async fn import(
             &p.run_no, &kit, &layout, &readings, &reading,
         ));
     }
+    let override_reason = match (reading.doubts.is_empty(), override_reason) {
+        (true, _) => None,
+        (false, None) => return Err(doubted(&p.run_no, &reading.doubts)),
+        (false, Some(reason)) => Some(reason),
+    };
     let (round,): (Option<i64>,) =
         sqlx::query_as("SELECT MAX(round) FROM result_import WHERE plate_id = $1")
             .bind(p.id)
@@ -273,6 +293,8 @@ pub async fn import(
         "missing_wells": reading.missing.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
         "unexpected_wells": reading.unexpected.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
         "unread": reading.unread,
+        "doubts": reading.doubts,
+        "override_reason": override_reason,
     });
     let formats: Vec<&str> = files.files.iter().map(|f| f.format.as_str()).collect();
     let (import_id,): (i64,) = sqlx::query_as(
@@ -308,6 +330,17 @@ pub async fn import(
         .execute(tx.conn())
         .await?;
     }
+    if let Some(reason) = &override_reason {
+        tx.audit(
+            "import.override",
+            "plate",
+            &p.run_no,
+            None,
+            Some(&serde_json::json!({
+                "round": round, "reason": reason, "doubts": reading.doubts,
+            })),
+        );
+    }
     write_readings(tx, import_id, &files).await?;
     write_calls(tx, import_id, &p, &kit, &reading, round).await?;
     Ok(ImportView {
@@ -339,6 +372,8 @@ pub async fn import(
                 cts: c.cts,
             })
             .collect(),
+        doubts: reading.doubts,
+        override_reason,
         imported_at: show(now, tz),
         imported_by: tx.actor().username.clone(),
     })
@@ -363,6 +398,50 @@ fn check(run_no: &str, reading: &PlateReading) -> Result<(), Error> {
     )
     .at("file")
     .with_details(serde_json::json!({ "mismatches": reading.mismatches })))
+}
+
+/// The refusal of files that look like another run's (`import.not_this_run`) or a cut one
+/// (`import.incomplete`), naming the first wells of each kind and every one in the details.
+fn doubted(run_no: &str, doubts: &[Doubt]) -> Error {
+    let (foreign, missing): (Vec<&Doubt>, Vec<&Doubt>) =
+        doubts.iter().partition(|d| d.is_foreign());
+    let some = |ds: &[&Doubt]| {
+        let mut shown: Vec<String> = ds.iter().take(5).map(|d| d.to_string()).collect();
+        if ds.len() > 5 {
+            shown.push(format!("… {} more", ds.len() - 5));
+        }
+        shown.join("; ")
+    };
+    let (code, what) = if foreign.is_empty() {
+        (
+            "import.incomplete",
+            format!(
+                "the files lack readings for {} well(s) of plate {run_no} — a file cut short, or a channel's file not uploaded: {}",
+                missing.len(),
+                some(&missing)
+            ),
+        )
+    } else {
+        let mut what = format!(
+            "the files do not look like the run of plate {run_no}: {}",
+            some(&foreign)
+        );
+        if !missing.is_empty() {
+            what.push_str(&format!(
+                "; and {} well(s) of the plate have no reading",
+                missing.len()
+            ));
+        }
+        ("import.not_this_run", what)
+    };
+    Error::unprocessable(
+        code,
+        format!(
+            "{what}. Nothing was imported. If these files are this plate's run, upload them again with override_reason saying why (recorded in the audit trail)"
+        ),
+    )
+    .at("file")
+    .with_details(serde_json::json!({ "doubts": doubts }))
 }
 
 fn summary<'a>(codes: impl Iterator<Item = &'a str>) -> BTreeMap<String, usize> {
@@ -604,6 +683,8 @@ pub async fn view(
         unexpected_wells: strings(&report["unexpected_wells"]),
         unread: serde_json::from_value(report["unread"].clone()).unwrap_or_default(),
         calls,
+        doubts: serde_json::from_value(report["doubts"].clone()).unwrap_or_default(),
+        override_reason: report["override_reason"].as_str().map(String::from),
         imported_at: show(at, tz),
         imported_by: by,
     })
