@@ -193,6 +193,15 @@ struct ServeArgs {
     /// reach the port).
     #[arg(long, env = "NATLIS_METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
+    /// Seconds a client has to send a request head (from connecting, or from the previous
+    /// answer on a kept-alive connection); a slower one is disconnected.
+    #[arg(long, env = "NATLIS_HEAD_TIMEOUT", default_value_t = 10)]
+    head_timeout: u64,
+    /// Seconds a request body may pause; and the most it may take in all (--body-total).
+    #[arg(long, env = "NATLIS_BODY_IDLE_TIMEOUT", default_value_t = 15)]
+    body_idle_timeout: u64,
+    #[arg(long, env = "NATLIS_BODY_TOTAL_TIMEOUT", default_value_t = 300)]
+    body_total_timeout: u64,
 }
 
 #[derive(Args)]
@@ -467,7 +476,12 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(a.addr).await?;
     let state = AppState::new(store.clone(), a.tz)
         .with_metrics_token(a.metrics_token.clone())
-        .with_secure_cookies(a.secure_cookies || a.tls_cert.is_some());
+        .with_secure_cookies(a.secure_cookies || a.tls_cert.is_some())
+        .with_limits(crate::serve::Limits {
+            head: std::time::Duration::from_secs(a.head_timeout.max(1)),
+            body_idle: std::time::Duration::from_secs(a.body_idle_timeout.max(1)),
+            body_total: std::time::Duration::from_secs(a.body_total_timeout.max(1)),
+        });
     match tls {
         Some(config) => {
             tracing::info!("natlis listening on https://{}", listener.local_addr()?);

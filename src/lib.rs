@@ -22,6 +22,7 @@ pub mod json;
 pub mod labels;
 pub mod metrics;
 pub mod push;
+pub mod serve;
 pub mod service;
 pub mod sink_client;
 pub mod store;
@@ -41,15 +42,7 @@ pub async fn launch<L>(
 where
     L: axum::serve::Listener<Addr = std::net::SocketAddr>,
 {
-    use axum::serve::ListenerExt;
     metrics::install();
-    let app = app(state);
-    // (Tapped, so that the peer address reaches the handlers from any listener.)
-    axum::serve(
-        listener.tap_io(|_| {}),
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
-    Ok(())
+    let limits = state.limits;
+    serve::serve(listener, app(state), shutdown, limits).await
 }

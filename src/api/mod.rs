@@ -41,6 +41,8 @@ pub struct AppState {
     pub metrics_token: Option<[u8; 32]>,
     /// Session cookies carry `Secure` (served over HTTPS, by natlis or a proxy in front).
     pub secure_cookies: bool,
+    /// How long a client may take to send a request.
+    pub limits: crate::serve::Limits,
 }
 
 impl AppState {
@@ -51,7 +53,14 @@ impl AppState {
             tokens: Default::default(),
             metrics_token: None,
             secure_cookies: false,
+            limits: Default::default(),
         }
+    }
+
+    /// How long clients may take to send their requests.
+    pub fn with_limits(mut self, limits: crate::serve::Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Session cookies marked `Secure` (HTTPS in front of every browser).
