@@ -13,6 +13,7 @@ on_both_databases!(
     tubes_go_to_their_lab_and_refusals_show_nothing_outside_scope,
     browser_sessions_need_csrf_and_logins_are_rate_limited,
     revoked_tokens_stop_working,
+    a_user_sees_and_ends_their_own_sessions,
 );
 
 struct World {
@@ -164,6 +165,8 @@ async fn endpoint_by_role_table(db: Db) {
         ("GET", "/api/v1/sites", none.clone(), "nobody", 401),
         ("GET", "/api/v1/sites", none.clone(), "auditor", 200),
         ("GET", "/api/v1/me", none.clone(), "hr-1", 200),
+        ("GET", "/api/v1/me/sessions", none.clone(), "nobody", 401),
+        ("GET", "/api/v1/me/sessions", none.clone(), "auditor", 200),
         ("POST", "/api/v1/users/auditor/tokens", json!({"name": "mine"}), "auditor", 403),
         ("POST", "/api/v1/users/auditor/tokens", json!({"name": "mine"}), "tech-a", 403),
         ("POST", "/api/v1/users/tech-a/tokens", json!({"name": "mine"}), "tech-a", 201),
@@ -696,6 +699,92 @@ async fn revoked_tokens_stop_working(db: Db) {
             .await
             .unwrap();
     assert_eq!(n, 0);
+}
+
+/// DELETE /tokens/{prefix} as `who`.
+async fn end(who: &TestApp, prefix: &str) -> common::Resp {
+    who.send(
+        who.client
+            .delete(who.url(&format!("/api/v1/tokens/{prefix}"))),
+    )
+    .await
+}
+
+/// A user lists their live sessions and tokens (the one in use marked) and ends one they do
+/// not know, at once on this node; nobody else's can be ended or seen.
+async fn a_user_sees_and_ends_their_own_sessions(db: Db) {
+    let app = TestApp::start(db).await;
+    app.seed().await;
+    for user in ["col", "col2"] {
+        let r = app
+            .post("/api/v1/users", json!({"username": user, "role": "collector", "site": "S01", "password": "correct horse"}))
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+    }
+    let login = |user: &'static str| {
+        let anonymous = app.with_token("");
+        async move {
+            let r = anonymous
+                .post(
+                    "/api/v1/login",
+                    json!({"username": user, "password": "correct horse"}),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{r:?}");
+            (
+                anonymous.with_token(r.body["token"].as_str().unwrap()),
+                r.body["prefix"].as_str().unwrap().to_string(),
+            )
+        }
+    };
+    let (phone, phone_prefix) = login("col").await;
+    let (desk, desk_prefix) = login("col").await;
+    let (other, _) = login("col2").await;
+    let r = desk.get("/api/v1/me/sessions").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let listed: Vec<(&str, &str, bool)> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["prefix"].as_str().unwrap(),
+                c["name"].as_str().unwrap(),
+                c["current"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (desk_prefix.as_str(), "session", true),
+            (phone_prefix.as_str(), "session", false)
+        ]
+    );
+    assert!(r.body[0]["expires_at"].is_string(), "{r:?}");
+    // Another user can neither see nor end them.
+    let r = other.get("/api/v1/me/sessions").await;
+    assert_eq!(r.body.as_array().unwrap().len(), 1, "{r:?}");
+    let r = end(&other, &phone_prefix).await;
+    assert_eq!((r.status, r.code()), (404, "token.not_found"), "{r:?}");
+    assert_eq!(phone.get("/api/v1/me").await.status, 200);
+    // The desk ends the phone's session: it stops at once, the desk's goes on.
+    assert_eq!(end(&desk, &phone_prefix).await.status, 204);
+    let r = phone.get("/api/v1/me").await;
+    assert_eq!((r.status, r.code()), (401, "auth.invalid_token"), "{r:?}");
+    let r = desk.get("/api/v1/me/sessions").await;
+    assert_eq!(r.body.as_array().unwrap().len(), 1, "{r:?}");
+    let audit = app.get("/api/v1/audit?entity=user:col").await;
+    assert!(
+        audit
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "token.revoke" && e["actor"] == "col"),
+        "{audit:?}"
+    );
 }
 
 /// `/metrics` behind a bearer token when one is configured (`natlis serve --metrics-token`).

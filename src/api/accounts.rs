@@ -19,6 +19,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(login))
         .routes(routes!(logout))
         .routes(routes!(me))
+        .routes(routes!(my_credentials))
         .routes(routes!(add_user))
         .routes(routes!(issue_token))
         .routes(routes!(revoke_token))
@@ -149,6 +150,30 @@ async fn me(actor: Actor) -> Json<UserView> {
     Json(auth::view(&actor))
 }
 
+/// The caller's live sessions and API tokens, newest first, the one of this request marked
+/// `current`: a user who sees a session they do not know revokes it with `DELETE
+/// /tokens/{prefix}` (or all but this one, one by one).
+#[utoipa::path(get, path = "/me/sessions", tag = "accounts",
+    responses((status = 200, body = Vec<auth::CredentialView>), (status = 401, body = ErrorBody)))]
+async fn my_credentials(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+) -> Result<Json<Vec<auth::CredentialView>>, Error> {
+    let secret = crate::auth::extract::request_secret(&headers);
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(
+        auth::own_credentials(
+            &mut conn,
+            &actor,
+            secret.as_deref(),
+            chrono::Utc::now(),
+            s.tz,
+        )
+        .await?,
+    ))
+}
+
 /// Creates a user (admin).
 #[utoipa::path(post, path = "/users", tag = "accounts", request_body = NewUser,
     responses((status = 201, body = UserView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -205,7 +230,8 @@ async fn issue_token(
     .await
 }
 
-/// Revokes a token by its prefix (an admin any, a user their own).
+/// Revokes a token or session by its prefix (an admin any, a user their own): at once on this
+/// node, within seconds on the others.
 #[utoipa::path(delete, path = "/tokens/{prefix}", tag = "accounts", params(("prefix" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn revoke_token(
@@ -213,14 +239,17 @@ async fn revoke_token(
     actor: Actor,
     Path(prefix): Path<String>,
 ) -> Result<Response, Error> {
+    let revoked = prefix.clone();
     s.store
         .execute(
             &actor,
             crate::store::change(move |tx| {
-                let prefix = prefix.clone();
+                let prefix = revoked.clone();
                 Box::pin(async move { auth::revoke_token(tx, &prefix).await })
             }),
         )
         .await?;
+    // At once on this node (within seconds on the others).
+    s.tokens.forget_prefix(&prefix);
     Ok(StatusCode::NO_CONTENT.into_response())
 }

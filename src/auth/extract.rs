@@ -41,6 +41,13 @@ impl TokenCache {
         }
     }
 
+    /// Drops every cached secret that a prefix names (a token revoked by its prefix).
+    pub fn forget_prefix(&self, prefix: &str) {
+        if let Ok(mut map) = self.entries.lock() {
+            map.retain(|secret, _| !secret.starts_with(prefix));
+        }
+    }
+
     fn put(&self, secret: &str, actor: Actor) {
         if let Ok(mut map) = self.entries.lock() {
             if map.len() >= CACHE_MAX {

@@ -346,6 +346,52 @@ pub async fn revoke_token(tx: &mut Tx, prefix: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// One of a user's live credentials: a browser session or an API token. The secret is never
+/// shown again; the prefix names it (to revoke it with `DELETE /tokens/{prefix}`).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CredentialView {
+    pub prefix: String,
+    /// `session` for a login, else the token's name.
+    pub name: String,
+    pub created_at: chrono::DateTime<chrono::FixedOffset>,
+    pub created_by: String,
+    pub expires_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// The credential this request was made with.
+    pub current: bool,
+}
+
+/// The caller's live sessions and tokens (not revoked, not expired), newest first.
+pub async fn own_credentials(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    current_secret: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+    tz: chrono::FixedOffset,
+) -> Result<Vec<CredentialView>, Error> {
+    let current = current_secret.map(hash_secret);
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(String, String, String, i64, String, Option<i64>)> = sqlx::query_as(
+        "SELECT t.token_hash, t.prefix, t.name, t.created_at, t.created_by, t.expires_at          FROM api_token t JOIN app_user u ON u.id = t.user_id          WHERE u.username = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)          ORDER BY t.created_at DESC, t.id DESC LIMIT 1000",
+    )
+    .bind(actor.username.clone())
+    .bind(to_db(now))
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(hash, prefix, name, created, by, expires)| CredentialView {
+                current: current.as_deref() == Some(hash.as_str()),
+                prefix,
+                name,
+                created_at: crate::store::time::show(created, tz),
+                created_by: by,
+                expires_at: expires.map(|e| crate::store::time::show(e, tz)),
+            },
+        )
+        .collect())
+}
+
 /// Ends the session (or revokes the token) a request was made with.
 pub async fn logout(tx: &mut Tx, secret: &str) -> Result<(), Error> {
     let me = tx.actor().username.clone();
