@@ -107,6 +107,15 @@ impl Error {
         self
     }
 
+    /// The same error about a part of a larger request: `what: message` (internal errors keep
+    /// their plain message).
+    pub fn context(mut self, what: &str) -> Self {
+        if self.status != StatusCode::INTERNAL_SERVER_ERROR {
+            self.message = format!("{what}: {}", self.message);
+        }
+        self
+    }
+
     pub fn with_details(mut self, details: serde_json::Value) -> Self {
         self.details = Some(Box::new(details));
         self

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 on_both_databases!(
     a_night_of_review_from_pools_to_final_statuses,
     retained_tubes_are_tested_without_recall,
+    a_failed_run_is_run_again_in_one_step,
 );
 
 struct Lab {
@@ -783,4 +784,109 @@ async fn retained_tubes_are_tested_without_recall(db: Db) {
     for n in 31..=35 {
         assert_eq!(status(a, n).await, "negative");
     }
+}
+
+/// A plate whose negative control amplified: every tube on it is sent to be run again by one
+/// request, audited as one step with each tube's decision under it; the tubes go back to the
+/// queue for the next plate.
+async fn a_failed_run_is_run_again_in_one_step(db: Db) {
+    let l = lab(db).await;
+    for n in 0..12 {
+        l.admin
+            .received_single(&format!("F{n:02}"), 700 + n, "close_contact")
+            .await;
+    }
+    let (plate, layout) = filled_plate(&l, "KH-ORF1AB-N").await;
+    let v = import(&l, &plate, "KH-ORF1AB-N", &layout, Some(35.0), |_| {
+        Shape::Negative(28.0)
+    })
+    .await;
+    assert_eq!(v["run"]["valid"], false, "{v}");
+    let redo = format!("/api/v1/plates/{plate}/redo-invalid-run");
+    // Technicians do not decide; the reviewer may not re-sample a whole run at once, nor depart
+    // from the suggestion (run again) without a reason — the refusal names the first tube.
+    let r = l.tech.post(&redo, json!({"decision": "rerun"})).await;
+    assert_eq!(r.status, 403, "{r:?}");
+    let r = l
+        .reviewer
+        .post(&redo, json!({"decision": "resample"}))
+        .await;
+    assert_eq!((r.status, r.code()), (422, "invalid.decision"), "{r:?}");
+    let r = l
+        .reviewer
+        .post(&redo, json!({"decision": "reextract"}))
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (422, "review.reason_required"),
+        "{r:?}"
+    );
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("tube F00 (well A1): "),
+        "{r:?}"
+    );
+    assert_eq!(queue(&l, &plate).await.len(), 12, "nothing decided");
+    // Another lab's reviewer does not see the plate.
+    let r = l.admin.post("/api/v1/labs", common::lab("LAB-B")).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let other = l.admin.as_new("rev-b", Role::LabReviewer, "LAB-B").await;
+    let r = other.post(&redo, json!({"decision": "rerun"})).await;
+    assert_eq!(r.status, 404, "{r:?}");
+    let r = l.reviewer.post(&redo, json!({"decision": "rerun"})).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["decision"], "rerun");
+    let decided: Vec<String> = (0..12).map(|n| format!("F{n:02}")).collect();
+    assert_eq!(r.body["decided"], json!(decided));
+    assert!(queue(&l, &plate).await.is_empty());
+    // Again: nothing left to redo.
+    let r = l.reviewer.post(&redo, json!({"decision": "rerun"})).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (409, "plate.run_not_invalid"),
+        "{r:?}"
+    );
+    // One parent entry on the plate; each tube's decision under it.
+    let audit = l
+        .admin
+        .get(&format!("/api/v1/audit?entity=plate:{plate}"))
+        .await;
+    let parent = audit
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "plate.redo_invalid_run")
+        .cloned()
+        .unwrap_or_else(|| panic!("{audit:?}"));
+    assert_eq!(parent["actor"], "rev-a");
+    assert_eq!(parent["after"]["tubes"], 12);
+    for barcode in ["F00", "F11"] {
+        let history = l
+            .admin
+            .get(&format!("/api/v1/audit?entity=tube:{barcode}"))
+            .await;
+        let child = history
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["action"] == "attempt.decide")
+            .cloned()
+            .unwrap_or_else(|| panic!("{history:?}"));
+        assert_eq!(child["parent_id"], parent["id"], "{child}");
+    }
+    // The tubes wait for the next plate: its proposal takes all twelve.
+    let (_, next) = filled_plate(&l, "KH-ORF1AB-N").await;
+    let on_next: Vec<&str> = next
+        .wells
+        .values()
+        .filter_map(|c| match c {
+            WellContent::Tube(b) => Some(b.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(on_next.len(), 12, "{on_next:?}");
 }

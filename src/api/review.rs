@@ -20,6 +20,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(review_queue))
         .routes(routes!(decide))
         .routes(routes!(release_negatives))
+        .routes(routes!(redo_invalid_run))
         .routes(routes!(recheck_list))
         .routes(routes!(returned))
         .routes(routes!(amend))
@@ -88,6 +89,36 @@ async fn release_negatives(
     write(&s, &actor, &headers, None, StatusCode::OK, move |tx| {
         let plate = plate.clone();
         Box::pin(async move { review::release_negatives(tx, &plate, tz).await })
+    })
+    .await
+}
+
+/// Decides every tube of a plate whose run failed its controls at once: run again (the
+/// suggestion), extract again or test again — one audited step with each tube's decision under
+/// it. Each tube is checked as alone; one refusal (named by its tube) refuses them all.
+#[utoipa::path(post, path = "/plates/{plate}/redo-invalid-run", tag = "review",
+    params(("plate" = String, Path)), request_body = review::RedoRun,
+    responses((status = 200, body = review::BulkRedo),
+              (status = 403, description = "not a reviewer, or own work", body = ErrorBody),
+              (status = 404, body = ErrorBody),
+              (status = 409, description = "no tube awaits review on a failed run", body = ErrorBody),
+              (status = 422, description = "not rerun/reextract/retest, or a reason required", body = ErrorBody)))]
+async fn redo_invalid_run(
+    State(s): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Path(plate): Path<String>,
+    Json(req): Json<review::RedoRun>,
+) -> Result<Response, Error> {
+    let tz = s.tz;
+    let fp = keyed(
+        &headers,
+        &format!("POST /plates/{plate}/redo-invalid-run"),
+        &req,
+    );
+    write(&s, &actor, &headers, fp, StatusCode::OK, move |tx| {
+        let (plate, req) = (plate.clone(), req.clone());
+        Box::pin(async move { review::redo_invalid_run(tx, &plate, req, tz).await })
     })
     .await
 }

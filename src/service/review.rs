@@ -863,6 +863,8 @@ pub async fn release_negatives(
     .bind(attempt_status::CALLED)
     .fetch_all(tx.conn())
     .await?;
+    let mut rows = rows;
+    in_well_order(&mut rows, p.size());
     let ids: Vec<i64> = rows.iter().map(|r| r.tube_id).collect();
     let earlier = earlier_calls(tx.conn(), &ids).await?;
     tx.begin_bulk(
@@ -896,6 +898,119 @@ pub async fn release_negatives(
         plate: p.run_no,
         released,
         left_for_review: left,
+    })
+}
+
+/// Attempts in the plate's well order (A1, A2 … A12, B1 …), not the text order of well names.
+fn in_well_order(rows: &mut [AttemptRow], size: instrument_adapters::PlateSize) {
+    rows.sort_by_key(|r| {
+        instrument_adapters::Well::parse(&r.well, size)
+            .map(|w| (w.row, w.col))
+            .unwrap_or((u8::MAX, u8::MAX))
+    });
+}
+
+/// One decision for every tube of a failed run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RedoRun {
+    /// `rerun` (the suggestion for a failed run), `reextract` or `retest`.
+    pub decision: Decision,
+    /// Required for anything but the suggestion, as for one tube.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// What a bulk decision on a failed run did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct BulkRedo {
+    pub plate: String,
+    pub decision: Decision,
+    /// The tubes decided, in well order.
+    pub decided: Vec<String>,
+}
+
+/// Decides every tube of a plate whose run failed its controls at once — run again, extract
+/// again, or test again — as one audited step (`plate.redo_invalid_run`, each tube's decision
+/// under it). Every tube is checked as it would be alone (two-person review, a reason when
+/// departing from the suggestion); one refusal, named by its tube, refuses them all.
+pub async fn redo_invalid_run(
+    tx: &mut Tx,
+    plate: &str,
+    req: RedoRun,
+    tz: FixedOffset,
+) -> Result<BulkRedo, Error> {
+    tx.actor().require(Action::Review)?;
+    if !matches!(
+        req.decision,
+        Decision::Rerun | Decision::Reextract | Decision::Retest
+    ) {
+        return Err(Error::invalid(
+            "decision",
+            format!(
+                "a failed run's tubes are run, extracted or tested again (rerun, reextract, retest), not {}: decide {} one tube at a time",
+                req.decision, req.decision
+            ),
+        ));
+    }
+    let p = super::plates::lock(tx, plate, Action::ViewReview).await?;
+    let rows: Vec<AttemptRow> = sqlx::query_as(&format!(
+        "{ATTEMPT_SELECT} WHERE p.id = $1 AND a.status = $2 AND a.decision IS NULL ORDER BY a.well"
+    ))
+    .bind(p.id)
+    .bind(attempt_status::CALLED)
+    .fetch_all(tx.conn())
+    .await?;
+    // (Tubes on a valid run of the plate, if a later round was valid, are left for review.)
+    let mut rows: Vec<AttemptRow> = rows.into_iter().filter(|r| r.run_valid == 0).collect();
+    in_well_order(&mut rows, p.size());
+    if rows.is_empty() {
+        return Err(Error::conflict(
+            "plate.run_not_invalid",
+            format!(
+                "plate {} has no tube awaiting review on a failed run: decide its tubes one by one",
+                p.run_no
+            ),
+        ));
+    }
+    tx.begin_bulk(
+        "plate.redo_invalid_run",
+        "plate",
+        &p.run_no,
+        Some(&serde_json::json!({
+            "decision": req.decision, "reason": req.reason, "tubes": rows.len(),
+        })),
+    )
+    .await?;
+    let one = Decide {
+        decision: req.decision,
+        value: None,
+        reason: req.reason.clone(),
+    };
+    let mut statuses = vec![];
+    let mut decided = vec![];
+    for r in &rows {
+        apply_deferring(tx, r, &one, tz, &mut statuses)
+            .await
+            .map_err(|e| e.context(&format!("tube {} (well {})", r.barcode, r.well)))?;
+        // In the tube's own history too, as a decision on it alone is.
+        tx.audit(
+            "attempt.decide",
+            "tube",
+            &r.barcode,
+            None,
+            Some(&serde_json::json!({
+                "plate": r.plate_run_no, "well": r.well, "attempt_no": r.attempt_no,
+                "decision": req.decision, "reason": req.reason,
+            })),
+        );
+        decided.push(r.barcode.clone());
+    }
+    super::push::people_changed(tx, &statuses).await?;
+    tx.end_bulk();
+    Ok(BulkRedo {
+        plate: p.run_no,
+        decision: req.decision,
+        decided,
     })
 }
 
