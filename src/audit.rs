@@ -85,6 +85,30 @@ pub fn content_hash(
     hex::encode(h.finalize())
 }
 
+/// The hash an entry is stored (and sealed) with: under the audit key, `k:` and the key's MAC of
+/// the content hash — nobody without the key file can fix the hash of an entry they changed —
+/// otherwise the content hash itself.
+pub fn stored_hash(key: Option<&crate::audit_key::AuditKey>, content: &str) -> String {
+    match key {
+        Some(k) => format!("k:{}", k.mac(content.as_bytes())),
+        None => content.to_string(),
+    }
+}
+
+/// How a seal is signed: `keyed` for a seal of keyed entry hashes, `legacy` for a seal made
+/// before the key existed (signed when the key was created, after the chain was verified).
+fn signed_text(mode: &str, seal_hash: &str) -> String {
+    format!("natlis-seal|{mode}|{seal_hash}")
+}
+
+/// The signature of a seal under the key.
+fn sign(key: &crate::audit_key::AuditKey, mode: &str, seal_hash: &str) -> String {
+    format!(
+        "{mode}:{}",
+        key.mac(signed_text(mode, seal_hash).as_bytes())
+    )
+}
+
 /// The hash of a seal over the previous seal's hash, its time and its entries' hashes.
 pub fn seal_hash(prev: &str, sealed_at: i64, hashes: &str) -> String {
     hex::encode(Sha256::digest(
@@ -107,12 +131,19 @@ pub const SEAL_MARGIN: chrono::Duration = chrono::Duration::seconds(2);
 /// Seals the entries not sealed yet that are older than `margin` (up to [`MAX_SEAL`]);
 /// `None` when there were none.
 pub async fn seal(store: &Store, margin: chrono::Duration) -> Result<Option<Sealed>, Error> {
-    store
+    let sealed = store
         .execute(
             &Actor::system(),
             crate::store::change(move |tx| Box::pin(seal_in(tx, margin))),
         )
-        .await
+        .await?;
+    if let (Some(s), Some(key)) = (&sealed, store.audit_key()) {
+        // Outside the database: a later cut of the trail below this seal shows.
+        if let Err(e) = key.raise_anchor(s.seal, &s.hash) {
+            tracing::warn!(error = %e, "could not write the audit anchor");
+        }
+    }
+    Ok(sealed)
 }
 
 async fn seal_in(tx: &mut Tx, margin: chrono::Duration) -> Result<Option<Sealed>, Error> {
@@ -150,9 +181,14 @@ async fn seal_in(tx: &mut Tx, margin: chrono::Duration) -> Result<Option<Sealed>
     let hashes = serde_json::to_string(&hashes).expect("hashes serialise");
     let sealed_at = to_db(tx.now());
     let hash = seal_hash(&prev, sealed_at, &hashes);
+    let (signature, key_id) = match tx.audit_key() {
+        Some(k) => (Some(sign(k, "keyed", &hash)), Some(k.id.clone())),
+        None => (None, None),
+    };
     let (seal_id,): (i64,) = sqlx::query_as(
-        "INSERT INTO audit_seal (sealed_at, entries, first_entry, last_entry, hashes, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        "INSERT INTO audit_seal (sealed_at, entries, first_entry, last_entry, hashes, prev_hash, hash, \
+           signature, key_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
     )
     .bind(sealed_at)
     .bind(entries.len() as i64)
@@ -161,6 +197,8 @@ async fn seal_in(tx: &mut Tx, margin: chrono::Duration) -> Result<Option<Sealed>
     .bind(hashes)
     .bind(prev)
     .bind(hash.clone())
+    .bind(signature)
+    .bind(key_id)
     .fetch_one(tx.conn())
     .await?;
     // Mark what was hashed. An entry that committed meanwhile inside the range (PostgreSQL
@@ -216,8 +254,18 @@ pub struct Report {
     pub sealed_entries: i64,
     /// Entries written since the last seal (verified at the next one).
     pub unsealed_entries: i64,
-    /// The newest seal's hash: publish or note it, and a rewrite of the whole chain shows.
+    /// The newest seal's id and hash: note them in a logbook or publish them (and give them
+    /// back to `natlis audit verify --expect`): a rewrite or a cut of the trail then shows.
+    pub last_seal: Option<i64>,
     pub last_hash: Option<String>,
+    /// The audit key the seals were checked against (its id), if natlis has one; without a
+    /// key, seals and hashes are plain SHA-256 and someone who can write to the database can
+    /// rewrite the trail consistently.
+    pub key_id: Option<String>,
+    /// Seals made before the key existed, signed when it was created.
+    pub legacy_seals: i64,
+    /// The newest seal this node recorded outside the database, checked to be still there.
+    pub anchor: Option<crate::audit_key::Anchor>,
     /// The first problem found, naming the entry; none when the trail is intact.
     pub problem: Option<String>,
     /// The id of the first bad entry, where one entry is to blame.
@@ -234,24 +282,49 @@ struct SealRow {
     hashes: String,
     prev_hash: String,
     hash: String,
+    signature: Option<String>,
 }
 
-/// Recomputes every seal and every sealed entry.
-pub async fn verify(conn: &mut AnyConnection) -> Result<Report, Error> {
+/// The mode a seal's signature claims, if the key made it; `None` for a missing or forged one.
+fn signed_mode<'a>(key: &crate::audit_key::AuditKey, s: &'a SealRow) -> Option<&'a str> {
+    let (mode, mac) = s.signature.as_deref()?.split_once(':')?;
+    (matches!(mode, "keyed" | "legacy") && key.verify(signed_text(mode, &s.hash).as_bytes(), mac))
+        .then_some(mode)
+}
+
+/// Recomputes every seal and every sealed entry — and, with the audit key, every seal's
+/// signature and every entry's keyed hash (unsealed ones too); checks that the seal this
+/// node's anchor records, and `expect` (a seal and hash noted elsewhere), are still in the
+/// chain as they were.
+pub async fn verify(
+    conn: &mut AnyConnection,
+    key: Option<&crate::audit_key::AuditKey>,
+    expect: Option<&crate::audit_key::Anchor>,
+) -> Result<Report, Error> {
+    let anchor = match key.map(|k| k.anchor()).transpose() {
+        Ok(a) => a.flatten(),
+        Err(e) => return Err(Error::internal(e)),
+    };
     let mut report = Report {
         seals: 0,
         sealed_entries: 0,
         unsealed_entries: 0,
+        last_seal: None,
         last_hash: None,
+        key_id: key.map(|k| k.id.clone()),
+        legacy_seals: 0,
+        anchor: anchor.clone(),
         problem: None,
         first_bad_entry: None,
     };
+    let expected: Vec<&crate::audit_key::Anchor> = anchor.iter().chain(expect).collect();
+    let mut seen_expected = vec![false; expected.len()];
     let mut expected_prev = GENESIS.to_string();
     let mut after = 0i64;
     'seals: loop {
         let seals: Vec<SealRow> = sqlx::query_as(
-            "SELECT id, first_entry, last_entry, sealed_at, entries, hashes, prev_hash, hash FROM audit_seal \
-             WHERE id > $1 ORDER BY id LIMIT 100",
+            "SELECT id, first_entry, last_entry, sealed_at, entries, hashes, prev_hash, hash, signature \
+             FROM audit_seal WHERE id > $1 ORDER BY id LIMIT 100",
         )
         .bind(after)
         .fetch_all(&mut *conn)
@@ -273,7 +346,46 @@ pub async fn verify(conn: &mut AnyConnection) -> Result<Report, Error> {
                 report.problem = Some(format!("seal {} was altered", s.id));
                 break 'seals;
             }
+            // With the key: the seal must be signed by it; its entries' hashes keyed unless
+            // it is a seal from before the key.
+            let legacy = match key {
+                None if s.signature.is_some() => {
+                    report.problem = Some(format!(
+                        "seal {} is signed with an audit key: verify with the key file (--audit-key)",
+                        s.id
+                    ));
+                    break 'seals;
+                }
+                None => true,
+                Some(k) => match signed_mode(k, &s) {
+                    Some("legacy") => {
+                        report.legacy_seals += 1;
+                        true
+                    }
+                    Some(_) => false,
+                    None => {
+                        report.problem = Some(format!(
+                            "seal {} is not signed by the audit key {}: the chain was rewritten, or sealed by a node with another key",
+                            s.id, k.id
+                        ));
+                        break 'seals;
+                    }
+                },
+            };
+            for (i, e) in expected.iter().enumerate() {
+                if e.seal == s.id {
+                    if e.hash != s.hash {
+                        report.problem = Some(format!(
+                            "seal {} is not the one recorded outside the database (hash {}): the chain was rewritten",
+                            s.id, e.hash
+                        ));
+                        break 'seals;
+                    }
+                    seen_expected[i] = true;
+                }
+            }
             expected_prev = s.hash.clone();
+            report.last_seal = Some(s.id);
             report.last_hash = Some(s.hash.clone());
             let listed: Vec<(i64, String)> = serde_json::from_str(&s.hashes).unwrap_or_default();
             if listed.len() as i64 != s.entries {
@@ -306,7 +418,7 @@ pub async fn verify(conn: &mut AnyConnection) -> Result<Report, Error> {
                             format!("entry {id} was deleted (it was sealed in seal {})", s.id),
                         ))
                     }
-                    Some(r) if entry_hash(&r) != *hash => {
+                    Some(r) if sealed_hash(key, legacy, &r) != *hash => {
                         return Ok(bad(
                             report,
                             *id,
@@ -329,6 +441,19 @@ pub async fn verify(conn: &mut AnyConnection) -> Result<Report, Error> {
         }
     }
     if report.problem.is_some() {
+        return Ok(report);
+    }
+    if let Some(missing) = expected
+        .iter()
+        .zip(&seen_expected)
+        .find_map(|(e, seen)| (!seen).then_some(e))
+    {
+        report.problem = Some(format!(
+            "the trail was cut: seal {} (hash {}), recorded outside the database, is gone; the newest seal is {}",
+            missing.seal,
+            missing.hash,
+            report.last_seal.map_or("none".to_string(), |s| s.to_string()),
+        ));
         return Ok(report);
     }
     let outside: Option<(i64, i64)> = sqlx::query_as(
@@ -362,7 +487,93 @@ pub async fn verify(conn: &mut AnyConnection) -> Result<Report, Error> {
             .fetch_one(&mut *conn)
             .await?;
     report.unsealed_entries = unsealed;
+    if let Some(k) = key {
+        // Entries not sealed yet: their keyed hashes must still match their content.
+        let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
+            "SELECT id, hash FROM audit_log WHERE seal_id IS NULL ORDER BY id LIMIT 100000",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        for chunk in rows.chunks(500) {
+            let (lo, hi) = (chunk[0].0, chunk[chunk.len() - 1].0);
+            let full: Vec<EntryRow> = sqlx::query_as(&format!(
+                "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seal_id IS NULL AND id >= $1 AND id <= $2 ORDER BY id"
+            ))
+            .bind(lo)
+            .bind(hi)
+            .fetch_all(&mut *conn)
+            .await?;
+            for (r, (_, hash)) in full.iter().zip(chunk) {
+                if hash.as_deref() != Some(stored_hash(Some(k), &entry_hash(r)).as_str()) {
+                    return Ok(bad(
+                        report,
+                        r.id,
+                        format!("entry {} (not sealed yet) was altered", r.id),
+                    ));
+                }
+            }
+        }
+    }
+    if let (Some(k), Some(seal), Some(hash)) = (key, report.last_seal, &report.last_hash) {
+        // Intact up to here: the anchor rises.
+        if let Err(e) = k.raise_anchor(seal, hash) {
+            tracing::warn!(error = %e, "could not write the audit anchor");
+        }
+    }
     Ok(report)
+}
+
+/// The hash a seal lists for an entry: keyed, unless the seal is from before the key.
+fn sealed_hash(key: Option<&crate::audit_key::AuditKey>, legacy: bool, r: &EntryRow) -> String {
+    let content = entry_hash(r);
+    if legacy {
+        content
+    } else {
+        stored_hash(key, &content)
+    }
+}
+
+/// When the audit key is first created for a database that has seals already: seals what is
+/// unsealed (without the key), verifies the whole chain, and signs every seal as made before
+/// the key. Refused (nothing signed) if the chain is not intact.
+pub async fn adopt(unkeyed: &Store, key: &crate::audit_key::AuditKey) -> Result<i64, Error> {
+    while seal(unkeyed, chrono::Duration::zero()).await?.is_some() {}
+    let mut conn = unkeyed.reader().acquire().await?;
+    let report = verify(&mut conn, None, None).await?;
+    drop(conn);
+    if let Some(problem) = report.problem {
+        return Err(Error::conflict(
+            "audit.not_intact",
+            format!("the audit trail is not intact, so the new key signs none of it: {problem}"),
+        ));
+    }
+    let key = key.clone();
+    unkeyed
+        .execute(
+            &Actor::system(),
+            crate::store::change(move |tx| {
+                let key = key.clone();
+                Box::pin(async move {
+                    let seals: Vec<(i64, String)> = sqlx::query_as(
+                        "SELECT id, hash FROM audit_seal WHERE signature IS NULL ORDER BY id",
+                    )
+                    .fetch_all(tx.conn())
+                    .await?;
+                    for (id, hash) in &seals {
+                        sqlx::query(
+                            "UPDATE audit_seal SET signature = $1, key_id = $2 WHERE id = $3",
+                        )
+                        .bind(sign(&key, "legacy", hash))
+                        .bind(key.id.clone())
+                        .bind(*id)
+                        .execute(tx.conn())
+                        .await?;
+                    }
+                    Ok(seals.len() as i64)
+                })
+            }),
+        )
+        .await
 }
 
 fn bad(mut report: Report, entry: i64, problem: String) -> Report {

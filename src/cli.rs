@@ -61,11 +61,21 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Recompute every seal and sealed entry; exits 1 and names the first bad entry if the
-    /// trail was tampered with.
-    Verify(DbArgs),
+    /// Recompute every seal and entry, check the seals' signatures under the audit key and
+    /// that the trail was not cut; exits 1 and names the first problem if it was tampered with.
+    Verify(VerifyArgs),
     /// Seal the entries written since the last seal.
     Seal(DbArgs),
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// A seal noted elsewhere (a logbook, the platform) as `SEAL:HASH`, as an earlier verify
+    /// printed it: verify fails if that seal is gone or differs.
+    #[arg(long)]
+    expect: Option<String>,
+    #[command(flatten)]
+    db: DbArgs,
 }
 
 #[derive(Subcommand)]
@@ -130,6 +140,12 @@ pub struct DbArgs {
     /// (default: the data directory; with a database URL, the working directory).
     #[arg(long, env = "NATLIS_FIRST_ADMIN_DIR")]
     pub first_admin_dir: Option<PathBuf>,
+    /// The audit key file (made, owner-only, if missing), kept outside the database; every
+    /// node of one database needs the same. Default: beside the data directory
+    /// (`natlis-data.audit-key`); with a database URL, `natlis-audit.key` in the
+    /// first-admin directory (the working directory unless given).
+    #[arg(long, env = "NATLIS_AUDIT_KEY_FILE")]
+    pub audit_key: Option<PathBuf>,
 }
 
 impl DbArgs {
@@ -139,6 +155,21 @@ impl DbArgs {
             (Some(dir), _) => dir,
             (None, None) => &self.data_dir,
             (None, Some(_)) => std::path::Path::new("."),
+        }
+    }
+
+    /// Where the audit key is kept.
+    pub fn audit_key_path(&self) -> PathBuf {
+        if let Some(p) = &self.audit_key {
+            return p.clone();
+        }
+        match &self.database_url {
+            Some(_) => self.credentials_dir().join("natlis-audit.key"),
+            None => {
+                let mut p = self.data_dir.clone().into_os_string();
+                p.push(".audit-key");
+                PathBuf::from(p)
+            }
         }
     }
 
@@ -152,6 +183,35 @@ impl DbArgs {
     pub async fn open(&self) -> anyhow::Result<Store> {
         let store = Store::connect(&self.location(), self.sqlite_sync).await?;
         store.migrate().await?;
+        let path = self.audit_key_path();
+        let (key, created) = crate::audit_key::AuditKey::load_or_create(&path)?;
+        if created {
+            // A node without the key file of a keyed database must not key on with its own.
+            let signed: Option<(Option<String>,)> = sqlx::query_as(
+                "SELECT key_id FROM audit_seal WHERE signature IS NOT NULL ORDER BY id DESC LIMIT 1",
+            )
+            .fetch_optional(store.reader())
+            .await?;
+            if let Some((id,)) = signed {
+                let _ = std::fs::remove_file(&path);
+                anyhow::bail!(
+                    "this database's audit trail is signed with audit key {}, and {} did not exist: copy that key file here from another node (or give it with --audit-key)",
+                    id.unwrap_or_default(),
+                    path.display()
+                );
+            }
+            // A trail from before the key: sealed and verified, then signed as such.
+            match crate::audit::adopt(&store, &key).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    seals = n,
+                    "the new audit key signed the seals made before it"
+                ),
+                Err(e) => tracing::error!(error = %e, "the new audit key signed nothing"),
+            }
+            tracing::info!(key = %path.display(), id = %key.id, "audit key created: keep a copy apart from the database's backups");
+        }
+        store.set_audit_key(key)?;
         crate::service::kits::install_shipped(&store)
             .await
             .map_err(|e| anyhow::anyhow!("installing the shipped kits: {e}"))?;
@@ -282,20 +342,41 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 Ok(())
             }
-            AuditCommand::Verify(db) => {
-                let store = db.open().await?;
+            AuditCommand::Verify(a) => {
+                let expect = a
+                    .expect
+                    .as_deref()
+                    .map(|e| {
+                        let (seal, hash) = e
+                            .split_once(':')
+                            .context("--expect takes SEAL:HASH, e.g. 42:9f86d0…")?;
+                        Ok::<_, anyhow::Error>(crate::audit_key::Anchor {
+                            seal: seal
+                                .trim()
+                                .parse()
+                                .context("--expect: the seal is a number")?,
+                            hash: hash.trim().to_string(),
+                        })
+                    })
+                    .transpose()?;
+                let store = a.db.open().await?;
                 let mut conn = store.reader().acquire().await?;
-                let r = crate::audit::verify(&mut conn)
+                let r = crate::audit::verify(&mut conn, store.audit_key(), expect.as_ref())
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
                 match &r.problem {
                     None => {
                         println!(
-                            "audit trail intact: {} entries in {} seals verified; {} entries not sealed yet",
-                            r.sealed_entries, r.seals, r.unsealed_entries
+                            "audit trail intact: {} entries in {} seals verified ({} from before the key); {} entries not sealed yet",
+                            r.sealed_entries, r.seals, r.legacy_seals, r.unsealed_entries
                         );
-                        if let Some(h) = &r.last_hash {
-                            println!("last seal hash: {h}");
+                        if let Some(k) = &r.key_id {
+                            println!("signed with audit key {k}");
+                        }
+                        if let (Some(seal), Some(h)) = (r.last_seal, &r.last_hash) {
+                            println!(
+                                "newest seal (note it; verify --expect {seal}:{h}): {seal}:{h}"
+                            );
                         }
                         Ok(())
                     }

@@ -7,6 +7,7 @@
 pub mod actor;
 pub mod api;
 pub mod audit;
+pub mod audit_key;
 pub mod auth;
 pub mod background;
 pub mod bench;

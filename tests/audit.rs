@@ -14,6 +14,9 @@ on_both_databases!(
     a_deleted_entry_is_named,
     a_forged_entry_is_named,
     a_removed_seal_breaks_the_chain,
+    a_chain_rewritten_without_the_key_is_found,
+    an_unsealed_entry_changed_with_its_hash_is_named,
+    cutting_the_tail_off_is_found,
     unmasked_views_are_audited_and_bulk_changes_have_a_parent,
 );
 
@@ -61,7 +64,9 @@ async fn sealed_app(db: Db) -> TestApp {
 
 async fn verify(app: &TestApp) -> natlis::audit::Report {
     let mut conn = app.store.reader().acquire().await.unwrap();
-    natlis::audit::verify(&mut conn).await.unwrap()
+    natlis::audit::verify(&mut conn, app.store.audit_key(), None)
+        .await
+        .unwrap()
 }
 
 async fn entry_id(app: &TestApp, action: &str) -> i64 {
@@ -177,6 +182,145 @@ async fn a_removed_seal_breaks_the_chain(db: Db) {
             .as_deref()
             .unwrap_or("")
             .contains("does not follow"),
+        "{report:?}"
+    );
+}
+
+/// Someone who can write to the database but has not the key file changes an entry, hashes it
+/// as natlis would without a key, and rewrites the seal over it consistently: the seal is not
+/// signed by the key, and verify says so (before signing, this passed).
+async fn a_chain_rewritten_without_the_key_is_found(db: Db) {
+    let app = sealed_app(db).await;
+    assert!(verify(&app).await.problem.is_none());
+    let id = entry_id(&app, "tube.receive").await;
+    exec(
+        &app,
+        &format!("UPDATE audit_log SET after = '{{\"status\":\"rejected\"}}' WHERE id = {id}"),
+    )
+    .await;
+    let row: natlis::audit::EntryRow = sqlx::query_as(
+        "SELECT id, at, actor, action, entity_type, entity_id, before, after, parent_id, seal_id \
+         FROM audit_log WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(app.store.reader())
+    .await
+    .unwrap();
+    let (seal, sealed_at, hashes, prev): (i64, i64, String, String) =
+        sqlx::query_as("SELECT id, sealed_at, hashes, prev_hash FROM audit_seal WHERE id = $1")
+            .bind(row.seal_id.unwrap())
+            .fetch_one(app.store.reader())
+            .await
+            .unwrap();
+    let mut listed: Vec<(i64, String)> = serde_json::from_str(&hashes).unwrap();
+    for (e, h) in &mut listed {
+        if *e == id {
+            *h = natlis::audit::entry_hash(&row);
+        }
+    }
+    let hashes = serde_json::to_string(&listed).unwrap();
+    let hash = natlis::audit::seal_hash(&prev, sealed_at, &hashes);
+    sqlx::query("UPDATE audit_seal SET hashes = $1, hash = $2 WHERE id = $3")
+        .bind(hashes)
+        .bind(hash)
+        .bind(seal)
+        .execute(app.store.writer())
+        .await
+        .unwrap();
+    let report = verify(&app).await;
+    assert!(
+        report
+            .problem
+            .as_deref()
+            .unwrap_or("")
+            .contains(&format!("seal {seal} is not signed by the audit key")),
+        "{report:?}"
+    );
+    // Signed, but over the old hash: the same.
+    exec(&app, "UPDATE audit_seal SET signature = NULL").await;
+    assert!(verify(&app).await.problem.is_some());
+}
+
+/// An entry not sealed yet, changed together with its hash (as natlis would hash it without
+/// a key): its keyed hash no longer matches, and verify names it.
+async fn an_unsealed_entry_changed_with_its_hash_is_named(db: Db) {
+    let app = sealed_app(db).await;
+    assert_eq!(app.post("/api/v1/persons", person(78)).await.status, 201);
+    let id = entry_id(&app, "person.issue_code").await;
+    let report = verify(&app).await;
+    assert!(
+        report.problem.is_none() && report.unsealed_entries > 0,
+        "{report:?}"
+    );
+    exec(
+        &app,
+        &format!("UPDATE audit_log SET actor = 'nobody' WHERE id = {id}"),
+    )
+    .await;
+    let row: natlis::audit::EntryRow = sqlx::query_as(
+        "SELECT id, at, actor, action, entity_type, entity_id, before, after, parent_id, seal_id \
+         FROM audit_log WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(app.store.reader())
+    .await
+    .unwrap();
+    sqlx::query("UPDATE audit_log SET hash = $1 WHERE id = $2")
+        .bind(natlis::audit::entry_hash(&row))
+        .bind(id)
+        .execute(app.store.writer())
+        .await
+        .unwrap();
+    let report = verify(&app).await;
+    assert_eq!(report.first_bad_entry, Some(id), "{report:?}");
+    assert!(report.problem.unwrap().contains("not sealed yet"));
+}
+
+/// The newest seals deleted with their entries leave a chain that is consistent in itself:
+/// the anchor outside the database (and a seal noted in a logbook) show the cut.
+async fn cutting_the_tail_off_is_found(db: Db) {
+    let app = sealed_app(db).await;
+    assert_eq!(app.post("/api/v1/persons", person(79)).await.status, 201);
+    let second = natlis::audit::seal(&app.store, chrono::Duration::zero())
+        .await
+        .unwrap()
+        .expect("a second seal");
+    let report = verify(&app).await;
+    assert_eq!(report.problem, None, "{report:?}");
+    assert_eq!(
+        (report.last_seal, report.anchor.as_ref().map(|a| a.seal)),
+        (Some(second.seal), Some(second.seal))
+    );
+    exec(
+        &app,
+        &format!("DELETE FROM audit_log WHERE seal_id = {}", second.seal),
+    )
+    .await;
+    exec(
+        &app,
+        &format!("DELETE FROM audit_seal WHERE id = {}", second.seal),
+    )
+    .await;
+    let report = verify(&app).await;
+    assert!(
+        report
+            .problem
+            .as_deref()
+            .unwrap_or("")
+            .contains(&format!("the trail was cut: seal {}", second.seal)),
+        "{report:?}"
+    );
+    // The same from a seal noted in a logbook (`verify --expect`).
+    let mut conn = app.store.reader().acquire().await.unwrap();
+    let noted = natlis::audit_key::Anchor {
+        seal: second.seal,
+        hash: second.hash.clone(),
+    };
+    let report = natlis::audit::verify(&mut conn, app.store.audit_key(), Some(&noted))
+        .await
+        .unwrap();
+    assert!(
+        report.problem.as_deref().unwrap_or("").contains("cut"),
         "{report:?}"
     );
 }

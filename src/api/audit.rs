@@ -45,5 +45,7 @@ async fn verify(State(s): State<AppState>, actor: Actor) -> Result<Json<Report>,
         return Err(actor.out_of_scope("the whole audit trail"));
     }
     let mut conn = s.store.reader().acquire().await?;
-    Ok(Json(audit::verify(&mut conn).await?))
+    Ok(Json(
+        audit::verify(&mut conn, s.store.audit_key(), None).await?,
+    ))
 }

@@ -71,6 +71,9 @@ pub struct Store {
     read: AnyPool,
     /// SQLite's group-commit writer task (see [`writer`]); none on PostgreSQL.
     writer: Option<writer::Writer>,
+    /// The key of the audit trail (set once, after connecting; shared by every clone, the
+    /// writer task's too).
+    audit_key: std::sync::Arc<std::sync::OnceLock<crate::audit_key::AuditKey>>,
 }
 
 impl Store {
@@ -122,6 +125,7 @@ impl Store {
                     write,
                     read,
                     writer: None,
+                    audit_key: Default::default(),
                 };
                 store.writer = Some(writer::Writer::start(store.clone()));
                 store
@@ -134,6 +138,7 @@ impl Store {
                     .await
                     .with_context(|| format!("connecting to {}", redact(&url)))?;
                 Self {
+                    audit_key: Default::default(),
                     backend,
                     write: pool.clone(),
                     read: pool,
@@ -174,6 +179,18 @@ impl Store {
         self.backend
     }
 
+    /// Keys the audit trail from now on: entries' hashes and seals become MACs under `key`.
+    /// Set once; a second key is refused.
+    pub fn set_audit_key(&self, key: crate::audit_key::AuditKey) -> anyhow::Result<()> {
+        self.audit_key
+            .set(key)
+            .map_err(|_| anyhow::anyhow!("the audit key is set already"))
+    }
+
+    pub fn audit_key(&self) -> Option<&crate::audit_key::AuditKey> {
+        self.audit_key.get()
+    }
+
     /// The pool for reads that need no transaction.
     pub fn reader(&self) -> &AnyPool {
         &self.read
@@ -187,7 +204,12 @@ impl Store {
     /// Begins a write transaction (`BEGIN IMMEDIATE` on SQLite) acting for `actor`.
     pub async fn begin(&self, actor: &crate::actor::Actor) -> Result<Tx, sqlx::Error> {
         let inner = self.write.begin_with(self.backend.begin_write()).await?;
-        Ok(Tx::new(inner, self.backend, actor.clone()))
+        Ok(Tx::new(
+            inner,
+            self.backend,
+            actor.clone(),
+            self.audit_key().cloned(),
+        ))
     }
 
     /// Runs a re-runnable state change in a write transaction and commits it: on SQLite through

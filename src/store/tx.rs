@@ -27,10 +27,17 @@ pub struct Tx {
     audit: Vec<Entry>,
     /// The parent entry of the bulk operation under way, if any.
     bulk: Option<i64>,
+    /// Entries' hashes are MACs under this key (see [`crate::audit_key`]).
+    audit_key: Option<crate::audit_key::AuditKey>,
 }
 
 impl Tx {
-    pub(super) fn new(inner: Transaction<'static, Any>, backend: Backend, actor: Actor) -> Self {
+    pub(super) fn new(
+        inner: Transaction<'static, Any>,
+        backend: Backend,
+        actor: Actor,
+        audit_key: Option<crate::audit_key::AuditKey>,
+    ) -> Self {
         Self {
             inner,
             backend,
@@ -39,6 +46,7 @@ impl Tx {
             now: super::time::from_db(super::time::to_db(Utc::now())),
             audit: Vec::new(),
             bulk: None,
+            audit_key,
         }
     }
 
@@ -49,6 +57,11 @@ impl Tx {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The audit trail's key, if the store has one.
+    pub fn audit_key(&self) -> Option<&crate::audit_key::AuditKey> {
+        self.audit_key.as_ref()
     }
 
     pub fn actor(&self) -> &Actor {
@@ -104,15 +117,18 @@ impl Tx {
     ) -> Result<(), sqlx::Error> {
         let at = super::time::to_db(self.now);
         let after = after.map(|v| v.to_string());
-        let hash = crate::audit::content_hash(
-            at,
-            &self.actor.username,
-            action,
-            entity_type,
-            entity_id,
-            None,
-            after.as_deref(),
-            None,
+        let hash = crate::audit::stored_hash(
+            self.audit_key.as_ref(),
+            &crate::audit::content_hash(
+                at,
+                &self.actor.username,
+                action,
+                entity_type,
+                entity_id,
+                None,
+                after.as_deref(),
+                None,
+            ),
         );
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO audit_log (at, actor, action, entity_type, entity_id, before, after, hash) \
@@ -171,15 +187,18 @@ impl Tx {
                     .bind(e.before.clone())
                     .bind(e.after.clone())
                     .bind(e.parent)
-                    .bind(crate::audit::content_hash(
-                        at,
-                        &e.actor,
-                        &e.action,
-                        e.entity_type,
-                        &e.entity_id,
-                        e.before.as_deref(),
-                        e.after.as_deref(),
-                        e.parent,
+                    .bind(crate::audit::stored_hash(
+                        self.audit_key.as_ref(),
+                        &crate::audit::content_hash(
+                            at,
+                            &e.actor,
+                            &e.action,
+                            e.entity_type,
+                            &e.entity_id,
+                            e.before.as_deref(),
+                            e.after.as_deref(),
+                            e.parent,
+                        ),
                     ));
             }
             q.execute(&mut *self.inner).await?;

@@ -44,6 +44,8 @@ pub struct TestApp {
     pub user: String,
     pub token: String,
     _dir: Option<std::sync::Arc<tempfile::TempDir>>,
+    /// The audit key's folder (the key and this node's anchor).
+    _key_dir: std::sync::Arc<tempfile::TempDir>,
 }
 
 /// Where the tests' logs go; `scripts/test.sh` greps them for full ID numbers afterwards.
@@ -120,7 +122,8 @@ impl TestApp {
             }
             Db::Postgres => (Location::Url(fresh_pg_database().await), None),
         };
-        let mut app = Self::serve(location).await;
+        let key_dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+        let mut app = Self::serve(location, key_dir).await;
         app._dir = dir.map(std::sync::Arc::new);
         let admin = natlis::auth::NewUser {
             username: "tester".into(),
@@ -186,13 +189,17 @@ impl TestApp {
 
     /// Another app node on the same database (PostgreSQL: a second `natlis serve`).
     pub async fn another_node(&self) -> Self {
-        let mut node = Self::serve(self.location.clone()).await;
+        // The same key (every node of a database has it), its own anchor file in one folder.
+        let mut node = Self::serve(self.location.clone(), self._key_dir.clone()).await;
         node.token = self.token.clone();
         node
     }
 
-    async fn serve(location: Location) -> Self {
+    async fn serve(location: Location, key_dir: std::sync::Arc<tempfile::TempDir>) -> Self {
         let store = Store::connect(&location, SqliteSync::Normal).await.unwrap();
+        let (key, _) =
+            natlis::audit_key::AuditKey::load_or_create(&key_dir.path().join("audit.key")).unwrap();
+        store.set_audit_key(key).unwrap();
         store.migrate().await.unwrap();
         natlis::service::kits::install_shipped(&store)
             .await
@@ -212,6 +219,7 @@ impl TestApp {
             user: "tester".into(),
             token: String::new(),
             _dir: None,
+            _key_dir: key_dir,
         }
     }
 
