@@ -17,6 +17,7 @@ on_both_databases!(
     barcode_used_twice_shows_the_existing_binding,
     idempotency_key_replays_the_first_answer,
     tube_lists_page_and_say_how_many,
+    every_list_pages_and_says_how_many,
     personal_code_is_scanned_instead_of_typing,
     same_document_is_the_same_person,
     reception_flags_long_transport_and_refuses_duplicates,
@@ -30,6 +31,64 @@ on_both_databases!(
     two_nodes_share_one_database,
     ops_endpoints,
 );
+
+/// Every list endpoint answers a page with how many there are in all and where the next page
+/// starts; a bad page is refused, named.
+async fn every_list_pages_and_says_how_many(db: Db) {
+    let app = TestApp::start(db).await;
+    app.seed().await;
+    for n in 0..3 {
+        let r = app
+            .post("/api/v1/labs", common::lab(&format!("LAB-P{n}")))
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+    }
+    let all = app.get("/api/v1/labs").await;
+    let total = all.body.as_array().unwrap().len();
+    assert!(total >= 4, "{all:?}");
+    assert_eq!(all.headers["x-total-count"], total.to_string().as_str());
+    assert!(all.headers.get("x-next-offset").is_none());
+    let mut seen = vec![];
+    let mut offset = 0;
+    loop {
+        let r = app
+            .get(&format!("/api/v1/labs?limit=2&offset={offset}"))
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(r.headers["x-total-count"], total.to_string().as_str());
+        seen.extend(r.body.as_array().unwrap().iter().cloned());
+        match r.headers.get("x-next-offset") {
+            Some(next) => offset = next.to_str().unwrap().parse().unwrap(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, *all.body.as_array().unwrap());
+    for path in [
+        "/api/v1/sites",
+        "/api/v1/institutions",
+        "/api/v1/kits",
+        "/api/v1/plates",
+        "/api/v1/review",
+        "/api/v1/rechecks",
+        "/api/v1/resampling",
+        "/api/v1/results/returned",
+        "/api/v1/cdc/queue",
+        "/api/v1/cdc/breaches",
+        "/api/v1/push/sinks",
+        "/api/v1/turnaround/at-risk",
+        "/api/v1/me/sessions",
+        "/api/v1/audit?entity=lab:LAB-P1",
+    ] {
+        let r = app.get(path).await;
+        assert_eq!(r.status, 200, "{path}: {r:?}");
+        assert!(r.headers.get("x-total-count").is_some(), "{path}: {r:?}");
+        let sep = if path.contains('?') { '&' } else { '?' };
+        for bad in ["limit=0", "limit=1001", "offset=-1"] {
+            let r = app.get(&format!("{path}{sep}{bad}")).await;
+            assert_eq!(r.status, 422, "{path} {bad}: {r:?}");
+        }
+    }
+}
 
 async fn registry_and_public_lab_list(db: Db) {
     let app = TestApp::start(db).await;

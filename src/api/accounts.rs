@@ -153,16 +153,17 @@ async fn me(actor: Actor) -> Json<UserView> {
 /// The caller's live sessions and API tokens, newest first, the one of this request marked
 /// `current`: a user who sees a session they do not know revokes it with `DELETE
 /// /tokens/{prefix}` (or all but this one, one by one).
-#[utoipa::path(get, path = "/me/sessions", tag = "accounts",
+#[utoipa::path(get, path = "/me/sessions", params(super::paging::Paging), tag = "accounts",
     responses((status = 200, body = Vec<auth::CredentialView>), (status = 401, body = ErrorBody)))]
 async fn my_credentials(
     State(s): State<AppState>,
     actor: Actor,
     headers: HeaderMap,
-) -> Result<Json<Vec<auth::CredentialView>>, Error> {
+    axum::extract::Query(paging): axum::extract::Query<super::paging::Paging>,
+) -> Result<Response, Error> {
     let secret = crate::auth::extract::request_secret(&headers);
     let mut conn = s.store.reader().acquire().await?;
-    Ok(Json(
+    super::paging::page(
         auth::own_credentials(
             &mut conn,
             &actor,
@@ -171,7 +172,8 @@ async fn my_credentials(
             s.tz,
         )
         .await?,
-    ))
+        &paging,
+    )
 }
 
 /// Creates a user (admin).

@@ -23,17 +23,19 @@ struct EntityQuery {
 }
 
 /// The full history of a tube, person or other entity, oldest first (reviewers, auditors).
-#[utoipa::path(get, path = "/audit", tag = "audit", params(EntityQuery),
+#[utoipa::path(get, path = "/audit", tag = "audit", params(super::paging::Paging, EntityQuery),
     responses((status = 200, body = Vec<Entry>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn history(
     State(s): State<AppState>,
     actor: Actor,
     Query(q): Query<EntityQuery>,
-) -> Result<Json<Vec<Entry>>, Error> {
+    axum::extract::Query(paging): axum::extract::Query<super::paging::Paging>,
+) -> Result<axum::response::Response, Error> {
     let mut conn = s.store.reader().acquire().await?;
-    Ok(Json(
+    super::paging::page(
         audit::history(&mut conn, &actor, &q.entity, s.tz).await?,
-    ))
+        &paging,
+    )
 }
 
 /// Recomputes every seal and sealed entry; names the first bad entry (admins, auditors).

@@ -19,13 +19,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Every kit version, by code, newest version first.
-#[utoipa::path(get, path = "/kits", tag = "bench", responses((status = 200, body = Vec<KitVersion>)))]
+#[utoipa::path(get, path = "/kits", params(super::paging::Paging), tag = "bench", responses((status = 200, body = Vec<KitVersion>)))]
 async fn list_kits(
     State(s): State<AppState>,
     actor: Actor,
-) -> Result<Json<Vec<KitVersion>>, Error> {
+    axum::extract::Query(paging): axum::extract::Query<super::paging::Paging>,
+) -> Result<Response, Error> {
     let mut conn = s.store.reader().acquire().await?;
-    Ok(Json(kits::list(&mut conn, &actor, s.tz).await?))
+    super::paging::page(kits::list(&mut conn, &actor, s.tz).await?, &paging)
 }
 
 /// Adds a kit, or a new version of an existing code (admins). Old versions stay as they were;

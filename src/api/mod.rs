@@ -7,6 +7,7 @@ mod audit;
 mod kits;
 mod labels;
 mod ops;
+pub mod paging;
 mod persons;
 mod plates;
 mod push;

@@ -47,15 +47,16 @@ async fn create_plate(
 }
 
 /// Plates, newest first.
-#[utoipa::path(get, path = "/plates", tag = "bench", params(PlateFilter),
+#[utoipa::path(get, path = "/plates", tag = "bench", params(super::paging::Paging, PlateFilter),
     responses((status = 200, body = Vec<PlateSummary>)))]
 async fn list_plates(
     State(s): State<AppState>,
     actor: Actor,
     Query(f): Query<PlateFilter>,
-) -> Result<Json<Vec<PlateSummary>>, Error> {
+    Query(paging): Query<super::paging::Paging>,
+) -> Result<Response, Error> {
     let mut conn = s.store.reader().acquire().await?;
-    Ok(Json(plates::list(&mut conn, &actor, &f, s.tz).await?))
+    super::paging::page(plates::list(&mut conn, &actor, &f, s.tz).await?, &paging)
 }
 
 /// A plate with every used well, its tube and the newest automatic call.
@@ -144,15 +145,19 @@ async fn fill(
 }
 
 /// Every import of a plate, oldest first.
-#[utoipa::path(get, path = "/plates/{plate}/imports", tag = "bench", params(("plate" = String, Path)),
+#[utoipa::path(get, path = "/plates/{plate}/imports", tag = "bench", params(super::paging::Paging, ("plate" = String, Path)),
     responses((status = 200, body = Vec<ImportView>), (status = 404, body = ErrorBody)))]
 async fn list_imports(
     State(s): State<AppState>,
     actor: Actor,
     Path(plate): Path<String>,
-) -> Result<Json<Vec<ImportView>>, Error> {
+    Query(paging): Query<super::paging::Paging>,
+) -> Result<Response, Error> {
     let mut conn = s.store.reader().acquire().await?;
-    Ok(Json(imports::list(&mut conn, &actor, &plate, s.tz).await?))
+    super::paging::page(
+        imports::list(&mut conn, &actor, &plate, s.tz).await?,
+        &paging,
+    )
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

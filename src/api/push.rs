@@ -18,10 +18,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The configured sinks (tokens and keys are never shown).
-#[utoipa::path(get, path = "/push/sinks", tag = "push", responses((status = 200, body = Vec<Sink>)))]
-async fn list_sinks(State(s): State<AppState>, actor: Actor) -> Result<Json<Vec<Sink>>, Error> {
+#[utoipa::path(get, path = "/push/sinks", params(super::paging::Paging), tag = "push", responses((status = 200, body = Vec<Sink>)))]
+async fn list_sinks(
+    State(s): State<AppState>,
+    actor: Actor,
+    axum::extract::Query(paging): axum::extract::Query<super::paging::Paging>,
+) -> Result<Response, Error> {
     let mut conn = s.store.reader().acquire().await?;
-    Ok(Json(push::sinks(&mut conn, &actor, s.tz).await?))
+    super::paging::page(push::sinks(&mut conn, &actor, s.tz).await?, &paging)
 }
 
 /// Adds a sink for a region (admins): a FHIR R4 endpoint or a table in the platform's

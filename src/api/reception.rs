@@ -105,15 +105,17 @@ async fn forward(
 }
 
 /// People who need a new swab (rejected tubes), most urgent first.
-#[utoipa::path(get, path = "/resampling", tag = "reception", params(ResampleFilter),
+#[utoipa::path(get, path = "/resampling", tag = "reception", params(super::paging::Paging, ResampleFilter),
     responses((status = 200, body = Vec<ResampleOrder>)))]
 async fn resampling(
     State(s): State<AppState>,
     actor: Actor,
     Query(f): Query<ResampleFilter>,
-) -> Result<Json<Vec<ResampleOrder>>, Error> {
+    Query(paging): Query<super::paging::Paging>,
+) -> Result<Response, Error> {
     let mut conn = s.store.reader().acquire().await?;
-    Ok(Json(
+    super::paging::page(
         reception::list_resampling(&mut conn, &actor, &f, s.tz, s.today()).await?,
-    ))
+        &paging,
+    )
 }

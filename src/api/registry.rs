@@ -21,10 +21,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The testing labs: the public list (name, address, price, contact, opening hours, accreditation).
-#[utoipa::path(get, path = "/labs", tag = "registry", security(()), responses((status = 200, body = Vec<Lab>)))]
-async fn list_labs(State(s): State<AppState>) -> Result<Json<Vec<Lab>>, Error> {
+#[utoipa::path(get, path = "/labs", params(super::paging::Paging), tag = "registry", security(()), responses((status = 200, body = Vec<Lab>)))]
+async fn list_labs(
+    State(s): State<AppState>,
+    axum::extract::Query(paging): axum::extract::Query<super::paging::Paging>,
+) -> Result<Response, Error> {
     let mut conn = s.store.reader().acquire().await?;
-    Ok(Json(registry::list_labs(&mut conn, s.today()).await?))
+    super::paging::page(registry::list_labs(&mut conn, s.today()).await?, &paging)
 }
 
 /// Registers a lab.
@@ -83,10 +86,14 @@ async fn update_lab(
 }
 
 /// Collection sites.
-#[utoipa::path(get, path = "/sites", tag = "registry", responses((status = 200, body = Vec<Site>)))]
-async fn list_sites(State(s): State<AppState>, _actor: Actor) -> Result<Json<Vec<Site>>, Error> {
+#[utoipa::path(get, path = "/sites", params(super::paging::Paging), tag = "registry", responses((status = 200, body = Vec<Site>)))]
+async fn list_sites(
+    State(s): State<AppState>,
+    _actor: Actor,
+    axum::extract::Query(paging): axum::extract::Query<super::paging::Paging>,
+) -> Result<Response, Error> {
     let mut conn = s.store.reader().acquire().await?;
-    Ok(Json(registry::list_sites(&mut conn).await?))
+    super::paging::page(registry::list_sites(&mut conn).await?, &paging)
 }
 
 /// Registers a collection site with its pool sizes and barcode policy.
@@ -122,13 +129,14 @@ async fn get_site(
 }
 
 /// Institutions whose staff are tested routinely.
-#[utoipa::path(get, path = "/institutions", tag = "registry", responses((status = 200, body = Vec<Institution>)))]
+#[utoipa::path(get, path = "/institutions", params(super::paging::Paging), tag = "registry", responses((status = 200, body = Vec<Institution>)))]
 async fn list_institutions(
     State(s): State<AppState>,
     _actor: Actor,
-) -> Result<Json<Vec<Institution>>, Error> {
+    axum::extract::Query(paging): axum::extract::Query<super::paging::Paging>,
+) -> Result<Response, Error> {
     let mut conn = s.store.reader().acquire().await?;
-    Ok(Json(registry::list_institutions(&mut conn).await?))
+    super::paging::page(registry::list_institutions(&mut conn).await?, &paging)
 }
 
 /// Registers an institution.

@@ -35,15 +35,16 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Called attempts awaiting a reviewer, most urgent first, each with the rules' suggestion.
-#[utoipa::path(get, path = "/review", tag = "review", params(QueueFilter),
+#[utoipa::path(get, path = "/review", tag = "review", params(super::paging::Paging, QueueFilter),
     responses((status = 200, body = Vec<ReviewItem>)))]
 async fn review_queue(
     State(s): State<AppState>,
     actor: Actor,
     Query(f): Query<QueueFilter>,
-) -> Result<Json<Vec<ReviewItem>>, Error> {
+    Query(paging): Query<super::paging::Paging>,
+) -> Result<Response, Error> {
     let mut conn = s.store.reader().acquire().await?;
-    Ok(Json(review::queue(&mut conn, &actor, &f, s.tz).await?))
+    super::paging::page(review::queue(&mut conn, &actor, &f, s.tz).await?, &paging)
 }
 
 /// Decides on one attempt: release (negative, positive, or for a pool inconclusive), re-test,
@@ -124,25 +125,31 @@ async fn redo_invalid_run(
 }
 
 /// Members of positive and inconclusive pools and their single-tube re-checks.
-#[utoipa::path(get, path = "/rechecks", tag = "review", params(RecheckFilter),
+#[utoipa::path(get, path = "/rechecks", tag = "review", params(super::paging::Paging, RecheckFilter),
     responses((status = 200, body = Vec<RecheckItem>)))]
 async fn recheck_list(
     State(s): State<AppState>,
     actor: Actor,
     Query(f): Query<RecheckFilter>,
-) -> Result<Json<Vec<RecheckItem>>, Error> {
+    Query(paging): Query<super::paging::Paging>,
+) -> Result<Response, Error> {
     let mut conn = s.store.reader().acquire().await?;
-    Ok(Json(
+    super::paging::page(
         rechecks::list(&mut conn, &actor, &f, s.tz, s.today()).await?,
-    ))
+        &paging,
+    )
 }
 
 /// Positives the CDC rejected, with its reasons (the lab's own).
-#[utoipa::path(get, path = "/results/returned", tag = "review",
+#[utoipa::path(get, path = "/results/returned", params(super::paging::Paging), tag = "review",
     responses((status = 200, body = Vec<CdcItem>)))]
-async fn returned(State(s): State<AppState>, actor: Actor) -> Result<Json<Vec<CdcItem>>, Error> {
+async fn returned(
+    State(s): State<AppState>,
+    actor: Actor,
+    Query(paging): Query<super::paging::Paging>,
+) -> Result<Response, Error> {
     let mut conn = s.store.reader().acquire().await?;
-    Ok(Json(cdc::returned(&mut conn, &actor, s.tz).await?))
+    super::paging::page(cdc::returned(&mut conn, &actor, s.tz).await?, &paging)
 }
 
 /// Amends a released result (reviewers): a new version with the reason; the old stays.
@@ -179,46 +186,57 @@ async fn person_status(
 }
 
 /// Every version of every result of a person, newest first.
-#[utoipa::path(get, path = "/persons/{id}/results", tag = "review", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/persons/{id}/results", tag = "review", params(super::paging::Paging, ("id" = String, Path)),
     responses((status = 200, body = Vec<ResultView>), (status = 404, body = ErrorBody)))]
 async fn person_results(
     State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<String>,
-) -> Result<Json<Vec<ResultView>>, Error> {
+    Query(paging): Query<super::paging::Paging>,
+) -> Result<Response, Error> {
     let mut conn = s.store.reader().acquire().await?;
-    Ok(Json(results::history(&mut conn, &actor, &id, s.tz).await?))
+    super::paging::page(
+        results::history(&mut conn, &actor, &id, s.tz).await?,
+        &paging,
+    )
 }
 
 /// Every version of the results of a tube.
-#[utoipa::path(get, path = "/tubes/{barcode}/results", tag = "review", params(("barcode" = String, Path)),
+#[utoipa::path(get, path = "/tubes/{barcode}/results", tag = "review", params(super::paging::Paging, ("barcode" = String, Path)),
     responses((status = 200, body = Vec<ResultView>), (status = 404, body = ErrorBody)))]
 async fn tube_results(
     State(s): State<AppState>,
     actor: Actor,
     Path(barcode): Path<String>,
-) -> Result<Json<Vec<ResultView>>, Error> {
+    Query(paging): Query<super::paging::Paging>,
+) -> Result<Response, Error> {
     let mut conn = s.store.reader().acquire().await?;
-    Ok(Json(
+    super::paging::page(
         results::of_tube(&mut conn, &actor, &barcode, s.tz).await?,
-    ))
+        &paging,
+    )
 }
 
 /// Positives awaiting the CDC in the reviewer's region, with the 2-hour report clock.
-#[utoipa::path(get, path = "/cdc/queue", tag = "cdc", responses((status = 200, body = Vec<CdcItem>)))]
-async fn cdc_queue(State(s): State<AppState>, actor: Actor) -> Result<Json<Vec<CdcItem>>, Error> {
+#[utoipa::path(get, path = "/cdc/queue", params(super::paging::Paging), tag = "cdc", responses((status = 200, body = Vec<CdcItem>)))]
+async fn cdc_queue(
+    State(s): State<AppState>,
+    actor: Actor,
+    Query(paging): Query<super::paging::Paging>,
+) -> Result<Response, Error> {
     let mut conn = s.store.reader().acquire().await?;
-    Ok(Json(cdc::queue(&mut conn, &actor, s.tz).await?))
+    super::paging::page(cdc::queue(&mut conn, &actor, s.tz).await?, &paging)
 }
 
 /// Positives whose 2-hour report clock ran out before the CDC ruled.
-#[utoipa::path(get, path = "/cdc/breaches", tag = "cdc", responses((status = 200, body = Vec<CdcItem>)))]
+#[utoipa::path(get, path = "/cdc/breaches", params(super::paging::Paging), tag = "cdc", responses((status = 200, body = Vec<CdcItem>)))]
 async fn cdc_breaches(
     State(s): State<AppState>,
     actor: Actor,
-) -> Result<Json<Vec<CdcItem>>, Error> {
+    Query(paging): Query<super::paging::Paging>,
+) -> Result<Response, Error> {
     let mut conn = s.store.reader().acquire().await?;
-    Ok(Json(cdc::breaches(&mut conn, &actor, s.tz).await?))
+    super::paging::page(cdc::breaches(&mut conn, &actor, s.tz).await?, &paging)
 }
 
 /// Confirms a positive: final.
@@ -259,15 +277,17 @@ async fn cdc_reject(
 
 /// Every attempt of a tube: run, well, attempt, extraction and re-collection numbers, the
 /// automatic call and the reviewer's decision.
-#[utoipa::path(get, path = "/tubes/{barcode}/attempts", tag = "review", params(("barcode" = String, Path)),
+#[utoipa::path(get, path = "/tubes/{barcode}/attempts", tag = "review", params(super::paging::Paging, ("barcode" = String, Path)),
     responses((status = 200, body = Vec<AttemptView>), (status = 404, body = ErrorBody)))]
 async fn tube_attempts(
     State(s): State<AppState>,
     actor: Actor,
     Path(barcode): Path<String>,
-) -> Result<Json<Vec<AttemptView>>, Error> {
+    Query(paging): Query<super::paging::Paging>,
+) -> Result<Response, Error> {
     let mut conn = s.store.reader().acquire().await?;
-    Ok(Json(
+    super::paging::page(
         review::attempts(&mut conn, &actor, &barcode, s.tz).await?,
-    ))
+        &paging,
+    )
 }

@@ -40,17 +40,19 @@ async fn timeline(
 /// Tubes not yet released and re-sample orders not yet answered that will miss their
 /// deadline within the margin (default 2 h) or already have, most urgent first, each with
 /// the stage it is stuck in.
-#[utoipa::path(get, path = "/turnaround/at-risk", tag = "turnaround", params(AtRiskFilter),
+#[utoipa::path(get, path = "/turnaround/at-risk", tag = "turnaround", params(super::paging::Paging, AtRiskFilter),
     responses((status = 200, body = Vec<AtRiskItem>), (status = 422, body = ErrorBody)))]
 async fn at_risk(
     State(s): State<AppState>,
     actor: Actor,
     Query(f): Query<AtRiskFilter>,
-) -> Result<Json<Vec<AtRiskItem>>, Error> {
+    Query(paging): Query<super::paging::Paging>,
+) -> Result<Response, Error> {
     let mut conn = s.store.reader().acquire().await?;
-    Ok(Json(
+    super::paging::page(
         turnaround::at_risk(&mut conn, &actor, &f, s.tz, s.today()).await?,
-    ))
+        &paging,
+    )
 }
 
 /// Tubes waiting against the plates the lab can still run before the oldest deadline, and

@@ -61,11 +61,12 @@ pub async fn queue(
     actor.require(Action::ViewCdc)?;
     let rows: Vec<ResultRow> = sqlx::query_as(&format!(
         "{RESULT_SELECT} WHERE r.current = 1 AND r.cdc_status = 'pending' \
-         AND ($1 IS NULL OR s.region LIKE $1) ORDER BY r.positive_called_at, r.id LIMIT 5000"
+         AND ($1 IS NULL OR s.region LIKE $1) ORDER BY r.positive_called_at, r.id LIMIT 20001"
     ))
     .bind(region_of(actor))
     .fetch_all(conn)
     .await?;
+    let rows = super::within_cap(rows, "positives await the CDC", "give the region")?;
     let now = to_db(Utc::now());
     Ok(rows.iter().map(|r| item(r, tz, now, None)).collect())
 }
@@ -85,13 +86,18 @@ pub async fn breaches(
         "SELECT r.id, r.cdc_at FROM result r JOIN tube t ON t.id = r.tube_id JOIN site s ON s.id = t.site_id \
          WHERE r.positive_called_at IS NOT NULL AND r.cdc_status IS NOT NULL \
          AND COALESCE(r.cdc_at, $1) > r.positive_called_at + $2 AND ($3 IS NULL OR s.region LIKE $3) \
-         ORDER BY r.positive_called_at LIMIT 5000",
+         ORDER BY r.positive_called_at LIMIT 20001",
     )
     .bind(now)
     .bind(clock)
     .bind(region_of(actor))
     .fetch_all(&mut *conn)
     .await?;
+    let rows = super::within_cap(
+        rows,
+        "positives are past the report clock",
+        "give the region",
+    )?;
     let mut out = vec![];
     for (id, ruled) in rows {
         let r: ResultRow = sqlx::query_as(&format!("{RESULT_SELECT} WHERE r.id = $1"))
@@ -211,11 +217,12 @@ pub async fn returned(
     let lab = actor.lab_id();
     let rows: Vec<ResultRow> = sqlx::query_as(&format!(
         "{RESULT_SELECT} WHERE r.current = 1 AND r.cdc_status = 'rejected' \
-         AND ($1 IS NULL OR t.lab_id = $1) ORDER BY r.cdc_at DESC LIMIT 5000"
+         AND ($1 IS NULL OR t.lab_id = $1) ORDER BY r.cdc_at DESC LIMIT 20001"
     ))
     .bind(lab)
     .fetch_all(conn)
     .await?;
+    let rows = super::within_cap(rows, "results were returned by the CDC", "give the lab")?;
     let now = to_db(Utc::now());
     Ok(rows.iter().map(|r| item(r, tz, now, None)).collect())
 }

@@ -77,3 +77,18 @@ pub fn parse_opt_text(
 pub(crate) fn snapshot<T: serde::Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
+
+/// The most rows a list endpoint reads before the API pages them ([`crate::api::paging`]).
+pub const LIST_CAP: usize = 20_000;
+
+/// A list read with `LIMIT LIST_CAP + 1`: refused, never cut, when it is longer than the cap —
+/// `what` names the list, `narrow` says which filter makes it shorter.
+pub fn within_cap<T>(rows: Vec<T>, what: &str, narrow: &str) -> Result<Vec<T>, Error> {
+    if rows.len() > LIST_CAP {
+        return Err(Error::unprocessable(
+            "list.too_long",
+            format!("more than {LIST_CAP} {what}: {narrow}"),
+        ));
+    }
+    Ok(rows)
+}

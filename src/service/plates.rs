@@ -823,13 +823,14 @@ pub async fn list(
     let own = actor.lab_id();
     let rows: Vec<PlateRow> = sqlx::query_as(&format!(
         "{PLATE_SELECT} WHERE ($1 IS NULL OR l.code = $1) AND ($2 IS NULL OR p.status = $2) \
-         AND ($3 IS NULL OR p.lab_id = $3) ORDER BY p.id DESC LIMIT 500"
+         AND ($3 IS NULL OR p.lab_id = $3) ORDER BY p.id DESC LIMIT 20001"
     ))
     .bind(f.lab.as_ref().map(|s| s.trim().to_ascii_uppercase()))
     .bind(f.status.clone())
     .bind(own)
     .fetch_all(conn)
     .await?;
+    let rows = super::within_cap(rows, "plates match", "give the lab or a status")?;
     Ok(rows
         .into_iter()
         .map(|p| PlateSummary {

@@ -384,7 +384,7 @@ pub async fn list_resampling(
          AND ($3 IS NULL OR s.code = $3) AND ($4 IS NULL OR t.barcode = $4) \
          AND ($5 IS NULL OR t.site_id = $5) AND ($6 IS NULL OR COALESCE(t.lab_id, t.forwarded_lab_id, s.lab_id) = $6) \
          AND ($7 IS NULL OR s.region LIKE $7) \
-         ORDER BY o.due_at, o.id LIMIT 5000",
+         ORDER BY o.due_at, o.id LIMIT 20001",
     )
     .bind(f.status.clone().unwrap_or_else(|| "open".into()))
     .bind(f.lab.as_ref().map(|s| s.trim().to_ascii_uppercase()))
@@ -395,6 +395,11 @@ pub async fn list_resampling(
     .bind(scope.2)
     .fetch_all(conn)
     .await?;
+    let rows = super::within_cap(
+        rows,
+        "re-sample orders are open",
+        "give the site or the lab",
+    )?;
     Ok(rows
         .into_iter()
         .map(|r| ResampleOrder {

@@ -78,11 +78,12 @@ pub async fn list(
          LEFT JOIN result fr ON fr.tube_id = f.id AND fr.person_id = r.person_id AND fr.current = 1 \
          WHERE r.current = 1 AND r.value = 'pending_recheck' AND r.source = 'pool' \
          AND ($1 IS NULL OR pool.lab_id = $1) \
-         ORDER BY pool.deadline_at, pool.barcode, p.id LIMIT 20000",
+         ORDER BY pool.deadline_at, pool.barcode, p.id LIMIT 20001",
     )
     .bind(lab)
     .fetch_all(conn)
     .await?;
+    let rows = super::within_cap(rows, "pool members await re-checks", "give the lab")?;
     let now = to_db(Utc::now());
     Ok(rows
         .into_iter()

@@ -222,13 +222,14 @@ pub async fn queue(
     let rows: Vec<AttemptRow> = sqlx::query_as(&format!(
         "{ATTEMPT_SELECT} WHERE a.status = $1 AND a.decision IS NULL \
          AND ($2 IS NULL OR p.lab_id = $2) AND ($3 IS NULL OR p.id = $3) \
-         ORDER BY t.deadline_at, p.id, a.well LIMIT 5000"
+         ORDER BY t.deadline_at, p.id, a.well LIMIT 20001"
     ))
     .bind(attempt_status::CALLED)
     .bind(lab)
     .bind(plate)
     .fetch_all(&mut *conn)
     .await?;
+    let rows = super::within_cap(rows, "attempts await review", "give the lab or the plate")?;
     let ids: Vec<i64> = rows.iter().map(|r| r.tube_id).collect();
     let earlier = earlier_calls(conn, &ids).await?;
     let now = to_db(Utc::now());

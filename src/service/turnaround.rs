@@ -317,8 +317,6 @@ pub struct AtRiskFilter {
     pub lab: Option<String>,
     /// Minutes ahead: tubes due within this margin, and those already past (default 120).
     pub margin_minutes: Option<i64>,
-    /// At most this many (default 500).
-    pub limit: Option<i64>,
 }
 
 /// A tube or a re-sample order about to miss (or past) its deadline.
@@ -387,7 +385,9 @@ pub async fn at_risk(
             "the margin must be 0 to 10080 minutes",
         ));
     }
-    let limit = f.limit.unwrap_or(500).clamp(1, 5000);
+    // The most urgent first; the API pages them (`limit`, `offset`); more than the cap is
+    // refused, not cut.
+    let limit = super::LIST_CAP as i64 + 1;
     let cover = coverage(&mut *conn, actor, f.lab.as_deref()).await?;
     let now = to_db(Utc::now());
     let horizon = now + margin * 60_000_000;
@@ -459,8 +459,11 @@ pub async fn at_risk(
         stage_since: Some(show(o.created_at, tz)),
     }));
     items.sort_by_key(|i| i.deadline_at);
-    items.truncate(limit as usize);
-    Ok(items)
+    super::within_cap(
+        items,
+        "tubes and orders are at risk",
+        "give the lab or a smaller margin_minutes",
+    )
 }
 
 // ---- Capacity ----
