@@ -616,12 +616,14 @@ pub async fn history(
     })?;
     entity_in_scope(conn, actor, entity_type, entity_id).await?;
     let rows: Vec<EntryRow> = sqlx::query_as(&format!(
-        "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE entity_type = $1 AND entity_id = $2 ORDER BY id LIMIT 10000"
+        "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE entity_type = $1 AND entity_id = $2 ORDER BY id LIMIT 20001"
     ))
     .bind(entity_type)
     .bind(entity_id)
     .fetch_all(conn)
     .await?;
+    let rows =
+        crate::service::within_cap(rows, "entries in this history", "ask for a narrower entity")?;
     let json = |s: Option<String>| s.and_then(|v| serde_json::from_str(&v).ok());
     Ok(rows
         .into_iter()

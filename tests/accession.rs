@@ -18,6 +18,7 @@ on_both_databases!(
     idempotency_key_replays_the_first_answer,
     tube_lists_page_and_say_how_many,
     every_list_pages_and_says_how_many,
+    posts_that_ignored_the_idempotency_key_replay_it,
     personal_code_is_scanned_instead_of_typing,
     same_document_is_the_same_person,
     reception_flags_long_transport_and_refuses_duplicates,
@@ -31,6 +32,44 @@ on_both_databases!(
     two_nodes_share_one_database,
     ops_endpoints,
 );
+
+/// Routes that ran a keyed repeat again (a second sink, 409; a second fill) replay the first
+/// answer now. (Login, user and token creation carry secrets and are never stored; an import
+/// is idempotent by its files' hashes.)
+async fn posts_that_ignored_the_idempotency_key_replay_it(db: Db) {
+    let app = TestApp::start(db).await;
+    app.seed().await;
+    let sink = json!({"name": "hc-key", "region_prefix": "11", "kind": "fhir_http",
+                      "url": "https://hc.example/fhir", "token": "t"});
+    let a = app
+        .post_keyed("/api/v1/push/sinks", "sink-1", sink.clone())
+        .await;
+    let b = app
+        .post_keyed("/api/v1/push/sinks", "sink-1", sink.clone())
+        .await;
+    assert_eq!((a.status, b.status), (201, 201), "{b:?}");
+    assert_eq!(a.body, b.body);
+    assert!(b.headers.get("idempotent-replayed").is_some(), "{b:?}");
+    let c = app.post("/api/v1/push/sinks", sink).await;
+    assert_eq!(
+        c.status, 409,
+        "without the key, a second sink of that name: {c:?}"
+    );
+    app.received_single("T-KEY", 1, "close_contact").await;
+    let r = app
+        .post(
+            "/api/v1/plates",
+            json!({"lab": "LAB-A", "size": 96, "kit": "DAAN-ORF1AB-N"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let fill = format!("/api/v1/plates/{}/fill", r.body["run_no"].as_str().unwrap());
+    let a = app.post_keyed(&fill, "fill-1", json!({})).await;
+    let b = app.post_keyed(&fill, "fill-1", json!({})).await;
+    assert_eq!((a.status, b.status), (200, 200), "{b:?}");
+    assert_eq!(a.body, b.body);
+    assert!(b.headers.get("idempotent-replayed").is_some(), "{b:?}");
+}
 
 /// Every list endpoint answers a page with how many there are in all and where the next page
 /// starts; a bad page is refused, named.

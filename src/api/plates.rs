@@ -137,7 +137,8 @@ async fn fill(
     Path(plate): Path<String>,
 ) -> Result<Response, Error> {
     let tz = s.tz;
-    write(&s, &actor, &headers, None, StatusCode::OK, move |tx| {
+    let fp = keyed(&headers, &format!("POST /plates/{plate}/fill"), &());
+    write(&s, &actor, &headers, fp, StatusCode::OK, move |tx| {
         let plate = plate.clone();
         Box::pin(async move { plates::fill(tx, &plate, tz).await })
     })

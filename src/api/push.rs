@@ -1,6 +1,6 @@
 //! Pushing to the health-code platform: sinks, and the outgoing messages with their state.
 
-use super::{write, AppState};
+use super::{keyed, write, AppState};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
@@ -38,7 +38,8 @@ async fn add_sink(
     headers: HeaderMap,
     Json(req): Json<Sink>,
 ) -> Result<Response, Error> {
-    write(&s, &actor, &headers, None, StatusCode::CREATED, move |tx| {
+    let fp = keyed(&headers, "POST /push/sinks", &req);
+    write(&s, &actor, &headers, fp, StatusCode::CREATED, move |tx| {
         Box::pin(push::add_sink(tx, req.clone()))
     })
     .await
@@ -69,7 +70,8 @@ async fn resend(
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Result<Response, Error> {
-    write(&s, &actor, &headers, None, StatusCode::OK, move |tx| {
+    let fp = keyed(&headers, &format!("POST /push/messages/{id}/resend"), &());
+    write(&s, &actor, &headers, fp, StatusCode::OK, move |tx| {
         Box::pin(async move {
             let requeued = push::resend(tx, id).await?;
             Ok(serde_json::json!({ "id": id, "status": "pending", "requeued": requeued }))

@@ -87,7 +87,12 @@ async fn release_negatives(
     Path(plate): Path<String>,
 ) -> Result<Response, Error> {
     let tz = s.tz;
-    write(&s, &actor, &headers, None, StatusCode::OK, move |tx| {
+    let fp = keyed(
+        &headers,
+        &format!("POST /plates/{plate}/release-negatives"),
+        &(),
+    );
+    write(&s, &actor, &headers, fp, StatusCode::OK, move |tx| {
         let plate = plate.clone();
         Box::pin(async move { review::release_negatives(tx, &plate, tz).await })
     })
@@ -251,7 +256,12 @@ async fn cdc_confirm(
     Json(req): Json<Ruling>,
 ) -> Result<Response, Error> {
     let tz = s.tz;
-    write(&s, &actor, &headers, None, StatusCode::OK, move |tx| {
+    let fp = keyed(
+        &headers,
+        &format!("POST /cdc/results/{result}/confirm"),
+        &req,
+    );
+    write(&s, &actor, &headers, fp, StatusCode::OK, move |tx| {
         Box::pin(cdc::rule(tx, result, true, req.clone(), tz))
     })
     .await
@@ -269,7 +279,12 @@ async fn cdc_reject(
     Json(req): Json<Ruling>,
 ) -> Result<Response, Error> {
     let tz = s.tz;
-    write(&s, &actor, &headers, None, StatusCode::OK, move |tx| {
+    let fp = keyed(
+        &headers,
+        &format!("POST /cdc/results/{result}/reject"),
+        &req,
+    );
+    write(&s, &actor, &headers, fp, StatusCode::OK, move |tx| {
         Box::pin(cdc::rule(tx, result, false, req.clone(), tz))
     })
     .await
