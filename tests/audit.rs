@@ -78,6 +78,18 @@ async fn entry_id(app: &TestApp, action: &str) -> i64 {
     id
 }
 
+/// An entry as stored.
+async fn entry_row(app: &TestApp, id: i64) -> natlis::audit::EntryRow {
+    sqlx::query_as(
+        "SELECT id, at, actor, action, entity_type, entity_id, before, after, parent_id, seal_id \
+         FROM audit_log WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(app.store.reader())
+    .await
+    .unwrap()
+}
+
 async fn exec(app: &TestApp, sql: &str) {
     sqlx::query(sql).execute(app.store.writer()).await.unwrap();
 }
@@ -198,14 +210,7 @@ async fn a_chain_rewritten_without_the_key_is_found(db: Db) {
         &format!("UPDATE audit_log SET after = '{{\"status\":\"rejected\"}}' WHERE id = {id}"),
     )
     .await;
-    let row: natlis::audit::EntryRow = sqlx::query_as(
-        "SELECT id, at, actor, action, entity_type, entity_id, before, after, parent_id, seal_id \
-         FROM audit_log WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_one(app.store.reader())
-    .await
-    .unwrap();
+    let row = entry_row(&app, id).await;
     let (seal, sealed_at, hashes, prev): (i64, i64, String, String) =
         sqlx::query_as("SELECT id, sealed_at, hashes, prev_hash FROM audit_seal WHERE id = $1")
             .bind(row.seal_id.unwrap())
@@ -257,14 +262,7 @@ async fn an_unsealed_entry_changed_with_its_hash_is_named(db: Db) {
         &format!("UPDATE audit_log SET actor = 'nobody' WHERE id = {id}"),
     )
     .await;
-    let row: natlis::audit::EntryRow = sqlx::query_as(
-        "SELECT id, at, actor, action, entity_type, entity_id, before, after, parent_id, seal_id \
-         FROM audit_log WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_one(app.store.reader())
-    .await
-    .unwrap();
+    let row = entry_row(&app, id).await;
     sqlx::query("UPDATE audit_log SET hash = $1 WHERE id = $2")
         .bind(natlis::audit::entry_hash(&row))
         .bind(id)

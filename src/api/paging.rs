@@ -24,21 +24,7 @@ pub struct Paging {
 impl Paging {
     /// The page's bounds, checked: (limit, offset).
     pub fn bounds(&self) -> Result<(usize, usize), Error> {
-        let limit = match self.limit {
-            None => MAX_LIMIT,
-            Some(n) if (1..=MAX_LIMIT).contains(&n) => n,
-            Some(n) => {
-                return Err(Error::invalid(
-                    "limit",
-                    format!("{n}: a page holds 1 to {MAX_LIMIT} items"),
-                ))
-            }
-        };
-        let offset = match self.offset {
-            None => 0,
-            Some(n) if n >= 0 => n,
-            Some(n) => return Err(Error::invalid("offset", format!("{n}: not below 0"))),
-        };
+        let (limit, offset) = crate::service::page_bounds(self.limit, self.offset, MAX_LIMIT)?;
         Ok((limit as usize, offset as usize))
     }
 }

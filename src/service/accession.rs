@@ -1269,21 +1269,7 @@ pub async fn list(
     tz: FixedOffset,
 ) -> Result<TubePage, Error> {
     actor.require(Action::ViewTube)?;
-    let limit = match f.limit {
-        None => 100,
-        Some(n @ 1..=1000) => n,
-        Some(n) => {
-            return Err(Error::invalid(
-                "limit",
-                format!("{n} tubes per page: 1 to 1000"),
-            ))
-        }
-    };
-    let offset = match f.offset {
-        None => 0,
-        Some(n) if n >= 0 => n,
-        Some(n) => return Err(Error::invalid("offset", format!("{n}: not below 0"))),
-    };
+    let (limit, offset) = super::page_bounds(f.limit, f.offset, 100)?;
     let (site_id, lab_id, region) = scope_filter(&actor.scope);
     let site = f.site.as_ref().map(|s| s.trim().to_ascii_uppercase());
     let lab = f.lab.as_ref().map(|s| s.trim().to_ascii_uppercase());

@@ -92,3 +92,29 @@ pub fn within_cap<T>(rows: Vec<T>, what: &str, narrow: &str) -> Result<Vec<T>, E
     }
     Ok(rows)
 }
+
+/// A page's bounds from its `limit` (1–1000, `default` when absent) and `offset` (0 or more),
+/// checked: (limit, offset).
+pub fn page_bounds(
+    limit: Option<i64>,
+    offset: Option<i64>,
+    default: i64,
+) -> Result<(i64, i64), Error> {
+    const MAX: i64 = 1000;
+    let limit = match limit {
+        None => default,
+        Some(n) if (1..=MAX).contains(&n) => n,
+        Some(n) => {
+            return Err(Error::invalid(
+                "limit",
+                format!("{n}: a page holds 1 to {MAX} items"),
+            ))
+        }
+    };
+    let offset = match offset {
+        None => 0,
+        Some(n) if n >= 0 => n,
+        Some(n) => return Err(Error::invalid("offset", format!("{n}: not below 0"))),
+    };
+    Ok((limit, offset))
+}
