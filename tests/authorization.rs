@@ -14,6 +14,7 @@ on_both_databases!(
     browser_sessions_need_csrf_and_logins_are_rate_limited,
     revoked_tokens_stop_working,
     a_user_sees_and_ends_their_own_sessions,
+    no_answer_shows_what_is_outside_the_callers_scope,
 );
 
 struct World {
@@ -819,4 +820,155 @@ async fn metrics_can_be_put_behind_a_token() {
     assert_eq!(ok.status().as_u16(), 200);
     // Without a token configured (the test app), anyone may scrape.
     assert_eq!(app.with_token("").get("/metrics").await.status, 200);
+}
+
+/// Whether `text` names `id` as a whole (`T-1` in `"T-1"`, not in `INST-1`).
+fn names(text: &str, id: &str) -> bool {
+    let part = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    text.match_indices(id).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + id.len()..].chars().next();
+        !before.is_some_and(part) && !after.is_some_and(part)
+    })
+}
+
+/// The property over the whole endpoint × role × scope table: for every reading endpoint and
+/// every user, no answer — body, list, count or error — names a tube, person or plate outside
+/// the user's scope (an identifier the caller sent in the request itself aside).
+async fn no_answer_shows_what_is_outside_the_callers_scope(db: Db) {
+    let w = world(db).await;
+    let member = |barcode: &'static str| {
+        let admin = &w.admin;
+        async move {
+            admin.get(&format!("/api/v1/tubes/{barcode}")).await.body["members"][0]["person"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let (p1, p2) = (member("T-1").await, member("T-B").await);
+    let (staff, outsider) = (w.staff_id.clone(), w.outsider_id.clone());
+    // A plate at LAB-B holding T-B.
+    let r = w
+        .user("tech-b")
+        .post(
+            "/api/v1/plates",
+            json!({"lab": "LAB-B", "size": 96, "kit": "DAAN-ORF1AB-N"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let plate_b = r.body["run_no"].as_str().unwrap().to_string();
+    let r = w
+        .user("tech-b")
+        .post(
+            &format!("/api/v1/plates/{plate_b}/wells"),
+            json!({"barcode": "T-B"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let lab_b: Vec<String> = vec!["T-B".into(), p2.clone(), plate_b.clone()];
+    let everyone_else: Vec<String> = vec![staff.clone(), outsider.clone()];
+    let mut hidden: Vec<(&str, Vec<String>)> = vec![];
+    for user in ["collector-s01", "tech-a", "reviewer-a", "cdc-bj"] {
+        hidden.push((user, [lab_b.clone(), everyone_else.clone()].concat()));
+    }
+    hidden.push((
+        "collector-s02",
+        [
+            vec!["T-1".to_string(), p1.clone()],
+            lab_b.clone(),
+            everyone_else.clone(),
+        ]
+        .concat(),
+    ));
+    hidden.push((
+        "tech-b",
+        vec!["T-1".into(), p1.clone(), staff.clone(), outsider.clone()],
+    ));
+    hidden.push((
+        "hr-1",
+        [
+            vec!["T-1".to_string(), p1.clone(), outsider.clone()],
+            lab_b.clone(),
+        ]
+        .concat(),
+    ));
+    hidden.push((
+        "nobody",
+        [
+            vec!["T-1".to_string(), p1.clone()],
+            lab_b.clone(),
+            everyone_else.clone(),
+        ]
+        .concat(),
+    ));
+    let mut paths: Vec<String> = [
+        "/api/v1/tubes",
+        "/api/v1/review",
+        "/api/v1/rechecks",
+        "/api/v1/resampling",
+        "/api/v1/cdc/queue",
+        "/api/v1/cdc/breaches",
+        "/api/v1/results/returned",
+        "/api/v1/plates",
+        "/api/v1/turnaround/at-risk",
+        "/api/v1/turnaround/capacity",
+        "/api/v1/turnaround/report",
+        "/api/v1/push/messages",
+        "/api/v1/me",
+        "/api/v1/me/sessions",
+        "/api/v1/sites",
+        "/api/v1/labs",
+        "/api/v1/institutions",
+    ]
+    .iter()
+    .map(|p| p.to_string())
+    .collect();
+    for b in ["T-1", "T-B"] {
+        for tail in ["", "/results", "/attempts", "/timeline", "/label.svg"] {
+            paths.push(format!("/api/v1/tubes/{b}{tail}"));
+        }
+        paths.push(format!("/api/v1/audit?entity=tube:{b}"));
+    }
+    for uid in [&p1, &p2, &staff, &outsider] {
+        for tail in ["", "/status", "/results", "/code.svg", "/unmasked"] {
+            paths.push(format!("/api/v1/persons/{uid}{tail}"));
+        }
+        paths.push(format!("/api/v1/audit?entity=person:{uid}"));
+    }
+    for tail in ["", "/imports", "/proposal"] {
+        paths.push(format!("/api/v1/plates/{plate_b}{tail}"));
+    }
+    paths.push(format!("/api/v1/audit?entity=plate:{plate_b}"));
+    let mut checked = 0;
+    for (user, secrets) in &hidden {
+        for path in &paths {
+            let r = w.user(user).get(path).await;
+            assert!(r.status < 500, "GET {path} as {user}: {r:?}");
+            let text = match &r.body {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            for secret in secrets {
+                if path.contains(secret.as_str()) {
+                    // Asked by name: it does not exist for the caller. (A label is drawn from
+                    // the barcode given, whether a tube has it or not: it reads nothing.)
+                    assert!(
+                        [401, 403, 404].contains(&r.status)
+                            || (path.ends_with("/label.svg") && r.status == 200),
+                        "GET {path} as {user} answers {} for what is outside the scope: {text}",
+                        r.status
+                    );
+                    continue;
+                }
+                assert!(
+                    !names(&text, secret),
+                    "GET {path} as {user} ({}) shows {secret}: {text}",
+                    r.status
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, hidden.len() * paths.len());
 }
