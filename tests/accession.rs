@@ -74,6 +74,18 @@ async fn posts_that_ignored_the_idempotency_key_replay_it(db: Db) {
 /// Every list endpoint answers a page with how many there are in all and where the next page
 /// starts; a bad page is refused, named.
 async fn every_list_pages_and_says_how_many(db: Db) {
+    // (Every answer in the suite is checked against the API document by TestApp::send; the
+    // check finds the operations.)
+    let labs = common::openapi::statuses("GET", "/api/v1/labs").unwrap();
+    assert!(labs.contains(&"200".to_string()) && !labs.contains(&"401".to_string()));
+    let fill = common::openapi::statuses("POST", "/api/v1/plates/P-1/fill").unwrap();
+    for s in ["200", "401", "403", "404", "409", "422"] {
+        assert!(fill.contains(&s.to_string()), "{s}: {fill:?}");
+    }
+    assert_eq!(
+        common::openapi::statuses("GET", "/api/v1/no-such-thing"),
+        None
+    );
     let app = TestApp::start(db).await;
     app.seed().await;
     for n in 0..3 {

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod audit;
+mod error_docs;
 mod kits;
 mod labels;
 mod ops;
@@ -147,7 +148,7 @@ struct ApiDoc;
 
 /// The whole application: API, OpenAPI document, health and metrics.
 pub fn app(state: AppState) -> Router {
-    let (router, api) = openapi_router().split_for_parts();
+    let (router, api) = router_and_document();
     let api = std::sync::Arc::new(api);
     router
         .route(
@@ -223,9 +224,16 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }
 
+/// The API's router and its complete document (with every operation's error answers).
+fn router_and_document() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut api) = openapi_router().split_for_parts();
+    error_docs::add_common_errors(&mut api);
+    (router, api)
+}
+
 /// The OpenAPI document, for `natlis openapi` and its snapshot test.
 pub fn openapi_json() -> String {
-    let (_, api) = openapi_router().split_for_parts();
+    let (_, api) = router_and_document();
     api.to_pretty_json().expect("OpenAPI serialises")
 }
 

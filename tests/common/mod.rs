@@ -48,6 +48,53 @@ pub struct TestApp {
     _key_dir: std::sync::Arc<tempfile::TempDir>,
 }
 
+/// The API document, for checking the suite's answers against it.
+pub mod openapi {
+    use std::sync::OnceLock;
+
+    /// (method, path template segments, documented statuses) of every operation.
+    type Operation = (String, Vec<String>, Vec<String>);
+
+    fn operations() -> &'static [Operation] {
+        static OPS: OnceLock<Vec<Operation>> = OnceLock::new();
+        OPS.get_or_init(|| {
+            let doc: serde_json::Value =
+                serde_json::from_str(&natlis::api::openapi_json()).unwrap();
+            let mut ops = vec![];
+            for (path, item) in doc["paths"].as_object().unwrap() {
+                for (method, op) in item.as_object().unwrap() {
+                    let Some(responses) = op["responses"].as_object() else {
+                        continue;
+                    };
+                    ops.push((
+                        method.to_uppercase(),
+                        path.split('/').map(String::from).collect(),
+                        responses.keys().cloned().collect(),
+                    ));
+                }
+            }
+            ops
+        })
+    }
+
+    /// The statuses documented for the operation a request reaches, if the document has it
+    /// (the most literal template wins: `/plates/{plate}/fill` over `/plates/{plate}/{x}`).
+    pub fn statuses(method: &str, path: &str) -> Option<Vec<String>> {
+        let segments: Vec<&str> = path.split('/').collect();
+        operations()
+            .iter()
+            .filter(|(m, t, _)| {
+                m == method
+                    && t.len() == segments.len()
+                    && t.iter()
+                        .zip(&segments)
+                        .all(|(t, s)| t.starts_with('{') || t == s)
+            })
+            .max_by_key(|(_, t, _)| t.iter().filter(|s| !s.starts_with('{')).count())
+            .map(|(_, _, statuses)| statuses.clone())
+    }
+}
+
 /// Where the tests' logs go; `scripts/test.sh` greps them for full ID numbers afterwards.
 pub fn log_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-logs")
@@ -236,8 +283,19 @@ impl TestApp {
                 format!("Bearer {}", self.token).parse().unwrap(),
             );
         }
+        let (method, path) = (
+            request.method().to_string(),
+            request.url().path().to_string(),
+        );
         let resp = self.client.execute(request).await.unwrap();
         let status = resp.status().as_u16();
+        // Every answer of the suite is one the API document promises for the operation.
+        if let Some(documented) = openapi::statuses(&method, &path) {
+            assert!(
+                documented.iter().any(|s| s == &status.to_string() || s == "default"),
+                "{method} {path} answered {status}, which the API document does not list for it ({documented:?})"
+            );
+        }
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
