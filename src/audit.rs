@@ -249,6 +249,7 @@ pub fn spawn_sealer(store: Store, every: std::time::Duration) {
 
 /// What `verify` found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = AuditReport)]
 pub struct Report {
     pub seals: i64,
     pub sealed_entries: i64,

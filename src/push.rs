@@ -169,6 +169,9 @@ async fn look_after(
     }
     // (A message whose worker died mid-batch needs nothing here: when its lease runs out it is
     // claimable again, with the same key and version.)
+    if round % 5 == 0 {
+        promote_orphans(store).await?;
+    }
     if round % 150 == 0 {
         // Now and then, not on every look (it counts the whole queue). States are written into
         // the statement, so the planner sees that a partial index matches.
@@ -179,6 +182,30 @@ async fn look_after(
         .fetch_one(store.reader())
         .await?;
         metrics::gauge!("natlis_push_queue_depth").set(depth as f64);
+    }
+    Ok(())
+}
+
+/// Makes pending a person's next version that waits behind nothing. On PostgreSQL a new version
+/// can be written as waiting behind one that a delivery settles at the same moment, in a
+/// transaction that cannot see the new one yet — and then nothing would ever promote it. Found
+/// here within a second; the sink loops' rescans claim it.
+async fn promote_orphans(store: &Store) -> anyhow::Result<()> {
+    let promoted: Vec<(i64,)> = sqlx::query_as(&format!(
+        "UPDATE outbox SET status = '{pending}' WHERE id IN (SELECT MIN(w.id) FROM outbox w \
+         WHERE w.status = '{waiting}' AND NOT EXISTS (SELECT 1 FROM outbox e \
+           WHERE e.sink_id = w.sink_id AND e.key = w.key AND e.status = '{pending}') \
+         GROUP BY w.sink_id, w.key) AND status = '{waiting}' RETURNING id",
+        pending = state::PENDING,
+        waiting = state::WAITING,
+    ))
+    .fetch_all(store.writer())
+    .await?;
+    if !promoted.is_empty() {
+        tracing::info!(
+            messages = promoted.len(),
+            "push: versions left waiting behind nothing were made pending"
+        );
     }
     Ok(())
 }

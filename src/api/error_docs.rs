@@ -1,7 +1,7 @@
 //! The error answers every operation can give, written into the API document: each handler
 //! documents its own outcomes; this adds the ones the edges give to any request — a body or
 //! parameter that cannot be read (400), no or bad credentials (401), a role that may not (403),
-//! an object outside the caller's scope or none at all (404, paths with parameters), a change
+//! an object named in the path or a filter that is outside the caller's scope or does not exist (404), a change
 //! that conflicts with the state (409, changes), a body too large (413) or not JSON (415), a
 //! field that fails validation or a control character in a parameter (422), a login locked
 //! out (429). Every answer has the `ErrorBody` shape.
@@ -46,13 +46,12 @@ fn document(op: &mut Operation, path: &str, change: bool) {
         add(op, "401", "no credentials, or they are not valid");
         add(op, "403", "the caller's role may not do this");
     }
-    if path.contains('{') {
-        add(
-            op,
-            "404",
-            "no such object — or one outside the caller's scope",
-        );
-    }
+    // (Filters name objects too: `?plate=`, `?lab=`.)
+    add(
+        op,
+        "404",
+        "no such object (in the path or a filter) — or one outside the caller's scope",
+    );
     if change {
         add(op, "409", "the change conflicts with the state");
     }

@@ -163,8 +163,44 @@ pub fn app(state: AppState) -> Router {
             Error::not_found("route.not_found", "no such endpoint; see /api/openapi.json")
         })
         .layer(axum::middleware::from_fn(refuse_control_characters))
+        .layer(axum::middleware::from_fn(rejections_as_error_bodies))
         .layer(axum::middleware::from_fn(crate::metrics::track))
         .with_state(state)
+}
+
+/// Answers axum's own refusals (a path or query parameter that does not parse, a method the
+/// route lacks, …), which are plain text, as every other error is: an `ErrorBody` in JSON.
+async fn rejections_as_error_bodies(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let resp = next.run(req).await;
+    let plain = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    let status = resp.status();
+    if !plain || !status.is_client_error() {
+        return resp;
+    }
+    let text = match axum::body::to_bytes(resp.into_body(), 64 * 1024).await {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(_) => String::new(),
+    };
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "request.too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "request.unsupported_media_type",
+        StatusCode::METHOD_NOT_ALLOWED => "request.method_not_allowed",
+        StatusCode::UNPROCESSABLE_ENTITY => "request.invalid",
+        _ => "request.malformed",
+    };
+    let message = if text.trim().is_empty() {
+        status.canonical_reason().unwrap_or("refused").to_string()
+    } else {
+        text.trim().to_string()
+    };
+    Error::new(status, code, message).into_response()
 }
 
 /// Refuses a request whose path or query holds a control character (`%00` …) with a 422 that

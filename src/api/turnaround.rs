@@ -74,9 +74,10 @@ async fn capacity(
 /// share released within the deadline, median/p90/p99 turnaround, minutes per stage,
 /// breaches by stage — in total, by day and by hour in the lab's local time.
 #[utoipa::path(get, path = "/turnaround/report", tag = "turnaround", params(ReportFilter),
-    responses((status = 200, body = Report),
-        (status = 200, content_type = "text/csv", body = String),
-        (status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>),
+    responses((status = 200, description = "the report, as JSON, CSV or XLSX (format or Accept)", content(
+            (Report = "application/json"),
+            (String = "text/csv"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 422, body = ErrorBody)))]
 async fn get_report(
     State(s): State<AppState>,
