@@ -57,6 +57,8 @@ fuzz() {
 
 fuzz sqlite --data-dir "$work/natlis-data"
 db="natlis_fuzz_$$"
-psql "$NATLIS_PG_URL" -qc "CREATE DATABASE $db" >/dev/null
+psql=$(command -v psql || ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | tail -1) \
+  || { echo "schemathesis.sh: psql not found" >&2; exit 1; }
+"$psql" "$NATLIS_PG_URL" -qc "CREATE DATABASE $db" >/dev/null
 fuzz postgres --database-url "${NATLIS_PG_URL%/*}/$db" --audit-key "$work/pg-audit.key"
 echo "schemathesis.sh: no server error and no answer outside the document, on SQLite and PostgreSQL" >&2
