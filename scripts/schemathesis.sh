@@ -44,13 +44,14 @@ fuzz() {
     | python3 -c 'import sys, json; print(json.load(sys.stdin)["token"])') \
     || { echo "schemathesis.sh: $name: could not log in"; cat "$work/$name-serve.log"; exit 1; }
   echo "schemathesis.sh: fuzzing natlis on $name for ${NATLIS_FUZZ_SECONDS:-60} s" >&2
-  "$venv/bin/schemathesis" run "http://127.0.0.1:$port/api/openapi.json" \
+  # (From the work folder: schemathesis keeps a cache in its working directory.)
+  (cd "$work" && "$venv/bin/schemathesis" run "http://127.0.0.1:$port/api/openapi.json" \
     -H "Authorization: Bearer $token" \
     --exclude-path /api/v1/logout --exclude-path '/api/v1/tokens/{prefix}' \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
     --phases examples,fuzzing --max-time "${NATLIS_FUZZ_SECONDS:-60}" -w 2 --no-color \
     --generation-deterministic \
-    >"$work/$name-schemathesis.log" 2>&1 \
+    >"$work/$name-schemathesis.log" 2>&1) \
     || { tail -80 "$work/$name-schemathesis.log"; echo "schemathesis.sh: FAILED on $name (log: $work/$name-schemathesis.log)"; exit 1; }
   tail -12 "$work/$name-schemathesis.log" >&2
 }
