@@ -490,21 +490,25 @@ pub async fn verify(
     report.unsealed_entries = unsealed;
     if let Some(k) = key {
         // Entries not sealed yet: their keyed hashes must still match their content.
-        let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
-            "SELECT id, hash FROM audit_log WHERE seal_id IS NULL ORDER BY id LIMIT 100000",
-        )
-        .fetch_all(&mut *conn)
-        .await?;
-        for chunk in rows.chunks(500) {
-            let (lo, hi) = (chunk[0].0, chunk[chunk.len() - 1].0);
-            let full: Vec<EntryRow> = sqlx::query_as(&format!(
-                "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seal_id IS NULL AND id >= $1 AND id <= $2 ORDER BY id"
-            ))
-            .bind(lo)
-            .bind(hi)
+        let mut after = 0i64;
+        loop {
+            let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
+                "SELECT id, hash FROM audit_log WHERE seal_id IS NULL AND id > $1 ORDER BY id LIMIT 500",
+            )
+            .bind(after)
             .fetch_all(&mut *conn)
             .await?;
-            for (r, (_, hash)) in full.iter().zip(chunk) {
+            let Some(&(last, _)) = rows.last() else {
+                break;
+            };
+            let full: Vec<EntryRow> = sqlx::query_as(&format!(
+                "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seal_id IS NULL AND id > $1 AND id <= $2 ORDER BY id"
+            ))
+            .bind(after)
+            .bind(last)
+            .fetch_all(&mut *conn)
+            .await?;
+            for (r, (_, hash)) in full.iter().zip(&rows) {
                 if hash.as_deref() != Some(stored_hash(Some(k), &entry_hash(r)).as_str()) {
                     return Ok(bad(
                         report,
@@ -513,6 +517,7 @@ pub async fn verify(
                     ));
                 }
             }
+            after = last;
         }
     }
     if let (Some(k), Some(seal), Some(hash)) = (key, report.last_seal, &report.last_hash) {

@@ -857,15 +857,7 @@ pub async fn release_negatives(
 ) -> Result<BulkRelease, Error> {
     tx.actor().require(Action::Review)?;
     let p = super::plates::lock(tx, plate, Action::ViewReview).await?;
-    let rows: Vec<AttemptRow> = sqlx::query_as(&format!(
-        "{ATTEMPT_SELECT} WHERE p.id = $1 AND a.status = $2 AND a.decision IS NULL ORDER BY a.well"
-    ))
-    .bind(p.id)
-    .bind(attempt_status::CALLED)
-    .fetch_all(tx.conn())
-    .await?;
-    let mut rows = rows;
-    in_well_order(&mut rows, p.size());
+    let rows = awaiting_review(tx, &p).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.tube_id).collect();
     let earlier = earlier_calls(tx.conn(), &ids).await?;
     tx.begin_bulk(
@@ -902,13 +894,26 @@ pub async fn release_negatives(
     })
 }
 
-/// Attempts in the plate's well order (A1, A2 … A12, B1 …), not the text order of well names.
-fn in_well_order(rows: &mut [AttemptRow], size: instrument_adapters::PlateSize) {
+/// A plate's called attempts awaiting a decision, in the plate's well order (A1, A2 … A12,
+/// B1 …), not the text order of well names.
+async fn awaiting_review(
+    tx: &mut Tx,
+    p: &super::plates::PlateRow,
+) -> Result<Vec<AttemptRow>, Error> {
+    let mut rows: Vec<AttemptRow> = sqlx::query_as(&format!(
+        "{ATTEMPT_SELECT} WHERE p.id = $1 AND a.status = $2 AND a.decision IS NULL"
+    ))
+    .bind(p.id)
+    .bind(attempt_status::CALLED)
+    .fetch_all(tx.conn())
+    .await?;
+    let size = p.size();
     rows.sort_by_key(|r| {
         instrument_adapters::Well::parse(&r.well, size)
             .map(|w| (w.row, w.col))
             .unwrap_or((u8::MAX, u8::MAX))
     });
+    Ok(rows)
 }
 
 /// One decision for every tube of a failed run.
@@ -954,16 +959,12 @@ pub async fn redo_invalid_run(
         ));
     }
     let p = super::plates::lock(tx, plate, Action::ViewReview).await?;
-    let rows: Vec<AttemptRow> = sqlx::query_as(&format!(
-        "{ATTEMPT_SELECT} WHERE p.id = $1 AND a.status = $2 AND a.decision IS NULL ORDER BY a.well"
-    ))
-    .bind(p.id)
-    .bind(attempt_status::CALLED)
-    .fetch_all(tx.conn())
-    .await?;
     // (Tubes on a valid run of the plate, if a later round was valid, are left for review.)
-    let mut rows: Vec<AttemptRow> = rows.into_iter().filter(|r| r.run_valid == 0).collect();
-    in_well_order(&mut rows, p.size());
+    let rows: Vec<AttemptRow> = awaiting_review(tx, &p)
+        .await?
+        .into_iter()
+        .filter(|r| r.run_valid == 0)
+        .collect();
     if rows.is_empty() {
         return Err(Error::conflict(
             "plate.run_not_invalid",
