@@ -86,6 +86,21 @@ async fn every_list_pages_and_says_how_many(db: Db) {
         common::openapi::statuses("GET", "/api/v1/no-such-thing"),
         None
     );
+    // …and their bodies: a lab list of the wrong shape, an error without its code, an
+    // undocumented content type are each named.
+    let check = |status, ct, body: &serde_json::Value| {
+        common::openapi::check("GET", "/api/v1/labs", status, Some(ct), body)
+    };
+    assert_eq!(check(200, "application/json", &json!([])), Ok(()));
+    let wrong = check(200, "application/json", &json!([{"code": 7}])).unwrap_err();
+    assert!(
+        wrong.contains("schema refuses") && wrong.contains("/0"),
+        "{wrong}"
+    );
+    let wrong = check(404, "application/json", &json!({"error": {}})).unwrap_err();
+    assert!(wrong.contains("schema refuses"), "{wrong}");
+    let wrong = check(200, "text/html", &json!("<p>")).unwrap_err();
+    assert!(wrong.contains("text/html"), "{wrong}");
     let app = TestApp::start(db).await;
     app.seed().await;
     for n in 0..3 {

@@ -63,7 +63,7 @@ async fn list_messages(
 /// Sends a failed or dead message again, with the same key and version (admins); earlier
 /// failed or dead versions of the same person go again too, first.
 #[utoipa::path(post, path = "/push/messages/{id}/resend", tag = "push", params(("id" = i64, Path)),
-    responses((status = 200), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = push::Resent), (status = 409, body = ErrorBody)))]
 async fn resend(
     State(s): State<AppState>,
     actor: Actor,
@@ -74,7 +74,11 @@ async fn resend(
     write(&s, &actor, &headers, fp, StatusCode::OK, move |tx| {
         Box::pin(async move {
             let requeued = push::resend(tx, id).await?;
-            Ok(serde_json::json!({ "id": id, "status": "pending", "requeued": requeued }))
+            Ok(push::Resent {
+                id,
+                status: "pending".into(),
+                requeued,
+            })
         })
     })
     .await

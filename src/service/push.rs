@@ -725,6 +725,19 @@ pub async fn messages(
     })
 }
 
+/// The answer to a resend: the message is queued again, with how many went with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Resent {
+    /// The message resent.
+    pub id: i64,
+    /// Always `pending`: the message waits for the sink's worker.
+    #[schema(example = "pending")]
+    pub status: String,
+    /// How many messages were queued again (this one and the person's earlier failed or dead
+    /// versions for the sink).
+    pub requeued: u64,
+}
+
 /// Sends a failed or dead message again (admins), with the same key and version, attempts
 /// from zero — together with the earlier failed or dead versions of the same person for that
 /// sink, so the receiver still gets them in order. Returns how many were queued.

@@ -48,50 +48,172 @@ pub struct TestApp {
     _key_dir: std::sync::Arc<tempfile::TempDir>,
 }
 
-/// The API document, for checking the suite's answers against it.
+/// The API document, for checking the suite's answers against it: every answer's status, its
+/// content type, and a JSON body against the schema documented for that status.
 pub mod openapi {
-    use std::sync::OnceLock;
+    use serde_json::Value;
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
 
-    /// (method, path template segments, documented statuses) of every operation.
-    type Operation = (String, Vec<String>, Vec<String>);
+    /// One operation of the document.
+    struct Operation {
+        method: String,
+        /// The path template's segments (`{plate}` matches any segment).
+        segments: Vec<String>,
+        /// Documented status (or `default`) → its response object.
+        responses: serde_json::Map<String, Value>,
+    }
 
-    fn operations() -> &'static [Operation] {
-        static OPS: OnceLock<Vec<Operation>> = OnceLock::new();
-        OPS.get_or_init(|| {
-            let doc: serde_json::Value =
-                serde_json::from_str(&natlis::api::openapi_json()).unwrap();
-            let mut ops = vec![];
+    struct Document {
+        operations: Vec<Operation>,
+        /// `components`, so that a response schema's `#/components/schemas/…` resolves.
+        components: Value,
+    }
+
+    fn document() -> &'static Document {
+        static DOC: OnceLock<Document> = OnceLock::new();
+        DOC.get_or_init(|| {
+            let doc: Value = serde_json::from_str(&natlis::api::openapi_json()).unwrap();
+            let mut operations = vec![];
             for (path, item) in doc["paths"].as_object().unwrap() {
                 for (method, op) in item.as_object().unwrap() {
                     let Some(responses) = op["responses"].as_object() else {
                         continue;
                     };
-                    ops.push((
-                        method.to_uppercase(),
-                        path.split('/').map(String::from).collect(),
-                        responses.keys().cloned().collect(),
-                    ));
+                    operations.push(Operation {
+                        method: method.to_uppercase(),
+                        segments: path.split('/').map(String::from).collect(),
+                        responses: responses.clone(),
+                    });
                 }
             }
-            ops
+            Document {
+                operations,
+                components: doc["components"].clone(),
+            }
         })
     }
 
-    /// The statuses documented for the operation a request reaches, if the document has it
-    /// (the most literal template wins: `/plates/{plate}/fill` over `/plates/{plate}/{x}`).
-    pub fn statuses(method: &str, path: &str) -> Option<Vec<String>> {
+    /// The operation a request reaches, if the document has it (the most literal template
+    /// wins: `/plates/{plate}/fill` over `/plates/{plate}/{x}`).
+    fn operation(method: &str, path: &str) -> Option<&'static Operation> {
         let segments: Vec<&str> = path.split('/').collect();
-        operations()
+        document()
+            .operations
             .iter()
-            .filter(|(m, t, _)| {
-                m == method
-                    && t.len() == segments.len()
-                    && t.iter()
+            .filter(|op| {
+                op.method == method
+                    && op.segments.len() == segments.len()
+                    && op
+                        .segments
+                        .iter()
                         .zip(&segments)
                         .all(|(t, s)| t.starts_with('{') || t == s)
             })
-            .max_by_key(|(_, t, _)| t.iter().filter(|s| !s.starts_with('{')).count())
-            .map(|(_, _, statuses)| statuses.clone())
+            .max_by_key(|op| op.segments.iter().filter(|s| !s.starts_with('{')).count())
+    }
+
+    /// The statuses documented for the operation a request reaches, if the document has it.
+    pub fn statuses(method: &str, path: &str) -> Option<Vec<String>> {
+        operation(method, path).map(|op| op.responses.keys().cloned().collect())
+    }
+
+    /// Compiled response schemas by (operation's address, status).
+    type Validators = HashMap<(usize, String), Arc<jsonschema::Validator>>;
+
+    /// A compiled schema of one documented response, kept per (operation, status).
+    fn validator(
+        op: &'static Operation,
+        status: &str,
+        schema: &Value,
+    ) -> Arc<jsonschema::Validator> {
+        static CACHE: OnceLock<Mutex<Validators>> = OnceLock::new();
+        let key = (std::ptr::from_ref(op) as usize, status.to_string());
+        let cache = CACHE.get_or_init(Default::default);
+        if let Some(v) = cache.lock().unwrap().get(&key) {
+            return v.clone();
+        }
+        let mut root = schema.clone();
+        if let Some(obj) = root.as_object_mut() {
+            obj.insert("components".into(), document().components.clone());
+        }
+        let compiled = Arc::new(jsonschema::draft202012::new(&root).unwrap_or_else(|e| {
+            panic!("the API document's schema for {status} does not compile: {e}")
+        }));
+        cache.lock().unwrap().insert(key, compiled.clone());
+        compiled
+    }
+
+    /// Checks one answer against the document: its status is documented for the operation,
+    /// its content type is one documented for that status, and a JSON body is valid under the
+    /// schema documented for it. `Err` says what differs.
+    pub fn check(
+        method: &str,
+        path: &str,
+        status: u16,
+        content_type: Option<&str>,
+        body: &Value,
+    ) -> Result<(), String> {
+        let Some(op) = operation(method, path) else {
+            return Ok(());
+        };
+        let code = status.to_string();
+        let Some((documented, response)) = op
+            .responses
+            .get_key_value(&code)
+            .or_else(|| op.responses.get_key_value("default"))
+        else {
+            return Err(format!(
+                "{method} {path} answered {status}, which the API document does not list for it ({:?})",
+                op.responses.keys().collect::<Vec<_>>()
+            ));
+        };
+        let Some(content_type) = content_type else {
+            return Ok(());
+        };
+        let media = content_type.split(';').next().unwrap_or("").trim();
+        let Some(content) = response["content"].as_object() else {
+            if status == 204 || media.is_empty() {
+                return Ok(());
+            }
+            return Err(format!(
+                "{method} {path} answered {status} with a {media} body; the document promises none"
+            ));
+        };
+        let Some(entry) = content.get(media) else {
+            return Err(format!(
+                "{method} {path} answered {status} as {media}; the document lists {:?}",
+                content.keys().collect::<Vec<_>>()
+            ));
+        };
+        if media != "application/json" {
+            return Ok(());
+        }
+        let Some(schema) = entry.get("schema") else {
+            return Ok(());
+        };
+        let errors: Vec<String> = validator(op, documented, schema)
+            .iter_errors(body)
+            .take(5)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{method} {path} answered {status} with a body the API document's schema refuses:\n  {}\nbody: {}",
+                errors.join("\n  "),
+                clip(body)
+            ))
+        }
+    }
+
+    fn clip(body: &Value) -> String {
+        let text = body.to_string();
+        match text.char_indices().nth(600) {
+            Some((i, _)) => format!("{}…", &text[..i]),
+            None => text,
+        }
     }
 }
 
@@ -289,16 +411,15 @@ impl TestApp {
         );
         let resp = self.client.execute(request).await.unwrap();
         let status = resp.status().as_u16();
-        // Every answer of the suite is one the API document promises for the operation.
-        if let Some(documented) = openapi::statuses(&method, &path) {
-            assert!(
-                documented.iter().any(|s| s == &status.to_string() || s == "default"),
-                "{method} {path} answered {status}, which the API document does not list for it ({documented:?})"
-            );
-        }
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        // Every answer of the suite is one the API document promises for the operation: its
+        // status, its content type, and its body under the documented schema.
+        let content_type = headers.get("content-type").and_then(|v| v.to_str().ok());
+        if let Err(why) = openapi::check(&method, &path, status, content_type, &body) {
+            panic!("{why}");
+        }
         Resp {
             status,
             body,
