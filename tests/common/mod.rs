@@ -55,6 +55,9 @@ pub mod openapi {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex, OnceLock};
 
+    /// Compiled response schemas of one operation, by documented status.
+    type Validators = HashMap<String, Arc<jsonschema::Validator>>;
+
     /// One operation of the document.
     struct Operation {
         method: String,
@@ -62,6 +65,8 @@ pub mod openapi {
         segments: Vec<String>,
         /// Documented status (or `default`) → its response object.
         responses: serde_json::Map<String, Value>,
+        /// The JSON schemas of `responses` compiled so far.
+        validators: Mutex<Validators>,
     }
 
     struct Document {
@@ -84,6 +89,7 @@ pub mod openapi {
                         method: method.to_uppercase(),
                         segments: path.split('/').map(String::from).collect(),
                         responses: responses.clone(),
+                        validators: Mutex::default(),
                     });
                 }
             }
@@ -118,30 +124,23 @@ pub mod openapi {
         operation(method, path).map(|op| op.responses.keys().cloned().collect())
     }
 
-    /// Compiled response schemas by (operation's address, status).
-    type Validators = HashMap<(usize, String), Arc<jsonschema::Validator>>;
-
-    /// A compiled schema of one documented response, kept per (operation, status).
-    fn validator(
-        op: &'static Operation,
-        status: &str,
-        schema: &Value,
-    ) -> Arc<jsonschema::Validator> {
-        static CACHE: OnceLock<Mutex<Validators>> = OnceLock::new();
-        let key = (std::ptr::from_ref(op) as usize, status.to_string());
-        let cache = CACHE.get_or_init(Default::default);
-        if let Some(v) = cache.lock().unwrap().get(&key) {
-            return v.clone();
+    impl Operation {
+        /// The compiled schema of the response documented for `status`, compiled once.
+        fn validator(&self, status: &str, schema: &Value) -> Arc<jsonschema::Validator> {
+            let mut compiled = self.validators.lock().unwrap();
+            compiled
+                .entry(status.to_string())
+                .or_insert_with(|| {
+                    let mut root = schema.clone();
+                    if let Some(obj) = root.as_object_mut() {
+                        obj.insert("components".into(), document().components.clone());
+                    }
+                    Arc::new(jsonschema::draft202012::new(&root).unwrap_or_else(|e| {
+                        panic!("the API document's schema for {status} does not compile: {e}")
+                    }))
+                })
+                .clone()
         }
-        let mut root = schema.clone();
-        if let Some(obj) = root.as_object_mut() {
-            obj.insert("components".into(), document().components.clone());
-        }
-        let compiled = Arc::new(jsonschema::draft202012::new(&root).unwrap_or_else(|e| {
-            panic!("the API document's schema for {status} does not compile: {e}")
-        }));
-        cache.lock().unwrap().insert(key, compiled.clone());
-        compiled
     }
 
     /// Checks one answer against the document: its status is documented for the operation,
@@ -192,7 +191,8 @@ pub mod openapi {
         let Some(schema) = entry.get("schema") else {
             return Ok(());
         };
-        let errors: Vec<String> = validator(op, documented, schema)
+        let errors: Vec<String> = op
+            .validator(documented, schema)
             .iter_errors(body)
             .take(5)
             .map(|e| format!("{} at {}", e, e.instance_path()))
