@@ -2,7 +2,7 @@
 //! Every handler that changes or shows protected data has one (from its credentials, see
 //! [`crate::auth`]); every service function checks it; every audit entry names it.
 
-use crate::auth::policy::{Role, Scope};
+use crate::domain::policy::{Role, Scope};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {

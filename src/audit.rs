@@ -6,7 +6,7 @@
 //! entry that was altered, deleted or slipped into a sealed batch.
 
 use crate::actor::Actor;
-use crate::auth::policy::Action;
+use crate::domain::policy::Action;
 use crate::error::Error;
 use crate::store::time::{show, to_db};
 use crate::store::{Store, Tx};
@@ -658,7 +658,7 @@ async fn entity_in_scope(
     entity_type: &str,
     entity_id: &str,
 ) -> Result<(), Error> {
-    use crate::auth::policy::Scope;
+    use crate::domain::policy::Scope;
     let hidden = || {
         Error::not_found(
             "audit.not_found",

@@ -279,7 +279,7 @@ pub(crate) async fn setup(store: &Store) -> anyhow::Result<String> {
         &mut tx,
         crate::auth::NewUser {
             username: "bench-collector".into(),
-            role: crate::auth::policy::Role::Collector,
+            role: crate::domain::policy::Role::Collector,
             lab: None,
             site: Some("BENCH".into()),
             institution: None,

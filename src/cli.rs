@@ -432,7 +432,8 @@ fn inspect(file: &std::path::Path, profiles: &[PathBuf]) -> anyhow::Result<()> {
 }
 
 async fn user_add(a: UserAddArgs) -> anyhow::Result<()> {
-    use crate::auth::{self, policy::Role, NewUser};
+    use crate::auth::{self, NewUser};
+    use crate::domain::policy::Role;
     let role = Role::parse(a.role.trim()).ok_or_else(|| {
         anyhow::anyhow!(
             "unknown role {:?}: one of {}",

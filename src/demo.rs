@@ -6,8 +6,9 @@
 //! service functions the API uses, so it is validated and audited like real work.
 
 use crate::actor::Actor;
-use crate::auth::{self, policy::Role, NewUser};
+use crate::auth::{self, NewUser};
 use crate::domain::id_number::{check_character, DocumentType};
+use crate::domain::policy::Role;
 use crate::domain::reception::RejectionReason;
 use crate::domain::vocab::{Category, Payer, SampleType, TubeKind};
 use crate::service::accession::{self, CloseTube, Description, OpenTube};

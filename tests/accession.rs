@@ -3,7 +3,7 @@
 mod common;
 
 use common::{id_number, person, Db, TestApp};
-use natlis::auth::policy::Role;
+use natlis::domain::policy::Role;
 use serde_json::json;
 
 on_both_databases!(
@@ -31,7 +31,61 @@ on_both_databases!(
     changes_committed_together_keep_their_own_actor_and_answer,
     two_nodes_share_one_database,
     ops_endpoints,
+    a_corrupt_stored_code_fails_the_read_and_names_it,
 );
+
+/// A stored code natlis does not know (written here with SQL, as a bad restore or a hand edit
+/// would) makes the read fail with the table, column and value — the tube does not silently
+/// become a single tube, nor the person another kind of document.
+async fn a_corrupt_stored_code_fails_the_read_and_names_it(db: Db) {
+    let app = TestApp::start(db).await;
+    app.seed().await;
+    let r = app
+        .post(
+            "/api/v1/tubes",
+            json!({"barcode": "T0001", "kind": "single", "sample_type": "oropharyngeal", "site": "S01",
+                   "category": "close_contact", "people": [person(1)]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let person = r.body["members"][0]["person"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sqlx::query("UPDATE tube SET kind = 'pooled' WHERE barcode = 'T0001'")
+        .execute(app.store.writer())
+        .await
+        .unwrap();
+    let mut conn = app.store.reader().acquire().await.unwrap();
+    let e = natlis::store::tube::by_barcode(&mut conn, "T0001")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("tube.kind") && e.contains("\"pooled\" is not a TubeKind code"),
+        "{e}"
+    );
+    // Over the API: an internal error with a reference, nothing made up.
+    let r = app.get("/api/v1/tubes/T0001").await;
+    assert_eq!(r.status, 500, "{r:?}");
+    assert_eq!(r.body["error"]["code"], "internal");
+
+    sqlx::query("UPDATE person SET doc_type = 'id_card' WHERE uid = $1")
+        .bind(&person)
+        .execute(app.store.writer())
+        .await
+        .unwrap();
+    let e = natlis::store::person::by_uid(&mut conn, &person)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("person.doc_type") && e.contains("\"id_card\" is not a DocumentType code"),
+        "{e}"
+    );
+    let r = app.get(&format!("/api/v1/persons/{person}")).await;
+    assert_eq!(r.status, 500, "{r:?}");
+}
 
 /// Routes that ran a keyed repeat again (a second sink, 409; a second fill) replay the first
 /// answer now. (Login, user and token creation carry secrets and are never stored; an import

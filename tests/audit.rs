@@ -5,7 +5,7 @@
 mod common;
 
 use common::{person, Db, TestApp};
-use natlis::auth::policy::Role;
+use natlis::domain::policy::Role;
 use serde_json::json;
 
 on_both_databases!(

@@ -10,7 +10,7 @@ mod common;
 use common::lab::{self, decide, item};
 use common::receiver::{self, Received, Receiver, KEY, TOKEN};
 use common::{Db, TestApp};
-use natlis::auth::policy::Role;
+use natlis::domain::policy::Role;
 use natlis::synth::Shape;
 use serde_json::json;
 use std::collections::BTreeMap;

@@ -27,7 +27,7 @@ fn vocabularies_are_documented_by_their_wire_codes() {
     fn codes<T: std::fmt::Display>(all: &[T]) -> Vec<String> {
         all.iter().map(|v| v.to_string()).collect()
     }
-    assert_eq!(documented("Role"), codes(natlis::auth::policy::Role::ALL));
+    assert_eq!(documented("Role"), codes(natlis::domain::policy::Role::ALL));
     assert_eq!(documented("TubeKind"), codes(TubeKind::ALL));
     assert_eq!(documented("SampleType"), codes(SampleType::ALL));
     assert_eq!(documented("Category"), codes(Category::ALL));

@@ -5,7 +5,7 @@ mod common;
 
 use common::{person, Db, TestApp};
 use instrument_adapters::{PlateSize, Well};
-use natlis::auth::policy::Role;
+use natlis::domain::policy::Role;
 use natlis::synth::{cfx_csv, SynthWell};
 use serde_json::{json, Value};
 

@@ -7,7 +7,7 @@ mod common;
 
 use common::lab;
 use common::{person, Db, TestApp};
-use natlis::auth::policy::Role;
+use natlis::domain::policy::Role;
 use natlis::service::turnaround_report::fold;
 use natlis::synth::Shape;
 use serde_json::{json, Value};

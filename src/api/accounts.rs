@@ -210,7 +210,7 @@ async fn issue_token(
 ) -> Result<Response, Error> {
     // An auditor reads and changes nothing: no long-lived credential of their own either (they
     // log in for a session that expires).
-    if actor.role == crate::auth::policy::Role::Auditor {
+    if actor.role == crate::domain::policy::Role::Auditor {
         return Err(Error::new(
             StatusCode::FORBIDDEN,
             "auth.forbidden",

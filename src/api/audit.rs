@@ -3,7 +3,7 @@
 use super::AppState;
 use crate::actor::Actor;
 use crate::audit::{self, Entry, Report};
-use crate::auth::policy::Action;
+use crate::domain::policy::Action;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
 use axum::extract::{Query, State};
@@ -43,7 +43,7 @@ async fn history(
     responses((status = 200, body = Report), (status = 403, body = ErrorBody)))]
 async fn verify(State(s): State<AppState>, actor: Actor) -> Result<Json<Report>, Error> {
     actor.require(Action::ViewAudit)?;
-    if actor.role == crate::auth::policy::Role::LabReviewer {
+    if actor.role == crate::domain::policy::Role::LabReviewer {
         return Err(actor.out_of_scope("the whole audit trail"));
     }
     let mut conn = s.store.reader().acquire().await?;

@@ -4,7 +4,9 @@
 //! an object named in the path or a filter that is outside the caller's scope or does not exist (404), a change
 //! that conflicts with the state (409, changes), a body too large (413) or not JSON (415), a
 //! field that fails validation or a control character in a parameter (422), a login locked
-//! out (429). Every answer has the `ErrorBody` shape.
+//! out (429), and an internal error (500: a fault of natlis or its data, such as a stored value
+//! it cannot read; the body gives a reference to the log entry). Every answer has the
+//! `ErrorBody` shape.
 
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::{OpenApi, RefOr, Response, ResponseBuilder};
@@ -67,6 +69,11 @@ fn document(op: &mut Operation, path: &str, change: bool) {
     if path.ends_with("/login") {
         add(op, "429", "too many failed logins: locked out for a while");
     }
+    add(
+        op,
+        "500",
+        "an internal error; `message` gives the reference of its log entry",
+    );
 }
 
 /// Adds the edges' error answers to every operation of the document.

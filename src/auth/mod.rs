@@ -4,9 +4,9 @@
 //! a request's credentials into an [`Actor`].
 
 pub mod extract;
-pub mod policy;
 
 use crate::actor::Actor;
+use crate::domain::policy::{self, Action, Role, Scope};
 use crate::error::Error;
 use crate::service::{parse_code, registry, snapshot};
 use crate::store::time::to_db;
@@ -17,7 +17,6 @@ use argon2::password_hash::{
 use argon2::Argon2;
 use base64::Engine;
 use chrono::Duration;
-use policy::{Action, Role, Scope};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -276,11 +275,12 @@ pub async fn issue_token(
     if me.username != username {
         me.require(Action::ManageUsers)?;
     }
-    let row: Option<(i64, String)> =
+    let row: Option<(i64, Role)> =
         sqlx::query_as("SELECT id, role FROM app_user WHERE username = $1 AND disabled = 0")
             .bind(username)
             .fetch_optional(tx.conn())
-            .await?;
+            .await
+            .map_err(crate::store::code::in_table("app_user"))?;
     let (user_id, role) = row
         .ok_or_else(|| Error::not_found("user.not_found", format!("no active user {username}")))?;
     let (secret, hash, prefix) = new_secret();
@@ -307,7 +307,7 @@ pub async fn issue_token(
     );
     Ok(IssuedToken {
         username: username.to_string(),
-        role: Role::parse(&role).unwrap_or(Role::Auditor),
+        role,
         token: secret,
         prefix,
     })
@@ -411,7 +411,7 @@ pub async fn logout(tx: &mut Tx, secret: &str) -> Result<(), Error> {
 #[derive(sqlx::FromRow)]
 struct PrincipalRow {
     username: String,
-    role: String,
+    role: Role,
     lab_id: Option<i64>,
     lab_code: Option<String>,
     site_id: Option<i64>,
@@ -423,7 +423,7 @@ struct PrincipalRow {
 
 impl PrincipalRow {
     fn actor(self) -> Actor {
-        let role = Role::parse(&self.role).unwrap_or(Role::Auditor);
+        let role = self.role;
         let scope = match role.scope_kind() {
             None => Scope::Everywhere,
             Some("lab") => Scope::Lab {

@@ -5,7 +5,6 @@
 //! female), 1 check character computed over the first 17 digits with ISO 7064 MOD 11-2.
 
 use chrono::{Datelike, NaiveDate};
-use serde::{Deserialize, Serialize};
 use std::fmt;
 
 const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
@@ -38,12 +37,12 @@ pub enum IdNumberError {
     CheckMismatch { expected: char, found: char },
 }
 
-/// Sex as encoded in the sequence digits of a resident ID number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Sex {
-    Male,
-    Female,
+crate::domain::vocab::vocabulary! {
+    /// Sex as encoded in the sequence digits of a resident ID number.
+    Sex {
+        Male = "male",
+        Female = "female",
+    }
 }
 
 /// A valid 18-digit resident ID number, stored upper-case.
@@ -128,47 +127,21 @@ impl fmt::Display for ResidentId {
     }
 }
 
-/// The kind of identity document a person presents.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DocumentType {
-    /// 居民身份证
-    ResidentId,
-    /// 护照
-    Passport,
-    /// 港澳居民来往内地通行证
-    HkMacauPermit,
-    /// 台湾居民来往大陆通行证
-    TaiwanPermit,
-    /// 外国人永久居留身份证
-    ForeignerPermanentResidence,
-    /// 其他证件
-    Other,
-}
-
-impl DocumentType {
-    pub const ALL: [DocumentType; 6] = [
-        Self::ResidentId,
-        Self::Passport,
-        Self::HkMacauPermit,
-        Self::TaiwanPermit,
-        Self::ForeignerPermanentResidence,
-        Self::Other,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ResidentId => "resident_id",
-            Self::Passport => "passport",
-            Self::HkMacauPermit => "hk_macau_permit",
-            Self::TaiwanPermit => "taiwan_permit",
-            Self::ForeignerPermanentResidence => "foreigner_permanent_residence",
-            Self::Other => "other",
-        }
-    }
-
-    pub fn from_db(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|d| d.as_str() == s)
+crate::domain::vocab::vocabulary! {
+    /// The kind of identity document a person presents.
+    DocumentType {
+        /// 居民身份证
+        ResidentId = "resident_id",
+        /// 护照
+        Passport = "passport",
+        /// 港澳居民来往内地通行证
+        HkMacauPermit = "hk_macau_permit",
+        /// 台湾居民来往大陆通行证
+        TaiwanPermit = "taiwan_permit",
+        /// 外国人永久居留身份证
+        ForeignerPermanentResidence = "foreigner_permanent_residence",
+        /// 其他证件
+        Other = "other",
     }
 }
 

@@ -9,6 +9,7 @@ pub mod kit;
 pub mod mask;
 pub mod personal_code;
 pub mod plate;
+pub mod policy;
 pub mod push;
 pub mod reception;
 pub mod review;

@@ -3,8 +3,8 @@
 
 /// Defines a closed vocabulary: a `Copy` enum with stable snake_case codes, parsing and listing.
 macro_rules! vocabulary {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $code:literal),+ $(,)? }) => {
-        $(#[$meta])*
+    ($(#[doc = $doc:literal])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $code:literal),+ $(,)? }) => {
+        $(#[doc = $doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
         pub enum $name { $($(#[$vmeta])* #[serde(rename = $code)] $variant),+ }
 
@@ -12,8 +12,11 @@ macro_rules! vocabulary {
         // list the Rust variant names).
         impl utoipa::PartialSchema for $name {
             fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                let doc: &[&str] = &[$($doc),*];
+                let doc = doc.iter().map(|l| l.trim()).collect::<Vec<_>>().join("\n");
                 utoipa::openapi::schema::ObjectBuilder::new()
                     .schema_type(utoipa::openapi::schema::Type::String)
+                    .description((!doc.is_empty()).then_some(doc))
                     .enum_values(Some([$($code),+]))
                     .into()
             }
@@ -38,8 +41,45 @@ macro_rules! vocabulary {
                 f.write_str(self.as_str())
             }
         }
+
+        /// A stored code, decoded strictly: a code the vocabulary does not know is an error,
+        /// never another value.
+        impl TryFrom<String> for $name {
+            type Error = $crate::domain::vocab::UnknownCode;
+
+            fn try_from(code: String) -> Result<Self, Self::Error> {
+                Self::parse(&code).ok_or_else(|| $crate::domain::vocab::UnknownCode {
+                    vocabulary: stringify!($name),
+                    code,
+                    known: &[$($code),+],
+                })
+            }
+        }
     };
 }
+
+/// A code that is not in its vocabulary (a stored value natlis did not write, or wrote with
+/// a vocabulary it no longer has).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownCode {
+    pub vocabulary: &'static str,
+    pub code: String,
+    pub known: &'static [&'static str],
+}
+
+impl std::fmt::Display for UnknownCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:?} is not a {} code (known: {})",
+            self.code,
+            self.vocabulary,
+            self.known.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownCode {}
 pub(crate) use vocabulary;
 
 vocabulary! {
@@ -192,6 +232,19 @@ mod tests {
         }
         assert_eq!(Payer::parse("self"), Some(Payer::SelfPay));
         assert_eq!(TubeKind::parse("pooled"), None);
+    }
+
+    #[test]
+    fn an_unknown_stored_code_is_an_error_that_names_it() {
+        assert_eq!(TubeKind::try_from("pool".to_string()), Ok(TubeKind::Pool));
+        let e = TubeKind::try_from("pooled".to_string()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "\"pooled\" is not a TubeKind code (known: single, pool, environment)"
+        );
+        for c in Category::ALL {
+            assert_eq!(Category::try_from(c.as_str().to_string()), Ok(*c));
+        }
     }
 
     #[test]

@@ -5,12 +5,13 @@ use super::persons::{self, PersonScan, PersonView};
 use super::registry::{self, SiteRules};
 use super::{parse_opt_text, parse_text};
 use crate::actor::Actor;
-use crate::auth::policy::{covers_tube, Action, Scope, TubePlace};
 use crate::domain::barcode::{Origin, TubeBarcode};
+use crate::domain::policy::{covers_tube, Action, Scope, TubePlace};
 use crate::domain::tube::{self as rules, PoolPolicy, TubeState, TubeStatus};
 use crate::domain::vocab::{Category, Payer, Priority, SampleType, TubeKind};
 use crate::error::Error;
 use crate::store::time::{show, to_db};
+use crate::store::tube::{self as store, TubeRow, SELECT as TUBE_SELECT};
 use crate::store::{is_unique_violation, Tx};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -141,61 +142,6 @@ pub struct TubeView {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, FromRow)]
-pub(crate) struct TubeRow {
-    pub id: i64,
-    pub site_id: i64,
-    pub site_lab_id: Option<i64>,
-    pub site_region: String,
-    pub lab_id: Option<i64>,
-    pub barcode: String,
-    pub kind: String,
-    pub status: String,
-    pub nominal_size: i64,
-    pub member_count: i64,
-    pub short_closed: i64,
-    pub sample_type: String,
-    pub site_code: String,
-    pub collector: String,
-    pub collected_at: i64,
-    pub category: String,
-    pub priority: String,
-    pub deadline_at: i64,
-    pub payer: String,
-    pub payer_institution_code: Option<String>,
-    pub env_item: Option<String>,
-    pub env_lot: Option<String>,
-    pub env_origin: Option<String>,
-    pub env_location: Option<String>,
-    pub issued_batch_id: Option<i64>,
-    pub closed_at: Option<i64>,
-    pub closed_by: Option<String>,
-    pub lab_code: Option<String>,
-    pub received_at: Option<i64>,
-    pub received_by: Option<String>,
-    pub transport_minutes: Option<i64>,
-    pub transport_over_limit: i64,
-    pub rejected_at: Option<i64>,
-    pub rejected_by: Option<String>,
-    pub rejection_reason: Option<String>,
-    pub rejection_note: Option<String>,
-    pub held: i64,
-    pub forwarded_lab_id: Option<i64>,
-    pub forwarded_lab_code: Option<String>,
-}
-
-pub(crate) const TUBE_SELECT: &str = "SELECT t.id, t.site_id, s.lab_id AS site_lab_id, \
-     s.region AS site_region, t.lab_id, t.barcode, t.kind, t.status, t.nominal_size, \
-     t.member_count, t.short_closed, t.sample_type, s.code AS site_code, t.collector, t.collected_at, \
-     t.category, t.priority, t.deadline_at, t.payer, i.code AS payer_institution_code, t.env_item, \
-     t.env_lot, t.env_origin, t.env_location, t.issued_batch_id, t.closed_at, t.closed_by, \
-     l.code AS lab_code, t.received_at, t.received_by, t.transport_minutes, t.transport_over_limit, \
-     t.rejected_at, t.rejected_by, t.rejection_reason, t.rejection_note, t.held, \
-     t.forwarded_lab_id, fl.code AS forwarded_lab_code \
-     FROM tube t JOIN site s ON s.id = t.site_id LEFT JOIN lab l ON l.id = t.lab_id \
-     LEFT JOIN lab fl ON fl.id = t.forwarded_lab_id \
-     LEFT JOIN institution i ON i.id = t.payer_institution_id";
-
 impl TubeRow {
     /// Where the tube is, for scope checks: the lab that received it, or else the lab it is
     /// bound for.
@@ -205,11 +151,6 @@ impl TubeRow {
             lab_id: self.lab_id.or(self.bound_for()),
             region: &self.site_region,
         }
-    }
-
-    /// The lab that may receive the tube: the one it was forwarded to, else its site's lab.
-    pub fn bound_for(&self) -> Option<i64> {
-        self.forwarded_lab_id.or(self.site_lab_id)
     }
 
     /// 404 unless the actor may see this tube (its existence is not shown outside the scope).
@@ -224,33 +165,29 @@ impl TubeRow {
 
     pub fn state(&self) -> TubeState {
         TubeState {
-            kind: TubeKind::parse(&self.kind).unwrap_or(TubeKind::Single),
-            status: self.status(),
+            kind: self.kind,
+            status: self.status,
             nominal: self.nominal_size as u32,
             members: self.member_count as u32,
         }
     }
 
-    pub fn status(&self) -> TubeStatus {
-        TubeStatus::parse(&self.status).unwrap_or(TubeStatus::Open)
-    }
-
     pub fn view(&self, members: Vec<Member>, tz: FixedOffset) -> TubeView {
         TubeView {
             barcode: self.barcode.clone(),
-            kind: TubeKind::parse(&self.kind).unwrap_or(TubeKind::Single),
-            status: self.status(),
+            kind: self.kind,
+            status: self.status,
             nominal_size: self.nominal_size as u32,
             member_count: self.member_count as u32,
             short_closed: self.short_closed != 0,
-            sample_type: SampleType::parse(&self.sample_type).unwrap_or(SampleType::Oropharyngeal),
+            sample_type: self.sample_type,
             site: self.site_code.clone(),
             collector: self.collector.clone(),
             collected_at: show(self.collected_at, tz),
-            category: Category::parse(&self.category).unwrap_or(Category::Voluntary),
-            priority: Priority::parse(&self.priority).unwrap_or(Priority::Standard),
+            category: self.category,
+            priority: self.priority,
             deadline_at: show(self.deadline_at, tz),
-            payer: Payer::parse(&self.payer).unwrap_or(Payer::Public),
+            payer: self.payer,
             payer_institution: self.payer_institution_code.clone(),
             description: self.env_item.as_ref().map(|item| Description {
                 item: item.clone(),
@@ -272,10 +209,9 @@ impl TubeRow {
                 }),
                 _ => None,
             },
-            rejection: match (self.rejected_at, &self.rejected_by, &self.rejection_reason) {
+            rejection: match (self.rejected_at, &self.rejected_by, self.rejection_reason) {
                 (Some(at), Some(by), Some(reason)) => Some(Rejection {
-                    reason: crate::domain::reception::RejectionReason::parse(reason)
-                        .unwrap_or(crate::domain::reception::RejectionReason::Other),
+                    reason,
                     note: self.rejection_note.clone(),
                     rejected_at: show(at, tz),
                     rejected_by: by.clone(),
@@ -289,21 +225,9 @@ impl TubeRow {
     }
 }
 
-#[derive(FromRow)]
-struct MemberRow {
-    position: i64,
-    added_at: i64,
-    added_by: String,
-    #[sqlx(flatten)]
-    person: persons::PersonRow,
-}
-
 /// Loads a tube by barcode, locking its row for the rest of the transaction on PostgreSQL.
 pub(crate) async fn lock_tube(tx: &mut Tx, barcode: &str) -> Result<TubeRow, Error> {
-    let sql = format!("{TUBE_SELECT} WHERE t.barcode = $1{}", tx.for_update("t"));
-    sqlx::query_as(&sql)
-        .bind(barcode)
-        .fetch_optional(tx.conn())
+    store::lock(tx, barcode)
         .await?
         .ok_or_else(|| tube_not_found(barcode))
 }
@@ -322,11 +246,7 @@ pub(crate) async fn members(
     tz: FixedOffset,
     today: NaiveDate,
 ) -> Result<Vec<Member>, Error> {
-    let sql = "SELECT m.position, m.added_at, m.added_by, p.id, p.uid, p.doc_type, p.doc_no, p.name, p.phone, \
-         p.sex, p.birth_date, p.personal_code, i.code AS institution_code \
-         FROM tube_member m JOIN person p ON p.id = m.person_id \
-         LEFT JOIN institution i ON i.id = p.institution_id WHERE m.tube_id = $1 ORDER BY m.position";
-    let rows: Vec<MemberRow> = sqlx::query_as(sql).bind(tube_id).fetch_all(conn).await?;
+    let rows = store::members(conn, tube_id).await?;
     Ok(rows
         .into_iter()
         .map(|r| Member {
@@ -355,9 +275,7 @@ pub async fn find(
 
 /// A tube by barcode (no scope check: for services that checked already).
 pub(crate) async fn load(conn: &mut AnyConnection, barcode: &str) -> Result<TubeRow, Error> {
-    sqlx::query_as(&format!("{TUBE_SELECT} WHERE t.barcode = $1"))
-        .bind(barcode)
-        .fetch_optional(conn)
+    store::by_barcode(conn, barcode)
         .await?
         .ok_or_else(|| tube_not_found(barcode))
 }
@@ -435,22 +353,17 @@ async fn already_used(
     tz: FixedOffset,
     today: NaiveDate,
 ) -> Error {
-    let existing =
-        match sqlx::query_as::<_, TubeRow>(&format!("{TUBE_SELECT} WHERE t.barcode = $1"))
-            .bind(barcode.as_str())
-            .fetch_optional(tx.conn())
-            .await
-        {
-            // The other tube is described only to a caller who may see it; to anyone else the
-            // barcode is just taken.
-            Ok(Some(row)) if covers_tube(&tx.actor().scope, row.place()) => {
-                let m = members(tx.conn(), row.id, tz, today)
-                    .await
-                    .unwrap_or_default();
-                Some(row.view(m, tz))
-            }
-            _ => None,
-        };
+    let existing = match store::by_barcode(tx.conn(), barcode.as_str()).await {
+        // The other tube is described only to a caller who may see it; to anyone else the
+        // barcode is just taken.
+        Ok(Some(row)) if covers_tube(&tx.actor().scope, row.place()) => {
+            let m = members(tx.conn(), row.id, tz, today)
+                .await
+                .unwrap_or_default();
+            Some(row.view(m, tz))
+        }
+        _ => None,
+    };
     let mut err = Error::conflict(
         "barcode.already_used",
         match &existing {
@@ -705,7 +618,7 @@ pub async fn open(
         nominal,
         members: 0,
     };
-    let mut people: Vec<persons::PersonRow> = Vec::with_capacity(identified.len());
+    let mut people: Vec<crate::store::person::PersonRow> = Vec::with_capacity(identified.len());
     for (i, who) in identified.into_iter().enumerate() {
         let person = persons::bind(tx, who, today)
             .await
@@ -840,19 +753,19 @@ pub async fn open(
         site_region: site.region.clone(),
         lab_id: None,
         barcode: barcode.to_string(),
-        kind: req.kind.as_str().into(),
-        status: state.status.as_str().into(),
+        kind: req.kind,
+        status: state.status,
         nominal_size: i64::from(nominal),
         member_count: i64::from(state.members),
         short_closed: 0,
-        sample_type: req.sample_type.as_str().into(),
+        sample_type: req.sample_type,
         site_code: site.code,
         collector,
         collected_at: to_db(collected),
-        category: req.category.as_str().into(),
-        priority: priority.as_str().into(),
+        category: req.category,
+        priority,
         deadline_at: to_db(deadline),
-        payer: payer.as_str().into(),
+        payer,
         payer_institution_code: payer_institution.map(|p| p.1),
         env_item: description.as_ref().map(|d| d.item.clone()),
         env_lot: description.as_ref().and_then(|d| d.lot.clone()),
@@ -906,7 +819,7 @@ async fn insert_member(
 async fn already_member(
     tx: &mut Tx,
     tube_id: i64,
-    person: &persons::PersonRow,
+    person: &crate::store::person::PersonRow,
     today: NaiveDate,
 ) -> Error {
     let position: Option<(i64,)> =
@@ -945,17 +858,13 @@ pub async fn prepare_scan(
     today: NaiveDate,
 ) -> Result<ScanPlan, Error> {
     let barcode = parse_barcode(barcode)?;
-    let tube: TubeRow = sqlx::query_as(&format!("{TUBE_SELECT} WHERE t.barcode = $1"))
-        .bind(barcode.as_str())
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| tube_not_found(barcode.as_str()))?;
+    let tube = load(&mut *conn, barcode.as_str()).await?;
     tube.visible_to(actor, Action::Accession)?;
     let who = persons::identify(&mut *conn, scan, today).await?;
     if let (
         TubeStatus::Closed | TubeStatus::Received | TubeStatus::Rejected,
         persons::Identified::Known(p),
-    ) = (tube.status(), &who)
+    ) = (tube.status, &who)
     {
         // Say what a person at the site needs to hear: already in it, or the tube is closed.
         let position: Option<(i64,)> = sqlx::query_as(
@@ -971,7 +880,7 @@ pub async fn prepare_scan(
         }
     }
     rules::add_member(tube.state(), false)?;
-    if tube.kind == TubeKind::Pool.as_str() {
+    if tube.kind == TubeKind::Pool {
         refuse_pooling_if_recheck_due(&mut *conn, &who, today).await?;
     }
     Ok(ScanPlan { barcode, tube, who })
@@ -1020,7 +929,7 @@ pub async fn add_member(
             break (state, added, status);
         }
         row = lock_tube(tx, barcode.as_str()).await?;
-        if row.status() != TubeStatus::Open {
+        if row.status != TubeStatus::Open {
             let exists: Option<(i64,)> = sqlx::query_as(
                 "SELECT position FROM tube_member WHERE tube_id = $1 AND person_id = $2",
             )
@@ -1128,7 +1037,7 @@ async fn answer_orders_of_scan(
     person: i64,
 ) -> Result<(Vec<i64>, i64), Error> {
     // A pool's first member (most scans) asks nothing more.
-    if tube.kind != TubeKind::Single.as_str() {
+    if tube.kind != TubeKind::Single {
         return Ok((vec![], tube.deadline_at));
     }
     let (recheck_of, retained, clock_start): (Option<i64>, Option<i64>, i64) =
@@ -1226,7 +1135,7 @@ pub async fn close(
         Some(&serde_json::json!({ "status": row.status }),),
         Some(&serde_json::json!({ "status": "closed", "member_count": closed.members, "short": closed.short })),
     );
-    row.status = TubeStatus::Closed.as_str().into();
+    row.status = TubeStatus::Closed;
     row.short_closed = i64::from(closed.short);
     row.closed_at = Some(now);
     row.closed_by = Some(by);

@@ -2,11 +2,13 @@
 //! confirm them (final) or reject them with a reason (the person is re-checked; the lab sees
 //! why). The infectious-disease report is due 2 hours after the positive call.
 
-use super::results::{self, ResultRow, CDC_RETURNED, RESULT_SELECT};
+use super::results::{self, CDC_RETURNED};
 use super::review::ResultView;
+use super::LIST_CAP;
 use crate::actor::Actor;
-use crate::auth::policy::{Action, Scope};
+use crate::domain::policy::{Action, Scope};
 use crate::error::Error;
+use crate::store::result::{self as store, CdcQueue, ResultRow};
 use crate::store::time::{show, to_db};
 use crate::store::Tx;
 use chrono::{DateTime, FixedOffset, Utc};
@@ -59,13 +61,11 @@ pub async fn queue(
     tz: FixedOffset,
 ) -> Result<Vec<CdcItem>, Error> {
     actor.require(Action::ViewCdc)?;
-    let rows: Vec<ResultRow> = sqlx::query_as(&format!(
-        "{RESULT_SELECT} WHERE r.current = 1 AND r.cdc_status = 'pending' \
-         AND ($1 IS NULL OR s.region LIKE $1) ORDER BY r.positive_called_at, r.id LIMIT 20001"
-    ))
-    .bind(region_of(actor))
-    .fetch_all(conn)
-    .await?;
+    let region = match &actor.scope {
+        Scope::Region(r) => Some(r.clone()),
+        _ => None,
+    };
+    let rows = store::in_cdc_state(conn, CdcQueue::Pending { region }, LIST_CAP + 1).await?;
     let rows = super::within_cap(rows, "positives await the CDC", "give the region")?;
     let now = to_db(Utc::now());
     Ok(rows.iter().map(|r| item(r, tz, now, None)).collect())
@@ -100,10 +100,9 @@ pub async fn breaches(
     )?;
     let mut out = vec![];
     for (id, ruled) in rows {
-        let r: ResultRow = sqlx::query_as(&format!("{RESULT_SELECT} WHERE r.id = $1"))
-            .bind(id)
-            .fetch_one(&mut *conn)
-            .await?;
+        let r = store::by_id(&mut *conn, id)
+            .await?
+            .ok_or_else(|| results::not_found(id))?;
         out.push(item(&r, tz, now, ruled));
     }
     Ok(out)
@@ -200,10 +199,9 @@ pub async fn rule(
     if let Some(person) = row.person_id {
         super::push::person_changed(tx, person, Some(result)).await?;
     }
-    let row: ResultRow = sqlx::query_as(&format!("{RESULT_SELECT} WHERE r.id = $1"))
-        .bind(result)
-        .fetch_one(tx.conn())
-        .await?;
+    let row = store::by_id(tx.conn(), result)
+        .await?
+        .ok_or_else(|| results::not_found(result))?;
     Ok(item(&row, tz, now, Some(now)))
 }
 
@@ -215,13 +213,7 @@ pub async fn returned(
 ) -> Result<Vec<CdcItem>, Error> {
     actor.require(Action::ViewReview)?;
     let lab = actor.lab_id();
-    let rows: Vec<ResultRow> = sqlx::query_as(&format!(
-        "{RESULT_SELECT} WHERE r.current = 1 AND r.cdc_status = 'rejected' \
-         AND ($1 IS NULL OR t.lab_id = $1) ORDER BY r.cdc_at DESC LIMIT 20001"
-    ))
-    .bind(lab)
-    .fetch_all(conn)
-    .await?;
+    let rows = store::in_cdc_state(conn, CdcQueue::Rejected { lab }, LIST_CAP + 1).await?;
     let rows = super::within_cap(rows, "results were returned by the CDC", "give the lab")?;
     let now = to_db(Utc::now());
     Ok(rows.iter().map(|r| item(r, tz, now, None)).collect())

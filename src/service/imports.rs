@@ -5,8 +5,8 @@
 //! plate with results make a new round of calls and never touch earlier ones.
 
 use super::plates::{self, attempt_status, status};
-use crate::auth::policy::Action;
 use crate::domain::interpretation::{Call, RunValidity};
+use crate::domain::policy::Action;
 use crate::domain::run::{self, Doubt, Mismatch, PlateReading};
 use crate::error::Error;
 use crate::store::time::{show, to_db};

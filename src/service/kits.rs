@@ -2,8 +2,8 @@
 //! never changed afterwards, and every plate and call names the version it used.
 
 use crate::actor::Actor;
-use crate::auth::policy::Action;
 use crate::domain::kit::Kit;
+use crate::domain::policy::Action;
 use crate::error::Error;
 use crate::store::time::{show, to_db};
 use crate::store::{Store, Tx};

@@ -3,8 +3,8 @@
 
 use super::registry;
 use crate::actor::Actor;
-use crate::auth::policy::{self, Action, Scope};
 use crate::domain::barcode::{TubeBarcode, SEQ_DIGITS};
+use crate::domain::policy::{self, Action, Scope};
 use crate::error::Error;
 use crate::store::time::{show, to_db};
 use crate::store::Tx;

@@ -3,14 +3,15 @@
 
 use super::{parse_opt_text, parse_text, snapshot};
 use crate::actor::Actor;
-use crate::auth::policy::{Action, Scope};
 use crate::domain::id_number::{Document, DocumentType, Sex};
+use crate::domain::policy::{Action, Scope};
 use crate::domain::{mask, personal_code};
 use crate::error::Error;
+use crate::store::person::{self as store, PersonRow};
 use crate::store::{is_unique_violation, Tx};
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
-use sqlx::{AnyConnection, FromRow};
+use sqlx::AnyConnection;
 use utoipa::ToSchema;
 
 /// A person as registered at a site or in advance.
@@ -60,25 +61,6 @@ pub struct PersonView {
     pub institution: Option<String>,
 }
 
-#[derive(Debug, Clone, FromRow)]
-pub struct PersonRow {
-    pub id: i64,
-    pub uid: String,
-    pub doc_type: String,
-    pub doc_no: String,
-    pub name: String,
-    pub phone: String,
-    pub sex: Option<String>,
-    pub birth_date: Option<String>,
-    pub personal_code: Option<String>,
-    pub institution_code: Option<String>,
-}
-
-pub(crate) const PERSON_SELECT: &str =
-    "SELECT p.id, p.uid, p.doc_type, p.doc_no, p.name, p.phone, \
-     p.sex, p.birth_date, p.personal_code, i.code AS institution_code \
-     FROM person p LEFT JOIN institution i ON i.id = p.institution_id";
-
 impl PersonRow {
     pub fn view(&self, today: NaiveDate) -> PersonView {
         let birth = self
@@ -87,15 +69,11 @@ impl PersonRow {
             .and_then(|b| NaiveDate::parse_from_str(b, "%Y-%m-%d").ok());
         PersonView {
             id: self.uid.clone(),
-            doc_type: DocumentType::from_db(&self.doc_type).unwrap_or(DocumentType::Other),
+            doc_type: self.doc_type,
             doc_no: mask::document_number(&self.doc_no),
             name: mask::name(&self.name),
             phone: mask::phone(&self.phone),
-            sex: match self.sex.as_deref() {
-                Some("male") => Some(Sex::Male),
-                Some("female") => Some(Sex::Female),
-                _ => None,
-            },
+            sex: self.sex,
             age: birth.map(|b| age_on(b, today)),
             personal_code: self.personal_code.clone(),
             institution: self.institution_code.clone(),
@@ -147,25 +125,7 @@ async fn find_by_document(
     conn: &mut AnyConnection,
     doc: &Document,
 ) -> Result<Option<PersonRow>, Error> {
-    Ok(sqlx::query_as(&format!(
-        "{PERSON_SELECT} WHERE p.doc_type = $1 AND p.doc_no = $2"
-    ))
-    .bind(doc.doc_type.as_str())
-    .bind(doc.number.clone())
-    .fetch_optional(conn)
-    .await?)
-}
-
-pub(crate) async fn find_by_code(
-    conn: &mut AnyConnection,
-    code: &str,
-) -> Result<Option<PersonRow>, Error> {
-    Ok(
-        sqlx::query_as(&format!("{PERSON_SELECT} WHERE p.personal_code = $1"))
-            .bind(code)
-            .fetch_optional(conn)
-            .await?,
-    )
+    Ok(store::by_document(conn, doc.doc_type, &doc.number).await?)
 }
 
 pub async fn find(
@@ -187,7 +147,7 @@ pub(crate) async fn in_scope(
     uid: &str,
     reach: Reach,
 ) -> Result<PersonRow, Error> {
-    let row = by_uid(conn, uid).await?;
+    let row = store::by_uid(conn, uid.trim()).await?;
     let covered = match &row {
         Some(r) => covers_person(conn, &actor.scope, r, reach).await?,
         None => false,
@@ -223,47 +183,42 @@ async fn insert(
     today: NaiveDate,
 ) -> Result<Option<PersonRow>, Error> {
     let (sex, birth) = match doc.demographics() {
-        Some((b, s)) => (
-            Some(match s {
-                Sex::Male => "male",
-                Sex::Female => "female",
-            }),
-            Some(b.to_string()),
-        ),
+        Some((b, s)) => (Some(s), Some(b.to_string())),
         None => (None, None),
     };
     let uid = uuid::Uuid::new_v4().to_string();
-    let inserted: Option<(i64,)> = sqlx::query_as(
-        "INSERT INTO person (uid, doc_type, doc_no, name, phone, sex, birth_date, institution_id, \
-           registered_site_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (doc_type, doc_no) DO NOTHING RETURNING id",
-    )
-    .bind(uid.clone())
-    .bind(doc.doc_type.as_str())
-    .bind(doc.number.clone())
-    .bind(name.to_string())
-    .bind(phone.to_string())
-    .bind(sex)
-    .bind(birth.clone())
-    .bind(institution.as_ref().map(|i| i.0))
-    .bind(match &tx.actor().scope {
+    let registered_site_id = match &tx.actor().scope {
         Scope::Site { id, .. } => Some(*id),
         _ => None,
-    })
-    .bind(crate::store::time::to_db(tx.now()))
-    .fetch_optional(tx.conn())
+    };
+    let created_at = crate::store::time::to_db(tx.now());
+    let inserted = store::insert(
+        tx.conn(),
+        &store::NewPerson {
+            uid: &uid,
+            doc_type: doc.doc_type,
+            doc_no: &doc.number,
+            name,
+            phone,
+            sex,
+            birth_date: birth.as_deref(),
+            institution_id: institution.as_ref().map(|i| i.0),
+            registered_site_id,
+            created_at,
+        },
+    )
     .await?;
-    let Some((id,)) = inserted else {
+    let Some(id) = inserted else {
         return Ok(None);
     };
     let row = PersonRow {
         id,
         uid,
-        doc_type: doc.doc_type.as_str().to_string(),
+        doc_type: doc.doc_type,
         doc_no: doc.number.clone(),
         name: name.to_string(),
         phone: phone.to_string(),
-        sex: sex.map(str::to_string),
+        sex,
         birth_date: birth,
         personal_code: None,
         institution_code: institution.map(|i| i.1),
@@ -328,18 +283,11 @@ pub async fn register(
     if row.personal_code.is_none() {
         for attempt in 0.. {
             let code = personal_code::generate(&mut rand::thread_rng());
-            let res = sqlx::query(
-                "UPDATE person SET personal_code = $1 WHERE id = $2 AND personal_code IS NULL",
-            )
-            .bind(code.clone())
-            .bind(row.id)
-            .execute(tx.conn())
-            .await;
-            let updated = match res {
+            let updated = match store::set_personal_code(tx.conn(), row.id, &code).await {
                 Err(e) if is_unique_violation(&e) && attempt < 5 => continue,
-                r => r?.rows_affected(),
+                r => r?,
             };
-            if updated == 0 {
+            if !updated {
                 // Another node issued a code a moment ago: that one is the person's code.
                 row.personal_code = find_by_document(tx.conn(), &doc)
                     .await?
@@ -406,7 +354,7 @@ pub async fn identify(
                 ),
             ));
         };
-        return match find_by_code(conn, &code).await? {
+        return match store::by_code(conn, &code).await? {
             Some(row) => Ok(Identified::Known(row)),
             None => Err(Error::unprocessable(
                 "person.code_unknown",
@@ -455,13 +403,6 @@ pub async fn bind(tx: &mut Tx, who: Identified, today: NaiveDate) -> Result<Pers
     }
 }
 
-async fn by_uid(conn: &mut AnyConnection, uid: &str) -> Result<Option<PersonRow>, Error> {
-    Ok(sqlx::query_as(&format!("{PERSON_SELECT} WHERE p.uid = $1"))
-        .bind(uid.trim())
-        .fetch_optional(conn)
-        .await?)
-}
-
 /// A person in full: for the roles that need it (reports, CDC confirmation). Every such view
 /// is recorded in the audit trail.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -487,7 +428,7 @@ pub async fn unmasked(
     today: NaiveDate,
 ) -> Result<Option<PersonFull>, Error> {
     tx.actor().require(Action::ViewUnmasked)?;
-    let row = by_uid(tx.conn(), uid).await?;
+    let row = store::by_uid(tx.conn(), uid.trim()).await?;
     let covered = match &row {
         Some(r) => {
             let scope = tx.actor().scope.clone();
@@ -535,56 +476,15 @@ pub(crate) async fn covers_person(
     person: &PersonRow,
     reach: Reach,
 ) -> Result<bool, Error> {
-    const MEMBER_TUBES: &str = "SELECT 1 FROM tube_member m JOIN tube t ON t.id = m.tube_id \
-         JOIN site s ON s.id = t.site_id";
-    let found: Option<(i64,)> = match scope {
-        Scope::Everywhere => return Ok(true),
+    Ok(match scope {
+        Scope::Everywhere => true,
         Scope::Institution { code, .. } => {
-            return Ok(
-                reach == Reach::Masked && person.institution_code.as_deref() == Some(code.as_str())
-            )
+            reach == Reach::Masked && person.institution_code.as_deref() == Some(code.as_str())
         }
-        Scope::Site { id, .. } => {
-            sqlx::query_as(&format!(
-                "SELECT 1 FROM person WHERE id = $1 AND registered_site_id = $2 \
-                 UNION ALL {MEMBER_TUBES} WHERE m.person_id = $1 AND t.site_id = $2 LIMIT 1"
-            ))
-            .bind(person.id)
-            .bind(*id)
-            .fetch_optional(conn)
-            .await?
-        }
-        Scope::Lab { id, .. } => {
-            sqlx::query_as(&format!(
-                "{MEMBER_TUBES} WHERE m.person_id = $1 \
-                 AND COALESCE(t.lab_id, t.forwarded_lab_id, s.lab_id) = $2 LIMIT 1"
-            ))
-            .bind(person.id)
-            .bind(*id)
-            .fetch_optional(conn)
-            .await?
-        }
-        Scope::Region(region) if reach == Reach::Masked => {
-            sqlx::query_as(&format!(
-                "{MEMBER_TUBES} WHERE m.person_id = $1 AND s.region LIKE $2 LIMIT 1"
-            ))
-            .bind(person.id)
-            .bind(format!("{region}%"))
-            .fetch_optional(conn)
-            .await?
-        }
+        Scope::Site { id, .. } => store::seen_at_site(conn, person.id, *id).await?,
+        Scope::Lab { id, .. } => store::seen_by_lab(conn, person.id, *id).await?,
         Scope::Region(region) => {
-            sqlx::query_as(&format!(
-                "{MEMBER_TUBES} \
-                 JOIN result r ON r.tube_id = t.id AND r.current = 1 AND r.value = 'positive' \
-                   AND (r.person_id IS NULL OR r.person_id = m.person_id) \
-                 WHERE m.person_id = $1 AND s.region LIKE $2 LIMIT 1"
-            ))
-            .bind(person.id)
-            .bind(format!("{region}%"))
-            .fetch_optional(conn)
-            .await?
+            store::seen_in_region(conn, person.id, region, reach == Reach::Full).await?
         }
-    };
-    Ok(found.is_some())
+    })
 }

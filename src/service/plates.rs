@@ -5,8 +5,8 @@
 use super::accession::{self, parse_barcode};
 use super::kits;
 use crate::actor::Actor;
-use crate::auth::policy::{Action, Scope};
 use crate::domain::plate::{self as layout_rules, Layout, LayoutError, Waiting, WellContent};
+use crate::domain::policy::{Action, Scope};
 use crate::domain::review::{self, Decision};
 use crate::error::Error;
 use crate::store::time::{show, to_db};
@@ -392,7 +392,7 @@ async fn place(
         )
         .at("barcode"));
     }
-    if tube.status == "rejected" {
+    if tube.status == crate::domain::tube::TubeStatus::Rejected {
         return Err(Error::conflict(
             "tube.rejected",
             format!("tube {barcode} was rejected at reception and cannot be tested"),

@@ -4,7 +4,7 @@
 
 use super::results;
 use crate::actor::Actor;
-use crate::auth::policy::Action;
+use crate::domain::policy::Action;
 use crate::domain::push::{PersonData, ResultData, StatusMessage};
 use crate::error::Error;
 use crate::store::time::{show, to_db};
@@ -57,21 +57,12 @@ async fn people_changed_chunk(tx: &mut Tx, changes: &[(i64, Option<i64>)]) -> Re
     let now = tx.now();
     let utc = FixedOffset::east_opt(0).expect("UTC");
     let ids = id_list(changes.iter().map(|c| c.0));
-    let persons: Vec<super::persons::PersonRow> = sqlx::query_as(&format!(
-        "{} WHERE p.id IN ({ids})",
-        super::persons::PERSON_SELECT
-    ))
-    .fetch_all(tx.conn())
-    .await?;
-    let persons: HashMap<i64, super::persons::PersonRow> =
+    let person_ids: Vec<i64> = changes.iter().map(|c| c.0).collect();
+    let persons = crate::store::person::by_ids(tx.conn(), &person_ids).await?;
+    let persons: HashMap<i64, crate::store::person::PersonRow> =
         persons.into_iter().map(|p| (p.id, p)).collect();
-    let mut results_of: HashMap<i64, Vec<results::ResultRow>> = HashMap::new();
-    let rows: Vec<results::ResultRow> = sqlx::query_as(&format!(
-        "{} WHERE r.person_id IN ({ids}) AND r.current = 1 ORDER BY r.sampled_at DESC, r.id DESC",
-        results::RESULT_SELECT
-    ))
-    .fetch_all(tx.conn())
-    .await?;
+    let mut results_of: HashMap<i64, Vec<crate::store::result::ResultRow>> = HashMap::new();
+    let rows = crate::store::result::current_of_people(tx.conn(), &person_ids).await?;
     for r in rows {
         if let Some(p) = r.person_id {
             results_of.entry(p).or_default().push(r);
@@ -242,11 +233,11 @@ async fn people_changed_chunk(tx: &mut Tx, changes: &[(i64, Option<i64>)]) -> Re
             key: person.uid.clone(),
             version: c.version,
             person: PersonData {
-                doc_type: person.doc_type.clone(),
+                doc_type: person.doc_type.as_str().to_string(),
                 doc_no: person.doc_no.clone(),
                 name: person.name.clone(),
                 phone: person.phone.clone(),
-                sex: person.sex.clone(),
+                sex: person.sex.map(|s| s.as_str().to_string()),
                 birth_date: person.birth_date.clone(),
             },
             status: c.view.status.clone(),

@@ -5,7 +5,7 @@ use super::accession::{self, lock_tube, parse_barcode, TubeView};
 use super::persons::PersonView;
 use super::{parse_opt_text, registry, settings};
 use crate::actor::Actor;
-use crate::auth::policy::{Action, Scope};
+use crate::domain::policy::{Action, Scope};
 use crate::domain::reception::{self, RejectionReason};
 use crate::domain::tube::{self as rules, TubeStatus};
 use crate::error::Error;
@@ -55,7 +55,7 @@ pub async fn receive(
     let row = lock_tube(tx, barcode.as_str()).await?;
     // A tube bound for another lab (or received by one) does not exist for this caller.
     row.visible_to(tx.actor(), Action::Reception)?;
-    if row.status() == TubeStatus::Received {
+    if row.status == TubeStatus::Received {
         let existing = accession::load_view(tx.conn(), barcode.as_str(), tz, today).await?;
         let r = existing.receipt.clone();
         return Err(Error::conflict(
@@ -71,7 +71,7 @@ pub async fn receive(
         .at("barcode")
         .with_details(serde_json::json!({ "tube": existing })));
     }
-    rules::receive(row.status())?;
+    rules::receive(row.status)?;
     if let Some(bound) = row.bound_for().filter(|b| *b != lab_id) {
         let bound = registry::lab_code(tx.conn(), bound).await?;
         let why = if row.forwarded_lab_id.is_some() {
@@ -165,12 +165,12 @@ pub async fn forward(
     let barcode = parse_barcode(barcode)?;
     let row = lock_tube(tx, barcode.as_str()).await?;
     row.visible_to(tx.actor(), Action::Reception)?;
-    if row.status() != TubeStatus::Closed {
+    if row.status != TubeStatus::Closed {
         return Err(Error::conflict(
             "tube.not_forwardable",
             format!(
                 "tube {barcode} is {}: only a closed tube not yet received can be forwarded",
-                row.status().as_str()
+                row.status.as_str()
             ),
         ));
     }
@@ -247,7 +247,7 @@ pub async fn reject(
     let barcode = parse_barcode(barcode)?;
     let row = lock_tube(tx, barcode.as_str()).await?;
     row.visible_to(tx.actor(), Action::Reception)?;
-    rules::reject(row.status())?;
+    rules::reject(row.status)?;
     let note = parse_opt_text("note", req.note.as_deref(), 500)?;
     if req.reason == RejectionReason::Other && note.is_none() {
         return Err(Error::invalid(
@@ -359,7 +359,7 @@ struct OrderRow {
     due_at: i64,
     order_created_at: i64,
     #[sqlx(flatten)]
-    person: super::persons::PersonRow,
+    person: crate::store::person::PersonRow,
 }
 
 /// People who need a new swab, most urgent first.

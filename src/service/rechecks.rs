@@ -2,10 +2,11 @@
 //! single tube (or their retained tube is tested) and tested alone, by the pool's deadline. The
 //! list shows who is still owed; the exceptions are members without an order, or past due.
 
-use super::persons::{PersonRow, PersonView};
+use super::persons::PersonView;
 use crate::actor::Actor;
-use crate::auth::policy::{Action, Scope};
+use crate::domain::policy::{Action, Scope};
 use crate::error::Error;
+use crate::store::person::PersonRow;
 use crate::store::time::{show, to_db};
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,7 @@
 //! The registry: labs (with what the public list shows), collection sites, institutions.
 
 use super::{parse_code, parse_text, snapshot};
-use crate::auth::policy::Action;
+use crate::domain::policy::Action;
 use crate::error::Error;
 use crate::store::{is_unique_violation, Tx};
 use chrono::NaiveDate;

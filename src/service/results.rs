@@ -4,49 +4,21 @@
 use super::persons::{self, PersonView};
 use super::review::{write_result, NewResult, ResultView};
 use crate::actor::Actor;
-use crate::auth::policy::{Action, Scope};
+use crate::domain::policy::{Action, Scope};
 use crate::domain::review::{self, ResultValue};
 use crate::domain::status::{self, Cdc, Fact, PersonStatus};
 use crate::error::Error;
+use crate::store::result::{self as store, ResultRow};
 use crate::store::time::{show, to_db};
 use crate::store::Tx;
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{AnyConnection, FromRow};
+use sqlx::AnyConnection;
 use utoipa::ToSchema;
-
-#[derive(FromRow)]
-pub(crate) struct ResultRow {
-    pub id: i64,
-    pub tube_id: i64,
-    pub barcode: String,
-    pub person_id: Option<i64>,
-    pub person_uid: Option<String>,
-    pub version: i64,
-    pub current: i64,
-    pub value: String,
-    pub source: String,
-    pub sampled_at: i64,
-    pub positive_called_at: Option<i64>,
-    pub cdc_status: Option<String>,
-    pub cdc_reason: Option<String>,
-    pub released_by: String,
-    pub released_at: i64,
-    pub reason: Option<String>,
-    pub lab_id: Option<i64>,
-    pub region: String,
-}
-
-pub(crate) const RESULT_SELECT: &str = "SELECT r.id, r.tube_id, t.barcode, r.person_id, \
-     p.uid AS person_uid, r.version, r.current, r.value, r.source, r.sampled_at, \
-     r.positive_called_at, r.cdc_status, r.cdc_reason, r.released_by, r.released_at, r.reason, \
-     t.lab_id, s.region \
-     FROM result r JOIN tube t ON t.id = r.tube_id JOIN site s ON s.id = t.site_id \
-     LEFT JOIN person p ON p.id = r.person_id";
 
 impl ResultRow {
     pub fn value(&self) -> ResultValue {
-        ResultValue::parse(&self.value).unwrap_or(ResultValue::PendingRecheck)
+        self.value
     }
 
     pub fn view(&self, tz: FixedOffset) -> ResultView {
@@ -113,7 +85,7 @@ async fn person_row(
     conn: &mut AnyConnection,
     actor: &Actor,
     uid: &str,
-) -> Result<persons::PersonRow, Error> {
+) -> Result<crate::store::person::PersonRow, Error> {
     actor.require(Action::ViewStatus)?;
     persons::in_scope(conn, actor, uid, persons::Reach::Masked).await
 }
@@ -133,17 +105,12 @@ pub async fn status(
 /// The status of a person (no role check: for services that checked already).
 pub(crate) async fn status_of(
     conn: &mut AnyConnection,
-    person: &persons::PersonRow,
+    person: &crate::store::person::PersonRow,
     now: DateTime<Utc>,
     tz: FixedOffset,
     today: NaiveDate,
 ) -> Result<StatusView, Error> {
-    let rows: Vec<ResultRow> = sqlx::query_as(&format!(
-        "{RESULT_SELECT} WHERE r.person_id = $1 AND r.current = 1 ORDER BY r.sampled_at DESC, r.id DESC"
-    ))
-    .bind(person.id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows = store::current_of_person(&mut *conn, person.id).await?;
     let orders: Vec<OrderRow> = sqlx::query_as(
         "SELECT t.barcode, o.reason, o.due_at, o.created_at FROM sample_order o JOIN tube t ON t.id = o.source_tube_id \
          WHERE o.person_id = $1 AND o.kind = 'resample' AND o.status = 'open' ORDER BY o.due_at",
@@ -170,7 +137,7 @@ pub(crate) type OrderRow = (String, String, i64, i64);
 
 /// A person's status from their current results (newest first) and open re-sampling orders.
 pub(crate) fn status_from(
-    person: &persons::PersonRow,
+    person: &crate::store::person::PersonRow,
     rows: Vec<ResultRow>,
     orders: Vec<OrderRow>,
     valid_hours: i64,
@@ -217,12 +184,7 @@ pub async fn history(
     tz: FixedOffset,
 ) -> Result<Vec<ResultView>, Error> {
     let person = person_row(conn, actor, uid).await?;
-    let rows: Vec<ResultRow> = sqlx::query_as(&format!(
-        "{RESULT_SELECT} WHERE r.person_id = $1 ORDER BY r.sampled_at DESC, r.tube_id, r.version DESC"
-    ))
-    .bind(person.id)
-    .fetch_all(conn)
-    .await?;
+    let rows = store::history_of_person(conn, person.id).await?;
     Ok(rows.iter().map(|r| r.view(tz)).collect())
 }
 
@@ -235,12 +197,7 @@ pub async fn of_tube(
 ) -> Result<Vec<ResultView>, Error> {
     let tube = super::accession::load(conn, barcode.trim()).await?;
     tube.visible_to(actor, Action::ViewTube)?;
-    let rows: Vec<ResultRow> = sqlx::query_as(&format!(
-        "{RESULT_SELECT} WHERE r.tube_id = $1 ORDER BY r.person_id, r.version DESC"
-    ))
-    .bind(tube.id)
-    .fetch_all(conn)
-    .await?;
+    let rows = store::of_tube(conn, tube.id).await?;
     Ok(rows.iter().map(|r| r.view(tz)).collect())
 }
 
@@ -303,10 +260,7 @@ pub(crate) fn not_found(result: i64) -> Error {
 
 /// Loads a result for a change, locking it (PostgreSQL).
 pub(crate) async fn lock(tx: &mut Tx, result: i64) -> Result<ResultRow, Error> {
-    let sql = format!("{RESULT_SELECT} WHERE r.id = $1{}", tx.for_update("r"));
-    sqlx::query_as(&sql)
-        .bind(result)
-        .fetch_optional(tx.conn())
+    store::lock(tx, result)
         .await?
         .ok_or_else(|| not_found(result))
 }

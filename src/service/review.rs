@@ -6,8 +6,8 @@
 use super::imports::stored_call;
 use super::plates::attempt_status;
 use crate::actor::Actor;
-use crate::auth::policy::{Action, Scope};
 use crate::domain::interpretation::Call;
+use crate::domain::policy::{Action, Scope};
 use crate::domain::review::{
     self, member_result, Ask, Decision, FollowUp, Released, ResultValue, Suggestion,
 };
@@ -83,7 +83,7 @@ struct AttemptRow {
     status: String,
     decision: Option<String>,
     barcode: String,
-    kind: String,
+    kind: TubeKind,
     member_count: i64,
     deadline_at: i64,
     collected_at: i64,
@@ -109,7 +109,7 @@ const ATTEMPT_SELECT: &str = "SELECT a.id AS attempt_id, a.tube_id, p.run_no AS 
 
 impl AttemptRow {
     fn kind(&self) -> TubeKind {
-        TubeKind::parse(&self.kind).unwrap_or(TubeKind::Single)
+        self.kind
     }
 
     fn call(&self) -> Call {

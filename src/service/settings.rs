@@ -87,7 +87,7 @@ pub(crate) fn from_stored(stored: Option<&str>) -> Result<Settings, Error> {
 /// Replaces the settings, audited.
 pub async fn save(tx: &mut Tx, new: Settings) -> Result<Settings, Error> {
     tx.actor()
-        .require(crate::auth::policy::Action::ManageRegistry)?;
+        .require(crate::domain::policy::Action::ManageRegistry)?;
     if new.transport_limit_minutes <= 0 || new.transport_limit_minutes > 48 * 60 {
         return Err(Error::invalid(
             "transport_limit_minutes",

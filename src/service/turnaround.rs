@@ -3,11 +3,12 @@
 //! are stuck in) and the capacity view. The report over periods is in
 //! [`super::turnaround_report`].
 
-use super::persons::{PersonRow, PersonView};
+use super::persons::PersonView;
 use crate::actor::Actor;
-use crate::auth::policy::{Action, Scope};
+use crate::domain::policy::{Action, Scope};
 use crate::domain::turnaround::{self as rules, Capacity, Forecast, Stage, Timeline};
 use crate::error::Error;
+use crate::store::person::PersonRow;
 use crate::store::time::{show, to_db};
 use crate::store::Tx;
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
@@ -206,12 +207,12 @@ pub async fn timeline(
     .await?;
     let not_found = || Error::not_found("tube.unknown", format!("no tube {barcode}")).at("barcode");
     let row = row.ok_or_else(not_found)?;
-    let place = crate::auth::policy::TubePlace {
+    let place = crate::domain::policy::TubePlace {
         site_id: row.site_id,
         lab_id: row.lab_id,
         region: &row.region,
     };
-    if !crate::auth::policy::covers_tube(&actor.scope, place) {
+    if !crate::domain::policy::covers_tube(&actor.scope, place) {
         return Err(not_found());
     }
     let t = row.times.timeline();

@@ -9,7 +9,7 @@
 
 use super::turnaround::{Coverage, TimelineRow, TIMELINE_COLUMNS};
 use crate::actor::Actor;
-use crate::auth::policy::Action;
+use crate::domain::policy::Action;
 use crate::domain::turnaround::{self as rules, Counts, DenseHistogram, Histogram, Outcome};
 use crate::domain::vocab::{Category, Priority};
 use crate::error::Error;

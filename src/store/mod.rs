@@ -2,9 +2,13 @@
 //! accept (`$1` placeholders, `RETURNING`, `ON CONFLICT`); the few real differences between the
 //! two live in [`dialect`].
 
+pub mod code;
 pub mod dialect;
 pub mod idempotency;
+pub mod person;
+pub mod result;
 pub mod time;
+pub mod tube;
 pub mod tx;
 pub mod writer;
 

@@ -7,7 +7,7 @@ pub mod fhir;
 pub mod lab;
 pub mod receiver;
 
-use natlis::auth::policy::Role;
+use natlis::domain::policy::Role;
 use natlis::store::{Location, SqliteSync, Store};
 use natlis::AppState;
 use serde_json::{json, Value};

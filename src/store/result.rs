@@ -1,0 +1,159 @@
+//! `result`: what a person (or an environment sample) is told by a tube, one row per version
+//! (结果版本); the current version has `current = 1`.
+
+use super::code::in_table;
+use super::Tx;
+use crate::domain::review::ResultValue;
+use sqlx::{AnyConnection, FromRow};
+
+/// A result version, with its tube's barcode, lab and region and its person's public id.
+#[derive(Debug, Clone, FromRow)]
+pub struct ResultRow {
+    pub id: i64,
+    pub tube_id: i64,
+    pub barcode: String,
+    pub person_id: Option<i64>,
+    pub person_uid: Option<String>,
+    pub version: i64,
+    pub current: i64,
+    pub value: ResultValue,
+    pub source: String,
+    pub sampled_at: i64,
+    pub positive_called_at: Option<i64>,
+    pub cdc_status: Option<String>,
+    pub cdc_reason: Option<String>,
+    pub released_by: String,
+    pub released_at: i64,
+    pub reason: Option<String>,
+    pub lab_id: Option<i64>,
+    pub region: String,
+}
+
+const SELECT: &str = "SELECT r.id, r.tube_id, t.barcode, r.person_id, \
+     p.uid AS person_uid, r.version, r.current, r.value, r.source, r.sampled_at, \
+     r.positive_called_at, r.cdc_status, r.cdc_reason, r.released_by, r.released_at, r.reason, \
+     t.lab_id, s.region \
+     FROM result r JOIN tube t ON t.id = r.tube_id JOIN site s ON s.id = t.site_id \
+     LEFT JOIN person p ON p.id = r.person_id";
+
+/// Rows of `SELECT … WHERE {rest}` with one bound value.
+async fn rows<V>(
+    conn: &mut AnyConnection,
+    rest: &str,
+    value: V,
+) -> Result<Vec<ResultRow>, sqlx::Error>
+where
+    V: for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Send,
+{
+    sqlx::query_as(&format!("{SELECT} WHERE {rest}"))
+        .bind(value)
+        .fetch_all(conn)
+        .await
+        .map_err(in_table("result"))
+}
+
+/// A result version by id.
+pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<ResultRow>, sqlx::Error> {
+    Ok(rows(conn, "r.id = $1", id).await?.pop())
+}
+
+/// A result version by id, locked for the rest of the transaction (PostgreSQL).
+pub async fn lock(tx: &mut Tx, id: i64) -> Result<Option<ResultRow>, sqlx::Error> {
+    let sql = format!("{SELECT} WHERE r.id = $1{}", tx.for_update("r"));
+    sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await
+        .map_err(in_table("result"))
+}
+
+/// A person's current results, the latest sampling first.
+pub async fn current_of_person(
+    conn: &mut AnyConnection,
+    person: i64,
+) -> Result<Vec<ResultRow>, sqlx::Error> {
+    rows(
+        conn,
+        "r.person_id = $1 AND r.current = 1 ORDER BY r.sampled_at DESC, r.id DESC",
+        person,
+    )
+    .await
+}
+
+/// The current results of these people, each person's latest sampling first.
+pub async fn current_of_people(
+    conn: &mut AnyConnection,
+    people: &[i64],
+) -> Result<Vec<ResultRow>, sqlx::Error> {
+    if people.is_empty() {
+        return Ok(vec![]);
+    }
+    let ids = people
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    sqlx::query_as(&format!(
+        "{SELECT} WHERE r.person_id IN ({ids}) AND r.current = 1 ORDER BY r.sampled_at DESC, r.id DESC"
+    ))
+    .fetch_all(conn)
+    .await
+    .map_err(in_table("result"))
+}
+
+/// Every version of every result of a person, the latest sampling first.
+pub async fn history_of_person(
+    conn: &mut AnyConnection,
+    person: i64,
+) -> Result<Vec<ResultRow>, sqlx::Error> {
+    rows(
+        conn,
+        "r.person_id = $1 ORDER BY r.sampled_at DESC, r.tube_id, r.version DESC",
+        person,
+    )
+    .await
+}
+
+/// Every version of the results of a tube.
+pub async fn of_tube(conn: &mut AnyConnection, tube: i64) -> Result<Vec<ResultRow>, sqlx::Error> {
+    rows(
+        conn,
+        "r.tube_id = $1 ORDER BY r.person_id, r.version DESC",
+        tube,
+    )
+    .await
+}
+
+/// Current results in a CDC state (`pending`: awaiting the CDC, oldest call first; `rejected`:
+/// returned to the lab, latest first), within a region prefix or a lab, at most `limit`.
+pub async fn in_cdc_state(
+    conn: &mut AnyConnection,
+    state: CdcQueue,
+    limit: usize,
+) -> Result<Vec<ResultRow>, sqlx::Error> {
+    let (filter, order, bind) = match &state {
+        CdcQueue::Pending { region } => (
+            "r.cdc_status = 'pending' AND ($1 IS NULL OR s.region LIKE $1)",
+            "r.positive_called_at, r.id",
+            region.as_ref().map(|r| format!("{r}%")),
+        ),
+        CdcQueue::Rejected { .. } => (
+            "r.cdc_status = 'rejected' AND ($1 IS NULL OR t.lab_id = $1)",
+            "r.cdc_at DESC",
+            None,
+        ),
+    };
+    let q = format!("{SELECT} WHERE r.current = 1 AND {filter} ORDER BY {order} LIMIT {limit}");
+    let q = sqlx::query_as(&q);
+    let q = match state {
+        CdcQueue::Pending { .. } => q.bind(bind),
+        CdcQueue::Rejected { lab } => q.bind(lab),
+    };
+    q.fetch_all(conn).await.map_err(in_table("result"))
+}
+
+/// Which CDC list [`in_cdc_state`] reads.
+pub enum CdcQueue {
+    Pending { region: Option<String> },
+    Rejected { lab: Option<i64> },
+}

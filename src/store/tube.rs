@@ -1,0 +1,135 @@
+//! `tube`: a sampling tube (采样管) — single, pooled or environmental — from collection to
+//! reception, with its members (`tube_member`).
+
+use super::code::in_table;
+use super::person::{self, PersonRow};
+use super::Tx;
+use crate::domain::reception::RejectionReason;
+use crate::domain::tube::TubeStatus;
+use crate::domain::vocab::{Category, Payer, Priority, SampleType, TubeKind};
+use sqlx::{AnyConnection, FromRow};
+
+/// A tube as stored, with the codes of its site, labs and paying institution.
+#[derive(Debug, Clone, FromRow)]
+pub struct TubeRow {
+    pub id: i64,
+    pub site_id: i64,
+    pub site_lab_id: Option<i64>,
+    pub site_region: String,
+    pub lab_id: Option<i64>,
+    pub barcode: String,
+    pub kind: TubeKind,
+    pub status: TubeStatus,
+    pub nominal_size: i64,
+    pub member_count: i64,
+    pub short_closed: i64,
+    pub sample_type: SampleType,
+    pub site_code: String,
+    pub collector: String,
+    pub collected_at: i64,
+    pub category: Category,
+    pub priority: Priority,
+    pub deadline_at: i64,
+    pub payer: Payer,
+    pub payer_institution_code: Option<String>,
+    pub env_item: Option<String>,
+    pub env_lot: Option<String>,
+    pub env_origin: Option<String>,
+    pub env_location: Option<String>,
+    pub issued_batch_id: Option<i64>,
+    pub closed_at: Option<i64>,
+    pub closed_by: Option<String>,
+    pub lab_code: Option<String>,
+    pub received_at: Option<i64>,
+    pub received_by: Option<String>,
+    pub transport_minutes: Option<i64>,
+    pub transport_over_limit: i64,
+    pub rejected_at: Option<i64>,
+    pub rejected_by: Option<String>,
+    pub rejection_reason: Option<RejectionReason>,
+    pub rejection_note: Option<String>,
+    pub held: i64,
+    pub forwarded_lab_id: Option<i64>,
+    pub forwarded_lab_code: Option<String>,
+}
+
+impl TubeRow {
+    /// The lab that may receive the tube: the one it was forwarded to, else its site's lab.
+    pub fn bound_for(&self) -> Option<i64> {
+        self.forwarded_lab_id.or(self.site_lab_id)
+    }
+}
+
+/// `SELECT` of a [`TubeRow`] (`t`, with its site `s`, lab `l`, forwarded-to lab `fl` and
+/// paying institution `i`), for a `WHERE` to follow.
+pub const SELECT: &str = "SELECT t.id, t.site_id, s.lab_id AS site_lab_id, \
+     s.region AS site_region, t.lab_id, t.barcode, t.kind, t.status, t.nominal_size, \
+     t.member_count, t.short_closed, t.sample_type, s.code AS site_code, t.collector, t.collected_at, \
+     t.category, t.priority, t.deadline_at, t.payer, i.code AS payer_institution_code, t.env_item, \
+     t.env_lot, t.env_origin, t.env_location, t.issued_batch_id, t.closed_at, t.closed_by, \
+     l.code AS lab_code, t.received_at, t.received_by, t.transport_minutes, t.transport_over_limit, \
+     t.rejected_at, t.rejected_by, t.rejection_reason, t.rejection_note, t.held, \
+     t.forwarded_lab_id, fl.code AS forwarded_lab_code \
+     FROM tube t JOIN site s ON s.id = t.site_id LEFT JOIN lab l ON l.id = t.lab_id \
+     LEFT JOIN lab fl ON fl.id = t.forwarded_lab_id \
+     LEFT JOIN institution i ON i.id = t.payer_institution_id";
+
+/// A tube by barcode.
+pub async fn by_barcode(
+    conn: &mut AnyConnection,
+    barcode: &str,
+) -> Result<Option<TubeRow>, sqlx::Error> {
+    sqlx::query_as(&format!("{SELECT} WHERE t.barcode = $1"))
+        .bind(barcode.to_string())
+        .fetch_optional(conn)
+        .await
+        .map_err(in_table("tube"))
+}
+
+/// A tube by barcode, its row locked for the rest of the transaction on PostgreSQL.
+pub async fn lock(tx: &mut Tx, barcode: &str) -> Result<Option<TubeRow>, sqlx::Error> {
+    let sql = format!("{SELECT} WHERE t.barcode = $1{}", tx.for_update("t"));
+    sqlx::query_as(&sql)
+        .bind(barcode.to_string())
+        .fetch_optional(tx.conn())
+        .await
+        .map_err(in_table("tube"))
+}
+
+/// The kind of the tube with this barcode, if there is one.
+pub async fn kind_of(
+    conn: &mut AnyConnection,
+    barcode: &str,
+) -> Result<Option<TubeKind>, sqlx::Error> {
+    let kind: Option<(TubeKind,)> = sqlx::query_as("SELECT kind FROM tube WHERE barcode = $1")
+        .bind(barcode.to_string())
+        .fetch_optional(conn)
+        .await
+        .map_err(in_table("tube"))?;
+    Ok(kind.map(|(k,)| k))
+}
+
+/// A member of a tube: who, at which position, scanned in when and by whom.
+#[derive(Debug, Clone, FromRow)]
+pub struct MemberRow {
+    pub position: i64,
+    pub added_at: i64,
+    pub added_by: String,
+    #[sqlx(flatten)]
+    pub person: PersonRow,
+}
+
+/// The members of a tube in the order they were scanned in.
+pub async fn members(conn: &mut AnyConnection, tube: i64) -> Result<Vec<MemberRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT m.position, m.added_at, m.added_by, {} \
+         FROM tube_member m JOIN person p ON p.id = m.person_id \
+         LEFT JOIN institution i ON i.id = p.institution_id WHERE m.tube_id = $1 ORDER BY m.position",
+        person::COLUMNS
+    );
+    sqlx::query_as(&sql)
+        .bind(tube)
+        .fetch_all(conn)
+        .await
+        .map_err(in_table("tube_member"))
+}
