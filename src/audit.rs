@@ -55,45 +55,7 @@ pub fn entry_hash(e: &EntryRow) -> String {
     )
 }
 
-/// See [`entry_hash`]; used by the writer before the entry has an id.
-#[allow(clippy::too_many_arguments)]
-pub fn content_hash(
-    at: i64,
-    actor: &str,
-    action: &str,
-    entity_type: &str,
-    entity_id: &str,
-    before: Option<&str>,
-    after: Option<&str>,
-    parent_id: Option<i64>,
-) -> String {
-    let mut h = Sha256::new();
-    let fields: [&str; 8] = [
-        &at.to_string(),
-        actor,
-        action,
-        entity_type,
-        entity_id,
-        before.unwrap_or("\u{0}null"),
-        after.unwrap_or("\u{0}null"),
-        &parent_id.map(|p| p.to_string()).unwrap_or_default(),
-    ];
-    for f in fields {
-        h.update((f.len() as u64).to_le_bytes());
-        h.update(f.as_bytes());
-    }
-    hex::encode(h.finalize())
-}
-
-/// The hash an entry is stored (and sealed) with: under the audit key, `k:` and the key's MAC of
-/// the content hash — nobody without the key file can fix the hash of an entry they changed —
-/// otherwise the content hash itself.
-pub fn stored_hash(key: Option<&crate::audit_key::AuditKey>, content: &str) -> String {
-    match key {
-        Some(k) => format!("k:{}", k.mac(content.as_bytes())),
-        None => content.to_string(),
-    }
-}
+pub use crate::store::entry_hash::{content_hash, stored_hash};
 
 /// How a seal is signed: `keyed` for a seal of keyed entry hashes, `legacy` for a seal made
 /// before the key existed (signed when the key was created, after the chain was verified).
@@ -668,7 +630,7 @@ async fn entity_in_scope(
     match (&actor.scope, entity_type) {
         (_, "tube") => {
             // (Also for admins and auditors: an unknown tube is 404.)
-            crate::service::accession::load(&mut *conn, entity_id)
+            crate::store::tube::load(&mut *conn, entity_id)
                 .await?
                 .visible_to(actor, Action::ViewAudit)?;
             Ok(())

@@ -6,9 +6,9 @@ use crate::error::{Error, ErrorBody};
 use crate::json::Json;
 use crate::service::cdc::{self, CdcItem, Ruling};
 use crate::service::rechecks::{self, RecheckFilter, RecheckItem};
-use crate::service::results::{self, Amend, StatusView};
+use crate::service::results::{self, Amend, ResultView, StatusView};
 use crate::service::review::{
-    self, AttemptView, BulkRelease, Decide, DecisionView, QueueFilter, ResultView, ReviewItem,
+    self, AttemptView, BulkRelease, Decide, DecisionView, QueueFilter, ReviewItem,
 };
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};

@@ -150,7 +150,7 @@ async fn close_tube(
 #[utoipa::path(get, path = "/tubes/{barcode}/label.svg", tag = "labels", params(("barcode" = String, Path)),
     responses((status = 200, content_type = "image/svg+xml", body = String), (status = 422, body = ErrorBody)))]
 async fn label_svg(_actor: Actor, Path(barcode): Path<String>) -> Result<Response, Error> {
-    let b = accession::parse_barcode(&barcode)?;
+    let b = crate::service::parse_barcode(&barcode)?;
     let svg = crate::labels::code128_svg(b.as_str(), None)?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
 }
@@ -159,7 +159,7 @@ async fn label_svg(_actor: Actor, Path(barcode): Path<String>) -> Result<Respons
 #[utoipa::path(get, path = "/tubes/{barcode}/label.zpl", tag = "labels", params(("barcode" = String, Path)),
     responses((status = 200, content_type = "text/plain", body = String), (status = 422, body = ErrorBody)))]
 async fn label_zpl(_actor: Actor, Path(barcode): Path<String>) -> Result<Response, Error> {
-    let b = accession::parse_barcode(&barcode)?;
+    let b = crate::service::parse_barcode(&barcode)?;
     let zpl = crate::labels::zpl(&[(b.to_string(), String::new())]);
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], zpl).into_response())
 }

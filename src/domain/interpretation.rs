@@ -35,6 +35,47 @@ pub enum Call {
     Invalid { reason: String },
 }
 
+crate::domain::vocab::vocabulary! {
+    /// What kind of call a stored call is (`auto_call.outcome`); its detail says the rest.
+    CallOutcome {
+        Negative = "negative",
+        Positive = "positive",
+        SingleTargetPositive = "single_target_positive",
+        GreyZone = "grey_zone",
+        Invalid = "invalid",
+    }
+}
+
+impl Call {
+    /// How the call is stored: its outcome, and its detail (the targets, comma-separated, or
+    /// why the well is invalid).
+    pub fn to_stored(&self) -> (CallOutcome, String) {
+        match self {
+            Call::Negative => (CallOutcome::Negative, String::new()),
+            Call::Positive => (CallOutcome::Positive, String::new()),
+            Call::SingleTargetPositive { targets } => {
+                (CallOutcome::SingleTargetPositive, targets.join(","))
+            }
+            Call::GreyZone { targets } => (CallOutcome::GreyZone, targets.join(",")),
+            Call::Invalid { reason } => (CallOutcome::Invalid, reason.clone()),
+        }
+    }
+
+    /// A stored call read back.
+    pub fn from_stored(outcome: CallOutcome, detail: &str) -> Call {
+        let list = || detail.split(',').map(String::from).collect::<Vec<_>>();
+        match outcome {
+            CallOutcome::Negative => Call::Negative,
+            CallOutcome::Positive => Call::Positive,
+            CallOutcome::SingleTargetPositive => Call::SingleTargetPositive { targets: list() },
+            CallOutcome::GreyZone => Call::GreyZone { targets: list() },
+            CallOutcome::Invalid => Call::Invalid {
+                reason: detail.to_string(),
+            },
+        }
+    }
+}
+
 fn target_call(rule: &TargetRule, ct: Option<f64>) -> TargetCall {
     match ct {
         None => TargetCall::Negative,
@@ -329,6 +370,27 @@ mod tests {
                 m.insert(k.internal_control.channel.clone(), ic);
                 let _ = call_sample(&k, &m);
             }
+        }
+    }
+
+    #[test]
+    fn a_call_is_stored_and_read_back_as_it_was() {
+        let calls = [
+            Call::Negative,
+            Call::Positive,
+            Call::SingleTargetPositive {
+                targets: vec!["ORF1AB".into()],
+            },
+            Call::GreyZone {
+                targets: vec!["N".into(), "ORF1AB".into()],
+            },
+            Call::Invalid {
+                reason: "no reading on VIC".into(),
+            },
+        ];
+        for c in calls {
+            let (outcome, detail) = c.to_stored();
+            assert_eq!(Call::from_stored(outcome, &detail), c);
         }
     }
 }

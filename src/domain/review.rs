@@ -5,6 +5,12 @@
 use super::interpretation::Call;
 use super::vocab::{vocabulary, TubeKind};
 
+/// The reason of a pool re-check order (混采阳性 each member is re-tested alone).
+pub const POOL_RECHECK: &str = "pool_recheck";
+
+/// The reason of the re-sampling order a CDC rejection makes.
+pub const CDC_RETURNED: &str = "cdc_rejected";
+
 vocabulary! {
     /// What a reviewer decides for one attempt (一次检测).
     Decision {

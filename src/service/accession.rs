@@ -1,12 +1,13 @@
 //! 采样登记 accession at the collection site: open a tube by its barcode, scan people into it,
 //! close it (by itself when full, or by hand with its actual count).
 
+use super::parse_barcode;
 use super::persons::{self, PersonScan, PersonView};
 use super::registry::{self, SiteRules};
 use super::{parse_opt_text, parse_text};
 use crate::actor::Actor;
 use crate::domain::barcode::{Origin, TubeBarcode};
-use crate::domain::policy::{covers_tube, Action, Scope, TubePlace};
+use crate::domain::policy::{covers_tube, Action, Scope};
 use crate::domain::tube::{self as rules, PoolPolicy, TubeState, TubeStatus};
 use crate::domain::vocab::{Category, Payer, Priority, SampleType, TubeKind};
 use crate::error::Error;
@@ -143,26 +144,6 @@ pub struct TubeView {
 }
 
 impl TubeRow {
-    /// Where the tube is, for scope checks: the lab that received it, or else the lab it is
-    /// bound for.
-    pub fn place(&self) -> TubePlace<'_> {
-        TubePlace {
-            site_id: self.site_id,
-            lab_id: self.lab_id.or(self.bound_for()),
-            region: &self.site_region,
-        }
-    }
-
-    /// 404 unless the actor may see this tube (its existence is not shown outside the scope).
-    pub fn visible_to(&self, actor: &Actor, action: Action) -> Result<(), Error> {
-        actor.require(action)?;
-        if covers_tube(&actor.scope, self.place()) {
-            Ok(())
-        } else {
-            Err(tube_not_found(&self.barcode))
-        }
-    }
-
     pub fn state(&self) -> TubeState {
         TubeState {
             kind: self.kind,
@@ -226,20 +207,6 @@ impl TubeRow {
 }
 
 /// Loads a tube by barcode, locking its row for the rest of the transaction on PostgreSQL.
-pub(crate) async fn lock_tube(tx: &mut Tx, barcode: &str) -> Result<TubeRow, Error> {
-    store::lock(tx, barcode)
-        .await?
-        .ok_or_else(|| tube_not_found(barcode))
-}
-
-pub(crate) fn tube_not_found(barcode: &str) -> Error {
-    Error::not_found(
-        "tube.not_found",
-        format!("no tube with barcode {barcode} has been registered"),
-    )
-    .at("barcode")
-}
-
 pub(crate) async fn members(
     conn: &mut AnyConnection,
     tube_id: i64,
@@ -267,17 +234,10 @@ pub async fn find(
     today: NaiveDate,
 ) -> Result<TubeView, Error> {
     let barcode = parse_barcode(barcode)?;
-    let row = load(conn, barcode.as_str()).await?;
+    let row = store::load(conn, barcode.as_str()).await?;
     row.visible_to(actor, Action::ViewTube)?;
     let m = members(conn, row.id, tz, today).await?;
     Ok(row.view(m, tz))
-}
-
-/// A tube by barcode (no scope check: for services that checked already).
-pub(crate) async fn load(conn: &mut AnyConnection, barcode: &str) -> Result<TubeRow, Error> {
-    store::by_barcode(conn, barcode)
-        .await?
-        .ok_or_else(|| tube_not_found(barcode))
 }
 
 /// A tube with its members, for a service that checked the actor already.
@@ -287,14 +247,9 @@ pub(crate) async fn load_view(
     tz: FixedOffset,
     today: NaiveDate,
 ) -> Result<TubeView, Error> {
-    let row = load(conn, barcode).await?;
+    let row = store::load(conn, barcode).await?;
     let m = members(conn, row.id, tz, today).await?;
     Ok(row.view(m, tz))
-}
-
-pub(crate) fn parse_barcode(input: &str) -> Result<TubeBarcode, Error> {
-    TubeBarcode::parse(input)
-        .map_err(|e| Error::unprocessable("barcode.invalid", e.to_string()).at("barcode"))
 }
 
 /// Checks where a barcode comes from against the site's rules; returns the issuing batch of a
@@ -550,7 +505,7 @@ pub async fn prepare_open(
                         format!("tube {pool} is not a pooled tube"),
                     ))
                 }
-                None => return Err(tube_not_found(pool.as_str()).at("retained_for")),
+                None => return Err(store::not_found(pool.as_str()).at("retained_for")),
             }
         }
     };
@@ -858,7 +813,7 @@ pub async fn prepare_scan(
     today: NaiveDate,
 ) -> Result<ScanPlan, Error> {
     let barcode = parse_barcode(barcode)?;
-    let tube = load(&mut *conn, barcode.as_str()).await?;
+    let tube = store::load(&mut *conn, barcode.as_str()).await?;
     tube.visible_to(actor, Action::Accession)?;
     let who = persons::identify(&mut *conn, scan, today).await?;
     if let (
@@ -928,7 +883,7 @@ pub async fn add_member(
         if moved == 1 {
             break (state, added, status);
         }
-        row = lock_tube(tx, barcode.as_str()).await?;
+        row = store::lock_existing(tx, barcode.as_str()).await?;
         if row.status != TubeStatus::Open {
             let exists: Option<(i64,)> = sqlx::query_as(
                 "SELECT position FROM tube_member WHERE tube_id = $1 AND person_id = $2",
@@ -1101,7 +1056,7 @@ pub async fn close(
     today: NaiveDate,
 ) -> Result<TubeView, Error> {
     let barcode = parse_barcode(barcode)?;
-    let mut row = lock_tube(tx, barcode.as_str()).await?;
+    let mut row = store::lock_existing(tx, barcode.as_str()).await?;
     row.visible_to(tx.actor(), Action::Accession)?;
     let closed = rules::close(row.state())?;
     if let Some(count) = req.count {

@@ -2,11 +2,11 @@
 //! confirm them (final) or reject them with a reason (the person is re-checked; the lab sees
 //! why). The infectious-disease report is due 2 hours after the positive call.
 
-use super::results::{self, CDC_RETURNED};
-use super::review::ResultView;
+use super::results::{self, ResultView};
 use super::LIST_CAP;
 use crate::actor::Actor;
 use crate::domain::policy::{Action, Scope};
+use crate::domain::review::CDC_RETURNED;
 use crate::error::Error;
 use crate::store::result::{self as store, CdcQueue, ResultRow};
 use crate::store::time::{show, to_db};

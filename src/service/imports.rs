@@ -5,7 +5,7 @@
 //! plate with results make a new round of calls and never touch earlier ones.
 
 use super::plates::{self, attempt_status, status};
-use crate::domain::interpretation::{Call, RunValidity};
+use crate::domain::interpretation::{Call, CallOutcome, RunValidity};
 use crate::domain::policy::Action;
 use crate::domain::run::{self, Doubt, Mismatch, PlateReading};
 use crate::error::Error;
@@ -158,30 +158,6 @@ pub struct ImportView {
     pub override_reason: Option<String>,
     pub imported_at: DateTime<FixedOffset>,
     pub imported_by: String,
-}
-
-/// A call as stored (outcome and detail) read back.
-pub(crate) fn stored_call(outcome: &str, detail: &str) -> Call {
-    let list = || detail.split(',').map(String::from).collect::<Vec<_>>();
-    match outcome {
-        "negative" => Call::Negative,
-        "positive" => Call::Positive,
-        "single_target_positive" => Call::SingleTargetPositive { targets: list() },
-        "grey_zone" => Call::GreyZone { targets: list() },
-        _ => Call::Invalid {
-            reason: detail.to_string(),
-        },
-    }
-}
-
-fn call_code(c: &Call) -> (&'static str, String) {
-    match c {
-        Call::Negative => ("negative", String::new()),
-        Call::Positive => ("positive", String::new()),
-        Call::SingleTargetPositive { targets } => ("single_target_positive", targets.join(",")),
-        Call::GreyZone { targets } => ("grey_zone", targets.join(",")),
-        Call::Invalid { reason } => ("invalid", reason.clone()),
-    }
 }
 
 /// Registered tube barcodes among the files' sample names (to catch a swapped layout).
@@ -357,7 +333,7 @@ pub async fn import(
                 size: f.bytes.len() as u64,
             })
             .collect(),
-        summary: summary(reading.calls.iter().map(|c| call_code(&c.call).0)),
+        summary: summary(reading.calls.iter().map(|c| c.call.to_stored().0.as_str())),
         run: reading.run,
         missing_wells: reading.missing.iter().map(|w| w.to_string()).collect(),
         unexpected_wells: reading.unexpected.iter().map(|w| w.to_string()).collect(),
@@ -517,7 +493,7 @@ async fn write_calls(
                 p.run_no
             ))
         })?;
-        let (code, detail) = call_code(&c.call);
+        let (code, detail) = c.call.to_stored();
         let cts = serde_json::to_string(&c.cts).unwrap_or_default();
         rows.push((attempt_id, code, detail, cts, before, c));
     }
@@ -632,7 +608,7 @@ pub async fn view(
     .bind(import_id)
     .fetch_all(&mut *conn)
     .await?;
-    let calls: Vec<(String, String, String, String, String)> = sqlx::query_as(
+    let calls: Vec<(String, String, CallOutcome, String, String)> = sqlx::query_as(
         "SELECT a.well, t.barcode, c.outcome, c.detail, c.cts FROM auto_call c \
          JOIN attempt a ON a.id = c.attempt_id JOIN tube t ON t.id = a.tube_id \
          JOIN plate_well w ON w.plate_id = a.plate_id AND w.well = a.well \
@@ -640,7 +616,8 @@ pub async fn view(
     )
     .bind(import_id)
     .fetch_all(&mut *conn)
-    .await?;
+    .await
+    .map_err(crate::store::code::in_table("auto_call"))?;
     let report: serde_json::Value = serde_json::from_str(&report).unwrap_or_default();
     let strings = |v: &serde_json::Value| -> Vec<String> {
         v.as_array()
@@ -656,7 +633,7 @@ pub async fn view(
         .map(|(well, barcode, outcome, detail, cts)| WellCallView {
             well,
             barcode,
-            call: stored_call(&outcome, &detail),
+            call: Call::from_stored(outcome, &detail),
             cts: serde_json::from_str(&cts).unwrap_or_default(),
         })
         .collect();
@@ -678,7 +655,7 @@ pub async fn view(
             failures: serde_json::from_str(&failures).unwrap_or_default(),
             warnings: serde_json::from_str(&warnings).unwrap_or_default(),
         },
-        summary: summary(calls.iter().map(|c| call_code(&c.call).0)),
+        summary: summary(calls.iter().map(|c| c.call.to_stored().0.as_str())),
         missing_wells: strings(&report["missing_wells"]),
         unexpected_wells: strings(&report["unexpected_wells"]),
         unread: serde_json::from_value(report["unread"].clone()).unwrap_or_default(),

@@ -15,6 +15,7 @@ pub mod registry;
 pub mod results;
 pub mod review;
 pub mod settings;
+pub mod status;
 pub mod turnaround;
 pub mod turnaround_report;
 
@@ -35,6 +36,12 @@ pub fn parse_code(field: &str, input: &str) -> Result<String, Error> {
         ));
     }
     Ok(s)
+}
+
+/// A tube barcode from a request (trimmed, checked); `barcode.invalid` names the field.
+pub fn parse_barcode(input: &str) -> Result<crate::domain::barcode::TubeBarcode, Error> {
+    crate::domain::barcode::TubeBarcode::parse(input)
+        .map_err(|e| Error::unprocessable("barcode.invalid", e.to_string()).at("barcode"))
 }
 
 /// A required free-text field: trimmed, non-empty, at most `max` characters.

@@ -2,8 +2,8 @@
 //! scanned into wells (or placed by a proposal: re-checks first, then the earliest deadline).
 //! Each tube on a plate is an attempt (检测批次) with its number among the tube's attempts.
 
-use super::accession::{self, parse_barcode};
 use super::kits;
+use super::parse_barcode;
 use crate::actor::Actor;
 use crate::domain::plate::{self as layout_rules, Layout, LayoutError, Waiting, WellContent};
 use crate::domain::policy::{Action, Scope};
@@ -380,7 +380,7 @@ async fn place(
             Error::conflict("plate.full", format!("plate {} has no free well", p.run_no))
         })?,
     };
-    let tube = accession::lock_tube(tx, barcode.as_str()).await?;
+    let tube = crate::store::tube::lock_existing(tx, barcode.as_str()).await?;
     tube.visible_to(tx.actor(), Action::RunPlates)?;
     if tube.lab_id != Some(p.lab_id) || tube.received_at.is_none() {
         return Err(Error::conflict(

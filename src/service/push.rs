@@ -2,14 +2,14 @@
 //! status writes one message per sink of their region, in the transaction of the change; sinks
 //! are configured by an admin; messages can be listed and re-sent.
 
-use super::results;
 use crate::actor::Actor;
 use crate::domain::policy::Action;
 use crate::domain::push::{PersonData, ResultData, StatusMessage};
+use crate::domain::status::PersonStatus;
 use crate::error::Error;
 use crate::store::time::{show, to_db};
 use crate::store::Tx;
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, FromRow};
 use std::collections::HashMap;
@@ -68,7 +68,7 @@ async fn people_changed_chunk(tx: &mut Tx, changes: &[(i64, Option<i64>)]) -> Re
             results_of.entry(p).or_default().push(r);
         }
     }
-    let mut orders_of: HashMap<i64, Vec<results::OrderRow>> = HashMap::new();
+    let mut orders_of: HashMap<i64, Vec<super::status::OrderRow>> = HashMap::new();
     let orders: Vec<(i64, String, String, i64, i64)> = sqlx::query_as(&format!(
         "SELECT o.person_id, t.barcode, o.reason, o.due_at, o.created_at FROM sample_order o \
          JOIN tube t ON t.id = o.source_tube_id \
@@ -96,7 +96,7 @@ async fn people_changed_chunk(tx: &mut Tx, changes: &[(i64, Option<i64>)]) -> Re
     // The people whose status changed, with their next version and the result behind it.
     struct Changed {
         person: i64,
-        view: results::StatusView,
+        status: PersonStatus,
         valid_until: Option<i64>,
         version: i64,
         result: Option<i64>,
@@ -107,31 +107,30 @@ async fn people_changed_chunk(tx: &mut Tx, changes: &[(i64, Option<i64>)]) -> Re
         if !seen.insert(*person_id) {
             continue;
         }
-        let person = persons.get(person_id).ok_or_else(|| {
-            Error::internal(anyhow::anyhow!("person {person_id} vanished in its change"))
-        })?;
-        let view = results::status_from(
-            person,
-            results_of.remove(person_id).unwrap_or_default(),
-            orders_of.remove(person_id).unwrap_or_default(),
-            valid_hours,
-            now,
-            utc,
-            now.date_naive(),
-        );
-        let valid_until = view.valid_until.map(|v| to_db(v.with_timezone(&Utc)));
+        if !persons.contains_key(person_id) {
+            return Err(Error::internal(anyhow::anyhow!(
+                "person {person_id} vanished in its change"
+            )));
+        }
+        let results = results_of.remove(person_id).unwrap_or_default();
+        let orders = orders_of.remove(person_id).unwrap_or_default();
+        let status = super::status::derive(&results, &orders, valid_hours, to_db(now));
+        let valid_until = match status {
+            PersonStatus::Negative { valid_until } => Some(valid_until),
+            _ => None,
+        };
         let prior = before.get(person_id);
         if let Some((s, v, _)) = prior {
-            if *s == view.status && *v == valid_until {
+            if s == status.code() && *v == valid_until {
                 continue;
             }
         }
         // The result behind the change: the one named, else the person's newest current one.
-        let result = result.or_else(|| view.results.first().map(|r| r.id));
+        let result = result.or_else(|| results.first().map(|r| r.id));
         changed.push(Changed {
             person: *person_id,
             version: prior.map_or(1, |b| b.2 + 1),
-            view,
+            status,
             valid_until,
             result,
         });
@@ -145,7 +144,7 @@ async fn people_changed_chunk(tx: &mut Tx, changes: &[(i64, Option<i64>)]) -> Re
              ON CONFLICT (person_id) DO UPDATE SET status = $2, valid_until = $3, version = $4, changed_at = $5",
         )
         .bind(c.person)
-        .bind(c.view.status.clone())
+        .bind(c.status.code())
         .bind(c.valid_until)
         .bind(c.version)
         .bind(to_db(now))
@@ -240,11 +239,8 @@ async fn people_changed_chunk(tx: &mut Tx, changes: &[(i64, Option<i64>)]) -> Re
                 sex: person.sex.map(|s| s.as_str().to_string()),
                 birth_date: person.birth_date.clone(),
             },
-            status: c.view.status.clone(),
-            valid_until: c
-                .view
-                .valid_until
-                .map(|v| v.with_timezone(&utc).to_rfc3339()),
+            status: c.status.code().to_string(),
+            valid_until: c.valid_until.map(|v| show(v, utc).to_rfc3339()),
             result: data,
             changed_at: now.to_rfc3339(),
         };

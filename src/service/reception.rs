@@ -1,7 +1,8 @@
 //! 实验室接收 reception: scan tubes in at the lab, flag long transport, reject with a coded
 //! reason; the people of a rejected tube are ordered to be re-sampled.
 
-use super::accession::{self, lock_tube, parse_barcode, TubeView};
+use super::accession::{self, TubeView};
+use super::parse_barcode;
 use super::persons::PersonView;
 use super::{parse_opt_text, registry, settings};
 use crate::actor::Actor;
@@ -52,7 +53,7 @@ pub async fn receive(
     let barcode = parse_barcode(&req.barcode)?;
     let (lab_id, lab_code) = registry::lab_id(tx.conn(), "lab", &req.lab).await?;
     check_own_lab(tx.actor(), lab_id, &lab_code)?;
-    let row = lock_tube(tx, barcode.as_str()).await?;
+    let row = crate::store::tube::lock_existing(tx, barcode.as_str()).await?;
     // A tube bound for another lab (or received by one) does not exist for this caller.
     row.visible_to(tx.actor(), Action::Reception)?;
     if row.status == TubeStatus::Received {
@@ -163,7 +164,7 @@ pub async fn forward(
     today: NaiveDate,
 ) -> Result<TubeView, Error> {
     let barcode = parse_barcode(barcode)?;
-    let row = lock_tube(tx, barcode.as_str()).await?;
+    let row = crate::store::tube::lock_existing(tx, barcode.as_str()).await?;
     row.visible_to(tx.actor(), Action::Reception)?;
     if row.status != TubeStatus::Closed {
         return Err(Error::conflict(
@@ -245,7 +246,7 @@ pub async fn reject(
     today: NaiveDate,
 ) -> Result<RejectionView, Error> {
     let barcode = parse_barcode(barcode)?;
-    let row = lock_tube(tx, barcode.as_str()).await?;
+    let row = crate::store::tube::lock_existing(tx, barcode.as_str()).await?;
     row.visible_to(tx.actor(), Action::Reception)?;
     rules::reject(row.status)?;
     let note = parse_opt_text("note", req.note.as_deref(), 500)?;

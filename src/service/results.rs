@@ -2,11 +2,11 @@
 //! health-code push carries), and amendments — a new version with a reason, by a reviewer.
 
 use super::persons::{self, PersonView};
-use super::review::{write_result, NewResult, ResultView};
+use super::status::OrderRow;
 use crate::actor::Actor;
 use crate::domain::policy::{Action, Scope};
 use crate::domain::review::{self, ResultValue};
-use crate::domain::status::{self, Cdc, Fact, PersonStatus};
+use crate::domain::status::PersonStatus;
 use crate::error::Error;
 use crate::store::result::{self as store, ResultRow};
 use crate::store::time::{show, to_db};
@@ -41,19 +41,6 @@ impl ResultRow {
 
     pub fn state(&self) -> review::ResultState {
         review::ResultState::stored(self.current != 0, self.cdc_status.as_deref())
-    }
-
-    fn fact(&self) -> Fact {
-        Fact {
-            sampled_at: self.sampled_at,
-            value: self.value(),
-            cdc: match self.cdc_status.as_deref() {
-                Some("pending") => Some(Cdc::Pending),
-                Some("confirmed") => Some(Cdc::Confirmed),
-                Some("rejected") => Some(Cdc::Rejected),
-                _ => None,
-            },
-        }
     }
 }
 
@@ -132,9 +119,6 @@ pub(crate) async fn status_of(
     ))
 }
 
-/// An open re-sampling order as [`status_from`] reads it: source tube, reason, due, made.
-pub(crate) type OrderRow = (String, String, i64, i64);
-
 /// A person's status from their current results (newest first) and open re-sampling orders.
 pub(crate) fn status_from(
     person: &crate::store::person::PersonRow,
@@ -145,15 +129,7 @@ pub(crate) fn status_from(
     tz: FixedOffset,
     today: NaiveDate,
 ) -> StatusView {
-    // Pool re-checks and CDC returns are told as pending re-check by their results; other
-    // open orders (a rejected tube, a specimen that failed twice) mean a new swab is needed.
-    let resample_at = orders
-        .iter()
-        .filter(|(_, reason, ..)| reason != super::review::POOL_RECHECK && reason != CDC_RETURNED)
-        .map(|o| o.3)
-        .min();
-    let facts: Vec<Fact> = rows.iter().map(ResultRow::fact).collect();
-    let st = status::derive(&facts, resample_at, to_db(now), valid_hours * 3_600_000_000);
+    let st = super::status::derive(&rows, &orders, valid_hours, to_db(now));
     StatusView {
         person: person.view(today),
         status: st.code().to_string(),
@@ -172,9 +148,6 @@ pub(crate) fn status_from(
             .collect(),
     }
 }
-
-/// The reason of the re-sampling order a CDC rejection makes.
-pub const CDC_RETURNED: &str = "cdc_rejected";
 
 /// Every version of every result of a person, newest first.
 pub async fn history(
@@ -195,7 +168,7 @@ pub async fn of_tube(
     barcode: &str,
     tz: FixedOffset,
 ) -> Result<Vec<ResultView>, Error> {
-    let tube = super::accession::load(conn, barcode.trim()).await?;
+    let tube = crate::store::tube::load(conn, barcode.trim()).await?;
     tube.visible_to(actor, Action::ViewTube)?;
     let rows = store::of_tube(conn, tube.id).await?;
     Ok(rows.iter().map(|r| r.view(tz)).collect())
@@ -263,4 +236,222 @@ pub(crate) async fn lock(tx: &mut Tx, result: i64) -> Result<ResultRow, Error> {
     store::lock(tx, result)
         .await?
         .ok_or_else(|| not_found(result))
+}
+
+/// A result as released or amended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ResultView {
+    pub id: i64,
+    pub tube: String,
+    /// The person's public id (none for an environment sample).
+    pub person: Option<String>,
+    pub version: u32,
+    pub current: bool,
+    pub value: ResultValue,
+    /// `single`, `pool` (an individual result from a pooled tube) or `environment`.
+    pub source: String,
+    pub sampled_at: DateTime<FixedOffset>,
+    /// `pending`, `confirmed` or `rejected` for positives.
+    pub cdc_status: Option<String>,
+    pub cdc_reason: Option<String>,
+    pub released_by: String,
+    pub released_at: DateTime<FixedOffset>,
+    pub reason: Option<String>,
+}
+
+/// A result to write.
+pub(crate) struct NewResult {
+    pub tube_id: i64,
+    pub person_id: Option<i64>,
+    pub attempt_id: Option<i64>,
+    pub value: ResultValue,
+    pub source: String,
+    pub sampled_at: i64,
+    pub positive_called_at: Option<i64>,
+    pub reason: Option<String>,
+}
+
+/// Writes the next version of the (tube, person) result; earlier versions stop being current;
+/// the person's status follows.
+pub(crate) async fn write_result(
+    tx: &mut Tx,
+    r: &NewResult,
+    barcode: &str,
+    person_uid: Option<&str>,
+    tz: FixedOffset,
+) -> Result<ResultView, Error> {
+    let view = write_result_only(tx, r, barcode, person_uid, tz).await?;
+    if let Some(person) = r.person_id {
+        super::push::person_changed(tx, person, Some(view.id)).await?;
+    }
+    Ok(view)
+}
+
+/// The first results of a tube's people, written in one statement per chunk (version 1 each),
+/// in the order of `people`; `None` if the tube already has current results (then each is
+/// written as the next version of its own, by [`write_result_only`]).
+pub(crate) async fn first_results(
+    tx: &mut Tx,
+    r: &NewResult,
+    people: &[(i64, String)],
+    barcode: &str,
+    tz: FixedOffset,
+) -> Result<Option<Vec<ResultView>>, Error> {
+    let (current,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM result WHERE tube_id = $1 AND current = 1")
+            .bind(r.tube_id)
+            .fetch_one(tx.conn())
+            .await?;
+    if current > 0 {
+        return Ok(None);
+    }
+    let now = to_db(tx.now());
+    let by = tx.actor().username.clone();
+    let cdc = (r.value == ResultValue::Positive).then_some("pending");
+    let mut ids: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
+    for chunk in people.chunks(500) {
+        // Integers written in; the texts bound once for the chunk.
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|(person, _)| {
+                format!(
+                    "({}, {person}, {}, 1, 1, $1, $2, {}, {}, $3, $4, {now}, $5)",
+                    r.tube_id,
+                    r.attempt_id.map_or("NULL".into(), |a| a.to_string()),
+                    r.sampled_at,
+                    r.positive_called_at
+                        .map_or("NULL".into(), |t| t.to_string()),
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO result (tube_id, person_id, attempt_id, version, current, value, source, sampled_at, \
+             positive_called_at, cdc_status, released_by, released_at, reason) VALUES {} RETURNING id, person_id",
+            values.join(", ")
+        );
+        let rows: Vec<(i64, i64)> = sqlx::query_as(&sql)
+            .bind(r.value.as_str())
+            .bind(r.source.clone())
+            .bind(cdc)
+            .bind(by.clone())
+            .bind(r.reason.clone())
+            .fetch_all(tx.conn())
+            .await?;
+        ids.extend(rows.into_iter().map(|(id, person)| (person, id)));
+    }
+    super::turnaround::released(tx, r.tube_id).await?;
+    let mut out = Vec::with_capacity(people.len());
+    for (person, uid) in people {
+        let id = *ids.get(person).ok_or_else(|| {
+            Error::internal(anyhow::anyhow!("no result written for person {person}"))
+        })?;
+        tx.audit(
+            "result.release",
+            "person",
+            uid,
+            None,
+            Some(&serde_json::json!({
+                "tube": barcode, "version": 1, "value": r.value, "source": r.source,
+                "cdc": cdc, "reason": r.reason,
+            })),
+        );
+        out.push(ResultView {
+            id,
+            tube: barcode.to_string(),
+            person: Some(uid.clone()),
+            version: 1,
+            current: true,
+            value: r.value,
+            source: r.source.clone(),
+            sampled_at: show(r.sampled_at, tz),
+            cdc_status: cdc.map(String::from),
+            cdc_reason: None,
+            released_by: by.clone(),
+            released_at: show(now, tz),
+            reason: r.reason.clone(),
+        });
+    }
+    Ok(Some(out))
+}
+
+/// [`write_result`] without the person's status: the caller brings it up to date (for many
+/// people at once, [`super::push::people_changed`]).
+pub(crate) async fn write_result_only(
+    tx: &mut Tx,
+    r: &NewResult,
+    barcode: &str,
+    person_uid: Option<&str>,
+    tz: FixedOffset,
+) -> Result<ResultView, Error> {
+    let previous: Option<(i64, String)> = sqlx::query_as(
+        "SELECT version, value FROM result WHERE tube_id = $1 AND ((person_id IS NULL AND $2 IS NULL) OR person_id = $2) \
+         AND current = 1",
+    )
+    .bind(r.tube_id)
+    .bind(r.person_id)
+    .fetch_optional(tx.conn())
+    .await?;
+    let version = previous.as_ref().map_or(1, |(v, _)| v + 1);
+    sqlx::query(
+        "UPDATE result SET current = 0 WHERE tube_id = $1 AND ((person_id IS NULL AND $2 IS NULL) OR person_id = $2) AND current = 1",
+    )
+    .bind(r.tube_id)
+    .bind(r.person_id)
+    .execute(tx.conn())
+    .await?;
+    let now = to_db(tx.now());
+    let by = tx.actor().username.clone();
+    let cdc = (r.value == ResultValue::Positive).then_some("pending");
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO result (tube_id, person_id, attempt_id, version, current, value, source, sampled_at, \
+         positive_called_at, cdc_status, released_by, released_at, reason) \
+         VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+    )
+    .bind(r.tube_id)
+    .bind(r.person_id)
+    .bind(r.attempt_id)
+    .bind(version)
+    .bind(r.value.as_str())
+    .bind(r.source.clone())
+    .bind(r.sampled_at)
+    .bind(r.positive_called_at)
+    .bind(cdc)
+    .bind(by.clone())
+    .bind(now)
+    .bind(r.reason.clone())
+    .fetch_one(tx.conn())
+    .await?;
+    super::turnaround::released(tx, r.tube_id).await?;
+    tx.audit(
+        if version == 1 {
+            "result.release"
+        } else {
+            "result.amend"
+        },
+        "person",
+        person_uid.unwrap_or(barcode),
+        previous
+            .as_ref()
+            .map(|(v, value)| serde_json::json!({ "tube": barcode, "version": v, "value": value }))
+            .as_ref(),
+        Some(&serde_json::json!({
+            "tube": barcode, "version": version, "value": r.value, "source": r.source,
+            "cdc": cdc, "reason": r.reason,
+        })),
+    );
+    Ok(ResultView {
+        id,
+        tube: barcode.to_string(),
+        person: person_uid.map(String::from),
+        version: version as u32,
+        current: true,
+        value: r.value,
+        source: r.source.clone(),
+        sampled_at: show(r.sampled_at, tz),
+        cdc_status: cdc.map(String::from),
+        cdc_reason: None,
+        released_by: by,
+        released_at: show(now, tz),
+        reason: r.reason.clone(),
+    })
 }

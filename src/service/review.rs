@@ -3,10 +3,10 @@
 //! one by one), and what a release writes — a result per person, pool re-check orders, the
 //! CDC's queue for positives.
 
-use super::imports::stored_call;
 use super::plates::attempt_status;
+use super::results::{first_results, write_result_only, NewResult, ResultView};
 use crate::actor::Actor;
-use crate::domain::interpretation::Call;
+use crate::domain::interpretation::{Call, CallOutcome};
 use crate::domain::policy::{Action, Scope};
 use crate::domain::review::{
     self, member_result, Ask, Decision, FollowUp, Released, ResultValue, Suggestion,
@@ -87,7 +87,7 @@ struct AttemptRow {
     member_count: i64,
     deadline_at: i64,
     collected_at: i64,
-    outcome: String,
+    outcome: CallOutcome,
     detail: String,
     cts: String,
     run_valid: i64,
@@ -113,7 +113,7 @@ impl AttemptRow {
     }
 
     fn call(&self) -> Call {
-        stored_call(&self.outcome, &self.detail)
+        Call::from_stored(self.outcome, &self.detail)
     }
 
     fn technicians(&self) -> Vec<String> {
@@ -180,14 +180,14 @@ async fn earlier_calls(
              ORDER BY a.tube_id, a.attempt_no",
             marks.join(", ")
         );
-        let mut q = sqlx::query_as::<_, (i64, String, String)>(&sql);
+        let mut q = sqlx::query_as::<_, (i64, CallOutcome, String)>(&sql);
         for id in chunk {
             q = q.bind(*id);
         }
         for (tube, outcome, detail) in q.fetch_all(&mut *conn).await? {
             out.entry(tube)
                 .or_default()
-                .push(stored_call(&outcome, &detail));
+                .push(Call::from_stored(outcome, &detail));
         }
     }
     Ok(out)
@@ -254,27 +254,6 @@ pub struct Decide {
     pub value: Option<Released>,
     /// Required when departing from the suggestion.
     #[serde(default)]
-    pub reason: Option<String>,
-}
-
-/// A result as released or amended.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct ResultView {
-    pub id: i64,
-    pub tube: String,
-    /// The person's public id (none for an environment sample).
-    pub person: Option<String>,
-    pub version: u32,
-    pub current: bool,
-    pub value: ResultValue,
-    /// `single`, `pool` (an individual result from a pooled tube) or `environment`.
-    pub source: String,
-    pub sampled_at: DateTime<FixedOffset>,
-    /// `pending`, `confirmed` or `rejected` for positives.
-    pub cdc_status: Option<String>,
-    pub cdc_reason: Option<String>,
-    pub released_by: String,
-    pub released_at: DateTime<FixedOffset>,
     pub reason: Option<String>,
 }
 
@@ -504,9 +483,6 @@ async fn order_resampling(
     Ok(n)
 }
 
-/// The reason of a pool re-check order.
-pub const POOL_RECHECK: &str = "pool_recheck";
-
 /// Writes what a release tells people: a result per person (an environment sample: one for
 /// the tube), the CDC's queue for positives, and for a positive or inconclusive pool a
 /// re-check order per member (a retained single tube is queued instead of recalling them).
@@ -591,209 +567,18 @@ async fn release(
         // Statuses first, then the re-check orders and retained tubes, each a change of its
         // own.
         super::push::people_changed(tx, &changed).await?;
-        view.resample_orders = order_resampling(tx, row.tube_id, row.tube_id, POOL_RECHECK).await?;
+        view.resample_orders = order_resampling(
+            tx,
+            row.tube_id,
+            row.tube_id,
+            crate::domain::review::POOL_RECHECK,
+        )
+        .await?;
         view.retained_tubes_queued = queue_retained(tx, row.tube_id).await?;
     } else {
         statuses.extend(changed);
     }
     Ok(())
-}
-
-/// A result to write.
-pub(crate) struct NewResult {
-    pub tube_id: i64,
-    pub person_id: Option<i64>,
-    pub attempt_id: Option<i64>,
-    pub value: ResultValue,
-    pub source: String,
-    pub sampled_at: i64,
-    pub positive_called_at: Option<i64>,
-    pub reason: Option<String>,
-}
-
-/// Writes the next version of the (tube, person) result; earlier versions stop being current;
-/// the person's status follows.
-pub(crate) async fn write_result(
-    tx: &mut Tx,
-    r: &NewResult,
-    barcode: &str,
-    person_uid: Option<&str>,
-    tz: FixedOffset,
-) -> Result<ResultView, Error> {
-    let view = write_result_only(tx, r, barcode, person_uid, tz).await?;
-    if let Some(person) = r.person_id {
-        super::push::person_changed(tx, person, Some(view.id)).await?;
-    }
-    Ok(view)
-}
-
-/// The first results of a tube's people, written in one statement per chunk (version 1 each),
-/// in the order of `people`; `None` if the tube already has current results (then each is
-/// written as the next version of its own, by [`write_result_only`]).
-async fn first_results(
-    tx: &mut Tx,
-    r: &NewResult,
-    people: &[(i64, String)],
-    barcode: &str,
-    tz: FixedOffset,
-) -> Result<Option<Vec<ResultView>>, Error> {
-    let (current,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM result WHERE tube_id = $1 AND current = 1")
-            .bind(r.tube_id)
-            .fetch_one(tx.conn())
-            .await?;
-    if current > 0 {
-        return Ok(None);
-    }
-    let now = to_db(tx.now());
-    let by = tx.actor().username.clone();
-    let cdc = (r.value == ResultValue::Positive).then_some("pending");
-    let mut ids: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
-    for chunk in people.chunks(500) {
-        // Integers written in; the texts bound once for the chunk.
-        let values: Vec<String> = chunk
-            .iter()
-            .map(|(person, _)| {
-                format!(
-                    "({}, {person}, {}, 1, 1, $1, $2, {}, {}, $3, $4, {now}, $5)",
-                    r.tube_id,
-                    r.attempt_id.map_or("NULL".into(), |a| a.to_string()),
-                    r.sampled_at,
-                    r.positive_called_at
-                        .map_or("NULL".into(), |t| t.to_string()),
-                )
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO result (tube_id, person_id, attempt_id, version, current, value, source, sampled_at, \
-             positive_called_at, cdc_status, released_by, released_at, reason) VALUES {} RETURNING id, person_id",
-            values.join(", ")
-        );
-        let rows: Vec<(i64, i64)> = sqlx::query_as(&sql)
-            .bind(r.value.as_str())
-            .bind(r.source.clone())
-            .bind(cdc)
-            .bind(by.clone())
-            .bind(r.reason.clone())
-            .fetch_all(tx.conn())
-            .await?;
-        ids.extend(rows.into_iter().map(|(id, person)| (person, id)));
-    }
-    super::turnaround::released(tx, r.tube_id).await?;
-    let mut out = Vec::with_capacity(people.len());
-    for (person, uid) in people {
-        let id = *ids.get(person).ok_or_else(|| {
-            Error::internal(anyhow::anyhow!("no result written for person {person}"))
-        })?;
-        tx.audit(
-            "result.release",
-            "person",
-            uid,
-            None,
-            Some(&serde_json::json!({
-                "tube": barcode, "version": 1, "value": r.value, "source": r.source,
-                "cdc": cdc, "reason": r.reason,
-            })),
-        );
-        out.push(ResultView {
-            id,
-            tube: barcode.to_string(),
-            person: Some(uid.clone()),
-            version: 1,
-            current: true,
-            value: r.value,
-            source: r.source.clone(),
-            sampled_at: show(r.sampled_at, tz),
-            cdc_status: cdc.map(String::from),
-            cdc_reason: None,
-            released_by: by.clone(),
-            released_at: show(now, tz),
-            reason: r.reason.clone(),
-        });
-    }
-    Ok(Some(out))
-}
-
-/// [`write_result`] without the person's status: the caller brings it up to date (for many
-/// people at once, [`super::push::people_changed`]).
-async fn write_result_only(
-    tx: &mut Tx,
-    r: &NewResult,
-    barcode: &str,
-    person_uid: Option<&str>,
-    tz: FixedOffset,
-) -> Result<ResultView, Error> {
-    let previous: Option<(i64, String)> = sqlx::query_as(
-        "SELECT version, value FROM result WHERE tube_id = $1 AND ((person_id IS NULL AND $2 IS NULL) OR person_id = $2) \
-         AND current = 1",
-    )
-    .bind(r.tube_id)
-    .bind(r.person_id)
-    .fetch_optional(tx.conn())
-    .await?;
-    let version = previous.as_ref().map_or(1, |(v, _)| v + 1);
-    sqlx::query(
-        "UPDATE result SET current = 0 WHERE tube_id = $1 AND ((person_id IS NULL AND $2 IS NULL) OR person_id = $2) AND current = 1",
-    )
-    .bind(r.tube_id)
-    .bind(r.person_id)
-    .execute(tx.conn())
-    .await?;
-    let now = to_db(tx.now());
-    let by = tx.actor().username.clone();
-    let cdc = (r.value == ResultValue::Positive).then_some("pending");
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO result (tube_id, person_id, attempt_id, version, current, value, source, sampled_at, \
-         positive_called_at, cdc_status, released_by, released_at, reason) \
-         VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-    )
-    .bind(r.tube_id)
-    .bind(r.person_id)
-    .bind(r.attempt_id)
-    .bind(version)
-    .bind(r.value.as_str())
-    .bind(r.source.clone())
-    .bind(r.sampled_at)
-    .bind(r.positive_called_at)
-    .bind(cdc)
-    .bind(by.clone())
-    .bind(now)
-    .bind(r.reason.clone())
-    .fetch_one(tx.conn())
-    .await?;
-    super::turnaround::released(tx, r.tube_id).await?;
-    tx.audit(
-        if version == 1 {
-            "result.release"
-        } else {
-            "result.amend"
-        },
-        "person",
-        person_uid.unwrap_or(barcode),
-        previous
-            .as_ref()
-            .map(|(v, value)| serde_json::json!({ "tube": barcode, "version": v, "value": value }))
-            .as_ref(),
-        Some(&serde_json::json!({
-            "tube": barcode, "version": version, "value": r.value, "source": r.source,
-            "cdc": cdc, "reason": r.reason,
-        })),
-    );
-    Ok(ResultView {
-        id,
-        tube: barcode.to_string(),
-        person: person_uid.map(String::from),
-        version: version as u32,
-        current: true,
-        value: r.value,
-        source: r.source.clone(),
-        sampled_at: show(r.sampled_at, tz),
-        cdc_status: cdc.map(String::from),
-        cdc_reason: None,
-        released_by: by,
-        released_at: show(now, tz),
-        reason: r.reason.clone(),
-    })
 }
 
 /// Retained single tubes of a pool's members: released from hold, marked as re-checks (they go
@@ -1074,7 +859,7 @@ pub async fn attempts(
     barcode: &str,
     tz: FixedOffset,
 ) -> Result<Vec<AttemptView>, Error> {
-    let tube = super::accession::load(conn, barcode.trim()).await?;
+    let tube = crate::store::tube::load(conn, barcode.trim()).await?;
     tube.visible_to(actor, Action::ViewTube)?;
     let rows: Vec<HistoryRow> = sqlx::query_as(
         "SELECT a.id, p.run_no, a.well, a.attempt_no, a.extraction_no, t.recollection_no, \

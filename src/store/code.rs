@@ -3,6 +3,7 @@
 //! with the table, column and value ([`in_table`]), never turns into another value.
 
 use crate::domain::id_number::{DocumentType, Sex};
+use crate::domain::interpretation::CallOutcome;
 use crate::domain::policy::Role;
 use crate::domain::reception::RejectionReason;
 use crate::domain::review::{Decision, FollowUp, Released, ResultValue};
@@ -53,6 +54,7 @@ stored_code!(
     Released,
     ResultValue,
     FollowUp,
+    CallOutcome,
 );
 
 /// Names the table in an error reading one of its rows: a column that could not be decoded

@@ -4,6 +4,7 @@
 
 pub mod code;
 pub mod dialect;
+pub mod entry_hash;
 pub mod idempotency;
 pub mod person;
 pub mod result;

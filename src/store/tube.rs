@@ -4,9 +4,12 @@
 use super::code::in_table;
 use super::person::{self, PersonRow};
 use super::Tx;
+use crate::actor::Actor;
+use crate::domain::policy::{covers_tube, Action, TubePlace};
 use crate::domain::reception::RejectionReason;
 use crate::domain::tube::TubeStatus;
 use crate::domain::vocab::{Category, Payer, Priority, SampleType, TubeKind};
+use crate::error::Error;
 use sqlx::{AnyConnection, FromRow};
 
 /// A tube as stored, with the codes of its site, labs and paying institution.
@@ -58,6 +61,35 @@ impl TubeRow {
     pub fn bound_for(&self) -> Option<i64> {
         self.forwarded_lab_id.or(self.site_lab_id)
     }
+
+    /// Where the tube is, for scope checks: the lab that received it, or else the lab it is
+    /// bound for.
+    pub fn place(&self) -> TubePlace<'_> {
+        TubePlace {
+            site_id: self.site_id,
+            lab_id: self.lab_id.or(self.bound_for()),
+            region: &self.site_region,
+        }
+    }
+
+    /// 404 unless the actor may see this tube (its existence is not shown outside the scope).
+    pub fn visible_to(&self, actor: &Actor, action: Action) -> Result<(), Error> {
+        actor.require(action)?;
+        if covers_tube(&actor.scope, self.place()) {
+            Ok(())
+        } else {
+            Err(not_found(&self.barcode))
+        }
+    }
+}
+
+/// The answer for a barcode no tube has (or none the caller may see).
+pub fn not_found(barcode: &str) -> Error {
+    Error::not_found(
+        "tube.not_found",
+        format!("no tube with barcode {barcode} has been registered"),
+    )
+    .at("barcode")
 }
 
 /// `SELECT` of a [`TubeRow`] (`t`, with its site `s`, lab `l`, forwarded-to lab `fl` and
@@ -84,6 +116,19 @@ pub async fn by_barcode(
         .fetch_optional(conn)
         .await
         .map_err(in_table("tube"))
+}
+
+/// A tube by barcode, or `tube.not_found` (no scope check: for services that check it).
+pub async fn load(conn: &mut AnyConnection, barcode: &str) -> Result<TubeRow, Error> {
+    by_barcode(conn, barcode)
+        .await?
+        .ok_or_else(|| not_found(barcode))
+}
+
+/// A tube by barcode, locked for the rest of the transaction (PostgreSQL), or
+/// `tube.not_found`.
+pub async fn lock_existing(tx: &mut Tx, barcode: &str) -> Result<TubeRow, Error> {
+    lock(tx, barcode).await?.ok_or_else(|| not_found(barcode))
 }
 
 /// A tube by barcode, its row locked for the rest of the transaction on PostgreSQL.

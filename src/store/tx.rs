@@ -117,9 +117,9 @@ impl Tx {
     ) -> Result<(), sqlx::Error> {
         let at = super::time::to_db(self.now);
         let after = after.map(|v| v.to_string());
-        let hash = crate::audit::stored_hash(
+        let hash = super::entry_hash::stored_hash(
             self.audit_key.as_ref(),
-            &crate::audit::content_hash(
+            &super::entry_hash::content_hash(
                 at,
                 &self.actor.username,
                 action,
@@ -187,9 +187,9 @@ impl Tx {
                     .bind(e.before.clone())
                     .bind(e.after.clone())
                     .bind(e.parent)
-                    .bind(crate::audit::stored_hash(
+                    .bind(super::entry_hash::stored_hash(
                         self.audit_key.as_ref(),
-                        &crate::audit::content_hash(
+                        &super::entry_hash::content_hash(
                             at,
                             &e.actor,
                             &e.action,
