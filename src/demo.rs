@@ -619,7 +619,11 @@ async fn plates(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
             .wells
             .iter()
             .filter(|w| w.tube.is_some())
-            .position(|w| w.tube.as_ref().is_some_and(|t| t.kind == "pool"));
+            .position(|w| {
+                w.tube
+                    .as_ref()
+                    .is_some_and(|t| t.kind == crate::domain::vocab::TubeKind::Pool)
+            });
         let bytes = plate_export(&kit, &layout, dirty, |i| match i {
             _ if Some(i) == pool_at => Shape::Positive(30.8),
             3 => Shape::Positive(26.3),

@@ -5,6 +5,16 @@
 use instrument_adapters::{PlateSize, Well};
 use std::collections::BTreeMap;
 
+crate::domain::vocab::vocabulary! {
+    /// Where a plate stands (`plate.status`).
+    PlateStatus {
+        /// 上样中 wells are being filled
+        Loading = "loading",
+        /// 已出结果 an instrument file was imported; the layout is fixed
+        Resulted = "resulted",
+    }
+}
+
 /// What a well holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WellContent {

@@ -302,12 +302,24 @@ pub fn attempt_next(state: AttemptState, event: AttemptEvent) -> Result<AttemptS
     }
 }
 
+vocabulary! {
+    /// Where an attempt stands as stored (`attempt.status`).
+    AttemptStatus {
+        /// on a plate, waiting for results
+        Loaded = "loaded",
+        /// an automatic call was made
+        Called = "called",
+        /// a reviewer decided
+        Decided = "decided",
+    }
+}
+
 impl AttemptState {
     /// From the stored status and decision.
-    pub fn stored(status: &str, decision: Option<&str>) -> Self {
-        match (status, decision.and_then(Decision::parse)) {
+    pub fn stored(status: AttemptStatus, decision: Option<Decision>) -> Self {
+        match (status, decision) {
             (_, Some(d)) => Self::Decided(d),
-            ("called", None) => Self::Called,
+            (AttemptStatus::Called, None) => Self::Called,
             _ => Self::Loaded,
         }
     }
@@ -366,13 +378,14 @@ pub fn result_next(state: ResultState, event: ResultEvent) -> Result<ResultState
 
 impl ResultState {
     /// From the stored version: whether it is current and its CDC status.
-    pub fn stored(current: bool, cdc: Option<&str>) -> Self {
+    pub fn stored(current: bool, cdc: Option<crate::domain::status::Cdc>) -> Self {
+        use crate::domain::status::Cdc;
         match (current, cdc) {
             (false, _) => Self::Superseded,
-            (true, Some("pending")) => Self::CdcPending,
-            (true, Some("confirmed")) => Self::CdcConfirmed,
-            (true, Some("rejected")) => Self::CdcRejected,
-            (true, _) => Self::Released,
+            (true, Some(Cdc::Pending)) => Self::CdcPending,
+            (true, Some(Cdc::Confirmed)) => Self::CdcConfirmed,
+            (true, Some(Cdc::Rejected)) => Self::CdcRejected,
+            (true, None) => Self::Released,
         }
     }
 }
@@ -602,10 +615,10 @@ mod tests {
                 }
             }
         }
-        assert_eq!(AttemptState::stored("called", None), Called);
-        assert_eq!(AttemptState::stored("loaded", None), Loaded);
+        assert_eq!(AttemptState::stored(AttemptStatus::Called, None), Called);
+        assert_eq!(AttemptState::stored(AttemptStatus::Loaded, None), Loaded);
         assert_eq!(
-            AttemptState::stored("decided", Some("rerun")),
+            AttemptState::stored(AttemptStatus::Decided, Some(Decision::Rerun)),
             Decided(Decision::Rerun)
         );
     }
@@ -634,8 +647,9 @@ mod tests {
         for (s, e, want) in table {
             assert_eq!(result_next(s, e), want, "{s:?} {e:?}");
         }
-        assert_eq!(ResultState::stored(false, Some("pending")), Superseded);
-        assert_eq!(ResultState::stored(true, Some("pending")), CdcPending);
+        use crate::domain::status::Cdc;
+        assert_eq!(ResultState::stored(false, Some(Cdc::Pending)), Superseded);
+        assert_eq!(ResultState::stored(true, Some(Cdc::Pending)), CdcPending);
         assert_eq!(ResultState::stored(true, None), Released);
     }
 

@@ -5,12 +5,16 @@
 use super::review::ResultValue;
 use serde::{Deserialize, Serialize};
 
-/// Where the CDC stands on a positive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cdc {
-    Pending,
-    Confirmed,
-    Rejected,
+crate::domain::vocab::vocabulary! {
+    /// Where the CDC stands on a positive (`result.cdc_status`).
+    Cdc {
+        /// awaiting the CDC's confirmation
+        Pending = "pending",
+        /// 确诊 confirmed by the CDC
+        Confirmed = "confirmed",
+        /// returned to the lab: the person is re-checked
+        Rejected = "rejected",
+    }
 }
 
 /// The current version of one of a person's results.

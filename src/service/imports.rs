@@ -4,7 +4,7 @@
 //! every call — or nothing. The same files twice change nothing and say so; other files for a
 //! plate with results make a new round of calls and never touch earlier ones.
 
-use super::plates::{self, attempt_status, status};
+use super::plates;
 use crate::domain::interpretation::{Call, CallOutcome, RunValidity};
 use crate::domain::policy::Action;
 use crate::domain::run::{self, Doubt, Mismatch, PlateReading};
@@ -467,7 +467,7 @@ async fn write_readings(tx: &mut Tx, import_id: i64, files: &ReadFiles) -> Resul
 async fn write_calls(
     tx: &mut Tx,
     import_id: i64,
-    p: &plates::PlateRow,
+    p: &crate::store::plate::PlateRow,
     kit: &crate::domain::kit::Kit,
     reading: &PlateReading,
     round: i64,
@@ -537,14 +537,14 @@ async fn write_calls(
          WHERE plate_id = $3 AND decision IS NULL \
          AND id IN (SELECT attempt_id FROM auto_call WHERE import_id = $2)",
     )
-    .bind(attempt_status::CALLED)
+    .bind(crate::domain::review::AttemptStatus::Called)
     .bind(import_id)
     .bind(p.id)
     .execute(tx.conn())
     .await?;
     super::turnaround::imported(tx, import_id).await?;
     sqlx::query("UPDATE plate SET status = $1 WHERE id = $2")
-        .bind(status::RESULTED)
+        .bind(crate::domain::plate::PlateStatus::Resulted)
         .bind(p.id)
         .execute(tx.conn())
         .await?;

@@ -5,16 +5,19 @@
 use super::kits;
 use super::parse_barcode;
 use crate::actor::Actor;
-use crate::domain::plate::{self as layout_rules, Layout, LayoutError, Waiting, WellContent};
+use crate::domain::plate::{
+    self as layout_rules, Layout, LayoutError, PlateStatus, Waiting, WellContent,
+};
 use crate::domain::policy::{Action, Scope};
-use crate::domain::review::{self, Decision};
+use crate::domain::review::{self, AttemptStatus, Decision};
 use crate::error::Error;
+use crate::store::plate::{self as store, PlateRow};
 use crate::store::time::{show, to_db};
 use crate::store::Tx;
 use chrono::{DateTime, FixedOffset};
 use instrument_adapters::{PlateSize, Well};
 use serde::{Deserialize, Serialize};
-use sqlx::{AnyConnection, FromRow};
+use sqlx::AnyConnection;
 use utoipa::ToSchema;
 
 /// A new plate.
@@ -40,22 +43,6 @@ pub struct AssignWell {
     /// `A1`…`H12` or `A1`…`P24`; default: the next free well, row by row.
     #[serde(default)]
     pub well: Option<String>,
-}
-
-/// Where a plate stands.
-pub mod status {
-    /// 上样中 wells are being filled
-    pub const LOADING: &str = "loading";
-    /// 已出结果 an instrument file was imported; the layout is fixed
-    pub const RESULTED: &str = "resulted";
-}
-
-/// An attempt's state.
-pub mod attempt_status {
-    /// on a plate, waiting for results
-    pub const LOADED: &str = "loaded";
-    /// an automatic call was made
-    pub const CALLED: &str = "called";
 }
 
 /// The automatic call of a well, as shown.
@@ -95,7 +82,7 @@ pub struct WellView {
 pub struct TubeOnPlate {
     pub barcode: String,
     /// `single`, `pool`, `environment`; a pool's call belongs to the pool, not yet its members.
-    pub kind: String,
+    pub kind: crate::domain::vocab::TubeKind,
     pub member_count: u32,
     pub deadline_at: DateTime<FixedOffset>,
     /// The tube's attempt number (2 and up: a re-test).
@@ -115,7 +102,7 @@ pub struct PlateView {
     pub kit_version: u32,
     pub instrument: Option<String>,
     /// `loading` or `resulted`.
-    pub status: String,
+    pub status: PlateStatus,
     pub created_at: DateTime<FixedOffset>,
     pub created_by: String,
     /// Wells still free for tubes.
@@ -138,101 +125,20 @@ pub struct Placed {
     pub warnings: Vec<String>,
 }
 
-#[derive(FromRow)]
-struct EarlierAttempt {
-    attempt_no: i64,
-    extraction_no: i64,
-    status: String,
-    decision: Option<String>,
-    run_no: String,
-    well: String,
-}
-
-#[derive(FromRow)]
-pub(crate) struct PlateRow {
-    pub id: i64,
-    pub run_no: String,
-    pub lab_id: i64,
-    pub lab_code: String,
-    pub size: i64,
-    pub kit_id: i64,
-    pub kit_code: String,
-    pub kit_version: i64,
-    pub instrument: Option<String>,
-    pub status: String,
-    pub created_at: i64,
-    pub created_by: String,
-}
-
-const PLATE_SELECT: &str = "SELECT p.id, p.run_no, p.lab_id, l.code AS lab_code, p.size, p.kit_id, \
-     k.code AS kit_code, k.version AS kit_version, p.instrument, p.status, p.created_at, p.created_by \
-     FROM plate p JOIN lab l ON l.id = p.lab_id JOIN kit k ON k.id = p.kit_id";
-
-impl PlateRow {
-    pub fn size(&self) -> PlateSize {
-        if self.size == 384 {
-            PlateSize::P384
-        } else {
-            PlateSize::P96
-        }
-    }
-
-    /// 404 unless the actor may see this plate: admins and auditors everywhere, lab users in
-    /// their own lab.
-    pub fn visible_to(&self, actor: &Actor, action: Action) -> Result<(), Error> {
-        actor.require(action)?;
-        match &actor.scope {
-            Scope::Everywhere => Ok(()),
-            Scope::Lab { id, .. } if *id == self.lab_id => Ok(()),
-            _ => Err(plate_not_found(&self.run_no)),
-        }
-    }
-}
-
-fn plate_not_found(plate: &str) -> Error {
-    Error::not_found("plate.not_found", format!("no plate {plate}")).at("plate")
-}
-
-/// A plate by id (`17`) or run number (`LAB-A-20261124-1`).
-async fn load(
-    conn: &mut AnyConnection,
-    plate: &str,
-    lock: Option<&str>,
-) -> Result<PlateRow, Error> {
-    let plate = plate.trim();
-    let lock = lock.unwrap_or("");
-    let row: Option<PlateRow> = match plate.parse::<i64>() {
-        Ok(id) => {
-            sqlx::query_as(&format!("{PLATE_SELECT} WHERE p.id = $1{lock}"))
-                .bind(id)
-                .fetch_optional(conn)
-                .await?
-        }
-        Err(_) => {
-            sqlx::query_as(&format!("{PLATE_SELECT} WHERE p.run_no = $1{lock}"))
-                .bind(plate.to_ascii_uppercase())
-                .fetch_optional(conn)
-                .await?
-        }
-    };
-    row.ok_or_else(|| plate_not_found(plate))
-}
-
 /// A plate the actor may see.
 pub(crate) async fn visible(
     conn: &mut AnyConnection,
     actor: &Actor,
     plate: &str,
 ) -> Result<PlateRow, Error> {
-    let p = load(conn, plate, None).await?;
+    let p = store::load(conn, plate).await?;
     p.visible_to(actor, Action::ViewPlates)?;
     Ok(p)
 }
 
 /// Loads a plate for a change, locking its row (PostgreSQL) for the rest of the transaction.
 pub(crate) async fn lock(tx: &mut Tx, plate: &str, action: Action) -> Result<PlateRow, Error> {
-    let clause = tx.for_update("p");
-    let row = load(tx.conn(), plate, Some(&clause)).await?;
+    let row = store::lock(tx, plate).await?;
     row.visible_to(tx.actor(), action)?;
     Ok(row)
 }
@@ -240,13 +146,7 @@ pub(crate) async fn lock(tx: &mut Tx, plate: &str, action: Action) -> Result<Pla
 /// The layout of a plate as stored.
 pub(crate) async fn layout(conn: &mut AnyConnection, plate: &PlateRow) -> Result<Layout, Error> {
     let size = plate.size();
-    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
-        "SELECT w.well, w.content, t.barcode FROM plate_well w LEFT JOIN tube t ON t.id = w.tube_id \
-         WHERE w.plate_id = $1",
-    )
-    .bind(plate.id)
-    .fetch_all(conn)
-    .await?;
+    let rows = store::wells(conn, plate.id).await?;
     let mut layout = Layout {
         size,
         wells: Default::default(),
@@ -296,45 +196,25 @@ pub async fn create(tx: &mut Tx, req: NewPlate, tz: FixedOffset) -> Result<Plate
     let instrument = super::parse_opt_text("instrument", req.instrument.as_deref(), 64)?;
     let day = tx.now().with_timezone(&tz).format("%Y%m%d").to_string();
     let key = format!("{lab_code}-{day}");
-    sqlx::query(
-        "INSERT INTO plate_counter (key, next_seq) VALUES ($1, 1) ON CONFLICT (key) DO NOTHING",
-    )
-    .bind(key.clone())
-    .execute(tx.conn())
-    .await?;
-    let (next,): (i64,) = sqlx::query_as(
-        "UPDATE plate_counter SET next_seq = next_seq + 1 WHERE key = $1 RETURNING next_seq",
-    )
-    .bind(key.clone())
-    .fetch_one(tx.conn())
-    .await?;
-    let run_no = format!("{key}-{}", next - 1);
+    let run_no = format!("{key}-{}", store::next_run_seq(tx, &key).await?);
     let by = tx.actor().username.clone();
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO plate (run_no, lab_id, size, kit_id, instrument, status, created_at, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    let created_at = to_db(tx.now());
+    let id = store::insert(
+        tx,
+        &store::NewPlate {
+            run_no: &run_no,
+            lab_id,
+            size,
+            kit_id: kit.id,
+            instrument: instrument.as_deref(),
+            created_at,
+            created_by: &by,
+        },
     )
-    .bind(run_no.clone())
-    .bind(lab_id)
-    .bind(i64::from(size.wells()))
-    .bind(kit.id)
-    .bind(instrument.clone())
-    .bind(status::LOADING)
-    .bind(to_db(tx.now()))
-    .bind(by)
-    .fetch_one(tx.conn())
     .await?;
     let (neg, pos) = layout_rules::control_wells(size);
     for (well, content) in [(neg, "negative_control"), (pos, "positive_control")] {
-        sqlx::query(
-            "INSERT INTO plate_well (plate_id, well, well_index, content) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(id)
-        .bind(well.to_string())
-        .bind(index(well, size))
-        .bind(content)
-        .execute(tx.conn())
-        .await?;
+        store::insert_control(tx, id, &well.to_string(), index(well, size), content).await?;
     }
     let k = kit.kit()?;
     tx.audit(
@@ -363,7 +243,7 @@ async fn place(
     layout: &mut Layout,
     req: &AssignWell,
 ) -> Result<Placed, Error> {
-    if p.status != status::LOADING {
+    if p.status != PlateStatus::Loading {
         return Err(Error::conflict(
             "plate.has_results",
             format!(
@@ -414,19 +294,13 @@ async fn place(
         )
         .at("barcode"));
     }
-    let earlier: Vec<EarlierAttempt> = sqlx::query_as(
-        "SELECT a.attempt_no, a.extraction_no, a.status, a.decision, pl.run_no, a.well \
-         FROM attempt a JOIN plate pl ON pl.id = a.plate_id WHERE a.tube_id = $1 ORDER BY a.attempt_no",
-    )
-    .bind(tube.id)
-    .fetch_all(tx.conn())
-    .await?;
+    let earlier = store::attempts_of_tube(tx.conn(), tube.id).await?;
     for e in &earlier {
         let at =
             serde_json::json!({ "plate": e.run_no, "well": e.well, "attempt_no": e.attempt_no });
-        let (code, why) = match (e.status.as_str(), e.decision.as_deref().and_then(Decision::parse)) {
-            (attempt_status::LOADED, _) => ("tube.on_another_plate", "waiting for its results"),
-            (attempt_status::CALLED, None) => ("tube.awaiting_review", "called and awaiting review"),
+        let (code, why) = match (e.status, e.decision) {
+            (AttemptStatus::Loaded, _) => ("tube.on_another_plate", "waiting for its results"),
+            (AttemptStatus::Called, None) => ("tube.awaiting_review", "called and awaiting review"),
             (_, Some(d)) if review::is_final(d) => (
                 "tube.done",
                 "decided for good (released, or its people ordered re-sampled): amend the result instead",
@@ -444,12 +318,11 @@ async fn place(
         .with_details(at));
     }
     let attempt_no = earlier.last().map_or(1, |e| e.attempt_no + 1);
-    let extraction_no = review::next_extraction(earlier.last().and_then(|e| {
-        e.decision
-            .as_deref()
-            .and_then(Decision::parse)
-            .map(|d| (d, e.extraction_no as u32))
-    }));
+    let extraction_no = review::next_extraction(
+        earlier
+            .last()
+            .and_then(|e| e.decision.map(|d| (d, e.extraction_no as u32))),
+    );
     let mut warnings = vec![];
     if let Some(e) = earlier.last() {
         warnings.push(format!(
@@ -457,32 +330,24 @@ async fn place(
             e.attempt_no,
             e.run_no,
             e.well,
-            e.decision.as_deref().unwrap_or("undecided")
+            e.decision.map_or("undecided", Decision::as_str)
         ));
     }
-    sqlx::query(
-        "INSERT INTO plate_well (plate_id, well, well_index, content, tube_id) VALUES ($1, $2, $3, 'tube', $4)",
-    )
-    .bind(p.id)
-    .bind(well.to_string())
-    .bind(index(well, size))
-    .bind(tube.id)
-    .execute(tx.conn())
-    .await?;
     let by = tx.actor().username.clone();
-    sqlx::query(
-        "INSERT INTO attempt (tube_id, plate_id, well, attempt_no, extraction_no, status, created_at, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    let at = to_db(tx.now());
+    store::load_tube(
+        tx,
+        &store::Loading {
+            plate: p.id,
+            well: &well.to_string(),
+            index: index(well, size),
+            tube: tube.id,
+            attempt_no,
+            extraction_no: i64::from(extraction_no),
+            at,
+            by: &by,
+        },
     )
-    .bind(tube.id)
-    .bind(p.id)
-    .bind(well.to_string())
-    .bind(attempt_no)
-    .bind(i64::from(extraction_no))
-    .bind(attempt_status::LOADED)
-    .bind(to_db(tx.now()))
-    .bind(by)
-    .execute(tx.conn())
     .await?;
     super::turnaround::placed(tx, tube.id).await?;
     tx.audit(
@@ -513,7 +378,7 @@ pub async fn unassign(
     tz: FixedOffset,
 ) -> Result<PlateView, Error> {
     let p = lock(tx, plate, Action::RunPlates).await?;
-    if p.status != status::LOADING {
+    if p.status != PlateStatus::Loading {
         return Err(Error::conflict(
             "plate.has_results",
             format!(
@@ -523,14 +388,7 @@ pub async fn unassign(
         ));
     }
     let w = Well::parse(well, p.size()).map_err(|e| Error::invalid("well", e))?;
-    let row: Option<(String, Option<i64>, Option<String>)> = sqlx::query_as(
-        "SELECT w.content, w.tube_id, t.barcode FROM plate_well w LEFT JOIN tube t ON t.id = w.tube_id \
-         WHERE w.plate_id = $1 AND w.well = $2",
-    )
-    .bind(p.id)
-    .bind(w.to_string())
-    .fetch_optional(tx.conn())
-    .await?;
+    let row = store::well(tx.conn(), p.id, &w.to_string()).await?;
     let (tube_id, barcode) = match row {
         None => {
             return Err(Error::not_found(
@@ -548,16 +406,7 @@ pub async fn unassign(
             .at("well"))
         }
     };
-    sqlx::query("DELETE FROM attempt WHERE plate_id = $1 AND tube_id = $2")
-        .bind(p.id)
-        .bind(tube_id)
-        .execute(tx.conn())
-        .await?;
-    sqlx::query("DELETE FROM plate_well WHERE plate_id = $1 AND well = $2")
-        .bind(p.id)
-        .bind(w.to_string())
-        .execute(tx.conn())
-        .await?;
+    store::unload_tube(tx, p.id, tube_id, &w.to_string()).await?;
     super::turnaround::unplaced(tx, tube_id).await?;
     tx.audit(
         "attempt.unload",
@@ -571,18 +420,7 @@ pub async fn unassign(
 
 /// Tubes received at the lab and not yet on any plate, for a proposal.
 async fn waiting(conn: &mut AnyConnection, lab_id: i64) -> Result<Vec<Waiting>, Error> {
-    // Waiting: received, not held, and no attempt that is still open or decided for good (a
-    // re-test, re-extraction or re-run puts the tube back in the queue).
-    let rows: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT t.barcode, t.deadline_at, t.recheck_of FROM tube t \
-         WHERE t.lab_id = $1 AND t.status = 'received' AND t.held = 0 \
-         AND NOT EXISTS (SELECT 1 FROM attempt a WHERE a.tube_id = t.id \
-           AND (a.decision IS NULL OR a.decision IN ('release', 'resample'))) \
-         ORDER BY CASE WHEN t.recheck_of IS NULL THEN 1 ELSE 0 END, t.deadline_at, t.barcode LIMIT 2000",
-    )
-    .bind(lab_id)
-    .fetch_all(conn)
-    .await?;
+    let rows = store::waiting_tubes(conn, lab_id).await?;
     Ok(rows
         .into_iter()
         .map(|(barcode, deadline, recheck_of)| Waiting {
@@ -687,25 +525,6 @@ pub async fn fill(tx: &mut Tx, plate: &str, tz: FixedOffset) -> Result<PlateView
     find_row(tx.conn(), &p.id.to_string(), tz).await
 }
 
-#[derive(FromRow)]
-struct WellRow {
-    well: String,
-    content: String,
-    barcode: Option<String>,
-    kind: Option<String>,
-    member_count: Option<i64>,
-    deadline_at: Option<i64>,
-    attempt_no: Option<i64>,
-    extraction_no: Option<i64>,
-    outcome: Option<String>,
-    detail: Option<String>,
-    cts: Option<String>,
-    kit_code: Option<String>,
-    kit_version: Option<i64>,
-    run_valid: Option<i64>,
-    round: Option<i64>,
-}
-
 /// A plate with its wells and their newest calls.
 pub async fn find(
     conn: &mut AnyConnection,
@@ -723,28 +542,13 @@ pub(crate) async fn find_row(
     plate: &str,
     tz: FixedOffset,
 ) -> Result<PlateView, Error> {
-    let p = load(conn, plate, None).await?;
+    let p = store::load(conn, plate).await?;
     view(conn, p, tz).await
 }
 
 async fn view(conn: &mut AnyConnection, p: PlateRow, tz: FixedOffset) -> Result<PlateView, Error> {
-    let rows: Vec<WellRow> = sqlx::query_as(
-        "SELECT w.well, w.content, t.barcode, t.kind, t.member_count, t.deadline_at, \
-         a.attempt_no, a.extraction_no, c.outcome, c.detail, c.cts, c.kit_code, c.kit_version, \
-         c.run_valid, i.round \
-         FROM plate_well w LEFT JOIN tube t ON t.id = w.tube_id \
-         LEFT JOIN attempt a ON a.plate_id = w.plate_id AND a.tube_id = w.tube_id \
-         LEFT JOIN auto_call c ON c.id = a.call_id LEFT JOIN result_import i ON i.id = c.import_id \
-         WHERE w.plate_id = $1 ORDER BY w.well_index",
-    )
-    .bind(p.id)
-    .fetch_all(&mut *conn)
-    .await?;
-    let (imports,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM result_import WHERE plate_id = $1")
-            .bind(p.id)
-            .fetch_one(conn)
-            .await?;
+    let rows = store::well_rows(&mut *conn, p.id).await?;
+    let imports = store::import_count(conn, p.id).await?;
     let used = rows.len() as u16;
     let size = p.size();
     let wells = rows
@@ -752,9 +556,9 @@ async fn view(conn: &mut AnyConnection, p: PlateRow, tz: FixedOffset) -> Result<
         .map(|r| WellView {
             well: r.well,
             content: r.content,
-            tube: r.barcode.map(|barcode| TubeOnPlate {
+            tube: r.barcode.zip(r.kind).map(|(barcode, kind)| TubeOnPlate {
                 barcode,
-                kind: r.kind.unwrap_or_default(),
+                kind,
                 member_count: r.member_count.unwrap_or(0) as u32,
                 deadline_at: show(r.deadline_at.unwrap_or(0), tz),
                 attempt_no: r.attempt_no.unwrap_or(0) as u32,
@@ -808,7 +612,7 @@ pub struct PlateSummary {
     pub size: u16,
     pub kit: String,
     pub kit_version: u32,
-    pub status: String,
+    pub status: PlateStatus,
     pub created_at: DateTime<FixedOffset>,
 }
 
@@ -821,14 +625,13 @@ pub async fn list(
 ) -> Result<Vec<PlateSummary>, Error> {
     actor.require(Action::ViewPlates)?;
     let own = actor.lab_id();
-    let rows: Vec<PlateRow> = sqlx::query_as(&format!(
-        "{PLATE_SELECT} WHERE ($1 IS NULL OR l.code = $1) AND ($2 IS NULL OR p.status = $2) \
-         AND ($3 IS NULL OR p.lab_id = $3) ORDER BY p.id DESC LIMIT 20001"
-    ))
-    .bind(f.lab.as_ref().map(|s| s.trim().to_ascii_uppercase()))
-    .bind(f.status.clone())
-    .bind(own)
-    .fetch_all(conn)
+    let rows = store::list(
+        conn,
+        f.lab.as_ref().map(|s| s.trim().to_ascii_uppercase()),
+        f.status.clone(),
+        own,
+        super::LIST_CAP + 1,
+    )
     .await?;
     let rows = super::within_cap(rows, "plates match", "give the lab or a status")?;
     Ok(rows

@@ -31,7 +31,7 @@ impl ResultRow {
             value: self.value(),
             source: self.source.clone(),
             sampled_at: show(self.sampled_at, tz),
-            cdc_status: self.cdc_status.clone(),
+            cdc_status: self.cdc_status,
             cdc_reason: self.cdc_reason.clone(),
             released_by: self.released_by.clone(),
             released_at: show(self.released_at, tz),
@@ -40,7 +40,7 @@ impl ResultRow {
     }
 
     pub fn state(&self) -> review::ResultState {
-        review::ResultState::stored(self.current != 0, self.cdc_status.as_deref())
+        review::ResultState::stored(self.current != 0, self.cdc_status)
     }
 }
 
@@ -252,7 +252,7 @@ pub struct ResultView {
     pub source: String,
     pub sampled_at: DateTime<FixedOffset>,
     /// `pending`, `confirmed` or `rejected` for positives.
-    pub cdc_status: Option<String>,
+    pub cdc_status: Option<crate::domain::status::Cdc>,
     pub cdc_reason: Option<String>,
     pub released_by: String,
     pub released_at: DateTime<FixedOffset>,
@@ -307,7 +307,7 @@ pub(crate) async fn first_results(
     }
     let now = to_db(tx.now());
     let by = tx.actor().username.clone();
-    let cdc = (r.value == ResultValue::Positive).then_some("pending");
+    let cdc = (r.value == ResultValue::Positive).then_some(crate::domain::status::Cdc::Pending);
     let mut ids: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
     for chunk in people.chunks(500) {
         // Integers written in; the texts bound once for the chunk.
@@ -364,7 +364,7 @@ pub(crate) async fn first_results(
             value: r.value,
             source: r.source.clone(),
             sampled_at: show(r.sampled_at, tz),
-            cdc_status: cdc.map(String::from),
+            cdc_status: cdc,
             cdc_reason: None,
             released_by: by.clone(),
             released_at: show(now, tz),
@@ -401,7 +401,7 @@ pub(crate) async fn write_result_only(
     .await?;
     let now = to_db(tx.now());
     let by = tx.actor().username.clone();
-    let cdc = (r.value == ResultValue::Positive).then_some("pending");
+    let cdc = (r.value == ResultValue::Positive).then_some(crate::domain::status::Cdc::Pending);
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO result (tube_id, person_id, attempt_id, version, current, value, source, sampled_at, \
          positive_called_at, cdc_status, released_by, released_at, reason) \
@@ -448,7 +448,7 @@ pub(crate) async fn write_result_only(
         value: r.value,
         source: r.source.clone(),
         sampled_at: show(r.sampled_at, tz),
-        cdc_status: cdc.map(String::from),
+        cdc_status: cdc,
         cdc_reason: None,
         released_by: by,
         released_at: show(now, tz),

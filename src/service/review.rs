@@ -3,13 +3,12 @@
 //! one by one), and what a release writes — a result per person, pool re-check orders, the
 //! CDC's queue for positives.
 
-use super::plates::attempt_status;
 use super::results::{first_results, write_result_only, NewResult, ResultView};
 use crate::actor::Actor;
 use crate::domain::interpretation::{Call, CallOutcome};
 use crate::domain::policy::{Action, Scope};
 use crate::domain::review::{
-    self, member_result, Ask, Decision, FollowUp, Released, ResultValue, Suggestion,
+    self, member_result, Ask, AttemptStatus, Decision, FollowUp, Released, ResultValue, Suggestion,
 };
 use crate::domain::vocab::TubeKind;
 use crate::error::Error;
@@ -80,8 +79,8 @@ struct AttemptRow {
     attempt_no: i64,
     extraction_no: i64,
     loaded_by: String,
-    status: String,
-    decision: Option<String>,
+    status: AttemptStatus,
+    decision: Option<Decision>,
     barcode: String,
     kind: TubeKind,
     member_count: i64,
@@ -224,7 +223,7 @@ pub async fn queue(
          AND ($2 IS NULL OR p.lab_id = $2) AND ($3 IS NULL OR p.id = $3) \
          ORDER BY t.deadline_at, p.id, a.well LIMIT 20001"
     ))
-    .bind(attempt_status::CALLED)
+    .bind(crate::domain::review::AttemptStatus::Called)
     .bind(lab)
     .bind(plate)
     .fetch_all(&mut *conn)
@@ -363,7 +362,7 @@ async fn apply_deferring(
     statuses: &mut Vec<(i64, Option<i64>)>,
 ) -> Result<DecisionView, Error> {
     review::attempt_next(
-        review::AttemptState::stored(&row.status, row.decision.as_deref()),
+        review::AttemptState::stored(row.status, row.decision),
         review::AttemptEvent::Decide(req.decision),
     )?;
     let earlier = earlier_calls(tx.conn(), &[row.tube_id]).await?;
@@ -683,13 +682,13 @@ pub async fn release_negatives(
 /// B1 …), not the text order of well names.
 async fn awaiting_review(
     tx: &mut Tx,
-    p: &super::plates::PlateRow,
+    p: &crate::store::plate::PlateRow,
 ) -> Result<Vec<AttemptRow>, Error> {
     let mut rows: Vec<AttemptRow> = sqlx::query_as(&format!(
         "{ATTEMPT_SELECT} WHERE p.id = $1 AND a.status = $2 AND a.decision IS NULL"
     ))
     .bind(p.id)
-    .bind(attempt_status::CALLED)
+    .bind(crate::domain::review::AttemptStatus::Called)
     .fetch_all(tx.conn())
     .await?;
     let size = p.size();

@@ -3,7 +3,7 @@
 //! ([`crate::domain::status`]).
 
 use crate::domain::review;
-use crate::domain::status::{self, Cdc, Fact, PersonStatus};
+use crate::domain::status::{self, Fact, PersonStatus};
 use crate::store::result::ResultRow;
 
 /// An open re-sampling order: source tube, reason, due, made.
@@ -32,11 +32,6 @@ fn fact(r: &ResultRow) -> Fact {
     Fact {
         sampled_at: r.sampled_at,
         value: r.value,
-        cdc: match r.cdc_status.as_deref() {
-            Some("pending") => Some(Cdc::Pending),
-            Some("confirmed") => Some(Cdc::Confirmed),
-            Some("rejected") => Some(Cdc::Rejected),
-            _ => None,
-        },
+        cdc: r.cdc_status,
     }
 }

@@ -4,9 +4,11 @@
 
 use crate::domain::id_number::{DocumentType, Sex};
 use crate::domain::interpretation::CallOutcome;
+use crate::domain::plate::PlateStatus;
 use crate::domain::policy::Role;
 use crate::domain::reception::RejectionReason;
-use crate::domain::review::{Decision, FollowUp, Released, ResultValue};
+use crate::domain::review::{AttemptStatus, Decision, FollowUp, Released, ResultValue};
+use crate::domain::status::Cdc;
 use crate::domain::tube::TubeStatus;
 use crate::domain::vocab::{Category, Payer, Priority, SampleType, TubeKind};
 
@@ -55,6 +57,9 @@ stored_code!(
     ResultValue,
     FollowUp,
     CallOutcome,
+    PlateStatus,
+    AttemptStatus,
+    Cdc,
 );
 
 /// Names the table in an error reading one of its rows: a column that could not be decoded

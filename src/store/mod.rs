@@ -7,6 +7,7 @@ pub mod dialect;
 pub mod entry_hash;
 pub mod idempotency;
 pub mod person;
+pub mod plate;
 pub mod result;
 pub mod time;
 pub mod tube;

@@ -4,6 +4,7 @@
 use super::code::in_table;
 use super::Tx;
 use crate::domain::review::ResultValue;
+use crate::domain::status::Cdc;
 use sqlx::{AnyConnection, FromRow};
 
 /// A result version, with its tube's barcode, lab and region and its person's public id.
@@ -20,7 +21,7 @@ pub struct ResultRow {
     pub source: String,
     pub sampled_at: i64,
     pub positive_called_at: Option<i64>,
-    pub cdc_status: Option<String>,
+    pub cdc_status: Option<Cdc>,
     pub cdc_reason: Option<String>,
     pub released_by: String,
     pub released_at: i64,
