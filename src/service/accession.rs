@@ -16,7 +16,7 @@ use crate::store::tube::{self as store, TubeRow, SELECT as TUBE_SELECT};
 use crate::store::{is_unique_violation, Tx};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{AnyConnection, FromRow};
+use sqlx::AnyConnection;
 use utoipa::ToSchema;
 
 /// How far in the future a collection time may lie (clock skew of a collector's device).
@@ -944,40 +944,20 @@ pub async fn add_member(
 
 /// An open re-sampling order (重新采样) of a person, with what the new swab inherits from the
 /// tube behind it: the deadline, the start of the deadline clock, the recollection count.
-#[derive(FromRow)]
-struct OpenOrder {
-    id: i64,
-    source_tube: i64,
-    due_at: i64,
-    recollection_no: i64,
-    clock_start_at: i64,
-}
+use crate::store::sample_order::Answerable as OpenOrder;
 
 /// A person's open re-sampling orders, the most urgent first.
 async fn open_resample_orders(
     conn: &mut AnyConnection,
     person: i64,
 ) -> Result<Vec<OpenOrder>, Error> {
-    Ok(sqlx::query_as(
-        "SELECT o.id, o.source_tube_id AS source_tube, o.due_at, s.recollection_no, s.clock_start_at \
-         FROM sample_order o JOIN tube s ON s.id = o.source_tube_id \
-         WHERE o.person_id = $1 AND o.kind = 'resample' AND o.status = 'open' ORDER BY o.due_at",
-    )
-    .bind(person)
-    .fetch_all(conn)
-    .await?)
+    Ok(crate::store::sample_order::answerable(conn, person).await?)
 }
 
 /// Marks re-sampling orders answered by a tube.
 async fn fulfil_orders(tx: &mut Tx, tube: i64, orders: &[i64]) -> Result<(), Error> {
     for order in orders {
-        sqlx::query(
-            "UPDATE sample_order SET status = 'fulfilled', fulfilled_tube_id = $1 WHERE id = $2",
-        )
-        .bind(tube)
-        .bind(*order)
-        .execute(tx.conn())
-        .await?;
+        crate::store::sample_order::fulfil(tx, *order, tube).await?;
     }
     Ok(())
 }

@@ -182,17 +182,16 @@ pub async fn rule(
                 .bind(row.tube_id)
                 .fetch_one(tx.conn())
                 .await?;
-            sqlx::query(
-                "INSERT INTO sample_order (kind, person_id, source_tube_id, reason, status, due_at, created_at, created_by) \
-                 VALUES ('resample', $1, $2, $3, 'open', $4, $5, $6) ON CONFLICT (kind, person_id, source_tube_id) DO NOTHING",
+            let by = tx.actor().username.clone();
+            crate::store::sample_order::order_resample(
+                tx,
+                person,
+                row.tube_id,
+                CDC_RETURNED,
+                due,
+                now,
+                &by,
             )
-            .bind(person)
-            .bind(row.tube_id)
-            .bind(CDC_RETURNED)
-            .bind(due)
-            .bind(now)
-            .bind(tx.actor().username.clone())
-            .execute(tx.conn())
             .await?;
         }
     }

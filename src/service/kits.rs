@@ -5,11 +5,12 @@ use crate::actor::Actor;
 use crate::domain::kit::Kit;
 use crate::domain::policy::Action;
 use crate::error::Error;
+use crate::store::kit::{self as store, KitRow};
 use crate::store::time::{show, to_db};
 use crate::store::{Store, Tx};
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
-use sqlx::{AnyConnection, FromRow};
+use sqlx::AnyConnection;
 use utoipa::ToSchema;
 
 /// A stored kit version.
@@ -23,22 +24,7 @@ pub struct KitVersion {
     pub created_by: String,
 }
 
-#[derive(FromRow)]
-pub(crate) struct KitRow {
-    pub id: i64,
-    rules: String,
-    active: i64,
-    created_at: i64,
-    created_by: String,
-}
-
 impl KitRow {
-    pub fn kit(&self) -> Result<Kit, Error> {
-        serde_json::from_str(&self.rules).map_err(|e| {
-            Error::internal(anyhow::anyhow!("kit {} is stored unreadably: {e}", self.id))
-        })
-    }
-
     fn view(&self, tz: FixedOffset) -> Result<KitVersion, Error> {
         Ok(KitVersion {
             kit: self.kit()?,
@@ -49,8 +35,6 @@ impl KitRow {
     }
 }
 
-const KIT_SELECT: &str = "SELECT id, rules, active, created_at, created_by FROM kit";
-
 /// Installs version 1 of each shipped kit that is not there yet (at every start; idempotent).
 pub async fn install_shipped(store: &Store) -> Result<(), Error> {
     store
@@ -59,11 +43,7 @@ pub async fn install_shipped(store: &Store) -> Result<(), Error> {
             crate::store::change(|tx| {
                 Box::pin(async move {
                     for kit in Kit::shipped() {
-                        let exists: Option<(i64,)> =
-                            sqlx::query_as("SELECT id FROM kit WHERE code = $1 AND version = 1")
-                                .bind(kit.code.clone())
-                                .fetch_optional(tx.conn())
-                                .await?;
+                        let exists = store::by_code(tx.conn(), &kit.code, Some(1)).await?;
                         if exists.is_none() {
                             insert(tx, &kit, "kit.install").await?;
                         }
@@ -78,19 +58,8 @@ pub async fn install_shipped(store: &Store) -> Result<(), Error> {
 async fn insert(tx: &mut Tx, kit: &Kit, action: &str) -> Result<(), Error> {
     let rules = serde_json::to_string(kit).map_err(|e| Error::internal(anyhow::anyhow!(e)))?;
     let by = tx.actor().username.clone();
-    sqlx::query(
-        "INSERT INTO kit (code, version, name, rules, active, created_at, created_by) \
-         VALUES ($1, $2, $3, $4, 1, $5, $6)",
-    )
-    .bind(kit.code.clone())
-    .bind(i64::from(kit.version))
-    .bind(kit.name.clone())
-    .bind(rules)
-    .bind(to_db(tx.now()))
-    .bind(by)
-    .execute(tx.conn())
-    .await
-    .map_err(|e| {
+    let at = to_db(tx.now());
+    store::insert(tx, kit, &rules, at, &by).await.map_err(|e| {
         if crate::store::is_unique_violation(&e) {
             Error::conflict(
                 "kit.version_taken",
@@ -120,10 +89,7 @@ pub async fn create(tx: &mut Tx, mut kit: Kit, tz: FixedOffset) -> Result<KitVer
     kit.name = kit.name.trim().to_string();
     kit.validate()
         .map_err(|e| Error::invalid(&e.field, e.problem.clone()).at(&e.field))?;
-    let (newest,): (Option<i64>,) = sqlx::query_as("SELECT MAX(version) FROM kit WHERE code = $1")
-        .bind(kit.code.clone())
-        .fetch_one(tx.conn())
-        .await?;
+    let newest = store::newest_version(tx.conn(), &kit.code).await?;
     kit.version = newest.unwrap_or(0) as u32 + 1;
     insert(tx, &kit, "kit.create").await?;
     load(tx.conn(), &kit.code, Some(kit.version))
@@ -138,9 +104,7 @@ pub async fn list(
     tz: FixedOffset,
 ) -> Result<Vec<KitVersion>, Error> {
     actor.require(Action::ViewKits)?;
-    let rows: Vec<KitRow> = sqlx::query_as(&format!("{KIT_SELECT} ORDER BY code, version DESC"))
-        .fetch_all(conn)
-        .await?;
+    let rows = store::all(conn).await?;
     rows.iter().map(|r| r.view(tz)).collect()
 }
 
@@ -163,23 +127,7 @@ pub(crate) async fn load(
     version: Option<u32>,
 ) -> Result<KitRow, Error> {
     let code = code.trim().to_ascii_uppercase();
-    let row: Option<KitRow> = match version {
-        Some(v) => {
-            sqlx::query_as(&format!("{KIT_SELECT} WHERE code = $1 AND version = $2"))
-                .bind(code.clone())
-                .bind(i64::from(v))
-                .fetch_optional(conn)
-                .await?
-        }
-        None => {
-            sqlx::query_as(&format!(
-                "{KIT_SELECT} WHERE code = $1 AND active = 1 ORDER BY version DESC LIMIT 1"
-            ))
-            .bind(code.clone())
-            .fetch_optional(conn)
-            .await?
-        }
-    };
+    let row = store::by_code(conn, &code, version).await?;
     row.ok_or_else(|| {
         Error::not_found(
             "kit.not_found",
@@ -194,9 +142,5 @@ pub(crate) async fn load(
 
 /// A kit version by its row id.
 pub(crate) async fn load_by_id(conn: &mut AnyConnection, id: i64) -> Result<Kit, Error> {
-    let row: KitRow = sqlx::query_as(&format!("{KIT_SELECT} WHERE id = $1"))
-        .bind(id)
-        .fetch_one(conn)
-        .await?;
-    row.kit()
+    store::by_id(conn, id).await?.kit()
 }

@@ -6,6 +6,7 @@ use crate::actor::Actor;
 use crate::domain::barcode::{TubeBarcode, SEQ_DIGITS};
 use crate::domain::policy::{self, Action, Scope};
 use crate::error::Error;
+use crate::store::barcode_batch as store;
 use crate::store::time::{show, to_db};
 use crate::store::Tx;
 use chrono::{DateTime, FixedOffset};
@@ -48,17 +49,7 @@ pub async fn issue(
     }
     let site = registry::site_rules(tx.conn(), "site", site_code).await?;
     let prefix = site.settings.barcode_prefix.clone();
-    sqlx::query("INSERT INTO barcode_counter (prefix, next_seq) VALUES ($1, 1) ON CONFLICT (prefix) DO NOTHING")
-        .bind(prefix.clone())
-        .execute(tx.conn())
-        .await?;
-    let (next,): (i64,) = sqlx::query_as(
-        "UPDATE barcode_counter SET next_seq = next_seq + $1 WHERE prefix = $2 RETURNING next_seq",
-    )
-    .bind(i64::from(req.count))
-    .bind(prefix.clone())
-    .fetch_one(tx.conn())
-    .await?;
+    let next = store::take_numbers(tx, &prefix, i64::from(req.count)).await?;
     let first_seq = next - i64::from(req.count);
     if next > 10_i64.pow(SEQ_DIGITS as u32) {
         return Err(Error::conflict(
@@ -68,17 +59,15 @@ pub async fn issue(
     }
     let now = tx.now();
     let by = tx.actor().username.clone();
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO barcode_batch (site_id, prefix, first_seq, count, issued_at, issued_by) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    let id = store::insert(
+        tx,
+        site.id,
+        &prefix,
+        first_seq,
+        i64::from(req.count),
+        to_db(now),
+        &by,
     )
-    .bind(site.id)
-    .bind(prefix.clone())
-    .bind(first_seq)
-    .bind(i64::from(req.count))
-    .bind(to_db(now))
-    .bind(by.clone())
-    .fetch_one(tx.conn())
     .await?;
     let batch = Batch {
         id,
@@ -106,16 +95,17 @@ pub async fn find(
     id: i64,
     tz: FixedOffset,
 ) -> Result<(Batch, Vec<TubeBarcode>), Error> {
-    let row: Option<(String, String, i64, i64, i64, String)> = sqlx::query_as(
-        "SELECT s.code, b.prefix, b.first_seq, b.count, b.issued_at, b.issued_by \
-         FROM barcode_batch b JOIN site s ON s.id = b.site_id WHERE b.id = $1",
-    )
-    .bind(id)
-    .fetch_optional(conn)
-    .await?;
+    let row = store::by_id(conn, id).await?;
     let not_found =
         || Error::not_found("barcode_batch.not_found", format!("no barcode batch {id}"));
-    let (site, prefix, first, count, at, by) = row.ok_or_else(not_found)?;
+    let store::BatchRow {
+        site,
+        prefix,
+        first_seq: first,
+        count,
+        issued_at: at,
+        issued_by: by,
+    } = row.ok_or_else(not_found)?;
     // An admin, or a collector of the site the batch was issued to.
     let mine = matches!(&actor.scope, Scope::Site { code, .. } if *code == site);
     if !(policy::allowed(actor.role, Action::ManageRegistry) || mine) {

@@ -331,12 +331,7 @@ pub async fn identify(
     if let Some(raw) = scan.code.as_deref().filter(|c| !c.trim().is_empty()) {
         let Some(code) = personal_code::recognise(raw) else {
             // A tube barcode scanned where a person belongs: never pool a pool.
-            let tube: Option<(String,)> =
-                sqlx::query_as("SELECT kind FROM tube WHERE barcode = $1")
-                    .bind(raw.trim())
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            if let Some((kind,)) = tube {
+            if let Some(kind) = crate::store::tube::kind_of(&mut *conn, raw.trim()).await? {
                 return Err(Error::unprocessable(
                     "tube.nested_pool",
                     format!(

@@ -69,18 +69,10 @@ async fn people_changed_chunk(tx: &mut Tx, changes: &[(i64, Option<i64>)]) -> Re
         }
     }
     let mut orders_of: HashMap<i64, Vec<super::status::OrderRow>> = HashMap::new();
-    let orders: Vec<(i64, String, String, i64, i64)> = sqlx::query_as(&format!(
-        "SELECT o.person_id, t.barcode, o.reason, o.due_at, o.created_at FROM sample_order o \
-         JOIN tube t ON t.id = o.source_tube_id \
-         WHERE o.person_id IN ({ids}) AND o.kind = 'resample' AND o.status = 'open' ORDER BY o.due_at"
-    ))
-    .fetch_all(tx.conn())
-    .await?;
-    for (person, tube, reason, due, made) in orders {
-        orders_of
-            .entry(person)
-            .or_default()
-            .push((tube, reason, due, made));
+    for (person, order) in
+        crate::store::sample_order::open_of_people(tx.conn(), &person_ids).await?
+    {
+        orders_of.entry(person).or_default().push(order);
     }
     let valid_hours = super::settings::load(tx.conn()).await?.negative_valid_hours;
     let before: Vec<(i64, String, Option<i64>, i64)> = sqlx::query_as(&format!(

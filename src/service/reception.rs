@@ -11,10 +11,11 @@ use crate::domain::reception::{self, RejectionReason};
 use crate::domain::tube::{self as rules, TubeStatus};
 use crate::error::Error;
 use crate::store::time::{show, to_db};
+use crate::store::tube as store;
 use crate::store::Tx;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{AnyConnection, FromRow};
+use sqlx::AnyConnection;
 use utoipa::ToSchema;
 
 /// A tube scanned in at a lab.
@@ -112,18 +113,17 @@ pub async fn receive(
         Some(r) => super::parse_text("receiver", r, 64)?,
         None => tx.actor().username.clone(),
     };
-    sqlx::query(
-        "UPDATE tube SET status = $1, lab_id = $2, received_at = $3, received_by = $4, \
-         transport_minutes = $5, transport_over_limit = $6 WHERE id = $7",
+    store::receive(
+        tx,
+        row.id,
+        &store::Receipt {
+            lab: lab_id,
+            at: to_db(received),
+            by: &receiver,
+            transport_minutes: transport.minutes,
+            over_limit: transport.over_limit,
+        },
     )
-    .bind(TubeStatus::Received.as_str())
-    .bind(lab_id)
-    .bind(to_db(received))
-    .bind(receiver.clone())
-    .bind(transport.minutes)
-    .bind(i64::from(transport.over_limit))
-    .bind(row.id)
-    .execute(tx.conn())
     .await?;
     tx.audit(
         "tube.receive",
@@ -188,11 +188,7 @@ pub async fn forward(
         Some(id) => Some(registry::lab_code(tx.conn(), id).await?),
         None => None,
     };
-    sqlx::query("UPDATE tube SET forwarded_lab_id = $1 WHERE id = $2")
-        .bind(to)
-        .bind(row.id)
-        .execute(tx.conn())
-        .await?;
+    store::forward(tx, row.id, to).await?;
     tx.audit(
         "tube.forward",
         "tube",
@@ -272,18 +268,17 @@ pub async fn reject(
     };
     let now = to_db(tx.now());
     let by = tx.actor().username.clone();
-    sqlx::query(
-        "UPDATE tube SET status = $1, rejected_at = $2, rejected_by = $3, rejection_reason = $4, \
-         rejection_note = $5, lab_id = COALESCE($6, lab_id), fold_pending = 1 WHERE id = $7",
+    store::reject(
+        tx,
+        row.id,
+        &store::Refusal {
+            at: now,
+            by: &by,
+            reason: req.reason,
+            note: note.as_deref(),
+            lab: lab_id,
+        },
     )
-    .bind(TubeStatus::Rejected.as_str())
-    .bind(now)
-    .bind(by.clone())
-    .bind(req.reason.as_str())
-    .bind(note.clone())
-    .bind(lab_id)
-    .bind(row.id)
-    .execute(tx.conn())
     .await?;
     // One parent entry for the rejection, one child per re-sampling order.
     tx.begin_bulk(
@@ -293,25 +288,18 @@ pub async fn reject(
         Some(&serde_json::json!({ "status": "rejected", "before": row.status, "reason": req.reason, "note": note })),
     )
     .await?;
-    let people: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT p.id, p.uid FROM tube_member m JOIN person p ON p.id = m.person_id WHERE m.tube_id = $1 ORDER BY m.position",
-    )
-    .bind(row.id)
-    .fetch_all(tx.conn())
-    .await?;
+    let people = store::member_ids(tx.conn(), row.id).await?;
     let reason = format!("tube_rejected:{}", req.reason);
     for (person_id, uid) in people {
-        sqlx::query(
-            "INSERT INTO sample_order (kind, person_id, source_tube_id, reason, status, due_at, created_at, created_by) \
-             VALUES ('resample', $1, $2, $3, 'open', $4, $5, $6) ON CONFLICT (kind, person_id, source_tube_id) DO NOTHING",
+        crate::store::sample_order::order_resample(
+            tx,
+            person_id,
+            row.id,
+            &reason,
+            row.deadline_at,
+            now,
+            &by,
         )
-        .bind(person_id)
-        .bind(row.id)
-        .bind(reason.clone())
-        .bind(row.deadline_at)
-        .bind(now)
-        .bind(by.clone())
-        .execute(tx.conn())
         .await?;
         super::push::person_changed(tx, person_id, None).await?;
         tx.audit(
@@ -349,20 +337,6 @@ pub struct ResampleFilter {
     pub status: Option<String>,
 }
 
-#[derive(FromRow)]
-struct OrderRow {
-    order_id: i64,
-    tube_barcode: String,
-    site_code: String,
-    lab_code: Option<String>,
-    reason: String,
-    order_status: String,
-    due_at: i64,
-    order_created_at: i64,
-    #[sqlx(flatten)]
-    person: crate::store::person::PersonRow,
-}
-
 /// People who need a new swab, most urgent first.
 pub async fn list_resampling(
     conn: &mut AnyConnection,
@@ -373,29 +347,16 @@ pub async fn list_resampling(
 ) -> Result<Vec<ResampleOrder>, Error> {
     actor.require(Action::ViewResampling)?;
     let scope = accession::scope_filter(&actor.scope);
-    let rows: Vec<OrderRow> = sqlx::query_as(
-        "SELECT o.id AS order_id, t.barcode AS tube_barcode, s.code AS site_code, l.code AS lab_code, \
-         o.reason, o.status AS order_status, o.due_at, o.created_at AS order_created_at, \
-         p.id, p.uid, p.doc_type, p.doc_no, p.name, p.phone, p.sex, p.birth_date, p.personal_code, \
-         i.code AS institution_code \
-         FROM sample_order o JOIN person p ON p.id = o.person_id \
-         JOIN tube t ON t.id = o.source_tube_id JOIN site s ON s.id = t.site_id \
-         LEFT JOIN lab l ON l.id = t.lab_id LEFT JOIN institution i ON i.id = p.institution_id \
-         WHERE o.kind = 'resample' AND o.status = $1 AND ($2 IS NULL OR l.code = $2) \
-         AND ($3 IS NULL OR s.code = $3) AND ($4 IS NULL OR t.barcode = $4) \
-         AND ($5 IS NULL OR t.site_id = $5) AND ($6 IS NULL OR COALESCE(t.lab_id, t.forwarded_lab_id, s.lab_id) = $6) \
-         AND ($7 IS NULL OR s.region LIKE $7) \
-         ORDER BY o.due_at, o.id LIMIT 20001",
-    )
-    .bind(f.status.clone().unwrap_or_else(|| "open".into()))
-    .bind(f.lab.as_ref().map(|s| s.trim().to_ascii_uppercase()))
-    .bind(f.site.as_ref().map(|s| s.trim().to_ascii_uppercase()))
-    .bind(f.tube.as_ref().map(|s| s.trim().to_string()))
-    .bind(scope.0)
-    .bind(scope.1)
-    .bind(scope.2)
-    .fetch_all(conn)
-    .await?;
+    let filter = crate::store::sample_order::OrderFilter {
+        status: f.status.clone().unwrap_or_else(|| "open".into()),
+        lab_code: f.lab.as_ref().map(|s| s.trim().to_ascii_uppercase()),
+        site_code: f.site.as_ref().map(|s| s.trim().to_ascii_uppercase()),
+        barcode: f.tube.as_ref().map(|s| s.trim().to_string()),
+        site_id: scope.0,
+        lab_id: scope.1,
+        region_like: scope.2,
+    };
+    let rows = crate::store::sample_order::list(conn, &filter, super::LIST_CAP + 1).await?;
     let rows = super::within_cap(
         rows,
         "re-sample orders are open",

@@ -6,11 +6,10 @@ use super::persons::PersonView;
 use crate::actor::Actor;
 use crate::domain::policy::{Action, Scope};
 use crate::error::Error;
-use crate::store::person::PersonRow;
 use crate::store::time::{show, to_db};
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{AnyConnection, FromRow};
+use sqlx::AnyConnection;
 use utoipa::ToSchema;
 
 /// Where a member's re-check stands.
@@ -26,18 +25,7 @@ pub struct RecheckItem {
     pub state: String,
     /// The single (or retained) tube of the re-check.
     pub tube: Option<String>,
-    pub result: Option<String>,
-}
-
-#[derive(FromRow)]
-struct Row {
-    pool: String,
-    due_at: i64,
-    order_status: Option<String>,
-    tube: Option<String>,
-    result: Option<String>,
-    #[sqlx(flatten)]
-    person: PersonRow,
+    pub result: Option<crate::domain::review::ResultValue>,
 }
 
 /// Filters for the re-check list.
@@ -67,23 +55,7 @@ pub async fn list(
         (_, Some(code)) => Some(super::registry::lab_id(&mut *conn, "lab", code).await?.0),
         _ => None,
     };
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT pool.barcode AS pool, pool.deadline_at AS due_at, o.status AS order_status, \
-         f.barcode AS tube, fr.value AS result, \
-         p.id, p.uid, p.doc_type, p.doc_no, p.name, p.phone, p.sex, p.birth_date, p.personal_code, \
-         i.code AS institution_code \
-         FROM result r JOIN tube pool ON pool.id = r.tube_id JOIN person p ON p.id = r.person_id \
-         LEFT JOIN institution i ON i.id = p.institution_id \
-         LEFT JOIN sample_order o ON o.kind = 'resample' AND o.person_id = r.person_id AND o.source_tube_id = r.tube_id \
-         LEFT JOIN tube f ON f.id = o.fulfilled_tube_id \
-         LEFT JOIN result fr ON fr.tube_id = f.id AND fr.person_id = r.person_id AND fr.current = 1 \
-         WHERE r.current = 1 AND r.value = 'pending_recheck' AND r.source = 'pool' \
-         AND ($1 IS NULL OR pool.lab_id = $1) \
-         ORDER BY pool.deadline_at, pool.barcode, p.id LIMIT 20001",
-    )
-    .bind(lab)
-    .fetch_all(conn)
-    .await?;
+    let rows = crate::store::result::awaiting_recheck(conn, lab, super::LIST_CAP + 1).await?;
     let rows = super::within_cap(rows, "pool members await re-checks", "give the lab")?;
     let now = to_db(Utc::now());
     Ok(rows

@@ -98,13 +98,7 @@ pub(crate) async fn status_of(
     today: NaiveDate,
 ) -> Result<StatusView, Error> {
     let rows = store::current_of_person(&mut *conn, person.id).await?;
-    let orders: Vec<OrderRow> = sqlx::query_as(
-        "SELECT t.barcode, o.reason, o.due_at, o.created_at FROM sample_order o JOIN tube t ON t.id = o.source_tube_id \
-         WHERE o.person_id = $1 AND o.kind = 'resample' AND o.status = 'open' ORDER BY o.due_at",
-    )
-    .bind(person.id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let orders = crate::store::sample_order::open_of_person(&mut *conn, person.id).await?;
     let valid_hours = super::settings::load(&mut *conn)
         .await?
         .negative_valid_hours;

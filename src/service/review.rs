@@ -454,20 +454,10 @@ async fn order_resampling(
     .await?;
     let mut n = 0;
     for (person, uid, due) in people {
-        let made = sqlx::query(
-            "INSERT INTO sample_order (kind, person_id, source_tube_id, reason, status, due_at, created_at, created_by) \
-             VALUES ('resample', $1, $2, $3, 'open', $4, $5, $6) ON CONFLICT (kind, person_id, source_tube_id) DO NOTHING",
-        )
-        .bind(person)
-        .bind(source)
-        .bind(reason.to_string())
-        .bind(due)
-        .bind(now)
-        .bind(by.clone())
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
-        if made > 0 {
+        let made =
+            crate::store::sample_order::order_resample(tx, person, source, reason, due, now, &by)
+                .await?;
+        if made {
             n += 1;
             super::push::person_changed(tx, person, None).await?;
             tx.audit(
@@ -601,15 +591,7 @@ async fn queue_retained(tx: &mut Tx, pool: i64) -> Result<Vec<String>, Error> {
         .bind(id)
         .execute(tx.conn())
         .await?;
-        sqlx::query(
-            "UPDATE sample_order SET status = 'fulfilled', fulfilled_tube_id = $1 \
-             WHERE kind = 'resample' AND person_id = $2 AND source_tube_id = $3 AND status = 'open'",
-        )
-        .bind(id)
-        .bind(person)
-        .bind(pool)
-        .execute(tx.conn())
-        .await?;
+        crate::store::sample_order::fulfil_from(tx, person, pool, id).await?;
         tx.audit(
             "tube.unhold",
             "tube",

@@ -68,11 +68,8 @@ pub(crate) const KEY: &str = "settings";
 
 /// The settings in force (defaults where none were stored).
 pub async fn load(conn: &mut AnyConnection) -> Result<Settings, Error> {
-    let row: Option<(String,)> = sqlx::query_as("SELECT value FROM setting WHERE key = $1")
-        .bind(KEY)
-        .fetch_optional(conn)
-        .await?;
-    from_stored(row.as_ref().map(|(v,)| v.as_str()))
+    let stored = crate::store::setting::get(conn, KEY).await?;
+    from_stored(stored.as_deref())
 }
 
 /// The settings from their stored form (defaults where none were stored).
@@ -128,17 +125,7 @@ pub async fn save(tx: &mut Tx, new: Settings) -> Result<Settings, Error> {
     let value = serde_json::to_string(&new).expect("settings serialise");
     let now = crate::store::time::to_db(tx.now());
     let by = tx.actor().username.clone();
-    sqlx::query(
-        "INSERT INTO setting (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, \
-         updated_by = excluded.updated_by",
-    )
-    .bind(KEY)
-    .bind(value)
-    .bind(now)
-    .bind(by)
-    .execute(tx.conn())
-    .await?;
+    crate::store::setting::put(tx, KEY, &value, now, &by).await?;
     tx.audit(
         "settings.update",
         "settings",

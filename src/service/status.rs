@@ -7,7 +7,7 @@ use crate::domain::status::{self, Fact, PersonStatus};
 use crate::store::result::ResultRow;
 
 /// An open re-sampling order: source tube, reason, due, made.
-pub type OrderRow = (String, String, i64, i64);
+pub use crate::store::sample_order::OpenOrderRow as OrderRow;
 
 /// A person's status at `now` (µs) from their current results (newest first) and open
 /// re-sampling orders; a negative counts for `valid_hours`.

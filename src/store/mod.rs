@@ -2,13 +2,17 @@
 //! accept (`$1` placeholders, `RETURNING`, `ON CONFLICT`); the few real differences between the
 //! two live in [`dialect`].
 
+pub mod barcode_batch;
 pub mod code;
 pub mod dialect;
 pub mod entry_hash;
 pub mod idempotency;
+pub mod kit;
 pub mod person;
 pub mod plate;
 pub mod result;
+pub mod sample_order;
+pub mod setting;
 pub mod time;
 pub mod tube;
 pub mod tx;

@@ -158,3 +158,43 @@ pub enum CdcQueue {
     Pending { region: Option<String> },
     Rejected { lab: Option<i64> },
 }
+
+/// A member of a positive or inconclusive pool awaiting their re-check: the pool, its deadline,
+/// the member's re-sampling order (its status), the tube of the re-check and its current
+/// result.
+#[derive(Debug, Clone, FromRow)]
+pub struct RecheckRow {
+    pub pool: String,
+    pub due_at: i64,
+    pub order_status: Option<String>,
+    pub tube: Option<String>,
+    pub result: Option<ResultValue>,
+    #[sqlx(flatten)]
+    pub person: crate::store::person::PersonRow,
+}
+
+/// The members of pools told "pending re-check" (at one lab, or all), the most urgent first,
+/// at most `limit`.
+pub async fn awaiting_recheck(
+    conn: &mut AnyConnection,
+    lab: Option<i64>,
+    limit: usize,
+) -> Result<Vec<RecheckRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT pool.barcode AS pool, pool.deadline_at AS due_at, o.status AS order_status, \
+         f.barcode AS tube, fr.value AS result, {} \
+         FROM result r JOIN tube pool ON pool.id = r.tube_id JOIN person p ON p.id = r.person_id \
+         LEFT JOIN institution i ON i.id = p.institution_id \
+         LEFT JOIN sample_order o ON o.kind = 'resample' AND o.person_id = r.person_id AND o.source_tube_id = r.tube_id \
+         LEFT JOIN tube f ON f.id = o.fulfilled_tube_id \
+         LEFT JOIN result fr ON fr.tube_id = f.id AND fr.person_id = r.person_id AND fr.current = 1 \
+         WHERE r.current = 1 AND r.value = 'pending_recheck' AND r.source = 'pool' \
+         AND ($1 IS NULL OR pool.lab_id = $1) \
+         ORDER BY pool.deadline_at, pool.barcode, p.id LIMIT {limit}",
+        crate::store::person::COLUMNS
+    ))
+    .bind(lab)
+    .fetch_all(conn)
+    .await
+    .map_err(in_table("result"))
+}

@@ -178,3 +178,80 @@ pub async fn members(conn: &mut AnyConnection, tube: i64) -> Result<Vec<MemberRo
         .await
         .map_err(in_table("tube_member"))
 }
+
+/// The ids and public ids of a tube's people, in scan order.
+pub async fn member_ids(
+    conn: &mut AnyConnection,
+    tube: i64,
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT p.id, p.uid FROM tube_member m JOIN person p ON p.id = m.person_id WHERE m.tube_id = $1 ORDER BY m.position",
+    )
+    .bind(tube)
+    .fetch_all(conn)
+    .await
+}
+
+/// A tube taken in at a lab (签收).
+pub struct Receipt<'a> {
+    pub lab: i64,
+    pub at: i64,
+    pub by: &'a str,
+    pub transport_minutes: i64,
+    pub over_limit: bool,
+}
+
+/// Records a tube received at a lab.
+pub async fn receive(tx: &mut Tx, tube: i64, r: &Receipt<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE tube SET status = $1, lab_id = $2, received_at = $3, received_by = $4, \
+         transport_minutes = $5, transport_over_limit = $6 WHERE id = $7",
+    )
+    .bind(TubeStatus::Received)
+    .bind(r.lab)
+    .bind(r.at)
+    .bind(r.by.to_string())
+    .bind(r.transport_minutes)
+    .bind(i64::from(r.over_limit))
+    .bind(tube)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Sends a tube on to another lab before reception (转送).
+pub async fn forward(tx: &mut Tx, tube: i64, lab: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE tube SET forwarded_lab_id = $1 WHERE id = $2")
+        .bind(lab)
+        .bind(tube)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// A tube refused (拒收), by a lab (`None`: the lab that received it).
+pub struct Refusal<'a> {
+    pub at: i64,
+    pub by: &'a str,
+    pub reason: RejectionReason,
+    pub note: Option<&'a str>,
+    pub lab: Option<i64>,
+}
+
+/// Records a tube rejected; the turnaround rollup counts it.
+pub async fn reject(tx: &mut Tx, tube: i64, r: &Refusal<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE tube SET status = $1, rejected_at = $2, rejected_by = $3, rejection_reason = $4, \
+         rejection_note = $5, lab_id = COALESCE($6, lab_id), fold_pending = 1 WHERE id = $7",
+    )
+    .bind(TubeStatus::Rejected)
+    .bind(r.at)
+    .bind(r.by.to_string())
+    .bind(r.reason)
+    .bind(r.note.map(str::to_string))
+    .bind(r.lab)
+    .bind(tube)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
