@@ -7,6 +7,7 @@ use super::LIST_CAP;
 use crate::actor::Actor;
 use crate::domain::policy::{Action, Scope};
 use crate::domain::review::CDC_RETURNED;
+use crate::domain::status::Cdc;
 use crate::error::Error;
 use crate::store::result::{self as store, CdcQueue, ResultRow};
 use crate::store::time::{show, to_db};
@@ -47,9 +48,10 @@ fn item(r: &ResultRow, tz: FixedOffset, now: i64, ruled_at: Option<i64>) -> CdcI
 }
 
 /// The region prefix a CDC reviewer is bound to.
-fn region_of(actor: &Actor) -> Option<String> {
+/// The region a CDC reviewer is bound to (none: everywhere).
+fn region(actor: &Actor) -> Option<String> {
     match &actor.scope {
-        Scope::Region(r) => Some(format!("{r}%")),
+        Scope::Region(r) => Some(r.clone()),
         _ => None,
     }
 }
@@ -61,11 +63,10 @@ pub async fn queue(
     tz: FixedOffset,
 ) -> Result<Vec<CdcItem>, Error> {
     actor.require(Action::ViewCdc)?;
-    let region = match &actor.scope {
-        Scope::Region(r) => Some(r.clone()),
-        _ => None,
+    let pending = CdcQueue::Pending {
+        region: region(actor),
     };
-    let rows = store::in_cdc_state(conn, CdcQueue::Pending { region }, LIST_CAP + 1).await?;
+    let rows = store::in_cdc_state(conn, pending, LIST_CAP + 1).await?;
     let rows = super::within_cap(rows, "positives await the CDC", "give the region")?;
     let now = to_db(Utc::now());
     Ok(rows.iter().map(|r| item(r, tz, now, None)).collect())
@@ -82,17 +83,8 @@ pub async fn breaches(
     let clock = super::review::report_clock()
         .num_microseconds()
         .unwrap_or(0);
-    let rows: Vec<(i64, Option<i64>)> = sqlx::query_as(
-        "SELECT r.id, r.cdc_at FROM result r JOIN tube t ON t.id = r.tube_id JOIN site s ON s.id = t.site_id \
-         WHERE r.positive_called_at IS NOT NULL AND r.cdc_status IS NOT NULL \
-         AND COALESCE(r.cdc_at, $1) > r.positive_called_at + $2 AND ($3 IS NULL OR s.region LIKE $3) \
-         ORDER BY r.positive_called_at LIMIT 20001",
-    )
-    .bind(now)
-    .bind(clock)
-    .bind(region_of(actor))
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows =
+        store::past_report_clock(&mut *conn, now, clock, region(actor), LIST_CAP + 1).await?;
     let rows = super::within_cap(
         rows,
         "positives are past the report clock",
@@ -133,8 +125,8 @@ pub async fn rule(
         ));
     }
     let row = results::lock(tx, result).await?;
-    if let Some(prefix) = region_of(tx.actor()) {
-        if !row.region.starts_with(prefix.trim_end_matches('%')) {
+    if let Some(prefix) = region(tx.actor()) {
+        if !row.region.starts_with(&prefix) {
             return Err(results::not_found(result));
         }
     }
@@ -146,24 +138,14 @@ pub async fn rule(
             crate::domain::review::ResultEvent::CdcReject
         },
     )?;
-    let status = if confirm { "confirmed" } else { "rejected" };
+    let status = if confirm {
+        Cdc::Confirmed
+    } else {
+        Cdc::Rejected
+    };
     let now = to_db(tx.now());
     let by = tx.actor().username.clone();
-    sqlx::query(
-        "UPDATE result SET cdc_status = $1, cdc_by = $2, cdc_at = $3, cdc_reason = $4 WHERE id = $5",
-    )
-    .bind(status)
-    .bind(by)
-    .bind(now)
-    .bind(reason.clone())
-    .bind(result)
-    .execute(tx.conn())
-    .await?;
-    sqlx::query("UPDATE tube SET confirmed_at = $1 WHERE id = $2 AND confirmed_at IS NULL")
-        .bind(now)
-        .bind(row.tube_id)
-        .execute(tx.conn())
-        .await?;
+    store::rule_cdc(tx, result, row.tube_id, status, now, &by, reason.as_deref()).await?;
     tx.audit(
         if confirm {
             "result.cdc_confirm"
@@ -178,10 +160,7 @@ pub async fn rule(
     if !confirm {
         // Back to the lab: the person is re-checked in a single tube, keeping the deadline.
         if let Some(person) = row.person_id {
-            let (due,): (i64,) = sqlx::query_as("SELECT deadline_at FROM tube WHERE id = $1")
-                .bind(row.tube_id)
-                .fetch_one(tx.conn())
-                .await?;
+            let due = crate::store::tube::deadline(tx.conn(), row.tube_id).await?;
             let by = tx.actor().username.clone();
             crate::store::sample_order::order_resample(
                 tx,

@@ -3,10 +3,11 @@
 use super::{parse_code, parse_text, snapshot};
 use crate::domain::policy::Action;
 use crate::error::Error;
+use crate::store::registry::{self as store, InstitutionRow, LabRow, SiteRow};
 use crate::store::{is_unique_violation, Tx};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use sqlx::{AnyConnection, FromRow};
+use sqlx::AnyConnection;
 use utoipa::ToSchema;
 
 /// A testing lab (检测机构) as registered, and as the public list shows it.
@@ -40,47 +41,44 @@ pub struct Lab {
     pub accreditation_valid: bool,
 }
 
-#[derive(FromRow)]
-struct LabRow {
-    code: String,
-    name: String,
-    licence_no: String,
-    accredited_until: String,
-    address: String,
-    phone: String,
-    opening_hours: String,
-    price_single_cents: i64,
-    price_pooled_cents: i64,
-    daily_capacity: i64,
-    region: String,
-}
-
-impl LabRow {
-    fn view(self, today: NaiveDate) -> Lab {
-        let until =
-            NaiveDate::parse_from_str(&self.accredited_until, "%Y-%m-%d").unwrap_or(NaiveDate::MIN);
-        Lab {
-            accreditation_valid: until >= today,
-            info: LabInput {
-                code: self.code,
-                name: self.name,
-                licence_no: self.licence_no,
-                accredited_until: until,
-                address: self.address,
-                phone: self.phone,
-                opening_hours: self.opening_hours,
-                price_single_cents: self.price_single_cents,
-                price_pooled_cents: self.price_pooled_cents,
-                daily_capacity: self.daily_capacity,
-                region: self.region,
-            },
-        }
+/// A lab as shown, from its row.
+fn lab_view(r: LabRow, today: NaiveDate) -> Lab {
+    let until =
+        NaiveDate::parse_from_str(&r.accredited_until, "%Y-%m-%d").unwrap_or(NaiveDate::MIN);
+    Lab {
+        accreditation_valid: until >= today,
+        info: LabInput {
+            code: r.code,
+            name: r.name,
+            licence_no: r.licence_no,
+            accredited_until: until,
+            address: r.address,
+            phone: r.phone,
+            opening_hours: r.opening_hours,
+            price_single_cents: r.price_single_cents,
+            price_pooled_cents: r.price_pooled_cents,
+            daily_capacity: r.daily_capacity,
+            region: r.region,
+        },
     }
 }
 
-const LAB_COLUMNS: &str =
-    "code, name, licence_no, accredited_until, address, phone, opening_hours, \
-     price_single_cents, price_pooled_cents, daily_capacity, region";
+/// The row of a lab as registered.
+fn lab_row(l: &LabInput) -> LabRow {
+    LabRow {
+        code: l.code.clone(),
+        name: l.name.clone(),
+        licence_no: l.licence_no.clone(),
+        accredited_until: l.accredited_until.to_string(),
+        address: l.address.clone(),
+        phone: l.phone.clone(),
+        opening_hours: l.opening_hours.clone(),
+        price_single_cents: l.price_single_cents,
+        price_pooled_cents: l.price_pooled_cents,
+        daily_capacity: l.daily_capacity,
+        region: l.region.clone(),
+    }
+}
 
 fn validate_lab(input: LabInput) -> Result<LabInput, Error> {
     for (field, v) in [
@@ -111,23 +109,7 @@ pub async fn create_lab(tx: &mut Tx, input: LabInput, today: NaiveDate) -> Resul
     tx.actor().require(Action::ManageRegistry)?;
     let l = validate_lab(input)?;
     let now = crate::store::time::to_db(tx.now());
-    let res = sqlx::query(&format!(
-        "INSERT INTO lab ({LAB_COLUMNS}, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-    ))
-    .bind(l.code.clone())
-    .bind(l.name.clone())
-    .bind(l.licence_no.clone())
-    .bind(l.accredited_until.to_string())
-    .bind(l.address.clone())
-    .bind(l.phone.clone())
-    .bind(l.opening_hours.clone())
-    .bind(l.price_single_cents)
-    .bind(l.price_pooled_cents)
-    .bind(l.daily_capacity)
-    .bind(l.region.clone())
-    .bind(now)
-    .execute(tx.conn())
-    .await;
+    let res = store::insert_lab(tx, &lab_row(&l), now).await;
     match res {
         Err(e) if is_unique_violation(&e) => {
             return Err(Error::conflict(
@@ -162,24 +144,7 @@ pub async fn update_lab(
     let before = find_lab(tx.conn(), code, today).await?;
     let mut l = validate_lab(input)?;
     l.code = before.info.code.clone();
-    sqlx::query(
-        "UPDATE lab SET name = $1, licence_no = $2, accredited_until = $3, address = $4, phone = $5, \
-         opening_hours = $6, price_single_cents = $7, price_pooled_cents = $8, daily_capacity = $9, \
-         region = $10 WHERE code = $11",
-    )
-    .bind(l.name.clone())
-    .bind(l.licence_no.clone())
-    .bind(l.accredited_until.to_string())
-    .bind(l.address.clone())
-    .bind(l.phone.clone())
-    .bind(l.opening_hours.clone())
-    .bind(l.price_single_cents)
-    .bind(l.price_pooled_cents)
-    .bind(l.daily_capacity)
-    .bind(l.region.clone())
-    .bind(l.code.clone())
-    .execute(tx.conn())
-    .await?;
+    store::update_lab(tx, &lab_row(&l)).await?;
     tx.audit(
         "lab.update",
         "lab",
@@ -199,20 +164,14 @@ pub async fn find_lab(
     today: NaiveDate,
 ) -> Result<Lab, Error> {
     let code = code.trim().to_ascii_uppercase();
-    let row: Option<LabRow> =
-        sqlx::query_as(&format!("SELECT {LAB_COLUMNS} FROM lab WHERE code = $1"))
-            .bind(code.clone())
-            .fetch_optional(conn)
-            .await?;
-    row.map(|r| r.view(today))
+    let row = store::lab(conn, &code).await?;
+    row.map(|r| lab_view(r, today))
         .ok_or_else(|| Error::not_found("lab.not_found", format!("no lab with code {code}")))
 }
 
 pub async fn list_labs(conn: &mut AnyConnection, today: NaiveDate) -> Result<Vec<Lab>, Error> {
-    let rows: Vec<LabRow> = sqlx::query_as(&format!("SELECT {LAB_COLUMNS} FROM lab ORDER BY code"))
-        .fetch_all(conn)
-        .await?;
-    Ok(rows.into_iter().map(|r| r.view(today)).collect())
+    let rows = store::labs(conn).await?;
+    Ok(rows.into_iter().map(|r| lab_view(r, today)).collect())
 }
 
 /// The id of the lab named in a request field (422 when unknown).
@@ -222,22 +181,15 @@ pub async fn lab_id(
     code: &str,
 ) -> Result<(i64, String), Error> {
     let code = parse_code(field, code)?;
-    let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM lab WHERE code = $1")
-        .bind(code.clone())
-        .fetch_optional(conn)
-        .await?;
-    row.map(|(id,)| (id, code.clone())).ok_or_else(|| {
+    let row = store::lab_id(conn, &code).await?;
+    row.map(|id| (id, code.clone())).ok_or_else(|| {
         Error::unprocessable("lab.unknown", format!("no lab with code {code}")).at(field)
     })
 }
 
 /// The code of a lab by its id.
 pub async fn lab_code(conn: &mut AnyConnection, id: i64) -> Result<String, Error> {
-    let (code,): (String,) = sqlx::query_as("SELECT code FROM lab WHERE id = $1")
-        .bind(id)
-        .fetch_one(conn)
-        .await?;
-    Ok(code)
+    Ok(store::lab_code(conn, id).await?)
 }
 
 /// 采样点 a collection site.
@@ -283,37 +235,22 @@ pub struct SiteRules {
     pub accepts_foreign_barcodes: bool,
 }
 
-#[derive(FromRow)]
-struct SiteRow {
-    code: String,
-    name: String,
-    address: String,
-    region: String,
-    lab_code: Option<String>,
-    pool_sizes: String,
-    accepts_foreign_barcodes: i64,
-}
-
-impl SiteRow {
-    fn view(self) -> Site {
-        Site {
-            pool_sizes: parse_sizes(&self.pool_sizes),
-            code: self.code,
-            name: self.name,
-            address: self.address,
-            region: self.region,
-            lab: self.lab_code,
-            accepts_foreign_barcodes: self.accepts_foreign_barcodes != 0,
-        }
+/// A site as shown, from its row.
+fn site_view(r: SiteRow) -> Site {
+    Site {
+        pool_sizes: parse_sizes(&r.pool_sizes),
+        code: r.code,
+        name: r.name,
+        address: r.address,
+        region: r.region,
+        lab: r.lab_code,
+        accepts_foreign_barcodes: r.accepts_foreign_barcodes != 0,
     }
 }
 
 fn parse_sizes(s: &str) -> Vec<u32> {
     s.split(',').filter_map(|p| p.trim().parse().ok()).collect()
 }
-
-const SITE_SELECT: &str = "SELECT s.code, s.name, s.address, s.region, l.code AS lab_code, \
-     s.pool_sizes, s.accepts_foreign_barcodes FROM site s LEFT JOIN lab l ON l.id = s.lab_id";
 
 pub async fn create_site(tx: &mut Tx, input: SiteInput) -> Result<Site, Error> {
     tx.actor().require(Action::ManageRegistry)?;
@@ -339,19 +276,19 @@ pub async fn create_site(tx: &mut Tx, input: SiteInput) -> Result<Site, Error> {
         .collect::<Vec<_>>()
         .join(",");
     let now = crate::store::time::to_db(tx.now());
-    let res = sqlx::query(
-        "INSERT INTO site (code, name, address, region, lab_id, pool_sizes, accepts_foreign_barcodes, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    let res = store::insert_site(
+        tx,
+        &store::NewSite {
+            code: &code,
+            name: &name,
+            address: &address,
+            region: &region,
+            lab_id: lab.as_ref().map(|l| l.0),
+            pool_sizes: &sizes,
+            accepts_foreign_barcodes: accepts,
+            created_at: now,
+        },
     )
-    .bind(code.clone())
-    .bind(name.clone())
-    .bind(address.clone())
-    .bind(region.clone())
-    .bind(lab.as_ref().map(|l| l.0))
-    .bind(sizes)
-    .bind(i64::from(accepts))
-    .bind(now)
-    .execute(tx.conn())
     .await;
     match res {
         Err(e) if is_unique_violation(&e) => {
@@ -384,23 +321,18 @@ pub async fn create_site(tx: &mut Tx, input: SiteInput) -> Result<Site, Error> {
 
 pub async fn find_site(conn: &mut AnyConnection, code: &str) -> Result<Site, Error> {
     let code = code.trim().to_ascii_uppercase();
-    let row: Option<SiteRow> = sqlx::query_as(&format!("{SITE_SELECT} WHERE s.code = $1"))
-        .bind(code.clone())
-        .fetch_optional(conn)
-        .await?;
-    row.map(SiteRow::view)
+    let row = store::site(conn, &code).await?;
+    row.map(site_view)
         .ok_or_else(|| Error::not_found("site.not_found", format!("no site with code {code}")))
 }
 
 pub async fn list_sites(conn: &mut AnyConnection) -> Result<Vec<Site>, Error> {
-    let rows: Vec<SiteRow> = sqlx::query_as(&format!("{SITE_SELECT} ORDER BY s.code"))
-        .fetch_all(conn)
-        .await?;
-    Ok(rows.into_iter().map(SiteRow::view).collect())
+    Ok(store::sites(conn)
+        .await?
+        .into_iter()
+        .map(site_view)
+        .collect())
 }
-
-/// id, pool sizes, foreign barcodes accepted, stored settings, lab, region.
-type SiteRulesRow = (i64, String, i64, Option<String>, Option<i64>, String);
 
 /// The rules of the site named in a request field (422 when unknown).
 pub async fn site_rules(
@@ -410,15 +342,15 @@ pub async fn site_rules(
 ) -> Result<SiteRules, Error> {
     let code = parse_code(field, code)?;
     // The lab-wide settings come along in the same statement: accession needs both.
-    let row: Option<SiteRulesRow> = sqlx::query_as(
-        "SELECT s.id, s.pool_sizes, s.accepts_foreign_barcodes, g.value, s.lab_id, s.region FROM site s \
-         LEFT JOIN setting g ON g.key = $2 WHERE s.code = $1",
-    )
-    .bind(code.clone())
-    .bind(super::settings::KEY)
-    .fetch_optional(conn)
-    .await?;
-    let (id, sizes, accepts, stored, lab_id, region) = row.ok_or_else(|| {
+    let row = store::site_rules(conn, &code, super::settings::KEY).await?;
+    let store::SiteRulesRow {
+        id,
+        pool_sizes: sizes,
+        accepts_foreign_barcodes: accepts,
+        settings: stored,
+        lab_id,
+        region,
+    } = row.ok_or_else(|| {
         Error::unprocessable("site.unknown", format!("no site with code {code}")).at(field)
     })?;
     Ok(SiteRules {
@@ -433,7 +365,7 @@ pub async fn site_rules(
 }
 
 /// 单位 an institution whose staff are tested routinely (hospital, cold-chain firm, care home…).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Institution {
     pub code: String,
     pub name: String,
@@ -474,17 +406,14 @@ pub async fn create_institution(tx: &mut Tx, input: Institution) -> Result<Insti
         phone: parse_text("phone", &input.phone, 32)?,
     };
     let now = crate::store::time::to_db(tx.now());
-    let res = sqlx::query(
-        "INSERT INTO institution (code, name, kind, address, phone, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(inst.code.clone())
-    .bind(inst.name.clone())
-    .bind(inst.kind.clone())
-    .bind(inst.address.clone())
-    .bind(inst.phone.clone())
-    .bind(now)
-    .execute(tx.conn())
-    .await;
+    let row = InstitutionRow {
+        code: inst.code.clone(),
+        name: inst.name.clone(),
+        kind: inst.kind.clone(),
+        address: inst.address.clone(),
+        phone: inst.phone.clone(),
+    };
+    let res = store::insert_institution(tx, &row, now).await;
     match res {
         Err(e) if is_unique_violation(&e) => {
             return Err(Error::conflict(
@@ -509,11 +438,17 @@ pub async fn create_institution(tx: &mut Tx, input: Institution) -> Result<Insti
 }
 
 pub async fn list_institutions(conn: &mut AnyConnection) -> Result<Vec<Institution>, Error> {
-    Ok(
-        sqlx::query_as("SELECT code, name, kind, address, phone FROM institution ORDER BY code")
-            .fetch_all(conn)
-            .await?,
-    )
+    Ok(store::institutions(conn)
+        .await?
+        .into_iter()
+        .map(|r| Institution {
+            code: r.code,
+            name: r.name,
+            kind: r.kind,
+            address: r.address,
+            phone: r.phone,
+        })
+        .collect())
 }
 
 /// The id of the institution named in a request field (422 when unknown).
@@ -523,11 +458,8 @@ pub async fn institution_id(
     code: &str,
 ) -> Result<(i64, String), Error> {
     let code = parse_code(field, code)?;
-    let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM institution WHERE code = $1")
-        .bind(code.clone())
-        .fetch_optional(conn)
-        .await?;
-    row.map(|(id,)| (id, code.clone())).ok_or_else(|| {
+    let row = store::institution_id(conn, &code).await?;
+    row.map(|id| (id, code.clone())).ok_or_else(|| {
         Error::unprocessable(
             "institution.unknown",
             format!("no institution with code {code}"),

@@ -8,7 +8,7 @@ use crate::domain::policy::{Action, Scope};
 use crate::domain::review::{self, ResultValue};
 use crate::domain::status::PersonStatus;
 use crate::error::Error;
-use crate::store::result::{self as store, ResultRow};
+use crate::store::result::{self as store, NewResult, ResultRow};
 use crate::store::time::{show, to_db};
 use crate::store::Tx;
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
@@ -253,18 +253,6 @@ pub struct ResultView {
     pub reason: Option<String>,
 }
 
-/// A result to write.
-pub(crate) struct NewResult {
-    pub tube_id: i64,
-    pub person_id: Option<i64>,
-    pub attempt_id: Option<i64>,
-    pub value: ResultValue,
-    pub source: String,
-    pub sampled_at: i64,
-    pub positive_called_at: Option<i64>,
-    pub reason: Option<String>,
-}
-
 /// Writes the next version of the (tube, person) result; earlier versions stop being current;
 /// the person's status follows.
 pub(crate) async fn write_result(
@@ -291,48 +279,17 @@ pub(crate) async fn first_results(
     barcode: &str,
     tz: FixedOffset,
 ) -> Result<Option<Vec<ResultView>>, Error> {
-    let (current,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM result WHERE tube_id = $1 AND current = 1")
-            .bind(r.tube_id)
-            .fetch_one(tx.conn())
-            .await?;
-    if current > 0 {
+    if store::current_count(tx.conn(), r.tube_id).await? > 0 {
         return Ok(None);
     }
     let now = to_db(tx.now());
     let by = tx.actor().username.clone();
-    let cdc = (r.value == ResultValue::Positive).then_some(crate::domain::status::Cdc::Pending);
-    let mut ids: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
-    for chunk in people.chunks(500) {
-        // Integers written in; the texts bound once for the chunk.
-        let values: Vec<String> = chunk
-            .iter()
-            .map(|(person, _)| {
-                format!(
-                    "({}, {person}, {}, 1, 1, $1, $2, {}, {}, $3, $4, {now}, $5)",
-                    r.tube_id,
-                    r.attempt_id.map_or("NULL".into(), |a| a.to_string()),
-                    r.sampled_at,
-                    r.positive_called_at
-                        .map_or("NULL".into(), |t| t.to_string()),
-                )
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO result (tube_id, person_id, attempt_id, version, current, value, source, sampled_at, \
-             positive_called_at, cdc_status, released_by, released_at, reason) VALUES {} RETURNING id, person_id",
-            values.join(", ")
-        );
-        let rows: Vec<(i64, i64)> = sqlx::query_as(&sql)
-            .bind(r.value.as_str())
-            .bind(r.source.clone())
-            .bind(cdc)
-            .bind(by.clone())
-            .bind(r.reason.clone())
-            .fetch_all(tx.conn())
-            .await?;
-        ids.extend(rows.into_iter().map(|(id, person)| (person, id)));
-    }
+    let cdc = r.cdc();
+    let ids: Vec<i64> = people.iter().map(|(p, _)| *p).collect();
+    let ids: std::collections::HashMap<i64, i64> = store::insert_first(tx, r, &ids, now, &by)
+        .await?
+        .into_iter()
+        .collect();
     super::turnaround::released(tx, r.tube_id).await?;
     let mut out = Vec::with_capacity(people.len());
     for (person, uid) in people {
@@ -377,44 +334,10 @@ pub(crate) async fn write_result_only(
     person_uid: Option<&str>,
     tz: FixedOffset,
 ) -> Result<ResultView, Error> {
-    let previous: Option<(i64, String)> = sqlx::query_as(
-        "SELECT version, value FROM result WHERE tube_id = $1 AND ((person_id IS NULL AND $2 IS NULL) OR person_id = $2) \
-         AND current = 1",
-    )
-    .bind(r.tube_id)
-    .bind(r.person_id)
-    .fetch_optional(tx.conn())
-    .await?;
-    let version = previous.as_ref().map_or(1, |(v, _)| v + 1);
-    sqlx::query(
-        "UPDATE result SET current = 0 WHERE tube_id = $1 AND ((person_id IS NULL AND $2 IS NULL) OR person_id = $2) AND current = 1",
-    )
-    .bind(r.tube_id)
-    .bind(r.person_id)
-    .execute(tx.conn())
-    .await?;
     let now = to_db(tx.now());
     let by = tx.actor().username.clone();
-    let cdc = (r.value == ResultValue::Positive).then_some(crate::domain::status::Cdc::Pending);
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO result (tube_id, person_id, attempt_id, version, current, value, source, sampled_at, \
-         positive_called_at, cdc_status, released_by, released_at, reason) \
-         VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-    )
-    .bind(r.tube_id)
-    .bind(r.person_id)
-    .bind(r.attempt_id)
-    .bind(version)
-    .bind(r.value.as_str())
-    .bind(r.source.clone())
-    .bind(r.sampled_at)
-    .bind(r.positive_called_at)
-    .bind(cdc)
-    .bind(by.clone())
-    .bind(now)
-    .bind(r.reason.clone())
-    .fetch_one(tx.conn())
-    .await?;
+    let cdc = r.cdc();
+    let (version, id, previous) = store::insert_next(tx, r, now, &by).await?;
     super::turnaround::released(tx, r.tube_id).await?;
     tx.audit(
         if version == 1 {

@@ -3,7 +3,7 @@
 //! one by one), and what a release writes — a result per person, pool re-check orders, the
 //! CDC's queue for positives.
 
-use super::results::{first_results, write_result_only, NewResult, ResultView};
+use super::results::{first_results, write_result_only, ResultView};
 use crate::actor::Actor;
 use crate::domain::interpretation::{Call, CallOutcome};
 use crate::domain::policy::{Action, Scope};
@@ -12,6 +12,7 @@ use crate::domain::review::{
 };
 use crate::domain::vocab::TubeKind;
 use crate::error::Error;
+use crate::store::result::NewResult;
 use crate::store::time::{show, to_db};
 use crate::store::Tx;
 use chrono::{DateTime, Duration, FixedOffset, Utc};

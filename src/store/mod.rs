@@ -10,6 +10,7 @@ pub mod idempotency;
 pub mod kit;
 pub mod person;
 pub mod plate;
+pub mod registry;
 pub mod result;
 pub mod sample_order;
 pub mod setting;

@@ -198,3 +198,171 @@ pub async fn awaiting_recheck(
     .await
     .map_err(in_table("result"))
 }
+
+/// Positives whose report clock (`clock` µs from the positive call) ran out before the CDC
+/// ruled, or is running out still at `now`, within a region prefix: (result, ruled at).
+pub async fn past_report_clock(
+    conn: &mut AnyConnection,
+    now: i64,
+    clock: i64,
+    region: Option<String>,
+    limit: usize,
+) -> Result<Vec<(i64, Option<i64>)>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT r.id, r.cdc_at FROM result r JOIN tube t ON t.id = r.tube_id JOIN site s ON s.id = t.site_id \
+         WHERE r.positive_called_at IS NOT NULL AND r.cdc_status IS NOT NULL \
+         AND COALESCE(r.cdc_at, $1) > r.positive_called_at + $2 AND ($3 IS NULL OR s.region LIKE $3) \
+         ORDER BY r.positive_called_at LIMIT {limit}"
+    ))
+    .bind(now)
+    .bind(clock)
+    .bind(region.map(|r| format!("{r}%")))
+    .fetch_all(conn)
+    .await
+}
+
+/// The CDC's ruling on a positive, and the tube's first confirmation.
+pub async fn rule_cdc(
+    tx: &mut Tx,
+    result: i64,
+    tube: i64,
+    status: Cdc,
+    at: i64,
+    by: &str,
+    reason: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE result SET cdc_status = $1, cdc_by = $2, cdc_at = $3, cdc_reason = $4 WHERE id = $5",
+    )
+    .bind(status)
+    .bind(by.to_string())
+    .bind(at)
+    .bind(reason.map(str::to_string))
+    .bind(result)
+    .execute(tx.conn())
+    .await?;
+    sqlx::query("UPDATE tube SET confirmed_at = $1 WHERE id = $2 AND confirmed_at IS NULL")
+        .bind(at)
+        .bind(tube)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// A result version to write.
+#[derive(Debug, Clone)]
+pub struct NewResult {
+    pub tube_id: i64,
+    pub person_id: Option<i64>,
+    pub attempt_id: Option<i64>,
+    pub value: ResultValue,
+    pub source: String,
+    pub sampled_at: i64,
+    pub positive_called_at: Option<i64>,
+    pub reason: Option<String>,
+}
+
+impl NewResult {
+    /// A positive awaits the CDC.
+    pub fn cdc(&self) -> Option<Cdc> {
+        (self.value == ResultValue::Positive).then_some(Cdc::Pending)
+    }
+}
+
+/// How many current results a tube has.
+pub async fn current_count(conn: &mut AnyConnection, tube: i64) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM result WHERE tube_id = $1 AND current = 1")
+            .bind(tube)
+            .fetch_one(conn)
+            .await?;
+    Ok(n)
+}
+
+/// Writes version 1 of the result for each of these people (one statement per 500), released
+/// at `at` by `by`: (person, result id).
+pub async fn insert_first(
+    tx: &mut Tx,
+    r: &NewResult,
+    people: &[i64],
+    at: i64,
+    by: &str,
+) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    let mut out = Vec::with_capacity(people.len());
+    for chunk in people.chunks(500) {
+        // Integers written in; the texts bound once for the chunk.
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|person| {
+                format!(
+                    "({}, {person}, {}, 1, 1, $1, $2, {}, {}, $3, $4, {at}, $5)",
+                    r.tube_id,
+                    r.attempt_id.map_or("NULL".into(), |a| a.to_string()),
+                    r.sampled_at,
+                    r.positive_called_at
+                        .map_or("NULL".into(), |t| t.to_string()),
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO result (tube_id, person_id, attempt_id, version, current, value, source, sampled_at, \
+             positive_called_at, cdc_status, released_by, released_at, reason) VALUES {} RETURNING id, person_id",
+            values.join(", ")
+        );
+        let rows: Vec<(i64, i64)> = sqlx::query_as(&sql)
+            .bind(r.value)
+            .bind(r.source.clone())
+            .bind(r.cdc())
+            .bind(by.to_string())
+            .bind(r.reason.clone())
+            .fetch_all(tx.conn())
+            .await?;
+        out.extend(rows.into_iter().map(|(id, person)| (person, id)));
+    }
+    Ok(out)
+}
+
+/// Writes the next version of the (tube, person) result; the one before stops being current.
+/// The new version's number and id, and the version it replaces with its value.
+pub async fn insert_next(
+    tx: &mut Tx,
+    r: &NewResult,
+    at: i64,
+    by: &str,
+) -> Result<(i64, i64, Option<(i64, ResultValue)>), sqlx::Error> {
+    const SAME: &str =
+        "tube_id = $1 AND ((person_id IS NULL AND $2 IS NULL) OR person_id = $2) AND current = 1";
+    let previous: Option<(i64, ResultValue)> =
+        sqlx::query_as(&format!("SELECT version, value FROM result WHERE {SAME}"))
+            .bind(r.tube_id)
+            .bind(r.person_id)
+            .fetch_optional(tx.conn())
+            .await
+            .map_err(in_table("result"))?;
+    let version = previous.as_ref().map_or(1, |(v, _)| v + 1);
+    sqlx::query(&format!("UPDATE result SET current = 0 WHERE {SAME}"))
+        .bind(r.tube_id)
+        .bind(r.person_id)
+        .execute(tx.conn())
+        .await?;
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO result (tube_id, person_id, attempt_id, version, current, value, source, sampled_at, \
+         positive_called_at, cdc_status, released_by, released_at, reason) \
+         VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+    )
+    .bind(r.tube_id)
+    .bind(r.person_id)
+    .bind(r.attempt_id)
+    .bind(version)
+    .bind(r.value)
+    .bind(r.source.clone())
+    .bind(r.sampled_at)
+    .bind(r.positive_called_at)
+    .bind(r.cdc())
+    .bind(by.to_string())
+    .bind(at)
+    .bind(r.reason.clone())
+    .fetch_one(tx.conn())
+    .await?;
+    Ok((version, id, previous))
+}

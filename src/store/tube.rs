@@ -255,3 +255,12 @@ pub async fn reject(tx: &mut Tx, tube: i64, r: &Refusal<'_>) -> Result<(), sqlx:
     .await?;
     Ok(())
 }
+
+/// A tube's result deadline (µs).
+pub async fn deadline(conn: &mut AnyConnection, tube: i64) -> Result<i64, sqlx::Error> {
+    let (due,): (i64,) = sqlx::query_as("SELECT deadline_at FROM tube WHERE id = $1")
+        .bind(tube)
+        .fetch_one(conn)
+        .await?;
+    Ok(due)
+}

@@ -1,0 +1,242 @@
+//! `lab`, `site` and `institution`: the registry — testing labs (检测机构) with what the public
+//! list shows, collection sites (采样点), and institutions (单位) whose staff are tested.
+
+use super::Tx;
+use sqlx::{AnyConnection, FromRow};
+
+/// A lab as stored.
+#[derive(Debug, Clone, FromRow)]
+pub struct LabRow {
+    pub code: String,
+    pub name: String,
+    pub licence_no: String,
+    /// `YYYY-MM-DD`
+    pub accredited_until: String,
+    pub address: String,
+    pub phone: String,
+    pub opening_hours: String,
+    pub price_single_cents: i64,
+    pub price_pooled_cents: i64,
+    pub daily_capacity: i64,
+    pub region: String,
+}
+
+const LAB_COLUMNS: &str =
+    "code, name, licence_no, accredited_until, address, phone, opening_hours, \
+     price_single_cents, price_pooled_cents, daily_capacity, region";
+
+/// Registers a lab; a code taken already is a unique violation.
+pub async fn insert_lab(tx: &mut Tx, l: &LabRow, at: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "INSERT INTO lab ({LAB_COLUMNS}, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    ))
+    .bind(l.code.clone())
+    .bind(l.name.clone())
+    .bind(l.licence_no.clone())
+    .bind(l.accredited_until.clone())
+    .bind(l.address.clone())
+    .bind(l.phone.clone())
+    .bind(l.opening_hours.clone())
+    .bind(l.price_single_cents)
+    .bind(l.price_pooled_cents)
+    .bind(l.daily_capacity)
+    .bind(l.region.clone())
+    .bind(at)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Changes what is registered of a lab (its code stays).
+pub async fn update_lab(tx: &mut Tx, l: &LabRow) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE lab SET name = $1, licence_no = $2, accredited_until = $3, address = $4, phone = $5, \
+         opening_hours = $6, price_single_cents = $7, price_pooled_cents = $8, daily_capacity = $9, \
+         region = $10 WHERE code = $11",
+    )
+    .bind(l.name.clone())
+    .bind(l.licence_no.clone())
+    .bind(l.accredited_until.clone())
+    .bind(l.address.clone())
+    .bind(l.phone.clone())
+    .bind(l.opening_hours.clone())
+    .bind(l.price_single_cents)
+    .bind(l.price_pooled_cents)
+    .bind(l.daily_capacity)
+    .bind(l.region.clone())
+    .bind(l.code.clone())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A lab by code.
+pub async fn lab(conn: &mut AnyConnection, code: &str) -> Result<Option<LabRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {LAB_COLUMNS} FROM lab WHERE code = $1"))
+        .bind(code.to_string())
+        .fetch_optional(conn)
+        .await
+}
+
+/// Every lab, by code.
+pub async fn labs(conn: &mut AnyConnection) -> Result<Vec<LabRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {LAB_COLUMNS} FROM lab ORDER BY code"))
+        .fetch_all(conn)
+        .await
+}
+
+/// The id of a lab with this code.
+pub async fn lab_id(conn: &mut AnyConnection, code: &str) -> Result<Option<i64>, sqlx::Error> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM lab WHERE code = $1")
+        .bind(code.to_string())
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(|(id,)| id))
+}
+
+/// The code of a lab by its id.
+pub async fn lab_code(conn: &mut AnyConnection, id: i64) -> Result<String, sqlx::Error> {
+    let (code,): (String,) = sqlx::query_as("SELECT code FROM lab WHERE id = $1")
+        .bind(id)
+        .fetch_one(conn)
+        .await?;
+    Ok(code)
+}
+
+/// A site as stored, with its lab's code; pool sizes comma-separated.
+#[derive(Debug, Clone, FromRow)]
+pub struct SiteRow {
+    pub code: String,
+    pub name: String,
+    pub address: String,
+    pub region: String,
+    pub lab_code: Option<String>,
+    pub pool_sizes: String,
+    pub accepts_foreign_barcodes: i64,
+}
+
+const SITE_SELECT: &str = "SELECT s.code, s.name, s.address, s.region, l.code AS lab_code, \
+     s.pool_sizes, s.accepts_foreign_barcodes FROM site s LEFT JOIN lab l ON l.id = s.lab_id";
+
+/// What a new site is registered with.
+pub struct NewSite<'a> {
+    pub code: &'a str,
+    pub name: &'a str,
+    pub address: &'a str,
+    pub region: &'a str,
+    pub lab_id: Option<i64>,
+    pub pool_sizes: &'a str,
+    pub accepts_foreign_barcodes: bool,
+    pub created_at: i64,
+}
+
+/// Registers a site; a code taken already is a unique violation.
+pub async fn insert_site(tx: &mut Tx, s: &NewSite<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO site (code, name, address, region, lab_id, pool_sizes, accepts_foreign_barcodes, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(s.code.to_string())
+    .bind(s.name.to_string())
+    .bind(s.address.to_string())
+    .bind(s.region.to_string())
+    .bind(s.lab_id)
+    .bind(s.pool_sizes.to_string())
+    .bind(i64::from(s.accepts_foreign_barcodes))
+    .bind(s.created_at)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A site by code.
+pub async fn site(conn: &mut AnyConnection, code: &str) -> Result<Option<SiteRow>, sqlx::Error> {
+    sqlx::query_as(&format!("{SITE_SELECT} WHERE s.code = $1"))
+        .bind(code.to_string())
+        .fetch_optional(conn)
+        .await
+}
+
+/// Every site, by code.
+pub async fn sites(conn: &mut AnyConnection) -> Result<Vec<SiteRow>, sqlx::Error> {
+    sqlx::query_as(&format!("{SITE_SELECT} ORDER BY s.code"))
+        .fetch_all(conn)
+        .await
+}
+
+/// What accession reads of a site, with the stored lab-wide settings of `settings_key` (one
+/// statement: accession needs both).
+#[derive(Debug, Clone, FromRow)]
+pub struct SiteRulesRow {
+    pub id: i64,
+    pub pool_sizes: String,
+    pub accepts_foreign_barcodes: i64,
+    pub settings: Option<String>,
+    pub lab_id: Option<i64>,
+    pub region: String,
+}
+
+/// A site's rules by code.
+pub async fn site_rules(
+    conn: &mut AnyConnection,
+    code: &str,
+    settings_key: &str,
+) -> Result<Option<SiteRulesRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT s.id, s.pool_sizes, s.accepts_foreign_barcodes, g.value AS settings, s.lab_id, s.region \
+         FROM site s LEFT JOIN setting g ON g.key = $2 WHERE s.code = $1",
+    )
+    .bind(code.to_string())
+    .bind(settings_key.to_string())
+    .fetch_optional(conn)
+    .await
+}
+
+/// An institution as stored.
+#[derive(Debug, Clone, FromRow)]
+pub struct InstitutionRow {
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    pub address: String,
+    pub phone: String,
+}
+
+/// Registers an institution; a code taken already is a unique violation.
+pub async fn insert_institution(
+    tx: &mut Tx,
+    i: &InstitutionRow,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO institution (code, name, kind, address, phone, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(i.code.clone())
+    .bind(i.name.clone())
+    .bind(i.kind.clone())
+    .bind(i.address.clone())
+    .bind(i.phone.clone())
+    .bind(at)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Every institution, by code.
+pub async fn institutions(conn: &mut AnyConnection) -> Result<Vec<InstitutionRow>, sqlx::Error> {
+    sqlx::query_as("SELECT code, name, kind, address, phone FROM institution ORDER BY code")
+        .fetch_all(conn)
+        .await
+}
+
+/// The id of an institution with this code.
+pub async fn institution_id(
+    conn: &mut AnyConnection,
+    code: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM institution WHERE code = $1")
+        .bind(code.to_string())
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(|(id,)| id))
+}
