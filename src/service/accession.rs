@@ -12,7 +12,7 @@ use crate::domain::tube::{self as rules, PoolPolicy, TubeState, TubeStatus};
 use crate::domain::vocab::{Category, Payer, Priority, SampleType, TubeKind};
 use crate::error::Error;
 use crate::store::time::{show, to_db};
-use crate::store::tube::{self as store, TubeRow, SELECT as TUBE_SELECT};
+use crate::store::tube::{self as store, TubeRow};
 use crate::store::{is_unique_violation, Tx};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -272,15 +272,7 @@ async fn check_origin(
         .at("barcode")),
         Ok(Origin::Foreign) => Ok((None, None)),
         Ok(Origin::Issued { seq }) => {
-            let batch: Option<(i64, i64, i64, String)> = sqlx::query_as(
-                "SELECT b.id, b.site_id, b.first_seq + b.count, s.code FROM barcode_batch b \
-                 JOIN site s ON s.id = b.site_id WHERE b.prefix = $1 AND b.first_seq <= $2 \
-                 ORDER BY b.first_seq DESC LIMIT 1",
-            )
-            .bind(prefix)
-            .bind(seq as i64)
-            .fetch_optional(conn)
-            .await?;
+            let batch = crate::store::barcode_batch::issuing(conn, prefix, seq as i64).await?;
             match batch {
                 Some((id, site_id, end, code)) if (seq as i64) < end => {
                     let warning = (site_id != site.id).then(|| {
@@ -394,16 +386,9 @@ async fn refuse_pooling_if_recheck_due(
     let persons::Identified::Known(p) = who else {
         return Ok(());
     };
-    let due: Option<(String, i64)> = sqlx::query_as(
-        "SELECT t.barcode, o.due_at FROM sample_order o JOIN tube t ON t.id = o.source_tube_id \
-         WHERE o.person_id = $1 AND o.kind = 'resample' AND o.status = 'open' ORDER BY o.due_at LIMIT 1",
-    )
-    .bind(p.id)
-    .fetch_optional(conn)
-    .await?;
-    match due {
-        None => Ok(()),
-        Some(_) => Err(Error::unprocessable(
+    match crate::store::sample_order::has_open(conn, p.id).await? {
+        false => Ok(()),
+        true => Err(Error::unprocessable(
             "person.resample_single",
             // The tube behind the order may be another site's or lab's: not named here.
             format!(
@@ -492,13 +477,8 @@ pub async fn prepare_open(
                 ));
             }
             let pool = parse_barcode(pool).map_err(|e| e.at("retained_for"))?;
-            let row: Option<(i64, String)> =
-                sqlx::query_as("SELECT id, kind FROM tube WHERE barcode = $1")
-                    .bind(pool.as_str())
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            match row {
-                Some((id, kind)) if kind == "pool" => Some((id, pool.to_string())),
+            match store::by_barcode(&mut *conn, pool.as_str()).await? {
+                Some(t) if t.kind == TubeKind::Pool => Some((t.id, pool.to_string())),
                 Some(_) => {
                     return Err(Error::invalid(
                         "retained_for",
@@ -590,14 +570,10 @@ pub async fn open(
     // A retained tube's person must be in its pool; a single tube for someone who owes a
     // re-sample answers it, keeping the earlier deadline.
     if let Some((pool, pool_barcode)) = &retained_for {
-        let member: Option<(i64,)> = sqlx::query_as(
-            "SELECT position FROM tube_member WHERE tube_id = $1 AND person_id = $2",
-        )
-        .bind(*pool)
-        .bind(people[0].id)
-        .fetch_optional(tx.conn())
-        .await?;
-        if member.is_none() {
+        if store::position_of(tx.conn(), *pool, people[0].id)
+            .await?
+            .is_none()
+        {
             return Err(Error::unprocessable(
                 "tube.not_in_pool",
                 format!("this person is not in pool {pool_barcode}: a retained tube is taken for a member"),
@@ -619,47 +595,41 @@ pub async fn open(
         }
         answered = orders.iter().map(|o| o.id).collect();
     }
-    let inserted: Result<Option<(i64,)>, sqlx::Error> = sqlx::query_as(
-        "INSERT INTO tube (barcode, kind, status, nominal_size, member_count, short_closed, sample_type, \
-         site_id, collector, collected_at, category, priority, deadline_at, payer, payer_institution_id, \
-         env_item, env_lot, env_origin, env_location, issued_batch_id, opened_by, closed_at, closed_by, \
-         transport_over_limit, created_at, recheck_of, recollection_no, retained_for, held, clock_start_at) \
-         VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 0, $23, \
-         $24, $25, $26, $27, $28) \
-         ON CONFLICT (barcode) DO NOTHING RETURNING id",
+    let inserted = store::insert(
+        tx,
+        &store::NewTube {
+            barcode: barcode.as_str(),
+            kind: req.kind,
+            status: state.status,
+            nominal_size: i64::from(nominal),
+            member_count: i64::from(state.members),
+            sample_type: req.sample_type,
+            site_id: site.id,
+            collector: &collector,
+            collected_at: to_db(collected),
+            category: req.category,
+            priority,
+            deadline_at: to_db(deadline),
+            payer,
+            payer_institution_id: payer_institution.as_ref().map(|p| p.0),
+            env_item: description.as_ref().map(|d| d.item.as_str()),
+            env_lot: description.as_ref().and_then(|d| d.lot.as_deref()),
+            env_origin: description.as_ref().and_then(|d| d.origin.as_deref()),
+            env_location: description.as_ref().map(|d| d.location.as_str()),
+            issued_batch_id: batch,
+            opened_by: &by,
+            closed_at: closed.then(|| to_db(now)),
+            closed_by: closed.then_some(by.as_str()),
+            created_at: to_db(now),
+            recheck_of: recheck.map(|r| r.0),
+            recollection_no: recheck.map_or(0, |r| r.1),
+            retained_for: retained_for.as_ref().map(|r| r.0),
+            clock_start_at: to_db(clock_start),
+        },
     )
-    .bind(barcode.as_str())
-    .bind(req.kind.as_str())
-    .bind(state.status.as_str())
-    .bind(i64::from(nominal))
-    .bind(i64::from(state.members))
-    .bind(req.sample_type.as_str())
-    .bind(site.id)
-    .bind(collector.clone())
-    .bind(to_db(collected))
-    .bind(req.category.as_str())
-    .bind(priority.as_str())
-    .bind(to_db(deadline))
-    .bind(payer.as_str())
-    .bind(payer_institution.as_ref().map(|p| p.0))
-    .bind(description.as_ref().map(|d| d.item.clone()))
-    .bind(description.as_ref().and_then(|d| d.lot.clone()))
-    .bind(description.as_ref().and_then(|d| d.origin.clone()))
-    .bind(description.as_ref().map(|d| d.location.clone()))
-    .bind(batch)
-    .bind(by.clone())
-    .bind(closed.then(|| to_db(now)))
-    .bind(closed.then(|| by.clone()))
-    .bind(to_db(now))
-    .bind(recheck.map(|r| r.0))
-    .bind(recheck.map_or(0, |r| r.1))
-    .bind(retained_for.as_ref().map(|r| r.0))
-    .bind(i64::from(retained_for.is_some()))
-    .bind(to_db(clock_start))
-    .fetch_optional(tx.conn())
     .await;
     let id = match inserted {
-        Ok(Some((id,))) => id,
+        Ok(Some(id)) => id,
         Ok(None) => return Err(already_used(tx, &barcode, tz, today).await),
         Err(e) if is_unique_violation(&e) => {
             return Err(already_used(tx, &barcode, tz, today).await)
@@ -756,18 +726,7 @@ async fn insert_member(
 ) -> Result<bool, Error> {
     let now = to_db(tx.now());
     let by = tx.actor().username.clone();
-    let inserted: Option<(i64,)> = sqlx::query_as(
-        "INSERT INTO tube_member (tube_id, person_id, position, added_at, added_by) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (tube_id, person_id) DO NOTHING RETURNING position",
-    )
-    .bind(tube_id)
-    .bind(person_id)
-    .bind(i64::from(position))
-    .bind(now)
-    .bind(by)
-    .fetch_optional(tx.conn())
-    .await?;
-    Ok(inserted.is_some())
+    Ok(store::insert_member(tx, tube_id, person_id, i64::from(position), now, &by).await?)
 }
 
 /// The error for a person already in the tube, with their position.
@@ -777,16 +736,12 @@ async fn already_member(
     person: &crate::store::person::PersonRow,
     today: NaiveDate,
 ) -> Error {
-    let position: Option<(i64,)> =
-        sqlx::query_as("SELECT position FROM tube_member WHERE tube_id = $1 AND person_id = $2")
-            .bind(tube_id)
-            .bind(person.id)
-            .fetch_optional(tx.conn())
-            .await
-            .unwrap_or(None);
+    let position = store::position_of(tx.conn(), tube_id, person.id)
+        .await
+        .unwrap_or(None);
     let err = Error::from(rules::AccessionRule::AlreadyMember);
     match position {
-        Some((pos,)) => {
+        Some(pos) => {
             err.with_details(serde_json::json!({ "position": pos, "person": person.view(today) }))
         }
         None => err,
@@ -822,14 +777,7 @@ pub async fn prepare_scan(
     ) = (tube.status, &who)
     {
         // Say what a person at the site needs to hear: already in it, or the tube is closed.
-        let position: Option<(i64,)> = sqlx::query_as(
-            "SELECT position FROM tube_member WHERE tube_id = $1 AND person_id = $2",
-        )
-        .bind(tube.id)
-        .bind(p.id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        if let Some((pos,)) = position {
+        if let Some(pos) = store::position_of(&mut *conn, tube.id, p.id).await? {
             return Err(Error::from(rules::AccessionRule::AlreadyMember)
                 .with_details(serde_json::json!({ "position": pos, "person": p.view(today) })));
         }
@@ -866,35 +814,26 @@ pub async fn add_member(
         } else {
             state.status
         };
-        let moved = sqlx::query(
-            "UPDATE tube SET member_count = $1, status = $2, closed_at = $3, closed_by = $4 \
-             WHERE id = $5 AND member_count = $6 AND status = $7",
+        let moved = store::count_member(
+            tx,
+            row.id,
+            i64::from(state.members),
+            state.status,
+            i64::from(added.position),
+            status,
+            added.closes.then_some((now, by.as_str())),
         )
-        .bind(i64::from(added.position))
-        .bind(status.as_str())
-        .bind(added.closes.then_some(now))
-        .bind(added.closes.then(|| by.clone()))
-        .bind(row.id)
-        .bind(i64::from(state.members))
-        .bind(state.status.as_str())
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
-        if moved == 1 {
+        .await?;
+        if moved {
             break (state, added, status);
         }
         row = store::lock_existing(tx, barcode.as_str()).await?;
-        if row.status != TubeStatus::Open {
-            let exists: Option<(i64,)> = sqlx::query_as(
-                "SELECT position FROM tube_member WHERE tube_id = $1 AND person_id = $2",
-            )
-            .bind(row.id)
-            .bind(person.id)
-            .fetch_optional(tx.conn())
-            .await?;
-            if exists.is_some() {
-                return Err(already_member(tx, row.id, &person, today).await);
-            }
+        if row.status != TubeStatus::Open
+            && store::position_of(tx.conn(), row.id, person.id)
+                .await?
+                .is_some()
+        {
+            return Err(already_member(tx, row.id, &person, today).await);
         }
     };
     if !insert_member(tx, row.id, person.id, added.position).await? {
@@ -975,11 +914,7 @@ async fn answer_orders_of_scan(
     if tube.kind != TubeKind::Single {
         return Ok((vec![], tube.deadline_at));
     }
-    let (recheck_of, retained, clock_start): (Option<i64>, Option<i64>, i64) =
-        sqlx::query_as("SELECT recheck_of, retained_for, clock_start_at FROM tube WHERE id = $1")
-            .bind(tube.id)
-            .fetch_one(tx.conn())
-            .await?;
+    let (recheck_of, retained, clock_start) = store::recheck_links(tx.conn(), tube.id).await?;
     if recheck_of.is_some() || retained.is_some() {
         return Ok((vec![], tube.deadline_at));
     }
@@ -988,16 +923,14 @@ async fn answer_orders_of_scan(
         return Ok((vec![], tube.deadline_at));
     };
     let deadline = tube.deadline_at.min(first.due_at);
-    sqlx::query(
-        "UPDATE tube SET deadline_at = $1, clock_start_at = $2, recheck_of = $3, \
-         recollection_no = $4 WHERE id = $5",
+    store::make_recollection(
+        tx,
+        tube.id,
+        deadline,
+        clock_start.min(first.clock_start_at),
+        first.source_tube,
+        first.recollection_no + 1,
     )
-    .bind(deadline)
-    .bind(clock_start.min(first.clock_start_at))
-    .bind(first.source_tube)
-    .bind(first.recollection_no + 1)
-    .bind(tube.id)
-    .execute(tx.conn())
     .await?;
     let answered: Vec<i64> = orders.iter().map(|o| o.id).collect();
     fulfil_orders(tx, tube.id, &answered).await?;
@@ -1053,16 +986,7 @@ pub async fn close(
     }
     let now = to_db(tx.now());
     let by = tx.actor().username.clone();
-    sqlx::query(
-        "UPDATE tube SET status = $1, short_closed = $2, closed_at = $3, closed_by = $4 WHERE id = $5",
-    )
-    .bind(TubeStatus::Closed.as_str())
-    .bind(i64::from(closed.short))
-    .bind(now)
-    .bind(by.clone())
-    .bind(row.id)
-    .execute(tx.conn())
-    .await?;
+    store::close(tx, row.id, closed.short, now, &by).await?;
     tx.audit(
         "tube.close",
         "tube",
@@ -1098,12 +1022,6 @@ pub struct TubePage {
     pub next_offset: Option<i64>,
 }
 
-/// The conditions of a tube listing (parameters $1–$3 the filters, $4–$6 the scope).
-const TUBE_LIST_WHERE: &str = "WHERE ($1 IS NULL OR s.code = $1) AND ($2 IS NULL OR l.code = $2) \
-     AND ($3 IS NULL OR t.status = $3) AND ($4 IS NULL OR t.site_id = $4) \
-     AND ($5 IS NULL OR COALESCE(t.lab_id, t.forwarded_lab_id, s.lab_id) = $5) \
-     AND ($6 IS NULL OR s.region LIKE $6)";
-
 /// Tubes in the caller's scope, newest collection first, without their members, a page at a
 /// time (never cut silently: the page says how many there are and where the next starts).
 pub async fn list(
@@ -1115,34 +1033,15 @@ pub async fn list(
     actor.require(Action::ViewTube)?;
     let (limit, offset) = super::page_bounds(f.limit, f.offset, 100)?;
     let (site_id, lab_id, region) = scope_filter(&actor.scope);
-    let site = f.site.as_ref().map(|s| s.trim().to_ascii_uppercase());
-    let lab = f.lab.as_ref().map(|s| s.trim().to_ascii_uppercase());
-    let status = f.status.map(|s| s.as_str());
-    let (total,): (i64,) = sqlx::query_as(&format!(
-        "SELECT COUNT(*) FROM tube t JOIN site s ON s.id = t.site_id LEFT JOIN lab l ON l.id = t.lab_id \
-         {TUBE_LIST_WHERE}"
-    ))
-    .bind(site.clone())
-    .bind(lab.clone())
-    .bind(status)
-    .bind(site_id)
-    .bind(lab_id)
-    .bind(region.clone())
-    .fetch_one(&mut *conn)
-    .await?;
-    let rows: Vec<TubeRow> = sqlx::query_as(&format!(
-        "{TUBE_SELECT} {TUBE_LIST_WHERE} ORDER BY t.collected_at DESC, t.id DESC LIMIT $7 OFFSET $8"
-    ))
-    .bind(site)
-    .bind(lab)
-    .bind(status)
-    .bind(site_id)
-    .bind(lab_id)
-    .bind(region)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(conn)
-    .await?;
+    let filter = store::TubeFilter {
+        site_code: f.site.as_ref().map(|s| s.trim().to_ascii_uppercase()),
+        lab_code: f.lab.as_ref().map(|s| s.trim().to_ascii_uppercase()),
+        status: f.status,
+        site_id,
+        lab_id,
+        region_like: region,
+    };
+    let (rows, total) = store::list(conn, &filter, limit, offset).await?;
     let next = offset + rows.len() as i64;
     Ok(TubePage {
         tubes: rows.into_iter().map(|r| r.view(vec![], tz)).collect(),

@@ -67,3 +67,21 @@ pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<BatchRow>
     .fetch_optional(conn)
     .await
 }
+
+/// The batch that issued a barcode number of a prefix, if any did: (batch, site, end of the
+/// batch's numbers, site code). The number is the batch's when it is below the end.
+pub async fn issuing(
+    conn: &mut AnyConnection,
+    prefix: &str,
+    seq: i64,
+) -> Result<Option<(i64, i64, i64, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT b.id, b.site_id, b.first_seq + b.count, s.code FROM barcode_batch b \
+         JOIN site s ON s.id = b.site_id WHERE b.prefix = $1 AND b.first_seq <= $2 \
+         ORDER BY b.first_seq DESC LIMIT 1",
+    )
+    .bind(prefix.to_string())
+    .bind(seq)
+    .fetch_optional(conn)
+    .await
+}

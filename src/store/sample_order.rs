@@ -188,3 +188,15 @@ pub async fn list(
     .await
     .map_err(super::code::in_table("sample_order"))
 }
+
+/// Whether a person has an open re-sampling order.
+pub async fn has_open(conn: &mut AnyConnection, person: i64) -> Result<bool, sqlx::Error> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT o.id FROM sample_order o \
+         WHERE o.person_id = $1 AND o.kind = 'resample' AND o.status = 'open' LIMIT 1",
+    )
+    .bind(person)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.is_some())
+}

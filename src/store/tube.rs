@@ -264,3 +264,255 @@ pub async fn deadline(conn: &mut AnyConnection, tube: i64) -> Result<i64, sqlx::
         .await?;
     Ok(due)
 }
+
+/// What a new tube is registered with.
+pub struct NewTube<'a> {
+    pub barcode: &'a str,
+    pub kind: TubeKind,
+    pub status: TubeStatus,
+    pub nominal_size: i64,
+    pub member_count: i64,
+    pub sample_type: SampleType,
+    pub site_id: i64,
+    pub collector: &'a str,
+    pub collected_at: i64,
+    pub category: Category,
+    pub priority: Priority,
+    pub deadline_at: i64,
+    pub payer: Payer,
+    pub payer_institution_id: Option<i64>,
+    pub env_item: Option<&'a str>,
+    pub env_lot: Option<&'a str>,
+    pub env_origin: Option<&'a str>,
+    pub env_location: Option<&'a str>,
+    pub issued_batch_id: Option<i64>,
+    pub opened_by: &'a str,
+    pub closed_at: Option<i64>,
+    pub closed_by: Option<&'a str>,
+    pub created_at: i64,
+    pub recheck_of: Option<i64>,
+    pub recollection_no: i64,
+    pub retained_for: Option<i64>,
+    pub clock_start_at: i64,
+}
+
+/// Registers a tube; `None` when the barcode is taken (perhaps a moment ago).
+pub async fn insert(tx: &mut Tx, t: &NewTube<'_>) -> Result<Option<i64>, sqlx::Error> {
+    let owned = |s: Option<&str>| s.map(str::to_string);
+    let inserted: Option<(i64,)> = sqlx::query_as(
+        "INSERT INTO tube (barcode, kind, status, nominal_size, member_count, short_closed, sample_type, \
+         site_id, collector, collected_at, category, priority, deadline_at, payer, payer_institution_id, \
+         env_item, env_lot, env_origin, env_location, issued_batch_id, opened_by, closed_at, closed_by, \
+         transport_over_limit, created_at, recheck_of, recollection_no, retained_for, held, clock_start_at) \
+         VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 0, $23, \
+         $24, $25, $26, $27, $28) \
+         ON CONFLICT (barcode) DO NOTHING RETURNING id",
+    )
+    .bind(t.barcode.to_string())
+    .bind(t.kind)
+    .bind(t.status)
+    .bind(t.nominal_size)
+    .bind(t.member_count)
+    .bind(t.sample_type)
+    .bind(t.site_id)
+    .bind(t.collector.to_string())
+    .bind(t.collected_at)
+    .bind(t.category)
+    .bind(t.priority)
+    .bind(t.deadline_at)
+    .bind(t.payer)
+    .bind(t.payer_institution_id)
+    .bind(owned(t.env_item))
+    .bind(owned(t.env_lot))
+    .bind(owned(t.env_origin))
+    .bind(owned(t.env_location))
+    .bind(t.issued_batch_id)
+    .bind(t.opened_by.to_string())
+    .bind(t.closed_at)
+    .bind(owned(t.closed_by))
+    .bind(t.created_at)
+    .bind(t.recheck_of)
+    .bind(t.recollection_no)
+    .bind(t.retained_for)
+    .bind(i64::from(t.retained_for.is_some()))
+    .bind(t.clock_start_at)
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(inserted.map(|(id,)| id))
+}
+
+/// Puts a person into a tube at a position; `false` when they are in it already.
+pub async fn insert_member(
+    tx: &mut Tx,
+    tube: i64,
+    person: i64,
+    position: i64,
+    at: i64,
+    by: &str,
+) -> Result<bool, sqlx::Error> {
+    let inserted: Option<(i64,)> = sqlx::query_as(
+        "INSERT INTO tube_member (tube_id, person_id, position, added_at, added_by) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (tube_id, person_id) DO NOTHING RETURNING position",
+    )
+    .bind(tube)
+    .bind(person)
+    .bind(position)
+    .bind(at)
+    .bind(by.to_string())
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(inserted.is_some())
+}
+
+/// A person's position in a tube, if they are in it.
+pub async fn position_of(
+    conn: &mut AnyConnection,
+    tube: i64,
+    person: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    let row: Option<(i64,)> =
+        sqlx::query_as("SELECT position FROM tube_member WHERE tube_id = $1 AND person_id = $2")
+            .bind(tube)
+            .bind(person)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.map(|(p,)| p))
+}
+
+/// Counts a member in, if the tube is still as it was read (`members`, `status`): the new count
+/// and status, closed at and by whom when the member fills it. `false`: another scan came first.
+#[allow(clippy::too_many_arguments)]
+pub async fn count_member(
+    tx: &mut Tx,
+    tube: i64,
+    members: i64,
+    status: TubeStatus,
+    new_count: i64,
+    new_status: TubeStatus,
+    closed: Option<(i64, &str)>,
+) -> Result<bool, sqlx::Error> {
+    let moved = sqlx::query(
+        "UPDATE tube SET member_count = $1, status = $2, closed_at = $3, closed_by = $4 \
+         WHERE id = $5 AND member_count = $6 AND status = $7",
+    )
+    .bind(new_count)
+    .bind(new_status)
+    .bind(closed.map(|c| c.0))
+    .bind(closed.map(|c| c.1.to_string()))
+    .bind(tube)
+    .bind(members)
+    .bind(status)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    Ok(moved == 1)
+}
+
+/// Closes a tube by hand (`short`: with fewer people than its nominal size).
+pub async fn close(
+    tx: &mut Tx,
+    tube: i64,
+    short: bool,
+    at: i64,
+    by: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE tube SET status = $1, short_closed = $2, closed_at = $3, closed_by = $4 WHERE id = $5",
+    )
+    .bind(TubeStatus::Closed)
+    .bind(i64::from(short))
+    .bind(at)
+    .bind(by.to_string())
+    .bind(tube)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A tube's re-check links and clock start: (re-check of, retained for, clock start).
+pub async fn recheck_links(
+    conn: &mut AnyConnection,
+    tube: i64,
+) -> Result<(Option<i64>, Option<i64>, i64), sqlx::Error> {
+    sqlx::query_as("SELECT recheck_of, retained_for, clock_start_at FROM tube WHERE id = $1")
+        .bind(tube)
+        .fetch_one(conn)
+        .await
+}
+
+/// Makes a tube the re-collection of another (it answers a re-sampling order): its deadline,
+/// clock start, source and re-collection number.
+pub async fn make_recollection(
+    tx: &mut Tx,
+    tube: i64,
+    deadline: i64,
+    clock_start: i64,
+    source: i64,
+    recollection_no: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE tube SET deadline_at = $1, clock_start_at = $2, recheck_of = $3, \
+         recollection_no = $4 WHERE id = $5",
+    )
+    .bind(deadline)
+    .bind(clock_start)
+    .bind(source)
+    .bind(recollection_no)
+    .bind(tube)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// What a list of tubes is narrowed to (each `None`: any).
+pub struct TubeFilter {
+    pub site_code: Option<String>,
+    pub lab_code: Option<String>,
+    pub status: Option<TubeStatus>,
+    /// The caller's scope: a site, a lab (received at, forwarded to or bound for), a region prefix.
+    pub site_id: Option<i64>,
+    pub lab_id: Option<i64>,
+    pub region_like: Option<String>,
+}
+
+/// The conditions of a tube listing (parameters $1–$3 the filters, $4–$6 the scope).
+const LIST_WHERE: &str = "WHERE ($1 IS NULL OR s.code = $1) AND ($2 IS NULL OR l.code = $2) \
+     AND ($3 IS NULL OR t.status = $3) AND ($4 IS NULL OR t.site_id = $4) \
+     AND ($5 IS NULL OR COALESCE(t.lab_id, t.forwarded_lab_id, s.lab_id) = $5) \
+     AND ($6 IS NULL OR s.region LIKE $6)";
+
+/// A page of tubes, the newest collection first, and how many match in all.
+pub async fn list(
+    conn: &mut AnyConnection,
+    f: &TubeFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<TubeRow>, i64), sqlx::Error> {
+    let (total,): (i64,) = sqlx::query_as(&format!(
+        "SELECT COUNT(*) FROM tube t JOIN site s ON s.id = t.site_id LEFT JOIN lab l ON l.id = t.lab_id \
+         {LIST_WHERE}"
+    ))
+    .bind(f.site_code.clone())
+    .bind(f.lab_code.clone())
+    .bind(f.status)
+    .bind(f.site_id)
+    .bind(f.lab_id)
+    .bind(f.region_like.clone())
+    .fetch_one(&mut *conn)
+    .await?;
+    let rows: Vec<TubeRow> = sqlx::query_as(&format!(
+        "{SELECT} {LIST_WHERE} ORDER BY t.collected_at DESC, t.id DESC LIMIT $7 OFFSET $8"
+    ))
+    .bind(f.site_code.clone())
+    .bind(f.lab_code.clone())
+    .bind(f.status)
+    .bind(f.site_id)
+    .bind(f.lab_id)
+    .bind(f.region_like.clone())
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(conn)
+    .await
+    .map_err(in_table("tube"))?;
+    Ok((rows, total))
+}
