@@ -5,19 +5,20 @@
 
 use super::results::{first_results, write_result_only, ResultView};
 use crate::actor::Actor;
-use crate::domain::interpretation::{Call, CallOutcome};
+use crate::domain::interpretation::Call;
 use crate::domain::policy::{Action, Scope};
 use crate::domain::review::{
-    self, member_result, Ask, AttemptStatus, Decision, FollowUp, Released, ResultValue, Suggestion,
+    self, member_result, Ask, Decision, FollowUp, Released, ResultValue, Suggestion,
 };
 use crate::domain::vocab::TubeKind;
 use crate::error::Error;
+use crate::store::attempt::{self as store, AttemptRow};
 use crate::store::result::NewResult;
 use crate::store::time::{show, to_db};
 use crate::store::Tx;
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{AnyConnection, FromRow};
+use sqlx::AnyConnection;
 use std::collections::HashMap;
 use utoipa::ToSchema;
 
@@ -68,44 +69,6 @@ pub struct ReviewItem {
     /// release it.
     pub technicians: Vec<String>,
 }
-
-#[derive(FromRow)]
-struct AttemptRow {
-    attempt_id: i64,
-    tube_id: i64,
-    plate_run_no: String,
-    plate_lab_id: i64,
-    plate_created_by: String,
-    well: String,
-    attempt_no: i64,
-    extraction_no: i64,
-    loaded_by: String,
-    status: AttemptStatus,
-    decision: Option<Decision>,
-    barcode: String,
-    kind: TubeKind,
-    member_count: i64,
-    deadline_at: i64,
-    collected_at: i64,
-    outcome: CallOutcome,
-    detail: String,
-    cts: String,
-    run_valid: i64,
-    kit_code: String,
-    kit_version: i64,
-    call_at: i64,
-    imported_by: String,
-    kit_rules: String,
-}
-
-const ATTEMPT_SELECT: &str = "SELECT a.id AS attempt_id, a.tube_id, p.run_no AS plate_run_no, \
-     p.lab_id AS plate_lab_id, p.created_by AS plate_created_by, a.well, a.attempt_no, \
-     a.extraction_no, a.created_by AS loaded_by, a.status, a.decision, t.barcode, t.kind, \
-     t.member_count, t.deadline_at, t.collected_at, c.outcome, c.detail, c.cts, c.run_valid, \
-     c.kit_code, c.kit_version, c.created_at AS call_at, i.imported_by, k.rules AS kit_rules \
-     FROM attempt a JOIN plate p ON p.id = a.plate_id JOIN tube t ON t.id = a.tube_id \
-     JOIN auto_call c ON c.id = a.call_id JOIN result_import i ON i.id = c.import_id \
-     JOIN kit k ON k.id = p.kit_id";
 
 impl AttemptRow {
     fn kind(&self) -> TubeKind {
@@ -172,23 +135,10 @@ async fn earlier_calls(
     tube_ids: &[i64],
 ) -> Result<HashMap<i64, Vec<Call>>, Error> {
     let mut out: HashMap<i64, Vec<Call>> = HashMap::new();
-    for chunk in tube_ids.chunks(100) {
-        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT a.tube_id, c.outcome, c.detail FROM attempt a JOIN auto_call c ON c.id = a.call_id \
-             WHERE a.decision IS NOT NULL AND c.run_valid = 1 AND a.tube_id IN ({}) \
-             ORDER BY a.tube_id, a.attempt_no",
-            marks.join(", ")
-        );
-        let mut q = sqlx::query_as::<_, (i64, CallOutcome, String)>(&sql);
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        for (tube, outcome, detail) in q.fetch_all(&mut *conn).await? {
-            out.entry(tube)
-                .or_default()
-                .push(Call::from_stored(outcome, &detail));
-        }
+    for (tube, outcome, detail) in store::decided_calls(conn, tube_ids).await? {
+        out.entry(tube)
+            .or_default()
+            .push(Call::from_stored(outcome, &detail));
     }
     Ok(out)
 }
@@ -219,16 +169,7 @@ pub async fn queue(
         Some(p) => Some(super::plates::visible(&mut *conn, actor, p).await?.id),
         None => None,
     };
-    let rows: Vec<AttemptRow> = sqlx::query_as(&format!(
-        "{ATTEMPT_SELECT} WHERE a.status = $1 AND a.decision IS NULL \
-         AND ($2 IS NULL OR p.lab_id = $2) AND ($3 IS NULL OR p.id = $3) \
-         ORDER BY t.deadline_at, p.id, a.well LIMIT 20001"
-    ))
-    .bind(crate::domain::review::AttemptStatus::Called)
-    .bind(lab)
-    .bind(plate)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows = store::awaiting_review(&mut *conn, lab, plate, super::LIST_CAP + 1).await?;
     let rows = super::within_cap(rows, "attempts await review", "give the lab or the plate")?;
     let ids: Vec<i64> = rows.iter().map(|r| r.tube_id).collect();
     let earlier = earlier_calls(conn, &ids).await?;
@@ -274,14 +215,9 @@ pub struct DecisionView {
 }
 
 async fn lock_attempt(tx: &mut Tx, attempt: i64) -> Result<AttemptRow, Error> {
-    let sql = format!("{ATTEMPT_SELECT} WHERE a.id = $1{}", tx.for_update("a"));
-    let row: AttemptRow = sqlx::query_as(&sql)
-        .bind(attempt)
-        .fetch_optional(tx.conn())
-        .await?
-        .ok_or_else(|| {
-            Error::not_found("attempt.not_found", format!("no called attempt {attempt}"))
-        })?;
+    let row = store::lock(tx, attempt).await?.ok_or_else(|| {
+        Error::not_found("attempt.not_found", format!("no called attempt {attempt}"))
+    })?;
     match &tx.actor().scope {
         Scope::Everywhere => {}
         Scope::Lab { id, .. } if *id == row.plate_lab_id => {}
@@ -387,17 +323,15 @@ async fn apply_deferring(
         &ask,
     )?;
     let now = to_db(tx.now());
-    sqlx::query(
-        "UPDATE attempt SET status = 'decided', decision = $1, decision_value = $2, \
-         decision_reason = $3, decided_by = $4, decided_at = $5 WHERE id = $6",
+    store::decide(
+        tx,
+        row.attempt_id,
+        req.decision,
+        req.value,
+        reason.as_deref(),
+        &reviewer,
+        now,
     )
-    .bind(req.decision.as_str())
-    .bind(req.value.map(|v| v.as_str()))
-    .bind(reason.clone())
-    .bind(reviewer.clone())
-    .bind(now)
-    .bind(row.attempt_id)
-    .execute(tx.conn())
     .await?;
     tx.audit(
         "attempt.decide",
@@ -445,16 +379,10 @@ async fn order_resampling(
 ) -> Result<usize, Error> {
     let now = to_db(tx.now());
     let by = tx.actor().username.clone();
-    let people: Vec<(i64, String, i64)> = sqlx::query_as(
-        "SELECT p.id, p.uid, s.deadline_at FROM tube_member m JOIN person p ON p.id = m.person_id \
-         JOIN tube s ON s.id = $2 WHERE m.tube_id = $1 ORDER BY m.position",
-    )
-    .bind(tube_id)
-    .bind(source)
-    .fetch_all(tx.conn())
-    .await?;
+    let people = crate::store::tube::member_ids(tx.conn(), tube_id).await?;
+    let due = crate::store::tube::deadline(tx.conn(), source).await?;
     let mut n = 0;
-    for (person, uid, due) in people {
+    for (person, uid) in people {
         let made =
             crate::store::sample_order::order_resample(tx, person, source, reason, due, now, &by)
                 .await?;
@@ -493,13 +421,7 @@ async fn release(
         TubeKind::Environment => "environment",
     };
     let positive_called_at = (person_value == ResultValue::Positive).then_some(row.call_at);
-    let people: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT p.id, p.uid FROM tube_member m JOIN person p ON p.id = m.person_id \
-         WHERE m.tube_id = $1 ORDER BY m.position",
-    )
-    .bind(row.tube_id)
-    .fetch_all(tx.conn())
-    .await?;
+    let people = crate::store::tube::member_ids(tx.conn(), row.tube_id).await?;
     // What each person's result says (`person_id` filled in per person).
     let template = NewResult {
         tube_id: row.tube_id,
@@ -574,24 +496,10 @@ async fn release(
 /// Retained single tubes of a pool's members: released from hold, marked as re-checks (they go
 /// first onto plates) with the pool's deadline, and their members' re-check orders fulfilled.
 async fn queue_retained(tx: &mut Tx, pool: i64) -> Result<Vec<String>, Error> {
-    let retained: Vec<(i64, String, i64)> = sqlx::query_as(
-        "SELECT t.id, t.barcode, m.person_id FROM tube t JOIN tube_member m ON m.tube_id = t.id \
-         WHERE t.retained_for = $1 AND t.held = 1 ORDER BY t.id",
-    )
-    .bind(pool)
-    .fetch_all(tx.conn())
-    .await?;
+    let retained = crate::store::tube::held_for(tx.conn(), pool).await?;
     let mut out = vec![];
     for (id, barcode, person) in retained {
-        sqlx::query(
-            "UPDATE tube SET held = 0, recheck_of = $1, \
-             deadline_at = (SELECT deadline_at FROM tube WHERE id = $1), \
-             clock_start_at = (SELECT clock_start_at FROM tube WHERE id = $1) WHERE id = $2",
-        )
-        .bind(pool)
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
+        crate::store::tube::release_hold(tx, id, pool).await?;
         crate::store::sample_order::fulfil_from(tx, person, pool, id).await?;
         tx.audit(
             "tube.unhold",
@@ -667,13 +575,7 @@ async fn awaiting_review(
     tx: &mut Tx,
     p: &crate::store::plate::PlateRow,
 ) -> Result<Vec<AttemptRow>, Error> {
-    let mut rows: Vec<AttemptRow> = sqlx::query_as(&format!(
-        "{ATTEMPT_SELECT} WHERE p.id = $1 AND a.status = $2 AND a.decision IS NULL"
-    ))
-    .bind(p.id)
-    .bind(crate::domain::review::AttemptStatus::Called)
-    .fetch_all(tx.conn())
-    .await?;
+    let mut rows = store::awaiting_on_plate(tx.conn(), p.id).await?;
     let size = p.size();
     rows.sort_by_key(|r| {
         instrument_adapters::Well::parse(&r.well, size)
@@ -813,26 +715,6 @@ pub struct AttemptView {
     pub decided_at: Option<DateTime<FixedOffset>>,
 }
 
-#[derive(FromRow)]
-struct HistoryRow {
-    id: i64,
-    run_no: String,
-    well: String,
-    attempt_no: i64,
-    extraction_no: i64,
-    recollection_no: i64,
-    kit_code: String,
-    kit_version: i64,
-    status: String,
-    outcome: Option<String>,
-    run_valid: Option<i64>,
-    decision: Option<String>,
-    decision_value: Option<String>,
-    decision_reason: Option<String>,
-    decided_by: Option<String>,
-    decided_at: Option<i64>,
-}
-
 /// Every attempt of a tube, oldest first: its run, extraction and re-collection numbers, call
 /// and decision.
 pub async fn attempts(
@@ -843,17 +725,7 @@ pub async fn attempts(
 ) -> Result<Vec<AttemptView>, Error> {
     let tube = crate::store::tube::load(conn, barcode.trim()).await?;
     tube.visible_to(actor, Action::ViewTube)?;
-    let rows: Vec<HistoryRow> = sqlx::query_as(
-        "SELECT a.id, p.run_no, a.well, a.attempt_no, a.extraction_no, t.recollection_no, \
-         k.code AS kit_code, k.version AS kit_version, a.status, c.outcome, c.run_valid, a.decision, \
-         a.decision_value, a.decision_reason, a.decided_by, a.decided_at \
-         FROM attempt a JOIN plate p ON p.id = a.plate_id JOIN kit k ON k.id = p.kit_id \
-         JOIN tube t ON t.id = a.tube_id LEFT JOIN auto_call c ON c.id = a.call_id \
-         WHERE a.tube_id = $1 ORDER BY a.attempt_no",
-    )
-    .bind(tube.id)
-    .fetch_all(conn)
-    .await?;
+    let rows = store::history(conn, tube.id).await?;
     Ok(rows
         .into_iter()
         .map(|r| AttemptView {

@@ -2,6 +2,7 @@
 //! accept (`$1` placeholders, `RETURNING`, `ON CONFLICT`); the few real differences between the
 //! two live in [`dialect`].
 
+pub mod attempt;
 pub mod barcode_batch;
 pub mod code;
 pub mod dialect;

@@ -516,3 +516,32 @@ pub async fn list(
     .map_err(in_table("tube"))?;
     Ok((rows, total))
 }
+
+/// The retained single tubes held for a pool, with their person: (tube, barcode, person).
+pub async fn held_for(
+    conn: &mut AnyConnection,
+    pool: i64,
+) -> Result<Vec<(i64, String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT t.id, t.barcode, m.person_id FROM tube t JOIN tube_member m ON m.tube_id = t.id \
+         WHERE t.retained_for = $1 AND t.held = 1 ORDER BY t.id",
+    )
+    .bind(pool)
+    .fetch_all(conn)
+    .await
+}
+
+/// Releases a retained tube from hold as its pool's re-check, with the pool's deadline and
+/// clock.
+pub async fn release_hold(tx: &mut Tx, tube: i64, pool: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE tube SET held = 0, recheck_of = $1, \
+         deadline_at = (SELECT deadline_at FROM tube WHERE id = $1), \
+         clock_start_at = (SELECT clock_start_at FROM tube WHERE id = $1) WHERE id = $2",
+    )
+    .bind(pool)
+    .bind(tube)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
