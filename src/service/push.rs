@@ -5,8 +5,11 @@
 use crate::actor::Actor;
 use crate::domain::policy::Action;
 use crate::domain::push::{PersonData, ResultData, StatusMessage};
+use crate::domain::review::ResultValue;
+use crate::domain::status::Cdc;
 use crate::domain::status::PersonStatus;
 use crate::error::Error;
+use crate::store::outbox;
 use crate::store::time::{show, to_db};
 use crate::store::Tx;
 use chrono::{DateTime, FixedOffset};
@@ -15,21 +18,7 @@ use sqlx::{AnyConnection, FromRow};
 use std::collections::HashMap;
 use utoipa::ToSchema;
 
-/// Message states.
-pub mod state {
-    pub const PENDING: &str = "pending";
-    /// Behind an earlier version of the same person, not yet settled.
-    pub const WAITING: &str = "waiting";
-    /// A pending message under a claim's lease (`claimed_until` ahead): as shown, not as
-    /// stored — a claim changes no state, so it touches no index.
-    pub const SENDING: &str = "sending";
-    pub const DELIVERED: &str = "delivered";
-    /// The receiver refused it (4xx); kept with its answer.
-    pub const FAILED: &str = "failed";
-    /// Given up after the sink's attempts; listed for an admin.
-    pub const DEAD: &str = "dead";
-    pub const ALL: [&str; 6] = [PENDING, WAITING, SENDING, DELIVERED, FAILED, DEAD];
-}
+pub use crate::store::outbox::state;
 
 /// Recomputes a person's status after a change in this transaction and, if it changed, writes
 /// the next version of their status and one outbox message per sink of their region.
@@ -48,15 +37,9 @@ pub async fn people_changed(tx: &mut Tx, changes: &[(i64, Option<i64>)]) -> Resu
     Ok(())
 }
 
-/// `1, 2, 3` for an `IN (…)` of ids (integers, so written into the statement).
-fn id_list(ids: impl Iterator<Item = i64>) -> String {
-    ids.map(|id| id.to_string()).collect::<Vec<_>>().join(", ")
-}
-
 async fn people_changed_chunk(tx: &mut Tx, changes: &[(i64, Option<i64>)]) -> Result<(), Error> {
     let now = tx.now();
     let utc = FixedOffset::east_opt(0).expect("UTC");
-    let ids = id_list(changes.iter().map(|c| c.0));
     let person_ids: Vec<i64> = changes.iter().map(|c| c.0).collect();
     let persons = crate::store::person::by_ids(tx.conn(), &person_ids).await?;
     let persons: HashMap<i64, crate::store::person::PersonRow> =
@@ -75,11 +58,7 @@ async fn people_changed_chunk(tx: &mut Tx, changes: &[(i64, Option<i64>)]) -> Re
         orders_of.entry(person).or_default().push(order);
     }
     let valid_hours = super::settings::load(tx.conn()).await?.negative_valid_hours;
-    let before: Vec<(i64, String, Option<i64>, i64)> = sqlx::query_as(&format!(
-        "SELECT person_id, status, valid_until, version FROM person_status WHERE person_id IN ({ids})"
-    ))
-    .fetch_all(tx.conn())
-    .await?;
+    let before = outbox::statuses(tx.conn(), &person_ids).await?;
     let before: HashMap<i64, (String, Option<i64>, i64)> = before
         .into_iter()
         .map(|(p, s, v, n)| (p, (s, v, n)))
@@ -131,62 +110,47 @@ async fn people_changed_chunk(tx: &mut Tx, changes: &[(i64, Option<i64>)]) -> Re
         return Ok(());
     }
     for c in &changed {
-        sqlx::query(
-            "INSERT INTO person_status (person_id, status, valid_until, version, changed_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (person_id) DO UPDATE SET status = $2, valid_until = $3, version = $4, changed_at = $5",
+        outbox::set_status(
+            tx,
+            c.person,
+            c.status.code(),
+            c.valid_until,
+            c.version,
+            to_db(now),
         )
-        .bind(c.person)
-        .bind(c.status.code())
-        .bind(c.valid_until)
-        .bind(c.version)
-        .bind(to_db(now))
-        .execute(tx.conn())
         .await?;
     }
 
     // What each result says, read once per distinct content (a pool's members share it).
     let result_ids: Vec<i64> = changed.iter().filter_map(|c| c.result).collect();
     let mut data_of: HashMap<i64, (ResultData, String, i64)> = HashMap::new();
-    if !result_ids.is_empty() {
-        // id, then what its message says (tube, attempt, value, source, sampled, CDC), region.
-        type Shared = (
-            i64,
-            i64,
-            Option<i64>,
-            String,
-            String,
-            i64,
-            Option<String>,
-            String,
-        );
-        let shared: Vec<Shared> =
-            sqlx::query_as(&format!(
-                "SELECT r.id, r.tube_id, r.attempt_id, r.value, r.source, r.sampled_at, r.cdc_status, s.region \
-                 FROM result r JOIN tube t ON t.id = r.tube_id JOIN site s ON s.id = t.site_id \
-                 WHERE r.id IN ({})",
-                id_list(result_ids.iter().copied())
-            ))
-            .fetch_all(tx.conn())
-            .await?;
-        type Content = (i64, Option<i64>, String, String, i64, Option<String>);
+    {
+        // Results equal in what their message says share it.
+        type Content = (i64, Option<i64>, ResultValue, String, i64, Option<Cdc>);
         let mut by_content: HashMap<Content, ResultData> = HashMap::new();
-        for (id, tube, attempt, value, source, sampled, cdc, region) in shared {
-            let content = (tube, attempt, value, source, sampled, cdc);
+        for f in crate::store::result::message_facts(tx.conn(), &result_ids).await? {
+            let content = (
+                f.tube_id,
+                f.attempt_id,
+                f.value,
+                f.source,
+                f.sampled_at,
+                f.cdc_status,
+            );
             let data = match by_content.get(&content) {
                 Some(d) => d.clone(),
                 None => {
-                    let d = result_data(tx.conn(), id).await?;
+                    let d = result_data(tx.conn(), f.id).await?;
                     by_content.insert(content, d.clone());
                     d
                 }
             };
-            data_of.insert(id, (data, region, tube));
+            data_of.insert(f.id, (data, f.region, f.tube_id));
         }
     }
     let mut sinks_of: HashMap<String, Vec<i64>> = HashMap::new();
     // Per sink: (person key, version, payload, tube).
-    type Outgoing = (String, i64, String, Option<i64>);
-    let mut messages: std::collections::BTreeMap<i64, Vec<Outgoing>> = Default::default();
+    let mut messages: std::collections::BTreeMap<i64, Vec<outbox::Outgoing>> = Default::default();
     for c in &changed {
         let person = &persons[&c.person];
         let (data, region, tube) = match c.result.and_then(|r| data_of.get(&r)) {
@@ -194,27 +158,16 @@ async fn people_changed_chunk(tx: &mut Tx, changes: &[(i64, Option<i64>)]) -> Re
             None => {
                 // No result behind it (a rejected tube's people): the region of their latest
                 // tube decides.
-                let region: Option<(String,)> = sqlx::query_as(
-                    "SELECT s.region FROM tube_member m JOIN tube t ON t.id = m.tube_id JOIN site s ON s.id = t.site_id \
-                     WHERE m.person_id = $1 ORDER BY t.collected_at DESC LIMIT 1",
-                )
-                .bind(c.person)
-                .fetch_optional(tx.conn())
-                .await?;
-                (None, region.map(|r| r.0), None)
+                let region = crate::store::person::latest_region(tx.conn(), c.person).await?;
+                (None, region, None)
             }
         };
         let Some(region) = region else {
             continue;
         };
         if !sinks_of.contains_key(&region) {
-            let sinks: Vec<(i64,)> = sqlx::query_as(
-                "SELECT id FROM push_sink WHERE enabled = 1 AND $1 LIKE region_prefix || '%' ORDER BY id",
-            )
-            .bind(region.clone())
-            .fetch_all(tx.conn())
-            .await?;
-            sinks_of.insert(region.clone(), sinks.into_iter().map(|s| s.0).collect());
+            let sinks = outbox::sinks_for_region(tx.conn(), &region).await?;
+            sinks_of.insert(region.clone(), sinks);
         }
         let sinks = &sinks_of[&region];
         if sinks.is_empty() {
@@ -248,86 +201,27 @@ async fn people_changed_chunk(tx: &mut Tx, changes: &[(i64, Option<i64>)]) -> Re
         }
         metrics::counter!("natlis_push_enqueued_total").increment(1);
     }
+    let rows = tx.backend().rows_per_insert(2);
     for (sink, msgs) in messages {
-        // Versions go out in order: behind an unsettled earlier version, a new one waits.
-        for chunk in msgs.chunks(tx.backend().rows_per_insert(2)) {
-            let keys: Vec<String> = chunk.iter().map(|m| m.0.clone()).collect();
-            let marks = (1..=keys.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!(
-                "SELECT DISTINCT key FROM outbox WHERE sink_id = {sink} AND key IN ({marks}) \
-                 AND status IN ('{}', '{}')",
-                state::PENDING,
-                state::WAITING
-            );
-            let mut q = sqlx::query_as::<_, (String,)>(&sql);
-            for k in &keys {
-                q = q.bind(k.clone());
-            }
-            let behind: std::collections::HashSet<String> = q
-                .fetch_all(tx.conn())
-                .await?
-                .into_iter()
-                .map(|r| r.0)
-                .collect();
-            let at = to_db(now);
-            let values: Vec<String> = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, (key, version, _, tube))| {
-                    format!(
-                        "({sink}, ${}, {version}, ${}, '{}', 0, 0, {at}, {at}, {})",
-                        2 * i + 1,
-                        2 * i + 2,
-                        if behind.contains(key) {
-                            state::WAITING
-                        } else {
-                            state::PENDING
-                        },
-                        tube.map_or("NULL".to_string(), |t| t.to_string())
-                    )
-                })
-                .collect();
-            let sql = format!(
-                "INSERT INTO outbox (sink_id, key, version, payload, status, solo, attempts, next_try_at, created_at, tube_id) \
-                 VALUES {}",
-                values.join(", ")
-            );
-            let mut q = sqlx::query(&sql);
-            for (key, _, payload, _) in chunk {
-                q = q.bind(key.clone()).bind(payload.clone());
-            }
-            q.execute(tx.conn()).await?;
-        }
+        outbox::enqueue(tx, sink, &msgs, to_db(now), rows).await?;
     }
     Ok(())
 }
 
 /// What a message says about the result behind a change.
 async fn result_data(conn: &mut AnyConnection, result: i64) -> Result<ResultData, Error> {
-    #[allow(clippy::type_complexity)]
-    let (tube, value, source, sample_type, sampled_at, lab, cdc, cts, rules, version): (
-        String,
-        String,
-        String,
-        String,
-        i64,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        i64,
-    ) = sqlx::query_as(
-        "SELECT t.barcode, r.value, r.source, t.sample_type, r.sampled_at, l.code, r.cdc_status, c.cts, k.rules, r.version \
-         FROM result r JOIN tube t ON t.id = r.tube_id LEFT JOIN lab l ON l.id = t.lab_id \
-         LEFT JOIN attempt a ON a.id = r.attempt_id LEFT JOIN auto_call c ON c.id = a.call_id \
-         LEFT JOIN plate p ON p.id = a.plate_id LEFT JOIN kit k ON k.id = p.kit_id WHERE r.id = $1",
-    )
-    .bind(result)
-    .fetch_one(conn)
-    .await?;
+    let crate::store::result::MessageDetail {
+        barcode: tube,
+        value,
+        source,
+        sample_type,
+        sampled_at,
+        lab_code: lab,
+        cdc_status: cdc,
+        cts,
+        kit_rules: rules,
+        version,
+    } = crate::store::result::message_detail(conn, result).await?;
     let utc = FixedOffset::east_opt(0).expect("UTC");
     // Ct per target, from the call's Ct per kit channel.
     let mut by_target = vec![];
@@ -344,13 +238,13 @@ async fn result_data(conn: &mut AnyConnection, result: i64) -> Result<ResultData
     }
     Ok(ResultData {
         tube,
-        value,
+        value: value.as_str().to_string(),
         source,
-        sample_type,
+        sample_type: sample_type.as_str().to_string(),
         sampled_at: show(sampled_at, utc).to_rfc3339(),
         lab,
         cts: by_target,
-        cdc_status: cdc,
+        cdc_status: cdc.map(|c| c.as_str().to_string()),
         amended: version > 1,
     })
 }

@@ -9,6 +9,7 @@ pub mod dialect;
 pub mod entry_hash;
 pub mod idempotency;
 pub mod kit;
+pub mod outbox;
 pub mod person;
 pub mod plate;
 pub mod registry;

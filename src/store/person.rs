@@ -209,3 +209,18 @@ pub async fn by_ids(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<PersonR
         .await
         .map_err(in_table("person"))
 }
+
+/// The region of the site of a person's latest tube.
+pub async fn latest_region(
+    conn: &mut AnyConnection,
+    person: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    let region: Option<(String,)> = sqlx::query_as(
+        "SELECT s.region FROM tube_member m JOIN tube t ON t.id = m.tube_id JOIN site s ON s.id = t.site_id \
+         WHERE m.person_id = $1 ORDER BY t.collected_at DESC LIMIT 1",
+    )
+    .bind(person)
+    .fetch_optional(conn)
+    .await?;
+    Ok(region.map(|r| r.0))
+}

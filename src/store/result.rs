@@ -366,3 +366,74 @@ pub async fn insert_next(
     .await?;
     Ok((version, id, previous))
 }
+
+/// What a status message says of a result, read together: its tube, attempt, value, source,
+/// sampling time and CDC state (results equal in these say the same), and the tube's region.
+#[derive(Debug, Clone, FromRow)]
+pub struct MessageFacts {
+    pub id: i64,
+    pub tube_id: i64,
+    pub attempt_id: Option<i64>,
+    pub value: ResultValue,
+    pub source: String,
+    pub sampled_at: i64,
+    pub cdc_status: Option<Cdc>,
+    pub region: String,
+}
+
+/// The message facts of these results.
+pub async fn message_facts(
+    conn: &mut AnyConnection,
+    results: &[i64],
+) -> Result<Vec<MessageFacts>, sqlx::Error> {
+    if results.is_empty() {
+        return Ok(vec![]);
+    }
+    let ids = results
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    sqlx::query_as(&format!(
+        "SELECT r.id, r.tube_id, r.attempt_id, r.value, r.source, r.sampled_at, r.cdc_status, s.region \
+         FROM result r JOIN tube t ON t.id = r.tube_id JOIN site s ON s.id = t.site_id \
+         WHERE r.id IN ({ids})"
+    ))
+    .fetch_all(conn)
+    .await
+    .map_err(in_table("result"))
+}
+
+/// What a message tells of one result: the tube, value, source, sample type, sampling time,
+/// lab, CDC state, the call's Ct per channel, the kit's rules, the version.
+#[derive(Debug, Clone, FromRow)]
+pub struct MessageDetail {
+    pub barcode: String,
+    pub value: ResultValue,
+    pub source: String,
+    pub sample_type: crate::domain::vocab::SampleType,
+    pub sampled_at: i64,
+    pub lab_code: Option<String>,
+    pub cdc_status: Option<Cdc>,
+    pub cts: Option<String>,
+    pub kit_rules: Option<String>,
+    pub version: i64,
+}
+
+/// The message detail of a result.
+pub async fn message_detail(
+    conn: &mut AnyConnection,
+    result: i64,
+) -> Result<MessageDetail, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT t.barcode, r.value, r.source, t.sample_type, r.sampled_at, l.code AS lab_code, r.cdc_status, \
+         c.cts, k.rules AS kit_rules, r.version \
+         FROM result r JOIN tube t ON t.id = r.tube_id LEFT JOIN lab l ON l.id = t.lab_id \
+         LEFT JOIN attempt a ON a.id = r.attempt_id LEFT JOIN auto_call c ON c.id = a.call_id \
+         LEFT JOIN plate p ON p.id = a.plate_id LEFT JOIN kit k ON k.id = p.kit_id WHERE r.id = $1",
+    )
+    .bind(result)
+    .fetch_one(conn)
+    .await
+    .map_err(in_table("result"))
+}
