@@ -14,7 +14,7 @@ use crate::store::time::{show, to_db};
 use crate::store::Tx;
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
-use sqlx::{AnyConnection, FromRow};
+use sqlx::AnyConnection;
 use std::collections::HashMap;
 use utoipa::ToSchema;
 
@@ -347,26 +347,27 @@ pub async fn add_sink(tx: &mut Tx, s: Sink) -> Result<Sink, Error> {
     if !region.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::invalid("region_prefix", "a region prefix is digits"));
     }
-    sqlx::query(
-        "INSERT INTO push_sink (name, region_prefix, kind, url, token, hmac_key, batch_size, max_attempts, enabled, created_at, created_by, \
-         in_flight, ca_pem, client_cert_pem, client_key_pem) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $11, $12, $13, $14)",
+    let created_at = to_db(tx.now());
+    let created_by = tx.actor().username.clone();
+    outbox::insert_sink(
+        tx,
+        &outbox::NewSink {
+            name: &name,
+            region_prefix: &region,
+            kind: &s.kind,
+            url: &url,
+            token: s.token.as_deref(),
+            hmac_key: s.hmac_key.as_deref(),
+            batch_size: i64::from(batch),
+            max_attempts: i64::from(attempts),
+            in_flight: i64::from(in_flight),
+            ca_pem: s.ca_pem.as_deref(),
+            client_cert_pem: s.client_cert_pem.as_deref(),
+            client_key_pem: s.client_key_pem.as_deref(),
+            created_at,
+            created_by: &created_by,
+        },
     )
-    .bind(name.clone())
-    .bind(region.clone())
-    .bind(s.kind.clone())
-    .bind(url.clone())
-    .bind(s.token.clone())
-    .bind(s.hmac_key.clone())
-    .bind(i64::from(batch))
-    .bind(i64::from(attempts))
-    .bind(to_db(tx.now()))
-    .bind(tx.actor().username.clone())
-    .bind(i64::from(in_flight))
-    .bind(s.ca_pem.clone())
-    .bind(s.client_cert_pem.clone())
-    .bind(s.client_key_pem.clone())
-    .execute(tx.conn())
     .await
     .map_err(|e| {
         if crate::store::is_unique_violation(&e) {
@@ -407,26 +408,7 @@ pub async fn sinks(
     tz: FixedOffset,
 ) -> Result<Vec<Sink>, Error> {
     actor.require(Action::ViewAudit)?;
-    #[derive(FromRow)]
-    struct Row {
-        name: String,
-        region_prefix: String,
-        kind: String,
-        url: String,
-        batch_size: i64,
-        max_attempts: i64,
-        in_flight: i64,
-        ca_pem: Option<String>,
-        client_cert_pem: Option<String>,
-        down_since: Option<i64>,
-        down_reason: Option<String>,
-    }
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT name, region_prefix, kind, url, batch_size, max_attempts, in_flight, ca_pem, client_cert_pem, \
-         down_since, down_reason FROM push_sink ORDER BY id",
-    )
-    .fetch_all(conn)
-    .await?;
+    let rows = outbox::sinks(conn).await?;
     Ok(rows
         .into_iter()
         .map(|r| Sink {
@@ -449,7 +431,7 @@ pub async fn sinks(
 }
 
 /// An outgoing message, as listed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct MessageView {
     pub id: i64,
     pub sink: String,
@@ -461,13 +443,7 @@ pub struct MessageView {
     pub status: String,
     pub attempts: i64,
     pub last_error: Option<String>,
-    #[serde(skip)]
-    created: i64,
-    #[serde(skip)]
-    delivered: Option<i64>,
-    #[sqlx(skip)]
     pub created_at: Option<DateTime<FixedOffset>>,
-    #[sqlx(skip)]
     pub delivered_at: Option<DateTime<FixedOffset>>,
 }
 
@@ -525,69 +501,47 @@ pub async fn messages(
         (Some(p), _) | (None, Some(p)) => Some(p.trim().to_string()),
         (None, None) => None,
     };
-    // Only the conditions asked for, so each can use its index (the failed and dead ones, the
-    // waiting ones, a person's versions).
-    // A pending message under a claim's lease is being sent (an integer, written in).
-    let now = to_db(chrono::Utc::now());
-    let leased = format!(
-        "o.status = '{}' AND o.claimed_until > {now}",
-        state::PENDING
-    );
-    let mut sql = format!(
-        "SELECT o.id, s.name AS sink, o.key, o.version, \
-         CASE WHEN {leased} THEN '{}' ELSE o.status END AS status, o.attempts, o.last_error, \
-         o.created_at AS created, o.delivered_at AS delivered \
-         FROM outbox o JOIN push_sink s ON s.id = o.sink_id WHERE 1 = 1",
-        state::SENDING
-    );
-    if let Some(status) = &f.status {
-        // A known state, written into the statement so the planner sees it matches a partial
-        // index.
-        let Some(known) = state::ALL.iter().find(|s| *s == status) else {
-            return Err(Error::invalid(
-                "status",
-                format!(
-                    "unknown message state {status:?}; one of {}",
-                    state::ALL.join(", ")
-                ),
-            ));
-        };
-        sql.push_str(&match *known {
-            state::SENDING => format!(" AND {leased}"),
-            state::PENDING => format!(
-                " AND o.status = '{known}' AND (o.claimed_until IS NULL OR o.claimed_until <= {now})"
-            ),
-            _ => format!(" AND o.status = '{known}'"),
-        });
-    }
-    if person.is_some() {
-        sql.push_str(" AND o.key = $1");
-    }
-    if let Some(before) = f.before {
-        // An integer, so written into the statement.
-        sql.push_str(&format!(" AND o.id < {before}"));
-    }
-    // One more than a page, to know whether another follows.
-    sql.push_str(&format!(
-        " ORDER BY o.id DESC LIMIT {} OFFSET {}",
-        limit + 1,
-        f.offset.unwrap_or(0)
-    ));
-    let mut rows: Vec<MessageView> = match &person {
-        Some(key) => {
-            sqlx::query_as(&sql)
-                .bind(key.clone())
-                .fetch_all(conn)
-                .await?
-        }
-        None => sqlx::query_as(&sql).fetch_all(conn).await?,
+    let status = match &f.status {
+        None => None,
+        Some(status) => match state::ALL.iter().find(|s| *s == status) {
+            Some(known) => Some(*known),
+            None => {
+                return Err(Error::invalid(
+                    "status",
+                    format!(
+                        "unknown message state {status:?}; one of {}",
+                        state::ALL.join(", ")
+                    ),
+                ))
+            }
+        },
     };
+    // One more than a page, to know whether another follows.
+    let query = outbox::MessageQuery {
+        status,
+        key: person.as_deref(),
+        before: f.before,
+        limit: limit + 1,
+        offset: i64::from(f.offset.unwrap_or(0)),
+        now: to_db(chrono::Utc::now()),
+    };
+    let mut rows: Vec<MessageView> = outbox::messages(conn, &query)
+        .await?
+        .into_iter()
+        .map(|r| MessageView {
+            id: r.id,
+            sink: r.sink,
+            key: r.key,
+            version: r.version,
+            status: r.status,
+            attempts: r.attempts,
+            last_error: r.last_error,
+            created_at: Some(show(r.created, tz)),
+            delivered_at: r.delivered.map(|d| show(d, tz)),
+        })
+        .collect();
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    for r in &mut rows {
-        r.created_at = Some(show(r.created, tz));
-        r.delivered_at = r.delivered.map(|d| show(d, tz));
-    }
     Ok(MessagePage {
         next_before: if more {
             rows.last().map(|r| r.id)
@@ -616,11 +570,7 @@ pub struct Resent {
 /// sink, so the receiver still gets them in order. Returns how many were queued.
 pub async fn resend(tx: &mut Tx, id: i64) -> Result<u64, Error> {
     tx.actor().require(Action::ManageRegistry)?;
-    let target: Option<(i64, String, i64, String)> =
-        sqlx::query_as("SELECT sink_id, key, version, status FROM outbox WHERE id = $1")
-            .bind(id)
-            .fetch_optional(tx.conn())
-            .await?;
+    let target = outbox::message(tx.conn(), id).await?;
     let (sink, key, version) = match target {
         Some((sink, key, version, status)) if status == state::FAILED || status == state::DEAD => {
             (sink, key, version)
@@ -633,38 +583,8 @@ pub async fn resend(tx: &mut Tx, id: i64) -> Result<u64, Error> {
         }
     };
     // The earliest goes first; the later ones wait behind it.
-    let versions: Vec<(i64,)> = sqlx::query_as(
-        "SELECT id FROM outbox WHERE sink_id = $1 AND key = $2 AND version <= $3 AND status IN ($4, $5) \
-         ORDER BY version",
-    )
-    .bind(sink)
-    .bind(key.clone())
-    .bind(version)
-    .bind(state::FAILED)
-    .bind(state::DEAD)
-    .fetch_all(tx.conn())
-    .await?;
-    let blocked: Option<(i64,)> = sqlx::query_as(
-        "SELECT id FROM outbox WHERE sink_id = $1 AND key = $2 AND status IN ($3, $4) LIMIT 1",
-    )
-    .bind(sink)
-    .bind(key)
-    .bind(state::PENDING)
-    .bind(state::WAITING)
-    .fetch_optional(tx.conn())
-    .await?;
-    for (i, (message,)) in versions.iter().enumerate() {
-        let first = i == 0 && blocked.is_none();
-        sqlx::query(
-            "UPDATE outbox SET status = $1, attempts = 0, solo = 1, next_try_at = $2, last_error = NULL WHERE id = $3",
-        )
-        .bind(if first { state::PENDING } else { state::WAITING })
-        .bind(to_db(tx.now()))
-        .bind(*message)
-        .execute(tx.conn())
-        .await?;
-    }
-    let n = versions.len() as u64;
+    let at = to_db(tx.now());
+    let n = outbox::requeue_versions(tx, sink, &key, version, at).await?;
     tx.audit(
         "push.resend",
         "outbox",

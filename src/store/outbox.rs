@@ -141,3 +141,205 @@ pub async fn enqueue(
     }
     Ok(())
 }
+
+/// What a new sink is configured with.
+pub struct NewSink<'a> {
+    pub name: &'a str,
+    pub region_prefix: &'a str,
+    pub kind: &'a str,
+    pub url: &'a str,
+    pub token: Option<&'a str>,
+    pub hmac_key: Option<&'a str>,
+    pub batch_size: i64,
+    pub max_attempts: i64,
+    pub in_flight: i64,
+    pub ca_pem: Option<&'a str>,
+    pub client_cert_pem: Option<&'a str>,
+    pub client_key_pem: Option<&'a str>,
+    pub created_at: i64,
+    pub created_by: &'a str,
+}
+
+/// Adds a sink (enabled); a name taken already is a unique violation.
+pub async fn insert_sink(tx: &mut Tx, s: &NewSink<'_>) -> Result<(), sqlx::Error> {
+    let owned = |v: Option<&str>| v.map(str::to_string);
+    sqlx::query(
+        "INSERT INTO push_sink (name, region_prefix, kind, url, token, hmac_key, batch_size, max_attempts, enabled, created_at, created_by, \
+         in_flight, ca_pem, client_cert_pem, client_key_pem) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $11, $12, $13, $14)",
+    )
+    .bind(s.name.to_string())
+    .bind(s.region_prefix.to_string())
+    .bind(s.kind.to_string())
+    .bind(s.url.to_string())
+    .bind(owned(s.token))
+    .bind(owned(s.hmac_key))
+    .bind(s.batch_size)
+    .bind(s.max_attempts)
+    .bind(s.created_at)
+    .bind(s.created_by.to_string())
+    .bind(s.in_flight)
+    .bind(owned(s.ca_pem))
+    .bind(owned(s.client_cert_pem))
+    .bind(owned(s.client_key_pem))
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A sink as listed (no secrets).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SinkRow {
+    pub name: String,
+    pub region_prefix: String,
+    pub kind: String,
+    pub url: String,
+    pub batch_size: i64,
+    pub max_attempts: i64,
+    pub in_flight: i64,
+    pub ca_pem: Option<String>,
+    pub client_cert_pem: Option<String>,
+    pub down_since: Option<i64>,
+    pub down_reason: Option<String>,
+}
+
+/// Every sink, in the order they were added.
+pub async fn sinks(conn: &mut AnyConnection) -> Result<Vec<SinkRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT name, region_prefix, kind, url, batch_size, max_attempts, in_flight, ca_pem, client_cert_pem, \
+         down_since, down_reason FROM push_sink ORDER BY id",
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// A message as listed: the state shown (`sending` while a claim's lease runs).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MessageRow {
+    pub id: i64,
+    pub sink: String,
+    pub key: String,
+    pub version: i64,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created: i64,
+    pub delivered: Option<i64>,
+}
+
+/// What a page of messages is narrowed to.
+pub struct MessageQuery<'a> {
+    /// A known state (one of [`state::ALL`]).
+    pub status: Option<&'static str>,
+    pub key: Option<&'a str>,
+    pub before: Option<i64>,
+    pub limit: i64,
+    pub offset: i64,
+    /// Now (µs): a pending message under a lease running past it is being sent.
+    pub now: i64,
+}
+
+/// Messages, the newest first. Only the conditions asked for go into the statement, so each
+/// can use its index (the failed and dead ones, the waiting ones, a person's versions); known
+/// states and integers are written in, so the planner sees a partial index match.
+pub async fn messages(
+    conn: &mut AnyConnection,
+    q: &MessageQuery<'_>,
+) -> Result<Vec<MessageRow>, sqlx::Error> {
+    let now = q.now;
+    let leased = format!(
+        "o.status = '{}' AND o.claimed_until > {now}",
+        state::PENDING
+    );
+    let mut sql = format!(
+        "SELECT o.id, s.name AS sink, o.key, o.version, \
+         CASE WHEN {leased} THEN '{}' ELSE o.status END AS status, o.attempts, o.last_error, \
+         o.created_at AS created, o.delivered_at AS delivered \
+         FROM outbox o JOIN push_sink s ON s.id = o.sink_id WHERE 1 = 1",
+        state::SENDING
+    );
+    if let Some(known) = q.status {
+        sql.push_str(&match known {
+            state::SENDING => format!(" AND {leased}"),
+            state::PENDING => format!(
+                " AND o.status = '{known}' AND (o.claimed_until IS NULL OR o.claimed_until <= {now})"
+            ),
+            _ => format!(" AND o.status = '{known}'"),
+        });
+    }
+    if q.key.is_some() {
+        sql.push_str(" AND o.key = $1");
+    }
+    if let Some(before) = q.before {
+        sql.push_str(&format!(" AND o.id < {before}"));
+    }
+    sql.push_str(&format!(
+        " ORDER BY o.id DESC LIMIT {} OFFSET {}",
+        q.limit, q.offset
+    ));
+    match q.key {
+        Some(key) => {
+            sqlx::query_as(&sql)
+                .bind(key.to_string())
+                .fetch_all(conn)
+                .await
+        }
+        None => sqlx::query_as(&sql).fetch_all(conn).await,
+    }
+}
+
+/// A message's sink, key, version and state.
+pub async fn message(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> Result<Option<(i64, String, i64, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT sink_id, key, version, status FROM outbox WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Queues a failed or dead message again with its person's earlier failed or dead versions
+/// for the sink (up to `version`), attempts from zero, each sent alone: the earliest pending
+/// (unless a version of the person is still unsettled), the later ones waiting behind it.
+/// How many were queued.
+pub async fn requeue_versions(
+    tx: &mut Tx,
+    sink: i64,
+    key: &str,
+    version: i64,
+    at: i64,
+) -> Result<u64, sqlx::Error> {
+    let versions: Vec<(i64,)> = sqlx::query_as(
+        "SELECT id FROM outbox WHERE sink_id = $1 AND key = $2 AND version <= $3 AND status IN ($4, $5) \
+         ORDER BY version",
+    )
+    .bind(sink)
+    .bind(key.to_string())
+    .bind(version)
+    .bind(state::FAILED)
+    .bind(state::DEAD)
+    .fetch_all(tx.conn())
+    .await?;
+    let blocked: Option<(i64,)> = sqlx::query_as(
+        "SELECT id FROM outbox WHERE sink_id = $1 AND key = $2 AND status IN ($3, $4) LIMIT 1",
+    )
+    .bind(sink)
+    .bind(key.to_string())
+    .bind(state::PENDING)
+    .bind(state::WAITING)
+    .fetch_optional(tx.conn())
+    .await?;
+    for (i, (message,)) in versions.iter().enumerate() {
+        let first = i == 0 && blocked.is_none();
+        sqlx::query(
+            "UPDATE outbox SET status = $1, attempts = 0, solo = 1, next_try_at = $2, last_error = NULL WHERE id = $3",
+        )
+        .bind(if first { state::PENDING } else { state::WAITING })
+        .bind(at)
+        .bind(*message)
+        .execute(tx.conn())
+        .await?;
+    }
+    Ok(versions.len() as u64)
+}
