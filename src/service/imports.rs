@@ -9,6 +9,7 @@ use crate::domain::interpretation::{Call, CallOutcome, RunValidity};
 use crate::domain::policy::Action;
 use crate::domain::run::{self, Doubt, Mismatch, PlateReading};
 use crate::error::Error;
+use crate::store::result_import as store;
 use crate::store::time::{show, to_db};
 use crate::store::Tx;
 use chrono::{DateTime, FixedOffset};
@@ -173,19 +174,10 @@ async fn known_barcodes(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let mut known = HashSet::new();
-    for chunk in names.chunks(100) {
-        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT barcode FROM tube WHERE barcode IN ({})",
-            marks.join(", ")
-        );
-        let mut q = sqlx::query_as::<_, (String,)>(&sql);
-        for n in chunk {
-            q = q.bind(n.clone());
-        }
-        known.extend(q.fetch_all(&mut *conn).await?.into_iter().map(|(b,)| b));
-    }
+    let known: HashSet<String> = crate::store::tube::registered_barcodes(conn, &names)
+        .await?
+        .into_iter()
+        .collect();
     Ok(known)
 }
 
@@ -205,27 +197,13 @@ pub async fn import(
         .transpose()?
         .filter(|r| !r.is_empty());
     let p = plates::lock(tx, plate, Action::RunPlates).await?;
-    let existing: Option<(i64,)> =
-        sqlx::query_as("SELECT id FROM result_import WHERE plate_id = $1 AND files_hash = $2")
-            .bind(p.id)
-            .bind(files.hash.clone())
-            .fetch_optional(tx.conn())
-            .await?;
-    if let Some((id,)) = existing {
+    if let Some(id) = store::by_hash(tx.conn(), p.id, &files.hash).await? {
         let mut v = view(tx.conn(), id, tz).await?;
         v.duplicate = true;
         return Ok(v);
     }
     for f in &files.files {
-        let other: Option<(String,)> = sqlx::query_as(
-            "SELECT pl.run_no FROM import_file f JOIN plate pl ON pl.id = f.plate_id \
-             WHERE f.sha256 = $1 AND f.plate_id <> $2",
-        )
-        .bind(f.sha256.clone())
-        .bind(p.id)
-        .fetch_optional(tx.conn())
-        .await?;
-        if let Some((run,)) = other {
+        if let Some(run) = store::plate_of_file(tx.conn(), &f.sha256, p.id).await? {
             return Err(Error::conflict(
                 "import.file_of_another_plate",
                 format!(
@@ -257,12 +235,7 @@ pub async fn import(
         (false, None) => return Err(doubted(&p.run_no, &reading.doubts)),
         (false, Some(reason)) => Some(reason),
     };
-    let (round,): (Option<i64>,) =
-        sqlx::query_as("SELECT MAX(round) FROM result_import WHERE plate_id = $1")
-            .bind(p.id)
-            .fetch_one(tx.conn())
-            .await?;
-    let round = round.unwrap_or(0) + 1;
+    let round = store::last_round(tx.conn(), p.id).await? + 1;
     let now = to_db(tx.now());
     let by = tx.actor().username.clone();
     let report = serde_json::json!({
@@ -273,38 +246,28 @@ pub async fn import(
         "override_reason": override_reason,
     });
     let formats: Vec<&str> = files.files.iter().map(|f| f.format.as_str()).collect();
-    let (import_id,): (i64,) = sqlx::query_as(
-        "INSERT INTO result_import (plate_id, round, files_hash, format, kit_id, run_valid, \
-         run_failures, run_warnings, report, imported_at, imported_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+    let format = formats.join(" + ");
+    let (failures, warnings) = (json(&reading.run.failures), json(&reading.run.warnings));
+    let report = report.to_string();
+    let import_id = store::insert(
+        tx,
+        &store::NewImport {
+            plate: p.id,
+            round,
+            files_hash: &files.hash,
+            format: &format,
+            kit_id: p.kit_id,
+            run_valid: reading.run.valid,
+            run_failures: &failures,
+            run_warnings: &warnings,
+            report: &report,
+            at: now,
+            by: &by,
+        },
     )
-    .bind(p.id)
-    .bind(round)
-    .bind(files.hash.clone())
-    .bind(formats.join(" + "))
-    .bind(p.kit_id)
-    .bind(i64::from(reading.run.valid))
-    .bind(json(&reading.run.failures))
-    .bind(json(&reading.run.warnings))
-    .bind(report.to_string())
-    .bind(now)
-    .bind(by)
-    .fetch_one(tx.conn())
     .await?;
     for f in &files.files {
-        sqlx::query(
-            "INSERT INTO import_file (import_id, plate_id, name, sha256, format, size, bytes) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(import_id)
-        .bind(p.id)
-        .bind(f.name.clone())
-        .bind(f.sha256.clone())
-        .bind(f.format.clone())
-        .bind(f.bytes.len() as i64)
-        .bind(f.bytes.clone())
-        .execute(tx.conn())
-        .await?;
+        store::insert_file(tx, import_id, p.id, &f.name, &f.sha256, &f.format, &f.bytes).await?;
     }
     if let Some(reason) = &override_reason {
         tx.audit(
@@ -447,20 +410,8 @@ async fn write_readings(tx: &mut Tx, import_id: i64, files: &ReadFiles) -> Resul
         .into_iter()
         .map(|(w, v)| (w.to_string(), serde_json::Value::Array(v).to_string()))
         .collect();
-    for chunk in rows.chunks(tx.backend().rows_per_insert(2)) {
-        let mut sql = String::from("INSERT INTO reading (import_id, well, rows) VALUES ");
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("($1, ${}, ${})", 2 + i * 2, 3 + i * 2));
-        }
-        let mut q = sqlx::query(&sql).bind(import_id);
-        for (well, json) in chunk {
-            q = q.bind(well.clone()).bind(json.clone());
-        }
-        q.execute(tx.conn()).await?;
-    }
+    let per_statement = tx.backend().rows_per_insert(2);
+    store::insert_readings(tx, import_id, &rows, per_statement).await?;
     Ok(())
 }
 
@@ -473,16 +424,10 @@ async fn write_calls(
     round: i64,
 ) -> Result<(), Error> {
     let now = to_db(tx.now());
-    let attempts: Vec<(i64, String, Option<String>)> = sqlx::query_as(
-        "SELECT a.id, a.well, c.outcome FROM attempt a LEFT JOIN auto_call c ON c.id = a.call_id \
-         WHERE a.plate_id = $1",
-    )
-    .bind(p.id)
-    .fetch_all(tx.conn())
-    .await?;
-    let by_well: std::collections::HashMap<&str, (i64, Option<&str>)> = attempts
+    let attempts = store::attempts_by_well(tx.conn(), p.id).await?;
+    let by_well: std::collections::HashMap<&str, (i64, Option<CallOutcome>)> = attempts
         .iter()
-        .map(|(id, w, o)| (w.as_str(), (*id, o.as_deref())))
+        .map(|(id, w, o)| (w.as_str(), (*id, *o)))
         .collect();
     let mut rows = Vec::with_capacity(reading.calls.len());
     for c in &reading.calls {
@@ -498,56 +443,20 @@ async fn write_calls(
         rows.push((attempt_id, code, detail, cts, before, c));
     }
     let per_statement = tx.backend().rows_per_insert(4);
-    for chunk in rows.chunks(per_statement) {
-        let mut sql = String::from(
-            "INSERT INTO auto_call (import_id, kit_code, kit_version, run_valid, created_at, \
-             attempt_id, outcome, detail, cts) VALUES ",
-        );
-        for i in 0..chunk.len() {
-            let b = 5 + i * 4;
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!(
-                "($1, $2, $3, $4, $5, ${}, ${}, ${}, ${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4
-            ));
-        }
-        let mut q = sqlx::query(&sql)
-            .bind(import_id)
-            .bind(kit.code.clone())
-            .bind(i64::from(kit.version))
-            .bind(i64::from(reading.run.valid))
-            .bind(now);
-        for (attempt_id, code, detail, cts, ..) in chunk {
-            q = q
-                .bind(*attempt_id)
-                .bind(*code)
-                .bind(detail.clone())
-                .bind(cts.clone());
-        }
-        q.execute(tx.conn()).await?;
-    }
-    sqlx::query(
-        "UPDATE attempt SET status = $1, call_id = (SELECT c.id FROM auto_call c \
-         WHERE c.attempt_id = attempt.id AND c.import_id = $2) \
-         WHERE plate_id = $3 AND decision IS NULL \
-         AND id IN (SELECT attempt_id FROM auto_call WHERE import_id = $2)",
-    )
-    .bind(crate::domain::review::AttemptStatus::Called)
-    .bind(import_id)
-    .bind(p.id)
-    .execute(tx.conn())
-    .await?;
+    let calls: Vec<(i64, CallOutcome, String, String)> = rows
+        .iter()
+        .map(|(attempt, code, detail, cts, ..)| (*attempt, *code, detail.clone(), cts.clone()))
+        .collect();
+    let ctx = store::CallContext {
+        import: import_id,
+        kit_code: &kit.code,
+        kit_version: i64::from(kit.version),
+        run_valid: reading.run.valid,
+        at: now,
+    };
+    store::insert_calls(tx, &ctx, &calls, per_statement).await?;
+    store::mark_called(tx, import_id, p.id).await?;
     super::turnaround::imported(tx, import_id).await?;
-    sqlx::query("UPDATE plate SET status = $1 WHERE id = $2")
-        .bind(crate::domain::plate::PlateStatus::Resulted)
-        .bind(p.id)
-        .execute(tx.conn())
-        .await?;
     // One parent entry for the import, one child per tube called.
     tx.begin_bulk(
         "plate.import",
@@ -584,40 +493,18 @@ pub async fn view(
     import_id: i64,
     tz: FixedOffset,
 ) -> Result<ImportView, Error> {
-    #[allow(clippy::type_complexity)]
-    let (run_no, round, valid, failures, warnings, report, at, by): (
-        String,
-        i64,
-        i64,
-        String,
-        String,
-        String,
-        i64,
-        String,
-    ) = sqlx::query_as(
-        "SELECT pl.run_no, i.round, i.run_valid, i.run_failures, i.run_warnings, i.report, \
-         i.imported_at, i.imported_by FROM result_import i JOIN plate pl ON pl.id = i.plate_id \
-         WHERE i.id = $1",
-    )
-    .bind(import_id)
-    .fetch_one(&mut *conn)
-    .await?;
-    let files: Vec<(String, String, String, i64)> = sqlx::query_as(
-        "SELECT name, sha256, format, size FROM import_file WHERE import_id = $1 ORDER BY id",
-    )
-    .bind(import_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    let calls: Vec<(String, String, CallOutcome, String, String)> = sqlx::query_as(
-        "SELECT a.well, t.barcode, c.outcome, c.detail, c.cts FROM auto_call c \
-         JOIN attempt a ON a.id = c.attempt_id JOIN tube t ON t.id = a.tube_id \
-         JOIN plate_well w ON w.plate_id = a.plate_id AND w.well = a.well \
-         WHERE c.import_id = $1 ORDER BY w.well_index",
-    )
-    .bind(import_id)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(crate::store::code::in_table("auto_call"))?;
+    let store::ImportRow {
+        run_no,
+        round,
+        run_valid: valid,
+        run_failures: failures,
+        run_warnings: warnings,
+        report,
+        imported_at: at,
+        imported_by: by,
+    } = store::by_id(&mut *conn, import_id).await?;
+    let files = store::files(&mut *conn, import_id).await?;
+    let calls = store::calls(&mut *conn, import_id).await?;
     let report: serde_json::Value = serde_json::from_str(&report).unwrap_or_default();
     let strings = |v: &serde_json::Value| -> Vec<String> {
         v.as_array()
@@ -675,13 +562,9 @@ pub async fn list(
     tz: FixedOffset,
 ) -> Result<Vec<ImportView>, Error> {
     let p = plates::visible(conn, actor, plate).await?;
-    let ids: Vec<(i64,)> =
-        sqlx::query_as("SELECT id FROM result_import WHERE plate_id = $1 ORDER BY round")
-            .bind(p.id)
-            .fetch_all(&mut *conn)
-            .await?;
+    let ids = store::of_plate(&mut *conn, p.id).await?;
     let mut out = vec![];
-    for (id,) in ids {
+    for id in ids {
         out.push(view(conn, id, tz).await?);
     }
     Ok(out)
@@ -696,14 +579,7 @@ pub async fn raw_file(
     n: u32,
 ) -> Result<(String, Vec<u8>), Error> {
     let p = plates::visible(conn, actor, plate).await?;
-    let files: Vec<(String, Vec<u8>)> = sqlx::query_as(
-        "SELECT f.name, f.bytes FROM import_file f JOIN result_import i ON i.id = f.import_id \
-         WHERE i.plate_id = $1 AND i.round = $2 ORDER BY f.id",
-    )
-    .bind(p.id)
-    .bind(i64::from(round))
-    .fetch_all(&mut *conn)
-    .await?;
+    let files = store::raw_files(&mut *conn, p.id, i64::from(round)).await?;
     files
         .into_iter()
         .nth((n as usize).wrapping_sub(1))

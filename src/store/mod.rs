@@ -14,6 +14,7 @@ pub mod person;
 pub mod plate;
 pub mod registry;
 pub mod result;
+pub mod result_import;
 pub mod sample_order;
 pub mod setting;
 pub mod time;

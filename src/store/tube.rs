@@ -545,3 +545,24 @@ pub async fn release_hold(tx: &mut Tx, tube: i64, pool: i64) -> Result<(), sqlx:
     .await?;
     Ok(())
 }
+
+/// Which of these names are registered tube barcodes.
+pub async fn registered_barcodes(
+    conn: &mut AnyConnection,
+    names: &[String],
+) -> Result<Vec<String>, sqlx::Error> {
+    let mut known = vec![];
+    for chunk in names.chunks(100) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT barcode FROM tube WHERE barcode IN ({})",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query_as::<_, (String,)>(&sql);
+        for n in chunk {
+            q = q.bind(n.clone());
+        }
+        known.extend(q.fetch_all(&mut *conn).await?.into_iter().map(|(b,)| b));
+    }
+    Ok(known)
+}
