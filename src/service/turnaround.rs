@@ -10,6 +10,7 @@ use crate::domain::turnaround::{self as rules, Capacity, Forecast, Stage, Timeli
 use crate::error::Error;
 use crate::store::person::PersonRow;
 use crate::store::time::{show, to_db};
+use crate::store::turnaround_marks as marks;
 use crate::store::Tx;
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -20,77 +21,37 @@ use utoipa::ToSchema;
 
 /// Placed on a plate: the first placement stays, the latest is now, a re-test is on its way.
 pub(crate) async fn placed(tx: &mut Tx, tube: i64) -> Result<(), Error> {
-    sqlx::query(
-        "UPDATE tube SET placed_at = COALESCE(placed_at, $1), loaded_at = $1, requeued_at = NULL WHERE id = $2",
-    )
-    .bind(to_db(tx.now()))
-    .bind(tube)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
+    let at = to_db(tx.now());
+    Ok(marks::placed(tx, tube, at).await?)
 }
 
 /// Taken out of a well again (a mis-scan): the marks follow the attempts that remain.
 pub(crate) async fn unplaced(tx: &mut Tx, tube: i64) -> Result<(), Error> {
-    sqlx::query(
-        "UPDATE tube SET placed_at = (SELECT MIN(a.created_at) FROM attempt a WHERE a.tube_id = tube.id), \
-         loaded_at = (SELECT MAX(a.created_at) FROM attempt a WHERE a.tube_id = tube.id), \
-         requeued_at = (SELECT a.decided_at FROM attempt a WHERE a.tube_id = tube.id \
-           AND a.decision IN ('retest', 'reextract', 'rerun') \
-           AND a.attempt_no = (SELECT MAX(b.attempt_no) FROM attempt b WHERE b.tube_id = tube.id)) \
-         WHERE id = $1",
-    )
-    .bind(tube)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
+    Ok(marks::unplaced(tx, tube).await?)
 }
 
 /// A run was imported and its tubes called (those not yet released).
 pub(crate) async fn imported(tx: &mut Tx, import_id: i64) -> Result<(), Error> {
-    sqlx::query(
-        "UPDATE tube SET imported_at = $1, called_at = $1 WHERE released_at IS NULL AND id IN \
-         (SELECT a.tube_id FROM auto_call c JOIN attempt a ON a.id = c.attempt_id WHERE c.import_id = $2)",
-    )
-    .bind(to_db(tx.now()))
-    .bind(import_id)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
+    let at = to_db(tx.now());
+    Ok(marks::imported(tx, import_id, at).await?)
 }
 
 /// A reviewer sent the tube back to the queue (re-test, re-extraction, re-run).
 pub(crate) async fn requeued(tx: &mut Tx, tube: i64) -> Result<(), Error> {
-    sqlx::query("UPDATE tube SET requeued_at = $1 WHERE id = $2")
-        .bind(to_db(tx.now()))
-        .bind(tube)
-        .execute(tx.conn())
-        .await?;
-    Ok(())
+    let at = to_db(tx.now());
+    Ok(marks::requeued(tx, tube, at).await?)
 }
 
 /// A reviewer ordered new swabs: this tube gives no result.
 pub(crate) async fn resampled(tx: &mut Tx, tube: i64) -> Result<(), Error> {
-    sqlx::query(
-        "UPDATE tube SET resampled_at = $1, requeued_at = NULL, fold_pending = 1 WHERE id = $2 AND resampled_at IS NULL",
-    )
-    .bind(to_db(tx.now()))
-    .bind(tube)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
+    let at = to_db(tx.now());
+    Ok(marks::resampled(tx, tube, at).await?)
 }
 
 /// A result of the tube was released (the first release counts).
 pub(crate) async fn released(tx: &mut Tx, tube: i64) -> Result<(), Error> {
-    sqlx::query(
-        "UPDATE tube SET released_at = $1, requeued_at = NULL, fold_pending = 1 WHERE id = $2 AND released_at IS NULL",
-    )
-    .bind(to_db(tx.now()))
-    .bind(tube)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
+    let at = to_db(tx.now());
+    Ok(marks::released(tx, tube, at).await?)
 }
 
 // ---- A tube's timeline ----
@@ -515,10 +476,7 @@ pub async fn capacity(
         Coverage::Lab(id) => id,
         _ => return Err(Error::invalid("lab", "name the lab whose capacity to show")),
     };
-    let (code,): (String,) = sqlx::query_as("SELECT code FROM lab WHERE id = $1")
-        .bind(lab)
-        .fetch_one(&mut *conn)
-        .await?;
+    let code = crate::store::registry::lab_code(&mut *conn, lab).await?;
     let settings = super::settings::load(&mut *conn).await?;
     let now = to_db(Utc::now());
     let rows: Vec<TimelineRow> = sqlx::query_as(&format!(

@@ -19,6 +19,7 @@ pub mod sample_order;
 pub mod setting;
 pub mod time;
 pub mod tube;
+pub mod turnaround_marks;
 pub mod tx;
 pub mod writer;
 
