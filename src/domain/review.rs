@@ -325,6 +325,18 @@ impl AttemptState {
     }
 }
 
+vocabulary! {
+    /// Where the CDC stands on a positive (`result.cdc_status`).
+    Cdc {
+        /// awaiting the CDC's confirmation
+        Pending = "pending",
+        /// 确诊 confirmed by the CDC
+        Confirmed = "confirmed",
+        /// returned to the lab: the person is re-checked
+        Rejected = "rejected",
+    }
+}
+
 /// 结果状态 where one version of a result stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResultState {
@@ -378,8 +390,7 @@ pub fn result_next(state: ResultState, event: ResultEvent) -> Result<ResultState
 
 impl ResultState {
     /// From the stored version: whether it is current and its CDC status.
-    pub fn stored(current: bool, cdc: Option<crate::domain::status::Cdc>) -> Self {
-        use crate::domain::status::Cdc;
+    pub fn stored(current: bool, cdc: Option<Cdc>) -> Self {
         match (current, cdc) {
             (false, _) => Self::Superseded,
             (true, Some(Cdc::Pending)) => Self::CdcPending,
@@ -647,7 +658,6 @@ mod tests {
         for (s, e, want) in table {
             assert_eq!(result_next(s, e), want, "{s:?} {e:?}");
         }
-        use crate::domain::status::Cdc;
         assert_eq!(ResultState::stored(false, Some(Cdc::Pending)), Superseded);
         assert_eq!(ResultState::stored(true, Some(Cdc::Pending)), CdcPending);
         assert_eq!(ResultState::stored(true, None), Released);

@@ -5,17 +5,8 @@
 use super::review::ResultValue;
 use serde::{Deserialize, Serialize};
 
-crate::domain::vocab::vocabulary! {
-    /// Where the CDC stands on a positive (`result.cdc_status`).
-    Cdc {
-        /// awaiting the CDC's confirmation
-        Pending = "pending",
-        /// 确诊 confirmed by the CDC
-        Confirmed = "confirmed",
-        /// returned to the lab: the person is re-checked
-        Rejected = "rejected",
-    }
-}
+/// Where the CDC stands on a positive (defined with the result states it moves).
+pub use super::review::Cdc;
 
 /// The current version of one of a person's results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,7 @@
 //! Use cases, one function each, one transaction each: load what is needed, ask the domain what
 //! happens, write the new state and its audit entry, commit. Handlers and the CLI call these.
+//! Rows and SQL are the store's ([`crate::store`]): a service calls its functions, and no
+//! service holds another's rows.
 
 pub mod accession;
 pub mod cdc;

@@ -1,6 +1,11 @@
 //! Storage on embedded SQLite (default) or PostgreSQL. Every query is written once, in SQL both
 //! accept (`$1` placeholders, `RETURNING`, `ON CONFLICT`); the few real differences between the
 //! two live in [`dialect`].
+//!
+//! Rows and queries live here, table by table ([`person`], [`tube`], [`plate`], [`attempt`],
+//! [`result`], [`outbox`], …): each row type with its columns and use-case-sized functions that
+//! load, lock, insert and update it. Vocabularies are bound and read as their codes
+//! ([`code`]); a stored code natlis does not know fails the read, naming table, column and value.
 
 pub mod attempt;
 pub mod barcode_batch;
