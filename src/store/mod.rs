@@ -59,6 +59,14 @@ impl std::fmt::Debug for Location {
     }
 }
 
+/// `1, 2, 3` for an `IN (…)` of ids (integers, so written into the statement).
+pub(crate) fn id_list(ids: &[i64]) -> String {
+    ids.iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A URL with its password replaced, for logs.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

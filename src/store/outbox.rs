@@ -28,11 +28,7 @@ pub async fn statuses(
     if people.is_empty() {
         return Ok(vec![]);
     }
-    let ids = people
-        .iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
+    let ids = super::id_list(people);
     sqlx::query_as(&format!(
         "SELECT person_id, status, valid_until, version FROM person_status WHERE person_id IN ({ids})"
     ))

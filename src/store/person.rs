@@ -199,11 +199,7 @@ pub async fn by_ids(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<PersonR
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    let list = ids
-        .iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
+    let list = super::id_list(ids);
     sqlx::query_as(&format!("SELECT {COLUMNS} {FROM} WHERE p.id IN ({list})"))
         .fetch_all(conn)
         .await

@@ -89,11 +89,7 @@ pub async fn current_of_people(
     if people.is_empty() {
         return Ok(vec![]);
     }
-    let ids = people
-        .iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
+    let ids = super::id_list(people);
     sqlx::query_as(&format!(
         "{SELECT} WHERE r.person_id IN ({ids}) AND r.current = 1 ORDER BY r.sampled_at DESC, r.id DESC"
     ))
@@ -389,11 +385,7 @@ pub async fn message_facts(
     if results.is_empty() {
         return Ok(vec![]);
     }
-    let ids = results
-        .iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
+    let ids = super::id_list(results);
     sqlx::query_as(&format!(
         "SELECT r.id, r.tube_id, r.attempt_id, r.value, r.source, r.sampled_at, r.cdc_status, s.region \
          FROM result r JOIN tube t ON t.id = r.tube_id JOIN site s ON s.id = t.site_id \

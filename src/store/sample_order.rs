@@ -56,11 +56,7 @@ pub async fn open_of_people(
     if people.is_empty() {
         return Ok(vec![]);
     }
-    let ids = people
-        .iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
+    let ids = super::id_list(people);
     let rows: Vec<(i64, String, String, i64, i64)> = sqlx::query_as(&format!(
         "SELECT o.person_id, t.barcode, o.reason, o.due_at, o.created_at FROM sample_order o \
          JOIN tube t ON t.id = o.source_tube_id \
