@@ -467,7 +467,8 @@ pub async fn authenticate(
     .bind(hash_secret(secret))
     .bind(now)
     .fetch_optional(conn)
-    .await?;
+    .await
+    .map_err(crate::store::code::in_table("app_user"))?;
     Ok(row.map(PrincipalRow::actor))
 }
 

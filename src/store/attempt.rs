@@ -47,22 +47,6 @@ const SELECT: &str = "SELECT a.id AS attempt_id, a.tube_id, p.run_no AS plate_ru
      JOIN auto_call c ON c.id = a.call_id JOIN result_import i ON i.id = c.import_id \
      JOIN kit k ON k.id = p.kit_id";
 
-async fn called(
-    conn: &mut AnyConnection,
-    filter: &str,
-    bind: (Option<i64>, Option<i64>),
-) -> Result<Vec<AttemptRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "{SELECT} WHERE a.status = $1 AND a.decision IS NULL AND {filter}"
-    ))
-    .bind(AttemptStatus::Called)
-    .bind(bind.0)
-    .bind(bind.1)
-    .fetch_all(conn)
-    .await
-    .map_err(in_table("attempt"))
-}
-
 /// Called attempts awaiting review (at a lab, on a plate; `None`: any), the most urgent first,
 /// at most `limit`.
 pub async fn awaiting_review(
@@ -71,15 +55,17 @@ pub async fn awaiting_review(
     plate: Option<i64>,
     limit: usize,
 ) -> Result<Vec<AttemptRow>, sqlx::Error> {
-    called(
-        conn,
-        &format!(
-            "($2 IS NULL OR p.lab_id = $2) AND ($3 IS NULL OR p.id = $3) \
-             ORDER BY t.deadline_at, p.id, a.well LIMIT {limit}"
-        ),
-        (lab, plate),
-    )
+    sqlx::query_as(&format!(
+        "{SELECT} WHERE a.status = $1 AND a.decision IS NULL \
+         AND ($2 IS NULL OR p.lab_id = $2) AND ($3 IS NULL OR p.id = $3) \
+         ORDER BY t.deadline_at, p.id, a.well LIMIT {limit}"
+    ))
+    .bind(AttemptStatus::Called)
+    .bind(lab)
+    .bind(plate)
+    .fetch_all(conn)
     .await
+    .map_err(in_table("attempt"))
 }
 
 /// A plate's called attempts awaiting review (in no particular order).
@@ -87,12 +73,14 @@ pub async fn awaiting_on_plate(
     conn: &mut AnyConnection,
     plate: i64,
 ) -> Result<Vec<AttemptRow>, sqlx::Error> {
-    called(
-        conn,
-        "p.id = $2 AND ($3 IS NULL OR p.lab_id = $3)",
-        (Some(plate), None),
-    )
+    sqlx::query_as(&format!(
+        "{SELECT} WHERE a.status = $1 AND a.decision IS NULL AND p.id = $2"
+    ))
+    .bind(AttemptStatus::Called)
+    .bind(plate)
+    .fetch_all(conn)
     .await
+    .map_err(in_table("attempt"))
 }
 
 /// A called attempt by id, locked for the rest of the transaction (PostgreSQL).

@@ -25,46 +25,42 @@ const LAB_COLUMNS: &str =
     "code, name, licence_no, accredited_until, address, phone, opening_hours, \
      price_single_cents, price_pooled_cents, daily_capacity, region";
 
+/// `sql` with a lab's columns bound as `$1`–`$11`, in the order of [`LAB_COLUMNS`].
+fn with_lab<'q>(
+    sql: &'q str,
+    l: &LabRow,
+) -> sqlx::query::Query<'q, sqlx::Any, <sqlx::Any as sqlx::Database>::Arguments<'q>> {
+    sqlx::query(sql)
+        .bind(l.code.clone())
+        .bind(l.name.clone())
+        .bind(l.licence_no.clone())
+        .bind(l.accredited_until.clone())
+        .bind(l.address.clone())
+        .bind(l.phone.clone())
+        .bind(l.opening_hours.clone())
+        .bind(l.price_single_cents)
+        .bind(l.price_pooled_cents)
+        .bind(l.daily_capacity)
+        .bind(l.region.clone())
+}
+
 /// Registers a lab; a code taken already is a unique violation.
 pub async fn insert_lab(tx: &mut Tx, l: &LabRow, at: i64) -> Result<(), sqlx::Error> {
-    sqlx::query(&format!(
+    let sql = format!(
         "INSERT INTO lab ({LAB_COLUMNS}, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-    ))
-    .bind(l.code.clone())
-    .bind(l.name.clone())
-    .bind(l.licence_no.clone())
-    .bind(l.accredited_until.clone())
-    .bind(l.address.clone())
-    .bind(l.phone.clone())
-    .bind(l.opening_hours.clone())
-    .bind(l.price_single_cents)
-    .bind(l.price_pooled_cents)
-    .bind(l.daily_capacity)
-    .bind(l.region.clone())
-    .bind(at)
-    .execute(tx.conn())
-    .await?;
+    );
+    with_lab(&sql, l).bind(at).execute(tx.conn()).await?;
     Ok(())
 }
 
 /// Changes what is registered of a lab (its code stays).
 pub async fn update_lab(tx: &mut Tx, l: &LabRow) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE lab SET name = $1, licence_no = $2, accredited_until = $3, address = $4, phone = $5, \
-         opening_hours = $6, price_single_cents = $7, price_pooled_cents = $8, daily_capacity = $9, \
-         region = $10 WHERE code = $11",
+    with_lab(
+        "UPDATE lab SET name = $2, licence_no = $3, accredited_until = $4, address = $5, phone = $6, \
+         opening_hours = $7, price_single_cents = $8, price_pooled_cents = $9, daily_capacity = $10, \
+         region = $11 WHERE code = $1",
+        l,
     )
-    .bind(l.name.clone())
-    .bind(l.licence_no.clone())
-    .bind(l.accredited_until.clone())
-    .bind(l.address.clone())
-    .bind(l.phone.clone())
-    .bind(l.opening_hours.clone())
-    .bind(l.price_single_cents)
-    .bind(l.price_pooled_cents)
-    .bind(l.daily_capacity)
-    .bind(l.region.clone())
-    .bind(l.code.clone())
     .execute(tx.conn())
     .await?;
     Ok(())
