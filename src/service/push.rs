@@ -51,7 +51,7 @@ async fn people_changed_chunk(tx: &mut Tx, changes: &[(i64, Option<i64>)]) -> Re
             results_of.entry(p).or_default().push(r);
         }
     }
-    let mut orders_of: HashMap<i64, Vec<super::status::OrderRow>> = HashMap::new();
+    let mut orders_of: HashMap<i64, Vec<crate::store::sample_order::OpenOrderRow>> = HashMap::new();
     for (person, order) in
         crate::store::sample_order::open_of_people(tx.conn(), &person_ids).await?
     {

@@ -2,13 +2,13 @@
 //! health-code push carries), and amendments — a new version with a reason, by a reviewer.
 
 use super::persons::{self, PersonView};
-use super::status::OrderRow;
 use crate::actor::Actor;
 use crate::domain::policy::{Action, Scope};
 use crate::domain::review::{self, ResultValue};
 use crate::domain::status::PersonStatus;
 use crate::error::Error;
 use crate::store::result::{self as store, NewResult, ResultRow};
+use crate::store::sample_order::OpenOrderRow;
 use crate::store::time::{show, to_db};
 use crate::store::Tx;
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
@@ -117,7 +117,7 @@ pub(crate) async fn status_of(
 pub(crate) fn status_from(
     person: &crate::store::person::PersonRow,
     rows: Vec<ResultRow>,
-    orders: Vec<OrderRow>,
+    orders: Vec<OpenOrderRow>,
     valid_hours: i64,
     now: DateTime<Utc>,
     tz: FixedOffset,

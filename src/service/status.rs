@@ -6,14 +6,13 @@ use crate::domain::review;
 use crate::domain::status::{self, Fact, PersonStatus};
 use crate::store::result::ResultRow;
 
-/// An open re-sampling order: source tube, reason, due, made.
-pub use crate::store::sample_order::OpenOrderRow as OrderRow;
+use crate::store::sample_order::OpenOrderRow;
 
 /// A person's status at `now` (µs) from their current results (newest first) and open
 /// re-sampling orders; a negative counts for `valid_hours`.
 pub(crate) fn derive(
     results: &[ResultRow],
-    orders: &[OrderRow],
+    orders: &[OpenOrderRow],
     valid_hours: i64,
     now: i64,
 ) -> PersonStatus {

@@ -6,15 +6,15 @@
 use super::persons::PersonView;
 use crate::actor::Actor;
 use crate::domain::policy::{Action, Scope};
-use crate::domain::turnaround::{self as rules, Capacity, Forecast, Stage, Timeline};
+use crate::domain::turnaround::{self as rules, Capacity, Forecast, Stage};
 use crate::error::Error;
-use crate::store::person::PersonRow;
 use crate::store::time::{show, to_db};
+use crate::store::timeline::{self, Coverage};
 use crate::store::turnaround_marks as marks;
 use crate::store::Tx;
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{AnyConnection, FromRow};
+use sqlx::AnyConnection;
 use utoipa::ToSchema;
 
 // ---- The marks each step leaves (in the step's transaction) ----
@@ -55,41 +55,6 @@ pub(crate) async fn released(tx: &mut Tx, tube: i64) -> Result<(), Error> {
 }
 
 // ---- A tube's timeline ----
-
-/// The columns a [`Timeline`] is read from (tube alias `t`).
-pub(crate) const TIMELINE_COLUMNS: &str = "t.clock_start_at, t.collected_at, t.deadline_at, \
-    t.received_at, t.placed_at, t.loaded_at, t.requeued_at, t.imported_at, t.released_at, t.acked_at";
-
-#[derive(FromRow, Debug, Clone)]
-pub(crate) struct TimelineRow {
-    pub clock_start_at: i64,
-    pub collected_at: i64,
-    pub deadline_at: i64,
-    pub received_at: Option<i64>,
-    pub placed_at: Option<i64>,
-    pub loaded_at: Option<i64>,
-    pub requeued_at: Option<i64>,
-    pub imported_at: Option<i64>,
-    pub released_at: Option<i64>,
-    pub acked_at: Option<i64>,
-}
-
-impl TimelineRow {
-    pub fn timeline(&self) -> Timeline {
-        Timeline {
-            clock_start: self.clock_start_at,
-            collected: self.collected_at,
-            deadline: self.deadline_at,
-            received: self.received_at,
-            placed: self.placed_at,
-            loaded: self.loaded_at,
-            requeued: self.requeued_at,
-            imported: self.imported_at,
-            released: self.released_at,
-            acked: self.acked_at,
-        }
-    }
-}
 
 /// A tube's journey against its deadline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -133,23 +98,6 @@ pub struct StageMinutes {
     pub minutes: f64,
 }
 
-#[derive(FromRow)]
-struct TubeTimes {
-    barcode: String,
-    priority: String,
-    category: String,
-    called_at: Option<i64>,
-    confirmed_at: Option<i64>,
-    pushed_at: Option<i64>,
-    rejected_at: Option<i64>,
-    resampled_at: Option<i64>,
-    site_id: i64,
-    lab_id: Option<i64>,
-    region: String,
-    #[sqlx(flatten)]
-    times: TimelineRow,
-}
-
 /// A tube's timeline (anyone who may see the tube).
 pub async fn timeline(
     conn: &mut AnyConnection,
@@ -158,14 +106,7 @@ pub async fn timeline(
     tz: FixedOffset,
 ) -> Result<TimelineView, Error> {
     actor.require(Action::ViewTube)?;
-    let row: Option<TubeTimes> = sqlx::query_as(&format!(
-        "SELECT t.barcode, t.priority, t.category, t.called_at, t.confirmed_at, t.pushed_at, \
-         t.rejected_at, t.resampled_at, t.site_id, COALESCE(t.lab_id, t.forwarded_lab_id, s.lab_id) AS lab_id, s.region, \
-         {TIMELINE_COLUMNS} FROM tube t JOIN site s ON s.id = t.site_id WHERE t.barcode = $1"
-    ))
-    .bind(barcode)
-    .fetch_optional(conn)
-    .await?;
+    let row = timeline::tube_times(&mut *conn, barcode).await?;
     let not_found = || Error::not_found("tube.unknown", format!("no tube {barcode}")).at("barcode");
     let row = row.ok_or_else(not_found)?;
     let place = crate::domain::policy::TubePlace {
@@ -235,14 +176,8 @@ pub async fn timeline(
 
 // ---- Who sees what ----
 
-/// The tubes a list covers: a lab's (lab users: their own), a region's (CDC), or everywhere.
-#[derive(Debug, Clone)]
-pub(crate) enum Coverage {
-    All,
-    Lab(i64),
-    Region(String),
-}
-
+/// The tubes a list covers for `actor`: lab users their own lab's, CDC its region's, others
+/// the lab they name or everywhere.
 pub(crate) async fn coverage(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -254,20 +189,6 @@ pub(crate) async fn coverage(
         (_, Some(code)) => Coverage::Lab(super::registry::lab_id(conn, "lab", code).await?.0),
         _ => Coverage::All,
     })
-}
-
-impl Coverage {
-    /// A condition on tube `t` and its site `s`, with the parameter it binds as `$n`.
-    pub(crate) fn condition(&self, n: usize) -> (String, Option<String>) {
-        match self {
-            Coverage::All => ("1 = 1".into(), None),
-            Coverage::Lab(id) => (
-                format!("COALESCE(t.lab_id, t.forwarded_lab_id, s.lab_id) = {id}"),
-                None,
-            ),
-            Coverage::Region(r) => (format!("s.region LIKE ${n}"), Some(format!("{r}%"))),
-        }
-    }
 }
 
 // ---- The at-risk list ----
@@ -306,30 +227,6 @@ pub struct AtRiskItem {
     pub stage_since: Option<DateTime<FixedOffset>>,
 }
 
-#[derive(FromRow)]
-struct RiskRow {
-    barcode: String,
-    priority: String,
-    category: String,
-    site: String,
-    member_count: i64,
-    recheck_of: Option<i64>,
-    #[sqlx(flatten)]
-    times: TimelineRow,
-}
-
-#[derive(FromRow)]
-struct OrderRow {
-    barcode: String,
-    priority: String,
-    category: String,
-    site: String,
-    due_at: i64,
-    created_at: i64,
-    #[sqlx(flatten)]
-    person: PersonRow,
-}
-
 /// Tubes not yet released and re-sample orders not yet answered that are due within the
 /// margin (or past due), most urgent first.
 pub async fn at_risk(
@@ -353,34 +250,8 @@ pub async fn at_risk(
     let cover = coverage(&mut *conn, actor, f.lab.as_deref()).await?;
     let now = to_db(Utc::now());
     let horizon = now + margin * 60_000_000;
-    let (cond, bind) = cover.condition(3);
-    // The partial index tube_unreleased holds exactly the tubes still to be released.
-    let sql = format!(
-        "SELECT t.barcode, t.priority, t.category, s.code AS site, t.member_count, t.recheck_of, \
-         {TIMELINE_COLUMNS} FROM tube t JOIN site s ON s.id = t.site_id \
-         WHERE t.released_at IS NULL AND t.resampled_at IS NULL AND t.held = 0 AND t.status <> 'rejected' \
-         AND t.deadline_at <= $1 AND {cond} ORDER BY t.deadline_at, t.id LIMIT $2"
-    );
-    let mut q = sqlx::query_as::<_, RiskRow>(&sql).bind(horizon).bind(limit);
-    if let Some(b) = &bind {
-        q = q.bind(b.clone());
-    }
-    let tubes: Vec<RiskRow> = q.fetch_all(&mut *conn).await?;
-    let sql = format!(
-        "SELECT t.barcode, t.priority, t.category, s.code AS site, o.due_at, o.created_at, \
-         p.id, p.uid, p.doc_type, p.doc_no, p.name, p.phone, p.sex, p.birth_date, p.personal_code, \
-         i.code AS institution_code \
-         FROM sample_order o JOIN tube t ON t.id = o.source_tube_id JOIN site s ON s.id = t.site_id \
-         JOIN person p ON p.id = o.person_id LEFT JOIN institution i ON i.id = p.institution_id \
-         WHERE o.status = 'open' AND o.due_at <= $1 AND {cond} ORDER BY o.due_at, o.id LIMIT $2"
-    );
-    let mut q = sqlx::query_as::<_, OrderRow>(&sql)
-        .bind(horizon)
-        .bind(limit);
-    if let Some(b) = &bind {
-        q = q.bind(b.clone());
-    }
-    let orders: Vec<OrderRow> = q.fetch_all(&mut *conn).await?;
+    let tubes = timeline::tubes_due(&mut *conn, &cover, horizon, limit).await?;
+    let orders = timeline::orders_due(&mut *conn, &cover, horizon, limit).await?;
     let minutes = |us: i64| us.div_euclid(60_000_000);
     let mut items: Vec<AtRiskItem> = tubes
         .into_iter()
@@ -479,14 +350,7 @@ pub async fn capacity(
     let code = crate::store::registry::lab_code(&mut *conn, lab).await?;
     let settings = super::settings::load(&mut *conn).await?;
     let now = to_db(Utc::now());
-    let rows: Vec<TimelineRow> = sqlx::query_as(&format!(
-        "SELECT {TIMELINE_COLUMNS} FROM tube t JOIN site s ON s.id = t.site_id \
-         WHERE t.released_at IS NULL AND t.resampled_at IS NULL AND t.held = 0 AND t.status <> 'rejected' \
-         AND COALESCE(t.lab_id, t.forwarded_lab_id, s.lab_id) = $1 ORDER BY t.deadline_at LIMIT 200000"
-    ))
-    .bind(lab)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows = timeline::unreleased_of_lab(&mut *conn, lab).await?;
     let (mut waiting, mut in_transit, mut running, mut in_review) = (vec![], 0, 0, 0);
     for r in &rows {
         let t = r.timeline();
@@ -497,14 +361,7 @@ pub async fn capacity(
             _ => in_review += 1,
         }
     }
-    let (plates,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(DISTINCT i.plate_id) FROM result_import i JOIN plate p ON p.id = i.plate_id \
-         WHERE p.lab_id = $1 AND i.imported_at >= $2",
-    )
-    .bind(lab)
-    .bind(now - 2 * 3_600_000_000)
-    .fetch_one(&mut *conn)
-    .await?;
+    let plates = timeline::plates_imported_since(&mut *conn, lab, now - 2 * 3_600_000_000).await?;
     let c = &settings.capacity;
     let capacity_rate = c.instruments as f64 * 60.0 / c.minutes_per_plate.max(1) as f64;
     let measured = plates as f64 / 2.0;

@@ -7,67 +7,24 @@
 //! the rollup has not counted yet (tubes whose step changed since its last turn) and the tubes
 //! still under way are read live, so the report is exact at any moment.
 
-use super::turnaround::{Coverage, TimelineRow, TIMELINE_COLUMNS};
 use crate::actor::Actor;
 use crate::domain::policy::Action;
-use crate::domain::turnaround::{self as rules, Counts, DenseHistogram, Histogram, Outcome};
+use crate::domain::turnaround::{self as rules, Counts, DenseHistogram};
 use crate::domain::vocab::{Category, Priority};
 use crate::error::Error;
+use crate::store::rollup;
 use crate::store::time::{show, to_db};
+use crate::store::timeline::Coverage;
 use crate::store::{Store, Tx};
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{AnyConnection, FromRow};
+use sqlx::AnyConnection;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 const HOUR: i64 = 3_600_000_000;
 
 // ---- The rollup ----
-
-/// A rollup row's key: UTC hour of the clock's start, lab, site, priority, category.
-type Key = (i64, i64, i64, String, String);
-
-#[derive(FromRow)]
-struct FoldRow {
-    id: i64,
-    folded: i64,
-    status: String,
-    resampled_at: Option<i64>,
-    lab_key: i64,
-    site_id: i64,
-    priority: String,
-    category: String,
-    #[sqlx(flatten)]
-    times: TimelineRow,
-}
-
-impl FoldRow {
-    fn outcome(&self) -> Outcome {
-        if self.times.released_at.is_some() {
-            Outcome::Released
-        } else if self.status == "rejected" {
-            Outcome::Rejected
-        } else if self.resampled_at.is_some() {
-            Outcome::Resampled
-        } else {
-            Outcome::Open
-        }
-    }
-
-    fn key(&self) -> Key {
-        (
-            rules::hour_of(self.times.clock_start_at),
-            self.lab_key,
-            self.site_id,
-            self.priority.clone(),
-            self.category.clone(),
-        )
-    }
-}
-
-const FOLD_SELECT: &str = "SELECT t.id, t.folded, t.status, t.resampled_at, \
-    COALESCE(t.lab_id, t.forwarded_lab_id, s.lab_id, 0) AS lab_key, t.site_id, t.priority, t.category";
 
 /// Counts the tubes whose steps changed since the last turn (at most `max`) into the rollup;
 /// returns how many it looked at. On PostgreSQL several nodes fold side by side: each takes
@@ -82,18 +39,11 @@ pub async fn fold(store: &Store, max: i64) -> Result<usize, Error> {
 }
 
 async fn fold_in(tx: &mut Tx, max: i64) -> Result<usize, Error> {
-    let skip = tx.backend().skip_locked("t");
-    let rows: Vec<FoldRow> = sqlx::query_as(&format!(
-        "{FOLD_SELECT}, {TIMELINE_COLUMNS} FROM tube t JOIN site s ON s.id = t.site_id \
-         WHERE t.fold_pending = 1 ORDER BY t.id LIMIT $1{skip}"
-    ))
-    .bind(max)
-    .fetch_all(tx.conn())
-    .await?;
+    let rows = rollup::take_pending(tx, max).await?;
     if rows.is_empty() {
         return Ok(0);
     }
-    let mut groups: BTreeMap<Key, Counts> = BTreeMap::new();
+    let mut groups: BTreeMap<rollup::Key, Counts> = BTreeMap::new();
     let mut by_mask: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
     for r in &rows {
         let (c, mask) = rules::contribution(&r.times.timeline(), r.outcome(), r.folded);
@@ -102,139 +52,11 @@ async fn fold_in(tx: &mut Tx, max: i64) -> Result<usize, Error> {
         }
         by_mask.entry(mask).or_default().push(r.id);
     }
-    add_to_rollup(tx, &groups).await?;
+    rollup::add(tx, &groups).await?;
     for (mask, ids) in by_mask {
-        for chunk in ids.chunks(tx.backend().rows_per_insert(1)) {
-            let ids: Vec<String> = chunk.iter().map(|id| id.to_string()).collect();
-            sqlx::query(&format!(
-                "UPDATE tube SET fold_pending = 0, folded = $1 WHERE id IN ({})",
-                ids.join(", ")
-            ))
-            .bind(mask)
-            .execute(tx.conn())
-            .await?;
-        }
+        rollup::mark_folded(tx, mask, &ids).await?;
     }
     Ok(rows.len())
-}
-
-const SUMS: [&str; 17] = [
-    "released",
-    "within_deadline",
-    "rejected",
-    "resampled",
-    "s_recollect",
-    "s_transport",
-    "s_queue",
-    "s_run",
-    "s_review",
-    "pushed",
-    "s_push",
-    "breach_recollect",
-    "breach_transport",
-    "breach_queue",
-    "breach_run",
-    "breach_review",
-    "hist",
-];
-
-fn sums(c: &Counts) -> [i64; 16] {
-    [
-        c.released,
-        c.within_deadline,
-        c.rejected,
-        c.resampled,
-        c.stage_seconds[0],
-        c.stage_seconds[1],
-        c.stage_seconds[2],
-        c.stage_seconds[3],
-        c.stage_seconds[4],
-        c.pushed,
-        c.push_seconds,
-        c.breaches[0],
-        c.breaches[1],
-        c.breaches[2],
-        c.breaches[3],
-        c.breaches[4],
-    ]
-}
-
-/// A stored histogram longer than this is rewritten with each bucket once.
-const COMPACT_AT: i64 = 2000;
-
-/// Adds the groups' counts to their rollup rows, many rows per statement: the sums are added
-/// in place and the new histogram entries appended (a bucket may then appear more than once,
-/// which reading adds up); a histogram grown long is compacted. On PostgreSQL the upsert
-/// locks the rows, in key order, until the transaction ends.
-async fn add_to_rollup(tx: &mut Tx, groups: &BTreeMap<Key, Counts>) -> Result<(), Error> {
-    let rows: Vec<(&Key, &Counts)> = groups.iter().collect();
-    let mut long: Vec<Key> = vec![];
-    for chunk in rows.chunks(tx.backend().rows_per_insert(3)) {
-        let mut values = vec![];
-        for (i, ((hour, lab, site, _, _), c)) in chunk.iter().enumerate() {
-            let sums: Vec<String> = sums(c).iter().map(|n| n.to_string()).collect();
-            values.push(format!(
-                "({hour}, {lab}, {site}, ${}, ${}, {}, ${})",
-                3 * i + 1,
-                3 * i + 2,
-                sums.join(", "),
-                3 * i + 3
-            ));
-        }
-        let add: Vec<String> = SUMS[..16]
-            .iter()
-            .map(|col| format!("{col} = turnaround_rollup.{col} + excluded.{col}"))
-            .collect();
-        let sql = format!(
-            "INSERT INTO turnaround_rollup (hour, lab_id, site_id, priority, category, {}) VALUES {} \
-             ON CONFLICT (hour, lab_id, site_id, priority, category) DO UPDATE SET {}, \
-             hist = CASE WHEN turnaround_rollup.hist = '' THEN excluded.hist \
-               WHEN excluded.hist = '' THEN turnaround_rollup.hist \
-               ELSE turnaround_rollup.hist || ',' || excluded.hist END \
-             RETURNING hour, lab_id, site_id, priority, category, CAST(LENGTH(hist) AS BIGINT)",
-            SUMS.join(", "),
-            values.join(", "),
-            add.join(", ")
-        );
-        let mut q = sqlx::query_as::<_, (i64, i64, i64, String, String, i64)>(&sql);
-        for ((_, _, _, priority, category), c) in chunk {
-            q = q
-                .bind(priority.clone())
-                .bind(category.clone())
-                .bind(c.hist.encode());
-        }
-        for (hour, lab, site, priority, category, len) in q.fetch_all(tx.conn()).await? {
-            if len > COMPACT_AT {
-                long.push((hour, lab, site, priority, category));
-            }
-        }
-    }
-    for (hour, lab, site, priority, category) in long {
-        let key = "hour = $1 AND lab_id = $2 AND site_id = $3 AND priority = $4 AND category = $5";
-        let (stored,): (String,) =
-            sqlx::query_as(&format!("SELECT hist FROM turnaround_rollup WHERE {key}"))
-                .bind(hour)
-                .bind(lab)
-                .bind(site)
-                .bind(priority.clone())
-                .bind(category.clone())
-                .fetch_one(tx.conn())
-                .await?;
-        let hist = Histogram::decode(&stored)
-            .map_err(|e| Error::internal(anyhow::anyhow!("turnaround rollup: {e}")))?;
-        sqlx::query(&format!(
-            "UPDATE turnaround_rollup SET hist = $6 WHERE {key}"
-        ))
-        .bind(hour)
-        .bind(lab)
-        .bind(site)
-        .bind(priority)
-        .bind(category)
-        .bind(hist.encode())
-        .execute(tx.conn())
-        .await?;
-    }
-    Ok(())
 }
 
 /// Folds every few seconds until the process ends (in batches while there is a backlog).
@@ -402,28 +224,6 @@ impl Totals {
     }
 }
 
-#[derive(FromRow)]
-struct RollupRow {
-    hour: i64,
-    released: i64,
-    within_deadline: i64,
-    rejected: i64,
-    resampled: i64,
-    s_recollect: i64,
-    s_transport: i64,
-    s_queue: i64,
-    s_run: i64,
-    s_review: i64,
-    pushed: i64,
-    s_push: i64,
-    breach_recollect: i64,
-    breach_transport: i64,
-    breach_queue: i64,
-    breach_run: i64,
-    breach_review: i64,
-    hist: String,
-}
-
 /// The period of a report as UTC µs, [from, to).
 fn period(f: &ReportFilter, tz: FixedOffset, today: NaiveDate) -> Result<(i64, i64), Error> {
     let parse = |field: &str, v: &str, end: bool| -> Result<i64, Error> {
@@ -475,118 +275,52 @@ pub async fn report(
 ) -> Result<Report, Error> {
     actor.require(Action::ViewReview)?;
     let (from, to) = period(f, tz, today)?;
-    // Every condition is a checked value written into the statement (ids, vocabulary codes)
-    // or a bound region prefix.
     let cover = super::turnaround::coverage(&mut *conn, actor, f.lab.as_deref()).await?;
-    let mut rollup_cond = vec![];
-    let mut tube_cond = vec![];
-    let mut region: Option<String> = None;
-    match &cover {
-        Coverage::All => {}
-        Coverage::Lab(id) => {
-            rollup_cond.push(format!("r.lab_id = {id}"));
-            tube_cond.push(format!(
-                "COALESCE(t.lab_id, t.forwarded_lab_id, s.lab_id, 0) = {id}"
-            ));
-        }
-        Coverage::Region(r) => {
-            region = Some(format!("{r}%"));
-            rollup_cond.push("r.site_id IN (SELECT id FROM site WHERE region LIKE $3)".into());
-            tube_cond.push("s.region LIKE $3".into());
-        }
-    }
-    if let Some(code) = &f.site {
-        let site: Option<(i64,)> = sqlx::query_as("SELECT id FROM site WHERE code = $1")
-            .bind(code.clone())
-            .fetch_optional(&mut *conn)
-            .await?;
-        let (id,) = site.ok_or_else(|| {
-            Error::not_found("site.unknown", format!("no site {code}")).at("site")
-        })?;
-        rollup_cond.push(format!("r.site_id = {id}"));
-        // `+` keeps the planner on the small partial indexes (tubes to fold, tubes under
-        // way) instead of walking every tube of the site.
-        tube_cond.push(format!("+t.site_id = {id}"));
-    }
-    if let Some(p) = &f.priority {
-        let p = Priority::parse(p)
-            .ok_or_else(|| Error::invalid("priority", format!("unknown priority {p:?}")))?;
-        rollup_cond.push(format!("r.priority = '{}'", p.as_str()));
-        tube_cond.push(format!("t.priority = '{}'", p.as_str()));
-    }
-    if let Some(c) = &f.category {
-        let c = Category::parse(c)
-            .ok_or_else(|| Error::invalid("category", format!("unknown category {c:?}")))?;
-        rollup_cond.push(format!("r.category = '{}'", c.as_str()));
-        tube_cond.push(format!("t.category = '{}'", c.as_str()));
-    }
-    let and = |conds: &[String]| {
-        conds
-            .iter()
-            .map(|c| format!(" AND {c}"))
-            .collect::<String>()
+    let site = match &f.site {
+        Some(code) => Some(
+            crate::store::registry::site_id(&mut *conn, code)
+                .await?
+                .ok_or_else(|| {
+                    Error::not_found("site.unknown", format!("no site {code}")).at("site")
+                })?,
+        ),
+        None => None,
+    };
+    let priority = match &f.priority {
+        Some(p) => Some(
+            Priority::parse(p)
+                .ok_or_else(|| Error::invalid("priority", format!("unknown priority {p:?}")))?,
+        ),
+        None => None,
+    };
+    let category = match &f.category {
+        Some(c) => Some(
+            Category::parse(c)
+                .ok_or_else(|| Error::invalid("category", format!("unknown category {c:?}")))?,
+        ),
+        None => None,
+    };
+    let slice = rollup::Slice {
+        cover,
+        site,
+        priority,
+        category,
     };
     let mut totals = Totals::default();
     let (hour_from, hour_to) = (rules::hour_of(from), rules::hour_of(to - 1) + 1);
 
     // 1. What the rollup has counted, summed per hour by the database (the histograms
     // joined as text, added up here).
-    let backend = crate::store::Backend::of(conn);
-    let sql = format!(
-        "SELECT r.hour, CAST(SUM(r.released) AS BIGINT) AS released, CAST(SUM(r.within_deadline) AS BIGINT) AS within_deadline, \
-         CAST(SUM(r.rejected) AS BIGINT) AS rejected, CAST(SUM(r.resampled) AS BIGINT) AS resampled, CAST(SUM(r.s_recollect) AS BIGINT) AS s_recollect, \
-         CAST(SUM(r.s_transport) AS BIGINT) AS s_transport, CAST(SUM(r.s_queue) AS BIGINT) AS s_queue, CAST(SUM(r.s_run) AS BIGINT) AS s_run, \
-         CAST(SUM(r.s_review) AS BIGINT) AS s_review, CAST(SUM(r.pushed) AS BIGINT) AS pushed, CAST(SUM(r.s_push) AS BIGINT) AS s_push, \
-         CAST(SUM(r.breach_recollect) AS BIGINT) AS breach_recollect, CAST(SUM(r.breach_transport) AS BIGINT) AS breach_transport, \
-         CAST(SUM(r.breach_queue) AS BIGINT) AS breach_queue, CAST(SUM(r.breach_run) AS BIGINT) AS breach_run, \
-         CAST(SUM(r.breach_review) AS BIGINT) AS breach_review, {} AS hist \
-         FROM turnaround_rollup r WHERE r.hour >= $1 AND r.hour < $2{} GROUP BY r.hour",
-        backend.join_text("r.hist"),
-        and(&rollup_cond)
-    );
-    let mut q = sqlx::query_as::<_, RollupRow>(&sql)
-        .bind(hour_from)
-        .bind(hour_to);
-    if let Some(r) = &region {
-        q = q.bind(r.clone());
-    }
-    let rows: Vec<RollupRow> = q.fetch_all(&mut *conn).await?;
-    for r in rows {
-        let c = Counts {
-            released: r.released,
-            within_deadline: r.within_deadline,
-            rejected: r.rejected,
-            resampled: r.resampled,
-            stage_seconds: [r.s_recollect, r.s_transport, r.s_queue, r.s_run, r.s_review],
-            pushed: r.pushed,
-            push_seconds: r.s_push,
-            breaches: [
-                r.breach_recollect,
-                r.breach_transport,
-                r.breach_queue,
-                r.breach_run,
-                r.breach_review,
-            ],
-            hist: Histogram::default(),
-        };
-        let acc = totals.hour(r.hour);
+    for h in rollup::hours(&mut *conn, &slice, hour_from, hour_to).await? {
+        let acc = totals.hour(h.hour);
         acc.hist
-            .add_encoded(&r.hist)
+            .add_encoded(&h.hist)
             .map_err(|e| Error::internal(anyhow::anyhow!("turnaround rollup: {e}")))?;
-        acc.counts.add(&c);
+        acc.counts.add(&h.counts);
     }
 
     // 2. What it has not counted yet, as it would count it.
-    let sql = format!(
-        "{FOLD_SELECT}, {TIMELINE_COLUMNS} FROM tube t JOIN site s ON s.id = t.site_id \
-         WHERE t.fold_pending = 1 AND t.clock_start_at >= $1 AND t.clock_start_at < $2{}",
-        and(&tube_cond)
-    );
-    let mut q = sqlx::query_as::<_, FoldRow>(&sql).bind(from).bind(to);
-    if let Some(r) = &region {
-        q = q.bind(r.clone());
-    }
-    for r in q.fetch_all(&mut *conn).await? {
+    for r in rollup::not_folded(&mut *conn, &slice, from, to).await? {
         let (c, _) = rules::contribution(&r.times.timeline(), r.outcome(), r.folded);
         let acc = totals.hour(rules::hour_of(r.times.clock_start_at));
         acc.hist.add(&c.hist);
@@ -595,17 +329,7 @@ pub async fn report(
 
     // 3. The tubes still under way.
     let now = to_db(Utc::now());
-    let sql = format!(
-        "SELECT {TIMELINE_COLUMNS} FROM tube t JOIN site s ON s.id = t.site_id \
-         WHERE t.released_at IS NULL AND t.resampled_at IS NULL AND t.held = 0 AND t.status <> 'rejected' \
-         AND t.clock_start_at >= $1 AND t.clock_start_at < $2{}",
-        and(&tube_cond)
-    );
-    let mut q = sqlx::query_as::<_, TimelineRow>(&sql).bind(from).bind(to);
-    if let Some(r) = &region {
-        q = q.bind(r.clone());
-    }
-    for r in q.fetch_all(&mut *conn).await? {
+    for r in rollup::under_way(&mut *conn, &slice, from, to).await? {
         let t = r.timeline();
         let acc = totals.hour(rules::hour_of(t.clock_start));
         acc.pending += 1;
@@ -646,14 +370,8 @@ pub async fn report(
             summary: acc.summary(),
         })
         .collect();
-    let lab = match cover {
-        Coverage::Lab(id) => {
-            let (code,): (String,) = sqlx::query_as("SELECT code FROM lab WHERE id = $1")
-                .bind(id)
-                .fetch_one(&mut *conn)
-                .await?;
-            Some(code)
-        }
+    let lab = match slice.cover {
+        Coverage::Lab(id) => Some(crate::store::registry::lab_code(&mut *conn, id).await?),
         _ => None,
     };
     Ok(Report {

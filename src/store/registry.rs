@@ -153,6 +153,15 @@ pub async fn site(conn: &mut AnyConnection, code: &str) -> Result<Option<SiteRow
         .await
 }
 
+/// The id of a site with this code.
+pub async fn site_id(conn: &mut AnyConnection, code: &str) -> Result<Option<i64>, sqlx::Error> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM site WHERE code = $1")
+        .bind(code.to_string())
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(|(id,)| id))
+}
+
 /// Every site, by code.
 pub async fn sites(conn: &mut AnyConnection) -> Result<Vec<SiteRow>, sqlx::Error> {
     sqlx::query_as(&format!("{SITE_SELECT} ORDER BY s.code"))
