@@ -13,7 +13,7 @@ use crate::store::{Store, Tx};
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::{AnyConnection, FromRow};
+use sqlx::AnyConnection;
 use utoipa::ToSchema;
 
 /// The hash a chain starts from.
@@ -22,22 +22,8 @@ pub const GENESIS: &str = "natlis-audit-genesis";
 /// milliseconds only.
 pub const MAX_SEAL: i64 = 2_000;
 
-#[derive(Debug, Clone, FromRow)]
-pub struct EntryRow {
-    pub id: i64,
-    pub at: i64,
-    pub actor: String,
-    pub action: String,
-    pub entity_type: String,
-    pub entity_id: String,
-    pub before: Option<String>,
-    pub after: Option<String>,
-    pub parent_id: Option<i64>,
-    pub seal_id: Option<i64>,
-}
-
-const ENTRY_COLUMNS: &str =
-    "id, at, actor, action, entity_type, entity_id, before, after, parent_id, seal_id";
+pub use crate::store::audit_log::EntryRow;
+use crate::store::audit_log::{self as log, NewSeal, SealRow};
 
 /// The hash of an entry's content: every field, each length-prefixed so no two entries
 /// collide by shifting text from one field to the next. (The id is bound to it by the seal,
@@ -109,17 +95,10 @@ pub async fn seal(store: &Store, margin: chrono::Duration) -> Result<Option<Seal
 }
 
 async fn seal_in(tx: &mut Tx, margin: chrono::Duration) -> Result<Option<Sealed>, Error> {
-    if let Some(lock) = tx.backend().serialize_sealers() {
-        sqlx::query(lock).execute(tx.conn()).await?;
-    }
+    log::lock_for_sealing(tx).await?;
     // The hashes the writers computed; an entry altered before it was sealed no longer matches
     // its hash, and verification says so.
-    let unsealed: Vec<(i64, Option<String>, i64)> = sqlx::query_as(
-        "SELECT id, hash, at FROM audit_log WHERE seal_id IS NULL ORDER BY id LIMIT $1",
-    )
-    .bind(MAX_SEAL)
-    .fetch_all(tx.conn())
-    .await?;
+    let unsealed = log::oldest_unsealed(tx, MAX_SEAL).await?;
     // The oldest entries, without a gap: a seal covers a contiguous run of ids.
     let cutoff = to_db(tx.now() - margin);
     let entries: Vec<(i64, Option<String>)> = unsealed
@@ -131,11 +110,9 @@ async fn seal_in(tx: &mut Tx, margin: chrono::Duration) -> Result<Option<Sealed>
         return Ok(None);
     };
     let (first_id, last_id) = (first.0, last.0);
-    let prev: Option<(String,)> =
-        sqlx::query_as("SELECT hash FROM audit_seal ORDER BY id DESC LIMIT 1")
-            .fetch_optional(tx.conn())
-            .await?;
-    let prev = prev.map(|p| p.0).unwrap_or_else(|| GENESIS.to_string());
+    let prev = log::newest_seal_hash(tx)
+        .await?
+        .unwrap_or_else(|| GENESIS.to_string());
     let hashes: Vec<(i64, String)> = entries
         .iter()
         .map(|(id, hash)| (*id, hash.clone().unwrap_or_default()))
@@ -147,34 +124,25 @@ async fn seal_in(tx: &mut Tx, margin: chrono::Duration) -> Result<Option<Sealed>
         Some(k) => (Some(sign(k, "keyed", &hash)), Some(k.id.clone())),
         None => (None, None),
     };
-    let (seal_id,): (i64,) = sqlx::query_as(
-        "INSERT INTO audit_seal (sealed_at, entries, first_entry, last_entry, hashes, prev_hash, hash, \
-           signature, key_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    let seal_id = log::insert_seal(
+        tx,
+        NewSeal {
+            sealed_at,
+            entries: entries.len() as i64,
+            first_entry: first_id,
+            last_entry: last_id,
+            hashes,
+            prev_hash: prev,
+            hash: hash.clone(),
+            signature,
+            key_id,
+        },
     )
-    .bind(sealed_at)
-    .bind(entries.len() as i64)
-    .bind(first_id)
-    .bind(last_id)
-    .bind(hashes)
-    .bind(prev)
-    .bind(hash.clone())
-    .bind(signature)
-    .bind(key_id)
-    .fetch_one(tx.conn())
     .await?;
     // Mark what was hashed. An entry that committed meanwhile inside the range (PostgreSQL
     // hands out ids before commit) was not hashed: then the count differs and the whole seal
     // is rolled back, to be made again at the next turn.
-    let marked = sqlx::query(
-        "UPDATE audit_log SET seal_id = $1 WHERE seal_id IS NULL AND id >= $2 AND id <= $3",
-    )
-    .bind(seal_id)
-    .bind(first_id)
-    .bind(last_id)
-    .execute(tx.conn())
-    .await?
-    .rows_affected();
+    let marked = log::mark_sealed(tx, seal_id, first_id, last_id).await?;
     if marked != entries.len() as u64 {
         return Err(Error::conflict(
             "audit.seal_raced",
@@ -235,19 +203,6 @@ pub struct Report {
     pub first_bad_entry: Option<i64>,
 }
 
-#[derive(FromRow)]
-struct SealRow {
-    id: i64,
-    first_entry: i64,
-    last_entry: i64,
-    sealed_at: i64,
-    entries: i64,
-    hashes: String,
-    prev_hash: String,
-    hash: String,
-    signature: Option<String>,
-}
-
 /// The mode a seal's signature claims, if the key made it; `None` for a missing or forged one.
 fn signed_mode<'a>(key: &crate::audit_key::AuditKey, s: &'a SealRow) -> Option<&'a str> {
     let (mode, mac) = s.signature.as_deref()?.split_once(':')?;
@@ -285,13 +240,7 @@ pub async fn verify(
     let mut expected_prev = GENESIS.to_string();
     let mut after = 0i64;
     'seals: loop {
-        let seals: Vec<SealRow> = sqlx::query_as(
-            "SELECT id, first_entry, last_entry, sealed_at, entries, hashes, prev_hash, hash, signature \
-             FROM audit_seal WHERE id > $1 ORDER BY id LIMIT 100",
-        )
-        .bind(after)
-        .fetch_all(&mut *conn)
-        .await?;
+        let seals = log::seals_after(&mut *conn, after).await?;
         if seals.is_empty() {
             break;
         }
@@ -355,14 +304,7 @@ pub async fn verify(
                 report.problem = Some(format!("seal {} was altered", s.id));
                 break 'seals;
             }
-            let rows: Vec<EntryRow> = sqlx::query_as(&format!(
-                "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE id >= $2 AND id <= $3 AND seal_id = $1 ORDER BY id"
-            ))
-            .bind(s.id)
-            .bind(s.first_entry)
-            .bind(s.last_entry)
-            .fetch_all(&mut *conn)
-            .await?;
+            let rows = log::entries_of_seal(&mut *conn, &s).await?;
             let mut rows = rows.into_iter().peekable();
             for (id, hash) in &listed {
                 // Rows sealed here but not listed come before this listed id.
@@ -419,12 +361,7 @@ pub async fn verify(
         ));
         return Ok(report);
     }
-    let outside: Option<(i64, i64)> = sqlx::query_as(
-        "SELECT a.id, a.seal_id FROM audit_log a JOIN audit_seal s ON s.id = a.seal_id \
-         WHERE a.id < s.first_entry OR a.id > s.last_entry ORDER BY a.id LIMIT 1",
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
+    let outside = log::first_outside_its_seal(&mut *conn).await?;
     if let Some((id, seal)) = outside {
         return Ok(bad(
             report,
@@ -432,12 +369,7 @@ pub async fn verify(
             format!("entry {id} was slipped into sealed batch {seal}"),
         ));
     }
-    let orphan: Option<(i64, i64)> = sqlx::query_as(
-        "SELECT a.id, a.seal_id FROM audit_log a WHERE a.seal_id IS NOT NULL \
-         AND NOT EXISTS (SELECT 1 FROM audit_seal s WHERE s.id = a.seal_id) ORDER BY a.id LIMIT 1",
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
+    let orphan = log::first_with_missing_seal(&mut *conn).await?;
     if let (Some((id, seal)), None) = (orphan, &report.problem) {
         return Ok(bad(
             report,
@@ -445,32 +377,17 @@ pub async fn verify(
             format!("entry {id} claims seal {seal}, which does not exist"),
         ));
     }
-    let (unsealed,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE seal_id IS NULL")
-            .fetch_one(&mut *conn)
-            .await?;
+    let unsealed = log::count_unsealed(&mut *conn).await?;
     report.unsealed_entries = unsealed;
     if let Some(k) = key {
         // Entries not sealed yet: their keyed hashes must still match their content.
         let mut after = 0i64;
         loop {
-            let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
-                "SELECT id, hash FROM audit_log WHERE seal_id IS NULL AND id > $1 ORDER BY id LIMIT 500",
-            )
-            .bind(after)
-            .fetch_all(&mut *conn)
-            .await?;
-            let Some(&(last, _)) = rows.last() else {
+            let rows = log::unsealed_after(&mut *conn, after).await?;
+            let Some(last) = rows.last().map(|(r, _)| r.id) else {
                 break;
             };
-            let full: Vec<EntryRow> = sqlx::query_as(&format!(
-                "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seal_id IS NULL AND id > $1 AND id <= $2 ORDER BY id"
-            ))
-            .bind(after)
-            .bind(last)
-            .fetch_all(&mut *conn)
-            .await?;
-            for (r, (_, hash)) in full.iter().zip(&rows) {
+            for (r, hash) in &rows {
                 if hash.as_deref() != Some(stored_hash(Some(k), &entry_hash(r)).as_str()) {
                     return Ok(bad(
                         report,
@@ -522,20 +439,9 @@ pub async fn adopt(unkeyed: &Store, key: &crate::audit_key::AuditKey) -> Result<
             crate::store::change(move |tx| {
                 let key = key.clone();
                 Box::pin(async move {
-                    let seals: Vec<(i64, String)> = sqlx::query_as(
-                        "SELECT id, hash FROM audit_seal WHERE signature IS NULL ORDER BY id",
-                    )
-                    .fetch_all(tx.conn())
-                    .await?;
+                    let seals = log::unsigned_seals(tx).await?;
                     for (id, hash) in &seals {
-                        sqlx::query(
-                            "UPDATE audit_seal SET signature = $1, key_id = $2 WHERE id = $3",
-                        )
-                        .bind(sign(&key, "legacy", hash))
-                        .bind(key.id.clone())
-                        .bind(*id)
-                        .execute(tx.conn())
-                        .await?;
+                        log::sign_seal(tx, *id, &sign(&key, "legacy", hash), &key.id).await?;
                     }
                     Ok(seals.len() as i64)
                 })
@@ -583,12 +489,12 @@ pub async fn history(
         )
     })?;
     entity_in_scope(conn, actor, entity_type, entity_id).await?;
-    let rows: Vec<EntryRow> = sqlx::query_as(&format!(
-        "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE entity_type = $1 AND entity_id = $2 ORDER BY id LIMIT 20001"
-    ))
-    .bind(entity_type)
-    .bind(entity_id)
-    .fetch_all(conn)
+    let rows = log::of_entity(
+        &mut *conn,
+        entity_type,
+        entity_id,
+        crate::service::LIST_CAP as i64 + 1,
+    )
     .await?;
     let rows =
         crate::service::within_cap(rows, "entries in this history", "ask for a narrower entity")?;
@@ -645,12 +551,9 @@ async fn entity_in_scope(
         .await
         .map(|_| ()),
         (Scope::Lab { id, .. }, "plate") => {
-            let lab: Option<(i64,)> = sqlx::query_as("SELECT lab_id FROM plate WHERE run_no = $1")
-                .bind(entity_id)
-                .fetch_optional(conn)
-                .await?;
+            let lab = crate::store::plate::lab_of_run(conn, entity_id).await?;
             match lab {
-                Some((lab,)) if lab == *id => Ok(()),
+                Some(lab) if lab == *id => Ok(()),
                 _ => Err(hidden()),
             }
         }

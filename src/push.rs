@@ -7,12 +7,11 @@
 
 use crate::domain::breaker::{self, Breaker, Permit};
 use crate::domain::push::{self, Delivery, StatusMessage};
-use crate::service::push::state;
 use crate::sink_client::{sink_client, Tls};
+use crate::store::delivery::{self, ActiveSink, Claim, Claimed};
 use crate::store::time::to_db;
-use crate::store::{Backend, Store};
+use crate::store::Store;
 use rand::Rng;
-use sqlx::FromRow;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -45,31 +44,6 @@ impl Default for Config {
             breaker: breaker::Policy::default(),
         }
     }
-}
-
-#[derive(FromRow, Clone, PartialEq)]
-struct SinkRow {
-    id: i64,
-    name: String,
-    kind: String,
-    url: String,
-    token: Option<String>,
-    hmac_key: Option<String>,
-    batch_size: i64,
-    max_attempts: i64,
-    in_flight: i64,
-    ca_pem: Option<String>,
-    client_cert_pem: Option<String>,
-    client_key_pem: Option<String>,
-}
-
-#[derive(FromRow)]
-struct Claimed {
-    id: i64,
-    payload: String,
-    attempts: i64,
-    created_at: i64,
-    solo: i64,
 }
 
 /// Where a sink loop's claims start looking, per kind of claim (batched, solo). Every message
@@ -131,7 +105,7 @@ impl Floors {
 /// when aborted.
 pub fn spawn_worker(store: Store, config: Config) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut loops: HashMap<i64, (SinkRow, AbortOnDrop)> = HashMap::new();
+        let mut loops: HashMap<i64, (ActiveSink, AbortOnDrop)> = HashMap::new();
         let mut round: u64 = 0;
         loop {
             if store.is_closed() {
@@ -151,15 +125,10 @@ pub fn spawn_worker(store: Store, config: Config) -> tokio::task::JoinHandle<()>
 async fn look_after(
     store: &Store,
     config: &Config,
-    loops: &mut HashMap<i64, (SinkRow, AbortOnDrop)>,
+    loops: &mut HashMap<i64, (ActiveSink, AbortOnDrop)>,
     round: u64,
 ) -> anyhow::Result<()> {
-    let rows: Vec<SinkRow> = sqlx::query_as(
-        "SELECT id, name, kind, url, token, hmac_key, batch_size, max_attempts, in_flight, \
-         ca_pem, client_cert_pem, client_key_pem FROM push_sink WHERE enabled = 1 ORDER BY id",
-    )
-    .fetch_all(store.reader())
-    .await?;
+    let rows = delivery::enabled_sinks(&mut *store.reader().acquire().await?).await?;
     loops.retain(|id, (row, _)| rows.iter().any(|r| r.id == *id && r == row));
     for row in rows {
         if let std::collections::hash_map::Entry::Vacant(e) = loops.entry(row.id) {
@@ -175,12 +144,7 @@ async fn look_after(
     if round % 150 == 0 {
         // Now and then, not on every look (it counts the whole queue). States are written into
         // the statement, so the planner sees that a partial index matches.
-        let (depth,): (i64,) = sqlx::query_as(&format!(
-            "SELECT COUNT(*) FROM outbox WHERE status = '{}'",
-            state::PENDING
-        ))
-        .fetch_one(store.reader())
-        .await?;
+        let depth = delivery::pending_count(&mut *store.reader().acquire().await?).await?;
         metrics::gauge!("natlis_push_queue_depth").set(depth as f64);
     }
     Ok(())
@@ -191,16 +155,7 @@ async fn look_after(
 /// transaction that cannot see the new one yet — and then nothing would ever promote it. Found
 /// here within a second; the sink loops' rescans claim it.
 async fn promote_orphans(store: &Store) -> anyhow::Result<()> {
-    let promoted: Vec<(i64,)> = sqlx::query_as(&format!(
-        "UPDATE outbox SET status = '{pending}' WHERE id IN (SELECT MIN(w.id) FROM outbox w \
-         WHERE w.status = '{waiting}' AND NOT EXISTS (SELECT 1 FROM outbox e \
-           WHERE e.sink_id = w.sink_id AND e.key = w.key AND e.status = '{pending}') \
-         GROUP BY w.sink_id, w.key) AND status = '{waiting}' RETURNING id",
-        pending = state::PENDING,
-        waiting = state::WAITING,
-    ))
-    .fetch_all(store.writer())
-    .await?;
+    let promoted = delivery::promote_unblocked(&mut *store.writer().acquire().await?).await?;
     if !promoted.is_empty() {
         tracing::info!(
             messages = promoted.len(),
@@ -223,7 +178,7 @@ impl Drop for AbortOnDrop {
 /// What a sink's loop shares with its deliveries.
 struct SinkRun {
     store: Store,
-    sink: SinkRow,
+    sink: ActiveSink,
     config: Config,
     client: reqwest::Client,
     /// The platform's database, for a table sink (opened on first use).
@@ -237,7 +192,7 @@ struct SinkRun {
 /// the breaker closed and fewer than `in_flight` under way — and sends it in a task of its own,
 /// so a slow answer holds one request, not the queue. While the breaker is open, one message
 /// at a time goes out as a probe.
-async fn sink_loop(store: Store, sink: SinkRow, config: Config) {
+async fn sink_loop(store: Store, sink: ActiveSink, config: Config) {
     let client = match sink_client(
         Tls::of(&sink.ca_pem, &sink.client_cert_pem, &sink.client_key_pem),
         config.timeout,
@@ -343,22 +298,18 @@ async fn deliver_and_settle(run: &SinkRun, batch: Batch, probe: bool) -> anyhow:
             tracing::warn!(sink = %run.sink.name, answer = %answer, "push: the sink is down; probing it, nothing else is sent");
             metrics::gauge!("natlis_push_sink_down", "sink" => run.sink.name.clone()).set(1.0);
             // For the sink list (any node): since when, and why.
-            sqlx::query(
-                "UPDATE push_sink SET down_since = COALESCE(down_since, $1), down_reason = $2 WHERE id = $3",
+            delivery::sink_down(
+                &mut *run.store.writer().acquire().await?,
+                run.sink.id,
+                to_db(chrono::Utc::now()),
+                &answer,
             )
-            .bind(to_db(chrono::Utc::now()))
-            .bind(answer.clone())
-            .bind(run.sink.id)
-            .execute(run.store.writer())
             .await?;
         }
         breaker::Change::Closed => {
             tracing::info!(sink = %run.sink.name, "push: the sink answers again; draining");
             metrics::gauge!("natlis_push_sink_down", "sink" => run.sink.name.clone()).set(0.0);
-            sqlx::query("UPDATE push_sink SET down_since = NULL, down_reason = NULL WHERE id = $1")
-                .bind(run.sink.id)
-                .execute(run.store.writer())
-                .await?;
+            delivery::sink_up(&mut *run.store.writer().acquire().await?, run.sink.id).await?;
         }
         breaker::Change::None => {}
     }
@@ -443,48 +394,30 @@ async fn claim_from(
 ) -> anyhow::Result<Batch> {
     let (store, sink, lease) = (&run.store, &run.sink, run.config.lease);
     let now = to_db(chrono::Utc::now());
-    let skip = store.backend().skip_locked("o");
     let limit = if solo || !due_only {
         1
     } else {
         sink.batch_size.max(1)
     };
-    let due = if due_only {
-        " AND o.next_try_at <= $4"
-    } else {
-        ""
-    };
-    let (which, order) = match floor {
-        Some(_) => ("o.solo = $3 AND o.id >= $6", "o.id"),
-        None => (
-            "o.solo BETWEEN $3 AND $3 AND o.id >= $6",
-            "o.sink_id, o.solo, o.id",
-        ),
-    };
-    let sql = format!(
-        "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1 \
-         WHERE id IN (SELECT o.id FROM outbox o WHERE o.sink_id = $2 AND {which} \
-           AND o.status = '{pending}'{due} AND (o.claimed_until IS NULL OR o.claimed_until <= $4) \
-           ORDER BY {order} LIMIT $5{skip}) \
-         RETURNING id, payload, attempts, created_at, solo",
-        pending = state::PENDING,
-    );
     let lease = now + lease.as_micros() as i64;
     let mut tx = store
         .writer()
         .begin_with(store.backend().begin_write())
         .await?;
-    let rows: Vec<Claimed> = sqlx::query_as(&sql)
-        .bind(lease)
-        .bind(sink.id)
-        .bind(i64::from(solo))
-        .bind(now)
-        .bind(limit)
-        .bind(floor.unwrap_or(0))
-        .fetch_all(&mut *tx)
-        .await?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    mark_tubes(&mut tx, store.backend(), &ids, TubeMark::Pushed, now).await?;
+    let rows = delivery::claim(
+        &mut tx,
+        store.backend(),
+        &Claim {
+            sink: sink.id,
+            solo,
+            due_only,
+            floor,
+            limit,
+            lease,
+            now,
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(Batch {
         lease,
@@ -513,7 +446,7 @@ async fn deliver(run: &SinkRun, batch: &[Claimed]) -> (Delivery, String) {
 }
 
 async fn deliver_http(
-    sink: &SinkRow,
+    sink: &ActiveSink,
     messages: &[StatusMessage],
     client: &reqwest::Client,
 ) -> (Delivery, String) {
@@ -616,72 +549,6 @@ async fn deliver_table(run: &SinkRun, messages: &[StatusMessage]) -> anyhow::Res
     Ok(())
 }
 
-/// What [`mark_tubes`] records.
-#[derive(Clone, Copy)]
-enum TubeMark {
-    Pushed,
-    Acked,
-}
-
-/// Marks the tubes behind these messages as first sent (`pushed_at`) or first acknowledged
-/// (`acked_at`, which the turnaround rollup then counts). Tubes are locked in id order, so
-/// deliveries of one pool's members in parallel batches wait for each other, never deadlock.
-async fn mark_tubes(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    backend: Backend,
-    messages: &[i64],
-    mark: TubeMark,
-    at: i64,
-) -> anyhow::Result<()> {
-    let (column, fold) = match mark {
-        TubeMark::Pushed => ("pushed_at", ""),
-        // The turnaround rollup counts the acknowledgement.
-        TubeMark::Acked => ("acked_at", ", fold_pending = 1"),
-    };
-    for chunk in messages.chunks(backend.rows_per_insert(1)) {
-        let ids: Vec<String> = chunk.iter().map(|id| id.to_string()).collect();
-        sqlx::query(&format!(
-            "UPDATE tube SET {column} = $1{fold} WHERE id IN (SELECT t.id FROM tube t \
-             WHERE t.{column} IS NULL AND t.id IN (SELECT tube_id FROM outbox WHERE id IN ({ids})) \
-             ORDER BY t.id{lock})",
-            ids = ids.join(", "),
-            lock = backend.for_update("t"),
-        ))
-        .bind(at)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
-}
-
-/// Whether a claimed message is still its claim's (pending under that lease): a settling whose
-/// lease ran out — another worker may have claimed the message since — changes nothing.
-const STILL_OURS: &str = "status = 'pending' AND claimed_until = ";
-
-/// Puts a message back in the queue as it was before its claim (the claim's attempt given
-/// back), due now, with what the receiver said; `solo`: to be sent alone from now on.
-async fn requeue(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    id: i64,
-    lease: i64,
-    answer: &str,
-    solo: bool,
-    now: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<()> {
-    sqlx::query(&format!(
-        "UPDATE outbox SET solo = CASE WHEN $1 = 1 THEN 1 ELSE solo END, attempts = attempts - 1, \
-         next_try_at = $2, last_error = $3, claimed_until = NULL WHERE id = $4 AND {STILL_OURS}$5"
-    ))
-    .bind(i64::from(solo))
-    .bind(to_db(now))
-    .bind(answer.to_string())
-    .bind(id)
-    .bind(lease)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 /// Records the outcome of a delivery for every message of the batch still the claim's. A
 /// failed delivery (`Delivery::Retry`) spends the messages' attempts only when `spends`: while
 /// the sink is taken to be down, they go back to the queue as they were, due at once.
@@ -705,29 +572,8 @@ async fn settle(
     // Messages claimable again once this commits: (solo, id), for the loop's floors.
     let mut lowered: Vec<(bool, i64)> = vec![];
     if outcome == Delivery::Delivered {
-        // One statement per chunk of ids (the batch may be large).
-        for chunk in messages.chunks(store.backend().rows_per_insert(1)) {
-            let ids: Vec<String> = chunk.iter().map(|m| m.id.to_string()).collect();
-            let done: Vec<(i64,)> = sqlx::query_as(&format!(
-                "UPDATE outbox SET status = $1, delivered_at = $2, last_error = NULL \
-                 WHERE {STILL_OURS}$3 AND id IN ({}) RETURNING id",
-                ids.join(", ")
-            ))
-            .bind(state::DELIVERED)
-            .bind(to_db(now))
-            .bind(lease)
-            .fetch_all(&mut *tx)
-            .await?;
-            settled.extend(done.into_iter().map(|(id,)| id));
-        }
-        mark_tubes(
-            &mut tx,
-            store.backend(),
-            &settled,
-            TubeMark::Acked,
-            to_db(now),
-        )
-        .await?;
+        let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
+        settled = delivery::delivered(&mut tx, store.backend(), &ids, lease, to_db(now)).await?;
         for m in messages {
             let latency = (to_db(now) - m.created_at) as f64 / 1e6;
             metrics::histogram!("natlis_push_delivery_seconds").record(latency);
@@ -738,26 +584,17 @@ async fn settle(
             Delivery::Delivered => {}
             // Find the message the receiver refuses: each is sent alone next.
             Delivery::Refused if messages.len() > 1 => {
-                requeue(&mut tx, m.id, lease, answer, true, now).await?;
+                delivery::requeue(&mut tx, m.id, lease, answer, true, to_db(now)).await?;
                 lowered.push((true, m.id));
             }
             Delivery::Refused => {
-                let done = sqlx::query(&format!(
-                    "UPDATE outbox SET status = $1, last_error = $2 WHERE id = $3 AND {STILL_OURS}$4"
-                ))
-                .bind(state::FAILED)
-                .bind(answer.to_string())
-                .bind(m.id)
-                .bind(lease)
-                .execute(&mut *tx)
-                .await?;
-                if done.rows_affected() > 0 {
+                if delivery::refused(&mut tx, m.id, lease, answer).await? {
                     settled.push(m.id);
                 }
                 metrics::counter!("natlis_push_failures_total", "kind" => "refused").increment(1);
             }
             Delivery::Retry if !spends => {
-                requeue(&mut tx, m.id, lease, answer, false, now).await?;
+                delivery::requeue(&mut tx, m.id, lease, answer, false, to_db(now)).await?;
                 lowered.push((m.solo == 1, m.id));
             }
             Delivery::Retry => {
@@ -767,18 +604,9 @@ async fn settle(
                     (m.attempts as u32).saturating_sub(1),
                     rand::thread_rng().gen(),
                 );
-                let done = sqlx::query(&format!(
-                    "UPDATE outbox SET status = $1, next_try_at = $2, last_error = $3, claimed_until = NULL \
-                     WHERE id = $4 AND {STILL_OURS}$5"
-                ))
-                .bind(if dead { state::DEAD } else { state::PENDING })
-                .bind(to_db(now) + wait.as_micros() as i64)
-                .bind(answer.to_string())
-                .bind(m.id)
-                .bind(lease)
-                .execute(&mut *tx)
-                .await?;
-                if dead && done.rows_affected() > 0 {
+                let next_try_at = to_db(now) + wait.as_micros() as i64;
+                if delivery::failed(&mut tx, m.id, lease, dead, next_try_at, answer).await? && dead
+                {
                     settled.push(m.id);
                 }
                 if !dead {
@@ -789,21 +617,7 @@ async fn settle(
             }
         }
     }
-    for chunk in settled.chunks(store.backend().rows_per_insert(1)) {
-        let ids: Vec<String> = chunk.iter().map(|id| id.to_string()).collect();
-        let next: Vec<(i64, i64)> = sqlx::query_as(&format!(
-            "UPDATE outbox SET status = '{pending}' WHERE id IN (SELECT MIN(w.id) FROM outbox w \
-             WHERE w.status = '{waiting}' AND w.sink_id = $1 AND w.key IN (SELECT key FROM outbox WHERE id IN ({ids})) \
-             GROUP BY w.key) RETURNING solo, id",
-            pending = state::PENDING,
-            waiting = state::WAITING,
-            ids = ids.join(", ")
-        ))
-        .bind(sink.id)
-        .fetch_all(&mut *tx)
-        .await?;
-        lowered.extend(next.into_iter().map(|(solo, id)| (solo == 1, id)));
-    }
+    lowered.extend(delivery::promote_next(&mut tx, store.backend(), sink.id, &settled).await?);
     tx.commit().await?;
     for (solo, id) in lowered {
         run.floors.lower(solo, id);

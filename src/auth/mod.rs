@@ -9,6 +9,7 @@ use crate::actor::Actor;
 use crate::domain::policy::{self, Action, Role, Scope};
 use crate::error::Error;
 use crate::service::{parse_code, registry, snapshot};
+use crate::store::account;
 use crate::store::time::to_db;
 use crate::store::Tx;
 use argon2::password_hash::{
@@ -221,20 +222,22 @@ pub async fn add_user(tx: &mut Tx, req: NewUser) -> Result<UserView, Error> {
         Some(p) => Some(hash_password(p)?),
         None => None,
     };
-    let res = sqlx::query(
-        "INSERT INTO app_user (username, role, lab_id, site_id, institution_id, region, password_hash, disabled, created_at, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9)",
+    let created_by = tx.actor().username.clone();
+    let created_at = to_db(tx.now());
+    let res = account::insert_user(
+        tx,
+        account::NewUser {
+            username: &username,
+            role: req.role,
+            lab_id: lab.as_ref().map(|l| l.0),
+            site_id: site.as_ref().map(|s| s.id),
+            institution_id: institution.as_ref().map(|i| i.0),
+            region: region.as_deref(),
+            password_hash,
+            created_at,
+            created_by: &created_by,
+        },
     )
-    .bind(username.clone())
-    .bind(req.role.as_str())
-    .bind(lab.as_ref().map(|l| l.0))
-    .bind(site.as_ref().map(|s| s.id))
-    .bind(institution.as_ref().map(|i| i.0))
-    .bind(region.clone())
-    .bind(password_hash)
-    .bind(to_db(tx.now()))
-    .bind(tx.actor().username.clone())
-    .execute(tx.conn())
     .await;
     match res {
         Err(e) if crate::store::is_unique_violation(&e) => {
@@ -275,28 +278,23 @@ pub async fn issue_token(
     if me.username != username {
         me.require(Action::ManageUsers)?;
     }
-    let row: Option<(i64, Role)> =
-        sqlx::query_as("SELECT id, role FROM app_user WHERE username = $1 AND disabled = 0")
-            .bind(username)
-            .fetch_optional(tx.conn())
-            .await
-            .map_err(crate::store::code::in_table("app_user"))?;
+    let row = account::active_user(tx.conn(), username).await?;
     let (user_id, role) = row
         .ok_or_else(|| Error::not_found("user.not_found", format!("no active user {username}")))?;
     let (secret, hash, prefix) = new_secret();
     let now = tx.now();
-    sqlx::query(
-        "INSERT INTO api_token (user_id, name, token_hash, prefix, created_at, created_by, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    account::insert_token(
+        tx,
+        account::NewToken {
+            user_id,
+            name,
+            token_hash: hash,
+            prefix: &prefix,
+            created_at: to_db(now),
+            created_by: &me.username,
+            expires_at: expires_in.map(|d| to_db(now + d)),
+        },
     )
-    .bind(user_id)
-    .bind(name.to_string())
-    .bind(hash)
-    .bind(prefix.clone())
-    .bind(to_db(now))
-    .bind(me.username.clone())
-    .bind(expires_in.map(|d| to_db(now + d)))
-    .execute(tx.conn())
     .await?;
     tx.audit(
         "token.issue",
@@ -316,13 +314,7 @@ pub async fn issue_token(
 /// Revokes a token by its prefix (an admin any token, a user their own).
 pub async fn revoke_token(tx: &mut Tx, prefix: &str) -> Result<(), Error> {
     let me = tx.actor().clone();
-    let row: Option<(i64, String)> = sqlx::query_as(
-        "SELECT t.id, u.username FROM api_token t JOIN app_user u ON u.id = t.user_id \
-         WHERE t.prefix = $1 AND t.revoked_at IS NULL",
-    )
-    .bind(prefix)
-    .fetch_optional(tx.conn())
-    .await?;
+    let row = account::unrevoked_token(tx, prefix).await?;
     let (id, owner) = row
         .filter(|(_, owner)| *owner == me.username || policy::allowed(me.role, Action::ManageUsers))
         .ok_or_else(|| {
@@ -331,11 +323,8 @@ pub async fn revoke_token(tx: &mut Tx, prefix: &str) -> Result<(), Error> {
                 format!("no active token {prefix} of yours"),
             )
         })?;
-    sqlx::query("UPDATE api_token SET revoked_at = $1 WHERE id = $2")
-        .bind(to_db(tx.now()))
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
+    let at = to_db(tx.now());
+    account::revoke_token(tx, id, at).await?;
     tx.audit(
         "token.revoke",
         "user",
@@ -369,90 +358,30 @@ pub async fn own_credentials(
     tz: chrono::FixedOffset,
 ) -> Result<Vec<CredentialView>, Error> {
     let current = current_secret.map(hash_secret);
-    #[allow(clippy::type_complexity)]
-    let rows: Vec<(String, String, String, i64, String, Option<i64>)> = sqlx::query_as(
-        "SELECT t.token_hash, t.prefix, t.name, t.created_at, t.created_by, t.expires_at          FROM api_token t JOIN app_user u ON u.id = t.user_id          WHERE u.username = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)          ORDER BY t.created_at DESC, t.id DESC LIMIT 1000",
-    )
-    .bind(actor.username.clone())
-    .bind(to_db(now))
-    .fetch_all(conn)
-    .await?;
+    let rows = account::live_tokens(conn, &actor.username, to_db(now)).await?;
     Ok(rows
         .into_iter()
-        .map(
-            |(hash, prefix, name, created, by, expires)| CredentialView {
-                current: current.as_deref() == Some(hash.as_str()),
-                prefix,
-                name,
-                created_at: crate::store::time::show(created, tz),
-                created_by: by,
-                expires_at: expires.map(|e| crate::store::time::show(e, tz)),
-            },
-        )
+        .map(|t| CredentialView {
+            current: current.as_deref() == Some(t.token_hash.as_str()),
+            prefix: t.prefix,
+            name: t.name,
+            created_at: crate::store::time::show(t.created_at, tz),
+            created_by: t.created_by,
+            expires_at: t.expires_at.map(|e| crate::store::time::show(e, tz)),
+        })
         .collect())
 }
 
 /// Ends the session (or revokes the token) a request was made with.
 pub async fn logout(tx: &mut Tx, secret: &str) -> Result<(), Error> {
     let me = tx.actor().username.clone();
-    let done = sqlx::query(
-        "UPDATE api_token SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
-    )
-    .bind(to_db(tx.now()))
-    .bind(hash_secret(secret))
-    .execute(tx.conn())
-    .await?;
-    if done.rows_affected() > 0 {
+    let at = to_db(tx.now());
+    let done = account::revoke_by_hash(tx, &hash_secret(secret), at).await?;
+    if done {
         tx.audit("auth.logout", "user", &me, None, None);
     }
     Ok(())
 }
-
-#[derive(sqlx::FromRow)]
-struct PrincipalRow {
-    username: String,
-    role: Role,
-    lab_id: Option<i64>,
-    lab_code: Option<String>,
-    site_id: Option<i64>,
-    site_code: Option<String>,
-    institution_id: Option<i64>,
-    institution_code: Option<String>,
-    region: Option<String>,
-}
-
-impl PrincipalRow {
-    fn actor(self) -> Actor {
-        let role = self.role;
-        let scope = match role.scope_kind() {
-            None => Scope::Everywhere,
-            Some("lab") => Scope::Lab {
-                id: self.lab_id.unwrap_or(-1),
-                code: self.lab_code.unwrap_or_default(),
-            },
-            Some("site") => Scope::Site {
-                id: self.site_id.unwrap_or(-1),
-                code: self.site_code.unwrap_or_default(),
-            },
-            Some("institution") => Scope::Institution {
-                id: self.institution_id.unwrap_or(-1),
-                code: self.institution_code.unwrap_or_default(),
-            },
-            Some(_) => Scope::Region(self.region.unwrap_or_else(|| "-".into())),
-        };
-        Actor {
-            username: self.username,
-            role,
-            scope,
-        }
-    }
-}
-
-const PRINCIPAL_SELECT: &str =
-    "SELECT u.username, u.role, u.lab_id, l.code AS lab_code, u.site_id, \
-     s.code AS site_code, u.institution_id, i.code AS institution_code, u.region FROM app_user u \
-     LEFT JOIN lab l ON l.id = u.lab_id LEFT JOIN site s ON s.id = u.site_id \
-     LEFT JOIN institution i ON i.id = u.institution_id";
 
 /// The actor a secret (API token or session) stands for, if it is valid now.
 pub async fn authenticate(
@@ -460,16 +389,7 @@ pub async fn authenticate(
     secret: &str,
     now: i64,
 ) -> Result<Option<Actor>, Error> {
-    let row: Option<PrincipalRow> = sqlx::query_as(&format!(
-        "{PRINCIPAL_SELECT} JOIN api_token t ON t.user_id = u.id WHERE t.token_hash = $1 \
-         AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2) AND u.disabled = 0"
-    ))
-    .bind(hash_secret(secret))
-    .bind(now)
-    .fetch_optional(conn)
-    .await
-    .map_err(crate::store::code::in_table("app_user"))?;
-    Ok(row.map(PrincipalRow::actor))
+    Ok(account::principal(conn, &hash_secret(secret), now).await?)
 }
 
 /// Logs a user in with their password and opens a session (a token that expires). Failed
@@ -484,18 +404,8 @@ pub async fn login(
     let now = tx.now();
     let since = to_db(now - Duration::minutes(LOCKOUT_MINUTES));
     let day = to_db(now - Duration::hours(24));
-    let (here, here_today, by_address): (i64, i64, i64) = sqlx::query_as(
-        "SELECT \
-           (SELECT COUNT(*) FROM login_failure WHERE username = $1 AND address = $2 AND at > $3), \
-           (SELECT COUNT(*) FROM login_failure WHERE username = $1 AND address = $2 AND at > $4), \
-           (SELECT COUNT(*) FROM login_failure WHERE address = $2 AND at > $3)",
-    )
-    .bind(username)
-    .bind(address)
-    .bind(since)
-    .bind(day)
-    .fetch_one(tx.conn())
-    .await?;
+    let (here, here_today, by_address) =
+        account::failures(tx, username, address, since, day).await?;
     let locked_for = if here_today >= MAX_FAILURES_PER_ACCOUNT_DAY {
         Some("24 hours")
     } else if here >= MAX_FAILURES_PER_ACCOUNT || by_address >= MAX_FAILURES_PER_ADDRESS {
@@ -510,19 +420,12 @@ pub async fn login(
             format!("too many failed logins from this address; try again in {wait}"),
         ));
     }
-    let row: Option<(Option<String>,)> =
-        sqlx::query_as("SELECT password_hash FROM app_user WHERE username = $1 AND disabled = 0")
-            .bind(username)
-            .fetch_optional(tx.conn())
-            .await?;
+    let row = account::password_hash(tx.conn(), username).await?;
     // An unknown user (or one without a password) costs the same hash as a known one, so the
     // answer's timing does not tell which user names exist.
-    let hash = match &row {
-        Some((Some(hash),)) => hash.as_str(),
-        _ => dummy_hash(),
-    };
+    let hash = row.as_deref().unwrap_or_else(|| dummy_hash());
     let verified = verify_password(password, hash);
-    let ok = verified && matches!(&row, Some((Some(_),)));
+    let ok = verified && row.is_some();
     if !ok {
         return Err(LoginFailed {
             username: username.to_string(),
@@ -560,12 +463,8 @@ impl From<LoginFailed> for Error {
 
 /// Records a failed login.
 pub async fn record_failure(tx: &mut Tx, username: &str, address: &str) -> Result<(), Error> {
-    sqlx::query("INSERT INTO login_failure (username, address, at) VALUES ($1, $2, $3)")
-        .bind(username)
-        .bind(address)
-        .bind(to_db(tx.now()))
-        .execute(tx.conn())
-        .await?;
+    let at = to_db(tx.now());
+    account::insert_failure(tx, username, address, at).await?;
     tx.audit(
         "auth.login_failed",
         "user",
@@ -578,10 +477,7 @@ pub async fn record_failure(tx: &mut Tx, username: &str, address: &str) -> Resul
 
 /// The users there are.
 pub async fn user_count(conn: &mut AnyConnection) -> Result<i64, Error> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM app_user")
-        .fetch_one(conn)
-        .await?;
-    Ok(n)
+    Ok(account::user_count(conn).await?)
 }
 
 /// The user behind an actor, as shown.

@@ -7,9 +7,12 @@
 //! load, lock, insert and update it. Vocabularies are bound and read as their codes
 //! ([`code`]); a stored code natlis does not know fails the read, naming table, column and value.
 
+pub mod account;
 pub mod attempt;
+pub mod audit_log;
 pub mod barcode_batch;
 pub mod code;
+pub mod delivery;
 pub mod dialect;
 pub mod entry_hash;
 pub mod idempotency;

@@ -90,6 +90,18 @@ pub async fn lock(tx: &mut Tx, plate: &str) -> Result<PlateRow, Error> {
     by_ref(tx.conn(), plate, &clause).await
 }
 
+/// The lab of a plate by its run number as written (no case folding).
+pub async fn lab_of_run(
+    conn: &mut AnyConnection,
+    run_no: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT lab_id FROM plate WHERE run_no = $1")
+        .bind(run_no.to_string())
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(|(l,)| l))
+}
+
 /// Plates, the newest first, by lab code, status and lab id (each `None`: any), at most `limit`.
 pub async fn list(
     conn: &mut AnyConnection,
