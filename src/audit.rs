@@ -156,27 +156,6 @@ async fn seal_in(tx: &mut Tx, margin: chrono::Duration) -> Result<Option<Sealed>
     }))
 }
 
-/// Seals every few seconds until the process ends.
-pub fn spawn_sealer(store: Store, every: std::time::Duration) {
-    let pause = std::time::Duration::from_millis(20);
-    crate::background::spawn_turns(store, every, pause, |store| async move {
-        match seal(&store, SEAL_MARGIN).await {
-            // A backlog: seal on.
-            Ok(Some(s)) => s.entries == MAX_SEAL,
-            Ok(None) => false,
-            Err(e) if e.code == "audit.seal_raced" => {
-                tracing::debug!("sealing raced a writer; will seal again");
-                false
-            }
-            Err(e) => {
-                let error = crate::domain::mask::redact_ids(&e.to_string());
-                tracing::warn!(error, "sealing the audit trail failed; will retry");
-                false
-            }
-        }
-    });
-}
-
 /// What `verify` found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[schema(as = AuditReport)]

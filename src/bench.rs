@@ -299,7 +299,7 @@ async fn run_backend(name: &str, location: Location, a: &AccessionArgs) -> anyho
     let token = setup(&store).await?;
     // As in `natlis serve`: the audit trail is sealed while the bench runs.
     if a.seal_every > 0 {
-        crate::audit::spawn_sealer(store.clone(), Duration::from_secs(a.seal_every));
+        crate::worker::sealer::spawn(store.clone(), Duration::from_secs(a.seal_every));
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

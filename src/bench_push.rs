@@ -222,7 +222,8 @@ async fn run_backend(name: &str, location: Location, a: &PushBenchArgs) -> anyho
     // Backlog: everything enqueued, then drained.
     enqueue(&store, sink, 0, a.messages).await?;
     let start = Instant::now();
-    let worker = crate::push::spawn_worker(store.clone(), crate::push::Config::default());
+    let worker =
+        crate::worker::push::spawn_worker(store.clone(), crate::worker::push::Config::default());
     all_delivered(&store, &count, a.messages).await?;
     let secs = start.elapsed().as_secs_f64();
     println!(

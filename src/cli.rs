@@ -535,17 +535,14 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         let summary = crate::demo::load(&store, a.tz).await?;
         tracing::info!("{summary}");
     }
-    crate::audit::spawn_sealer(
+    crate::worker::sealer::spawn(
         store.clone(),
         std::time::Duration::from_secs(a.seal_every.max(1)),
     );
-    crate::service::turnaround_report::spawn_folder(
+    crate::worker::rollup::spawn(store.clone(), std::time::Duration::from_secs(2));
+    crate::worker::push::spawn_worker(
         store.clone(),
-        std::time::Duration::from_secs(2),
-    );
-    crate::push::spawn_worker(
-        store.clone(),
-        crate::push::Config {
+        crate::worker::push::Config {
             every: std::time::Duration::from_millis(a.push_every_ms.max(10)),
             ..Default::default()
         },

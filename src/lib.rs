@@ -9,7 +9,6 @@ pub mod api;
 pub mod audit;
 pub mod audit_key;
 pub mod auth;
-pub mod background;
 pub mod bench;
 pub mod bench_import;
 pub mod bench_push;
@@ -22,13 +21,13 @@ pub mod import_cli;
 pub mod json;
 pub mod labels;
 pub mod metrics;
-pub mod push;
 pub mod serve;
 pub mod service;
 pub mod sink_client;
 pub mod store;
 pub mod synth;
 pub mod tls;
+pub mod worker;
 
 pub use api::{app, AppState};
 

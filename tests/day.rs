@@ -37,9 +37,9 @@ async fn a_small_day_ends_with_the_platform_holding_every_status(db: Db) {
         )
         .await;
     assert_eq!(r.status, 201, "{r:?}");
-    natlis::push::spawn_worker(
+    natlis::worker::push::spawn_worker(
         admin.store.clone(),
-        natlis::push::Config {
+        natlis::worker::push::Config {
             every: Duration::from_millis(50),
             ..Default::default()
         },

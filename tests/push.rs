@@ -82,9 +82,9 @@ async fn statuses_arrive_once_per_version_in_order_through_outages(db: Db) {
         )
         .await;
     assert_eq!(r.status, 201, "{r:?}");
-    natlis::push::spawn_worker(
+    natlis::worker::push::spawn_worker(
         app.store.clone(),
-        natlis::push::Config {
+        natlis::worker::push::Config {
             every: Duration::from_millis(20),
             timeout: Duration::from_millis(300),
             backoff: Duration::from_millis(30),
@@ -283,8 +283,8 @@ async fn statuses_arrive_once_per_version_in_order_through_outages(db: Db) {
     assert_eq!((r.status, r.code()), (422, "invalid.limit"), "{r:?}");
 }
 
-fn fast() -> natlis::push::Config {
-    natlis::push::Config {
+fn fast() -> natlis::worker::push::Config {
+    natlis::worker::push::Config {
         every: Duration::from_millis(10),
         timeout: Duration::from_millis(500),
         backoff: Duration::from_millis(20),
@@ -311,9 +311,9 @@ async fn two_workers_never_send_one_message_twice_and_a_killed_one_is_taken_over
         .await;
     assert_eq!(r.status, 201, "{r:?}");
     // A worker that will be killed mid-batch: its request hangs; its lease runs out.
-    let doomed = natlis::push::spawn_worker(
+    let doomed = natlis::worker::push::spawn_worker(
         app.store.clone(),
-        natlis::push::Config {
+        natlis::worker::push::Config {
             timeout: Duration::from_secs(60),
             // One request under way: the hung one (a second, answered but not yet settled when
             // the worker is killed, would rightly be sent again).
@@ -330,8 +330,8 @@ async fn two_workers_never_send_one_message_twice_and_a_killed_one_is_taken_over
     assert!(!messages(&app, "sending").await.is_empty());
     // Two workers take over — on PostgreSQL, two nodes on one database.
     let other = app.another_node().await;
-    natlis::push::spawn_worker(app.store.clone(), fast());
-    natlis::push::spawn_worker(other.store.clone(), fast());
+    natlis::worker::push::spawn_worker(app.store.clone(), fast());
+    natlis::worker::push::spawn_worker(other.store.clone(), fast());
     app.swabbed_singly(1..=20).await;
     wait_until("all 40 delivered", || async {
         messages(&app, "delivered").await.len() == 40
@@ -378,9 +378,9 @@ async fn a_slow_answer_holds_one_request_not_the_queue(db: Db) {
         .await
         .unwrap();
     got.lock().unwrap().slow_key = Some((slow.clone(), Duration::from_secs(2)));
-    natlis::push::spawn_worker(
+    natlis::worker::push::spawn_worker(
         app.store.clone(),
-        natlis::push::Config {
+        natlis::worker::push::Config {
             timeout: Duration::from_secs(5),
             ..fast()
         },
@@ -429,9 +429,9 @@ async fn after_an_outage_the_queue_drains_with_its_attempts_unspent(db: Db) {
         )
         .await;
     assert_eq!(r.status, 201, "{r:?}");
-    natlis::push::spawn_worker(
+    natlis::worker::push::spawn_worker(
         app.store.clone(),
-        natlis::push::Config {
+        natlis::worker::push::Config {
             breaker: natlis::domain::breaker::Policy {
                 failures: 3,
                 first_probe: Duration::from_millis(50),

@@ -92,7 +92,7 @@ async fn a_night_of_review_from_pools_to_final_statuses(db: Db) {
         )
         .await;
     assert_eq!(r.status, 201, "{r:?}");
-    natlis::push::spawn_worker(a.store.clone(), natlis::push::Config::default());
+    natlis::worker::push::spawn_worker(a.store.clone(), natlis::worker::push::Config::default());
     // A visitor with a passport, tested singly.
     let r = a
         .post(

@@ -179,9 +179,9 @@ async fn pushes_over_mutual_tls_and_refuses_the_wrong_certificate(db: Db) {
             "the key is never shown"
         );
     }
-    natlis::push::spawn_worker(
+    natlis::worker::push::spawn_worker(
         app.store.clone(),
-        natlis::push::Config {
+        natlis::worker::push::Config {
             every: Duration::from_millis(20),
             timeout: Duration::from_secs(2),
             backoff: Duration::from_millis(20),

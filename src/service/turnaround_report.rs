@@ -59,20 +59,6 @@ async fn fold_in(tx: &mut Tx, max: i64) -> Result<usize, Error> {
     Ok(rows.len())
 }
 
-/// Folds every few seconds until the process ends (in batches while there is a backlog).
-pub fn spawn_folder(store: Store, every: std::time::Duration) {
-    let pause = std::time::Duration::from_millis(10);
-    crate::background::spawn_turns(store, every, pause, |store| async move {
-        match fold(&store, FOLD_BATCH).await {
-            Ok(n) => n as i64 == FOLD_BATCH,
-            Err(e) => {
-                tracing::warn!(error = %e, "turnaround rollup: a turn failed; will retry");
-                false
-            }
-        }
-    });
-}
-
 /// Tubes per turn of the folder.
 pub const FOLD_BATCH: i64 = 5000;
 

@@ -1,6 +1,13 @@
-//! Background work done in turns (sealing the audit trail, folding the turnaround rollup):
-//! a turn every period, and while a turn says a backlog is left, the next one after a short
-//! pause that leaves the writer to others — until the store closes.
+//! Background workers, one per job, each running on every node until the store closes: the
+//! push worker ([`push`]: delivers status messages to the health-code sinks), the audit sealer
+//! ([`sealer`]) and the turnaround rollup's folder ([`rollup`]). The last two work in turns: a
+//! turn every period, and while a turn says a backlog is left, the next one after a short
+//! pause that leaves the writer to others.
+
+pub mod push;
+pub mod rollup;
+pub mod sealer;
+mod sink;
 
 use crate::store::Store;
 use std::future::Future;
@@ -8,7 +15,7 @@ use std::time::Duration;
 
 /// Spawns `turn` every `period`; a turn returns `true` when work is left (its errors are its
 /// own to log).
-pub fn spawn_turns<F, Fut>(store: Store, period: Duration, pause: Duration, turn: F)
+pub(crate) fn spawn_turns<F, Fut>(store: Store, period: Duration, pause: Duration, turn: F)
 where
     F: Fn(Store) -> Fut + Send + 'static,
     Fut: Future<Output = bool> + Send,
