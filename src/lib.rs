@@ -1,23 +1,17 @@
 //! natlis — a laboratory information system for SARS-CoV-2 nucleic-acid testing labs.
 //!
-//! Layers: [`api`] (HTTP) and the CLI call [`service`] functions, one transaction each; services
-//! ask [`domain`] (pure rules, no I/O) what happens and write through [`store`] (SQLite or
-//! PostgreSQL, each query written once).
+//! Layers: [`api`] (HTTP) and the `natlis` binary's commands call [`service`] functions, one
+//! transaction each; services ask [`domain`] (pure rules, no I/O) what happens and read and
+//! write through [`store`] (SQLite or PostgreSQL, each query written once). The background
+//! [`worker`]s (push, audit sealer, turnaround rollup) run beside them on every node.
 
 pub mod actor;
 pub mod api;
 pub mod audit;
 pub mod audit_key;
 pub mod auth;
-pub mod bench;
-pub mod bench_import;
-pub mod bench_push;
-pub mod bench_turnaround;
-pub mod cli;
-pub mod demo;
 pub mod domain;
 pub mod error;
-pub mod import_cli;
 pub mod json;
 pub mod labels;
 pub mod metrics;
@@ -25,6 +19,8 @@ pub mod serve;
 pub mod service;
 pub mod sink_client;
 pub mod store;
+/// Synthetic instrument exports, for the demo dataset, the benchmarks and the tests.
+#[cfg(feature = "tools")]
 pub mod synth;
 pub mod tls;
 pub mod worker;

@@ -1,6 +1,10 @@
-//! The `natlis` binary: see `natlis --help`.
+//! The `natlis` binary: see `natlis --help`. Its commands (serving, the demo dataset, imports
+//! from the command line, audit checks, the benchmarks) are in [`cli`]; the product is the
+//! library.
+
+mod cli;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    natlis::cli::main().await
+    cli::main().await
 }

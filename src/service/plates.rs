@@ -136,6 +136,16 @@ pub(crate) async fn visible(
     Ok(p)
 }
 
+/// The layout of a plate the actor may see (what each well holds).
+pub async fn layout_of(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    plate: &str,
+) -> Result<Layout, Error> {
+    let row = visible(&mut *conn, actor, plate).await?;
+    layout(conn, &row).await
+}
+
 /// Loads a plate for a change, locking its row (PostgreSQL) for the rest of the transaction.
 pub(crate) async fn lock(tx: &mut Tx, plate: &str, action: Action) -> Result<PlateRow, Error> {
     let row = store::lock(tx, plate).await?;

@@ -1,10 +1,16 @@
 //! The command line: `natlis serve | migrate | demo | openapi | inspect | import | audit | user | bench`.
 
-use crate::api::AppState;
-use crate::store::{Location, SqliteSync, Store};
+#[cfg(feature = "tools")]
+mod bench;
+#[cfg(feature = "tools")]
+mod demo;
+mod import;
+
 use anyhow::Context;
 use chrono::FixedOffset;
 use clap::{Args, Parser, Subcommand};
+use natlis::api::AppState;
+use natlis::store::{Location, SqliteSync, Store};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +33,7 @@ enum Command {
     /// Apply database migrations and exit.
     Migrate(DbArgs),
     /// Load the demo dataset (labs, sites, a few thousand people, tubes in every state).
+    #[cfg(feature = "tools")]
     Demo(DemoArgs),
     /// Print the OpenAPI document.
     Openapi,
@@ -41,7 +48,7 @@ enum Command {
         profiles: Vec<PathBuf>,
     },
     /// Import instrument result files onto a plate (or a batch of plates), with a progress bar.
-    Import(crate::import_cli::ImportArgs),
+    Import(import::ImportArgs),
     /// The audit trail: seal it now, or verify it.
     Audit {
         #[command(subcommand)]
@@ -53,6 +60,7 @@ enum Command {
         which: UserCommand,
     },
     /// Benchmarks that print figures.
+    #[cfg(feature = "tools")]
     Bench {
         #[command(subcommand)]
         which: BenchCommand,
@@ -110,18 +118,19 @@ struct UserAddArgs {
     db: DbArgs,
 }
 
+#[cfg(feature = "tools")]
 #[derive(Subcommand)]
 enum BenchCommand {
     /// Accession through the real HTTP API: scans/s and latency, next to the raw insert rate.
-    Accession(crate::bench::AccessionArgs),
+    Accession(bench::AccessionArgs),
     /// Instrument result imports: ms per plate and rows/s for 96- and 384-well plates, next to
     /// the bare csv read of the same bytes.
-    Import(crate::bench_import::ImportBenchArgs),
+    Import(bench::import::ImportBenchArgs),
     /// Pushing to the health-code platform: results delivered per second to a local FHIR
     /// receiver, and change → acknowledged latency at an offered rate.
-    Push(crate::bench_push::PushBenchArgs),
+    Push(bench::push::PushBenchArgs),
     /// Turnaround: the report over millions of tubes, the at-risk list, the rollup's folder.
-    Turnaround(crate::bench_turnaround::TurnaroundBenchArgs),
+    Turnaround(bench::turnaround::TurnaroundBenchArgs),
 }
 
 /// Where the data lives.
@@ -184,7 +193,7 @@ impl DbArgs {
         let store = Store::connect(&self.location(), self.sqlite_sync).await?;
         store.migrate().await?;
         let path = self.audit_key_path();
-        let (key, created) = crate::audit_key::AuditKey::load_or_create(&path)?;
+        let (key, created) = natlis::audit_key::AuditKey::load_or_create(&path)?;
         if created {
             // A node without the key file of a keyed database must not key on with its own.
             let signed: Option<(Option<String>,)> = sqlx::query_as(
@@ -201,7 +210,7 @@ impl DbArgs {
                 );
             }
             // A trail from before the key: sealed and verified, then signed as such.
-            match crate::audit::adopt(&store, &key).await {
+            match natlis::audit::adopt(&store, &key).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(
                     seals = n,
@@ -212,7 +221,7 @@ impl DbArgs {
             tracing::info!(key = %path.display(), id = %key.id, "audit key created: keep a copy apart from the database's backups");
         }
         store.set_audit_key(key)?;
-        crate::service::kits::install_shipped(&store)
+        natlis::service::kits::install_shipped(&store)
             .await
             .map_err(|e| anyhow::anyhow!("installing the shipped kits: {e}"))?;
         Ok(store)
@@ -264,6 +273,7 @@ struct ServeArgs {
     body_total_timeout: u64,
 }
 
+#[cfg(feature = "tools")]
 #[derive(Args)]
 struct DemoArgs {
     #[command(flatten)]
@@ -307,17 +317,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied ({})", store.backend().name());
             Ok(())
         }
+        #[cfg(feature = "tools")]
         Command::Demo(a) => {
             let store = a.db.open().await?;
             bootstrap(&store, true, a.db.credentials_dir()).await?;
-            let summary = crate::demo::load(&store, a.tz).await?;
+            let summary = demo::load(&store, a.tz).await?;
             println!("{summary}");
             Ok(())
         }
         Command::Inspect { file, profiles } => inspect(&file, &profiles),
-        Command::Import(a) => crate::import_cli::run(a).await,
+        Command::Import(a) => import::run(a).await,
         Command::Openapi => {
-            println!("{}", crate::api::openapi_json());
+            println!("{}", natlis::api::openapi_json());
             Ok(())
         }
         Command::User {
@@ -327,7 +338,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             AuditCommand::Seal(db) => {
                 let store = db.open().await?;
                 let mut total = 0;
-                while let Some(s) = crate::audit::seal(&store, chrono::Duration::zero())
+                while let Some(s) = natlis::audit::seal(&store, chrono::Duration::zero())
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?
                 {
@@ -350,7 +361,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         let (seal, hash) = e
                             .split_once(':')
                             .context("--expect takes SEAL:HASH, e.g. 42:9f86d0…")?;
-                        Ok::<_, anyhow::Error>(crate::audit_key::Anchor {
+                        Ok::<_, anyhow::Error>(natlis::audit_key::Anchor {
                             seal: seal
                                 .trim()
                                 .parse()
@@ -361,7 +372,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .transpose()?;
                 let store = a.db.open().await?;
                 let mut conn = store.reader().acquire().await?;
-                let r = crate::audit::verify(&mut conn, store.audit_key(), expect.as_ref())
+                let r = natlis::audit::verify(&mut conn, store.audit_key(), expect.as_ref())
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
                 match &r.problem {
@@ -387,11 +398,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         },
+        #[cfg(feature = "tools")]
         Command::Bench { which } => match which {
-            BenchCommand::Accession(a) => crate::bench::accession(a).await,
-            BenchCommand::Import(a) => crate::bench_import::run(a).await,
-            BenchCommand::Push(a) => crate::bench_push::run(a).await,
-            BenchCommand::Turnaround(a) => crate::bench_turnaround::run(a).await,
+            BenchCommand::Accession(a) => bench::accession(a).await,
+            BenchCommand::Import(a) => bench::import::run(a).await,
+            BenchCommand::Push(a) => bench::push::run(a).await,
+            BenchCommand::Turnaround(a) => bench::turnaround::run(a).await,
         },
     }
 }
@@ -432,8 +444,8 @@ fn inspect(file: &std::path::Path, profiles: &[PathBuf]) -> anyhow::Result<()> {
 }
 
 async fn user_add(a: UserAddArgs) -> anyhow::Result<()> {
-    use crate::auth::{self, NewUser};
-    use crate::domain::policy::Role;
+    use natlis::auth::{self, NewUser};
+    use natlis::domain::policy::Role;
     let role = Role::parse(a.role.trim()).ok_or_else(|| {
         anyhow::anyhow!(
             "unknown role {:?}: one of {}",
@@ -457,8 +469,8 @@ async fn user_add(a: UserAddArgs) -> anyhow::Result<()> {
     };
     let token = store
         .execute(
-            &crate::actor::Actor::system(),
-            crate::store::change(move |tx| {
+            &natlis::actor::Actor::system(),
+            natlis::store::change(move |tx| {
                 let req = req.clone();
                 Box::pin(async move {
                     let user = auth::add_user(tx, req).await?;
@@ -479,8 +491,8 @@ async fn user_add(a: UserAddArgs) -> anyhow::Result<()> {
 /// and only that file's path is printed.
 async fn bootstrap(store: &Store, demo: bool, dir: &std::path::Path) -> anyhow::Result<()> {
     use std::io::IsTerminal;
-    let default = demo.then_some(crate::demo::PASSWORD);
-    let Some((password, token)) = crate::auth::bootstrap_admin(store, default)
+    let default = if demo { Some(demo_password()?) } else { None };
+    let Some((password, token)) = natlis::auth::bootstrap_admin(store, default)
         .await
         .map_err(|e| anyhow::anyhow!("creating the first administrator: {}", e.message))?
     else {
@@ -527,36 +539,55 @@ fn write_owner_only(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     options.open(path)?.write_all(text.as_bytes())
 }
 
+/// The demo users' password (built with the `tools` feature only).
+fn demo_password() -> anyhow::Result<&'static str> {
+    #[cfg(feature = "tools")]
+    return Ok(demo::PASSWORD);
+    #[cfg(not(feature = "tools"))]
+    anyhow::bail!("this natlis was built without the demo dataset (cargo feature `tools`)")
+}
+
+/// Loads the demo dataset (built with the `tools` feature only).
+async fn load_demo(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
+    #[cfg(feature = "tools")]
+    return demo::load(store, tz).await;
+    #[cfg(not(feature = "tools"))]
+    {
+        let _ = (store, tz);
+        anyhow::bail!("this natlis was built without the demo dataset (cargo feature `tools`)")
+    }
+}
+
 async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let store = a.db.open().await?;
     tracing::info!(backend = store.backend().name(), location = ?a.db.location(), "database ready");
     bootstrap(&store, a.demo, a.db.credentials_dir()).await?;
     if a.demo {
-        let summary = crate::demo::load(&store, a.tz).await?;
+        let summary = load_demo(&store, a.tz).await?;
         tracing::info!("{summary}");
     }
-    crate::worker::sealer::spawn(
+    natlis::worker::sealer::spawn(
         store.clone(),
         std::time::Duration::from_secs(a.seal_every.max(1)),
     );
-    crate::worker::rollup::spawn(store.clone(), std::time::Duration::from_secs(2));
-    crate::worker::push::spawn_worker(
+    natlis::worker::rollup::spawn(store.clone(), std::time::Duration::from_secs(2));
+    natlis::worker::push::spawn_worker(
         store.clone(),
-        crate::worker::push::Config {
+        natlis::worker::push::Config {
             every: std::time::Duration::from_millis(a.push_every_ms.max(10)),
             ..Default::default()
         },
     );
     // Read the TLS files before anything listens: a wrong file stops the start, named.
     let tls = match (&a.tls_cert, &a.tls_key) {
-        (Some(cert), Some(key)) => Some(crate::tls::server_config_from_files(cert, key)?),
+        (Some(cert), Some(key)) => Some(natlis::tls::server_config_from_files(cert, key)?),
         _ => None,
     };
     let listener = tokio::net::TcpListener::bind(a.addr).await?;
     let state = AppState::new(store.clone(), a.tz)
         .with_metrics_token(a.metrics_token.clone())
         .with_secure_cookies(a.secure_cookies || a.tls_cert.is_some())
-        .with_limits(crate::serve::Limits {
+        .with_limits(natlis::serve::Limits {
             head: std::time::Duration::from_secs(a.head_timeout.max(1)),
             body_idle: std::time::Duration::from_secs(a.body_idle_timeout.max(1)),
             body_total: std::time::Duration::from_secs(a.body_total_timeout.max(1)),
@@ -564,12 +595,12 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     match tls {
         Some(config) => {
             tracing::info!("natlis listening on https://{}", listener.local_addr()?);
-            let listener = crate::tls::TlsListener::new(listener, config)?;
-            crate::launch(state, listener, shutdown_signal()).await?;
+            let listener = natlis::tls::TlsListener::new(listener, config)?;
+            natlis::launch(state, listener, shutdown_signal()).await?;
         }
         None => {
             tracing::info!("natlis listening on http://{}", listener.local_addr()?);
-            crate::launch(state, listener, shutdown_signal()).await?;
+            natlis::launch(state, listener, shutdown_signal()).await?;
         }
     }
     store.close().await;

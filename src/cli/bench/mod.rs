@@ -7,10 +7,14 @@
 //! both again at a fixed offered rate (open loop, latency counted from the scheduled send time,
 //! so queueing is not hidden).
 
-use crate::api::AppState;
-use crate::domain::id_number::check_character;
-use crate::store::{Location, SqliteSync, Store};
+pub mod import;
+pub mod push;
+pub mod turnaround;
+
 use hdrhistogram::Histogram;
+use natlis::api::AppState;
+use natlis::domain::id_number::check_character;
+use natlis::store::{Location, SqliteSync, Store};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -241,12 +245,12 @@ async fn raw_inserts(store: &Store, clients: usize, secs: u64) -> Figures {
 
 /// The bench's lab and site, and a collector of that site; returns the collector's token.
 pub(crate) async fn setup(store: &Store) -> anyhow::Result<String> {
-    let admin = crate::actor::Actor::new("bench");
+    let admin = natlis::actor::Actor::new("bench");
     let mut tx = store.begin(&admin).await?;
     let today = chrono::Utc::now().date_naive();
-    crate::service::registry::create_lab(
+    natlis::service::registry::create_lab(
         &mut tx,
-        crate::service::registry::LabInput {
+        natlis::service::registry::LabInput {
             code: "BENCH-LAB".into(),
             name: "bench".into(),
             licence_no: "X".into(),
@@ -262,9 +266,9 @@ pub(crate) async fn setup(store: &Store) -> anyhow::Result<String> {
         today,
     )
     .await?;
-    crate::service::registry::create_site(
+    natlis::service::registry::create_site(
         &mut tx,
-        crate::service::registry::SiteInput {
+        natlis::service::registry::SiteInput {
             code: "BENCH".into(),
             name: "bench".into(),
             address: "-".into(),
@@ -275,11 +279,11 @@ pub(crate) async fn setup(store: &Store) -> anyhow::Result<String> {
         },
     )
     .await?;
-    crate::auth::add_user(
+    natlis::auth::add_user(
         &mut tx,
-        crate::auth::NewUser {
+        natlis::auth::NewUser {
             username: "bench-collector".into(),
-            role: crate::domain::policy::Role::Collector,
+            role: natlis::domain::policy::Role::Collector,
             lab: None,
             site: Some("BENCH".into()),
             institution: None,
@@ -288,7 +292,7 @@ pub(crate) async fn setup(store: &Store) -> anyhow::Result<String> {
         },
     )
     .await?;
-    let token = crate::auth::issue_token(&mut tx, "bench-collector", "bench", None).await?;
+    let token = natlis::auth::issue_token(&mut tx, "bench-collector", "bench", None).await?;
     tx.commit().await?;
     Ok(token.token)
 }
@@ -299,7 +303,7 @@ async fn run_backend(name: &str, location: Location, a: &AccessionArgs) -> anyho
     let token = setup(&store).await?;
     // As in `natlis serve`: the audit trail is sealed while the bench runs.
     if a.seal_every > 0 {
-        crate::worker::sealer::spawn(store.clone(), Duration::from_secs(a.seal_every));
+        natlis::worker::sealer::spawn(store.clone(), Duration::from_secs(a.seal_every));
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -308,7 +312,7 @@ async fn run_backend(name: &str, location: Location, a: &AccessionArgs) -> anyho
         chrono::FixedOffset::east_opt(8 * 3600).expect("offset"),
     );
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crate::launch(state, listener, async {
+    let server = tokio::spawn(natlis::launch(state, listener, async {
         let _ = stop_rx.await;
     }));
     let target = Arc::new(Target {
@@ -370,7 +374,7 @@ async fn run_backend(name: &str, location: Location, a: &AccessionArgs) -> anyho
     // The saturation phases leave a backlog of unsealed audit entries far beyond what a steady
     // 1,000 scans/s produces: let the sealer catch up before measuring steady-state latency.
     if a.seal_every > 0 {
-        while crate::audit::seal(&store, chrono::Duration::zero())
+        while natlis::audit::seal(&store, chrono::Duration::zero())
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?
             .is_some()
@@ -428,7 +432,7 @@ fn row(backend: &str, phase: &str, f: &Figures, raw: Option<f64>) {
 }
 
 pub async fn accession(a: AccessionArgs) -> anyhow::Result<()> {
-    crate::metrics::install();
+    natlis::metrics::install();
     println!(
         "natlis bench accession: {} cores, {} s per phase, {} clients, SQLite sync={:?}, audit sealed every {} s",
         std::thread::available_parallelism()

@@ -4,8 +4,8 @@
 //! fast the backlog drains, and that nothing is lost or sent twice. The receiver runs in the
 //! same process and counts what it gets, by key.
 
-use crate::domain::push::{PersonData, ResultData, StatusMessage};
-use crate::store::{Location, SqliteSync, Store};
+use natlis::domain::push::{PersonData, ResultData, StatusMessage};
+use natlis::store::{Location, SqliteSync, Store};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -223,7 +223,7 @@ async fn run_backend(name: &str, location: Location, a: &PushBenchArgs) -> anyho
     enqueue(&store, sink, 0, a.messages).await?;
     let start = Instant::now();
     let worker =
-        crate::worker::push::spawn_worker(store.clone(), crate::worker::push::Config::default());
+        natlis::worker::push::spawn_worker(store.clone(), natlis::worker::push::Config::default());
     all_delivered(&store, &count, a.messages).await?;
     let secs = start.elapsed().as_secs_f64();
     println!(
@@ -429,7 +429,7 @@ async fn outage(
 }
 
 pub async fn run(a: PushBenchArgs) -> anyhow::Result<()> {
-    crate::metrics::install();
+    natlis::metrics::install();
     println!(
         "natlis bench push: {} cores, {} messages, {} per request, SQLite sync={:?}",
         std::thread::available_parallelism()
@@ -442,13 +442,13 @@ pub async fn run(a: PushBenchArgs) -> anyhow::Result<()> {
     let a = &a;
     match (&a.postgres_url, a.postgres_only) {
         (Some(url), true) => {
-            crate::bench::with_fresh_pg_database(url, |db_url| {
+            crate::cli::bench::with_fresh_pg_database(url, |db_url| {
                 run_backend("postgres", Location::Url(db_url), a)
             })
             .await
         }
         _ => {
-            crate::bench::on_each_database(a.postgres_url.as_deref(), |name, location| {
+            crate::cli::bench::on_each_database(a.postgres_url.as_deref(), |name, location| {
                 run_backend(name, location, a)
             })
             .await

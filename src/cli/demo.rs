@@ -5,19 +5,19 @@
 //! and rejected with their people listed for re-sampling. Everything goes through the same
 //! service functions the API uses, so it is validated and audited like real work.
 
-use crate::actor::Actor;
-use crate::auth::{self, NewUser};
-use crate::domain::id_number::{check_character, DocumentType};
-use crate::domain::policy::Role;
-use crate::domain::reception::RejectionReason;
-use crate::domain::vocab::{Category, Payer, SampleType, TubeKind};
-use crate::service::accession::{self, CloseTube, Description, OpenTube};
-use crate::service::labels::{self, IssueBatch};
-use crate::service::persons::{self, PersonInput, PersonScan};
-use crate::service::reception::{self, ReceiveTube, RejectTube};
-use crate::service::registry::{self, Institution, LabInput, SiteInput};
-use crate::store::Store;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
+use natlis::actor::Actor;
+use natlis::auth::{self, NewUser};
+use natlis::domain::id_number::{check_character, DocumentType};
+use natlis::domain::policy::Role;
+use natlis::domain::reception::RejectionReason;
+use natlis::domain::vocab::{Category, Payer, SampleType, TubeKind};
+use natlis::service::accession::{self, CloseTube, Description, OpenTube};
+use natlis::service::labels::{self, IssueBatch};
+use natlis::service::persons::{self, PersonInput, PersonScan};
+use natlis::service::reception::{self, ReceiveTube, RejectTube};
+use natlis::service::registry::{self, Institution, LabInput, SiteInput};
+use natlis::store::Store;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -571,11 +571,11 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
 /// invalid well), a plate whose negative control was contaminated (the run is invalid), and a
 /// plate still being loaded.
 async fn plates(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
-    use crate::domain::kit::Kit;
-    use crate::service::{imports, plates};
-    use crate::synth::{plate_export, Shape};
+    use natlis::domain::kit::Kit;
+    use natlis::service::{imports, plates};
+    use natlis::synth::{plate_export, Shape};
     let tech = Actor::new("tech-hd");
-    let fail = |e: crate::error::Error| anyhow::anyhow!("demo plates: {e}");
+    let fail = |e: natlis::error::Error| anyhow::anyhow!("demo plates: {e}");
     let mut made = vec![];
     let mut clean = None;
     for (kit_code, size, dirty) in [
@@ -605,10 +605,9 @@ async fn plates(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
         }
         let layout = {
             let mut conn = store.reader().acquire().await?;
-            let row = plates::visible(&mut conn, &tech, &plate.run_no)
+            plates::layout_of(&mut conn, &tech, &plate.run_no)
                 .await
-                .map_err(fail)?;
-            plates::layout(&mut conn, &row).await.map_err(fail)?
+                .map_err(fail)?
         };
         let kit = Kit::shipped()
             .into_iter()
@@ -622,7 +621,7 @@ async fn plates(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
             .position(|w| {
                 w.tube
                     .as_ref()
-                    .is_some_and(|t| t.kind == crate::domain::vocab::TubeKind::Pool)
+                    .is_some_and(|t| t.kind == natlis::domain::vocab::TubeKind::Pool)
             });
         let bytes = plate_export(&kit, &layout, dirty, |i| match i {
             _ if Some(i) == pool_at => Shape::Positive(30.8),
@@ -654,8 +653,8 @@ async fn plates(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
     // single-target and invalid wells, and the whole contaminated plate, wait in the queue.
     let mut released = 0;
     if let Some(first) = &clean {
-        use crate::domain::review::Decision;
-        use crate::service::review;
+        use natlis::domain::review::Decision;
+        use natlis::service::review;
         let reviewer = Actor::new("reviewer-hd");
         let mut tx = store.begin(&reviewer).await?;
         released += review::release_negatives(&mut tx, first, tz)

@@ -2,12 +2,12 @@
 //! bar. Straight into the database (an operator on the lab's server), or through a running
 //! natlis over HTTP with a token (an instrument PC): the same checks either way.
 
-use crate::actor::Actor;
-use crate::service::imports::{self, ImportView, Upload};
-use crate::service::plates;
 use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use natlis::actor::Actor;
+use natlis::service::imports::{self, ImportView, Upload};
+use natlis::service::plates;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -208,26 +208,26 @@ pub async fn run(a: ImportArgs) -> anyhow::Result<()> {
 
 /// One import straight into the database, through the same service as the API.
 pub async fn local(
-    store: &crate::store::Store,
+    store: &natlis::store::Store,
     actor: &Actor,
     plate: &str,
     uploads: Vec<Upload>,
     override_reason: Option<String>,
     tz: chrono::FixedOffset,
-) -> Result<ImportView, crate::error::Error> {
+) -> Result<ImportView, natlis::error::Error> {
     let size = {
         let mut conn = store.reader().acquire().await?;
-        plates::visible(&mut conn, actor, plate).await?.size()
+        plates::layout_of(&mut conn, actor, plate).await?.size
     };
     let read = tokio::task::spawn_blocking(move || imports::read_files(uploads, Some(size), &[]))
         .await
-        .map_err(|e| crate::error::Error::internal(anyhow::anyhow!(e)))??;
+        .map_err(|e| natlis::error::Error::internal(anyhow::anyhow!(e)))??;
     let read = std::sync::Arc::new(read);
     let plate = plate.to_string();
     store
         .execute(
             actor,
-            crate::store::change(move |tx| {
+            natlis::store::change(move |tx| {
                 let (plate, read, reason) = (plate.clone(), read.clone(), override_reason.clone());
                 Box::pin(async move { imports::import(tx, &plate, read, reason, tz).await })
             }),
@@ -267,7 +267,7 @@ async fn upload(
     let status = resp.status();
     let body = resp.text().await?;
     if !status.is_success() {
-        let message = serde_json::from_str::<crate::error::ErrorBody>(&body)
+        let message = serde_json::from_str::<natlis::error::ErrorBody>(&body)
             .map(|e| format!("{} ({})", e.error.message, e.error.code))
             .unwrap_or(body);
         bail!("{status}: {message}");

@@ -6,14 +6,14 @@
 //! Setup (not timed): a lab, its received tubes, plates with every free well loaded, and one
 //! synthetic CFX export per plate whose sample names are the tubes' barcodes.
 
-use crate::actor::Actor;
-use crate::domain::kit::Kit;
-use crate::domain::plate::{Layout, WellContent};
-use crate::service::{imports, plates, review};
-use crate::store::{Location, SqliteSync, Store};
-use crate::synth::{plate_export, Shape};
 use hdrhistogram::Histogram;
 use instrument_adapters::{PlateSize, Well};
+use natlis::actor::Actor;
+use natlis::domain::kit::Kit;
+use natlis::domain::plate::{Layout, WellContent};
+use natlis::service::{imports, plates, review};
+use natlis::store::{Location, SqliteSync, Store};
+use natlis::synth::{plate_export, Shape};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -100,7 +100,7 @@ async fn plate(store: &Store, size: PlateSize, tubes: &[(i64, String)]) -> anyho
     let view = store
         .execute(
             &admin,
-            crate::store::change(move |tx| {
+            natlis::store::change(move |tx| {
                 let req = req.clone();
                 Box::pin(async move { plates::create(tx, req, tz).await })
             }),
@@ -288,7 +288,7 @@ async fn run_size(
         let view = store
             .execute(
                 &admin,
-                crate::store::change(move |tx| {
+                natlis::store::change(move |tx| {
                     let (run_no, read) = (run_no.clone(), read.clone());
                     Box::pin(async move { imports::import(tx, &run_no, read, None, tz).await })
                 }),
@@ -320,7 +320,7 @@ async fn run_size(
         let bulk = store
             .execute(
                 &reviewer,
-                crate::store::change(move |tx| {
+                natlis::store::change(move |tx| {
                     let run_no = run_no.clone();
                     Box::pin(async move { review::release_negatives(tx, &run_no, tz).await })
                 }),
@@ -338,10 +338,10 @@ async fn run_size(
 async fn run_backend(name: &str, location: Location, a: &ImportBenchArgs) -> anyhow::Result<()> {
     let store = Store::connect(&location, a.sqlite_sync).await?;
     store.migrate().await?;
-    crate::service::kits::install_shipped(&store)
+    natlis::service::kits::install_shipped(&store)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    crate::bench::setup(&store).await?;
+    crate::cli::bench::setup(&store).await?;
     // A health-code sink for every region, so a release writes its outbox messages (nothing
     // delivers them here).
     sqlx::query(
@@ -357,7 +357,7 @@ async fn run_backend(name: &str, location: Location, a: &ImportBenchArgs) -> any
 }
 
 pub async fn run(a: ImportBenchArgs) -> anyhow::Result<()> {
-    crate::metrics::install();
+    natlis::metrics::install();
     println!(
         "natlis bench import: {} cores, four channels (FAM, VIC, ROX, CY5), kit {KIT}, SQLite sync={:?}",
         std::thread::available_parallelism()
@@ -370,7 +370,7 @@ pub async fn run(a: ImportBenchArgs) -> anyhow::Result<()> {
         "database", "wells", "phase", "plates", "ms/plate", "p50 ms", "p99 ms", "rows/s", "total s"
     );
     let a = &a;
-    crate::bench::on_each_database(a.postgres_url.as_deref(), |name, location| {
+    crate::cli::bench::on_each_database(a.postgres_url.as_deref(), |name, location| {
         run_backend(name, location, a)
     })
     .await

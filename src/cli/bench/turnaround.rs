@@ -8,11 +8,11 @@
 //! ([`contribution`]); the report's total is checked against the formula's count. The folder
 //! itself is timed on tubes left for it to count.
 
-use crate::actor::Actor;
-use crate::domain::turnaround::{contribution, hour_of, Counts, Outcome, Timeline};
-use crate::service::turnaround::AtRiskFilter;
-use crate::service::turnaround_report::{self as report, ReportFilter};
-use crate::store::{Location, SqliteSync, Store};
+use natlis::actor::Actor;
+use natlis::domain::turnaround::{contribution, hour_of, Counts, Outcome, Timeline};
+use natlis::service::turnaround::AtRiskFilter;
+use natlis::service::turnaround_report::{self as report, ReportFilter};
+use natlis::store::{Location, SqliteSync, Store};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -85,8 +85,8 @@ async fn insert_released(
     pending: bool,
 ) -> anyhow::Result<()> {
     let series = match store.backend() {
-        crate::store::Backend::Postgres => "SELECT generate_series($1::BIGINT, $2::BIGINT) AS n",
-        crate::store::Backend::Sqlite => {
+        natlis::store::Backend::Postgres => "SELECT generate_series($1::BIGINT, $2::BIGINT) AS n",
+        natlis::store::Backend::Sqlite => {
             "WITH RECURSIVE seq(n) AS (SELECT $1 UNION ALL SELECT n + 1 FROM seq WHERE n < $2) SELECT n FROM seq"
         }
     };
@@ -132,7 +132,7 @@ async fn run_backend(
 ) -> anyhow::Result<()> {
     let store = Store::connect(&location, a.sqlite_sync).await?;
     store.migrate().await?;
-    crate::bench::setup(&store).await?;
+    crate::cli::bench::setup(&store).await?;
     let (site, lab): (i64, i64) =
         sqlx::query_as("SELECT id, lab_id FROM site WHERE code = 'BENCH'")
             .fetch_one(store.reader())
@@ -236,8 +236,8 @@ async fn run_backend(
          'public', 'bench', {lab}, {open_start} + n * {open_step} + 1800 * {US}, 'bench', 30, 0, {now}, {open_start} + n * {open_step} \
          FROM ({}) g",
         match store.backend() {
-            crate::store::Backend::Postgres => "SELECT generate_series(1::BIGINT, $1::BIGINT) AS n".to_string(),
-            crate::store::Backend::Sqlite =>
+            natlis::store::Backend::Postgres => "SELECT generate_series(1::BIGINT, $1::BIGINT) AS n".to_string(),
+            natlis::store::Backend::Sqlite =>
                 "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < $1) SELECT n FROM seq".to_string(),
         }
     ))
@@ -349,7 +349,7 @@ async fn run_backend(
     for _ in 0..a.repeat.max(20) {
         let mut conn = store.reader().acquire().await?;
         let t = Instant::now();
-        let items = crate::service::turnaround::at_risk(
+        let items = natlis::service::turnaround::at_risk(
             &mut conn,
             &actor,
             &AtRiskFilter::default(),
@@ -385,7 +385,7 @@ pub async fn run(a: TurnaroundBenchArgs) -> anyhow::Result<()> {
         a.sqlite_sync
     );
     let a = &a;
-    crate::bench::on_each_database(a.postgres_url.as_deref(), |name, location| {
+    crate::cli::bench::on_each_database(a.postgres_url.as_deref(), |name, location| {
         run_backend(name, location, a)
     })
     .await
