@@ -117,12 +117,40 @@ async fn posts_that_ignored_the_idempotency_key_replay_it(db: Db) {
         )
         .await;
     assert_eq!(r.status, 201, "{r:?}");
-    let fill = format!("/api/v1/plates/{}/fill", r.body["run_no"].as_str().unwrap());
+    let run = r.body["run_no"].as_str().unwrap().to_string();
+    let fill = format!("/api/v1/plates/{run}/fill");
     let a = app.post_keyed(&fill, "fill-1", json!({})).await;
     let b = app.post_keyed(&fill, "fill-1", json!({})).await;
     assert_eq!((a.status, b.status), (200, 200), "{b:?}");
     assert_eq!(a.body, b.body);
     assert!(b.headers.get("idempotent-replayed").is_some(), "{b:?}");
+    // A DELETE too: taking the tube out of its well again with the key replays the answer
+    // (without it: the well is empty, 404).
+    let well = a.body["wells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["tube"]["barcode"] == "T-KEY")
+        .expect("the tube is on the plate")["well"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let unassign = |key: Option<&'static str>| {
+        let req = app
+            .client
+            .delete(app.url(&format!("/api/v1/plates/{run}/wells/{well}")));
+        app.send(match key {
+            Some(k) => req.header("idempotency-key", k),
+            None => req,
+        })
+    };
+    let a = unassign(Some("out-1")).await;
+    let b = unassign(Some("out-1")).await;
+    assert_eq!((a.status, b.status), (200, 200), "{b:?}");
+    assert_eq!(a.body, b.body);
+    assert!(b.headers.get("idempotent-replayed").is_some(), "{b:?}");
+    let c = unassign(None).await;
+    assert_eq!(c.status, 404, "without the key, the well is empty: {c:?}");
 }
 
 /// Every list endpoint answers a page with how many there are in all and where the next page

@@ -1,6 +1,6 @@
 //! Users, tokens and browser login.
 
-use super::{write, AppState};
+use super::{AppState, Change};
 use crate::actor::Actor;
 use crate::auth::extract::SESSION_COOKIE;
 use crate::auth::{self, IssuedToken, NewUser, UserView};
@@ -179,17 +179,14 @@ async fn my_credentials(
 /// Creates a user (admin).
 #[utoipa::path(post, path = "/users", tag = "accounts", request_body = NewUser,
     responses((status = 201, body = UserView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn add_user(
-    State(s): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
-    Json(req): Json<NewUser>,
-) -> Result<Response, Error> {
-    // No idempotency fingerprint: the request carries a password.
-    write(&s, &actor, &headers, None, StatusCode::CREATED, move |tx| {
-        Box::pin(auth::add_user(tx, req.clone()))
-    })
-    .await
+async fn add_user(change: Change, Json(req): Json<NewUser>) -> Result<Response, Error> {
+    // The request carries a password: no fingerprint of it is kept.
+    change
+        .unkeyed()
+        .run(StatusCode::CREATED, move |tx| {
+            Box::pin(auth::add_user(tx, req.clone()))
+        })
+        .await
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -203,14 +200,13 @@ struct TokenRequest {
     request_body = TokenRequest,
     responses((status = 201, body = IssuedToken), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn issue_token(
-    State(s): State<AppState>,
-    actor: Actor,
+    change: Change,
     Path(username): Path<String>,
     Json(req): Json<TokenRequest>,
 ) -> Result<Response, Error> {
     // An auditor reads and changes nothing: no long-lived credential of their own either (they
     // log in for a session that expires).
-    if actor.role == crate::domain::policy::Role::Auditor {
+    if change.actor().role == crate::domain::policy::Role::Auditor {
         return Err(Error::new(
             StatusCode::FORBIDDEN,
             "auth.forbidden",
@@ -218,18 +214,13 @@ async fn issue_token(
         ));
     }
     // Never replayed from an idempotency record (its key is ignored): that would store the secret.
-    write(
-        &s,
-        &actor,
-        &HeaderMap::new(),
-        None,
-        StatusCode::CREATED,
-        move |tx| {
+    change
+        .unkeyed()
+        .run(StatusCode::CREATED, move |tx| {
             let (username, name) = (username.clone(), req.name.clone());
             Box::pin(async move { auth::issue_token(tx, &username, &name, None).await })
-        },
-    )
-    .await
+        })
+        .await
 }
 
 /// Revokes a token or session by its prefix (an admin any, a user their own): at once on this

@@ -1,13 +1,13 @@
 //! Kits: the versioned rule sets plates are read with.
 
-use super::{write, AppState};
+use super::{AppState, Change};
 use crate::actor::Actor;
 use crate::domain::kit::Kit;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
 use crate::service::kits::{self, KitVersion};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -35,16 +35,15 @@ async fn list_kits(
     responses((status = 201, body = KitVersion), (status = 422, body = ErrorBody)))]
 async fn create_kit(
     State(s): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
+    change: Change,
     Json(kit): Json<Kit>,
 ) -> Result<Response, Error> {
     let tz = s.tz;
-    let fp = super::keyed(&headers, "POST /kits", &kit);
-    write(&s, &actor, &headers, fp, StatusCode::CREATED, move |tx| {
-        Box::pin(kits::create(tx, kit.clone(), tz))
-    })
-    .await
+    change
+        .run(StatusCode::CREATED, move |tx| {
+            Box::pin(kits::create(tx, kit.clone(), tz))
+        })
+        .await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -1,13 +1,12 @@
 //! Batches of pre-printed barcodes issued to a site.
 
-use super::keyed;
-use super::{write, AppState};
+use super::{AppState, Change};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
 use crate::service::labels::{self, Batch, IssueBatch};
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -24,25 +23,17 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses((status = 201, body = Batch), (status = 422, body = ErrorBody)))]
 async fn issue_batch(
     State(s): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
+    change: Change,
     Path(code): Path<String>,
     Json(req): Json<IssueBatch>,
 ) -> Result<Response, Error> {
     let tz = s.tz;
-    let route = format!("POST /sites/{code}/barcode-batches");
-    write(
-        &s,
-        &actor,
-        &headers,
-        keyed(&headers, &route, &req),
-        StatusCode::CREATED,
-        move |tx| {
+    change
+        .run(StatusCode::CREATED, move |tx| {
             let (code, req) = (code.clone(), req.clone());
             Box::pin(async move { labels::issue(tx, &code, req, tz).await })
-        },
-    )
-    .await
+        })
+        .await
 }
 
 /// A batch and its barcodes.

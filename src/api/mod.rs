@@ -4,7 +4,11 @@
 
 mod accounts;
 mod audit;
+mod change;
 mod error_docs;
+
+pub(crate) use change::Change;
+pub use change::IDEMPOTENCY_HEADER;
 mod kits;
 mod labels;
 mod ops;
@@ -19,14 +23,12 @@ mod settings;
 mod tubes;
 mod turnaround;
 
-use crate::actor::Actor;
 use crate::error::Error;
-use crate::store::{idempotency, Store, Tx};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use crate::store::Store;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use chrono::{FixedOffset, NaiveDate, Utc};
-use futures::future::BoxFuture;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -162,6 +164,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async {
             Error::not_found("route.not_found", "no such endpoint; see /api/openapi.json")
         })
+        .layer(axum::middleware::from_fn(change::fingerprint))
         .layer(axum::middleware::from_fn(refuse_control_characters))
         .layer(axum::middleware::from_fn(rejections_as_error_bodies))
         .layer(axum::middleware::from_fn(crate::metrics::track))
@@ -271,168 +274,4 @@ fn router_and_document() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
 pub fn openapi_json() -> String {
     let (_, api) = router_and_document();
     api.to_pretty_json().expect("OpenAPI serialises")
-}
-
-pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
-
-/// The idempotency key of a request, if it has one.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Error> {
-    let Some(v) = headers.get(IDEMPOTENCY_HEADER) else {
-        return Ok(None);
-    };
-    let key = v.to_str().unwrap_or("").trim();
-    if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Error::invalid(
-            "Idempotency-Key",
-            "an idempotency key is 1–128 printable ASCII characters",
-        ));
-    }
-    Ok(Some(key.to_string()))
-}
-
-/// The fingerprint of a request, computed only when it carries an idempotency key.
-pub(crate) fn keyed(
-    headers: &HeaderMap,
-    route: &str,
-    body: &impl serde::Serialize,
-) -> Option<String> {
-    headers
-        .contains_key(IDEMPOTENCY_HEADER)
-        .then(|| idempotency::fingerprint(route, body))
-}
-
-/// One state change requested over HTTP: runs in one transaction and answers; with an
-/// idempotency key, a repeat gets the stored answer instead (header `Idempotent-Replayed: true`).
-pub(crate) struct Write<'a> {
-    state: &'a AppState,
-    actor: &'a Actor,
-    key: Option<String>,
-    fingerprint: Option<String>,
-}
-
-impl<'a> Write<'a> {
-    pub fn new(
-        state: &'a AppState,
-        actor: &'a Actor,
-        headers: &HeaderMap,
-        fingerprint: Option<String>,
-    ) -> Result<Self, Error> {
-        Ok(Self {
-            state,
-            actor,
-            key: idempotency_key(headers)?,
-            fingerprint,
-        })
-    }
-
-    /// The stored answer of an earlier request with this key, looked up before any work.
-    pub async fn replay(&self) -> Result<Option<Response>, Error> {
-        let (Some(k), Some(fp)) = (&self.key, &self.fingerprint) else {
-            return Ok(None);
-        };
-        let mut conn = self.state.store.reader().acquire().await?;
-        Ok(idempotency::lookup(&mut conn, &self.actor.username, k, fp)
-            .await?
-            .map(replay))
-    }
-
-    /// Runs the change and answers with `status` and its result. The change may run more than
-    /// once (group commit re-runs a batch whose other member failed), so it is a closure over
-    /// its request that clones what it consumes.
-    pub async fn run<T, F>(self, status: StatusCode, change: F) -> Result<Response, Error>
-    where
-        T: serde::Serialize,
-        F: for<'t> Fn(&'t mut Tx) -> BoxFuture<'t, Result<T, Error>> + Send + Sync + 'static,
-    {
-        let change = std::sync::Arc::new(change);
-        let keyed = self.key.clone().zip(self.fingerprint.clone());
-        let actor = self.actor.username.clone();
-        let job = crate::store::change(move |tx| {
-            let (change, keyed, actor) = (change.clone(), keyed.clone(), actor.clone());
-            Box::pin(async move {
-                if let Some((k, fp)) = &keyed {
-                    if let Some(stored) = idempotency::lookup(tx.conn(), &actor, k, fp).await? {
-                        return Ok(Outcome::Replayed(stored));
-                    }
-                    // This request owns the key from here; one sent at the same time waits
-                    // (PostgreSQL) or finds it taken, then replays this one's answer.
-                    idempotency::claim(tx, k, fp).await.map_err(|e| {
-                        if crate::store::is_unique_violation(&e) {
-                            Error::conflict(RACE, "the same request is running at the same time")
-                        } else {
-                            e.into()
-                        }
-                    })?;
-                }
-                let body = serde_json::to_string(&change(tx).await?)
-                    .map_err(|e| Error::internal(anyhow::anyhow!(e)))?;
-                if let Some((k, _)) = &keyed {
-                    let answer = idempotency::Stored {
-                        status: status.as_u16(),
-                        body: body.clone(),
-                    };
-                    idempotency::complete(tx, k, &answer).await?;
-                }
-                Ok(Outcome::Done(body))
-            })
-        });
-        match self.state.store.execute(self.actor, job).await {
-            Ok(Outcome::Done(body)) => Ok(json_response(status, body)),
-            Ok(Outcome::Replayed(stored)) => Ok(replay(stored)),
-            // The same request, running at the same time on another node, won: its answer.
-            Err(e) if e.code == RACE => match self.replay().await? {
-                Some(resp) => Ok(resp),
-                None => Err(e),
-            },
-            Err(e) => Err(e),
-        }
-    }
-}
-
-/// The code of an idempotency race, answered with the winner's stored answer.
-const RACE: &str = "idempotency.in_progress";
-
-/// What a write produced: a new answer, or one stored under the same key.
-enum Outcome {
-    Done(String),
-    Replayed(idempotency::Stored),
-}
-
-/// A change that needs no preparation outside its transaction.
-pub(crate) async fn write<T, F>(
-    state: &AppState,
-    actor: &Actor,
-    headers: &HeaderMap,
-    fingerprint: Option<String>,
-    status: StatusCode,
-    change: F,
-) -> Result<Response, Error>
-where
-    T: serde::Serialize,
-    F: for<'t> Fn(&'t mut Tx) -> BoxFuture<'t, Result<T, Error>> + Send + Sync + 'static,
-{
-    Write::new(state, actor, headers, fingerprint)?
-        .run(status, change)
-        .await
-}
-
-/// A response with a body that is JSON already.
-fn json_response(status: StatusCode, body: String) -> Response {
-    (
-        status,
-        [(
-            axum::http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response()
-}
-
-fn replay(stored: idempotency::Stored) -> Response {
-    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-    let mut resp = json_response(status, stored.body);
-    resp.headers_mut()
-        .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    resp
 }

@@ -1,13 +1,12 @@
 //! People and personal codes.
 
-use super::keyed;
-use super::{write, AppState};
+use super::{AppState, Change};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
 use crate::service::persons::{self, PersonInput, PersonView};
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -26,30 +25,23 @@ pub fn router() -> OpenApiRouter<AppState> {
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn register(
     State(s): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
+    change: Change,
     Json(input): Json<PersonInput>,
 ) -> Result<Response, Error> {
     let today = s.today();
-    if headers.contains_key(super::IDEMPOTENCY_HEADER) {
+    if change.is_keyed() {
         // A keyed repeat answers 200 with the same person.
-        return write(
-            &s,
-            &actor,
-            &headers,
-            keyed(&headers, "POST /persons", &input),
-            StatusCode::OK,
-            move |tx| {
+        return change
+            .run(StatusCode::OK, move |tx| {
                 let input = input.clone();
                 Box::pin(async move { Ok(persons::register(tx, input, today).await?.0) })
-            },
-        )
-        .await;
+            })
+            .await;
     }
     let (view, created) = s
         .store
         .execute(
-            &actor,
+            change.actor(),
             crate::store::change(move |tx| {
                 let input = input.clone();
                 Box::pin(async move { persons::register(tx, input, today).await })

@@ -1,6 +1,6 @@
 //! Plates: create, scan tubes into wells, propose a layout, upload instrument results, read.
 
-use super::{keyed, write, AppState};
+use super::{AppState, Change};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
@@ -10,7 +10,7 @@ use crate::service::plates::{
 };
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -34,16 +34,15 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses((status = 201, body = PlateView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_plate(
     State(s): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
+    change: Change,
     Json(req): Json<NewPlate>,
 ) -> Result<Response, Error> {
     let tz = s.tz;
-    let fp = keyed(&headers, "POST /plates", &req);
-    write(&s, &actor, &headers, fp, StatusCode::CREATED, move |tx| {
-        Box::pin(plates::create(tx, req.clone(), tz))
-    })
-    .await
+    change
+        .run(StatusCode::CREATED, move |tx| {
+            Box::pin(plates::create(tx, req.clone(), tz))
+        })
+        .await
 }
 
 /// Plates, newest first.
@@ -80,18 +79,16 @@ async fn get_plate(
               (status = 409, description = "well occupied or a control well, tube on another plate, not received, plate has results", body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 async fn assign_well(
-    State(s): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
+    change: Change,
     Path(plate): Path<String>,
     Json(req): Json<AssignWell>,
 ) -> Result<Response, Error> {
-    let fp = keyed(&headers, &format!("POST /plates/{plate}/wells"), &req);
-    write(&s, &actor, &headers, fp, StatusCode::OK, move |tx| {
-        let (plate, req) = (plate.clone(), req.clone());
-        Box::pin(async move { plates::assign(tx, &plate, req).await })
-    })
-    .await
+    change
+        .run(StatusCode::OK, move |tx| {
+            let (plate, req) = (plate.clone(), req.clone());
+            Box::pin(async move { plates::assign(tx, &plate, req).await })
+        })
+        .await
 }
 
 /// Takes a tube out of a well (a mis-scan), before results are imported.
@@ -100,16 +97,16 @@ async fn assign_well(
     responses((status = 200, body = PlateView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn unassign_well(
     State(s): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
+    change: Change,
     Path((plate, well)): Path<(String, String)>,
 ) -> Result<Response, Error> {
     let tz = s.tz;
-    write(&s, &actor, &headers, None, StatusCode::OK, move |tx| {
-        let (plate, well) = (plate.clone(), well.clone());
-        Box::pin(async move { plates::unassign(tx, &plate, &well, tz).await })
-    })
-    .await
+    change
+        .run(StatusCode::OK, move |tx| {
+            let (plate, well) = (plate.clone(), well.clone());
+            Box::pin(async move { plates::unassign(tx, &plate, &well, tz).await })
+        })
+        .await
 }
 
 /// How the free wells would be filled from the tubes waiting at the lab: re-checks first, then
@@ -132,17 +129,16 @@ async fn proposal(
     responses((status = 200, body = PlateView), (status = 409, body = ErrorBody)))]
 async fn fill(
     State(s): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
+    change: Change,
     Path(plate): Path<String>,
 ) -> Result<Response, Error> {
     let tz = s.tz;
-    let fp = keyed(&headers, &format!("POST /plates/{plate}/fill"), &());
-    write(&s, &actor, &headers, fp, StatusCode::OK, move |tx| {
-        let plate = plate.clone();
-        Box::pin(async move { plates::fill(tx, &plate, tz).await })
-    })
-    .await
+    change
+        .run(StatusCode::OK, move |tx| {
+            let plate = plate.clone();
+            Box::pin(async move { plates::fill(tx, &plate, tz).await })
+        })
+        .await
 }
 
 /// Every import of a plate, oldest first.

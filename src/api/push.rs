@@ -1,12 +1,12 @@
 //! Pushing to the health-code platform: sinks, and the outgoing messages with their state.
 
-use super::{keyed, write, AppState};
+use super::{AppState, Change};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
 use crate::service::push::{self, MessageFilter, MessagePage, Sink};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -32,17 +32,12 @@ async fn list_sinks(
 /// PostgreSQL database.
 #[utoipa::path(post, path = "/push/sinks", tag = "push", request_body = Sink,
     responses((status = 201, body = Sink), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn add_sink(
-    State(s): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
-    Json(req): Json<Sink>,
-) -> Result<Response, Error> {
-    let fp = keyed(&headers, "POST /push/sinks", &req);
-    write(&s, &actor, &headers, fp, StatusCode::CREATED, move |tx| {
-        Box::pin(push::add_sink(tx, req.clone()))
-    })
-    .await
+async fn add_sink(change: Change, Json(req): Json<Sink>) -> Result<Response, Error> {
+    change
+        .run(StatusCode::CREATED, move |tx| {
+            Box::pin(push::add_sink(tx, req.clone()))
+        })
+        .await
 }
 
 /// Outgoing messages and their state: pending, waiting (behind an earlier version of the same
@@ -64,22 +59,17 @@ async fn list_messages(
 /// failed or dead versions of the same person go again too, first.
 #[utoipa::path(post, path = "/push/messages/{id}/resend", tag = "push", params(("id" = i64, Path)),
     responses((status = 200, body = push::Resent), (status = 409, body = ErrorBody)))]
-async fn resend(
-    State(s): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-) -> Result<Response, Error> {
-    let fp = keyed(&headers, &format!("POST /push/messages/{id}/resend"), &());
-    write(&s, &actor, &headers, fp, StatusCode::OK, move |tx| {
-        Box::pin(async move {
-            let requeued = push::resend(tx, id).await?;
-            Ok(push::Resent {
-                id,
-                status: "pending".into(),
-                requeued,
+async fn resend(change: Change, Path(id): Path<i64>) -> Result<Response, Error> {
+    change
+        .run(StatusCode::OK, move |tx| {
+            Box::pin(async move {
+                let requeued = push::resend(tx, id).await?;
+                Ok(push::Resent {
+                    id,
+                    status: "pending".into(),
+                    requeued,
+                })
             })
         })
-    })
-    .await
+        .await
 }

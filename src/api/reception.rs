@@ -1,7 +1,6 @@
 //! Tubes at the lab: scan in, reject, and the people who must be re-sampled.
 
-use super::keyed;
-use super::{write, AppState};
+use super::{AppState, Change};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
@@ -11,7 +10,7 @@ use crate::service::reception::{
     ResampleOrder,
 };
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -31,20 +30,15 @@ pub fn router() -> OpenApiRouter<AppState> {
               (status = 422, body = ErrorBody)))]
 async fn receive(
     State(s): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
+    change: Change,
     Json(req): Json<ReceiveTube>,
 ) -> Result<Response, Error> {
     let (tz, today) = (s.tz, s.today());
-    write(
-        &s,
-        &actor,
-        &headers,
-        keyed(&headers, "POST /reception", &req),
-        StatusCode::OK,
-        move |tx| Box::pin(reception::receive(tx, req.clone(), tz, today)),
-    )
-    .await
+    change
+        .run(StatusCode::OK, move |tx| {
+            Box::pin(reception::receive(tx, req.clone(), tz, today))
+        })
+        .await
 }
 
 /// Rejects a tube with a coded reason; every person in it gets a re-sampling order.
@@ -54,25 +48,17 @@ async fn receive(
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn reject(
     State(s): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
+    change: Change,
     Path(barcode): Path<String>,
     Json(req): Json<RejectTube>,
 ) -> Result<Response, Error> {
     let (tz, today) = (s.tz, s.today());
-    let route = format!("POST /tubes/{barcode}/reject");
-    write(
-        &s,
-        &actor,
-        &headers,
-        keyed(&headers, &route, &req),
-        StatusCode::OK,
-        move |tx| {
+    change
+        .run(StatusCode::OK, move |tx| {
             let (barcode, req) = (barcode.clone(), req.clone());
             Box::pin(async move { reception::reject(tx, &barcode, req, tz, today).await })
-        },
-    )
-    .await
+        })
+        .await
 }
 
 /// 转送 forwards a closed tube, before reception, to another lab, which then receives it
@@ -83,25 +69,17 @@ async fn reject(
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn forward(
     State(s): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
+    change: Change,
     Path(barcode): Path<String>,
     Json(req): Json<ForwardTube>,
 ) -> Result<Response, Error> {
     let (tz, today) = (s.tz, s.today());
-    let route = format!("POST /tubes/{barcode}/forward");
-    write(
-        &s,
-        &actor,
-        &headers,
-        keyed(&headers, &route, &req),
-        StatusCode::OK,
-        move |tx| {
+    change
+        .run(StatusCode::OK, move |tx| {
             let (barcode, req) = (barcode.clone(), req.clone());
             Box::pin(async move { reception::forward(tx, &barcode, req, tz, today).await })
-        },
-    )
-    .await
+        })
+        .await
 }
 
 /// People who need a new swab (rejected tubes), most urgent first.

@@ -1,13 +1,12 @@
 //! Labs, collection sites and institutions.
 
-use super::keyed;
-use super::{write, AppState};
+use super::{AppState, Change};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
 use crate::service::registry::{self, Institution, Lab, LabInput, Site, SiteInput};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -35,20 +34,15 @@ async fn list_labs(
     responses((status = 201, body = Lab), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_lab(
     State(s): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
+    change: Change,
     Json(input): Json<LabInput>,
 ) -> Result<Response, Error> {
     let today = s.today();
-    write(
-        &s,
-        &actor,
-        &headers,
-        keyed(&headers, "POST /labs", &input),
-        StatusCode::CREATED,
-        move |tx| Box::pin(registry::create_lab(tx, input.clone(), today)),
-    )
-    .await
+    change
+        .run(StatusCode::CREATED, move |tx| {
+            Box::pin(registry::create_lab(tx, input.clone(), today))
+        })
+        .await
 }
 
 /// One lab.
@@ -64,25 +58,17 @@ async fn get_lab(State(s): State<AppState>, Path(code): Path<String>) -> Result<
     responses((status = 200, body = Lab), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update_lab(
     State(s): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
+    change: Change,
     Path(code): Path<String>,
     Json(input): Json<LabInput>,
 ) -> Result<Response, Error> {
     let today = s.today();
-    let route = format!("PUT /labs/{code}");
-    write(
-        &s,
-        &actor,
-        &headers,
-        keyed(&headers, &route, &input),
-        StatusCode::OK,
-        move |tx| {
+    change
+        .run(StatusCode::OK, move |tx| {
             let (code, input) = (code.clone(), input.clone());
             Box::pin(async move { registry::update_lab(tx, &code, input, today).await })
-        },
-    )
-    .await
+        })
+        .await
 }
 
 /// Collection sites.
@@ -99,21 +85,12 @@ async fn list_sites(
 /// Registers a collection site with its pool sizes and barcode policy.
 #[utoipa::path(post, path = "/sites", tag = "registry", request_body = SiteInput,
     responses((status = 201, body = Site), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_site(
-    State(s): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
-    Json(input): Json<SiteInput>,
-) -> Result<Response, Error> {
-    write(
-        &s,
-        &actor,
-        &headers,
-        keyed(&headers, "POST /sites", &input),
-        StatusCode::CREATED,
-        move |tx| Box::pin(registry::create_site(tx, input.clone())),
-    )
-    .await
+async fn create_site(change: Change, Json(input): Json<SiteInput>) -> Result<Response, Error> {
+    change
+        .run(StatusCode::CREATED, move |tx| {
+            Box::pin(registry::create_site(tx, input.clone()))
+        })
+        .await
 }
 
 /// One collection site.
@@ -143,18 +120,12 @@ async fn list_institutions(
 #[utoipa::path(post, path = "/institutions", tag = "registry", request_body = Institution,
     responses((status = 201, body = Institution), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_institution(
-    State(s): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
+    change: Change,
     Json(input): Json<Institution>,
 ) -> Result<Response, Error> {
-    write(
-        &s,
-        &actor,
-        &headers,
-        keyed(&headers, "POST /institutions", &input),
-        StatusCode::CREATED,
-        move |tx| Box::pin(registry::create_institution(tx, input.clone())),
-    )
-    .await
+    change
+        .run(StatusCode::CREATED, move |tx| {
+            Box::pin(registry::create_institution(tx, input.clone()))
+        })
+        .await
 }

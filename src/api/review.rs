@@ -1,6 +1,6 @@
 //! Review and release, re-checks, results and person status, CDC confirmation.
 
-use super::{keyed, write, AppState};
+use super::{AppState, Change};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
@@ -11,7 +11,7 @@ use crate::service::review::{
     self, AttemptView, BulkRelease, Decide, DecisionView, QueueFilter, ReviewItem,
 };
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -58,21 +58,16 @@ async fn review_queue(
               (status = 422, description = "reason required, release from an invalid run, …", body = ErrorBody)))]
 async fn decide(
     State(s): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
+    change: Change,
     Path(attempt): Path<i64>,
     Json(req): Json<Decide>,
 ) -> Result<Response, Error> {
     let tz = s.tz;
-    let fp = keyed(
-        &headers,
-        &format!("POST /attempts/{attempt}/decision"),
-        &req,
-    );
-    write(&s, &actor, &headers, fp, StatusCode::OK, move |tx| {
-        Box::pin(review::decide(tx, attempt, req.clone(), tz))
-    })
-    .await
+    change
+        .run(StatusCode::OK, move |tx| {
+            Box::pin(review::decide(tx, attempt, req.clone(), tz))
+        })
+        .await
 }
 
 /// Releases every clean negative of a valid run on a plate; the rest stays for one-by-one
@@ -82,21 +77,16 @@ async fn decide(
     responses((status = 200, body = BulkRelease), (status = 403, body = ErrorBody)))]
 async fn release_negatives(
     State(s): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
+    change: Change,
     Path(plate): Path<String>,
 ) -> Result<Response, Error> {
     let tz = s.tz;
-    let fp = keyed(
-        &headers,
-        &format!("POST /plates/{plate}/release-negatives"),
-        &(),
-    );
-    write(&s, &actor, &headers, fp, StatusCode::OK, move |tx| {
-        let plate = plate.clone();
-        Box::pin(async move { review::release_negatives(tx, &plate, tz).await })
-    })
-    .await
+    change
+        .run(StatusCode::OK, move |tx| {
+            let plate = plate.clone();
+            Box::pin(async move { review::release_negatives(tx, &plate, tz).await })
+        })
+        .await
 }
 
 /// Decides every tube of a plate whose run failed its controls at once: run again (the
@@ -111,22 +101,17 @@ async fn release_negatives(
               (status = 422, description = "not rerun/reextract/retest, or a reason required", body = ErrorBody)))]
 async fn redo_invalid_run(
     State(s): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
+    change: Change,
     Path(plate): Path<String>,
     Json(req): Json<review::RedoRun>,
 ) -> Result<Response, Error> {
     let tz = s.tz;
-    let fp = keyed(
-        &headers,
-        &format!("POST /plates/{plate}/redo-invalid-run"),
-        &req,
-    );
-    write(&s, &actor, &headers, fp, StatusCode::OK, move |tx| {
-        let (plate, req) = (plate.clone(), req.clone());
-        Box::pin(async move { review::redo_invalid_run(tx, &plate, req, tz).await })
-    })
-    .await
+    change
+        .run(StatusCode::OK, move |tx| {
+            let (plate, req) = (plate.clone(), req.clone());
+            Box::pin(async move { review::redo_invalid_run(tx, &plate, req, tz).await })
+        })
+        .await
 }
 
 /// Members of positive and inconclusive pools and their single-tube re-checks.
@@ -163,17 +148,16 @@ async fn returned(
     responses((status = 200, body = ResultView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn amend(
     State(s): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
+    change: Change,
     Path(result): Path<i64>,
     Json(req): Json<Amend>,
 ) -> Result<Response, Error> {
     let tz = s.tz;
-    let fp = keyed(&headers, &format!("POST /results/{result}/amend"), &req);
-    write(&s, &actor, &headers, fp, StatusCode::OK, move |tx| {
-        Box::pin(results::amend(tx, result, req.clone(), tz))
-    })
-    .await
+    change
+        .run(StatusCode::OK, move |tx| {
+            Box::pin(results::amend(tx, result, req.clone(), tz))
+        })
+        .await
 }
 
 /// A person's current status (what the health-code push carries), with its results.
@@ -250,21 +234,16 @@ async fn cdc_breaches(
     responses((status = 200, body = CdcItem), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn cdc_confirm(
     State(s): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
+    change: Change,
     Path(result): Path<i64>,
     Json(req): Json<Ruling>,
 ) -> Result<Response, Error> {
     let tz = s.tz;
-    let fp = keyed(
-        &headers,
-        &format!("POST /cdc/results/{result}/confirm"),
-        &req,
-    );
-    write(&s, &actor, &headers, fp, StatusCode::OK, move |tx| {
-        Box::pin(cdc::rule(tx, result, true, req.clone(), tz))
-    })
-    .await
+    change
+        .run(StatusCode::OK, move |tx| {
+            Box::pin(cdc::rule(tx, result, true, req.clone(), tz))
+        })
+        .await
 }
 
 /// Rejects a positive with a reason: back to the lab, the person re-checked.
@@ -273,21 +252,16 @@ async fn cdc_confirm(
     responses((status = 200, body = CdcItem), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn cdc_reject(
     State(s): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
+    change: Change,
     Path(result): Path<i64>,
     Json(req): Json<Ruling>,
 ) -> Result<Response, Error> {
     let tz = s.tz;
-    let fp = keyed(
-        &headers,
-        &format!("POST /cdc/results/{result}/reject"),
-        &req,
-    );
-    write(&s, &actor, &headers, fp, StatusCode::OK, move |tx| {
-        Box::pin(cdc::rule(tx, result, false, req.clone(), tz))
-    })
-    .await
+    change
+        .run(StatusCode::OK, move |tx| {
+            Box::pin(cdc::rule(tx, result, false, req.clone(), tz))
+        })
+        .await
 }
 
 /// Every attempt of a tube: run, well, attempt, extraction and re-collection numbers, the

@@ -1,13 +1,12 @@
 //! Lab-wide settings.
 
-use super::keyed;
-use super::{write, AppState};
+use super::{AppState, Change};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
 use crate::service::settings::{self, Settings};
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -25,19 +24,10 @@ async fn get_settings(State(s): State<AppState>, _actor: Actor) -> Result<Json<S
 /// Replaces the settings (single-sampled categories, transport limit, barcode prefix).
 #[utoipa::path(put, path = "/settings", tag = "registry", request_body = Settings,
     responses((status = 200, body = Settings), (status = 422, body = ErrorBody)))]
-async fn put_settings(
-    State(s): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
-    Json(new): Json<Settings>,
-) -> Result<Response, Error> {
-    write(
-        &s,
-        &actor,
-        &headers,
-        keyed(&headers, "PUT /settings", &new),
-        StatusCode::OK,
-        move |tx| Box::pin(settings::save(tx, new.clone())),
-    )
-    .await
+async fn put_settings(change: Change, Json(new): Json<Settings>) -> Result<Response, Error> {
+    change
+        .run(StatusCode::OK, move |tx| {
+            Box::pin(settings::save(tx, new.clone()))
+        })
+        .await
 }

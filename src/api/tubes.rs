@@ -1,14 +1,13 @@
 //! Tubes at the collection site: open, scan people in, close; read; labels.
 
-use super::keyed;
-use super::{write, AppState, Write};
+use super::{AppState, Change};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
 use crate::service::accession::{self, CloseTube, MemberAdded, OpenTube, TubeFilter, TubeView};
 use crate::service::persons::PersonScan;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -31,18 +30,17 @@ pub fn router() -> OpenApiRouter<AppState> {
               (status = 422, description = "invalid barcode, ID number, pool size, category…", body = ErrorBody)))]
 async fn open_tube(
     State(s): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
+    change: Change,
     Json(req): Json<OpenTube>,
 ) -> Result<Response, Error> {
     let (tz, today) = (s.tz, s.today());
-    let w = Write::new(&s, &actor, &headers, keyed(&headers, "POST /tubes", &req))?;
+    let w = change;
     if let Some(replayed) = w.replay().await? {
         return Ok(replayed);
     }
     let plan = {
         let mut conn = s.store.reader().acquire().await?;
-        accession::prepare_open(&mut conn, &actor, req, today).await?
+        accession::prepare_open(&mut conn, w.actor(), req, today).await?
     };
     w.run(StatusCode::CREATED, move |tx| {
         Box::pin(accession::open(tx, plan.clone(), tz, today))
@@ -98,20 +96,18 @@ async fn get_tube(
               (status = 422, description = "invalid ID number, unknown code, a tube scanned as a person", body = ErrorBody)))]
 async fn add_member(
     State(s): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
+    change: Change,
     Path(barcode): Path<String>,
     Json(scan): Json<PersonScan>,
 ) -> Result<Response, Error> {
     let (tz, today) = (s.tz, s.today());
-    let route = format!("POST /tubes/{barcode}/members");
-    let w = Write::new(&s, &actor, &headers, keyed(&headers, &route, &scan))?;
+    let w = change;
     if let Some(replayed) = w.replay().await? {
         return Ok(replayed);
     }
     let plan = {
         let mut conn = s.store.reader().acquire().await?;
-        accession::prepare_scan(&mut conn, &actor, &barcode, &scan, today).await?
+        accession::prepare_scan(&mut conn, w.actor(), &barcode, &scan, today).await?
     };
     w.run(StatusCode::OK, move |tx| {
         Box::pin(accession::add_member(tx, plan.clone(), tz, today))
@@ -125,25 +121,17 @@ async fn add_member(
     responses((status = 200, body = TubeView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn close_tube(
     State(s): State<AppState>,
-    actor: Actor,
-    headers: HeaderMap,
+    change: Change,
     Path(barcode): Path<String>,
     Json(req): Json<CloseTube>,
 ) -> Result<Response, Error> {
     let (tz, today) = (s.tz, s.today());
-    let route = format!("POST /tubes/{barcode}/close");
-    write(
-        &s,
-        &actor,
-        &headers,
-        keyed(&headers, &route, &req),
-        StatusCode::OK,
-        move |tx| {
+    change
+        .run(StatusCode::OK, move |tx| {
             let (barcode, req) = (barcode.clone(), req.clone());
             Box::pin(async move { accession::close(tx, &barcode, req, tz, today).await })
-        },
-    )
-    .await
+        })
+        .await
 }
 
 /// The tube's label as a Code 128 SVG (works for any barcode, issued or not).

@@ -29,12 +29,12 @@ pub enum Error {
     Db(#[from] sqlx::Error),
 }
 
-/// A fingerprint of what a request asks for: route and canonical body.
-pub fn fingerprint(route: &str, body: &impl serde::Serialize) -> String {
+/// A fingerprint of what a request asks for: method, path and query, and body as sent.
+pub fn fingerprint(request: &str, body: &[u8]) -> String {
     let mut h = Sha256::new();
-    h.update(route.as_bytes());
+    h.update(request.as_bytes());
     h.update([0]);
-    h.update(serde_json::to_vec(body).unwrap_or_default());
+    h.update(body);
     hex::encode(h.finalize())
 }
 
