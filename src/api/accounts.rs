@@ -1,6 +1,6 @@
 //! Users, tokens and browser login.
 
-use super::{AppState, Change};
+use super::{AppState, Change, Reader};
 use crate::actor::Actor;
 use crate::auth::extract::SESSION_COOKIE;
 use crate::auth::{self, IssuedToken, NewUser, UserView};
@@ -158,11 +158,11 @@ async fn me(actor: Actor) -> Json<UserView> {
 async fn my_credentials(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     headers: HeaderMap,
     axum::extract::Query(paging): axum::extract::Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
     let secret = crate::auth::extract::request_secret(&headers);
-    let mut conn = s.store.reader().acquire().await?;
     super::paging::page(
         auth::own_credentials(
             &mut conn,

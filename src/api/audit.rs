@@ -1,6 +1,7 @@
 //! The audit trail: the history of an entity, and verification.
 
 use super::AppState;
+use super::Reader;
 use crate::actor::Actor;
 use crate::audit::{self, Entry, Report};
 use crate::domain::policy::Action;
@@ -28,10 +29,10 @@ struct EntityQuery {
 async fn history(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     Query(q): Query<EntityQuery>,
     axum::extract::Query(paging): axum::extract::Query<super::paging::Paging>,
 ) -> Result<axum::response::Response, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     super::paging::page(
         audit::history(&mut conn, &actor, &q.entity, s.tz).await?,
         &paging,
@@ -41,12 +42,15 @@ async fn history(
 /// Recomputes every seal and sealed entry; names the first bad entry (admins, auditors).
 #[utoipa::path(get, path = "/audit/verify", tag = "audit",
     responses((status = 200, body = Report), (status = 403, body = ErrorBody)))]
-async fn verify(State(s): State<AppState>, actor: Actor) -> Result<Json<Report>, Error> {
+async fn verify(
+    State(s): State<AppState>,
+    actor: Actor,
+    mut conn: Reader,
+) -> Result<Json<Report>, Error> {
     actor.require(Action::ViewAudit)?;
     if actor.role == crate::domain::policy::Role::LabReviewer {
         return Err(actor.out_of_scope("the whole audit trail"));
     }
-    let mut conn = s.store.reader().acquire().await?;
     Ok(Json(
         audit::verify(&mut conn, s.store.audit_key(), None).await?,
     ))

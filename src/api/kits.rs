@@ -1,6 +1,6 @@
 //! Kits: the versioned rule sets plates are read with.
 
-use super::{AppState, Change};
+use super::{AppState, Change, Reader};
 use crate::actor::Actor;
 use crate::domain::kit::Kit;
 use crate::error::{Error, ErrorBody};
@@ -23,9 +23,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn list_kits(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     axum::extract::Query(paging): axum::extract::Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     super::paging::page(kits::list(&mut conn, &actor, s.tz).await?, &paging)
 }
 
@@ -58,10 +58,10 @@ struct VersionQuery {
 async fn get_kit(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     Path(code): Path<String>,
     Query(q): Query<VersionQuery>,
 ) -> Result<Json<KitVersion>, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     Ok(Json(
         kits::find(&mut conn, &actor, &code, q.version, s.tz).await?,
     ))

@@ -1,6 +1,6 @@
 //! Batches of pre-printed barcodes issued to a site.
 
-use super::{AppState, Change};
+use super::{AppState, Change, Reader};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
@@ -42,9 +42,9 @@ async fn issue_batch(
 async fn get_batch(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     Path(id): Path<i64>,
 ) -> Result<Json<BatchWithBarcodes>, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     let (batch, barcodes) = labels::find(&mut conn, &actor, id, s.tz).await?;
     Ok(Json(BatchWithBarcodes {
         batch,
@@ -65,9 +65,9 @@ struct BatchWithBarcodes {
 async fn batch_zpl(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     Path(id): Path<i64>,
 ) -> Result<Response, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     let (batch, barcodes) = labels::find(&mut conn, &actor, id, s.tz).await?;
     let labels: Vec<(String, String)> = barcodes
         .into_iter()

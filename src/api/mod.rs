@@ -6,9 +6,11 @@ mod accounts;
 mod audit;
 mod change;
 mod error_docs;
+mod reader;
 
 pub(crate) use change::Change;
 pub use change::IDEMPOTENCY_HEADER;
+pub(crate) use reader::Reader;
 mod kits;
 mod labels;
 mod ops;

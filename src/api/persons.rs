@@ -1,6 +1,6 @@
 //! People and personal codes.
 
-use super::{AppState, Change};
+use super::{AppState, Change, Reader};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
@@ -62,9 +62,9 @@ async fn register(
 async fn get_person(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     Path(id): Path<String>,
 ) -> Result<Json<PersonView>, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     Ok(Json(
         persons::find(&mut conn, &actor, &id, s.today()).await?,
     ))
@@ -76,9 +76,9 @@ async fn get_person(
 async fn personal_code_svg(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     Path(id): Path<String>,
 ) -> Result<Response, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     let person = persons::find(&mut conn, &actor, &id, s.today()).await?;
     let code = person.personal_code.ok_or_else(|| {
         Error::not_found(

@@ -1,6 +1,6 @@
 //! Plates: create, scan tubes into wells, propose a layout, upload instrument results, read.
 
-use super::{AppState, Change};
+use super::{AppState, Change, Reader};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
@@ -51,10 +51,10 @@ async fn create_plate(
 async fn list_plates(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     Query(f): Query<PlateFilter>,
     Query(paging): Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     super::paging::page(plates::list(&mut conn, &actor, &f, s.tz).await?, &paging)
 }
 
@@ -65,9 +65,9 @@ async fn list_plates(
 async fn get_plate(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     Path(plate): Path<String>,
 ) -> Result<Json<PlateView>, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     Ok(Json(plates::find(&mut conn, &actor, &plate, s.tz).await?))
 }
 
@@ -116,9 +116,9 @@ async fn unassign_well(
 async fn proposal(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     Path(plate): Path<String>,
 ) -> Result<Json<Proposal>, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     Ok(Json(
         plates::propose(&mut conn, &actor, &plate, s.tz).await?,
     ))
@@ -147,10 +147,10 @@ async fn fill(
 async fn list_imports(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     Path(plate): Path<String>,
     Query(paging): Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     super::paging::page(
         imports::list(&mut conn, &actor, &plate, s.tz).await?,
         &paging,
@@ -288,11 +288,10 @@ async fn upload(
     responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>),
               (status = 404, body = ErrorBody)))]
 async fn raw_file(
-    State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     Path((plate, round, n)): Path<(String, u32, u32)>,
 ) -> Result<Response, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     let (name, bytes) = imports::raw_file(&mut conn, &actor, &plate, round, n).await?;
     let safe: String = name
         .chars()

@@ -1,6 +1,6 @@
 //! Pushing to the health-code platform: sinks, and the outgoing messages with their state.
 
-use super::{AppState, Change};
+use super::{AppState, Change, Reader};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
@@ -22,9 +22,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn list_sinks(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     axum::extract::Query(paging): axum::extract::Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     super::paging::page(push::sinks(&mut conn, &actor, s.tz).await?, &paging)
 }
 
@@ -49,9 +49,9 @@ async fn add_sink(change: Change, Json(req): Json<Sink>) -> Result<Response, Err
 async fn list_messages(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     Query(f): Query<MessageFilter>,
 ) -> Result<Json<MessagePage>, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     Ok(Json(push::messages(&mut conn, &actor, &f, s.tz).await?))
 }
 

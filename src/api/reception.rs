@@ -1,6 +1,6 @@
 //! Tubes at the lab: scan in, reject, and the people who must be re-sampled.
 
-use super::{AppState, Change};
+use super::{AppState, Change, Reader};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
@@ -88,10 +88,10 @@ async fn forward(
 async fn resampling(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     Query(f): Query<ResampleFilter>,
     Query(paging): Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     super::paging::page(
         reception::list_resampling(&mut conn, &actor, &f, s.tz, s.today()).await?,
         &paging,

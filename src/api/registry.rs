@@ -1,6 +1,6 @@
 //! Labs, collection sites and institutions.
 
-use super::{AppState, Change};
+use super::{AppState, Change, Reader};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
@@ -23,9 +23,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/labs", params(super::paging::Paging), tag = "registry", security(()), responses((status = 200, body = Vec<Lab>)))]
 async fn list_labs(
     State(s): State<AppState>,
+    mut conn: Reader,
     axum::extract::Query(paging): axum::extract::Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     super::paging::page(registry::list_labs(&mut conn, s.today()).await?, &paging)
 }
 
@@ -48,8 +48,11 @@ async fn create_lab(
 /// One lab.
 #[utoipa::path(get, path = "/labs/{code}", tag = "registry", security(()), params(("code" = String, Path)),
     responses((status = 200, body = Lab), (status = 404, body = ErrorBody)))]
-async fn get_lab(State(s): State<AppState>, Path(code): Path<String>) -> Result<Json<Lab>, Error> {
-    let mut conn = s.store.reader().acquire().await?;
+async fn get_lab(
+    State(s): State<AppState>,
+    mut conn: Reader,
+    Path(code): Path<String>,
+) -> Result<Json<Lab>, Error> {
     Ok(Json(registry::find_lab(&mut conn, &code, s.today()).await?))
 }
 
@@ -74,11 +77,10 @@ async fn update_lab(
 /// Collection sites.
 #[utoipa::path(get, path = "/sites", params(super::paging::Paging), tag = "registry", responses((status = 200, body = Vec<Site>)))]
 async fn list_sites(
-    State(s): State<AppState>,
+    mut conn: Reader,
     _actor: Actor,
     axum::extract::Query(paging): axum::extract::Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     super::paging::page(registry::list_sites(&mut conn).await?, &paging)
 }
 
@@ -97,22 +99,20 @@ async fn create_site(change: Change, Json(input): Json<SiteInput>) -> Result<Res
 #[utoipa::path(get, path = "/sites/{code}", tag = "registry", params(("code" = String, Path)),
     responses((status = 200, body = Site), (status = 404, body = ErrorBody)))]
 async fn get_site(
-    State(s): State<AppState>,
+    mut conn: Reader,
     _actor: Actor,
     Path(code): Path<String>,
 ) -> Result<Json<Site>, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     Ok(Json(registry::find_site(&mut conn, &code).await?))
 }
 
 /// Institutions whose staff are tested routinely.
 #[utoipa::path(get, path = "/institutions", params(super::paging::Paging), tag = "registry", responses((status = 200, body = Vec<Institution>)))]
 async fn list_institutions(
-    State(s): State<AppState>,
+    mut conn: Reader,
     _actor: Actor,
     axum::extract::Query(paging): axum::extract::Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     super::paging::page(registry::list_institutions(&mut conn).await?, &paging)
 }
 

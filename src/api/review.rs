@@ -1,6 +1,6 @@
 //! Review and release, re-checks, results and person status, CDC confirmation.
 
-use super::{AppState, Change};
+use super::{AppState, Change, Reader};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
@@ -40,10 +40,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn review_queue(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     Query(f): Query<QueueFilter>,
     Query(paging): Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     super::paging::page(review::queue(&mut conn, &actor, &f, s.tz).await?, &paging)
 }
 
@@ -120,10 +120,10 @@ async fn redo_invalid_run(
 async fn recheck_list(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     Query(f): Query<RecheckFilter>,
     Query(paging): Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     super::paging::page(
         rechecks::list(&mut conn, &actor, &f, s.tz, s.today()).await?,
         &paging,
@@ -136,9 +136,9 @@ async fn recheck_list(
 async fn returned(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     Query(paging): Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     super::paging::page(cdc::returned(&mut conn, &actor, s.tz).await?, &paging)
 }
 
@@ -166,9 +166,9 @@ async fn amend(
 async fn person_status(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     Path(id): Path<String>,
 ) -> Result<Json<StatusView>, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     Ok(Json(
         results::status(&mut conn, &actor, &id, s.tz, s.today()).await?,
     ))
@@ -180,10 +180,10 @@ async fn person_status(
 async fn person_results(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     Path(id): Path<String>,
     Query(paging): Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     super::paging::page(
         results::history(&mut conn, &actor, &id, s.tz).await?,
         &paging,
@@ -196,10 +196,10 @@ async fn person_results(
 async fn tube_results(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     Path(barcode): Path<String>,
     Query(paging): Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     super::paging::page(
         results::of_tube(&mut conn, &actor, &barcode, s.tz).await?,
         &paging,
@@ -211,9 +211,9 @@ async fn tube_results(
 async fn cdc_queue(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     Query(paging): Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     super::paging::page(cdc::queue(&mut conn, &actor, s.tz).await?, &paging)
 }
 
@@ -222,9 +222,9 @@ async fn cdc_queue(
 async fn cdc_breaches(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     Query(paging): Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     super::paging::page(cdc::breaches(&mut conn, &actor, s.tz).await?, &paging)
 }
 
@@ -271,10 +271,10 @@ async fn cdc_reject(
 async fn tube_attempts(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     Path(barcode): Path<String>,
     Query(paging): Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     super::paging::page(
         review::attempts(&mut conn, &actor, &barcode, s.tz).await?,
         &paging,

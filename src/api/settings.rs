@@ -1,11 +1,10 @@
 //! Lab-wide settings.
 
-use super::{AppState, Change};
+use super::{AppState, Change, Reader};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
 use crate::service::settings::{self, Settings};
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -16,8 +15,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The settings in force.
 #[utoipa::path(get, path = "/settings", tag = "registry", responses((status = 200, body = Settings)))]
-async fn get_settings(State(s): State<AppState>, _actor: Actor) -> Result<Json<Settings>, Error> {
-    let mut conn = s.store.reader().acquire().await?;
+async fn get_settings(_actor: Actor, mut conn: Reader) -> Result<Json<Settings>, Error> {
     Ok(Json(settings::load(&mut conn).await?))
 }
 

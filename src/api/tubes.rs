@@ -1,6 +1,6 @@
 //! Tubes at the collection site: open, scan people in, close; read; labels.
 
-use super::{AppState, Change};
+use super::{AppState, Change, Reader};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
@@ -59,9 +59,9 @@ async fn open_tube(
 async fn list_tubes(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     Query(f): Query<TubeFilter>,
 ) -> Result<Response, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     let page = accession::list(&mut conn, &actor, &f, s.tz).await?;
     let mut resp = Json(page.tubes).into_response();
     let headers = resp.headers_mut();
@@ -78,9 +78,9 @@ async fn list_tubes(
 async fn get_tube(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     Path(barcode): Path<String>,
 ) -> Result<Json<TubeView>, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     Ok(Json(
         accession::find(&mut conn, &actor, &barcode, s.tz, s.today()).await?,
     ))

@@ -2,6 +2,7 @@
 //! the report (JSON, CSV, XLSX).
 
 use super::AppState;
+use super::Reader;
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
@@ -29,9 +30,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn timeline(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     Path(barcode): Path<String>,
 ) -> Result<Json<TimelineView>, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     Ok(Json(
         turnaround::timeline(&mut conn, &actor, &barcode, s.tz).await?,
     ))
@@ -45,10 +46,10 @@ async fn timeline(
 async fn at_risk(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     Query(f): Query<AtRiskFilter>,
     Query(paging): Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     super::paging::page(
         turnaround::at_risk(&mut conn, &actor, &f, s.tz, s.today()).await?,
         &paging,
@@ -62,9 +63,9 @@ async fn at_risk(
 async fn capacity(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     Query(f): Query<CapacityFilter>,
 ) -> Result<Json<CapacityView>, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     Ok(Json(
         turnaround::capacity(&mut conn, &actor, &f, s.tz).await?,
     ))
@@ -82,9 +83,9 @@ async fn capacity(
 async fn get_report(
     State(s): State<AppState>,
     actor: Actor,
+    mut conn: Reader,
     Query(f): Query<ReportFilter>,
 ) -> Result<Response, Error> {
-    let mut conn = s.store.reader().acquire().await?;
     // One snapshot for the rollup and the live tubes.
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let r = report::report(&mut tx, &actor, &f, s.tz, s.today()).await?;
