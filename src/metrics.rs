@@ -7,6 +7,7 @@ use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Instant;
+use tracing::Instrument;
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -38,7 +39,23 @@ pub fn render() -> String {
     handle().render()
 }
 
-/// Counts and times each request by method, route template and status.
+/// A request slower than this is logged (`NATLIS_SLOW_MS`, default 1000), inside the
+/// request's span: with `NATLIS_LOG=info,natlis=debug` and `NATLIS_LOG_SPANS=close` the log
+/// names each step it took (the services' use cases and the store's queries are spans) and
+/// how long each took.
+fn slow_after() -> std::time::Duration {
+    static SLOW: OnceLock<std::time::Duration> = OnceLock::new();
+    *SLOW.get_or_init(|| {
+        let ms = std::env::var("NATLIS_SLOW_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1000);
+        std::time::Duration::from_millis(ms)
+    })
+}
+
+/// Counts and times each request by method, route template and status, in a span of its own;
+/// logs it when it was slow.
 pub async fn track(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().as_str().to_owned();
@@ -47,9 +64,20 @@ pub async fn track(req: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let resp = next.run(req).await;
+    let span = tracing::info_span!("request", method = %method, route = %route);
+    let resp = next.run(req).instrument(span.clone()).await;
     let status = resp.status().as_u16().to_string();
-    let elapsed = start.elapsed().as_secs_f64();
+    let took = start.elapsed();
+    if took >= slow_after() {
+        span.in_scope(|| {
+            tracing::warn!(
+                status = %status,
+                ms = took.as_millis() as u64,
+                "slow request"
+            )
+        });
+    }
+    let elapsed = took.as_secs_f64();
     metrics::counter!("natlis_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
         .increment(1);
     metrics::histogram!("natlis_http_request_duration_seconds", "method" => method, "route" => route)

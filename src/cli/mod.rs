@@ -291,8 +291,15 @@ fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_env("NATLIS_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    // `NATLIS_LOG_SPANS=close`: each span (a request, a use case, a store query) logged when
+    // it ends, with the time it took.
+    let spans = match std::env::var("NATLIS_LOG_SPANS").as_deref() {
+        Ok("close") => tracing_subscriber::fmt::format::FmtSpan::CLOSE,
+        _ => tracing_subscriber::fmt::format::FmtSpan::NONE,
+    };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_span_events(spans)
         .with_writer(std::io::stderr)
         .try_init();
 }

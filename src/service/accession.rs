@@ -207,6 +207,7 @@ impl TubeRow {
 }
 
 /// Loads a tube by barcode, locking its row for the rest of the transaction on PostgreSQL.
+#[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn members(
     conn: &mut AnyConnection,
     tube_id: i64,
@@ -226,6 +227,7 @@ pub(crate) async fn members(
 }
 
 /// A tube with its members, as shown to clients, if the actor may see it.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn find(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -241,6 +243,7 @@ pub async fn find(
 }
 
 /// A tube with its members, for a service that checked the actor already.
+#[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn load_view(
     conn: &mut AnyConnection,
     barcode: &str,
@@ -401,6 +404,7 @@ async fn refuse_pooling_if_recheck_due(
 }
 
 /// Checks a request to open a tube on a read connection (outside the write transaction).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn prepare_open(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -515,6 +519,7 @@ fn at_person(i: usize, e: Error) -> Error {
 }
 
 /// Opens a tube and scans in the people given with it (see [`prepare_open`]).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn open(
     tx: &mut Tx,
     plan: OpenPlan,
@@ -760,6 +765,7 @@ pub struct ScanPlan {
 /// Checks a scan outside the write transaction. Tubes only ever fill up and close, so a tube
 /// that is closed or full here is closed or full for good; one that is open is checked again
 /// when the scan is written.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn prepare_scan(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -792,6 +798,7 @@ pub async fn prepare_scan(
 /// Scans one person into an open tube (see [`prepare_scan`]). The tube's count moves from
 /// what the plan saw to one more only if nobody changed it meanwhile; otherwise the tube is read
 /// again under the write lock and the rules asked again.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn add_member(
     tx: &mut Tx,
     plan: ScanPlan,
@@ -961,6 +968,7 @@ pub struct CloseTube {
 }
 
 /// Closes an open tube with its actual count (flagged when below nominal).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn close(
     tx: &mut Tx,
     barcode: &str,
@@ -1024,6 +1032,7 @@ pub struct TubePage {
 
 /// Tubes in the caller's scope, newest collection first, without their members, a page at a
 /// time (never cut silently: the page says how many there are and where the next starts).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(
     conn: &mut AnyConnection,
     actor: &Actor,

@@ -57,6 +57,7 @@ fn region(actor: &Actor) -> Option<String> {
 }
 
 /// Positives awaiting the CDC in the reviewer's region, the oldest call first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn queue(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -73,6 +74,7 @@ pub async fn queue(
 }
 
 /// Positives whose 2-hour report clock ran out before the CDC ruled (or still running late).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn breaches(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -109,6 +111,7 @@ pub struct Ruling {
 }
 
 /// Confirms (`true`) or rejects a positive.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn rule(
     tx: &mut Tx,
     result: i64,
@@ -184,6 +187,7 @@ pub async fn rule(
 }
 
 /// Positives the CDC rejected, for the lab that released them.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn returned(
     conn: &mut AnyConnection,
     actor: &Actor,

@@ -185,6 +185,7 @@ async fn known_barcodes(
 /// cut one (sample names that are not the plate's tubes, samples in wells the layout leaves
 /// empty, wells or channels missing) are refused unless `override_reason` says why they are
 /// this plate's run anyway; the override is audited with what it overrode.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn import(
     tx: &mut Tx,
     plate: &str,
@@ -488,6 +489,7 @@ async fn write_calls(
 }
 
 /// An import as stored.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn view(
     conn: &mut sqlx::AnyConnection,
     import_id: i64,
@@ -555,6 +557,7 @@ pub async fn view(
 }
 
 /// Every import of a plate, oldest first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(
     conn: &mut sqlx::AnyConnection,
     actor: &crate::actor::Actor,
@@ -571,6 +574,7 @@ pub async fn list(
 }
 
 /// A kept file, byte for byte: the `n`th (from 1) file of an import round.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn raw_file(
     conn: &mut sqlx::AnyConnection,
     actor: &crate::actor::Actor,

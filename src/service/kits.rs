@@ -36,6 +36,7 @@ impl KitRow {
 }
 
 /// Installs version 1 of each shipped kit that is not there yet (at every start; idempotent).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn install_shipped(store: &Store) -> Result<(), Error> {
     store
         .execute(
@@ -83,6 +84,7 @@ async fn insert(tx: &mut Tx, kit: &Kit, action: &str) -> Result<(), Error> {
 }
 
 /// Adds a kit, or a new version of an existing code (the version is one more than the newest).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create(tx: &mut Tx, mut kit: Kit, tz: FixedOffset) -> Result<KitVersion, Error> {
     tx.actor().require(Action::ManageKits)?;
     kit.code = kit.code.trim().to_ascii_uppercase();
@@ -98,6 +100,7 @@ pub async fn create(tx: &mut Tx, mut kit: Kit, tz: FixedOffset) -> Result<KitVer
 }
 
 /// Every kit version, by code, newest version first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -109,6 +112,7 @@ pub async fn list(
 }
 
 /// One kit version (`None`: the newest).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn find(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -121,6 +125,7 @@ pub async fn find(
 }
 
 /// A kit version by code (`None`: the newest active one).
+#[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn load(
     conn: &mut AnyConnection,
     code: &str,
@@ -141,6 +146,7 @@ pub(crate) async fn load(
 }
 
 /// A kit version by its row id.
+#[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn load_by_id(conn: &mut AnyConnection, id: i64) -> Result<Kit, Error> {
     store::by_id(conn, id).await?.kit()
 }

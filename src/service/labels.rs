@@ -34,6 +34,7 @@ pub struct Batch {
     pub issued_by: String,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn issue(
     tx: &mut Tx,
     site_code: &str,
@@ -89,6 +90,7 @@ pub async fn issue(
 }
 
 /// A batch and every barcode in it.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn find(
     conn: &mut AnyConnection,
     actor: &Actor,

@@ -128,6 +128,7 @@ async fn find_by_document(
     Ok(store::by_document(conn, doc.doc_type, &doc.number).await?)
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn find(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -141,6 +142,7 @@ pub async fn find(
 /// The person with a public id, if the caller's scope covers them at that reach; otherwise
 /// 404, exactly as for an id nobody has (a person outside the scope does not exist for the
 /// caller). The caller's role was checked.
+#[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn in_scope(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -256,6 +258,7 @@ async fn find_or_create(
 
 /// Pre-registers a person and gives them a personal code (printable as a QR code). Registering
 /// the same document again returns the same person and code.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn register(
     tx: &mut Tx,
     input: PersonInput,
@@ -323,6 +326,7 @@ pub enum Identified {
 /// Identifies the person a scan names — by personal code, or by document — and checks what
 /// can be checked without the write lock: the code, the document, the name against the
 /// registered one. Errors name the request field.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn identify(
     conn: &mut AnyConnection,
     scan: &PersonScan,
@@ -387,6 +391,7 @@ pub async fn identify(
 }
 
 /// The person row for an identified person, registering a new one in the transaction.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn bind(tx: &mut Tx, who: Identified, today: NaiveDate) -> Result<PersonRow, Error> {
     match who {
         Identified::Known(row) => Ok(row),
@@ -417,6 +422,7 @@ pub struct PersonFull {
 /// person, or every member of a positive pool), admins everyone. Each view is audited, and so
 /// is each refusal (`None`: the caller is told there is no such person); the refusal's audit
 /// commits with the transaction.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn unmasked(
     tx: &mut Tx,
     uid: &str,
@@ -465,6 +471,7 @@ pub enum Reach {
 /// its tubes; a lab the people of the tubes it received or is sent; an institution its staff;
 /// a region the people of its sites' tubes — and in full only those of its positive tubes (a
 /// positive person, or every member of a positive pool).
+#[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn covers_person(
     conn: &mut AnyConnection,
     scope: &Scope,

@@ -126,6 +126,7 @@ pub struct Placed {
 }
 
 /// A plate the actor may see.
+#[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn visible(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -137,6 +138,7 @@ pub(crate) async fn visible(
 }
 
 /// The layout of a plate the actor may see (what each well holds).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn layout_of(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -147,6 +149,7 @@ pub async fn layout_of(
 }
 
 /// Loads a plate for a change, locking its row (PostgreSQL) for the rest of the transaction.
+#[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn lock(tx: &mut Tx, plate: &str, action: Action) -> Result<PlateRow, Error> {
     let row = store::lock(tx, plate).await?;
     row.visible_to(tx.actor(), action)?;
@@ -154,6 +157,7 @@ pub(crate) async fn lock(tx: &mut Tx, plate: &str, action: Action) -> Result<Pla
 }
 
 /// The layout of a plate as stored.
+#[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn layout(conn: &mut AnyConnection, plate: &PlateRow) -> Result<Layout, Error> {
     let size = plate.size();
     let rows = store::wells(conn, plate.id).await?;
@@ -184,6 +188,7 @@ fn index(well: Well, size: PlateSize) -> i64 {
     i64::from(well.row) * i64::from(size.cols()) + i64::from(well.col)
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create(tx: &mut Tx, req: NewPlate, tz: FixedOffset) -> Result<PlateView, Error> {
     tx.actor().require(Action::RunPlates)?;
     let size = match req.size {
@@ -241,6 +246,7 @@ pub async fn create(tx: &mut Tx, req: NewPlate, tz: FixedOffset) -> Result<Plate
 }
 
 /// Scans a tube into a well (or the next free one).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn assign(tx: &mut Tx, plate: &str, req: AssignWell) -> Result<Placed, Error> {
     let p = lock(tx, plate, Action::RunPlates).await?;
     let mut layout = layout(tx.conn(), &p).await?;
@@ -381,6 +387,7 @@ async fn place(
 }
 
 /// Takes a tube out of a well (a mis-scan), before any results are imported.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn unassign(
     tx: &mut Tx,
     plate: &str,
@@ -487,6 +494,7 @@ fn proposal_for(existing: &Layout, queue: Vec<Waiting>) -> (Vec<(Well, Waiting)>
 }
 
 /// Proposes how to fill the plate's free wells from the tubes waiting at its lab.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn propose(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -512,6 +520,7 @@ pub async fn propose(
 }
 
 /// Fills the plate's free wells as proposed (computed again inside the transaction).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn fill(tx: &mut Tx, plate: &str, tz: FixedOffset) -> Result<PlateView, Error> {
     let p = lock(tx, plate, Action::RunPlates).await?;
     let mut layout = layout(tx.conn(), &p).await?;
@@ -536,6 +545,7 @@ pub async fn fill(tx: &mut Tx, plate: &str, tz: FixedOffset) -> Result<PlateView
 }
 
 /// A plate with its wells and their newest calls.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn find(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -547,6 +557,7 @@ pub async fn find(
 }
 
 /// A plate for a service that checked the actor already.
+#[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn find_row(
     conn: &mut AnyConnection,
     plate: &str,
@@ -627,6 +638,7 @@ pub struct PlateSummary {
 }
 
 /// Plates, newest first (lab users: their own lab's).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(
     conn: &mut AnyConnection,
     actor: &Actor,

@@ -23,6 +23,7 @@ pub use crate::store::outbox::state;
 /// Recomputes a person's status after a change in this transaction and, if it changed, writes
 /// the next version of their status and one outbox message per sink of their region.
 /// `result` names the result that brought the change, if one did.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn person_changed(tx: &mut Tx, person_id: i64, result: Option<i64>) -> Result<(), Error> {
     people_changed(tx, &[(person_id, result)]).await
 }
@@ -30,6 +31,7 @@ pub async fn person_changed(tx: &mut Tx, person_id: i64, result: Option<i64>) ->
 /// [`person_changed`] for many people at once (a pool's members after its release): each
 /// lookup is one statement for all of them, and what they share (the result's data, the
 /// region's sinks) is read once.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn people_changed(tx: &mut Tx, changes: &[(i64, Option<i64>)]) -> Result<(), Error> {
     for chunk in changes.chunks(500) {
         people_changed_chunk(tx, chunk).await?;
@@ -296,6 +298,7 @@ pub struct Sink {
 }
 
 /// Adds a sink (admins).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn add_sink(tx: &mut Tx, s: Sink) -> Result<Sink, Error> {
     tx.actor().require(Action::ManageRegistry)?;
     let name = super::parse_text("name", &s.name, 64)?;
@@ -402,6 +405,7 @@ pub async fn add_sink(tx: &mut Tx, s: Sink) -> Result<Sink, Error> {
     })
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn sinks(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -474,6 +478,7 @@ pub struct MessagePage {
 }
 
 /// Outgoing messages, newest first, a page at a time.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn messages(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -568,6 +573,7 @@ pub struct Resent {
 /// Sends a failed or dead message again (admins), with the same key and version, attempts
 /// from zero — together with the earlier failed or dead versions of the same person for that
 /// sink, so the receiver still gets them in order. Returns how many were queued.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn resend(tx: &mut Tx, id: i64) -> Result<u64, Error> {
     tx.actor().require(Action::ManageRegistry)?;
     let target = outbox::message(tx.conn(), id).await?;

@@ -44,6 +44,7 @@ pub struct ReceiptView {
     pub over_limit: bool,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn receive(
     tx: &mut Tx,
     req: ReceiveTube,
@@ -156,6 +157,7 @@ pub struct ForwardTube {
 }
 
 /// Forwards a closed tube to another lab; only the lab it is bound for may do so.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn forward(
     tx: &mut Tx,
     barcode: &str,
@@ -234,6 +236,7 @@ pub struct RejectionView {
     pub resample: Vec<ResampleOrder>,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn reject(
     tx: &mut Tx,
     barcode: &str,
@@ -338,6 +341,7 @@ pub struct ResampleFilter {
 }
 
 /// People who need a new swab, most urgent first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list_resampling(
     conn: &mut AnyConnection,
     actor: &Actor,

@@ -42,6 +42,7 @@ pub struct RecheckFilter {
 }
 
 /// The members of positive and inconclusive pools and their re-checks, most urgent first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(
     conn: &mut AnyConnection,
     actor: &Actor,

@@ -105,6 +105,7 @@ fn validate_lab(input: LabInput) -> Result<LabInput, Error> {
     })
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create_lab(tx: &mut Tx, input: LabInput, today: NaiveDate) -> Result<Lab, Error> {
     tx.actor().require(Action::ManageRegistry)?;
     let l = validate_lab(input)?;
@@ -134,6 +135,7 @@ pub async fn create_lab(tx: &mut Tx, input: LabInput, today: NaiveDate) -> Resul
     Ok(lab)
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn update_lab(
     tx: &mut Tx,
     code: &str,
@@ -158,6 +160,7 @@ pub async fn update_lab(
     })
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn find_lab(
     conn: &mut AnyConnection,
     code: &str,
@@ -169,12 +172,14 @@ pub async fn find_lab(
         .ok_or_else(|| Error::not_found("lab.not_found", format!("no lab with code {code}")))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list_labs(conn: &mut AnyConnection, today: NaiveDate) -> Result<Vec<Lab>, Error> {
     let rows = store::labs(conn).await?;
     Ok(rows.into_iter().map(|r| lab_view(r, today)).collect())
 }
 
 /// The id of the lab named in a request field (422 when unknown).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn lab_id(
     conn: &mut AnyConnection,
     field: &str,
@@ -188,6 +193,7 @@ pub async fn lab_id(
 }
 
 /// The code of a lab by its id.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn lab_code(conn: &mut AnyConnection, id: i64) -> Result<String, Error> {
     Ok(store::lab_code(conn, id).await?)
 }
@@ -252,6 +258,7 @@ fn parse_sizes(s: &str) -> Vec<u32> {
     s.split(',').filter_map(|p| p.trim().parse().ok()).collect()
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create_site(tx: &mut Tx, input: SiteInput) -> Result<Site, Error> {
     tx.actor().require(Action::ManageRegistry)?;
     let code = parse_code("code", &input.code)?;
@@ -319,6 +326,7 @@ pub async fn create_site(tx: &mut Tx, input: SiteInput) -> Result<Site, Error> {
     Ok(site)
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn find_site(conn: &mut AnyConnection, code: &str) -> Result<Site, Error> {
     let code = code.trim().to_ascii_uppercase();
     let row = store::site(conn, &code).await?;
@@ -326,6 +334,7 @@ pub async fn find_site(conn: &mut AnyConnection, code: &str) -> Result<Site, Err
         .ok_or_else(|| Error::not_found("site.not_found", format!("no site with code {code}")))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list_sites(conn: &mut AnyConnection) -> Result<Vec<Site>, Error> {
     Ok(store::sites(conn)
         .await?
@@ -335,6 +344,7 @@ pub async fn list_sites(conn: &mut AnyConnection) -> Result<Vec<Site>, Error> {
 }
 
 /// The rules of the site named in a request field (422 when unknown).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn site_rules(
     conn: &mut AnyConnection,
     field: &str,
@@ -389,6 +399,7 @@ const INSTITUTION_KINDS: [&str; 11] = [
     "other",
 ];
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create_institution(tx: &mut Tx, input: Institution) -> Result<Institution, Error> {
     tx.actor().require(Action::ManageRegistry)?;
     let kind = input.kind.trim().to_ascii_lowercase();
@@ -437,6 +448,7 @@ pub async fn create_institution(tx: &mut Tx, input: Institution) -> Result<Insti
     Ok(inst)
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list_institutions(conn: &mut AnyConnection) -> Result<Vec<Institution>, Error> {
     Ok(store::institutions(conn)
         .await?
@@ -452,6 +464,7 @@ pub async fn list_institutions(conn: &mut AnyConnection) -> Result<Vec<Instituti
 }
 
 /// The id of the institution named in a request field (422 when unknown).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn institution_id(
     conn: &mut AnyConnection,
     field: &str,

@@ -78,6 +78,7 @@ async fn person_row(
 }
 
 /// The status of a person at `now`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn status(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -90,6 +91,7 @@ pub async fn status(
 }
 
 /// The status of a person (no role check: for services that checked already).
+#[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn status_of(
     conn: &mut AnyConnection,
     person: &crate::store::person::PersonRow,
@@ -144,6 +146,7 @@ pub(crate) fn status_from(
 }
 
 /// Every version of every result of a person, newest first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn history(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -156,6 +159,7 @@ pub async fn history(
 }
 
 /// Every version of the results of a tube.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn of_tube(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -176,6 +180,7 @@ pub struct Amend {
 }
 
 /// Amends a released result: a new version with the reason; the old one stays in the history.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn amend(
     tx: &mut Tx,
     result: i64,
@@ -226,6 +231,7 @@ pub(crate) fn not_found(result: i64) -> Error {
 }
 
 /// Loads a result for a change, locking it (PostgreSQL).
+#[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn lock(tx: &mut Tx, result: i64) -> Result<ResultRow, Error> {
     store::lock(tx, result)
         .await?
@@ -255,6 +261,7 @@ pub struct ResultView {
 
 /// Writes the next version of the (tube, person) result; earlier versions stop being current;
 /// the person's status follows.
+#[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn write_result(
     tx: &mut Tx,
     r: &NewResult,
@@ -272,6 +279,7 @@ pub(crate) async fn write_result(
 /// The first results of a tube's people, written in one statement per chunk (version 1 each),
 /// in the order of `people`; `None` if the tube already has current results (then each is
 /// written as the next version of its own, by [`write_result_only`]).
+#[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn first_results(
     tx: &mut Tx,
     r: &NewResult,
@@ -327,6 +335,7 @@ pub(crate) async fn first_results(
 
 /// [`write_result`] without the person's status: the caller brings it up to date (for many
 /// people at once, [`super::push::people_changed`]).
+#[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn write_result_only(
     tx: &mut Tx,
     r: &NewResult,

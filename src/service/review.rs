@@ -153,6 +153,7 @@ pub struct QueueFilter {
 }
 
 /// Called attempts awaiting review, most urgent first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn queue(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -253,6 +254,7 @@ impl From<review::ReviewRule> for Error {
 }
 
 /// Decides on one attempt.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn decide(
     tx: &mut Tx,
     attempt: i64,
@@ -525,6 +527,7 @@ pub struct BulkRelease {
 
 /// Releases every clean negative of a valid run on a plate (the rest stays for one-by-one
 /// review).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn release_negatives(
     tx: &mut Tx,
     plate: &str,
@@ -608,6 +611,7 @@ pub struct BulkRedo {
 /// again, or test again — as one audited step (`plate.redo_invalid_run`, each tube's decision
 /// under it). Every tube is checked as it would be alone (two-person review, a reason when
 /// departing from the suggestion); one refusal, named by its tube, refuses them all.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn redo_invalid_run(
     tx: &mut Tx,
     plate: &str,
@@ -717,6 +721,7 @@ pub struct AttemptView {
 
 /// Every attempt of a tube, oldest first: its run, extraction and re-collection numbers, call
 /// and decision.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn attempts(
     conn: &mut AnyConnection,
     actor: &Actor,

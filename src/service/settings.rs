@@ -67,6 +67,7 @@ impl Default for Settings {
 pub(crate) const KEY: &str = "settings";
 
 /// The settings in force (defaults where none were stored).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn load(conn: &mut AnyConnection) -> Result<Settings, Error> {
     let stored = crate::store::setting::get(conn, KEY).await?;
     from_stored(stored.as_deref())
@@ -82,6 +83,7 @@ pub(crate) fn from_stored(stored: Option<&str>) -> Result<Settings, Error> {
 }
 
 /// Replaces the settings, audited.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn save(tx: &mut Tx, new: Settings) -> Result<Settings, Error> {
     tx.actor()
         .require(crate::domain::policy::Action::ManageRegistry)?;

@@ -20,35 +20,41 @@ use utoipa::ToSchema;
 // ---- The marks each step leaves (in the step's transaction) ----
 
 /// Placed on a plate: the first placement stays, the latest is now, a re-test is on its way.
+#[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn placed(tx: &mut Tx, tube: i64) -> Result<(), Error> {
     let at = to_db(tx.now());
     Ok(marks::placed(tx, tube, at).await?)
 }
 
 /// Taken out of a well again (a mis-scan): the marks follow the attempts that remain.
+#[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn unplaced(tx: &mut Tx, tube: i64) -> Result<(), Error> {
     Ok(marks::unplaced(tx, tube).await?)
 }
 
 /// A run was imported and its tubes called (those not yet released).
+#[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn imported(tx: &mut Tx, import_id: i64) -> Result<(), Error> {
     let at = to_db(tx.now());
     Ok(marks::imported(tx, import_id, at).await?)
 }
 
 /// A reviewer sent the tube back to the queue (re-test, re-extraction, re-run).
+#[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn requeued(tx: &mut Tx, tube: i64) -> Result<(), Error> {
     let at = to_db(tx.now());
     Ok(marks::requeued(tx, tube, at).await?)
 }
 
 /// A reviewer ordered new swabs: this tube gives no result.
+#[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn resampled(tx: &mut Tx, tube: i64) -> Result<(), Error> {
     let at = to_db(tx.now());
     Ok(marks::resampled(tx, tube, at).await?)
 }
 
 /// A result of the tube was released (the first release counts).
+#[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn released(tx: &mut Tx, tube: i64) -> Result<(), Error> {
     let at = to_db(tx.now());
     Ok(marks::released(tx, tube, at).await?)
@@ -99,6 +105,7 @@ pub struct StageMinutes {
 }
 
 /// A tube's timeline (anyone who may see the tube).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn timeline(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -178,6 +185,7 @@ pub async fn timeline(
 
 /// The tubes a list covers for `actor`: lab users their own lab's, CDC its region's, others
 /// the lab they name or everywhere.
+#[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn coverage(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -229,6 +237,7 @@ pub struct AtRiskItem {
 
 /// Tubes not yet released and re-sample orders not yet answered that are due within the
 /// margin (or past due), most urgent first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn at_risk(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -336,6 +345,7 @@ pub struct CapacityView {
 }
 
 /// The capacity view of one lab (lab users: their own; others name it).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn capacity(
     conn: &mut AnyConnection,
     actor: &Actor,

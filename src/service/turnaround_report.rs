@@ -29,6 +29,7 @@ const HOUR: i64 = 3_600_000_000;
 /// Counts the tubes whose steps changed since the last turn (at most `max`) into the rollup;
 /// returns how many it looked at. On PostgreSQL several nodes fold side by side: each takes
 /// its tubes with `SKIP LOCKED` and updates rollup rows in key order.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn fold(store: &Store, max: i64) -> Result<usize, Error> {
     store
         .execute(
@@ -252,6 +253,7 @@ fn period(f: &ReportFilter, tz: FixedOffset, today: NaiveDate) -> Result<(i64, i
 }
 
 /// Builds the report.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn report(
     conn: &mut AnyConnection,
     actor: &Actor,

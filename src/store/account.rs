@@ -22,6 +22,7 @@ pub struct NewUser<'a> {
 }
 
 /// Adds an account; a username taken already is a unique violation.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert_user(tx: &mut Tx, u: NewUser<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO app_user (username, role, lab_id, site_id, institution_id, region, password_hash, disabled, created_at, created_by) \
@@ -42,6 +43,7 @@ pub async fn insert_user(tx: &mut Tx, u: NewUser<'_>) -> Result<(), sqlx::Error>
 }
 
 /// An active (not disabled) account's id and role.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn active_user(
     conn: &mut AnyConnection,
     username: &str,
@@ -54,6 +56,7 @@ pub async fn active_user(
 }
 
 /// An active account's password hash, if it has a password (`None` for no such account too).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn password_hash(
     conn: &mut AnyConnection,
     username: &str,
@@ -67,6 +70,7 @@ pub async fn password_hash(
 }
 
 /// How many accounts there are.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn user_count(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM app_user")
         .fetch_one(conn)
@@ -86,6 +90,7 @@ pub struct NewToken<'a> {
 }
 
 /// Stores a credential.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert_token(tx: &mut Tx, t: NewToken<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO api_token (user_id, name, token_hash, prefix, created_at, created_by, expires_at) \
@@ -104,6 +109,7 @@ pub async fn insert_token(tx: &mut Tx, t: NewToken<'_>) -> Result<(), sqlx::Erro
 }
 
 /// An unrevoked credential by its shown prefix: its id and its owner's username.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn unrevoked_token(
     tx: &mut Tx,
     prefix: &str,
@@ -118,6 +124,7 @@ pub async fn unrevoked_token(
 }
 
 /// Revokes a credential by id.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn revoke_token(tx: &mut Tx, id: i64, at: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE api_token SET revoked_at = $1 WHERE id = $2")
         .bind(at)
@@ -128,6 +135,7 @@ pub async fn revoke_token(tx: &mut Tx, id: i64, at: i64) -> Result<(), sqlx::Err
 }
 
 /// Revokes the unrevoked credential with this secret hash; whether there was one.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn revoke_by_hash(tx: &mut Tx, token_hash: &str, at: i64) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE api_token SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
@@ -151,6 +159,7 @@ pub struct LiveToken {
 }
 
 /// An account's credentials live at `now`, the newest first (at most 1,000).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn live_tokens(
     conn: &mut AnyConnection,
     username: &str,
@@ -215,7 +224,7 @@ const PRINCIPAL_SELECT: &str =
      LEFT JOIN institution i ON i.id = u.institution_id";
 
 /// The actor of an active account whose credential has this secret hash and is live at `now`.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn principal(
     conn: &mut AnyConnection,
     token_hash: &str,
@@ -235,6 +244,7 @@ pub async fn principal(
 
 /// Failed logins: of the account from the address since `since` and since `day`, and from the
 /// address for any account since `since`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn failures(
     tx: &mut Tx,
     username: &str,
@@ -257,6 +267,7 @@ pub async fn failures(
 }
 
 /// Records a failed login.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert_failure(
     tx: &mut Tx,
     username: &str,

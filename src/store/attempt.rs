@@ -49,6 +49,7 @@ const SELECT: &str = "SELECT a.id AS attempt_id, a.tube_id, p.run_no AS plate_ru
 
 /// Called attempts awaiting review (at a lab, on a plate; `None`: any), the most urgent first,
 /// at most `limit`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn awaiting_review(
     conn: &mut AnyConnection,
     lab: Option<i64>,
@@ -69,6 +70,7 @@ pub async fn awaiting_review(
 }
 
 /// A plate's called attempts awaiting review (in no particular order).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn awaiting_on_plate(
     conn: &mut AnyConnection,
     plate: i64,
@@ -84,6 +86,7 @@ pub async fn awaiting_on_plate(
 }
 
 /// A called attempt by id, locked for the rest of the transaction (PostgreSQL).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn lock(tx: &mut Tx, attempt: i64) -> Result<Option<AttemptRow>, sqlx::Error> {
     let sql = format!("{SELECT} WHERE a.id = $1{}", tx.for_update("a"));
     sqlx::query_as(&sql)
@@ -94,6 +97,7 @@ pub async fn lock(tx: &mut Tx, attempt: i64) -> Result<Option<AttemptRow>, sqlx:
 }
 
 /// Records a reviewer's decision on an attempt.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn decide(
     tx: &mut Tx,
     attempt: i64,
@@ -121,6 +125,7 @@ pub async fn decide(
 
 /// The calls of these tubes' decided attempts on valid runs, by tube, oldest first:
 /// (tube, outcome, detail).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn decided_calls(
     conn: &mut AnyConnection,
     tubes: &[i64],
@@ -169,6 +174,7 @@ pub struct HistoryRow {
 }
 
 /// Every attempt of a tube, the first first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn history(conn: &mut AnyConnection, tube: i64) -> Result<Vec<HistoryRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT a.id, p.run_no, a.well, a.attempt_no, a.extraction_no, t.recollection_no, \

@@ -51,6 +51,7 @@ pub struct NewSeal {
 }
 
 /// Makes this transaction the only sealer until it ends (PostgreSQL; SQLite has one writer).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn lock_for_sealing(tx: &mut Tx) -> Result<(), sqlx::Error> {
     if let Some(lock) = tx.backend().serialize_sealers() {
         sqlx::query(lock).execute(tx.conn()).await?;
@@ -59,7 +60,7 @@ pub async fn lock_for_sealing(tx: &mut Tx) -> Result<(), sqlx::Error> {
 }
 
 /// The oldest unsealed entries (id, stored hash, time), at most `max`.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn oldest_unsealed(
     tx: &mut Tx,
     max: i64,
@@ -71,6 +72,7 @@ pub async fn oldest_unsealed(
 }
 
 /// The newest seal's hash, if there is a seal.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn newest_seal_hash(tx: &mut Tx) -> Result<Option<String>, sqlx::Error> {
     let row: Option<(String,)> =
         sqlx::query_as("SELECT hash FROM audit_seal ORDER BY id DESC LIMIT 1")
@@ -80,7 +82,7 @@ pub async fn newest_seal_hash(tx: &mut Tx) -> Result<Option<String>, sqlx::Error
 }
 
 /// Stores a seal; its id.
-#[tracing::instrument(skip_all, fields(entries = s.entries))]
+#[tracing::instrument(level = "debug", skip_all, fields(entries = s.entries))]
 pub async fn insert_seal(tx: &mut Tx, s: NewSeal) -> Result<i64, sqlx::Error> {
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO audit_seal (sealed_at, entries, first_entry, last_entry, hashes, prev_hash, hash, \
@@ -102,6 +104,7 @@ pub async fn insert_seal(tx: &mut Tx, s: NewSeal) -> Result<i64, sqlx::Error> {
 }
 
 /// Marks the unsealed entries with ids in [`first`, `last`] as sealed by `seal`; how many.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn mark_sealed(
     tx: &mut Tx,
     seal: i64,
@@ -120,6 +123,7 @@ pub async fn mark_sealed(
 }
 
 /// Up to 100 seals after seal `after`, oldest first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn seals_after(
     conn: &mut AnyConnection,
     after: i64,
@@ -134,6 +138,7 @@ pub async fn seals_after(
 }
 
 /// The entries a seal claims, within its range, oldest first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn entries_of_seal(
     conn: &mut AnyConnection,
     s: &SealRow,
@@ -149,6 +154,7 @@ pub async fn entries_of_seal(
 }
 
 /// The first entry (id, seal) that claims a seal whose range does not hold it.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn first_outside_its_seal(
     conn: &mut AnyConnection,
 ) -> Result<Option<(i64, i64)>, sqlx::Error> {
@@ -161,6 +167,7 @@ pub async fn first_outside_its_seal(
 }
 
 /// The first entry (id, seal) that claims a seal that does not exist.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn first_with_missing_seal(
     conn: &mut AnyConnection,
 ) -> Result<Option<(i64, i64)>, sqlx::Error> {
@@ -173,6 +180,7 @@ pub async fn first_with_missing_seal(
 }
 
 /// How many entries are not sealed yet.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn count_unsealed(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE seal_id IS NULL")
         .fetch_one(conn)
@@ -181,6 +189,7 @@ pub async fn count_unsealed(conn: &mut AnyConnection) -> Result<i64, sqlx::Error
 }
 
 /// Up to 500 unsealed entries after entry `after`, oldest first, each with its stored hash.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn unsealed_after(
     conn: &mut AnyConnection,
     after: i64,
@@ -201,6 +210,7 @@ pub async fn unsealed_after(
 }
 
 /// The seals not signed yet (id, hash), oldest first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn unsigned_seals(tx: &mut Tx) -> Result<Vec<(i64, String)>, sqlx::Error> {
     sqlx::query_as("SELECT id, hash FROM audit_seal WHERE signature IS NULL ORDER BY id")
         .fetch_all(tx.conn())
@@ -208,6 +218,7 @@ pub async fn unsigned_seals(tx: &mut Tx) -> Result<Vec<(i64, String)>, sqlx::Err
 }
 
 /// Signs a seal.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn sign_seal(
     tx: &mut Tx,
     seal: i64,
@@ -224,7 +235,7 @@ pub async fn sign_seal(
 }
 
 /// The entries about one entity, oldest first, at most `limit`.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn of_entity(
     conn: &mut AnyConnection,
     entity_type: &str,

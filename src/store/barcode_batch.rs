@@ -6,6 +6,7 @@ use sqlx::{AnyConnection, FromRow};
 
 /// Takes `count` numbers of a prefix's sequence; the number after the last one taken (the
 /// first taken is that minus `count`).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn take_numbers(tx: &mut Tx, prefix: &str, count: i64) -> Result<i64, sqlx::Error> {
     sqlx::query("INSERT INTO barcode_counter (prefix, next_seq) VALUES ($1, 1) ON CONFLICT (prefix) DO NOTHING")
         .bind(prefix.to_string())
@@ -22,6 +23,7 @@ pub async fn take_numbers(tx: &mut Tx, prefix: &str, count: i64) -> Result<i64, 
 }
 
 /// Records a batch issued to a site; its id.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert(
     tx: &mut Tx,
     site: i64,
@@ -58,6 +60,7 @@ pub struct BatchRow {
 }
 
 /// A batch by id.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<BatchRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT s.code AS site, b.prefix, b.first_seq, b.count, b.issued_at, b.issued_by \
@@ -70,6 +73,7 @@ pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<BatchRow>
 
 /// The batch that issued a barcode number of a prefix, if any did: (batch, site, end of the
 /// batch's numbers, site code). The number is the batch's when it is below the end.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn issuing(
     conn: &mut AnyConnection,
     prefix: &str,

@@ -26,6 +26,7 @@ pub struct ActiveSink {
 }
 
 /// The enabled sinks, by id.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn enabled_sinks(conn: &mut AnyConnection) -> Result<Vec<ActiveSink>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, name, kind, url, token, hmac_key, batch_size, max_attempts, in_flight, \
@@ -37,6 +38,7 @@ pub async fn enabled_sinks(conn: &mut AnyConnection) -> Result<Vec<ActiveSink>, 
 
 /// How many messages are pending (it counts the whole queue). The state is written into the
 /// statement, so the planner sees that a partial index matches.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn pending_count(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
     let (n,): (i64,) = sqlx::query_as(&format!(
         "SELECT COUNT(*) FROM outbox WHERE status = '{}'",
@@ -49,6 +51,7 @@ pub async fn pending_count(conn: &mut AnyConnection) -> Result<i64, sqlx::Error>
 
 /// Makes pending each person's next waiting version that waits behind nothing pending; the
 /// ids made pending.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn promote_unblocked(conn: &mut AnyConnection) -> Result<Vec<i64>, sqlx::Error> {
     let rows: Vec<(i64,)> = sqlx::query_as(&format!(
         "UPDATE outbox SET status = '{pending}' WHERE id IN (SELECT MIN(w.id) FROM outbox w \
@@ -64,6 +67,7 @@ pub async fn promote_unblocked(conn: &mut AnyConnection) -> Result<Vec<i64>, sql
 }
 
 /// The sink is taken to be down since `at` (kept if already down), for `reason`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn sink_down(
     conn: &mut AnyConnection,
     sink: i64,
@@ -82,6 +86,7 @@ pub async fn sink_down(
 }
 
 /// The sink answers again.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn sink_up(conn: &mut AnyConnection, sink: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE push_sink SET down_since = NULL, down_reason = NULL WHERE id = $1")
         .bind(sink)
@@ -121,7 +126,7 @@ pub struct Claim {
 /// the statement is written so that the planner walks the queue's own index (`outbox_due`) —
 /// on PostgreSQL such a walk also marks the entries of settled messages dead for the next
 /// one — and not the primary key from id 0 through every settled message.
-#[tracing::instrument(skip_all, fields(sink = c.sink, solo = c.solo))]
+#[tracing::instrument(level = "debug", skip_all, fields(sink = c.sink, solo = c.solo))]
 pub async fn claim(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -204,6 +209,7 @@ const STILL_OURS: &str = "status = 'pending' AND claimed_until = ";
 
 /// Puts a message back in the queue as it was before its claim (the claim's attempt given
 /// back), due `now`, with what the receiver said; `solo`: to be sent alone from now on.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn requeue(
     conn: &mut AnyConnection,
     id: i64,
@@ -228,7 +234,7 @@ pub async fn requeue(
 
 /// The messages were delivered (one statement per chunk of ids: a batch may be large); their
 /// tubes are marked acknowledged. The ids still the claim's, settled here.
-#[tracing::instrument(skip_all, fields(messages = ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(messages = ids.len()))]
 pub async fn delivered(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -255,6 +261,7 @@ pub async fn delivered(
 }
 
 /// The receiver refused the message for good; whether it was still the claim's.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn refused(
     conn: &mut AnyConnection,
     id: i64,
@@ -275,6 +282,7 @@ pub async fn refused(
 
 /// The delivery failed: the message is tried again at `next_try_at`, or (`dead`) is
 /// dead-lettered; whether it was still the claim's.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn failed(
     conn: &mut AnyConnection,
     id: i64,
@@ -299,6 +307,7 @@ pub async fn failed(
 
 /// After messages settled for good: the next waiting version of each of their people, if one
 /// waits, becomes pending. Those made pending, as (solo, id).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn promote_next(
     conn: &mut AnyConnection,
     backend: Backend,

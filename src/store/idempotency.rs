@@ -39,6 +39,7 @@ pub fn fingerprint(request: &str, body: &[u8]) -> String {
 }
 
 /// The stored answer for `key` of `actor`, if any.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn lookup(
     conn: &mut sqlx::AnyConnection,
     actor: &str,
@@ -65,6 +66,7 @@ pub async fn lookup(
 
 /// Claims `key` for this request, before its change, in its transaction (answer still empty).
 /// A unique violation: another request owns the key.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn claim(tx: &mut Tx, key: &str, fingerprint: &str) -> Result<(), sqlx::Error> {
     let actor = tx.actor().username.clone();
     let now = super::time::to_db(tx.now());
@@ -82,6 +84,7 @@ pub async fn claim(tx: &mut Tx, key: &str, fingerprint: &str) -> Result<(), sqlx
 }
 
 /// Stores the answer under the key this request claimed, in the transaction that produced it.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn complete(tx: &mut Tx, key: &str, answer: &Stored) -> Result<(), sqlx::Error> {
     let actor = tx.actor().username.clone();
     sqlx::query("UPDATE idempotency SET status = $1, body = $2 WHERE actor = $3 AND key = $4")

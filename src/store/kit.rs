@@ -28,6 +28,7 @@ impl KitRow {
 const SELECT: &str = "SELECT id, rules, active, created_at, created_by FROM kit";
 
 /// Every kit version, by code, the newest version first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn all(conn: &mut AnyConnection) -> Result<Vec<KitRow>, sqlx::Error> {
     sqlx::query_as(&format!("{SELECT} ORDER BY code, version DESC"))
         .fetch_all(conn)
@@ -35,6 +36,7 @@ pub async fn all(conn: &mut AnyConnection) -> Result<Vec<KitRow>, sqlx::Error> {
 }
 
 /// A kit version (`None`: the newest active version of the code).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn by_code(
     conn: &mut AnyConnection,
     code: &str,
@@ -60,6 +62,7 @@ pub async fn by_code(
 }
 
 /// A kit version by its row id.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<KitRow, sqlx::Error> {
     sqlx::query_as(&format!("{SELECT} WHERE id = $1"))
         .bind(id)
@@ -68,6 +71,7 @@ pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<KitRow, sqlx::Er
 }
 
 /// The newest version of a code (`None`: no kit has it).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn newest_version(
     conn: &mut AnyConnection,
     code: &str,
@@ -80,6 +84,7 @@ pub async fn newest_version(
 }
 
 /// Stores a kit version (active); a version taken already is a unique violation.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert(
     tx: &mut Tx,
     kit: &Kit,

@@ -110,6 +110,7 @@ pub struct Store {
 }
 
 impl Store {
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn connect(location: &Location, sync: SqliteSync) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let url = match location {
@@ -184,6 +185,7 @@ impl Store {
 
     /// Applies pending migrations. Safe to run from several nodes at once (PostgreSQL takes an
     /// advisory lock; SQLite has one writer).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn migrate(&self) -> anyhow::Result<()> {
         let migrator = match self.backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
@@ -235,6 +237,7 @@ impl Store {
     }
 
     /// Begins a write transaction (`BEGIN IMMEDIATE` on SQLite) acting for `actor`.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn begin(&self, actor: &crate::actor::Actor) -> Result<Tx, sqlx::Error> {
         let inner = self.write.begin_with(self.backend.begin_write()).await?;
         Ok(Tx::new(
@@ -247,6 +250,7 @@ impl Store {
 
     /// Runs a re-runnable state change in a write transaction and commits it: on SQLite through
     /// the group-commit writer, on PostgreSQL in a transaction of its own.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn execute<T, F>(
         &self,
         actor: &crate::actor::Actor,
@@ -280,6 +284,7 @@ impl Store {
     }
 
     /// Whether the database answers.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
     }
@@ -288,6 +293,7 @@ impl Store {
         self.write.is_closed()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn close(&self) {
         self.write.close().await;
         self.read.close().await;

@@ -20,11 +20,15 @@ pub mod state {
     pub const ALL: [&str; 6] = [PENDING, WAITING, SENDING, DELIVERED, FAILED, DEAD];
 }
 
-/// The stored statuses of these people: (person, status, valid until, version).
+/// A person's stored status: (person, status, valid until, version).
+pub type StoredStatus = (i64, String, Option<i64>, i64);
+
+/// The stored statuses of these people.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn statuses(
     conn: &mut AnyConnection,
     people: &[i64],
-) -> Result<Vec<(i64, String, Option<i64>, i64)>, sqlx::Error> {
+) -> Result<Vec<StoredStatus>, sqlx::Error> {
     if people.is_empty() {
         return Ok(vec![]);
     }
@@ -37,6 +41,7 @@ pub async fn statuses(
 }
 
 /// Stores a person's status as its next version.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn set_status(
     tx: &mut Tx,
     person: i64,
@@ -60,6 +65,7 @@ pub async fn set_status(
 }
 
 /// The enabled sinks whose region prefix covers a region.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn sinks_for_region(
     conn: &mut AnyConnection,
     region: &str,
@@ -78,6 +84,7 @@ pub type Outgoing = (String, i64, String, Option<i64>);
 
 /// Enqueues messages for a sink, `rows` at a time; a message whose person has an earlier
 /// version still unsettled waits behind it (versions go out in order).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn enqueue(
     tx: &mut Tx,
     sink: i64,
@@ -157,6 +164,7 @@ pub struct NewSink<'a> {
 }
 
 /// Adds a sink (enabled); a name taken already is a unique violation.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert_sink(tx: &mut Tx, s: &NewSink<'_>) -> Result<(), sqlx::Error> {
     let owned = |v: Option<&str>| v.map(str::to_string);
     sqlx::query(
@@ -200,6 +208,7 @@ pub struct SinkRow {
 }
 
 /// Every sink, in the order they were added.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn sinks(conn: &mut AnyConnection) -> Result<Vec<SinkRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT name, region_prefix, kind, url, batch_size, max_attempts, in_flight, ca_pem, client_cert_pem, \
@@ -238,6 +247,7 @@ pub struct MessageQuery<'a> {
 /// Messages, the newest first. Only the conditions asked for go into the statement, so each
 /// can use its index (the failed and dead ones, the waiting ones, a person's versions); known
 /// states and integers are written in, so the planner sees a partial index match.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn messages(
     conn: &mut AnyConnection,
     q: &MessageQuery<'_>,
@@ -285,6 +295,7 @@ pub async fn messages(
 }
 
 /// A message's sink, key, version and state.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn message(
     conn: &mut AnyConnection,
     id: i64,
@@ -299,6 +310,7 @@ pub async fn message(
 /// for the sink (up to `version`), attempts from zero, each sent alone: the earliest pending
 /// (unless a version of the person is still unsettled), the later ones waiting behind it.
 /// How many were queued.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn requeue_versions(
     tx: &mut Tx,
     sink: i64,

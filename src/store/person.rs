@@ -40,6 +40,7 @@ async fn one(
 }
 
 /// The person registered under a document.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn by_document(
     conn: &mut AnyConnection,
     doc_type: DocumentType,
@@ -56,6 +57,7 @@ pub async fn by_document(
 }
 
 /// The person with a personal code.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn by_code(
     conn: &mut AnyConnection,
     code: &str,
@@ -64,6 +66,7 @@ pub async fn by_code(
 }
 
 /// The person with a public id.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn by_uid(conn: &mut AnyConnection, uid: &str) -> Result<Option<PersonRow>, sqlx::Error> {
     one(conn, "p.uid = $1", uid).await
 }
@@ -84,6 +87,7 @@ pub struct NewPerson<'a> {
 
 /// Registers a person; `None` when the document is registered already (perhaps a moment ago,
 /// by another request or node).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert(
     conn: &mut AnyConnection,
     p: &NewPerson<'_>,
@@ -110,6 +114,7 @@ pub async fn insert(
 
 /// Gives a person without a personal code this one; `false` when they have one already (another
 /// node issued it a moment ago). A code taken by someone else is a unique violation.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn set_personal_code(
     conn: &mut AnyConnection,
     id: i64,
@@ -148,6 +153,7 @@ enum Place<'a> {
 }
 
 /// Whether the site registered the person or collected one of their tubes.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn seen_at_site(
     conn: &mut AnyConnection,
     person: i64,
@@ -161,6 +167,7 @@ pub async fn seen_at_site(
 }
 
 /// Whether one of the person's tubes was received by the lab, or is bound for it.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn seen_by_lab(
     conn: &mut AnyConnection,
     person: i64,
@@ -175,6 +182,7 @@ pub async fn seen_by_lab(
 
 /// Whether one of the person's tubes was collected in the region (`positive`: one whose current
 /// result is positive for them — a positive person, or every member of a positive pool).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn seen_in_region(
     conn: &mut AnyConnection,
     person: i64,
@@ -195,6 +203,7 @@ pub async fn seen_in_region(
 }
 
 /// The people with these ids (in no particular order).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn by_ids(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<PersonRow>, sqlx::Error> {
     if ids.is_empty() {
         return Ok(vec![]);
@@ -207,6 +216,7 @@ pub async fn by_ids(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<PersonR
 }
 
 /// The region of the site of a person's latest tube.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn latest_region(
     conn: &mut AnyConnection,
     person: i64,

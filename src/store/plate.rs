@@ -80,17 +80,20 @@ async fn by_ref(conn: &mut AnyConnection, plate: &str, lock: &str) -> Result<Pla
 }
 
 /// A plate by id or run number (no scope check), or `plate.not_found`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn load(conn: &mut AnyConnection, plate: &str) -> Result<PlateRow, Error> {
     by_ref(conn, plate, "").await
 }
 
 /// A plate by id or run number, locked for the rest of the transaction (PostgreSQL).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn lock(tx: &mut Tx, plate: &str) -> Result<PlateRow, Error> {
     let clause = tx.for_update("p");
     by_ref(tx.conn(), plate, &clause).await
 }
 
 /// The lab of a plate by its run number as written (no case folding).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn lab_of_run(
     conn: &mut AnyConnection,
     run_no: &str,
@@ -103,6 +106,7 @@ pub async fn lab_of_run(
 }
 
 /// Plates, the newest first, by lab code, status and lab id (each `None`: any), at most `limit`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(
     conn: &mut AnyConnection,
     lab_code: Option<String>,
@@ -123,6 +127,7 @@ pub async fn list(
 }
 
 /// The next run number's sequence for a key (lab and day): 1, 2, 3 …
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn next_run_seq(tx: &mut Tx, key: &str) -> Result<i64, sqlx::Error> {
     sqlx::query(
         "INSERT INTO plate_counter (key, next_seq) VALUES ($1, 1) ON CONFLICT (key) DO NOTHING",
@@ -151,6 +156,7 @@ pub struct NewPlate<'a> {
 }
 
 /// Makes a plate (loading); its id.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert(tx: &mut Tx, p: &NewPlate<'_>) -> Result<i64, sqlx::Error> {
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO plate (run_no, lab_id, size, kit_id, instrument, status, created_at, created_by) \
@@ -174,6 +180,7 @@ pub async fn insert(tx: &mut Tx, p: &NewPlate<'_>) -> Result<i64, sqlx::Error> {
 pub type WellContentRow = (String, String, Option<String>);
 
 /// What the wells of a plate hold.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn wells(
     conn: &mut AnyConnection,
     plate: i64,
@@ -187,12 +194,16 @@ pub async fn wells(
     .await
 }
 
-/// What one well holds: its content, the tube's id and barcode; `None`: the well is empty.
+/// What a well holds: its content, the tube's id and barcode.
+pub type Holding = (String, Option<i64>, Option<String>);
+
+/// What one well holds; `None`: the well is empty.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn well(
     conn: &mut AnyConnection,
     plate: i64,
     well: &str,
-) -> Result<Option<(String, Option<i64>, Option<String>)>, sqlx::Error> {
+) -> Result<Option<Holding>, sqlx::Error> {
     sqlx::query_as(
         "SELECT w.content, w.tube_id, t.barcode FROM plate_well w LEFT JOIN tube t ON t.id = w.tube_id \
          WHERE w.plate_id = $1 AND w.well = $2",
@@ -204,6 +215,7 @@ pub async fn well(
 }
 
 /// Puts a control (`negative_control`, `positive_control`) into a well.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert_control(
     tx: &mut Tx,
     plate: i64,
@@ -235,6 +247,7 @@ pub struct EarlierAttempt {
 }
 
 /// A tube's attempts, the first first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn attempts_of_tube(
     conn: &mut AnyConnection,
     tube: i64,
@@ -262,6 +275,7 @@ pub struct Loading<'a> {
 }
 
 /// Puts a tube into a well and records its attempt.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn load_tube(tx: &mut Tx, l: &Loading<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO plate_well (plate_id, well, well_index, content, tube_id) VALUES ($1, $2, $3, 'tube', $4)",
@@ -290,6 +304,7 @@ pub async fn load_tube(tx: &mut Tx, l: &Loading<'_>) -> Result<(), sqlx::Error> 
 }
 
 /// Takes a tube out of its well and forgets its attempt there (before any results).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn unload_tube(
     tx: &mut Tx,
     plate: i64,
@@ -312,6 +327,7 @@ pub async fn unload_tube(
 /// Tubes received at a lab and waiting for a plate — received, not held, and no attempt still
 /// open or decided for good (a re-test, re-extraction or re-run puts a tube back) — re-checks
 /// first, then by deadline: (barcode, deadline, re-check of).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn waiting_tubes(
     conn: &mut AnyConnection,
     lab: i64,
@@ -349,6 +365,7 @@ pub struct WellRow {
 }
 
 /// A plate's wells in well order, with their tubes and newest calls.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn well_rows(conn: &mut AnyConnection, plate: i64) -> Result<Vec<WellRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT w.well, w.content, t.barcode, t.kind, t.member_count, t.deadline_at, \
@@ -366,6 +383,7 @@ pub async fn well_rows(conn: &mut AnyConnection, plate: i64) -> Result<Vec<WellR
 }
 
 /// How many instrument files were imported for a plate.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn import_count(conn: &mut AnyConnection, plate: i64) -> Result<i64, sqlx::Error> {
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM result_import WHERE plate_id = $1")
         .bind(plate)

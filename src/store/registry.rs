@@ -45,6 +45,7 @@ fn with_lab<'q>(
 }
 
 /// Registers a lab; a code taken already is a unique violation.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert_lab(tx: &mut Tx, l: &LabRow, at: i64) -> Result<(), sqlx::Error> {
     let sql = format!(
         "INSERT INTO lab ({LAB_COLUMNS}, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
@@ -54,6 +55,7 @@ pub async fn insert_lab(tx: &mut Tx, l: &LabRow, at: i64) -> Result<(), sqlx::Er
 }
 
 /// Changes what is registered of a lab (its code stays).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn update_lab(tx: &mut Tx, l: &LabRow) -> Result<(), sqlx::Error> {
     with_lab(
         "UPDATE lab SET name = $2, licence_no = $3, accredited_until = $4, address = $5, phone = $6, \
@@ -67,6 +69,7 @@ pub async fn update_lab(tx: &mut Tx, l: &LabRow) -> Result<(), sqlx::Error> {
 }
 
 /// A lab by code.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn lab(conn: &mut AnyConnection, code: &str) -> Result<Option<LabRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {LAB_COLUMNS} FROM lab WHERE code = $1"))
         .bind(code.to_string())
@@ -75,6 +78,7 @@ pub async fn lab(conn: &mut AnyConnection, code: &str) -> Result<Option<LabRow>,
 }
 
 /// Every lab, by code.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn labs(conn: &mut AnyConnection) -> Result<Vec<LabRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {LAB_COLUMNS} FROM lab ORDER BY code"))
         .fetch_all(conn)
@@ -82,6 +86,7 @@ pub async fn labs(conn: &mut AnyConnection) -> Result<Vec<LabRow>, sqlx::Error> 
 }
 
 /// The id of a lab with this code.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn lab_id(conn: &mut AnyConnection, code: &str) -> Result<Option<i64>, sqlx::Error> {
     let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM lab WHERE code = $1")
         .bind(code.to_string())
@@ -91,6 +96,7 @@ pub async fn lab_id(conn: &mut AnyConnection, code: &str) -> Result<Option<i64>,
 }
 
 /// The code of a lab by its id.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn lab_code(conn: &mut AnyConnection, id: i64) -> Result<String, sqlx::Error> {
     let (code,): (String,) = sqlx::query_as("SELECT code FROM lab WHERE id = $1")
         .bind(id)
@@ -127,6 +133,7 @@ pub struct NewSite<'a> {
 }
 
 /// Registers a site; a code taken already is a unique violation.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert_site(tx: &mut Tx, s: &NewSite<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO site (code, name, address, region, lab_id, pool_sizes, accepts_foreign_barcodes, created_at) \
@@ -146,6 +153,7 @@ pub async fn insert_site(tx: &mut Tx, s: &NewSite<'_>) -> Result<(), sqlx::Error
 }
 
 /// A site by code.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn site(conn: &mut AnyConnection, code: &str) -> Result<Option<SiteRow>, sqlx::Error> {
     sqlx::query_as(&format!("{SITE_SELECT} WHERE s.code = $1"))
         .bind(code.to_string())
@@ -154,6 +162,7 @@ pub async fn site(conn: &mut AnyConnection, code: &str) -> Result<Option<SiteRow
 }
 
 /// The id of a site with this code.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn site_id(conn: &mut AnyConnection, code: &str) -> Result<Option<i64>, sqlx::Error> {
     let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM site WHERE code = $1")
         .bind(code.to_string())
@@ -163,6 +172,7 @@ pub async fn site_id(conn: &mut AnyConnection, code: &str) -> Result<Option<i64>
 }
 
 /// Every site, by code.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn sites(conn: &mut AnyConnection) -> Result<Vec<SiteRow>, sqlx::Error> {
     sqlx::query_as(&format!("{SITE_SELECT} ORDER BY s.code"))
         .fetch_all(conn)
@@ -182,6 +192,7 @@ pub struct SiteRulesRow {
 }
 
 /// A site's rules by code.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn site_rules(
     conn: &mut AnyConnection,
     code: &str,
@@ -208,6 +219,7 @@ pub struct InstitutionRow {
 }
 
 /// Registers an institution; a code taken already is a unique violation.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert_institution(
     tx: &mut Tx,
     i: &InstitutionRow,
@@ -228,6 +240,7 @@ pub async fn insert_institution(
 }
 
 /// Every institution, by code.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn institutions(conn: &mut AnyConnection) -> Result<Vec<InstitutionRow>, sqlx::Error> {
     sqlx::query_as("SELECT code, name, kind, address, phone FROM institution ORDER BY code")
         .fetch_all(conn)
@@ -235,6 +248,7 @@ pub async fn institutions(conn: &mut AnyConnection) -> Result<Vec<InstitutionRow
 }
 
 /// The id of an institution with this code.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn institution_id(
     conn: &mut AnyConnection,
     code: &str,

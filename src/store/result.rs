@@ -54,11 +54,13 @@ where
 }
 
 /// A result version by id.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<ResultRow>, sqlx::Error> {
     Ok(rows(conn, "r.id = $1", id).await?.pop())
 }
 
 /// A result version by id, locked for the rest of the transaction (PostgreSQL).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn lock(tx: &mut Tx, id: i64) -> Result<Option<ResultRow>, sqlx::Error> {
     let sql = format!("{SELECT} WHERE r.id = $1{}", tx.for_update("r"));
     sqlx::query_as(&sql)
@@ -69,6 +71,7 @@ pub async fn lock(tx: &mut Tx, id: i64) -> Result<Option<ResultRow>, sqlx::Error
 }
 
 /// A person's current results, the latest sampling first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn current_of_person(
     conn: &mut AnyConnection,
     person: i64,
@@ -82,6 +85,7 @@ pub async fn current_of_person(
 }
 
 /// The current results of these people, each person's latest sampling first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn current_of_people(
     conn: &mut AnyConnection,
     people: &[i64],
@@ -99,6 +103,7 @@ pub async fn current_of_people(
 }
 
 /// Every version of every result of a person, the latest sampling first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn history_of_person(
     conn: &mut AnyConnection,
     person: i64,
@@ -112,6 +117,7 @@ pub async fn history_of_person(
 }
 
 /// Every version of the results of a tube.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn of_tube(conn: &mut AnyConnection, tube: i64) -> Result<Vec<ResultRow>, sqlx::Error> {
     rows(
         conn,
@@ -123,6 +129,7 @@ pub async fn of_tube(conn: &mut AnyConnection, tube: i64) -> Result<Vec<ResultRo
 
 /// Current results in a CDC state (`pending`: awaiting the CDC, oldest call first; `rejected`:
 /// returned to the lab, latest first), within a region prefix or a lab, at most `limit`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn in_cdc_state(
     conn: &mut AnyConnection,
     state: CdcQueue,
@@ -171,6 +178,7 @@ pub struct RecheckRow {
 
 /// The members of pools told "pending re-check" (at one lab, or all), the most urgent first,
 /// at most `limit`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn awaiting_recheck(
     conn: &mut AnyConnection,
     lab: Option<i64>,
@@ -197,6 +205,7 @@ pub async fn awaiting_recheck(
 
 /// Positives whose report clock (`clock` µs from the positive call) ran out before the CDC
 /// ruled, or is running out still at `now`, within a region prefix: (result, ruled at).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn past_report_clock(
     conn: &mut AnyConnection,
     now: i64,
@@ -218,6 +227,7 @@ pub async fn past_report_clock(
 }
 
 /// The CDC's ruling on a positive, and the tube's first confirmation.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn rule_cdc(
     tx: &mut Tx,
     result: i64,
@@ -266,6 +276,7 @@ impl NewResult {
 }
 
 /// How many current results a tube has.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn current_count(conn: &mut AnyConnection, tube: i64) -> Result<i64, sqlx::Error> {
     let (n,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM result WHERE tube_id = $1 AND current = 1")
@@ -277,6 +288,7 @@ pub async fn current_count(conn: &mut AnyConnection, tube: i64) -> Result<i64, s
 
 /// Writes version 1 of the result for each of these people (one statement per 500), released
 /// at `at` by `by`: (person, result id).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert_first(
     tx: &mut Tx,
     r: &NewResult,
@@ -318,14 +330,18 @@ pub async fn insert_first(
     Ok(out)
 }
 
+/// A written version: its number and id, and the version it replaces with its value.
+pub type Written = (i64, i64, Option<(i64, ResultValue)>);
+
 /// Writes the next version of the (tube, person) result; the one before stops being current.
 /// The new version's number and id, and the version it replaces with its value.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert_next(
     tx: &mut Tx,
     r: &NewResult,
     at: i64,
     by: &str,
-) -> Result<(i64, i64, Option<(i64, ResultValue)>), sqlx::Error> {
+) -> Result<Written, sqlx::Error> {
     const SAME: &str =
         "tube_id = $1 AND ((person_id IS NULL AND $2 IS NULL) OR person_id = $2) AND current = 1";
     let previous: Option<(i64, ResultValue)> =
@@ -378,6 +394,7 @@ pub struct MessageFacts {
 }
 
 /// The message facts of these results.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn message_facts(
     conn: &mut AnyConnection,
     results: &[i64],
@@ -413,6 +430,7 @@ pub struct MessageDetail {
 }
 
 /// The message detail of a result.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn message_detail(
     conn: &mut AnyConnection,
     result: i64,

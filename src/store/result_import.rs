@@ -8,6 +8,7 @@ use crate::domain::interpretation::CallOutcome;
 use sqlx::{AnyConnection, FromRow};
 
 /// The import of a plate with this hash of its files, if there is one.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn by_hash(
     conn: &mut AnyConnection,
     plate: i64,
@@ -23,6 +24,7 @@ pub async fn by_hash(
 }
 
 /// The run number of another plate a file (by its SHA-256) was imported for.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn plate_of_file(
     conn: &mut AnyConnection,
     sha256: &str,
@@ -40,6 +42,7 @@ pub async fn plate_of_file(
 }
 
 /// The last import round of a plate (0: none yet).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn last_round(conn: &mut AnyConnection, plate: i64) -> Result<i64, sqlx::Error> {
     let (round,): (Option<i64>,) =
         sqlx::query_as("SELECT MAX(round) FROM result_import WHERE plate_id = $1")
@@ -65,6 +68,7 @@ pub struct NewImport<'a> {
 }
 
 /// Records an import round; its id.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert(tx: &mut Tx, i: &NewImport<'_>) -> Result<i64, sqlx::Error> {
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO result_import (plate_id, round, files_hash, format, kit_id, run_valid, \
@@ -88,6 +92,7 @@ pub async fn insert(tx: &mut Tx, i: &NewImport<'_>) -> Result<i64, sqlx::Error> 
 }
 
 /// Keeps a file of an import, byte for byte.
+#[tracing::instrument(level = "debug", skip_all)]
 #[allow(clippy::too_many_arguments)]
 pub async fn insert_file(
     tx: &mut Tx,
@@ -116,6 +121,7 @@ pub async fn insert_file(
 
 /// Keeps the readings of an import, one row per well (its readings as JSON), `rows` wells a
 /// statement.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert_readings(
     tx: &mut Tx,
     import: i64,
@@ -140,6 +146,7 @@ pub async fn insert_readings(
 }
 
 /// A plate's attempts by well, with their current call's outcome: (attempt, well, outcome).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn attempts_by_well(
     conn: &mut AnyConnection,
     plate: i64,
@@ -164,6 +171,7 @@ pub struct CallContext<'a> {
 }
 
 /// Records calls (attempt, outcome, detail, Ct per channel as JSON), `rows` a statement.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert_calls(
     tx: &mut Tx,
     ctx: &CallContext<'_>,
@@ -208,6 +216,7 @@ pub async fn insert_calls(
 
 /// Points the plate's undecided attempts called in this import at their new call (called), and
 /// marks the plate resulted.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn mark_called(tx: &mut Tx, import: i64, plate: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE attempt SET status = $1, call_id = (SELECT c.id FROM auto_call c \
@@ -242,6 +251,7 @@ pub struct ImportRow {
 }
 
 /// An import round by id.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn by_id(conn: &mut AnyConnection, import: i64) -> Result<ImportRow, sqlx::Error> {
     sqlx::query_as(
         "SELECT pl.run_no, i.round, i.run_valid, i.run_failures, i.run_warnings, i.report, \
@@ -254,6 +264,7 @@ pub async fn by_id(conn: &mut AnyConnection, import: i64) -> Result<ImportRow, s
 }
 
 /// The files of an import round: (name, SHA-256, format, size).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn files(
     conn: &mut AnyConnection,
     import: i64,
@@ -266,11 +277,15 @@ pub async fn files(
     .await
 }
 
-/// The calls of an import round in well order: (well, barcode, outcome, detail, Ct JSON).
+/// A call as stored: (well, barcode, outcome, detail, Ct JSON).
+pub type StoredCall = (String, String, CallOutcome, String, String);
+
+/// The calls of an import round in well order.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn calls(
     conn: &mut AnyConnection,
     import: i64,
-) -> Result<Vec<(String, String, CallOutcome, String, String)>, sqlx::Error> {
+) -> Result<Vec<StoredCall>, sqlx::Error> {
     sqlx::query_as(
         "SELECT a.well, t.barcode, c.outcome, c.detail, c.cts FROM auto_call c \
          JOIN attempt a ON a.id = c.attempt_id JOIN tube t ON t.id = a.tube_id \
@@ -284,6 +299,7 @@ pub async fn calls(
 }
 
 /// A plate's import rounds, the first first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn of_plate(conn: &mut AnyConnection, plate: i64) -> Result<Vec<i64>, sqlx::Error> {
     let ids: Vec<(i64,)> =
         sqlx::query_as("SELECT id FROM result_import WHERE plate_id = $1 ORDER BY round")
@@ -294,6 +310,7 @@ pub async fn of_plate(conn: &mut AnyConnection, plate: i64) -> Result<Vec<i64>, 
 }
 
 /// The files of a plate's import round, byte for byte, in the order they were given.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn raw_files(
     conn: &mut AnyConnection,
     plate: i64,

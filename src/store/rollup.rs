@@ -57,7 +57,7 @@ const FOLD_SELECT: &str = "SELECT t.id, t.folded, t.status, t.resampled_at, \
 
 /// Up to `max` tubes whose steps changed since the last turn, locked for this turn (on
 /// PostgreSQL with `SKIP LOCKED`, so that nodes fold side by side).
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn take_pending(tx: &mut Tx, max: i64) -> Result<Vec<FoldRow>, sqlx::Error> {
     let skip = tx.backend().skip_locked("t");
     sqlx::query_as(&format!(
@@ -70,7 +70,7 @@ pub async fn take_pending(tx: &mut Tx, max: i64) -> Result<Vec<FoldRow>, sqlx::E
 }
 
 /// The tubes are counted up to `mask`.
-#[tracing::instrument(skip_all, fields(tubes = ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(tubes = ids.len()))]
 pub async fn mark_folded(tx: &mut Tx, mask: i64, ids: &[i64]) -> Result<(), sqlx::Error> {
     for chunk in ids.chunks(tx.backend().rows_per_insert(1)) {
         sqlx::query(&format!(
@@ -137,7 +137,7 @@ pub struct BadHistogram(pub String);
 /// in place and the new histogram entries appended (a bucket may then appear more than once,
 /// which reading adds up); a histogram grown long is compacted. On PostgreSQL the upsert
 /// locks the rows, in key order, until the transaction ends.
-#[tracing::instrument(skip_all, fields(groups = groups.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(groups = groups.len()))]
 pub async fn add(tx: &mut Tx, groups: &BTreeMap<Key, Counts>) -> Result<(), sqlx::Error> {
     let rows: Vec<(&Key, &Counts)> = groups.iter().collect();
     let mut long: Vec<Key> = vec![];
@@ -305,7 +305,7 @@ struct HourRow {
 
 /// The rollup's counts of a slice per UTC hour in [`hour_from`, `hour_to`), summed by the
 /// database.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn hours(
     conn: &mut AnyConnection,
     slice: &Slice,
@@ -360,7 +360,7 @@ pub async fn hours(
 
 /// The tubes of a slice whose clock started in [`from`, `to`) and that the rollup has not
 /// counted yet (their step changed since its last turn).
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn not_folded(
     conn: &mut AnyConnection,
     slice: &Slice,
@@ -380,7 +380,7 @@ pub async fn not_folded(
 }
 
 /// The tubes of a slice whose clock started in [`from`, `to`) and that are still under way.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn under_way(
     conn: &mut AnyConnection,
     slice: &Slice,

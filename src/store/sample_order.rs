@@ -6,6 +6,7 @@ use sqlx::{AnyConnection, FromRow};
 
 /// Orders a person re-sampled from a tube, due at `due`; `false` when such an order exists
 /// already (from an earlier decision or a retry).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn order_resample(
     tx: &mut Tx,
     person: i64,
@@ -35,6 +36,7 @@ pub async fn order_resample(
 pub type OpenOrderRow = (String, String, i64, i64);
 
 /// A person's open orders, the most urgent first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn open_of_person(
     conn: &mut AnyConnection,
     person: i64,
@@ -49,6 +51,7 @@ pub async fn open_of_person(
 }
 
 /// The open orders of these people, each person's most urgent first: (person, order).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn open_of_people(
     conn: &mut AnyConnection,
     people: &[i64],
@@ -82,6 +85,7 @@ pub struct Answerable {
 }
 
 /// A person's open orders with their source tubes, the most urgent first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn answerable(
     conn: &mut AnyConnection,
     person: i64,
@@ -97,6 +101,7 @@ pub async fn answerable(
 }
 
 /// Marks an order answered by a tube.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn fulfil(tx: &mut Tx, order: i64, tube: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE sample_order SET status = 'fulfilled', fulfilled_tube_id = $1 WHERE id = $2",
@@ -109,6 +114,7 @@ pub async fn fulfil(tx: &mut Tx, order: i64, tube: i64) -> Result<(), sqlx::Erro
 }
 
 /// Marks a person's open order from `source` answered by `tube`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn fulfil_from(
     tx: &mut Tx,
     person: i64,
@@ -155,6 +161,7 @@ pub struct OrderFilter {
 }
 
 /// Orders, the most urgent first, at most `limit`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(
     conn: &mut AnyConnection,
     f: &OrderFilter,
@@ -186,6 +193,7 @@ pub async fn list(
 }
 
 /// Whether a person has an open re-sampling order.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn has_open(conn: &mut AnyConnection, person: i64) -> Result<bool, sqlx::Error> {
     let row: Option<(i64,)> = sqlx::query_as(
         "SELECT o.id FROM sample_order o \

@@ -4,6 +4,7 @@ use super::Tx;
 use sqlx::AnyConnection;
 
 /// The stored value of a setting.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get(conn: &mut AnyConnection, key: &str) -> Result<Option<String>, sqlx::Error> {
     let row: Option<(String,)> = sqlx::query_as("SELECT value FROM setting WHERE key = $1")
         .bind(key.to_string())
@@ -13,6 +14,7 @@ pub async fn get(conn: &mut AnyConnection, key: &str) -> Result<Option<String>, 
 }
 
 /// Stores a setting's value, by whom and when.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn put(
     tx: &mut Tx,
     key: &str,

@@ -88,7 +88,7 @@ pub struct TubeTimes {
 }
 
 /// A tube's times by barcode.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn tube_times(
     conn: &mut AnyConnection,
     barcode: &str,
@@ -117,7 +117,7 @@ pub struct DueTube {
 }
 
 /// Unreleased tubes of `cover` due by `horizon`, the most urgent first, at most `limit`.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn tubes_due(
     conn: &mut AnyConnection,
     cover: &Coverage,
@@ -151,7 +151,7 @@ pub struct DueOrder {
 }
 
 /// Open re-sample orders of `cover` due by `horizon`, the most urgent first, at most `limit`.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn orders_due(
     conn: &mut AnyConnection,
     cover: &Coverage,
@@ -178,7 +178,7 @@ pub async fn orders_due(
 }
 
 /// The unreleased tubes of a lab, by deadline (at most 200,000).
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn unreleased_of_lab(
     conn: &mut AnyConnection,
     lab: i64,
@@ -194,7 +194,7 @@ pub async fn unreleased_of_lab(
 }
 
 /// How many of a lab's plates had a run imported since `since`.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn plates_imported_since(
     conn: &mut AnyConnection,
     lab: i64,

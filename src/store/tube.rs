@@ -107,6 +107,7 @@ pub const SELECT: &str = "SELECT t.id, t.site_id, s.lab_id AS site_lab_id, \
      LEFT JOIN institution i ON i.id = t.payer_institution_id";
 
 /// A tube by barcode.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn by_barcode(
     conn: &mut AnyConnection,
     barcode: &str,
@@ -119,6 +120,7 @@ pub async fn by_barcode(
 }
 
 /// A tube by barcode, or `tube.not_found` (no scope check: for services that check it).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn load(conn: &mut AnyConnection, barcode: &str) -> Result<TubeRow, Error> {
     by_barcode(conn, barcode)
         .await?
@@ -127,11 +129,13 @@ pub async fn load(conn: &mut AnyConnection, barcode: &str) -> Result<TubeRow, Er
 
 /// A tube by barcode, locked for the rest of the transaction (PostgreSQL), or
 /// `tube.not_found`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn lock_existing(tx: &mut Tx, barcode: &str) -> Result<TubeRow, Error> {
     lock(tx, barcode).await?.ok_or_else(|| not_found(barcode))
 }
 
 /// A tube by barcode, its row locked for the rest of the transaction on PostgreSQL.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn lock(tx: &mut Tx, barcode: &str) -> Result<Option<TubeRow>, sqlx::Error> {
     let sql = format!("{SELECT} WHERE t.barcode = $1{}", tx.for_update("t"));
     sqlx::query_as(&sql)
@@ -142,6 +146,7 @@ pub async fn lock(tx: &mut Tx, barcode: &str) -> Result<Option<TubeRow>, sqlx::E
 }
 
 /// The kind of the tube with this barcode, if there is one.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn kind_of(
     conn: &mut AnyConnection,
     barcode: &str,
@@ -165,6 +170,7 @@ pub struct MemberRow {
 }
 
 /// The members of a tube in the order they were scanned in.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn members(conn: &mut AnyConnection, tube: i64) -> Result<Vec<MemberRow>, sqlx::Error> {
     let sql = format!(
         "SELECT m.position, m.added_at, m.added_by, {} \
@@ -180,6 +186,7 @@ pub async fn members(conn: &mut AnyConnection, tube: i64) -> Result<Vec<MemberRo
 }
 
 /// The ids and public ids of a tube's people, in scan order.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn member_ids(
     conn: &mut AnyConnection,
     tube: i64,
@@ -202,6 +209,7 @@ pub struct Receipt<'a> {
 }
 
 /// Records a tube received at a lab.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn receive(tx: &mut Tx, tube: i64, r: &Receipt<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE tube SET status = $1, lab_id = $2, received_at = $3, received_by = $4, \
@@ -220,6 +228,7 @@ pub async fn receive(tx: &mut Tx, tube: i64, r: &Receipt<'_>) -> Result<(), sqlx
 }
 
 /// Sends a tube on to another lab before reception (转送).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn forward(tx: &mut Tx, tube: i64, lab: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE tube SET forwarded_lab_id = $1 WHERE id = $2")
         .bind(lab)
@@ -239,6 +248,7 @@ pub struct Refusal<'a> {
 }
 
 /// Records a tube rejected; the turnaround rollup counts it.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn reject(tx: &mut Tx, tube: i64, r: &Refusal<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE tube SET status = $1, rejected_at = $2, rejected_by = $3, rejection_reason = $4, \
@@ -257,6 +267,7 @@ pub async fn reject(tx: &mut Tx, tube: i64, r: &Refusal<'_>) -> Result<(), sqlx:
 }
 
 /// A tube's result deadline (µs).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn deadline(conn: &mut AnyConnection, tube: i64) -> Result<i64, sqlx::Error> {
     let (due,): (i64,) = sqlx::query_as("SELECT deadline_at FROM tube WHERE id = $1")
         .bind(tube)
@@ -297,6 +308,7 @@ pub struct NewTube<'a> {
 }
 
 /// Registers a tube; `None` when the barcode is taken (perhaps a moment ago).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert(tx: &mut Tx, t: &NewTube<'_>) -> Result<Option<i64>, sqlx::Error> {
     let owned = |s: Option<&str>| s.map(str::to_string);
     let inserted: Option<(i64,)> = sqlx::query_as(
@@ -342,6 +354,7 @@ pub async fn insert(tx: &mut Tx, t: &NewTube<'_>) -> Result<Option<i64>, sqlx::E
 }
 
 /// Puts a person into a tube at a position; `false` when they are in it already.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert_member(
     tx: &mut Tx,
     tube: i64,
@@ -365,6 +378,7 @@ pub async fn insert_member(
 }
 
 /// A person's position in a tube, if they are in it.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn position_of(
     conn: &mut AnyConnection,
     tube: i64,
@@ -381,6 +395,7 @@ pub async fn position_of(
 
 /// Counts a member in, if the tube is still as it was read (`members`, `status`): the new count
 /// and status, closed at and by whom when the member fills it. `false`: another scan came first.
+#[tracing::instrument(level = "debug", skip_all)]
 #[allow(clippy::too_many_arguments)]
 pub async fn count_member(
     tx: &mut Tx,
@@ -409,6 +424,7 @@ pub async fn count_member(
 }
 
 /// Closes a tube by hand (`short`: with fewer people than its nominal size).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn close(
     tx: &mut Tx,
     tube: i64,
@@ -430,6 +446,7 @@ pub async fn close(
 }
 
 /// A tube's re-check links and clock start: (re-check of, retained for, clock start).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn recheck_links(
     conn: &mut AnyConnection,
     tube: i64,
@@ -442,6 +459,7 @@ pub async fn recheck_links(
 
 /// Makes a tube the re-collection of another (it answers a re-sampling order): its deadline,
 /// clock start, source and re-collection number.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn make_recollection(
     tx: &mut Tx,
     tube: i64,
@@ -482,6 +500,7 @@ const LIST_WHERE: &str = "WHERE ($1 IS NULL OR s.code = $1) AND ($2 IS NULL OR l
      AND ($6 IS NULL OR s.region LIKE $6)";
 
 /// A page of tubes, the newest collection first, and how many match in all.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(
     conn: &mut AnyConnection,
     f: &TubeFilter,
@@ -518,6 +537,7 @@ pub async fn list(
 }
 
 /// The retained single tubes held for a pool, with their person: (tube, barcode, person).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn held_for(
     conn: &mut AnyConnection,
     pool: i64,
@@ -533,6 +553,7 @@ pub async fn held_for(
 
 /// Releases a retained tube from hold as its pool's re-check, with the pool's deadline and
 /// clock.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn release_hold(tx: &mut Tx, tube: i64, pool: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE tube SET held = 0, recheck_of = $1, \
@@ -547,6 +568,7 @@ pub async fn release_hold(tx: &mut Tx, tube: i64, pool: i64) -> Result<(), sqlx:
 }
 
 /// Which of these names are registered tube barcodes.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn registered_barcodes(
     conn: &mut AnyConnection,
     names: &[String],

@@ -5,6 +5,7 @@
 use super::Tx;
 
 /// Placed on a plate: the first placement stays, the latest is now, a re-test is on its way.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn placed(tx: &mut Tx, tube: i64, at: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE tube SET placed_at = COALESCE(placed_at, $1), loaded_at = $1, requeued_at = NULL WHERE id = $2",
@@ -17,6 +18,7 @@ pub async fn placed(tx: &mut Tx, tube: i64, at: i64) -> Result<(), sqlx::Error> 
 }
 
 /// Taken out of a well again (a mis-scan): the marks follow the attempts that remain.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn unplaced(tx: &mut Tx, tube: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE tube SET placed_at = (SELECT MIN(a.created_at) FROM attempt a WHERE a.tube_id = tube.id), \
@@ -33,6 +35,7 @@ pub async fn unplaced(tx: &mut Tx, tube: i64) -> Result<(), sqlx::Error> {
 }
 
 /// A run was imported and its tubes called (those not yet released).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn imported(tx: &mut Tx, import: i64, at: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE tube SET imported_at = $1, called_at = $1 WHERE released_at IS NULL AND id IN \
@@ -46,6 +49,7 @@ pub async fn imported(tx: &mut Tx, import: i64, at: i64) -> Result<(), sqlx::Err
 }
 
 /// A reviewer sent the tube back to the queue (re-test, re-extraction, re-run).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn requeued(tx: &mut Tx, tube: i64, at: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE tube SET requeued_at = $1 WHERE id = $2")
         .bind(at)
@@ -56,6 +60,7 @@ pub async fn requeued(tx: &mut Tx, tube: i64, at: i64) -> Result<(), sqlx::Error
 }
 
 /// A reviewer ordered new swabs: this tube gives no result.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn resampled(tx: &mut Tx, tube: i64, at: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE tube SET resampled_at = $1, requeued_at = NULL, fold_pending = 1 WHERE id = $2 AND resampled_at IS NULL",
@@ -68,6 +73,7 @@ pub async fn resampled(tx: &mut Tx, tube: i64, at: i64) -> Result<(), sqlx::Erro
 }
 
 /// A result of the tube was released (the first release counts).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn released(tx: &mut Tx, tube: i64, at: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE tube SET released_at = $1, requeued_at = NULL, fold_pending = 1 WHERE id = $2 AND released_at IS NULL",

@@ -108,6 +108,7 @@ impl Tx {
     /// Starts a bulk operation: its one parent entry is written at once (its id is needed);
     /// every entry recorded until [`Tx::end_bulk`] is its child. A 10,000-row import is then one
     /// parent and 10,000 small children written in a few statements.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn begin_bulk(
         &mut self,
         action: &str,
@@ -207,6 +208,7 @@ impl Tx {
     }
 
     /// Writes the audit entries, then commits.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
         self.write_audit().await?;
         self.inner.commit().await

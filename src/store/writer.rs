@@ -47,6 +47,7 @@ impl Writer {
     }
 
     /// Runs `change` for `actor` and returns its output once it is committed.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn submit(&self, actor: &Actor, change: Change) -> Result<Output, Error> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
