@@ -41,73 +41,9 @@ pub async fn people_changed(tx: &mut Tx, changes: &[(i64, Option<i64>)]) -> Resu
 
 async fn people_changed_chunk(tx: &mut Tx, changes: &[(i64, Option<i64>)]) -> Result<(), Error> {
     let now = tx.now();
-    let utc = FixedOffset::east_opt(0).expect("UTC");
     let person_ids: Vec<i64> = changes.iter().map(|c| c.0).collect();
-    let persons = crate::store::person::by_ids(tx.conn(), &person_ids).await?;
-    let persons: HashMap<i64, crate::store::person::PersonRow> =
-        persons.into_iter().map(|p| (p.id, p)).collect();
-    let mut results_of: HashMap<i64, Vec<crate::store::result::ResultRow>> = HashMap::new();
-    let rows = crate::store::result::current_of_people(tx.conn(), &person_ids).await?;
-    for r in rows {
-        if let Some(p) = r.person_id {
-            results_of.entry(p).or_default().push(r);
-        }
-    }
-    let mut orders_of: HashMap<i64, Vec<crate::store::sample_order::OpenOrderRow>> = HashMap::new();
-    for (person, order) in
-        crate::store::sample_order::open_of_people(tx.conn(), &person_ids).await?
-    {
-        orders_of.entry(person).or_default().push(order);
-    }
-    let valid_hours = super::settings::load(tx.conn()).await?.negative_valid_hours;
-    let before = outbox::statuses(tx.conn(), &person_ids).await?;
-    let before: HashMap<i64, (String, Option<i64>, i64)> = before
-        .into_iter()
-        .map(|(p, s, v, n)| (p, (s, v, n)))
-        .collect();
-
-    // The people whose status changed, with their next version and the result behind it.
-    struct Changed {
-        person: i64,
-        status: PersonStatus,
-        valid_until: Option<i64>,
-        version: i64,
-        result: Option<i64>,
-    }
-    let mut changed: Vec<Changed> = vec![];
-    let mut seen = std::collections::HashSet::new();
-    for (person_id, result) in changes {
-        if !seen.insert(*person_id) {
-            continue;
-        }
-        if !persons.contains_key(person_id) {
-            return Err(Error::internal(anyhow::anyhow!(
-                "person {person_id} vanished in its change"
-            )));
-        }
-        let results = results_of.remove(person_id).unwrap_or_default();
-        let orders = orders_of.remove(person_id).unwrap_or_default();
-        let status = super::status::derive(&results, &orders, valid_hours, to_db(now));
-        let valid_until = match status {
-            PersonStatus::Negative { valid_until } => Some(valid_until),
-            _ => None,
-        };
-        let prior = before.get(person_id);
-        if let Some((s, v, _)) = prior {
-            if s == status.code() && *v == valid_until {
-                continue;
-            }
-        }
-        // The result behind the change: the one named, else the person's newest current one.
-        let result = result.or_else(|| results.first().map(|r| r.id));
-        changed.push(Changed {
-            person: *person_id,
-            version: prior.map_or(1, |b| b.2 + 1),
-            status,
-            valid_until,
-            result,
-        });
-    }
+    let mut facts = Facts::load(tx, &person_ids).await?;
+    let changed = facts.changed(changes, to_db(now))?;
     if changed.is_empty() {
         return Ok(());
     }
@@ -122,38 +58,152 @@ async fn people_changed_chunk(tx: &mut Tx, changes: &[(i64, Option<i64>)]) -> Re
         )
         .await?;
     }
+    let data_of = message_data(tx, &changed).await?;
+    enqueue(tx, &changed, &facts.persons, &data_of, now).await
+}
 
-    // What each result says, read once per distinct content (a pool's members share it).
+/// What a person's status is derived from, for a chunk of people: who they are, their current
+/// results and open re-sampling orders, and the status stored for them.
+struct Facts {
+    persons: HashMap<i64, crate::store::person::PersonRow>,
+    results_of: HashMap<i64, Vec<crate::store::result::ResultRow>>,
+    orders_of: HashMap<i64, Vec<crate::store::sample_order::OpenOrderRow>>,
+    valid_hours: i64,
+    /// (status, valid until, version) as stored.
+    before: HashMap<i64, (String, Option<i64>, i64)>,
+}
+
+/// A person whose status changed, with their next version and the result behind it.
+struct Changed {
+    person: i64,
+    status: PersonStatus,
+    valid_until: Option<i64>,
+    version: i64,
+    result: Option<i64>,
+}
+
+impl Facts {
+    async fn load(tx: &mut Tx, person_ids: &[i64]) -> Result<Self, Error> {
+        let persons = crate::store::person::by_ids(tx.conn(), person_ids)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect();
+        let mut results_of: HashMap<i64, Vec<crate::store::result::ResultRow>> = HashMap::new();
+        for r in crate::store::result::current_of_people(tx.conn(), person_ids).await? {
+            if let Some(p) = r.person_id {
+                results_of.entry(p).or_default().push(r);
+            }
+        }
+        let mut orders_of: HashMap<i64, Vec<crate::store::sample_order::OpenOrderRow>> =
+            HashMap::new();
+        for (person, order) in
+            crate::store::sample_order::open_of_people(tx.conn(), person_ids).await?
+        {
+            orders_of.entry(person).or_default().push(order);
+        }
+        let valid_hours = super::settings::load(tx.conn()).await?.negative_valid_hours;
+        let before = outbox::statuses(tx.conn(), person_ids)
+            .await?
+            .into_iter()
+            .map(|(p, s, v, n)| (p, (s, v, n)))
+            .collect();
+        Ok(Self {
+            persons,
+            results_of,
+            orders_of,
+            valid_hours,
+            before,
+        })
+    }
+
+    /// The people of `changes` (each once) whose derived status differs from the stored one.
+    fn changed(&mut self, changes: &[(i64, Option<i64>)], now: i64) -> Result<Vec<Changed>, Error> {
+        let mut changed: Vec<Changed> = vec![];
+        let mut seen = std::collections::HashSet::new();
+        for (person_id, result) in changes {
+            if !seen.insert(*person_id) {
+                continue;
+            }
+            if !self.persons.contains_key(person_id) {
+                return Err(Error::internal(anyhow::anyhow!(
+                    "person {person_id} vanished in its change"
+                )));
+            }
+            let results = self.results_of.remove(person_id).unwrap_or_default();
+            let orders = self.orders_of.remove(person_id).unwrap_or_default();
+            let status = super::status::derive(&results, &orders, self.valid_hours, now);
+            let valid_until = match status {
+                PersonStatus::Negative { valid_until } => Some(valid_until),
+                _ => None,
+            };
+            let prior = self.before.get(person_id);
+            if let Some((s, v, _)) = prior {
+                if s == status.code() && *v == valid_until {
+                    continue;
+                }
+            }
+            // The result behind the change: the one named, else the person's newest current one.
+            let result = result.or_else(|| results.first().map(|r| r.id));
+            changed.push(Changed {
+                person: *person_id,
+                version: prior.map_or(1, |b| b.2 + 1),
+                status,
+                valid_until,
+                result,
+            });
+        }
+        Ok(changed)
+    }
+}
+
+/// What each result behind a change says, with its region and tube — read once per distinct
+/// content (a pool's members share it).
+async fn message_data(
+    tx: &mut Tx,
+    changed: &[Changed],
+) -> Result<HashMap<i64, (ResultData, String, i64)>, Error> {
     let result_ids: Vec<i64> = changed.iter().filter_map(|c| c.result).collect();
     let mut data_of: HashMap<i64, (ResultData, String, i64)> = HashMap::new();
-    {
-        // Results equal in what their message says share it.
-        type Content = (i64, Option<i64>, ResultValue, String, i64, Option<Cdc>);
-        let mut by_content: HashMap<Content, ResultData> = HashMap::new();
-        for f in crate::store::result::message_facts(tx.conn(), &result_ids).await? {
-            let content = (
-                f.tube_id,
-                f.attempt_id,
-                f.value,
-                f.source,
-                f.sampled_at,
-                f.cdc_status,
-            );
-            let data = match by_content.get(&content) {
-                Some(d) => d.clone(),
-                None => {
-                    let d = result_data(tx.conn(), f.id).await?;
-                    by_content.insert(content, d.clone());
-                    d
-                }
-            };
-            data_of.insert(f.id, (data, f.region, f.tube_id));
-        }
+    // Results equal in what their message says share it.
+    type Content = (i64, Option<i64>, ResultValue, String, i64, Option<Cdc>);
+    let mut by_content: HashMap<Content, ResultData> = HashMap::new();
+    for f in crate::store::result::message_facts(tx.conn(), &result_ids).await? {
+        let content = (
+            f.tube_id,
+            f.attempt_id,
+            f.value,
+            f.source,
+            f.sampled_at,
+            f.cdc_status,
+        );
+        let data = match by_content.get(&content) {
+            Some(d) => d.clone(),
+            None => {
+                let d = result_data(tx.conn(), f.id).await?;
+                by_content.insert(content, d.clone());
+                d
+            }
+        };
+        data_of.insert(f.id, (data, f.region, f.tube_id));
     }
+    Ok(data_of)
+}
+
+/// Queues each changed status for every sink of the person's region (that of the result
+/// behind it, else of their latest tube).
+async fn enqueue(
+    tx: &mut Tx,
+    changed: &[Changed],
+    persons: &HashMap<i64, crate::store::person::PersonRow>,
+    data_of: &HashMap<i64, (ResultData, String, i64)>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), Error> {
+    let utc = FixedOffset::east_opt(0).expect("UTC");
     let mut sinks_of: HashMap<String, Vec<i64>> = HashMap::new();
     // Per sink: (person key, version, payload, tube).
     let mut messages: std::collections::BTreeMap<i64, Vec<outbox::Outgoing>> = Default::default();
-    for c in &changed {
+    for c in changed {
         let person = &persons[&c.person];
         let (data, region, tube) = match c.result.and_then(|r| data_of.get(&r)) {
             Some((d, region, tube)) => (Some(d.clone()), Some(region.clone()), Some(*tube)),

@@ -282,10 +282,7 @@ pub type StoredCall = (String, String, CallOutcome, String, String);
 
 /// The calls of an import round in well order.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn calls(
-    conn: &mut AnyConnection,
-    import: i64,
-) -> Result<Vec<StoredCall>, sqlx::Error> {
+pub async fn calls(conn: &mut AnyConnection, import: i64) -> Result<Vec<StoredCall>, sqlx::Error> {
     sqlx::query_as(
         "SELECT a.well, t.barcode, c.outcome, c.detail, c.cts FROM auto_call c \
          JOIN attempt a ON a.id = c.attempt_id JOIN tube t ON t.id = a.tube_id \

@@ -1,0 +1,529 @@
+//! 采样登记 accession at the collection site: open a tube by its barcode, scan people into it,
+//! close it (by itself when full, or by hand with its actual count).
+
+use super::parse_barcode;
+use super::persons::{self, PersonScan, PersonView};
+use super::registry::{self, SiteRules};
+use super::{parse_opt_text, parse_text};
+use crate::actor::Actor;
+use crate::domain::barcode::{Origin, TubeBarcode};
+use crate::domain::policy::{covers_tube, Action, Scope};
+use crate::domain::tube::{self as rules, PoolPolicy, TubeState, TubeStatus};
+use crate::domain::vocab::{Category, Payer, Priority, SampleType, TubeKind};
+use crate::error::Error;
+use crate::store::time::{show, to_db};
+use crate::store::tube::{self as store, TubeRow};
+use crate::store::{is_unique_violation, Tx};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::AnyConnection;
+use utoipa::ToSchema;
+
+mod open;
+mod scan;
+
+pub use open::{open, prepare_open, OpenPlan};
+pub use scan::{add_member, prepare_scan, MemberAdded, ScanPlan};
+
+/// How far in the future a collection time may lie (clock skew of a collector's device).
+const FUTURE_SKEW_MINUTES: i64 = 10;
+/// How old a collection time may be when it is registered (offline collection apps upload late).
+const MAX_BACKDATE_DAYS: i64 = 7;
+
+/// 采样描述 what an environment or cold-chain sample was taken from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Description {
+    /// Product or surface, e.g. `冻带鱼外包装` or `冷库门把手`.
+    pub item: String,
+    #[serde(default)]
+    pub lot: Option<String>,
+    #[serde(default)]
+    pub origin: Option<String>,
+    /// Market, warehouse or place sampled.
+    pub location: String,
+}
+
+/// A request to open a tube.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OpenTube {
+    /// The tube barcode as scanned (trimmed).
+    pub barcode: String,
+    pub kind: TubeKind,
+    /// Nominal pool size for a pooled tube (5, 10 or 20 as the site allows).
+    #[serde(default)]
+    pub pool_size: Option<u32>,
+    pub sample_type: SampleType,
+    /// Code of the collection site.
+    pub site: String,
+    /// Who took the swabs (default: the acting user).
+    #[serde(default)]
+    pub collector: Option<String>,
+    /// When the swabs were taken, RFC 3339 with offset (default: now).
+    #[serde(default)]
+    pub collected_at: Option<DateTime<FixedOffset>>,
+    pub category: Category,
+    /// Who pays (default: public for key populations, self otherwise).
+    #[serde(default)]
+    pub payer: Option<Payer>,
+    /// Code of the paying institution when the employer pays.
+    #[serde(default)]
+    pub payer_institution: Option<String>,
+    /// For environment and cold-chain samples, instead of people.
+    #[serde(default)]
+    pub description: Option<Description>,
+    /// People scanned in at once (e.g. the one person of a single tube).
+    #[serde(default)]
+    pub people: Vec<PersonScan>,
+    /// 留样管 a retained single tube taken beside this pool (its barcode) for its one person:
+    /// held at the lab and tested only if the pool needs a re-check.
+    #[serde(default)]
+    pub retained_for: Option<String>,
+}
+
+/// A person's place in a tube.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Member {
+    pub position: u32,
+    pub person: PersonView,
+    pub added_at: DateTime<FixedOffset>,
+    pub added_by: String,
+}
+
+/// A tube's reception at a lab.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Receipt {
+    pub lab: String,
+    pub received_at: DateTime<FixedOffset>,
+    pub received_by: String,
+    /// Minutes from collection to receipt.
+    pub transport_minutes: i64,
+    /// Transport took longer than the limit.
+    pub transport_over_limit: bool,
+}
+
+/// A tube's rejection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Rejection {
+    pub reason: crate::domain::reception::RejectionReason,
+    pub note: Option<String>,
+    pub rejected_at: DateTime<FixedOffset>,
+    pub rejected_by: String,
+    pub lab: Option<String>,
+}
+
+/// A tube as every response shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TubeView {
+    pub barcode: String,
+    pub kind: TubeKind,
+    pub status: TubeStatus,
+    /// 1 for a single tube, the pool size for a pooled tube, 0 for an environment sample.
+    pub nominal_size: u32,
+    pub member_count: u32,
+    /// Closed by hand with fewer people than its nominal size.
+    pub short_closed: bool,
+    pub sample_type: SampleType,
+    pub site: String,
+    pub collector: String,
+    pub collected_at: DateTime<FixedOffset>,
+    pub category: Category,
+    pub priority: Priority,
+    /// Result due by (collection + the priority's deadline).
+    pub deadline_at: DateTime<FixedOffset>,
+    pub payer: Payer,
+    pub payer_institution: Option<String>,
+    pub description: Option<Description>,
+    /// Whether natlis issued the barcode (with a verified check character).
+    pub barcode_issued: bool,
+    pub closed_at: Option<DateTime<FixedOffset>>,
+    pub closed_by: Option<String>,
+    /// 转送 the lab the tube was forwarded to before reception (it, not the site's lab,
+    /// receives it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forwarded_to: Option<String>,
+    pub receipt: Option<Receipt>,
+    pub rejection: Option<Rejection>,
+    pub members: Vec<Member>,
+    /// Things worth a second look that did not stop the scan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl TubeRow {
+    pub fn state(&self) -> TubeState {
+        TubeState {
+            kind: self.kind,
+            status: self.status,
+            nominal: self.nominal_size as u32,
+            members: self.member_count as u32,
+        }
+    }
+
+    pub fn view(&self, members: Vec<Member>, tz: FixedOffset) -> TubeView {
+        TubeView {
+            barcode: self.barcode.clone(),
+            kind: self.kind,
+            status: self.status,
+            nominal_size: self.nominal_size as u32,
+            member_count: self.member_count as u32,
+            short_closed: self.short_closed != 0,
+            sample_type: self.sample_type,
+            site: self.site_code.clone(),
+            collector: self.collector.clone(),
+            collected_at: show(self.collected_at, tz),
+            category: self.category,
+            priority: self.priority,
+            deadline_at: show(self.deadline_at, tz),
+            payer: self.payer,
+            payer_institution: self.payer_institution_code.clone(),
+            description: self.env_item.as_ref().map(|item| Description {
+                item: item.clone(),
+                lot: self.env_lot.clone(),
+                origin: self.env_origin.clone(),
+                location: self.env_location.clone().unwrap_or_default(),
+            }),
+            barcode_issued: self.issued_batch_id.is_some(),
+            closed_at: self.closed_at.map(|t| show(t, tz)),
+            closed_by: self.closed_by.clone(),
+            forwarded_to: self.forwarded_lab_code.clone(),
+            receipt: match (&self.lab_code, self.received_at, &self.received_by) {
+                (Some(lab), Some(at), Some(by)) => Some(Receipt {
+                    lab: lab.clone(),
+                    received_at: show(at, tz),
+                    received_by: by.clone(),
+                    transport_minutes: self.transport_minutes.unwrap_or(0),
+                    transport_over_limit: self.transport_over_limit != 0,
+                }),
+                _ => None,
+            },
+            rejection: match (self.rejected_at, &self.rejected_by, self.rejection_reason) {
+                (Some(at), Some(by), Some(reason)) => Some(Rejection {
+                    reason,
+                    note: self.rejection_note.clone(),
+                    rejected_at: show(at, tz),
+                    rejected_by: by.clone(),
+                    lab: self.lab_code.clone(),
+                }),
+                _ => None,
+            },
+            members,
+            warnings: vec![],
+        }
+    }
+}
+
+/// Loads a tube by barcode, locking its row for the rest of the transaction on PostgreSQL.
+#[tracing::instrument(level = "debug", skip_all)]
+pub(crate) async fn members(
+    conn: &mut AnyConnection,
+    tube_id: i64,
+    tz: FixedOffset,
+    today: NaiveDate,
+) -> Result<Vec<Member>, Error> {
+    let rows = store::members(conn, tube_id).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Member {
+            position: r.position as u32,
+            person: r.person.view(today),
+            added_at: show(r.added_at, tz),
+            added_by: r.added_by,
+        })
+        .collect())
+}
+
+/// A tube with its members, as shown to clients, if the actor may see it.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn find(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    barcode: &str,
+    tz: FixedOffset,
+    today: NaiveDate,
+) -> Result<TubeView, Error> {
+    let barcode = parse_barcode(barcode)?;
+    let row = store::load(conn, barcode.as_str()).await?;
+    row.visible_to(actor, Action::ViewTube)?;
+    let m = members(conn, row.id, tz, today).await?;
+    Ok(row.view(m, tz))
+}
+
+/// A tube with its members, for a service that checked the actor already.
+#[tracing::instrument(level = "debug", skip_all)]
+pub(crate) async fn load_view(
+    conn: &mut AnyConnection,
+    barcode: &str,
+    tz: FixedOffset,
+    today: NaiveDate,
+) -> Result<TubeView, Error> {
+    let row = store::load(conn, barcode).await?;
+    let m = members(conn, row.id, tz, today).await?;
+    Ok(row.view(m, tz))
+}
+
+/// Checks where a barcode comes from against the site's rules; returns the issuing batch of a
+/// natlis barcode and any warning.
+async fn check_origin(
+    conn: &mut AnyConnection,
+    barcode: &TubeBarcode,
+    prefix: &str,
+    site: &SiteRules,
+) -> Result<(Option<i64>, Option<String>), Error> {
+    match barcode.origin(prefix) {
+        Err(e) => Err(Error::unprocessable("barcode.check_failed", e.to_string()).at("barcode")),
+        Ok(Origin::Foreign) if !site.accepts_foreign_barcodes => Err(Error::unprocessable(
+            "barcode.foreign_not_allowed",
+            format!(
+                "site {} accepts only barcodes natlis issued ({prefix}…); {barcode} is not one",
+                site.code
+            ),
+        )
+        .at("barcode")),
+        Ok(Origin::Foreign) => Ok((None, None)),
+        Ok(Origin::Issued { seq }) => {
+            let batch = crate::store::barcode_batch::issuing(conn, prefix, seq as i64).await?;
+            match batch {
+                Some((id, site_id, end, code)) if (seq as i64) < end => {
+                    let warning = (site_id != site.id).then(|| {
+                        format!(
+                            "barcode {barcode} was issued to site {code}, not to {}",
+                            site.code
+                        )
+                    });
+                    Ok((Some(id), warning))
+                }
+                _ => Err(Error::unprocessable(
+                    "barcode.not_issued",
+                    format!("{barcode} has the shape of a natlis barcode but was never issued"),
+                )
+                .at("barcode")),
+            }
+        }
+    }
+}
+
+/// The existing binding of a barcode, for the error that refuses to use it twice.
+async fn already_used(
+    tx: &mut Tx,
+    barcode: &TubeBarcode,
+    tz: FixedOffset,
+    today: NaiveDate,
+) -> Error {
+    let existing = match store::by_barcode(tx.conn(), barcode.as_str()).await {
+        // The other tube is described only to a caller who may see it; to anyone else the
+        // barcode is just taken.
+        Ok(Some(row)) if covers_tube(&tx.actor().scope, row.place()) => {
+            let m = members(tx.conn(), row.id, tz, today)
+                .await
+                .unwrap_or_default();
+            Some(row.view(m, tz))
+        }
+        _ => None,
+    };
+    let mut err = Error::conflict(
+        "barcode.already_used",
+        match &existing {
+            Some(t) => format!(
+                "barcode {barcode} is already a {} tube of site {} collected at {} with {} people",
+                t.kind, t.site, t.collected_at, t.member_count
+            ),
+            None => format!("barcode {barcode} is already used"),
+        },
+    )
+    .at("barcode");
+    if let Some(t) = existing {
+        err = err.with_details(serde_json::json!({ "tube": t }));
+    }
+    err
+}
+
+fn check_collected_at(collected: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), Error> {
+    if collected > now + Duration::minutes(FUTURE_SKEW_MINUTES) {
+        return Err(Error::invalid(
+            "collected_at",
+            format!("collection time {collected} is in the future"),
+        ));
+    }
+    if collected < now - Duration::days(MAX_BACKDATE_DAYS) {
+        return Err(Error::invalid(
+            "collected_at",
+            format!("collection time {collected} is more than {MAX_BACKDATE_DAYS} days ago"),
+        ));
+    }
+    Ok(())
+}
+
+fn parse_description(d: Option<Description>) -> Result<Option<Description>, Error> {
+    d.map(|d| {
+        Ok(Description {
+            item: parse_text("description.item", &d.item, 200)?,
+            lot: parse_opt_text("description.lot", d.lot.as_deref(), 100)?,
+            origin: parse_opt_text("description.origin", d.origin.as_deref(), 200)?,
+            location: parse_text("description.location", &d.location, 200)?,
+        })
+    })
+    .transpose()
+}
+
+/// Binds a person to a tube at a position; `false` when the person is already in the tube.
+async fn insert_member(
+    tx: &mut Tx,
+    tube_id: i64,
+    person_id: i64,
+    position: u32,
+) -> Result<bool, Error> {
+    let now = to_db(tx.now());
+    let by = tx.actor().username.clone();
+    Ok(store::insert_member(tx, tube_id, person_id, i64::from(position), now, &by).await?)
+}
+
+/// The error for a person already in the tube, with their position.
+async fn already_member(
+    tx: &mut Tx,
+    tube_id: i64,
+    person: &crate::store::person::PersonRow,
+    today: NaiveDate,
+) -> Error {
+    let position = store::position_of(tx.conn(), tube_id, person.id)
+        .await
+        .unwrap_or(None);
+    let err = Error::from(rules::AccessionRule::AlreadyMember);
+    match position {
+        Some(pos) => {
+            err.with_details(serde_json::json!({ "position": pos, "person": person.view(today) }))
+        }
+        None => err,
+    }
+}
+
+/// An open re-sampling order (重新采样) of a person, with what the new swab inherits from the
+/// tube behind it: the deadline, the start of the deadline clock, the recollection count.
+use crate::store::sample_order::Answerable as OpenOrder;
+
+/// A person's open re-sampling orders, the most urgent first.
+async fn open_resample_orders(
+    conn: &mut AnyConnection,
+    person: i64,
+) -> Result<Vec<OpenOrder>, Error> {
+    Ok(crate::store::sample_order::answerable(conn, person).await?)
+}
+
+/// Marks re-sampling orders answered by a tube.
+async fn fulfil_orders(tx: &mut Tx, tube: i64, orders: &[i64]) -> Result<(), Error> {
+    for order in orders {
+        crate::store::sample_order::fulfil(tx, *order, tube).await?;
+    }
+    Ok(())
+}
+
+/// A request to close a tube by hand.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CloseTube {
+    /// The number of swabs the collector counts in the tube; must match the people scanned.
+    #[serde(default)]
+    pub count: Option<u32>,
+}
+
+/// Closes an open tube with its actual count (flagged when below nominal).
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn close(
+    tx: &mut Tx,
+    barcode: &str,
+    req: CloseTube,
+    tz: FixedOffset,
+    today: NaiveDate,
+) -> Result<TubeView, Error> {
+    let barcode = parse_barcode(barcode)?;
+    let mut row = store::lock_existing(tx, barcode.as_str()).await?;
+    row.visible_to(tx.actor(), Action::Accession)?;
+    let closed = rules::close(row.state())?;
+    if let Some(count) = req.count {
+        if count != closed.members {
+            return Err(Error::unprocessable(
+                "tube.count_mismatch",
+                format!(
+                    "the collector counts {count} swabs but {} people were scanned into {barcode}: scan the missing people or re-check the tube",
+                    closed.members
+                ),
+            )
+            .at("count"));
+        }
+    }
+    let now = to_db(tx.now());
+    let by = tx.actor().username.clone();
+    store::close(tx, row.id, closed.short, now, &by).await?;
+    tx.audit(
+        "tube.close",
+        "tube",
+        barcode.as_str(),
+        Some(&serde_json::json!({ "status": row.status }),),
+        Some(&serde_json::json!({ "status": "closed", "member_count": closed.members, "short": closed.short })),
+    );
+    row.status = TubeStatus::Closed;
+    row.short_closed = i64::from(closed.short);
+    row.closed_at = Some(now);
+    row.closed_by = Some(by);
+    let members = members(tx.conn(), row.id, tz, today).await?;
+    Ok(row.view(members, tz))
+}
+
+/// Filters for listing tubes, and the page.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+pub struct TubeFilter {
+    pub site: Option<String>,
+    pub lab: Option<String>,
+    pub status: Option<TubeStatus>,
+    /// Tubes per page, newest first (default 100, 1 to 1000).
+    pub limit: Option<i64>,
+    /// Tubes to skip (the previous page's `X-Next-Offset`).
+    pub offset: Option<i64>,
+}
+
+/// A page of tubes: how many match in all, and where the next page starts (none: the last).
+#[derive(Debug, Clone)]
+pub struct TubePage {
+    pub tubes: Vec<TubeView>,
+    pub total: i64,
+    pub next_offset: Option<i64>,
+}
+
+/// Tubes in the caller's scope, newest collection first, without their members, a page at a
+/// time (never cut silently: the page says how many there are and where the next starts).
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn list(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    f: &TubeFilter,
+    tz: FixedOffset,
+) -> Result<TubePage, Error> {
+    actor.require(Action::ViewTube)?;
+    let (limit, offset) = super::page_bounds(f.limit, f.offset, 100)?;
+    let (site_id, lab_id, region) = scope_filter(&actor.scope);
+    let filter = store::TubeFilter {
+        site_code: f.site.as_ref().map(|s| s.trim().to_ascii_uppercase()),
+        lab_code: f.lab.as_ref().map(|s| s.trim().to_ascii_uppercase()),
+        status: f.status,
+        site_id,
+        lab_id,
+        region_like: region,
+    };
+    let (rows, total) = store::list(conn, &filter, limit, offset).await?;
+    let next = offset + rows.len() as i64;
+    Ok(TubePage {
+        tubes: rows.into_iter().map(|r| r.view(vec![], tz)).collect(),
+        total,
+        next_offset: (next < total).then_some(next),
+    })
+}
+
+/// The (site, lab, region-prefix pattern) a listing is confined to by a scope.
+pub(crate) fn scope_filter(scope: &Scope) -> (Option<i64>, Option<i64>, Option<String>) {
+    match scope {
+        Scope::Everywhere => (None, None, None),
+        Scope::Site { id, .. } => (Some(*id), None, None),
+        Scope::Lab { id, .. } => (None, Some(*id), None),
+        Scope::Region(r) => (None, None, Some(format!("{r}%"))),
+        // Institutions see their staff's results, not tubes: nothing matches.
+        Scope::Institution { .. } => (Some(-1), None, None),
+    }
+}
