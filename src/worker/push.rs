@@ -383,10 +383,8 @@ async fn claim(run: &SinkRun, solo: bool, due_only: bool) -> anyhow::Result<Batc
     Ok(batch)
 }
 
-/// One claim, from `floor` or (`None`) from the bottom of the queue. From the bottom, the
-/// statement is written so that the planner walks the queue's own index (`outbox_due`) — on
-/// PostgreSQL such a walk also marks the entries of settled messages dead for the next one —
-/// and not the primary key from id 0 through every settled message.
+/// One claim, from `floor` or (`None`) from the bottom of the queue, in a transaction of its own
+/// (see [`delivery::claim`]).
 async fn claim_from(
     run: &SinkRun,
     solo: bool,

@@ -258,7 +258,15 @@ pub async fn open(
         Err(e) => return Err(e.into()),
     };
     fulfil_orders(tx, id, &answered).await?;
-    let members = bind_members(tx, id, &people, !answered.is_empty(), tz, today).await?;
+    let members = bind_members(
+        tx,
+        id,
+        &people,
+        !answered.is_empty(),
+        (now.with_timezone(&tz), &by),
+        today,
+    )
+    .await?;
     // One entry tells the whole opening: the tube, the people bound to it, and whether it
     // closed itself (a single tube with its person does).
     tx.audit(
@@ -412,18 +420,16 @@ async fn answer_orders(
     Ok(clock)
 }
 
-/// Binds the people to the new tube at their positions; with orders answered, their status
-/// may change.
+/// Binds the people to the new tube at their positions, added when and by whom the tube was
+/// opened; with orders answered, their status may change.
 async fn bind_members(
     tx: &mut Tx,
     tube: i64,
     people: &[crate::store::person::PersonRow],
     answers_orders: bool,
-    tz: FixedOffset,
+    (added_at, by): (DateTime<FixedOffset>, &str),
     today: NaiveDate,
 ) -> Result<Vec<Member>, Error> {
-    let now = tx.now();
-    let by = tx.actor().username.clone();
     let mut members = Vec::with_capacity(people.len());
     for (i, person) in people.iter().enumerate() {
         let position = i as u32 + 1;
@@ -435,8 +441,8 @@ async fn bind_members(
         members.push(Member {
             position,
             person: person.view(today),
-            added_at: now.with_timezone(&tz),
-            added_by: by.clone(),
+            added_at,
+            added_by: by.to_string(),
         });
     }
     Ok(members)
