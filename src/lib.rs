@@ -23,6 +23,7 @@ pub mod store;
 #[cfg(feature = "tools")]
 pub mod synth;
 pub mod tls;
+pub mod view;
 pub mod worker;
 
 pub use api::{app, AppState};

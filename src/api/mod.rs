@@ -53,6 +53,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Store, tz: FixedOffset) -> Self {
+        store.set_zone(tz);
         Self {
             store,
             tz,

@@ -4,7 +4,8 @@ use super::{AppState, Change, Reader};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
-use crate::service::persons::{self, PersonInput, PersonView};
+use crate::service::persons::{self, PersonInput};
+use crate::view::{PersonFull, PersonView};
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -34,11 +35,13 @@ async fn register(
         return change
             .run(StatusCode::OK, move |tx| {
                 let input = input.clone();
-                Box::pin(async move { Ok(persons::register(tx, input, today).await?.0) })
+                Box::pin(
+                    async move { Ok(persons::register(tx, input, today).await?.0.view(today)) },
+                )
             })
             .await;
     }
-    let (view, created) = s
+    let (person, created) = s
         .store
         .execute(
             change.actor(),
@@ -53,7 +56,7 @@ async fn register(
     } else {
         StatusCode::OK
     };
-    Ok((status, axum::Json(view)).into_response())
+    Ok((status, axum::Json(person.view(today))).into_response())
 }
 
 /// One person (masked).
@@ -66,7 +69,7 @@ async fn get_person(
     Path(id): Path<String>,
 ) -> Result<Json<PersonView>, Error> {
     Ok(Json(
-        persons::find(&mut conn, &actor, &id, s.today()).await?,
+        persons::find(&mut conn, &actor, &id).await?.view(s.today()),
     ))
 }
 
@@ -74,12 +77,11 @@ async fn get_person(
 #[utoipa::path(get, path = "/persons/{id}/code.svg", tag = "persons", params(("id" = String, Path)),
     responses((status = 200, content_type = "image/svg+xml", body = String), (status = 404, body = ErrorBody)))]
 async fn personal_code_svg(
-    State(s): State<AppState>,
     actor: Actor,
     mut conn: Reader,
     Path(id): Path<String>,
 ) -> Result<Response, Error> {
-    let person = persons::find(&mut conn, &actor, &id, s.today()).await?;
+    let person = persons::find(&mut conn, &actor, &id).await?;
     let code = person.personal_code.ok_or_else(|| {
         Error::not_found(
             "person.no_code",
@@ -93,24 +95,23 @@ async fn personal_code_svg(
 /// A person in full — ID number, name, phone — for reviewers and CDC reviewers; every such view
 /// is recorded in the audit trail.
 #[utoipa::path(get, path = "/persons/{id}/unmasked", tag = "persons", params(("id" = String, Path)),
-    responses((status = 200, body = persons::PersonFull), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = PersonFull), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn unmasked(
     State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<String>,
-) -> Result<Json<persons::PersonFull>, Error> {
-    let today = s.today();
+) -> Result<Json<PersonFull>, Error> {
     let full = s
         .store
         .execute(
             &actor,
             crate::store::change(move |tx| {
                 let id = id.clone();
-                Box::pin(async move { persons::unmasked(tx, &id, today).await })
+                Box::pin(async move { persons::unmasked(tx, &id).await })
             }),
         )
         .await?;
     // Outside the caller's scope (the refusal is audited): no such person.
-    full.map(Json)
+    full.map(|p| Json(p.full()))
         .ok_or_else(|| Error::not_found("person.not_found", "no such person"))
 }

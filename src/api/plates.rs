@@ -4,10 +4,10 @@ use super::{AppState, Change, Reader};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
-use crate::service::imports::{self, ImportView, Upload};
-use crate::service::plates::{
-    self, AssignWell, NewPlate, Placed, PlateFilter, PlateSummary, PlateView, Proposal,
-};
+use crate::service::imports::{self, Upload};
+use crate::service::plates::{self, AssignWell, NewPlate, Placed, PlateFilter};
+use crate::view::import::ImportView;
+use crate::view::plate::{PlateSummary, PlateView, Proposal};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{header, StatusCode};
@@ -40,7 +40,8 @@ async fn create_plate(
     let tz = s.tz;
     change
         .run(StatusCode::CREATED, move |tx| {
-            Box::pin(plates::create(tx, req.clone(), tz))
+            let req = req.clone();
+            Box::pin(async move { Ok(plates::create(tx, req).await?.view(tz)) })
         })
         .await
 }
@@ -55,7 +56,11 @@ async fn list_plates(
     Query(f): Query<PlateFilter>,
     Query(paging): Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
-    super::paging::page(plates::list(&mut conn, &actor, &f, s.tz).await?, &paging)
+    let rows = plates::list(&mut conn, &actor, &f).await?;
+    super::paging::page(
+        rows.iter().map(|p| p.summary(s.tz)).collect::<Vec<_>>(),
+        &paging,
+    )
 }
 
 /// A plate with every used well, its tube and the newest automatic call.
@@ -68,7 +73,9 @@ async fn get_plate(
     mut conn: Reader,
     Path(plate): Path<String>,
 ) -> Result<Json<PlateView>, Error> {
-    Ok(Json(plates::find(&mut conn, &actor, &plate, s.tz).await?))
+    Ok(Json(
+        plates::find(&mut conn, &actor, &plate).await?.view(s.tz),
+    ))
 }
 
 /// Scans a tube into a well (or the next free one). The tube must have been received at the
@@ -104,7 +111,7 @@ async fn unassign_well(
     change
         .run(StatusCode::OK, move |tx| {
             let (plate, well) = (plate.clone(), well.clone());
-            Box::pin(async move { plates::unassign(tx, &plate, &well, tz).await })
+            Box::pin(async move { Ok(plates::unassign(tx, &plate, &well).await?.view(tz)) })
         })
         .await
 }
@@ -120,7 +127,7 @@ async fn proposal(
     Path(plate): Path<String>,
 ) -> Result<Json<Proposal>, Error> {
     Ok(Json(
-        plates::propose(&mut conn, &actor, &plate, s.tz).await?,
+        plates::propose(&mut conn, &actor, &plate).await?.view(s.tz),
     ))
 }
 
@@ -136,7 +143,7 @@ async fn fill(
     change
         .run(StatusCode::OK, move |tx| {
             let plate = plate.clone();
-            Box::pin(async move { plates::fill(tx, &plate, tz).await })
+            Box::pin(async move { Ok(plates::fill(tx, &plate).await?.view(tz)) })
         })
         .await
 }
@@ -151,8 +158,9 @@ async fn list_imports(
     Path(plate): Path<String>,
     Query(paging): Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
+    let imports = imports::list(&mut conn, &actor, &plate).await?;
     super::paging::page(
-        imports::list(&mut conn, &actor, &plate, s.tz).await?,
+        imports.iter().map(|i| i.view(s.tz)).collect::<Vec<_>>(),
         &paging,
     )
 }
@@ -263,23 +271,22 @@ async fn upload(
         .await
         .map_err(|e| Error::internal(anyhow::anyhow!("reading the files: {e}")))??;
     let read = std::sync::Arc::new(read);
-    let tz = s.tz;
-    let view = s
+    let imported = s
         .store
         .execute(
             &actor,
             crate::store::change(move |tx| {
                 let (plate, read, reason) = (plate.clone(), read.clone(), reason.clone());
-                Box::pin(async move { imports::import(tx, &plate, read, reason, tz).await })
+                Box::pin(async move { imports::import(tx, &plate, read, reason).await })
             }),
         )
         .await?;
-    let status = if view.duplicate {
+    let status = if imported.duplicate {
         StatusCode::OK
     } else {
         StatusCode::CREATED
     };
-    Ok((status, Json(view)).into_response())
+    Ok((status, Json(imported.view(s.tz))).into_response())
 }
 
 /// A kept result file, byte for byte, as it was imported (`n` counts from 1).

@@ -4,11 +4,9 @@ use super::{AppState, Change, Reader};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
-use crate::service::accession::TubeView;
-use crate::service::reception::{
-    self, ForwardTube, ReceiptView, ReceiveTube, RejectTube, RejectionView, ResampleFilter,
-    ResampleOrder,
-};
+use crate::service::reception::{self, ForwardTube, ReceiveTube, RejectTube, ResampleFilter};
+use crate::view::reception::{ReceiptView, RejectionView, ResampleOrder};
+use crate::view::TubeView;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -36,7 +34,8 @@ async fn receive(
     let (tz, today) = (s.tz, s.today());
     change
         .run(StatusCode::OK, move |tx| {
-            Box::pin(reception::receive(tx, req.clone(), tz, today))
+            let req = req.clone();
+            Box::pin(async move { Ok(reception::receive(tx, req).await?.view(tz, today)) })
         })
         .await
 }
@@ -56,7 +55,7 @@ async fn reject(
     change
         .run(StatusCode::OK, move |tx| {
             let (barcode, req) = (barcode.clone(), req.clone());
-            Box::pin(async move { reception::reject(tx, &barcode, req, tz, today).await })
+            Box::pin(async move { Ok(reception::reject(tx, &barcode, req).await?.view(tz, today)) })
         })
         .await
 }
@@ -77,7 +76,9 @@ async fn forward(
     change
         .run(StatusCode::OK, move |tx| {
             let (barcode, req) = (barcode.clone(), req.clone());
-            Box::pin(async move { reception::forward(tx, &barcode, req, tz, today).await })
+            Box::pin(
+                async move { Ok(reception::forward(tx, &barcode, req).await?.view(tz, today)) },
+            )
         })
         .await
 }
@@ -92,8 +93,10 @@ async fn resampling(
     Query(f): Query<ResampleFilter>,
     Query(paging): Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
+    let (tz, today) = (s.tz, s.today());
+    let orders = reception::list_resampling(&mut conn, &actor, &f).await?;
     super::paging::page(
-        reception::list_resampling(&mut conn, &actor, &f, s.tz, s.today()).await?,
+        orders.iter().map(|o| o.view(tz, today)).collect::<Vec<_>>(),
         &paging,
     )
 }

@@ -4,12 +4,14 @@ use super::{AppState, Change, Reader};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
-use crate::service::cdc::{self, CdcItem, Ruling};
-use crate::service::rechecks::{self, RecheckFilter, RecheckItem};
-use crate::service::results::{self, Amend, ResultView, StatusView};
-use crate::service::review::{
-    self, AttemptView, BulkRelease, Decide, DecisionView, QueueFilter, ReviewItem,
-};
+use crate::service::cdc::{self, Ruling};
+use crate::service::rechecks::{self, RecheckFilter};
+use crate::service::results::{self, Amend};
+use crate::service::review::{self, BulkRelease, Decide, QueueFilter};
+use crate::view::cdc::CdcItem;
+use crate::view::recheck::RecheckItem;
+use crate::view::result::{ResultView, StatusView};
+use crate::view::review::{AttemptView, DecisionView, ReviewItem};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -44,7 +46,11 @@ async fn review_queue(
     Query(f): Query<QueueFilter>,
     Query(paging): Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
-    super::paging::page(review::queue(&mut conn, &actor, &f, s.tz).await?, &paging)
+    let cases = review::queue(&mut conn, &actor, &f).await?;
+    super::paging::page(
+        cases.iter().map(|c| c.view(s.tz)).collect::<Vec<_>>(),
+        &paging,
+    )
 }
 
 /// Decides on one attempt: release (negative, positive, or for a pool inconclusive), re-test,
@@ -65,7 +71,8 @@ async fn decide(
     let tz = s.tz;
     change
         .run(StatusCode::OK, move |tx| {
-            Box::pin(review::decide(tx, attempt, req.clone(), tz))
+            let req = req.clone();
+            Box::pin(async move { Ok(review::decide(tx, attempt, req).await?.view(tz)) })
         })
         .await
 }
@@ -75,16 +82,11 @@ async fn decide(
 #[utoipa::path(post, path = "/plates/{plate}/release-negatives", tag = "review",
     params(("plate" = String, Path)),
     responses((status = 200, body = BulkRelease), (status = 403, body = ErrorBody)))]
-async fn release_negatives(
-    State(s): State<AppState>,
-    change: Change,
-    Path(plate): Path<String>,
-) -> Result<Response, Error> {
-    let tz = s.tz;
+async fn release_negatives(change: Change, Path(plate): Path<String>) -> Result<Response, Error> {
     change
         .run(StatusCode::OK, move |tx| {
             let plate = plate.clone();
-            Box::pin(async move { review::release_negatives(tx, &plate, tz).await })
+            Box::pin(async move { review::release_negatives(tx, &plate).await })
         })
         .await
 }
@@ -100,16 +102,14 @@ async fn release_negatives(
               (status = 409, description = "no tube awaits review on a failed run", body = ErrorBody),
               (status = 422, description = "not rerun/reextract/retest, or a reason required", body = ErrorBody)))]
 async fn redo_invalid_run(
-    State(s): State<AppState>,
     change: Change,
     Path(plate): Path<String>,
     Json(req): Json<review::RedoRun>,
 ) -> Result<Response, Error> {
-    let tz = s.tz;
     change
         .run(StatusCode::OK, move |tx| {
             let (plate, req) = (plate.clone(), req.clone());
-            Box::pin(async move { review::redo_invalid_run(tx, &plate, req, tz).await })
+            Box::pin(async move { review::redo_invalid_run(tx, &plate, req).await })
         })
         .await
 }
@@ -124,8 +124,10 @@ async fn recheck_list(
     Query(f): Query<RecheckFilter>,
     Query(paging): Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
+    let (tz, today) = (s.tz, s.today());
+    let items = rechecks::list(&mut conn, &actor, &f).await?;
     super::paging::page(
-        rechecks::list(&mut conn, &actor, &f, s.tz, s.today()).await?,
+        items.iter().map(|r| r.view(tz, today)).collect::<Vec<_>>(),
         &paging,
     )
 }
@@ -139,7 +141,11 @@ async fn returned(
     mut conn: Reader,
     Query(paging): Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
-    super::paging::page(cdc::returned(&mut conn, &actor, s.tz).await?, &paging)
+    let items = cdc::returned(&mut conn, &actor).await?;
+    super::paging::page(
+        items.iter().map(|c| c.view(s.tz)).collect::<Vec<_>>(),
+        &paging,
+    )
 }
 
 /// Amends a released result (reviewers): a new version with the reason; the old stays.
@@ -155,7 +161,8 @@ async fn amend(
     let tz = s.tz;
     change
         .run(StatusCode::OK, move |tx| {
-            Box::pin(results::amend(tx, result, req.clone(), tz))
+            let req = req.clone();
+            Box::pin(async move { Ok(results::amend(tx, result, req).await?.view(tz)) })
         })
         .await
 }
@@ -169,9 +176,8 @@ async fn person_status(
     mut conn: Reader,
     Path(id): Path<String>,
 ) -> Result<Json<StatusView>, Error> {
-    Ok(Json(
-        results::status(&mut conn, &actor, &id, s.tz, s.today()).await?,
-    ))
+    let status = results::status(&mut conn, &actor, &id).await?;
+    Ok(Json(status.view(s.tz, s.today())))
 }
 
 /// Every version of every result of a person, newest first.
@@ -184,8 +190,9 @@ async fn person_results(
     Path(id): Path<String>,
     Query(paging): Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
+    let results = results::history(&mut conn, &actor, &id).await?;
     super::paging::page(
-        results::history(&mut conn, &actor, &id, s.tz).await?,
+        results.iter().map(|r| r.view(s.tz)).collect::<Vec<_>>(),
         &paging,
     )
 }
@@ -200,8 +207,9 @@ async fn tube_results(
     Path(barcode): Path<String>,
     Query(paging): Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
+    let results = results::of_tube(&mut conn, &actor, &barcode).await?;
     super::paging::page(
-        results::of_tube(&mut conn, &actor, &barcode, s.tz).await?,
+        results.iter().map(|r| r.view(s.tz)).collect::<Vec<_>>(),
         &paging,
     )
 }
@@ -214,7 +222,11 @@ async fn cdc_queue(
     mut conn: Reader,
     Query(paging): Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
-    super::paging::page(cdc::queue(&mut conn, &actor, s.tz).await?, &paging)
+    let items = cdc::queue(&mut conn, &actor).await?;
+    super::paging::page(
+        items.iter().map(|c| c.view(s.tz)).collect::<Vec<_>>(),
+        &paging,
+    )
 }
 
 /// Positives whose 2-hour report clock ran out before the CDC ruled.
@@ -225,7 +237,11 @@ async fn cdc_breaches(
     mut conn: Reader,
     Query(paging): Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
-    super::paging::page(cdc::breaches(&mut conn, &actor, s.tz).await?, &paging)
+    let items = cdc::breaches(&mut conn, &actor).await?;
+    super::paging::page(
+        items.iter().map(|c| c.view(s.tz)).collect::<Vec<_>>(),
+        &paging,
+    )
 }
 
 /// Confirms a positive: final.
@@ -241,7 +257,8 @@ async fn cdc_confirm(
     let tz = s.tz;
     change
         .run(StatusCode::OK, move |tx| {
-            Box::pin(cdc::rule(tx, result, true, req.clone(), tz))
+            let req = req.clone();
+            Box::pin(async move { Ok(cdc::rule(tx, result, true, req).await?.view(tz)) })
         })
         .await
 }
@@ -259,7 +276,8 @@ async fn cdc_reject(
     let tz = s.tz;
     change
         .run(StatusCode::OK, move |tx| {
-            Box::pin(cdc::rule(tx, result, false, req.clone(), tz))
+            let req = req.clone();
+            Box::pin(async move { Ok(cdc::rule(tx, result, false, req).await?.view(tz)) })
         })
         .await
 }
@@ -275,8 +293,9 @@ async fn tube_attempts(
     Path(barcode): Path<String>,
     Query(paging): Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
+    let attempts = review::attempts(&mut conn, &actor, &barcode).await?;
     super::paging::page(
-        review::attempts(&mut conn, &actor, &barcode, s.tz).await?,
+        attempts.iter().map(|a| a.view(s.tz)).collect::<Vec<_>>(),
         &paging,
     )
 }

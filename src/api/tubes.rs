@@ -4,8 +4,9 @@ use super::{AppState, Change, Reader};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
-use crate::service::accession::{self, CloseTube, MemberAdded, OpenTube, TubeFilter, TubeView};
+use crate::service::accession::{self, CloseTube, OpenTube, TubeFilter};
 use crate::service::persons::PersonScan;
+use crate::view::{MemberAdded, TubeView};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -43,7 +44,8 @@ async fn open_tube(
         accession::prepare_open(&mut conn, w.actor(), req, today).await?
     };
     w.run(StatusCode::CREATED, move |tx| {
-        Box::pin(accession::open(tx, plan.clone(), tz, today))
+        let plan = plan.clone();
+        Box::pin(async move { Ok(accession::open(tx, plan, today).await?.view(tz, today)) })
     })
     .await
 }
@@ -62,8 +64,10 @@ async fn list_tubes(
     mut conn: Reader,
     Query(f): Query<TubeFilter>,
 ) -> Result<Response, Error> {
-    let page = accession::list(&mut conn, &actor, &f, s.tz).await?;
-    let mut resp = Json(page.tubes).into_response();
+    let page = accession::list(&mut conn, &actor, &f).await?;
+    let (tz, today) = (s.tz, s.today());
+    let tubes: Vec<TubeView> = page.tubes.iter().map(|t| t.view(&[], tz, today)).collect();
+    let mut resp = Json(tubes).into_response();
     let headers = resp.headers_mut();
     headers.insert("x-total-count", page.total.into());
     if let Some(next) = page.next_offset {
@@ -81,9 +85,8 @@ async fn get_tube(
     mut conn: Reader,
     Path(barcode): Path<String>,
 ) -> Result<Json<TubeView>, Error> {
-    Ok(Json(
-        accession::find(&mut conn, &actor, &barcode, s.tz, s.today()).await?,
-    ))
+    let tube = accession::find(&mut conn, &actor, &barcode).await?;
+    Ok(Json(tube.view(s.tz, s.today())))
 }
 
 /// Scans one person into an open tube (by personal code, or by document). A pooled tube closes
@@ -110,7 +113,12 @@ async fn add_member(
         accession::prepare_scan(&mut conn, w.actor(), &barcode, &scan, today).await?
     };
     w.run(StatusCode::OK, move |tx| {
-        Box::pin(accession::add_member(tx, plan.clone(), tz, today))
+        let plan = plan.clone();
+        Box::pin(async move {
+            Ok(accession::add_member(tx, plan, today)
+                .await?
+                .view(tz, today))
+        })
     })
     .await
 }
@@ -129,7 +137,7 @@ async fn close_tube(
     change
         .run(StatusCode::OK, move |tx| {
             let (barcode, req) = (barcode.clone(), req.clone());
-            Box::pin(async move { accession::close(tx, &barcode, req, tz, today).await })
+            Box::pin(async move { Ok(accession::close(tx, &barcode, req).await?.view(tz, today)) })
         })
         .await
 }

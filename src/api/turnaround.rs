@@ -6,10 +6,9 @@ use super::Reader;
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
-use crate::service::turnaround::{
-    self, AtRiskFilter, AtRiskItem, CapacityFilter, CapacityView, TimelineView,
-};
+use crate::service::turnaround::{self, AtRiskFilter, CapacityFilter};
 use crate::service::turnaround_report::{self as report, Report, ReportFilter};
+use crate::view::turnaround::{AtRiskItem, CapacityView, TimelineView};
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -33,9 +32,8 @@ async fn timeline(
     mut conn: Reader,
     Path(barcode): Path<String>,
 ) -> Result<Json<TimelineView>, Error> {
-    Ok(Json(
-        turnaround::timeline(&mut conn, &actor, &barcode, s.tz).await?,
-    ))
+    let timeline = turnaround::timeline(&mut conn, &actor, &barcode).await?;
+    Ok(Json(timeline.view(s.tz)))
 }
 
 /// Tubes not yet released and re-sample orders not yet answered that will miss their
@@ -50,8 +48,10 @@ async fn at_risk(
     Query(f): Query<AtRiskFilter>,
     Query(paging): Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
+    let (tz, today) = (s.tz, s.today());
+    let items = turnaround::at_risk(&mut conn, &actor, &f).await?;
     super::paging::page(
-        turnaround::at_risk(&mut conn, &actor, &f, s.tz, s.today()).await?,
+        items.iter().map(|i| i.view(tz, today)).collect::<Vec<_>>(),
         &paging,
     )
 }
@@ -66,9 +66,8 @@ async fn capacity(
     mut conn: Reader,
     Query(f): Query<CapacityFilter>,
 ) -> Result<Json<CapacityView>, Error> {
-    Ok(Json(
-        turnaround::capacity(&mut conn, &actor, &f, s.tz).await?,
-    ))
+    let load = turnaround::capacity(&mut conn, &actor, &f).await?;
+    Ok(Json(load.view(s.tz)))
 }
 
 /// The turnaround report for a period (tubes whose deadline clock started in it): counts,

@@ -306,7 +306,7 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
             let actor = Actor::new($collector);
             let mut tx = store.begin(&actor).await?;
             let plan = accession::prepare_open(tx.conn(), &actor, $req, today).await?;
-            let view = accession::open(&mut tx, plan, tz, today).await?;
+            let view = accession::open(&mut tx, plan, today).await?;
             tx.commit().await?;
             tubes += 1;
             view
@@ -349,14 +349,7 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
         );
         if (15..=24).contains(&i) {
             let mut tx = store.begin(&Actor::new(collectors[i % 4])).await?;
-            accession::close(
-                &mut tx,
-                &barcode,
-                CloseTube { count: Some(fill) },
-                tz,
-                today,
-            )
-            .await?;
+            accession::close(&mut tx, &barcode, CloseTube { count: Some(fill) }).await?;
             tx.commit().await?;
         }
         if i >= 15 {
@@ -503,15 +496,8 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
         if arrival > now || i % 7 == 0 {
             continue;
         }
-        let tube = accession::find(
-            &mut *store.reader().acquire().await?,
-            &admin,
-            barcode,
-            tz,
-            today,
-        )
-        .await?;
-        let lab = match tube.site.as_str() {
+        let tube = accession::find(&mut *store.reader().acquire().await?, &admin, barcode).await?;
+        let lab = match tube.row.site_code.as_str() {
             "S-WJ" | "S-XDF" => "LAB-KY",
             "S-DX" => "LAB-DA",
             _ => "LAB-HD",
@@ -530,8 +516,6 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
                 received_at: Some(arrival.with_timezone(&tz)),
                 receiver: None,
             },
-            tz,
-            today,
         )
         .await?;
         n_received += 1;
@@ -549,8 +533,6 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
                     note: None,
                     lab: None,
                 },
-                tz,
-                today,
             )
             .await?;
             n_rejected += 1;
@@ -592,13 +574,14 @@ async fn plates(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
                 kit_version: None,
                 instrument: Some("CFX96-1".into()),
             },
-            tz,
         )
         .await
-        .map_err(fail)?;
-        let filled = plates::fill(&mut tx, &plate.run_no, tz)
+        .map_err(fail)?
+        .view(tz);
+        let filled = plates::fill(&mut tx, &plate.run_no)
             .await
-            .map_err(fail)?;
+            .map_err(fail)?
+            .view(tz);
         tx.commit().await?;
         if filled.free_wells == size - 2 {
             break;
@@ -640,7 +623,7 @@ async fn plates(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
         )
         .map_err(fail)?;
         let mut tx = store.begin(&tech).await?;
-        imports::import(&mut tx, &plate.run_no, std::sync::Arc::new(read), None, tz)
+        imports::import(&mut tx, &plate.run_no, std::sync::Arc::new(read), None)
             .await
             .map_err(fail)?;
         tx.commit().await?;
@@ -657,7 +640,7 @@ async fn plates(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
         use natlis::service::review;
         let reviewer = Actor::new("reviewer-hd");
         let mut tx = store.begin(&reviewer).await?;
-        released += review::release_negatives(&mut tx, first, tz)
+        released += review::release_negatives(&mut tx, first)
             .await
             .map_err(fail)?
             .released;
@@ -671,7 +654,6 @@ async fn plates(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
                     lab: None,
                     plate: Some(first.clone()),
                 },
-                tz,
             )
             .await
             .map_err(fail)?
@@ -687,7 +669,6 @@ async fn plates(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
                         value: item.suggestion.value,
                         reason: None,
                     },
-                    tz,
                 )
                 .await
                 .map_err(fail)?;
@@ -706,10 +687,10 @@ async fn plates(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
             kit_version: None,
             instrument: Some("ABI7500-2".into()),
         },
-        tz,
     )
     .await
-    .map_err(fail)?;
+    .map_err(fail)?
+    .row;
     tx.commit().await?;
     Ok(format!(
         "plates {} read and called ({released} tubes released), {} being loaded",

@@ -6,8 +6,9 @@ use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use natlis::actor::Actor;
-use natlis::service::imports::{self, ImportView, Upload};
+use natlis::service::imports::{self, Upload};
 use natlis::service::plates;
+use natlis::view::import::ImportView;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -229,7 +230,9 @@ pub async fn local(
             actor,
             natlis::store::change(move |tx| {
                 let (plate, read, reason) = (plate.clone(), read.clone(), override_reason.clone());
-                Box::pin(async move { imports::import(tx, &plate, read, reason, tz).await })
+                Box::pin(
+                    async move { Ok(imports::import(tx, &plate, read, reason).await?.view(tz)) },
+                )
             }),
         )
         .await

@@ -4,6 +4,19 @@
 use super::vocab::{vocabulary, Category, SampleType, TubeKind};
 use serde::{Deserialize, Serialize};
 
+/// 采样描述 what an environment or cold-chain sample was taken from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Description {
+    /// Product or surface, e.g. `冻带鱼外包装` or `冷库门把手`.
+    pub item: String,
+    #[serde(default)]
+    pub lot: Option<String>,
+    #[serde(default)]
+    pub origin: Option<String>,
+    /// Market, warehouse or place sampled.
+    pub location: String,
+}
+
 vocabulary! {
     /// Where a tube stands in accession and reception.
     TubeStatus {

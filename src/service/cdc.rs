@@ -2,7 +2,7 @@
 //! confirm them (final) or reject them with a reason (the person is re-checked; the lab sees
 //! why). The infectious-disease report is due 2 hours after the positive call.
 
-use super::results::{self, ResultView};
+use super::results;
 use super::LIST_CAP;
 use crate::actor::Actor;
 use crate::domain::policy::{Action, Scope};
@@ -10,39 +10,27 @@ use crate::domain::review::CDC_RETURNED;
 use crate::domain::status::Cdc;
 use crate::error::Error;
 use crate::store::result::{self as store, CdcQueue, ResultRow};
-use crate::store::time::{show, to_db};
+use crate::store::time::to_db;
 use crate::store::Tx;
-use chrono::{DateTime, FixedOffset, Utc};
+use crate::view::cdc::CdcPositive;
+use crate::view::result::ResultRecord;
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
 use utoipa::ToSchema;
 
-/// A positive awaiting (or past) the CDC.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct CdcItem {
-    #[serde(flatten)]
-    pub result: ResultView,
-    pub region: String,
-    /// The automatic positive call the clock runs from.
-    pub positive_called_at: Option<DateTime<FixedOffset>>,
-    /// The direct report is due by (2 hours after the positive call).
-    pub report_due_at: Option<DateTime<FixedOffset>>,
-    /// Minutes past the due time (0: within it). For a ruled result: how late the ruling was.
-    pub minutes_late: i64,
-}
-
-fn item(r: &ResultRow, tz: FixedOffset, now: i64, ruled_at: Option<i64>) -> CdcItem {
+fn item(r: &ResultRow, now: i64, ruled_at: Option<i64>) -> CdcPositive {
     let due = r.positive_called_at.map(|c| {
         c + super::review::report_clock()
             .num_microseconds()
             .unwrap_or(0)
     });
     let late = due.map_or(0, |d| ((ruled_at.unwrap_or(now) - d) / 60_000_000).max(0));
-    CdcItem {
-        result: r.view(tz),
+    CdcPositive {
+        result: ResultRecord::from(r),
         region: r.region.clone(),
-        positive_called_at: r.positive_called_at.map(|c| show(c, tz)),
-        report_due_at: due.map(|d| show(d, tz)),
+        positive_called_at: r.positive_called_at,
+        report_due_at: due,
         minutes_late: late,
     }
 }
@@ -58,11 +46,7 @@ fn region(actor: &Actor) -> Option<String> {
 
 /// Positives awaiting the CDC in the reviewer's region, the oldest call first.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn queue(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    tz: FixedOffset,
-) -> Result<Vec<CdcItem>, Error> {
+pub async fn queue(conn: &mut AnyConnection, actor: &Actor) -> Result<Vec<CdcPositive>, Error> {
     actor.require(Action::ViewCdc)?;
     let pending = CdcQueue::Pending {
         region: region(actor),
@@ -70,16 +54,12 @@ pub async fn queue(
     let rows = store::in_cdc_state(conn, pending, LIST_CAP + 1).await?;
     let rows = super::within_cap(rows, "positives await the CDC", "give the region")?;
     let now = to_db(Utc::now());
-    Ok(rows.iter().map(|r| item(r, tz, now, None)).collect())
+    Ok(rows.iter().map(|r| item(r, now, None)).collect())
 }
 
 /// Positives whose 2-hour report clock ran out before the CDC ruled (or still running late).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn breaches(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    tz: FixedOffset,
-) -> Result<Vec<CdcItem>, Error> {
+pub async fn breaches(conn: &mut AnyConnection, actor: &Actor) -> Result<Vec<CdcPositive>, Error> {
     actor.require(Action::ViewCdc)?;
     let now = to_db(Utc::now());
     let clock = super::review::report_clock()
@@ -97,7 +77,7 @@ pub async fn breaches(
         let r = store::by_id(&mut *conn, id)
             .await?
             .ok_or_else(|| results::not_found(id))?;
-        out.push(item(&r, tz, now, ruled));
+        out.push(item(&r, now, ruled));
     }
     Ok(out)
 }
@@ -117,8 +97,7 @@ pub async fn rule(
     result: i64,
     confirm: bool,
     req: Ruling,
-    tz: FixedOffset,
-) -> Result<CdcItem, Error> {
+) -> Result<CdcPositive, Error> {
     tx.actor().require(Action::CdcReview)?;
     let reason = super::parse_opt_text("reason", req.reason.as_deref(), 500)?;
     if !confirm && reason.is_none() {
@@ -183,20 +162,16 @@ pub async fn rule(
     let row = store::by_id(tx.conn(), result)
         .await?
         .ok_or_else(|| results::not_found(result))?;
-    Ok(item(&row, tz, now, Some(now)))
+    Ok(item(&row, now, Some(now)))
 }
 
 /// Positives the CDC rejected, for the lab that released them.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn returned(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    tz: FixedOffset,
-) -> Result<Vec<CdcItem>, Error> {
+pub async fn returned(conn: &mut AnyConnection, actor: &Actor) -> Result<Vec<CdcPositive>, Error> {
     actor.require(Action::ViewReview)?;
     let lab = actor.lab_id();
     let rows = store::in_cdc_state(conn, CdcQueue::Rejected { lab }, LIST_CAP + 1).await?;
     let rows = super::within_cap(rows, "results were returned by the CDC", "give the lab")?;
     let now = to_db(Utc::now());
-    Ok(rows.iter().map(|r| item(r, tz, now, None)).collect())
+    Ok(rows.iter().map(|r| item(r, now, None)).collect())
 }

@@ -10,15 +10,14 @@ use crate::domain::policy::Action;
 use crate::domain::run::{self, Doubt, Mismatch, PlateReading};
 use crate::error::Error;
 use crate::store::result_import as store;
-use crate::store::time::{show, to_db};
+use crate::store::time::to_db;
 use crate::store::Tx;
-use chrono::{DateTime, FixedOffset};
+use crate::view::import::{FileView, Imported, WellCallView};
 use instrument_adapters::{CustomFormat, PlateSize, Reading};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-use utoipa::ToSchema;
 
 /// A file as uploaded.
 #[derive(Debug, Clone)]
@@ -111,56 +110,6 @@ pub fn read_files(
     Ok(ReadFiles { files, hash })
 }
 
-/// A file kept with an import.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct FileView {
-    pub name: String,
-    pub sha256: String,
-    pub format: String,
-    pub size: u64,
-}
-
-/// One tube's call, as an import answers it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct WellCallView {
-    pub well: String,
-    pub barcode: String,
-    #[serde(flatten)]
-    pub call: Call,
-    #[schema(value_type = Object)]
-    pub cts: BTreeMap<String, Option<f64>>,
-}
-
-/// What an import found and did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct ImportView {
-    pub plate: String,
-    /// 1 for the plate's first import, then 2, 3 … for other files.
-    pub round: u32,
-    /// These files were imported for this plate before: nothing changed.
-    pub duplicate: bool,
-    pub files: Vec<FileView>,
-    /// The run judged by its controls; if invalid, no call on it can be reported.
-    pub run: RunValidity,
-    /// How many tubes got each call.
-    #[schema(value_type = Object)]
-    pub summary: BTreeMap<String, usize>,
-    /// Tube wells the files have no reading for: these tubes have no call.
-    pub missing_wells: Vec<String>,
-    /// Wells with readings that the layout leaves empty: not used.
-    pub unexpected_wells: Vec<String>,
-    /// Dyes/targets the kit does not read, with their row counts: not used.
-    #[schema(value_type = Object)]
-    pub unread: BTreeMap<String, usize>,
-    pub calls: Vec<WellCallView>,
-    /// What made the files look like another run's or a cut one, imported anyway by
-    /// `override_reason` (empty for an import that had nothing to doubt).
-    pub doubts: Vec<Doubt>,
-    pub override_reason: Option<String>,
-    pub imported_at: DateTime<FixedOffset>,
-    pub imported_by: String,
-}
-
 /// Registered tube barcodes among the files' sample names (to catch a swapped layout).
 async fn known_barcodes(
     conn: &mut sqlx::AnyConnection,
@@ -191,15 +140,14 @@ pub async fn import(
     plate: &str,
     files: Arc<ReadFiles>,
     override_reason: Option<String>,
-    tz: FixedOffset,
-) -> Result<ImportView, Error> {
+) -> Result<Imported, Error> {
     let override_reason = override_reason
         .map(|r| super::parse_text("override_reason", &r, 500))
         .transpose()?
         .filter(|r| !r.is_empty());
     let p = plates::lock(tx, plate, Action::RunPlates).await?;
     if let Some(id) = store::by_hash(tx.conn(), p.id, &files.hash).await? {
-        let mut v = view(tx.conn(), id, tz).await?;
+        let mut v = load(tx.conn(), id).await?;
         v.duplicate = true;
         return Ok(v);
     }
@@ -283,7 +231,7 @@ pub async fn import(
     }
     write_readings(tx, import_id, &files).await?;
     write_calls(tx, import_id, &p, &kit, &reading, round).await?;
-    Ok(ImportView {
+    Ok(Imported {
         plate: p.run_no.clone(),
         round: round as u32,
         duplicate: false,
@@ -314,7 +262,7 @@ pub async fn import(
             .collect(),
         doubts: reading.doubts,
         override_reason,
-        imported_at: show(now, tz),
+        imported_at: now,
         imported_by: tx.actor().username.clone(),
     })
 }
@@ -490,11 +438,7 @@ async fn write_calls(
 
 /// An import as stored.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn view(
-    conn: &mut sqlx::AnyConnection,
-    import_id: i64,
-    tz: FixedOffset,
-) -> Result<ImportView, Error> {
+pub async fn load(conn: &mut sqlx::AnyConnection, import_id: i64) -> Result<Imported, Error> {
     let store::ImportRow {
         run_no,
         round,
@@ -526,7 +470,7 @@ pub async fn view(
             cts: serde_json::from_str(&cts).unwrap_or_default(),
         })
         .collect();
-    Ok(ImportView {
+    Ok(Imported {
         plate: run_no,
         round: round as u32,
         duplicate: false,
@@ -551,7 +495,7 @@ pub async fn view(
         calls,
         doubts: serde_json::from_value(report["doubts"].clone()).unwrap_or_default(),
         override_reason: report["override_reason"].as_str().map(String::from),
-        imported_at: show(at, tz),
+        imported_at: at,
         imported_by: by,
     })
 }
@@ -562,13 +506,12 @@ pub async fn list(
     conn: &mut sqlx::AnyConnection,
     actor: &crate::actor::Actor,
     plate: &str,
-    tz: FixedOffset,
-) -> Result<Vec<ImportView>, Error> {
+) -> Result<Vec<Imported>, Error> {
     let p = plates::visible(conn, actor, plate).await?;
     let ids = store::of_plate(&mut *conn, p.id).await?;
     let mut out = vec![];
     for id in ids {
-        out.push(view(conn, id, tz).await?);
+        out.push(load(conn, id).await?);
     }
     Ok(out)
 }

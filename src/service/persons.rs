@@ -3,13 +3,13 @@
 
 use super::{parse_opt_text, parse_text, snapshot};
 use crate::actor::Actor;
-use crate::domain::id_number::{Document, DocumentType, Sex};
+use crate::domain::id_number::{Document, DocumentType};
 use crate::domain::policy::{Action, Scope};
 use crate::domain::{mask, personal_code};
 use crate::error::Error;
 use crate::store::person::{self as store, PersonRow};
 use crate::store::{is_unique_violation, Tx};
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
 use utoipa::ToSchema;
@@ -41,53 +41,6 @@ pub struct PersonScan {
     pub name: Option<String>,
     #[serde(default)]
     pub phone: Option<String>,
-}
-
-/// A person as every response shows them: ID number, name and phone masked.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct PersonView {
-    /// Stable public identifier.
-    pub id: String,
-    pub doc_type: DocumentType,
-    /// Masked, e.g. `110105********002X`.
-    pub doc_no: String,
-    /// Masked, e.g. `张*`.
-    pub name: String,
-    /// Masked, e.g. `138****5678`.
-    pub phone: String,
-    pub sex: Option<Sex>,
-    pub age: Option<u32>,
-    pub personal_code: Option<String>,
-    pub institution: Option<String>,
-}
-
-impl PersonRow {
-    pub fn view(&self, today: NaiveDate) -> PersonView {
-        let birth = self
-            .birth_date
-            .as_deref()
-            .and_then(|b| NaiveDate::parse_from_str(b, "%Y-%m-%d").ok());
-        PersonView {
-            id: self.uid.clone(),
-            doc_type: self.doc_type,
-            doc_no: mask::document_number(&self.doc_no),
-            name: mask::name(&self.name),
-            phone: mask::phone(&self.phone),
-            sex: self.sex,
-            age: birth.map(|b| age_on(b, today)),
-            personal_code: self.personal_code.clone(),
-            institution: self.institution_code.clone(),
-        }
-    }
-}
-
-/// Age in whole years on `today`.
-pub fn age_on(birth: NaiveDate, today: NaiveDate) -> u32 {
-    let mut years = today.year() - birth.year();
-    if (today.month(), today.day()) < (birth.month(), birth.day()) {
-        years -= 1;
-    }
-    years.max(0) as u32
 }
 
 fn parse_document(
@@ -129,14 +82,9 @@ async fn find_by_document(
 }
 
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn find(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    uid: &str,
-    today: NaiveDate,
-) -> Result<PersonView, Error> {
+pub async fn find(conn: &mut AnyConnection, actor: &Actor, uid: &str) -> Result<PersonRow, Error> {
     actor.require(Action::ViewPerson)?;
-    Ok(in_scope(conn, actor, uid, Reach::Masked).await?.view(today))
+    in_scope(conn, actor, uid, Reach::Masked).await
 }
 
 /// The person with a public id, if the caller's scope covers them at that reach; otherwise
@@ -263,7 +211,7 @@ pub async fn register(
     tx: &mut Tx,
     input: PersonInput,
     today: NaiveDate,
-) -> Result<(PersonView, bool), Error> {
+) -> Result<(PersonRow, bool), Error> {
     tx.actor().require(Action::RegisterPerson)?;
     let doc = parse_document(input.doc_type, &input.doc_no, today)?;
     let name = parse_text("name", &input.name, 100)?;
@@ -308,7 +256,7 @@ pub async fn register(
             break;
         }
     }
-    Ok((row.view(today), created))
+    Ok((row, created))
 }
 
 /// A person identified by a scan at the tube, before the write transaction: someone
@@ -403,31 +351,13 @@ pub async fn bind(tx: &mut Tx, who: Identified, today: NaiveDate) -> Result<Pers
     }
 }
 
-/// A person in full: for the roles that need it (reports, CDC confirmation). Every such view
-/// is recorded in the audit trail.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct PersonFull {
-    pub id: String,
-    pub doc_type: DocumentType,
-    pub doc_no: String,
-    pub name: String,
-    pub phone: String,
-    pub sex: Option<Sex>,
-    pub birth_date: Option<NaiveDate>,
-    pub institution: Option<String>,
-}
-
-/// A person in full, if the caller's scope covers them: a lab's reviewers see the people of
+/// A person's full record, if the caller's scope covers them: a lab's reviewers see the people of
 /// their lab's tubes, a region's CDC reviewers the people of its positive tubes (a positive
 /// person, or every member of a positive pool), admins everyone. Each view is audited, and so
 /// is each refusal (`None`: the caller is told there is no such person); the refusal's audit
 /// commits with the transaction.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn unmasked(
-    tx: &mut Tx,
-    uid: &str,
-    today: NaiveDate,
-) -> Result<Option<PersonFull>, Error> {
+pub async fn unmasked(tx: &mut Tx, uid: &str) -> Result<Option<PersonRow>, Error> {
     tx.actor().require(Action::ViewUnmasked)?;
     let row = store::by_uid(tx.conn(), uid.trim()).await?;
     let covered = match &row {
@@ -442,20 +372,7 @@ pub async fn unmasked(
         return Ok(None);
     };
     tx.audit("person.view_unmasked", "person", &row.uid, None, None);
-    let view = row.view(today);
-    Ok(Some(PersonFull {
-        id: row.uid,
-        doc_type: view.doc_type,
-        doc_no: row.doc_no,
-        name: row.name,
-        phone: row.phone,
-        sex: view.sex,
-        birth_date: row
-            .birth_date
-            .as_deref()
-            .and_then(|b| NaiveDate::parse_from_str(b, "%Y-%m-%d").ok()),
-        institution: row.institution_code,
-    }))
+    Ok(Some(row))
 }
 
 /// How much of a person a view shows, for the scope rule.

@@ -12,9 +12,9 @@ use crate::domain::policy::{Action, Scope};
 use crate::domain::review::{self, AttemptStatus, Decision};
 use crate::error::Error;
 use crate::store::plate::{self as store, PlateRow};
-use crate::store::time::{show, to_db};
+use crate::store::time::to_db;
 use crate::store::Tx;
-use chrono::{DateTime, FixedOffset};
+use crate::view::plate::{Plate, Proposed};
 use instrument_adapters::{PlateSize, Well};
 use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
@@ -43,73 +43,6 @@ pub struct AssignWell {
     /// `A1`…`H12` or `A1`…`P24`; default: the next free well, row by row.
     #[serde(default)]
     pub well: Option<String>,
-}
-
-/// The automatic call of a well, as shown.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct CallView {
-    /// `negative`, `positive`, `single_target_positive`, `grey_zone`, `invalid`.
-    pub call: String,
-    /// Targets that amplified (single-target, grey zone), or why the well is invalid.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    /// Ct per kit channel; `null`: no amplification.
-    #[schema(value_type = Object)]
-    pub cts: serde_json::Value,
-    /// The kit version that made the call.
-    pub kit: String,
-    pub kit_version: u32,
-    /// Whether the run's controls passed. If not, the call cannot be reported.
-    pub run_valid: bool,
-    /// Which import of the plate made it (1 = the first file).
-    pub import_round: u32,
-}
-
-/// One used well.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct WellView {
-    pub well: String,
-    /// `tube`, `negative_control` or `positive_control`.
-    pub content: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tube: Option<TubeOnPlate>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub call: Option<CallView>,
-}
-
-/// A tube in a well.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct TubeOnPlate {
-    pub barcode: String,
-    /// `single`, `pool`, `environment`; a pool's call belongs to the pool, not yet its members.
-    pub kind: crate::domain::vocab::TubeKind,
-    pub member_count: u32,
-    pub deadline_at: DateTime<FixedOffset>,
-    /// The tube's attempt number (2 and up: a re-test).
-    pub attempt_no: u32,
-    pub extraction_no: u32,
-}
-
-/// A plate with its wells.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct PlateView {
-    pub id: i64,
-    /// 运行编号 run number: `{lab}-{yyyymmdd}-{n}`.
-    pub run_no: String,
-    pub lab: String,
-    pub size: u16,
-    pub kit: String,
-    pub kit_version: u32,
-    pub instrument: Option<String>,
-    /// `loading` or `resulted`.
-    pub status: PlateStatus,
-    pub created_at: DateTime<FixedOffset>,
-    pub created_by: String,
-    /// Wells still free for tubes.
-    pub free_wells: u16,
-    /// Number of imports; the calls shown come from the newest.
-    pub imports: u32,
-    pub wells: Vec<WellView>,
 }
 
 /// A tube placed in a well.
@@ -189,7 +122,7 @@ fn index(well: Well, size: PlateSize) -> i64 {
 }
 
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn create(tx: &mut Tx, req: NewPlate, tz: FixedOffset) -> Result<PlateView, Error> {
+pub async fn create(tx: &mut Tx, req: NewPlate) -> Result<Plate, Error> {
     tx.actor().require(Action::RunPlates)?;
     let size = match req.size {
         96 => PlateSize::P96,
@@ -209,7 +142,11 @@ pub async fn create(tx: &mut Tx, req: NewPlate, tz: FixedOffset) -> Result<Plate
     }
     let kit = kits::load(tx.conn(), &req.kit, req.kit_version).await?;
     let instrument = super::parse_opt_text("instrument", req.instrument.as_deref(), 64)?;
-    let day = tx.now().with_timezone(&tz).format("%Y%m%d").to_string();
+    let day = tx
+        .now()
+        .with_timezone(&tx.zone())
+        .format("%Y%m%d")
+        .to_string();
     let key = format!("{lab_code}-{day}");
     let run_no = format!("{key}-{}", store::next_run_seq(tx, &key).await?);
     let by = tx.actor().username.clone();
@@ -242,7 +179,7 @@ pub async fn create(tx: &mut Tx, req: NewPlate, tz: FixedOffset) -> Result<Plate
             "instrument": instrument, "negative_control": neg.to_string(), "positive_control": pos.to_string(),
         })),
     );
-    find_row(tx.conn(), &id.to_string(), tz).await
+    find_row(tx.conn(), &id.to_string()).await
 }
 
 /// Scans a tube into a well (or the next free one).
@@ -388,12 +325,7 @@ async fn place(
 
 /// Takes a tube out of a well (a mis-scan), before any results are imported.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn unassign(
-    tx: &mut Tx,
-    plate: &str,
-    well: &str,
-    tz: FixedOffset,
-) -> Result<PlateView, Error> {
+pub async fn unassign(tx: &mut Tx, plate: &str, well: &str) -> Result<Plate, Error> {
     let p = lock(tx, plate, Action::RunPlates).await?;
     if p.status != PlateStatus::Loading {
         return Err(Error::conflict(
@@ -432,7 +364,7 @@ pub async fn unassign(
         Some(&serde_json::json!({ "plate": p.run_no, "well": w.to_string() })),
         None,
     );
-    find_row(tx.conn(), &p.id.to_string(), tz).await
+    find_row(tx.conn(), &p.id.to_string()).await
 }
 
 /// Tubes received at the lab and not yet on any plate, for a proposal.
@@ -446,23 +378,6 @@ async fn waiting(conn: &mut AnyConnection, lab_id: i64) -> Result<Vec<Waiting>, 
             recheck: recheck_of.is_some(),
         })
         .collect())
-}
-
-/// A proposed filling of a plate's free wells.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct Proposal {
-    pub plate: String,
-    /// Well → tube, most urgent first.
-    pub wells: Vec<ProposedWell>,
-    /// Received tubes that did not fit.
-    pub left_waiting: usize,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct ProposedWell {
-    pub well: String,
-    pub barcode: String,
-    pub deadline_at: DateTime<FixedOffset>,
 }
 
 fn proposal_for(existing: &Layout, queue: Vec<Waiting>) -> (Vec<(Well, Waiting)>, usize) {
@@ -499,21 +414,16 @@ pub async fn propose(
     conn: &mut AnyConnection,
     actor: &Actor,
     plate: &str,
-    tz: FixedOffset,
-) -> Result<Proposal, Error> {
+) -> Result<Proposed, Error> {
     let p = visible(conn, actor, plate).await?;
     let existing = layout(conn, &p).await?;
     let queue = waiting(conn, p.lab_id).await?;
     let (wells, left_waiting) = proposal_for(&existing, queue);
-    Ok(Proposal {
+    Ok(Proposed {
         plate: p.run_no,
         wells: wells
             .into_iter()
-            .map(|(w, q)| ProposedWell {
-                well: w.to_string(),
-                barcode: q.barcode,
-                deadline_at: show(q.deadline, tz),
-            })
+            .map(|(w, q)| (w.to_string(), q.barcode, q.deadline))
             .collect(),
         left_waiting,
     })
@@ -521,7 +431,7 @@ pub async fn propose(
 
 /// Fills the plate's free wells as proposed (computed again inside the transaction).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn fill(tx: &mut Tx, plate: &str, tz: FixedOffset) -> Result<PlateView, Error> {
+pub async fn fill(tx: &mut Tx, plate: &str) -> Result<Plate, Error> {
     let p = lock(tx, plate, Action::RunPlates).await?;
     let mut layout = layout(tx.conn(), &p).await?;
     let queue = waiting(tx.conn(), p.lab_id).await?;
@@ -541,78 +451,30 @@ pub async fn fill(tx: &mut Tx, plate: &str, tz: FixedOffset) -> Result<PlateView
         place(tx, &p, &mut layout, &req).await?;
     }
     tx.end_bulk();
-    find_row(tx.conn(), &p.id.to_string(), tz).await
+    find_row(tx.conn(), &p.id.to_string()).await
 }
 
 /// A plate with its wells and their newest calls.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn find(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    plate: &str,
-    tz: FixedOffset,
-) -> Result<PlateView, Error> {
+pub async fn find(conn: &mut AnyConnection, actor: &Actor, plate: &str) -> Result<Plate, Error> {
     let p = visible(conn, actor, plate).await?;
-    view(conn, p, tz).await
+    with_wells(conn, p).await
 }
 
 /// A plate for a service that checked the actor already.
 #[tracing::instrument(level = "debug", skip_all)]
-pub(crate) async fn find_row(
-    conn: &mut AnyConnection,
-    plate: &str,
-    tz: FixedOffset,
-) -> Result<PlateView, Error> {
+pub(crate) async fn find_row(conn: &mut AnyConnection, plate: &str) -> Result<Plate, Error> {
     let p = store::load(conn, plate).await?;
-    view(conn, p, tz).await
+    with_wells(conn, p).await
 }
 
-async fn view(conn: &mut AnyConnection, p: PlateRow, tz: FixedOffset) -> Result<PlateView, Error> {
-    let rows = store::well_rows(&mut *conn, p.id).await?;
-    let imports = store::import_count(conn, p.id).await?;
-    let used = rows.len() as u16;
-    let size = p.size();
-    let wells = rows
-        .into_iter()
-        .map(|r| WellView {
-            well: r.well,
-            content: r.content,
-            tube: r.barcode.zip(r.kind).map(|(barcode, kind)| TubeOnPlate {
-                barcode,
-                kind,
-                member_count: r.member_count.unwrap_or(0) as u32,
-                deadline_at: show(r.deadline_at.unwrap_or(0), tz),
-                attempt_no: r.attempt_no.unwrap_or(0) as u32,
-                extraction_no: r.extraction_no.unwrap_or(0) as u32,
-            }),
-            call: r.outcome.map(|call| CallView {
-                call,
-                detail: r.detail.filter(|d| !d.is_empty()),
-                cts: r
-                    .cts
-                    .and_then(|c| serde_json::from_str(&c).ok())
-                    .unwrap_or(serde_json::Value::Null),
-                kit: r.kit_code.unwrap_or_default(),
-                kit_version: r.kit_version.unwrap_or(0) as u32,
-                run_valid: r.run_valid == Some(1),
-                import_round: r.round.unwrap_or(0) as u32,
-            }),
-        })
-        .collect();
-    Ok(PlateView {
-        id: p.id,
-        run_no: p.run_no,
-        lab: p.lab_code,
-        size: size.wells(),
-        kit: p.kit_code,
-        kit_version: p.kit_version as u32,
-        instrument: p.instrument,
-        status: p.status,
-        created_at: show(p.created_at, tz),
-        created_by: p.created_by,
-        free_wells: size.wells() - used,
-        imports: imports as u32,
+async fn with_wells(conn: &mut AnyConnection, row: PlateRow) -> Result<Plate, Error> {
+    let wells = store::well_rows(&mut *conn, row.id).await?;
+    let imports = store::import_count(conn, row.id).await?;
+    Ok(Plate {
+        row,
         wells,
+        imports,
     })
 }
 
@@ -624,27 +486,13 @@ pub struct PlateFilter {
     pub status: Option<String>,
 }
 
-/// A plate in a list.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct PlateSummary {
-    pub id: i64,
-    pub run_no: String,
-    pub lab: String,
-    pub size: u16,
-    pub kit: String,
-    pub kit_version: u32,
-    pub status: PlateStatus,
-    pub created_at: DateTime<FixedOffset>,
-}
-
 /// Plates, newest first (lab users: their own lab's).
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(
     conn: &mut AnyConnection,
     actor: &Actor,
     f: &PlateFilter,
-    tz: FixedOffset,
-) -> Result<Vec<PlateSummary>, Error> {
+) -> Result<Vec<PlateRow>, Error> {
     actor.require(Action::ViewPlates)?;
     let own = actor.lab_id();
     let rows = store::list(
@@ -655,18 +503,5 @@ pub async fn list(
         super::LIST_CAP + 1,
     )
     .await?;
-    let rows = super::within_cap(rows, "plates match", "give the lab or a status")?;
-    Ok(rows
-        .into_iter()
-        .map(|p| PlateSummary {
-            size: p.size().wells(),
-            id: p.id,
-            run_no: p.run_no,
-            lab: p.lab_code,
-            kit: p.kit_code,
-            kit_version: p.kit_version as u32,
-            status: p.status,
-            created_at: show(p.created_at, tz),
-        })
-        .collect())
+    super::within_cap(rows, "plates match", "give the lab or a status")
 }

@@ -1,19 +1,21 @@
 //! 实验室接收 reception: scan tubes in at the lab, flag long transport, reject with a coded
 //! reason; the people of a rejected tube are ordered to be re-sampled.
 
-use super::accession::{self, TubeView};
+use super::accession;
 use super::parse_barcode;
-use super::persons::PersonView;
 use super::{parse_opt_text, registry, settings};
 use crate::actor::Actor;
 use crate::domain::policy::{Action, Scope};
 use crate::domain::reception::{self, RejectionReason};
 use crate::domain::tube::{self as rules, TubeStatus};
 use crate::error::Error;
-use crate::store::time::{show, to_db};
+use crate::store::sample_order::ListedOrder;
+use crate::store::time::to_db;
 use crate::store::tube as store;
 use crate::store::Tx;
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
+use crate::view::reception::{Received, Rejected};
+use crate::view::Tube;
+use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
 use utoipa::ToSchema;
@@ -32,25 +34,8 @@ pub struct ReceiveTube {
     pub receiver: Option<String>,
 }
 
-/// The answer to a reception scan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct ReceiptView {
-    pub tube: TubeView,
-    /// Minutes from collection to receipt.
-    pub transport_minutes: i64,
-    /// The transport limit in force.
-    pub limit_minutes: i64,
-    /// Transport took longer than the limit: check the tube, consider rejecting it.
-    pub over_limit: bool,
-}
-
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn receive(
-    tx: &mut Tx,
-    req: ReceiveTube,
-    tz: FixedOffset,
-    today: NaiveDate,
-) -> Result<ReceiptView, Error> {
+pub async fn receive(tx: &mut Tx, req: ReceiveTube) -> Result<Received, Error> {
     tx.actor().require(Action::Reception)?;
     let barcode = parse_barcode(&req.barcode)?;
     let (lab_id, lab_code) = registry::lab_id(tx.conn(), "lab", &req.lab).await?;
@@ -59,7 +44,8 @@ pub async fn receive(
     // A tube bound for another lab (or received by one) does not exist for this caller.
     row.visible_to(tx.actor(), Action::Reception)?;
     if row.status == TubeStatus::Received {
-        let existing = accession::load_view(tx.conn(), barcode.as_str(), tz, today).await?;
+        let existing = accession::load_with_members(tx.conn(), barcode.as_str()).await?;
+        let existing = existing.view(tx.zone(), tx.today());
         let r = existing.receipt.clone();
         return Err(Error::conflict(
             "tube.already_received",
@@ -137,8 +123,8 @@ pub async fn receive(
         })),
     );
     metrics::counter!("natlis_tubes_received_total").increment(1);
-    let tube = accession::load_view(tx.conn(), barcode.as_str(), tz, today).await?;
-    Ok(ReceiptView {
+    let tube = accession::load_with_members(tx.conn(), barcode.as_str()).await?;
+    Ok(Received {
         tube,
         transport_minutes: transport.minutes,
         limit_minutes: limit,
@@ -158,13 +144,7 @@ pub struct ForwardTube {
 
 /// Forwards a closed tube to another lab; only the lab it is bound for may do so.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn forward(
-    tx: &mut Tx,
-    barcode: &str,
-    req: ForwardTube,
-    tz: FixedOffset,
-    today: NaiveDate,
-) -> Result<TubeView, Error> {
+pub async fn forward(tx: &mut Tx, barcode: &str, req: ForwardTube) -> Result<Tube, Error> {
     let barcode = parse_barcode(barcode)?;
     let row = crate::store::tube::lock_existing(tx, barcode.as_str()).await?;
     row.visible_to(tx.actor(), Action::Reception)?;
@@ -198,7 +178,7 @@ pub async fn forward(
         Some(&serde_json::json!({ "bound_for": from })),
         Some(&serde_json::json!({ "bound_for": to_code, "reason": reason })),
     );
-    accession::load_view(tx.conn(), barcode.as_str(), tz, today).await
+    accession::load_with_members(tx.conn(), barcode.as_str()).await
 }
 
 /// A tube rejected at reception.
@@ -213,37 +193,8 @@ pub struct RejectTube {
     pub lab: Option<String>,
 }
 
-/// An order to take a new swab from a person (重新采样).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct ResampleOrder {
-    pub id: i64,
-    pub person: PersonView,
-    /// The tube whose swab could not be tested.
-    pub tube: String,
-    pub site: String,
-    pub lab: Option<String>,
-    pub reason: String,
-    pub status: String,
-    /// The original deadline, which the re-sample keeps.
-    pub due_at: DateTime<FixedOffset>,
-    pub created_at: DateTime<FixedOffset>,
-}
-
-/// The answer to a rejection: the tube, and who must be re-sampled.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct RejectionView {
-    pub tube: TubeView,
-    pub resample: Vec<ResampleOrder>,
-}
-
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn reject(
-    tx: &mut Tx,
-    barcode: &str,
-    req: RejectTube,
-    tz: FixedOffset,
-    today: NaiveDate,
-) -> Result<RejectionView, Error> {
+pub async fn reject(tx: &mut Tx, barcode: &str, req: RejectTube) -> Result<Rejected, Error> {
     let barcode = parse_barcode(barcode)?;
     let row = crate::store::tube::lock_existing(tx, barcode.as_str()).await?;
     row.visible_to(tx.actor(), Action::Reception)?;
@@ -315,7 +266,7 @@ pub async fn reject(
     }
     tx.end_bulk();
     metrics::counter!("natlis_tubes_rejected_total", "reason" => req.reason.as_str()).increment(1);
-    let tube = accession::load_view(tx.conn(), barcode.as_str(), tz, today).await?;
+    let tube = accession::load_with_members(tx.conn(), barcode.as_str()).await?;
     let resample = list_resampling(
         tx.conn(),
         &Actor::system(),
@@ -323,11 +274,9 @@ pub async fn reject(
             tube: Some(barcode.to_string()),
             ..Default::default()
         },
-        tz,
-        today,
     )
     .await?;
-    Ok(RejectionView { tube, resample })
+    Ok(Rejected { tube, resample })
 }
 
 /// Filters for the re-sampling list.
@@ -346,9 +295,7 @@ pub async fn list_resampling(
     conn: &mut AnyConnection,
     actor: &Actor,
     f: &ResampleFilter,
-    tz: FixedOffset,
-    today: NaiveDate,
-) -> Result<Vec<ResampleOrder>, Error> {
+) -> Result<Vec<ListedOrder>, Error> {
     actor.require(Action::ViewResampling)?;
     let scope = accession::scope_filter(&actor.scope);
     let filter = crate::store::sample_order::OrderFilter {
@@ -366,20 +313,7 @@ pub async fn list_resampling(
         "re-sample orders are open",
         "give the site or the lab",
     )?;
-    Ok(rows
-        .into_iter()
-        .map(|r| ResampleOrder {
-            id: r.order_id,
-            person: r.person.view(today),
-            tube: r.tube_barcode,
-            site: r.site_code,
-            lab: r.lab_code,
-            reason: r.reason,
-            status: r.order_status,
-            due_at: show(r.due_at, tz),
-            created_at: show(r.order_created_at, tz),
-        })
-        .collect())
+    Ok(rows)
 }
 
 /// A lab user acts for their own lab only.

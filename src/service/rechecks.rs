@@ -2,31 +2,14 @@
 //! single tube (or their retained tube is tested) and tested alone, by the pool's deadline. The
 //! list shows who is still owed; the exceptions are members without an order, or past due.
 
-use super::persons::PersonView;
 use crate::actor::Actor;
 use crate::domain::policy::{Action, Scope};
 use crate::error::Error;
-use crate::store::time::{show, to_db};
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
+use crate::store::time::to_db;
+use crate::view::recheck::Recheck;
+use chrono::Utc;
+use serde::Deserialize;
 use sqlx::AnyConnection;
-use utoipa::ToSchema;
-
-/// Where a member's re-check stands.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct RecheckItem {
-    pub pool: String,
-    pub person: PersonView,
-    /// The pool's deadline, which the re-check keeps.
-    pub due_at: DateTime<FixedOffset>,
-    pub overdue: bool,
-    /// `no_order` (an exception), `awaiting_resample`, `resampled` (the single tube is on its
-    /// way or in the lab), `resulted`.
-    pub state: String,
-    /// The single (or retained) tube of the re-check.
-    pub tube: Option<String>,
-    pub result: Option<crate::domain::review::ResultValue>,
-}
 
 /// Filters for the re-check list.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -47,9 +30,7 @@ pub async fn list(
     conn: &mut AnyConnection,
     actor: &Actor,
     f: &RecheckFilter,
-    tz: FixedOffset,
-    today: NaiveDate,
-) -> Result<Vec<RecheckItem>, Error> {
+) -> Result<Vec<Recheck>, Error> {
     actor.require(Action::ViewReview)?;
     let lab = match (&actor.scope, &f.lab) {
         (Scope::Lab { id, .. }, _) => Some(*id),
@@ -68,10 +49,10 @@ pub async fn list(
                 (_, Some(_), None) => "resampled",
                 (Some(_), None, None) => "awaiting_resample",
             };
-            RecheckItem {
+            Recheck {
                 pool: r.pool,
-                person: r.person.view(today),
-                due_at: show(r.due_at, tz),
+                person: r.person,
+                due_at: r.due_at,
                 overdue: r.due_at < now && state != "resulted",
                 state: state.to_string(),
                 tube: r.tube,

@@ -1,17 +1,18 @@
 //! 结果 released results: a person's results with every version, their current status (what the
 //! health-code push carries), and amendments — a new version with a reason, by a reviewer.
 
-use super::persons::{self, PersonView};
+use super::persons;
 use crate::actor::Actor;
 use crate::domain::policy::{Action, Scope};
 use crate::domain::review::{self, ResultValue};
-use crate::domain::status::PersonStatus;
 use crate::error::Error;
+use crate::store::person::PersonRow;
 use crate::store::result::{self as store, NewResult, ResultRow};
 use crate::store::sample_order::OpenOrderRow;
-use crate::store::time::{show, to_db};
+use crate::store::time::to_db;
 use crate::store::Tx;
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use crate::view::result::{ResultRecord, Status};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
 use utoipa::ToSchema;
@@ -21,127 +22,56 @@ impl ResultRow {
         self.value
     }
 
-    pub fn view(&self, tz: FixedOffset) -> ResultView {
-        ResultView {
-            id: self.id,
-            tube: self.barcode.clone(),
-            person: self.person_uid.clone(),
-            version: self.version as u32,
-            current: self.current != 0,
-            value: self.value(),
-            source: self.source.clone(),
-            sampled_at: show(self.sampled_at, tz),
-            cdc_status: self.cdc_status,
-            cdc_reason: self.cdc_reason.clone(),
-            released_by: self.released_by.clone(),
-            released_at: show(self.released_at, tz),
-            reason: self.reason.clone(),
-        }
-    }
-
     pub fn state(&self) -> review::ResultState {
         review::ResultState::stored(self.current != 0, self.cdc_status)
     }
-}
-
-/// A person's current status, with the results it comes from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct StatusView {
-    pub person: PersonView,
-    /// `no_result`, `negative`, `pending_recheck`, `needs_resampling`, `positive_preliminary`,
-    /// `positive_confirmed`.
-    pub status: String,
-    /// For a negative: valid until (sampling time + the configured 24/48/72 h).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub valid_until: Option<DateTime<FixedOffset>>,
-    /// The current version of each result, newest sample first.
-    pub results: Vec<ResultView>,
-    /// Open orders to give a new swab.
-    pub open_resample_orders: Vec<OpenOrder>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct OpenOrder {
-    /// The tube whose result needs the new swab.
-    pub tube: String,
-    pub reason: String,
-    pub due_at: DateTime<FixedOffset>,
 }
 
 async fn person_row(
     conn: &mut AnyConnection,
     actor: &Actor,
     uid: &str,
-) -> Result<crate::store::person::PersonRow, Error> {
+) -> Result<PersonRow, Error> {
     actor.require(Action::ViewStatus)?;
     persons::in_scope(conn, actor, uid, persons::Reach::Masked).await
 }
 
 /// The status of a person at `now`.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn status(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    uid: &str,
-    tz: FixedOffset,
-    today: NaiveDate,
-) -> Result<StatusView, Error> {
+pub async fn status(conn: &mut AnyConnection, actor: &Actor, uid: &str) -> Result<Status, Error> {
     let person = person_row(conn, actor, uid).await?;
-    status_of(conn, &person, Utc::now(), tz, today).await
+    status_of(conn, person, Utc::now()).await
 }
 
 /// The status of a person (no role check: for services that checked already).
 #[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn status_of(
     conn: &mut AnyConnection,
-    person: &crate::store::person::PersonRow,
+    person: PersonRow,
     now: DateTime<Utc>,
-    tz: FixedOffset,
-    today: NaiveDate,
-) -> Result<StatusView, Error> {
+) -> Result<Status, Error> {
     let rows = store::current_of_person(&mut *conn, person.id).await?;
     let orders = crate::store::sample_order::open_of_person(&mut *conn, person.id).await?;
     let valid_hours = super::settings::load(&mut *conn)
         .await?
         .negative_valid_hours;
-    Ok(status_from(
-        person,
-        rows,
-        orders,
-        valid_hours,
-        now,
-        tz,
-        today,
-    ))
+    Ok(status_from(person, rows, orders, valid_hours, now))
 }
 
 /// A person's status from their current results (newest first) and open re-sampling orders.
 pub(crate) fn status_from(
-    person: &crate::store::person::PersonRow,
+    person: PersonRow,
     rows: Vec<ResultRow>,
     orders: Vec<OpenOrderRow>,
     valid_hours: i64,
     now: DateTime<Utc>,
-    tz: FixedOffset,
-    today: NaiveDate,
-) -> StatusView {
-    let st = super::status::derive(&rows, &orders, valid_hours, to_db(now));
-    StatusView {
-        person: person.view(today),
-        status: st.code().to_string(),
-        valid_until: match st {
-            PersonStatus::Negative { valid_until } => Some(show(valid_until, tz)),
-            _ => None,
-        },
-        results: rows.iter().map(|r| r.view(tz)).collect(),
-        open_resample_orders: orders
-            .into_iter()
-            .map(|(tube, reason, due, _)| OpenOrder {
-                tube,
-                reason,
-                due_at: show(due, tz),
-            })
-            .collect(),
+) -> Status {
+    let status = super::status::derive(&rows, &orders, valid_hours, to_db(now));
+    Status {
+        person,
+        status,
+        results: rows.iter().map(ResultRecord::from).collect(),
+        orders,
     }
 }
 
@@ -151,11 +81,10 @@ pub async fn history(
     conn: &mut AnyConnection,
     actor: &Actor,
     uid: &str,
-    tz: FixedOffset,
-) -> Result<Vec<ResultView>, Error> {
+) -> Result<Vec<ResultRecord>, Error> {
     let person = person_row(conn, actor, uid).await?;
     let rows = store::history_of_person(conn, person.id).await?;
-    Ok(rows.iter().map(|r| r.view(tz)).collect())
+    Ok(rows.iter().map(ResultRecord::from).collect())
 }
 
 /// Every version of the results of a tube.
@@ -164,12 +93,11 @@ pub async fn of_tube(
     conn: &mut AnyConnection,
     actor: &Actor,
     barcode: &str,
-    tz: FixedOffset,
-) -> Result<Vec<ResultView>, Error> {
+) -> Result<Vec<ResultRecord>, Error> {
     let tube = crate::store::tube::load(conn, barcode.trim()).await?;
     tube.visible_to(actor, Action::ViewTube)?;
     let rows = store::of_tube(conn, tube.id).await?;
-    Ok(rows.iter().map(|r| r.view(tz)).collect())
+    Ok(rows.iter().map(ResultRecord::from).collect())
 }
 
 /// An amendment of a released result.
@@ -181,12 +109,7 @@ pub struct Amend {
 
 /// Amends a released result: a new version with the reason; the old one stays in the history.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn amend(
-    tx: &mut Tx,
-    result: i64,
-    req: Amend,
-    tz: FixedOffset,
-) -> Result<ResultView, Error> {
+pub async fn amend(tx: &mut Tx, result: i64, req: Amend) -> Result<ResultRecord, Error> {
     tx.actor().require(Action::Review)?;
     let reason = super::parse_text("reason", &req.reason, 500)?;
     let row = lock(tx, result).await?;
@@ -212,7 +135,7 @@ pub async fn amend(
         positive_called_at: (req.value == ResultValue::Positive).then(|| to_db(tx.now())),
         reason: Some(reason),
     };
-    write_result(tx, &r, &row.barcode, row.person_uid.as_deref(), tz).await
+    write_result(tx, &r, &row.barcode, row.person_uid.as_deref()).await
 }
 
 impl From<review::ResultRule> for Error {
@@ -238,27 +161,6 @@ pub(crate) async fn lock(tx: &mut Tx, result: i64) -> Result<ResultRow, Error> {
         .ok_or_else(|| not_found(result))
 }
 
-/// A result as released or amended.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct ResultView {
-    pub id: i64,
-    pub tube: String,
-    /// The person's public id (none for an environment sample).
-    pub person: Option<String>,
-    pub version: u32,
-    pub current: bool,
-    pub value: ResultValue,
-    /// `single`, `pool` (an individual result from a pooled tube) or `environment`.
-    pub source: String,
-    pub sampled_at: DateTime<FixedOffset>,
-    /// `pending`, `confirmed` or `rejected` for positives.
-    pub cdc_status: Option<crate::domain::status::Cdc>,
-    pub cdc_reason: Option<String>,
-    pub released_by: String,
-    pub released_at: DateTime<FixedOffset>,
-    pub reason: Option<String>,
-}
-
 /// Writes the next version of the (tube, person) result; earlier versions stop being current;
 /// the person's status follows.
 #[tracing::instrument(level = "debug", skip_all)]
@@ -267,13 +169,12 @@ pub(crate) async fn write_result(
     r: &NewResult,
     barcode: &str,
     person_uid: Option<&str>,
-    tz: FixedOffset,
-) -> Result<ResultView, Error> {
-    let view = write_result_only(tx, r, barcode, person_uid, tz).await?;
+) -> Result<ResultRecord, Error> {
+    let written = write_result_only(tx, r, barcode, person_uid).await?;
     if let Some(person) = r.person_id {
-        super::push::person_changed(tx, person, Some(view.id)).await?;
+        super::push::person_changed(tx, person, Some(written.id)).await?;
     }
-    Ok(view)
+    Ok(written)
 }
 
 /// The first results of a tube's people, written in one statement per chunk (version 1 each),
@@ -285,8 +186,7 @@ pub(crate) async fn first_results(
     r: &NewResult,
     people: &[(i64, String)],
     barcode: &str,
-    tz: FixedOffset,
-) -> Result<Option<Vec<ResultView>>, Error> {
+) -> Result<Option<Vec<ResultRecord>>, Error> {
     if store::current_count(tx.conn(), r.tube_id).await? > 0 {
         return Ok(None);
     }
@@ -314,7 +214,7 @@ pub(crate) async fn first_results(
                 "cdc": cdc, "reason": r.reason,
             })),
         );
-        out.push(ResultView {
+        out.push(ResultRecord {
             id,
             tube: barcode.to_string(),
             person: Some(uid.clone()),
@@ -322,11 +222,11 @@ pub(crate) async fn first_results(
             current: true,
             value: r.value,
             source: r.source.clone(),
-            sampled_at: show(r.sampled_at, tz),
+            sampled_at: r.sampled_at,
             cdc_status: cdc,
             cdc_reason: None,
             released_by: by.clone(),
-            released_at: show(now, tz),
+            released_at: now,
             reason: r.reason.clone(),
         });
     }
@@ -341,8 +241,7 @@ pub(crate) async fn write_result_only(
     r: &NewResult,
     barcode: &str,
     person_uid: Option<&str>,
-    tz: FixedOffset,
-) -> Result<ResultView, Error> {
+) -> Result<ResultRecord, Error> {
     let now = to_db(tx.now());
     let by = tx.actor().username.clone();
     let cdc = r.cdc();
@@ -365,7 +264,7 @@ pub(crate) async fn write_result_only(
             "cdc": cdc, "reason": r.reason,
         })),
     );
-    Ok(ResultView {
+    Ok(ResultRecord {
         id,
         tube: barcode.to_string(),
         person: person_uid.map(String::from),
@@ -373,11 +272,11 @@ pub(crate) async fn write_result_only(
         current: true,
         value: r.value,
         source: r.source.clone(),
-        sampled_at: show(r.sampled_at, tz),
+        sampled_at: r.sampled_at,
         cdc_status: cdc,
         cdc_reason: None,
         released_by: by,
-        released_at: show(now, tz),
+        released_at: now,
         reason: r.reason.clone(),
     })
 }

@@ -3,7 +3,7 @@
 //! one by one), and what a release writes — a result per person, pool re-check orders, the
 //! CDC's queue for positives.
 
-use super::results::{first_results, write_result_only, ResultView};
+use super::results::{first_results, write_result_only};
 use crate::actor::Actor;
 use crate::domain::interpretation::Call;
 use crate::domain::policy::{Action, Scope};
@@ -12,63 +12,16 @@ use crate::domain::review::{
 };
 use crate::domain::vocab::TubeKind;
 use crate::error::Error;
-use crate::store::attempt::{self as store, AttemptRow};
+use crate::store::attempt::{self as store, AttemptRow, HistoryRow};
 use crate::store::result::NewResult;
-use crate::store::time::{show, to_db};
+use crate::store::time::to_db;
 use crate::store::Tx;
-use chrono::{DateTime, Duration, FixedOffset, Utc};
+use crate::view::review::{Decided, ReviewCase, SuggestionView};
+use chrono::{Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
 use std::collections::HashMap;
 use utoipa::ToSchema;
-
-/// What the rules suggest, as shown.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct SuggestionView {
-    pub decision: Decision,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<Released>,
-    pub why: String,
-}
-
-impl From<&Suggestion> for SuggestionView {
-    fn from(s: &Suggestion) -> Self {
-        Self {
-            decision: s.decision,
-            value: s.value,
-            why: s.why.clone(),
-        }
-    }
-}
-
-/// A called attempt awaiting a reviewer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct ReviewItem {
-    pub attempt: i64,
-    pub plate: String,
-    pub well: String,
-    pub barcode: String,
-    /// `single`, `pool`, `environment`.
-    pub kind: TubeKind,
-    pub member_count: u32,
-    pub attempt_no: u32,
-    pub extraction_no: u32,
-    /// The automatic call.
-    #[serde(flatten)]
-    pub call: Call,
-    #[schema(value_type = Object)]
-    pub cts: serde_json::Value,
-    pub run_valid: bool,
-    pub kit: String,
-    pub kit_version: u32,
-    /// The result is due by (collection + deadline; kept across re-tests and re-checks).
-    pub deadline_at: DateTime<FixedOffset>,
-    pub overdue: bool,
-    pub suggestion: SuggestionView,
-    /// Who ran it (created the plate, loaded the tube, imported the results): they may not
-    /// release it.
-    pub technicians: Vec<String>,
-}
 
 impl AttemptRow {
     fn kind(&self) -> TubeKind {
@@ -106,8 +59,8 @@ impl AttemptRow {
         )
     }
 
-    fn item(&self, earlier: &[Call], tz: FixedOffset, now: i64) -> ReviewItem {
-        ReviewItem {
+    fn case(&self, earlier: &[Call], now: i64) -> ReviewCase {
+        ReviewCase {
             attempt: self.attempt_id,
             plate: self.plate_run_no.clone(),
             well: self.well.clone(),
@@ -121,9 +74,9 @@ impl AttemptRow {
             run_valid: self.run_valid != 0,
             kit: self.kit_code.clone(),
             kit_version: self.kit_version as u32,
-            deadline_at: show(self.deadline_at, tz),
+            deadline_at: self.deadline_at,
             overdue: self.deadline_at < now,
-            suggestion: (&self.suggestion(earlier)).into(),
+            suggestion: self.suggestion(earlier),
             technicians: self.technicians(),
         }
     }
@@ -158,8 +111,7 @@ pub async fn queue(
     conn: &mut AnyConnection,
     actor: &Actor,
     f: &QueueFilter,
-    tz: FixedOffset,
-) -> Result<Vec<ReviewItem>, Error> {
+) -> Result<Vec<ReviewCase>, Error> {
     actor.require(Action::ViewReview)?;
     let lab = match (actor.lab_id(), &f.lab) {
         (Some(id), _) => Some(id),
@@ -177,13 +129,7 @@ pub async fn queue(
     let now = to_db(Utc::now());
     Ok(rows
         .iter()
-        .map(|r| {
-            r.item(
-                earlier.get(&r.tube_id).map_or(&[][..], Vec::as_slice),
-                tz,
-                now,
-            )
-        })
+        .map(|r| r.case(earlier.get(&r.tube_id).map_or(&[][..], Vec::as_slice), now))
         .collect())
 }
 
@@ -197,22 +143,6 @@ pub struct Decide {
     /// Required when departing from the suggestion.
     #[serde(default)]
     pub reason: Option<String>,
-}
-
-/// What a decision did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct DecisionView {
-    pub attempt: i64,
-    pub barcode: String,
-    pub decision: Decision,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<Released>,
-    /// Results written (one per person; pool re-checks: pending re-check).
-    pub results: Vec<ResultView>,
-    /// People ordered to give a new swab (pool re-check, or the specimen failed).
-    pub resample_orders: usize,
-    /// Retained single tubes now queued for testing without recall.
-    pub retained_tubes_queued: Vec<String>,
 }
 
 async fn lock_attempt(tx: &mut Tx, attempt: i64) -> Result<AttemptRow, Error> {
@@ -255,12 +185,7 @@ impl From<review::ReviewRule> for Error {
 
 /// Decides on one attempt.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn decide(
-    tx: &mut Tx,
-    attempt: i64,
-    req: Decide,
-    tz: FixedOffset,
-) -> Result<DecisionView, Error> {
+pub async fn decide(tx: &mut Tx, attempt: i64, req: Decide) -> Result<Decided, Error> {
     tx.actor().require(Action::Review)?;
     let row = lock_attempt(tx, attempt).await?;
     tx.begin_bulk(
@@ -273,22 +198,17 @@ pub async fn decide(
         })),
     )
     .await?;
-    let view = apply(tx, &row, &req, tz).await?;
+    let decided = apply(tx, &row, &req).await?;
     tx.end_bulk();
-    Ok(view)
+    Ok(decided)
 }
 
 /// Checks and applies a decision on a locked attempt.
-async fn apply(
-    tx: &mut Tx,
-    row: &AttemptRow,
-    req: &Decide,
-    tz: FixedOffset,
-) -> Result<DecisionView, Error> {
+async fn apply(tx: &mut Tx, row: &AttemptRow, req: &Decide) -> Result<Decided, Error> {
     let mut statuses = vec![];
-    let view = apply_deferring(tx, row, req, tz, &mut statuses).await?;
+    let decided = apply_deferring(tx, row, req, &mut statuses).await?;
     super::push::people_changed(tx, &statuses).await?;
-    Ok(view)
+    Ok(decided)
 }
 
 /// [`apply`], leaving the statuses of the people whose negatives it released to the caller
@@ -297,9 +217,8 @@ async fn apply_deferring(
     tx: &mut Tx,
     row: &AttemptRow,
     req: &Decide,
-    tz: FixedOffset,
     statuses: &mut Vec<(i64, Option<i64>)>,
-) -> Result<DecisionView, Error> {
+) -> Result<Decided, Error> {
     review::attempt_next(
         review::AttemptState::stored(row.status, row.decision),
         review::AttemptEvent::Decide(req.decision),
@@ -342,7 +261,7 @@ async fn apply_deferring(
         Some(&serde_json::json!({ "status": "called", "call": row.outcome, "suggested": SuggestionView::from(&suggestion) })),
         Some(&serde_json::json!({ "decision": req.decision, "value": req.value, "reason": reason })),
     );
-    let mut view = DecisionView {
+    let mut decided = Decided {
         attempt: row.attempt_id,
         barcode: row.barcode.clone(),
         decision: req.decision,
@@ -354,21 +273,21 @@ async fn apply_deferring(
     match req.decision {
         Decision::Release => {
             let value = req.value.expect("checked: a release has a value");
-            release(tx, row, value, reason.as_deref(), tz, &mut view, statuses).await?;
+            release(tx, row, value, reason.as_deref(), &mut decided, statuses).await?;
         }
         Decision::Resample => {
             let why = match reason.as_deref() {
                 Some(r) => format!("resample: {r}"),
                 None => "resample: the specimen gave no result".to_string(),
             };
-            view.resample_orders = order_resampling(tx, row.tube_id, row.tube_id, &why).await?;
+            decided.resample_orders = order_resampling(tx, row.tube_id, row.tube_id, &why).await?;
             super::turnaround::resampled(tx, row.tube_id).await?;
         }
         Decision::Retest | Decision::Reextract | Decision::Rerun => {
             super::turnaround::requeued(tx, row.tube_id).await?;
         }
     }
-    Ok(view)
+    Ok(decided)
 }
 
 /// Orders a new swab from every person in `tube` (keeping the deadline of `source`); returns
@@ -411,8 +330,7 @@ async fn release(
     row: &AttemptRow,
     value: Released,
     reason: Option<&str>,
-    tz: FixedOffset,
-    view: &mut DecisionView,
+    decided: &mut Decided,
     statuses: &mut Vec<(i64, Option<i64>)>,
 ) -> Result<(), Error> {
     let kind = row.kind();
@@ -438,7 +356,7 @@ async fn release(
     // Every member's result first (a pool's first release in one statement), then their
     // statuses together.
     let bulk = if kind != TubeKind::Environment && people.len() > 1 {
-        first_results(tx, &template, &people, &row.barcode, tz).await?
+        first_results(tx, &template, &people, &row.barcode).await?
     } else {
         None
     };
@@ -451,7 +369,7 @@ async fn release(
                     .zip(&written)
                     .map(|((person, _), w)| (*person, Some(w.id))),
             );
-            view.results.extend(written);
+            decided.results.extend(written);
         }
         None => {
             let targets: Vec<(Option<i64>, Option<String>)> = if kind == TubeKind::Environment {
@@ -469,11 +387,11 @@ async fn release(
                     source: template.source.clone(),
                     ..template
                 };
-                let written = write_result_only(tx, &r, &row.barcode, uid.as_deref(), tz).await?;
+                let written = write_result_only(tx, &r, &row.barcode, uid.as_deref()).await?;
                 if let Some(person) = person {
                     changed.push((person, Some(written.id)));
                 }
-                view.results.push(written);
+                decided.results.push(written);
             }
         }
     }
@@ -481,14 +399,14 @@ async fn release(
         // Statuses first, then the re-check orders and retained tubes, each a change of its
         // own.
         super::push::people_changed(tx, &changed).await?;
-        view.resample_orders = order_resampling(
+        decided.resample_orders = order_resampling(
             tx,
             row.tube_id,
             row.tube_id,
             crate::domain::review::POOL_RECHECK,
         )
         .await?;
-        view.retained_tubes_queued = queue_retained(tx, row.tube_id).await?;
+        decided.retained_tubes_queued = queue_retained(tx, row.tube_id).await?;
     } else {
         statuses.extend(changed);
     }
@@ -528,11 +446,7 @@ pub struct BulkRelease {
 /// Releases every clean negative of a valid run on a plate (the rest stays for one-by-one
 /// review).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn release_negatives(
-    tx: &mut Tx,
-    plate: &str,
-    tz: FixedOffset,
-) -> Result<BulkRelease, Error> {
+pub async fn release_negatives(tx: &mut Tx, plate: &str) -> Result<BulkRelease, Error> {
     tx.actor().require(Action::Review)?;
     let p = super::plates::lock(tx, plate, Action::ViewReview).await?;
     let rows = awaiting_review(tx, &p).await?;
@@ -557,7 +471,7 @@ pub async fn release_negatives(
     for r in &rows {
         let s = r.suggestion(earlier.get(&r.tube_id).map_or(&[][..], Vec::as_slice));
         if s.is_clean_negative() {
-            apply_deferring(tx, r, &req, tz, &mut statuses).await?;
+            apply_deferring(tx, r, &req, &mut statuses).await?;
             released += 1;
         } else {
             left.push(r.barcode.clone());
@@ -612,12 +526,7 @@ pub struct BulkRedo {
 /// under it). Every tube is checked as it would be alone (two-person review, a reason when
 /// departing from the suggestion); one refusal, named by its tube, refuses them all.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn redo_invalid_run(
-    tx: &mut Tx,
-    plate: &str,
-    req: RedoRun,
-    tz: FixedOffset,
-) -> Result<BulkRedo, Error> {
+pub async fn redo_invalid_run(tx: &mut Tx, plate: &str, req: RedoRun) -> Result<BulkRedo, Error> {
     tx.actor().require(Action::Review)?;
     if !matches!(
         req.decision,
@@ -664,7 +573,7 @@ pub async fn redo_invalid_run(
     let mut statuses = vec![];
     let mut decided = vec![];
     for r in &rows {
-        apply_deferring(tx, r, &one, tz, &mut statuses)
+        apply_deferring(tx, r, &one, &mut statuses)
             .await
             .map_err(|e| e.context(&format!("tube {} (well {})", r.barcode, r.well)))?;
         // In the tube's own history too, as a decision on it alone is.
@@ -694,31 +603,6 @@ pub fn report_clock() -> Duration {
     Duration::hours(2)
 }
 
-/// One test of a tube, as its history shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct AttemptView {
-    pub attempt: i64,
-    /// The plate's run number.
-    pub plate: String,
-    pub well: String,
-    pub attempt_no: u32,
-    pub extraction_no: u32,
-    /// How many re-collections led to this tube (0: the first swab).
-    pub recollection_no: u32,
-    pub kit: String,
-    pub kit_version: u32,
-    /// `loaded`, `called` or `decided`.
-    pub status: String,
-    /// The newest automatic call, if any.
-    pub call: Option<String>,
-    pub run_valid: Option<bool>,
-    pub decision: Option<String>,
-    pub decision_value: Option<String>,
-    pub decision_reason: Option<String>,
-    pub decided_by: Option<String>,
-    pub decided_at: Option<DateTime<FixedOffset>>,
-}
-
 /// Every attempt of a tube, oldest first: its run, extraction and re-collection numbers, call
 /// and decision.
 #[tracing::instrument(level = "debug", skip_all)]
@@ -726,30 +610,8 @@ pub async fn attempts(
     conn: &mut AnyConnection,
     actor: &Actor,
     barcode: &str,
-    tz: FixedOffset,
-) -> Result<Vec<AttemptView>, Error> {
+) -> Result<Vec<HistoryRow>, Error> {
     let tube = crate::store::tube::load(conn, barcode.trim()).await?;
     tube.visible_to(actor, Action::ViewTube)?;
-    let rows = store::history(conn, tube.id).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| AttemptView {
-            attempt: r.id,
-            plate: r.run_no,
-            well: r.well,
-            attempt_no: r.attempt_no as u32,
-            extraction_no: r.extraction_no as u32,
-            recollection_no: r.recollection_no as u32,
-            kit: r.kit_code,
-            kit_version: r.kit_version as u32,
-            status: r.status,
-            call: r.outcome,
-            run_valid: r.run_valid.map(|v| v != 0),
-            decision: r.decision,
-            decision_value: r.decision_value,
-            decision_reason: r.decision_reason,
-            decided_by: r.decided_by,
-            decided_at: r.decided_at.map(|t| show(t, tz)),
-        })
-        .collect())
+    Ok(store::history(conn, tube.id).await?)
 }

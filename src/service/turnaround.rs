@@ -3,19 +3,18 @@
 //! are stuck in) and the capacity view. The report over periods is in
 //! [`super::turnaround_report`].
 
-use super::persons::PersonView;
 use crate::actor::Actor;
 use crate::domain::policy::{Action, Scope};
-use crate::domain::turnaround::{self as rules, Capacity, Forecast, Stage};
+use crate::domain::turnaround::{self as rules, Capacity, Stage};
 use crate::error::Error;
-use crate::store::time::{show, to_db};
+use crate::store::time::to_db;
 use crate::store::timeline::{self, Coverage};
 use crate::store::turnaround_marks as marks;
 use crate::store::Tx;
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
+use crate::view::turnaround::{AtRisk, LabLoad, StageMinutes, Timeline};
+use chrono::Utc;
+use serde::Deserialize;
 use sqlx::AnyConnection;
-use utoipa::ToSchema;
 
 // ---- The marks each step leaves (in the step's transaction) ----
 
@@ -62,56 +61,13 @@ pub(crate) async fn released(tx: &mut Tx, tube: i64) -> Result<(), Error> {
 
 // ---- A tube's timeline ----
 
-/// A tube's journey against its deadline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct TimelineView {
-    pub barcode: String,
-    pub priority: String,
-    pub category: String,
-    /// When the deadline clock started: the collection, or the pool's for a re-check.
-    pub clock_start_at: DateTime<FixedOffset>,
-    pub deadline_at: DateTime<FixedOffset>,
-    pub collected_at: DateTime<FixedOffset>,
-    pub received_at: Option<DateTime<FixedOffset>>,
-    /// First placed on a plate.
-    pub placed_at: Option<DateTime<FixedOffset>>,
-    /// Latest run imported (before release).
-    pub imported_at: Option<DateTime<FixedOffset>>,
-    pub called_at: Option<DateTime<FixedOffset>>,
-    pub released_at: Option<DateTime<FixedOffset>>,
-    /// CDC ruling on a positive.
-    pub confirmed_at: Option<DateTime<FixedOffset>>,
-    /// First status message sent to the health-code platform, and acknowledged.
-    pub pushed_at: Option<DateTime<FixedOffset>>,
-    pub acknowledged_at: Option<DateTime<FixedOffset>>,
-    pub rejected_at: Option<DateTime<FixedOffset>>,
-    /// New swabs ordered: this tube gives no result.
-    pub resampled_at: Option<DateTime<FixedOffset>>,
-    /// Where it is now (`done` once acknowledged).
-    pub stage: Stage,
-    /// Minutes left until the deadline (negative: past it), while not released.
-    pub remaining_minutes: Option<i64>,
-    pub within_deadline: Option<bool>,
-    /// The stage the deadline passed in, if it did.
-    pub breached_in: Option<Stage>,
-    /// Minutes per stage up to now: recollect, transport, queue, run, review, push.
-    pub stage_minutes: Vec<StageMinutes>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct StageMinutes {
-    pub stage: Stage,
-    pub minutes: f64,
-}
-
 /// A tube's timeline (anyone who may see the tube).
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn timeline(
     conn: &mut AnyConnection,
     actor: &Actor,
     barcode: &str,
-    tz: FixedOffset,
-) -> Result<TimelineView, Error> {
+) -> Result<Timeline, Error> {
     actor.require(Action::ViewTube)?;
     let row = timeline::tube_times(&mut *conn, barcode).await?;
     let not_found = || Error::not_found("tube.unknown", format!("no tube {barcode}")).at("barcode");
@@ -126,7 +82,6 @@ pub async fn timeline(
     }
     let t = row.times.timeline();
     let now = to_db(Utc::now());
-    let opt = |v: Option<i64>| v.map(|v| show(v, tz));
     let mut durations = t.durations();
     // Up to now for the stage it is in.
     let stage = if row.rejected_at.is_some() || row.resampled_at.is_some() {
@@ -142,23 +97,23 @@ pub async fn timeline(
             .expect("a step");
         durations[i] = Some((now - since).max(0) / 1_000_000);
     }
-    Ok(TimelineView {
+    Ok(Timeline {
         barcode: row.barcode,
         priority: row.priority,
         category: row.category,
-        clock_start_at: show(t.clock_start, tz),
-        deadline_at: show(t.deadline, tz),
-        collected_at: show(t.collected, tz),
-        received_at: opt(t.received),
-        placed_at: opt(t.placed),
-        imported_at: opt(t.imported),
-        called_at: opt(row.called_at),
-        released_at: opt(t.released),
-        confirmed_at: opt(row.confirmed_at),
-        pushed_at: opt(row.pushed_at),
-        acknowledged_at: opt(t.acked),
-        rejected_at: opt(row.rejected_at),
-        resampled_at: opt(row.resampled_at),
+        clock_start_at: t.clock_start,
+        deadline_at: t.deadline,
+        collected_at: t.collected,
+        received_at: t.received,
+        placed_at: t.placed,
+        imported_at: t.imported,
+        called_at: row.called_at,
+        released_at: t.released,
+        confirmed_at: row.confirmed_at,
+        pushed_at: row.pushed_at,
+        acknowledged_at: t.acked,
+        rejected_at: row.rejected_at,
+        resampled_at: row.resampled_at,
         stage,
         remaining_minutes: (t.released.is_none() && stage != Stage::Done)
             .then(|| t.remaining(now).div_euclid(60_000_000)),
@@ -210,31 +165,6 @@ pub struct AtRiskFilter {
     pub margin_minutes: Option<i64>,
 }
 
-/// A tube or a re-sample order about to miss (or past) its deadline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct AtRiskItem {
-    /// `tube`, or `resample_order` (a person owes a new swab).
-    pub kind: String,
-    /// The tube; for an order, the tube whose deadline it keeps.
-    pub barcode: String,
-    pub person: Option<PersonView>,
-    pub priority: String,
-    pub category: String,
-    pub site: String,
-    /// Pooled tubes: how many people wait on it.
-    pub people: i64,
-    /// A re-check of a positive pool (it goes first onto plates).
-    pub recheck: bool,
-    pub deadline_at: DateTime<FixedOffset>,
-    /// Negative when past.
-    pub remaining_minutes: i64,
-    pub overdue: bool,
-    /// Where it is stuck.
-    pub stage: Stage,
-    /// Since when it is in that stage.
-    pub stage_since: Option<DateTime<FixedOffset>>,
-}
-
 /// Tubes not yet released and re-sample orders not yet answered that are due within the
 /// margin (or past due), most urgent first.
 #[tracing::instrument(level = "debug", skip_all)]
@@ -242,9 +172,7 @@ pub async fn at_risk(
     conn: &mut AnyConnection,
     actor: &Actor,
     f: &AtRiskFilter,
-    tz: FixedOffset,
-    today: NaiveDate,
-) -> Result<Vec<AtRiskItem>, Error> {
+) -> Result<Vec<AtRisk>, Error> {
     actor.require(Action::ViewReview)?;
     let margin = f.margin_minutes.unwrap_or(120);
     if !(0..=7 * 24 * 60).contains(&margin) {
@@ -262,13 +190,13 @@ pub async fn at_risk(
     let tubes = timeline::tubes_due(&mut *conn, &cover, horizon, limit).await?;
     let orders = timeline::orders_due(&mut *conn, &cover, horizon, limit).await?;
     let minutes = |us: i64| us.div_euclid(60_000_000);
-    let mut items: Vec<AtRiskItem> = tubes
+    let mut items: Vec<AtRisk> = tubes
         .into_iter()
         .map(|r| {
             let t = r.times.timeline();
             let stage = t.stage();
             let since = t.since(stage);
-            AtRiskItem {
+            AtRisk {
                 kind: "tube".into(),
                 barcode: r.barcode,
                 person: None,
@@ -277,28 +205,28 @@ pub async fn at_risk(
                 site: r.site,
                 people: r.member_count,
                 recheck: r.recheck_of.is_some(),
-                deadline_at: show(t.deadline, tz),
+                deadline_at: t.deadline,
                 remaining_minutes: minutes(t.remaining(now)),
                 overdue: t.deadline < now,
                 stage,
-                stage_since: since.map(|s| show(s, tz)),
+                stage_since: since,
             }
         })
         .collect();
-    items.extend(orders.into_iter().map(|o| AtRiskItem {
+    items.extend(orders.into_iter().map(|o| AtRisk {
         kind: "resample_order".into(),
         barcode: o.barcode,
-        person: Some(o.person.view(today)),
+        person: Some(o.person),
         priority: o.priority,
         category: o.category,
         site: o.site,
         people: 1,
         recheck: true,
-        deadline_at: show(o.due_at, tz),
+        deadline_at: o.due_at,
         remaining_minutes: minutes(o.due_at - now),
         overdue: o.due_at < now,
         stage: Stage::Recollect,
-        stage_since: Some(show(o.created_at, tz)),
+        stage_since: Some(o.created_at),
     }));
     items.sort_by_key(|i| i.deadline_at);
     super::within_cap(
@@ -317,41 +245,13 @@ pub struct CapacityFilter {
     pub lab: Option<String>,
 }
 
-/// Tubes waiting against the plates the lab can still run, and what the queue will do.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct CapacityView {
-    pub lab: String,
-    /// Received, not on a plate (including re-tests sent back).
-    pub waiting: i64,
-    /// Collected for this lab, not yet received.
-    pub in_transit: i64,
-    /// On a plate, not yet called.
-    pub running: i64,
-    /// Called, not yet released.
-    pub in_review: i64,
-    pub oldest_deadline_at: Option<DateTime<FixedOffset>>,
-    /// Plates imported per hour over the last two hours.
-    pub measured_plates_per_hour: f64,
-    /// What the lab's instruments allow (settings: instruments ÷ minutes per plate).
-    pub capacity_plates_per_hour: f64,
-    pub tubes_per_plate: i64,
-    pub minutes_per_plate: i64,
-    /// At the measured rate (the capacity when nothing ran in the last two hours).
-    pub at_current_rate: Forecast,
-    /// At full capacity.
-    pub at_capacity: Forecast,
-    /// When the first forecast breach falls due, at the current rate.
-    pub first_breach_at: Option<DateTime<FixedOffset>>,
-}
-
 /// The capacity view of one lab (lab users: their own; others name it).
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn capacity(
     conn: &mut AnyConnection,
     actor: &Actor,
     f: &CapacityFilter,
-    tz: FixedOffset,
-) -> Result<CapacityView, Error> {
+) -> Result<LabLoad, Error> {
     actor.require(Action::ViewReview)?;
     let lab = match coverage(&mut *conn, actor, f.lab.as_deref()).await? {
         Coverage::Lab(id) => id,
@@ -390,18 +290,18 @@ pub async fn capacity(
         }),
     );
     let full = rules::forecast(&waiting, now, &cap(capacity_rate));
-    Ok(CapacityView {
+    Ok(LabLoad {
         lab: code,
         waiting: waiting.len() as i64,
         in_transit,
         running,
         in_review,
-        oldest_deadline_at: waiting.iter().min().map(|d| show(*d, tz)),
+        oldest_deadline_at: waiting.iter().min().copied(),
         measured_plates_per_hour: measured,
         capacity_plates_per_hour: capacity_rate,
         tubes_per_plate: c.tubes_per_plate,
         minutes_per_plate: c.minutes_per_plate,
-        first_breach_at: current.first_breach_at.map(|d| show(d, tz)),
+        first_breach_at: current.first_breach_at,
         at_current_rate: current,
         at_capacity: full,
     })

@@ -107,6 +107,9 @@ pub struct Store {
     /// The key of the audit trail (set once, after connecting; shared by every clone, the
     /// writer task's too).
     audit_key: std::sync::Arc<std::sync::OnceLock<crate::audit_key::AuditKey>>,
+    /// The lab's time zone, for what a transaction writes in words (set once by the app;
+    /// shared by every clone; UTC until then).
+    zone: std::sync::Arc<std::sync::OnceLock<chrono::FixedOffset>>,
 }
 
 impl Store {
@@ -160,6 +163,7 @@ impl Store {
                     read,
                     writer: None,
                     audit_key: Default::default(),
+                    zone: Default::default(),
                 };
                 store.writer = Some(writer::Writer::start(store.clone()));
                 store
@@ -173,6 +177,7 @@ impl Store {
                     .with_context(|| format!("connecting to {}", redact(&url)))?;
                 Self {
                     audit_key: Default::default(),
+                    zone: Default::default(),
                     backend,
                     write: pool.clone(),
                     read: pool,
@@ -226,6 +231,19 @@ impl Store {
         self.audit_key.get()
     }
 
+    /// Sets the lab's time zone once; later calls keep the first.
+    pub fn set_zone(&self, tz: chrono::FixedOffset) {
+        let _ = self.zone.set(tz);
+    }
+
+    /// The lab's time zone (UTC until [`Store::set_zone`]).
+    pub fn zone(&self) -> chrono::FixedOffset {
+        self.zone
+            .get()
+            .copied()
+            .unwrap_or(chrono::FixedOffset::east_opt(0).expect("UTC"))
+    }
+
     /// The pool for reads that need no transaction.
     pub fn reader(&self) -> &AnyPool {
         &self.read
@@ -245,6 +263,7 @@ impl Store {
             self.backend,
             actor.clone(),
             self.audit_key().cloned(),
+            self.zone(),
         ))
     }
 

@@ -24,6 +24,8 @@ pub struct Tx {
     backend: Backend,
     actor: Actor,
     now: DateTime<Utc>,
+    /// The lab's time zone, for refusals that name a time.
+    zone: chrono::FixedOffset,
     audit: Vec<Entry>,
     /// The parent entry of the bulk operation under way, if any.
     bulk: Option<i64>,
@@ -37,6 +39,7 @@ impl Tx {
         backend: Backend,
         actor: Actor,
         audit_key: Option<crate::audit_key::AuditKey>,
+        zone: chrono::FixedOffset,
     ) -> Self {
         Self {
             inner,
@@ -47,6 +50,7 @@ impl Tx {
             audit: Vec::new(),
             bulk: None,
             audit_key,
+            zone,
         }
     }
 
@@ -77,6 +81,17 @@ impl Tx {
     /// The time of this transaction: every row it writes carries the same instant.
     pub fn now(&self) -> DateTime<Utc> {
         self.now
+    }
+
+    /// The lab's time zone: a refusal that describes another object (the tube a barcode is
+    /// already bound to) shows its times as the lab reads them.
+    pub fn zone(&self) -> chrono::FixedOffset {
+        self.zone
+    }
+
+    /// Today's date in the lab's time zone.
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.now.with_timezone(&self.zone).date_naive()
     }
 
     /// The row-lock clause for this backend (see [`Backend::for_update`]).

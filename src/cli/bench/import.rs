@@ -102,7 +102,7 @@ async fn plate(store: &Store, size: PlateSize, tubes: &[(i64, String)]) -> anyho
             &admin,
             natlis::store::change(move |tx| {
                 let req = req.clone();
-                Box::pin(async move { plates::create(tx, req, tz).await })
+                Box::pin(async move { Ok(plates::create(tx, req).await?.view(tz)) })
             }),
         )
         .await
@@ -290,7 +290,9 @@ async fn run_size(
                 &admin,
                 natlis::store::change(move |tx| {
                     let (run_no, read) = (run_no.clone(), read.clone());
-                    Box::pin(async move { imports::import(tx, &run_no, read, None, tz).await })
+                    Box::pin(
+                        async move { Ok(imports::import(tx, &run_no, read, None).await?.view(tz)) },
+                    )
                 }),
             )
             .await
@@ -322,7 +324,7 @@ async fn run_size(
                 &reviewer,
                 natlis::store::change(move |tx| {
                     let run_no = run_no.clone();
-                    Box::pin(async move { review::release_negatives(tx, &run_no, tz).await })
+                    Box::pin(async move { review::release_negatives(tx, &run_no).await })
                 }),
             )
             .await

@@ -349,15 +349,10 @@ async fn run_backend(
     for _ in 0..a.repeat.max(20) {
         let mut conn = store.reader().acquire().await?;
         let t = Instant::now();
-        let items = natlis::service::turnaround::at_risk(
-            &mut conn,
-            &actor,
-            &AtRiskFilter::default(),
-            tz,
-            today,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let items =
+            natlis::service::turnaround::at_risk(&mut conn, &actor, &AtRiskFilter::default())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
         times.push(t.elapsed().as_secs_f64() * 1000.0);
         n = items.len();
     }

@@ -2,18 +2,19 @@
 //! close it (by itself when full, or by hand with its actual count).
 
 use super::parse_barcode;
-use super::persons::{self, PersonScan, PersonView};
+use super::persons::{self, PersonScan};
 use super::registry::{self, SiteRules};
 use super::{parse_opt_text, parse_text};
 use crate::actor::Actor;
 use crate::domain::barcode::{Origin, TubeBarcode};
 use crate::domain::policy::{covers_tube, Action, Scope};
 use crate::domain::tube::{self as rules, PoolPolicy, TubeState, TubeStatus};
-use crate::domain::vocab::{Category, Payer, Priority, SampleType, TubeKind};
+use crate::domain::vocab::{Category, Payer, SampleType, TubeKind};
 use crate::error::Error;
-use crate::store::time::{show, to_db};
-use crate::store::tube::{self as store, TubeRow};
+use crate::store::time::to_db;
+use crate::store::tube::{self as store, MemberRow, TubeRow};
 use crate::store::{is_unique_violation, Tx};
+use crate::view::tube::{Scanned, Tube};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
@@ -22,26 +23,14 @@ use utoipa::ToSchema;
 mod open;
 mod scan;
 
+pub use crate::domain::tube::Description;
 pub use open::{open, prepare_open, OpenPlan};
-pub use scan::{add_member, prepare_scan, MemberAdded, ScanPlan};
+pub use scan::{add_member, prepare_scan, ScanPlan};
 
 /// How far in the future a collection time may lie (clock skew of a collector's device).
 const FUTURE_SKEW_MINUTES: i64 = 10;
 /// How old a collection time may be when it is registered (offline collection apps upload late).
 const MAX_BACKDATE_DAYS: i64 = 7;
-
-/// 采样描述 what an environment or cold-chain sample was taken from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct Description {
-    /// Product or surface, e.g. `冻带鱼外包装` or `冷库门把手`.
-    pub item: String,
-    #[serde(default)]
-    pub lot: Option<String>,
-    #[serde(default)]
-    pub origin: Option<String>,
-    /// Market, warehouse or place sampled.
-    pub location: String,
-}
 
 /// A request to open a tube.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -80,75 +69,6 @@ pub struct OpenTube {
     pub retained_for: Option<String>,
 }
 
-/// A person's place in a tube.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct Member {
-    pub position: u32,
-    pub person: PersonView,
-    pub added_at: DateTime<FixedOffset>,
-    pub added_by: String,
-}
-
-/// A tube's reception at a lab.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct Receipt {
-    pub lab: String,
-    pub received_at: DateTime<FixedOffset>,
-    pub received_by: String,
-    /// Minutes from collection to receipt.
-    pub transport_minutes: i64,
-    /// Transport took longer than the limit.
-    pub transport_over_limit: bool,
-}
-
-/// A tube's rejection.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct Rejection {
-    pub reason: crate::domain::reception::RejectionReason,
-    pub note: Option<String>,
-    pub rejected_at: DateTime<FixedOffset>,
-    pub rejected_by: String,
-    pub lab: Option<String>,
-}
-
-/// A tube as every response shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct TubeView {
-    pub barcode: String,
-    pub kind: TubeKind,
-    pub status: TubeStatus,
-    /// 1 for a single tube, the pool size for a pooled tube, 0 for an environment sample.
-    pub nominal_size: u32,
-    pub member_count: u32,
-    /// Closed by hand with fewer people than its nominal size.
-    pub short_closed: bool,
-    pub sample_type: SampleType,
-    pub site: String,
-    pub collector: String,
-    pub collected_at: DateTime<FixedOffset>,
-    pub category: Category,
-    pub priority: Priority,
-    /// Result due by (collection + the priority's deadline).
-    pub deadline_at: DateTime<FixedOffset>,
-    pub payer: Payer,
-    pub payer_institution: Option<String>,
-    pub description: Option<Description>,
-    /// Whether natlis issued the barcode (with a verified check character).
-    pub barcode_issued: bool,
-    pub closed_at: Option<DateTime<FixedOffset>>,
-    pub closed_by: Option<String>,
-    /// 转送 the lab the tube was forwarded to before reception (it, not the site's lab,
-    /// receives it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub forwarded_to: Option<String>,
-    pub receipt: Option<Receipt>,
-    pub rejection: Option<Rejection>,
-    pub members: Vec<Member>,
-    /// Things worth a second look that did not stop the scan.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
-}
-
 impl TubeRow {
     pub fn state(&self) -> TubeState {
         TubeState {
@@ -158,107 +78,34 @@ impl TubeRow {
             members: self.member_count as u32,
         }
     }
-
-    pub fn view(&self, members: Vec<Member>, tz: FixedOffset) -> TubeView {
-        TubeView {
-            barcode: self.barcode.clone(),
-            kind: self.kind,
-            status: self.status,
-            nominal_size: self.nominal_size as u32,
-            member_count: self.member_count as u32,
-            short_closed: self.short_closed != 0,
-            sample_type: self.sample_type,
-            site: self.site_code.clone(),
-            collector: self.collector.clone(),
-            collected_at: show(self.collected_at, tz),
-            category: self.category,
-            priority: self.priority,
-            deadline_at: show(self.deadline_at, tz),
-            payer: self.payer,
-            payer_institution: self.payer_institution_code.clone(),
-            description: self.env_item.as_ref().map(|item| Description {
-                item: item.clone(),
-                lot: self.env_lot.clone(),
-                origin: self.env_origin.clone(),
-                location: self.env_location.clone().unwrap_or_default(),
-            }),
-            barcode_issued: self.issued_batch_id.is_some(),
-            closed_at: self.closed_at.map(|t| show(t, tz)),
-            closed_by: self.closed_by.clone(),
-            forwarded_to: self.forwarded_lab_code.clone(),
-            receipt: match (&self.lab_code, self.received_at, &self.received_by) {
-                (Some(lab), Some(at), Some(by)) => Some(Receipt {
-                    lab: lab.clone(),
-                    received_at: show(at, tz),
-                    received_by: by.clone(),
-                    transport_minutes: self.transport_minutes.unwrap_or(0),
-                    transport_over_limit: self.transport_over_limit != 0,
-                }),
-                _ => None,
-            },
-            rejection: match (self.rejected_at, &self.rejected_by, self.rejection_reason) {
-                (Some(at), Some(by), Some(reason)) => Some(Rejection {
-                    reason,
-                    note: self.rejection_note.clone(),
-                    rejected_at: show(at, tz),
-                    rejected_by: by.clone(),
-                    lab: self.lab_code.clone(),
-                }),
-                _ => None,
-            },
-            members,
-            warnings: vec![],
-        }
-    }
 }
 
-/// Loads a tube by barcode, locking its row for the rest of the transaction on PostgreSQL.
+/// A tube with its members, if the actor may see it.
 #[tracing::instrument(level = "debug", skip_all)]
-pub(crate) async fn members(
-    conn: &mut AnyConnection,
-    tube_id: i64,
-    tz: FixedOffset,
-    today: NaiveDate,
-) -> Result<Vec<Member>, Error> {
-    let rows = store::members(conn, tube_id).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Member {
-            position: r.position as u32,
-            person: r.person.view(today),
-            added_at: show(r.added_at, tz),
-            added_by: r.added_by,
-        })
-        .collect())
-}
-
-/// A tube with its members, as shown to clients, if the actor may see it.
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn find(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    barcode: &str,
-    tz: FixedOffset,
-    today: NaiveDate,
-) -> Result<TubeView, Error> {
+pub async fn find(conn: &mut AnyConnection, actor: &Actor, barcode: &str) -> Result<Tube, Error> {
     let barcode = parse_barcode(barcode)?;
     let row = store::load(conn, barcode.as_str()).await?;
     row.visible_to(actor, Action::ViewTube)?;
-    let m = members(conn, row.id, tz, today).await?;
-    Ok(row.view(m, tz))
+    with_members(conn, row).await
 }
 
 /// A tube with its members, for a service that checked the actor already.
 #[tracing::instrument(level = "debug", skip_all)]
-pub(crate) async fn load_view(
+pub(crate) async fn load_with_members(
     conn: &mut AnyConnection,
     barcode: &str,
-    tz: FixedOffset,
-    today: NaiveDate,
-) -> Result<TubeView, Error> {
+) -> Result<Tube, Error> {
     let row = store::load(conn, barcode).await?;
-    let m = members(conn, row.id, tz, today).await?;
-    Ok(row.view(m, tz))
+    with_members(conn, row).await
+}
+
+async fn with_members(conn: &mut AnyConnection, row: TubeRow) -> Result<Tube, Error> {
+    let members = store::members(conn, row.id).await?;
+    Ok(Tube {
+        row,
+        members,
+        warnings: vec![],
+    })
 }
 
 /// Checks where a barcode comes from against the site's rules; returns the issuing batch of a
@@ -303,20 +150,14 @@ async fn check_origin(
 }
 
 /// The existing binding of a barcode, for the error that refuses to use it twice.
-async fn already_used(
-    tx: &mut Tx,
-    barcode: &TubeBarcode,
-    tz: FixedOffset,
-    today: NaiveDate,
-) -> Error {
+async fn already_used(tx: &mut Tx, barcode: &TubeBarcode) -> Error {
+    let (tz, today) = (tx.zone(), tx.today());
     let existing = match store::by_barcode(tx.conn(), barcode.as_str()).await {
         // The other tube is described only to a caller who may see it; to anyone else the
         // barcode is just taken.
         Ok(Some(row)) if covers_tube(&tx.actor().scope, row.place()) => {
-            let m = members(tx.conn(), row.id, tz, today)
-                .await
-                .unwrap_or_default();
-            Some(row.view(m, tz))
+            let m = store::members(tx.conn(), row.id).await.unwrap_or_default();
+            Some(row.view(&m, tz, today))
         }
         _ => None,
     };
@@ -426,13 +267,7 @@ pub struct CloseTube {
 
 /// Closes an open tube with its actual count (flagged when below nominal).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn close(
-    tx: &mut Tx,
-    barcode: &str,
-    req: CloseTube,
-    tz: FixedOffset,
-    today: NaiveDate,
-) -> Result<TubeView, Error> {
+pub async fn close(tx: &mut Tx, barcode: &str, req: CloseTube) -> Result<Tube, Error> {
     let barcode = parse_barcode(barcode)?;
     let mut row = store::lock_existing(tx, barcode.as_str()).await?;
     row.visible_to(tx.actor(), Action::Accession)?;
@@ -463,8 +298,7 @@ pub async fn close(
     row.short_closed = i64::from(closed.short);
     row.closed_at = Some(now);
     row.closed_by = Some(by);
-    let members = members(tx.conn(), row.id, tz, today).await?;
-    Ok(row.view(members, tz))
+    with_members(tx.conn(), row).await
 }
 
 /// Filters for listing tubes, and the page.
@@ -482,7 +316,7 @@ pub struct TubeFilter {
 /// A page of tubes: how many match in all, and where the next page starts (none: the last).
 #[derive(Debug, Clone)]
 pub struct TubePage {
-    pub tubes: Vec<TubeView>,
+    pub tubes: Vec<TubeRow>,
     pub total: i64,
     pub next_offset: Option<i64>,
 }
@@ -494,7 +328,6 @@ pub async fn list(
     conn: &mut AnyConnection,
     actor: &Actor,
     f: &TubeFilter,
-    tz: FixedOffset,
 ) -> Result<TubePage, Error> {
     actor.require(Action::ViewTube)?;
     let (limit, offset) = super::page_bounds(f.limit, f.offset, 100)?;
@@ -510,7 +343,7 @@ pub async fn list(
     let (rows, total) = store::list(conn, &filter, limit, offset).await?;
     let next = offset + rows.len() as i64;
     Ok(TubePage {
-        tubes: rows.into_iter().map(|r| r.view(vec![], tz)).collect(),
+        tubes: rows,
         total,
         next_offset: (next < total).then_some(next),
     })

@@ -164,12 +164,7 @@ fn at_person(i: usize, e: Error) -> Error {
 
 /// Opens a tube and scans in the people given with it (see [`prepare_open`]).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn open(
-    tx: &mut Tx,
-    plan: OpenPlan,
-    tz: FixedOffset,
-    today: NaiveDate,
-) -> Result<TubeView, Error> {
+pub async fn open(tx: &mut Tx, plan: OpenPlan, today: NaiveDate) -> Result<Tube, Error> {
     let OpenPlan {
         req,
         barcode,
@@ -251,22 +246,12 @@ pub async fn open(
     .await;
     let id = match inserted {
         Ok(Some(id)) => id,
-        Ok(None) => return Err(already_used(tx, &barcode, tz, today).await),
-        Err(e) if is_unique_violation(&e) => {
-            return Err(already_used(tx, &barcode, tz, today).await)
-        }
+        Ok(None) => return Err(already_used(tx, &barcode).await),
+        Err(e) if is_unique_violation(&e) => return Err(already_used(tx, &barcode).await),
         Err(e) => return Err(e.into()),
     };
     fulfil_orders(tx, id, &answered).await?;
-    let members = bind_members(
-        tx,
-        id,
-        &people,
-        !answered.is_empty(),
-        (now.with_timezone(&tz), &by),
-        today,
-    )
-    .await?;
+    let members = bind_members(tx, id, &people, !answered.is_empty(), (to_db(now), &by)).await?;
     // One entry tells the whole opening: the tube, the people bound to it, and whether it
     // closed itself (a single tube with its person does).
     tx.audit(
@@ -327,9 +312,11 @@ pub async fn open(
         forwarded_lab_id: None,
         forwarded_lab_code: None,
     };
-    let mut view = row.view(members, tz);
-    view.warnings.extend(warning);
-    Ok(view)
+    Ok(Tube {
+        row,
+        members,
+        warnings: warning.into_iter().collect(),
+    })
 }
 
 /// Binds the people given with a new tube, in order, as the tube's rules allow (a full tube
@@ -427,9 +414,8 @@ async fn bind_members(
     tube: i64,
     people: &[crate::store::person::PersonRow],
     answers_orders: bool,
-    (added_at, by): (DateTime<FixedOffset>, &str),
-    today: NaiveDate,
-) -> Result<Vec<Member>, Error> {
+    (added_at, by): (i64, &str),
+) -> Result<Vec<MemberRow>, Error> {
     let mut members = Vec::with_capacity(people.len());
     for (i, person) in people.iter().enumerate() {
         let position = i as u32 + 1;
@@ -438,11 +424,11 @@ async fn bind_members(
             // A new swab answers the person's re-sampling orders: their status may change.
             crate::service::push::person_changed(tx, person.id, None).await?;
         }
-        members.push(Member {
-            position,
-            person: person.view(today),
+        members.push(MemberRow {
+            position: i64::from(position),
             added_at,
             added_by: by.to_string(),
+            person: person.clone(),
         });
     }
     Ok(members)

@@ -49,12 +49,7 @@ pub async fn prepare_scan(
 /// what the plan saw to one more only if nobody changed it meanwhile; otherwise the tube is read
 /// again under the write lock and the rules asked again.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn add_member(
-    tx: &mut Tx,
-    plan: ScanPlan,
-    tz: FixedOffset,
-    today: NaiveDate,
-) -> Result<MemberAdded, Error> {
+pub async fn add_member(tx: &mut Tx, plan: ScanPlan, today: NaiveDate) -> Result<Scanned, Error> {
     let ScanPlan {
         barcode,
         tube: mut row,
@@ -122,19 +117,21 @@ pub async fn add_member(
         );
     }
     metrics::counter!("natlis_members_scanned_total").increment(1);
-    Ok(MemberAdded {
-        barcode: barcode.to_string(),
-        status,
-        nominal_size: row.nominal_size as u32,
-        member_count: added.position,
-        closed_now: added.closes,
-        deadline_at: show(row.deadline_at, tz),
-        added: Member {
-            position: added.position,
-            person: person.view(today),
-            added_at: show(now, tz),
-            added_by: tx.actor().username.clone(),
+    row.status = status;
+    row.member_count = i64::from(added.position);
+    if added.closes {
+        row.closed_at = Some(now);
+        row.closed_by = Some(by.clone());
+    }
+    Ok(Scanned {
+        tube: row,
+        member: MemberRow {
+            position: i64::from(added.position),
+            added_at: now,
+            added_by: by,
+            person,
         },
+        closed_now: added.closes,
     })
 }
 
@@ -173,18 +170,4 @@ async fn answer_orders_of_scan(
     fulfil_orders(tx, tube.id, &answered).await?;
     crate::service::push::person_changed(tx, person, None).await?;
     Ok((answered, deadline))
-}
-
-/// The answer to a scan of one person into a tube: where the tube stands, and who was added.
-/// (The whole tube with all its people: `GET /api/v1/tubes/{barcode}`.)
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct MemberAdded {
-    pub barcode: String,
-    pub status: TubeStatus,
-    pub nominal_size: u32,
-    pub member_count: u32,
-    /// This scan filled the tube and closed it.
-    pub closed_now: bool,
-    pub deadline_at: DateTime<FixedOffset>,
-    pub added: Member,
 }
