@@ -6,6 +6,8 @@ mod common;
 use common::{person, Db};
 use serde_json::json;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 struct Server {
@@ -118,15 +120,30 @@ async fn survives_kill(db: Db) {
         201
     );
     // Scans in flight while the process dies: whatever was acknowledged must be there after.
+    // The kill comes as soon as the first scan is acknowledged, however slow the machine is,
+    // so the rest are still in flight.
+    let acked = Arc::new(AtomicUsize::new(0));
     let tasks: Vec<_> = (0..300u32)
         .map(|i| {
             let body = json!({"barcode": format!("K{i:05}"), "kind": "single", "sample_type": "oropharyngeal",
                               "site": "S01", "category": "outpatient", "people": [person(i)]});
             let fut = post(server.base.clone(), "/api/v1/tubes", body);
-            tokio::spawn(async move { (i, fut.await) })
+            let acked = acked.clone();
+            tokio::spawn(async move {
+                let status = fut.await;
+                if status == 201 {
+                    acked.fetch_add(1, Ordering::SeqCst);
+                }
+                (i, status)
+            })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    for _ in 0..12_000 {
+        if acked.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     server.kill();
     let mut acknowledged = vec![];
     for t in tasks {
