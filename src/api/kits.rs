@@ -5,7 +5,8 @@ use crate::actor::Actor;
 use crate::domain::kit::Kit;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
-use crate::service::kits::{self, KitVersion};
+use crate::service::kits;
+use crate::view::kit::KitVersion;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -26,7 +27,11 @@ async fn list_kits(
     mut conn: Reader,
     axum::extract::Query(paging): axum::extract::Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
-    super::paging::page(kits::list(&mut conn, &actor, s.tz).await?, &paging)
+    let kits = kits::list(&mut conn, &actor).await?;
+    super::paging::page(
+        kits.iter().map(|k| k.view(s.tz)).collect::<Vec<_>>(),
+        &paging,
+    )
 }
 
 /// Adds a kit, or a new version of an existing code (admins). Old versions stay as they were;
@@ -41,7 +46,8 @@ async fn create_kit(
     let tz = s.tz;
     change
         .run(StatusCode::CREATED, move |tx| {
-            Box::pin(kits::create(tx, kit.clone(), tz))
+            let kit = kit.clone();
+            Box::pin(async move { Ok(kits::create(tx, kit).await?.view(tz)) })
         })
         .await
 }
@@ -62,7 +68,6 @@ async fn get_kit(
     Path(code): Path<String>,
     Query(q): Query<VersionQuery>,
 ) -> Result<Json<KitVersion>, Error> {
-    Ok(Json(
-        kits::find(&mut conn, &actor, &code, q.version, s.tz).await?,
-    ))
+    let kit = kits::find(&mut conn, &actor, &code, q.version).await?;
+    Ok(Json(kit.view(s.tz)))
 }

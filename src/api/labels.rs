@@ -4,7 +4,8 @@ use super::{AppState, Change, Reader};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
-use crate::service::labels::{self, Batch, IssueBatch};
+use crate::service::labels::{self, IssueBatch};
+use crate::view::label::Batch;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -31,7 +32,7 @@ async fn issue_batch(
     change
         .run(StatusCode::CREATED, move |tx| {
             let (code, req) = (code.clone(), req.clone());
-            Box::pin(async move { labels::issue(tx, &code, req, tz).await })
+            Box::pin(async move { Ok(labels::issue(tx, &code, req).await?.view(tz)) })
         })
         .await
 }
@@ -45,9 +46,9 @@ async fn get_batch(
     mut conn: Reader,
     Path(id): Path<i64>,
 ) -> Result<Json<BatchWithBarcodes>, Error> {
-    let (batch, barcodes) = labels::find(&mut conn, &actor, id, s.tz).await?;
+    let (batch, barcodes) = labels::find(&mut conn, &actor, id).await?;
     Ok(Json(BatchWithBarcodes {
-        batch,
+        batch: batch.view(s.tz),
         barcodes: barcodes.into_iter().map(|b| b.to_string()).collect(),
     }))
 }
@@ -62,13 +63,8 @@ struct BatchWithBarcodes {
 /// The batch's labels in ZPL, one label per barcode, captioned with the site.
 #[utoipa::path(get, path = "/barcode-batches/{id}/labels.zpl", tag = "labels", params(("id" = i64, Path)),
     responses((status = 200, content_type = "text/plain", body = String), (status = 404, body = ErrorBody)))]
-async fn batch_zpl(
-    State(s): State<AppState>,
-    actor: Actor,
-    mut conn: Reader,
-    Path(id): Path<i64>,
-) -> Result<Response, Error> {
-    let (batch, barcodes) = labels::find(&mut conn, &actor, id, s.tz).await?;
+async fn batch_zpl(actor: Actor, mut conn: Reader, Path(id): Path<i64>) -> Result<Response, Error> {
+    let (batch, barcodes) = labels::find(&mut conn, &actor, id).await?;
     let labels: Vec<(String, String)> = barcodes
         .into_iter()
         .map(|b| (b.to_string(), batch.site.clone()))

@@ -4,7 +4,8 @@ use super::{AppState, Change, Reader};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
-use crate::service::push::{self, MessageFilter, MessagePage, Sink};
+use crate::service::push::{self, MessageFilter};
+use crate::view::push::{MessagePage, Sink};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -25,7 +26,11 @@ async fn list_sinks(
     mut conn: Reader,
     axum::extract::Query(paging): axum::extract::Query<super::paging::Paging>,
 ) -> Result<Response, Error> {
-    super::paging::page(push::sinks(&mut conn, &actor, s.tz).await?, &paging)
+    let sinks = push::sinks(&mut conn, &actor).await?;
+    super::paging::page(
+        sinks.iter().map(|r| r.view(s.tz)).collect::<Vec<_>>(),
+        &paging,
+    )
 }
 
 /// Adds a sink for a region (admins): a FHIR R4 endpoint or a table in the platform's
@@ -52,7 +57,9 @@ async fn list_messages(
     mut conn: Reader,
     Query(f): Query<MessageFilter>,
 ) -> Result<Json<MessagePage>, Error> {
-    Ok(Json(push::messages(&mut conn, &actor, &f, s.tz).await?))
+    Ok(Json(
+        push::messages(&mut conn, &actor, &f).await?.view(s.tz),
+    ))
 }
 
 /// Sends a failed or dead message again, with the same key and version (admins); earlier

@@ -258,10 +258,9 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
         )
         .await?;
     }
-    let batch = labels::issue(&mut tx, "S-XDF", IssueBatch { count: 500 }, tz).await?;
+    let batch = labels::issue(&mut tx, "S-XDF", IssueBatch { count: 500 }).await?;
     tx.commit().await?;
-    let (_, issued) =
-        labels::find(&mut *store.reader().acquire().await?, &admin, batch.id, tz).await?;
+    let (_, issued) = labels::find(&mut *store.reader().acquire().await?, &admin, batch.id).await?;
 
     // Staff of the institutions, pre-registered with personal codes.
     let mut staff: Vec<(String, &str)> = vec![];

@@ -6,30 +6,19 @@ use crate::domain::kit::Kit;
 use crate::domain::policy::Action;
 use crate::error::Error;
 use crate::store::kit::{self as store, KitRow};
-use crate::store::time::{show, to_db};
+use crate::store::time::to_db;
 use crate::store::{Store, Tx};
-use chrono::{DateTime, FixedOffset};
-use serde::{Deserialize, Serialize};
+use crate::view::kit::StoredKit;
 use sqlx::AnyConnection;
-use utoipa::ToSchema;
-
-/// A stored kit version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct KitVersion {
-    #[serde(flatten)]
-    pub kit: Kit,
-    /// Plates may be created with it (the newest version of a code is the default).
-    pub active: bool,
-    pub created_at: DateTime<FixedOffset>,
-    pub created_by: String,
-}
 
 impl KitRow {
-    fn view(&self, tz: FixedOffset) -> Result<KitVersion, Error> {
-        Ok(KitVersion {
+    /// The kit version with its rules decoded (a stored rule set that does not read is an
+    /// error, never a default).
+    fn stored(&self) -> Result<StoredKit, Error> {
+        Ok(StoredKit {
             kit: self.kit()?,
             active: self.active != 0,
-            created_at: show(self.created_at, tz),
+            created_at: self.created_at,
             created_by: self.created_by.clone(),
         })
     }
@@ -85,7 +74,7 @@ async fn insert(tx: &mut Tx, kit: &Kit, action: &str) -> Result<(), Error> {
 
 /// Adds a kit, or a new version of an existing code (the version is one more than the newest).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn create(tx: &mut Tx, mut kit: Kit, tz: FixedOffset) -> Result<KitVersion, Error> {
+pub async fn create(tx: &mut Tx, mut kit: Kit) -> Result<StoredKit, Error> {
     tx.actor().require(Action::ManageKits)?;
     kit.code = kit.code.trim().to_ascii_uppercase();
     kit.name = kit.name.trim().to_string();
@@ -96,19 +85,15 @@ pub async fn create(tx: &mut Tx, mut kit: Kit, tz: FixedOffset) -> Result<KitVer
     insert(tx, &kit, "kit.create").await?;
     load(tx.conn(), &kit.code, Some(kit.version))
         .await?
-        .view(tz)
+        .stored()
 }
 
 /// Every kit version, by code, newest version first.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn list(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    tz: FixedOffset,
-) -> Result<Vec<KitVersion>, Error> {
+pub async fn list(conn: &mut AnyConnection, actor: &Actor) -> Result<Vec<StoredKit>, Error> {
     actor.require(Action::ViewKits)?;
     let rows = store::all(conn).await?;
-    rows.iter().map(|r| r.view(tz)).collect()
+    rows.iter().map(KitRow::stored).collect()
 }
 
 /// One kit version (`None`: the newest).
@@ -118,10 +103,9 @@ pub async fn find(
     actor: &Actor,
     code: &str,
     version: Option<u32>,
-    tz: FixedOffset,
-) -> Result<KitVersion, Error> {
+) -> Result<StoredKit, Error> {
     actor.require(Action::ViewKits)?;
-    load(conn, code, version).await?.view(tz)
+    load(conn, code, version).await?.stored()
 }
 
 /// A kit version by code (`None`: the newest active one).

@@ -7,9 +7,9 @@ use crate::domain::barcode::{TubeBarcode, SEQ_DIGITS};
 use crate::domain::policy::{self, Action, Scope};
 use crate::error::Error;
 use crate::store::barcode_batch as store;
-use crate::store::time::{show, to_db};
+use crate::store::time::to_db;
 use crate::store::Tx;
-use chrono::{DateTime, FixedOffset};
+use crate::view::label::IssuedBatch;
 use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
 use utoipa::ToSchema;
@@ -23,24 +23,8 @@ pub struct IssueBatch {
     pub count: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct Batch {
-    pub id: i64,
-    pub site: String,
-    pub count: u32,
-    pub first: String,
-    pub last: String,
-    pub issued_at: DateTime<FixedOffset>,
-    pub issued_by: String,
-}
-
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn issue(
-    tx: &mut Tx,
-    site_code: &str,
-    req: IssueBatch,
-    tz: FixedOffset,
-) -> Result<Batch, Error> {
+pub async fn issue(tx: &mut Tx, site_code: &str, req: IssueBatch) -> Result<IssuedBatch, Error> {
     tx.actor().require(Action::ManageRegistry)?;
     if req.count == 0 || req.count > MAX_BATCH {
         return Err(Error::invalid(
@@ -70,13 +54,13 @@ pub async fn issue(
         &by,
     )
     .await?;
-    let batch = Batch {
+    let batch = IssuedBatch {
         id,
         site: site.code,
         count: req.count,
         first: TubeBarcode::issued(&prefix, first_seq as u64).to_string(),
         last: TubeBarcode::issued(&prefix, (next - 1) as u64).to_string(),
-        issued_at: now.with_timezone(&tz),
+        issued_at: to_db(now),
         issued_by: by,
     };
     tx.audit(
@@ -84,7 +68,7 @@ pub async fn issue(
         "barcode_batch",
         &id.to_string(),
         None,
-        Some(&super::snapshot(&batch)),
+        Some(&super::snapshot(&batch.view(tx.zone()))),
     );
     Ok(batch)
 }
@@ -95,8 +79,7 @@ pub async fn find(
     conn: &mut AnyConnection,
     actor: &Actor,
     id: i64,
-    tz: FixedOffset,
-) -> Result<(Batch, Vec<TubeBarcode>), Error> {
+) -> Result<(IssuedBatch, Vec<TubeBarcode>), Error> {
     let row = store::by_id(conn, id).await?;
     let not_found =
         || Error::not_found("barcode_batch.not_found", format!("no barcode batch {id}"));
@@ -117,13 +100,13 @@ pub async fn find(
         .map(|s| TubeBarcode::issued(&prefix, s as u64))
         .collect();
     Ok((
-        Batch {
+        IssuedBatch {
             id,
             site,
             count: count as u32,
             first: barcodes.first().map(|b| b.to_string()).unwrap_or_default(),
             last: barcodes.last().map(|b| b.to_string()).unwrap_or_default(),
-            issued_at: show(at, tz),
+            issued_at: at,
             issued_by: by,
         },
         barcodes,

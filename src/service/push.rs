@@ -10,9 +10,12 @@ use crate::domain::status::Cdc;
 use crate::domain::status::PersonStatus;
 use crate::error::Error;
 use crate::store::outbox;
+use crate::store::outbox::SinkRow;
 use crate::store::time::{show, to_db};
 use crate::store::Tx;
-use chrono::{DateTime, FixedOffset};
+use crate::view::push::Messages;
+pub use crate::view::push::Sink;
+use chrono::FixedOffset;
 use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
 use std::collections::HashMap;
@@ -301,52 +304,6 @@ async fn result_data(conn: &mut AnyConnection, result: i64) -> Result<ResultData
     })
 }
 
-/// A sink as configured.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct Sink {
-    pub name: String,
-    /// Results of tubes collected in regions starting with this (e.g. `1101`; empty: all).
-    pub region_prefix: String,
-    /// `fhir_http` (POST a FHIR R4 batch Bundle) or `pg_table` (upsert into a table of the
-    /// platform's PostgreSQL database).
-    pub kind: String,
-    /// The endpoint URL, or the `postgres://` URL of the platform's database.
-    pub url: String,
-    /// Bearer token for `fhir_http` (never shown back).
-    #[serde(default, skip_serializing)]
-    pub token: Option<String>,
-    /// HMAC-SHA256 key for the body signature (never shown back).
-    #[serde(default, skip_serializing)]
-    pub hmac_key: Option<String>,
-    /// Messages per request (default 500).
-    #[serde(default)]
-    pub batch_size: Option<u32>,
-    /// Attempts before a message is dead-lettered (default 12).
-    #[serde(default)]
-    pub max_attempts: Option<u32>,
-    /// Requests in flight at once per node, 1–64 (default 4); a person's versions still go one
-    /// after another.
-    #[serde(default)]
-    pub in_flight: Option<u32>,
-    /// For an `https://` sink: the CA certificates (PEM) its server certificate must chain to;
-    /// none: the system's roots. Shown back.
-    #[serde(default)]
-    pub ca_pem: Option<String>,
-    /// The client certificate (PEM) natlis presents, for a receiver that requires mutual TLS.
-    #[serde(default)]
-    pub client_cert_pem: Option<String>,
-    /// Its private key (PEM; never shown back).
-    #[serde(default, skip_serializing)]
-    pub client_key_pem: Option<String>,
-    /// Since when the sink is taken to be down (a node's circuit breaker is open: only probes
-    /// go to it, and its messages wait without spending attempts); absent while it answers.
-    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
-    pub down_since: Option<DateTime<FixedOffset>>,
-    /// What its last failed delivery said, while it is down.
-    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
-    pub down_reason: Option<String>,
-}
-
 /// Adds a sink (admins).
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn add_sink(tx: &mut Tx, s: Sink) -> Result<Sink, Error> {
@@ -456,49 +413,9 @@ pub async fn add_sink(tx: &mut Tx, s: Sink) -> Result<Sink, Error> {
 }
 
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn sinks(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    tz: FixedOffset,
-) -> Result<Vec<Sink>, Error> {
+pub async fn sinks(conn: &mut AnyConnection, actor: &Actor) -> Result<Vec<SinkRow>, Error> {
     actor.require(Action::ViewAudit)?;
-    let rows = outbox::sinks(conn).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Sink {
-            name: r.name,
-            region_prefix: r.region_prefix,
-            kind: r.kind,
-            url: crate::store::redact(&r.url),
-            token: None,
-            hmac_key: None,
-            batch_size: Some(r.batch_size as u32),
-            max_attempts: Some(r.max_attempts as u32),
-            in_flight: Some(r.in_flight as u32),
-            ca_pem: r.ca_pem,
-            client_cert_pem: r.client_cert_pem,
-            client_key_pem: None,
-            down_since: r.down_since.map(|d| show(d, tz)),
-            down_reason: r.down_reason,
-        })
-        .collect())
-}
-
-/// An outgoing message, as listed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct MessageView {
-    pub id: i64,
-    pub sink: String,
-    /// The person's id.
-    pub key: String,
-    pub version: i64,
-    /// `pending`, `waiting` (behind an earlier version), `sending`, `delivered`, `failed`
-    /// (refused), `dead` (gave up).
-    pub status: String,
-    pub attempts: i64,
-    pub last_error: Option<String>,
-    pub created_at: Option<DateTime<FixedOffset>>,
-    pub delivered_at: Option<DateTime<FixedOffset>>,
+    Ok(outbox::sinks(conn).await?)
 }
 
 /// Filters for the message list, and the page.
@@ -518,23 +435,13 @@ pub struct MessageFilter {
     pub offset: Option<u32>,
 }
 
-/// One page of the message list, newest first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct MessagePage {
-    pub messages: Vec<MessageView>,
-    /// Pass as `before` for the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_before: Option<i64>,
-}
-
 /// Outgoing messages, newest first, a page at a time.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn messages(
     conn: &mut AnyConnection,
     actor: &Actor,
     f: &MessageFilter,
-    tz: FixedOffset,
-) -> Result<MessagePage, Error> {
+) -> Result<Messages, Error> {
     actor.require(Action::ViewAudit)?;
     let limit = match f.limit {
         None => 100,
@@ -580,30 +487,16 @@ pub async fn messages(
         offset: i64::from(f.offset.unwrap_or(0)),
         now: to_db(chrono::Utc::now()),
     };
-    let mut rows: Vec<MessageView> = outbox::messages(conn, &query)
-        .await?
-        .into_iter()
-        .map(|r| MessageView {
-            id: r.id,
-            sink: r.sink,
-            key: r.key,
-            version: r.version,
-            status: r.status,
-            attempts: r.attempts,
-            last_error: r.last_error,
-            created_at: Some(show(r.created, tz)),
-            delivered_at: r.delivered.map(|d| show(d, tz)),
-        })
-        .collect();
+    let mut rows = outbox::messages(conn, &query).await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    Ok(MessagePage {
+    Ok(Messages {
         next_before: if more {
             rows.last().map(|r| r.id)
         } else {
             None
         },
-        messages: rows,
+        rows,
     })
 }
 

@@ -11,8 +11,11 @@
 
 pub mod cdc;
 pub mod import;
+pub mod kit;
+pub mod label;
 pub mod person;
 pub mod plate;
+pub mod push;
 pub mod reception;
 pub mod recheck;
 pub mod result;
