@@ -1,0 +1,227 @@
+//! The city's registry for the demo: three labs (one with lapsed accreditation), six collection
+//! sites, three institutions, one user per role, a batch of barcodes issued to the market's site,
+//! and the institutions' staff pre-registered with personal codes.
+
+use super::people::People;
+use super::{PASSWORD, USERS};
+use chrono::NaiveDate;
+use natlis::actor::Actor;
+use natlis::auth::{self, NewUser};
+use natlis::domain::id_number::DocumentType;
+use natlis::service::labels::{self, IssueBatch};
+use natlis::service::persons::{self, PersonInput};
+use natlis::service::registry::{self, Institution, LabInput, SiteInput};
+use natlis::store::{Store, Tx};
+
+/// A member of an institution's staff: (personal code, institution code).
+pub type Staff = (String, &'static str);
+
+/// Labs, sites, institutions and users, in one transaction.
+pub async fn places_and_users(
+    store: &Store,
+    admin: &Actor,
+    today: NaiveDate,
+) -> anyhow::Result<()> {
+    let mut tx = store.begin(admin).await?;
+    places(&mut tx, today).await?;
+    users(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn places(tx: &mut Tx, today: NaiveDate) -> anyhow::Result<()> {
+    for l in [
+        lab(
+            "LAB-HD",
+            "海淀区疾病预防控制中心实验室",
+            "2027-12-31",
+            "北京市海淀区花园北路",
+            (4000, 1600, 60_000),
+            "110108",
+        ),
+        lab(
+            "LAB-KY",
+            "金域医学检验实验室（北京）",
+            "2027-06-30",
+            "北京市朝阳区望京科技园",
+            (3500, 1400, 120_000),
+            "110105",
+        ),
+        lab(
+            "LAB-DA",
+            "达安临床检验中心（大兴）",
+            "2026-10-31",
+            "北京市大兴区生物医药基地",
+            (3500, 1400, 40_000),
+            "110115",
+        ),
+    ] {
+        registry::create_lab(tx, l, today).await?;
+    }
+    for s in [
+        site("S-ZGC", "中关村街道采样点", "LAB-HD", None, true, "110108"),
+        site(
+            "S-WJ",
+            "望京社区采样点",
+            "LAB-KY",
+            Some(vec![10, 20]),
+            true,
+            "110105",
+        ),
+        site(
+            "S-XDF",
+            "新发地市场采样点",
+            "LAB-KY",
+            Some(vec![10, 20]),
+            false,
+            "110106",
+        ),
+        site(
+            "S-BJH",
+            "北京医院发热门诊",
+            "LAB-HD",
+            Some(vec![5, 10]),
+            true,
+            "110101",
+        ),
+        site(
+            "S-DX",
+            "大兴物流园冷链采样点",
+            "LAB-DA",
+            None,
+            true,
+            "110115",
+        ),
+        site(
+            "S-SY",
+            "首都机场入境人员采样点",
+            "LAB-HD",
+            None,
+            true,
+            "110113",
+        ),
+    ] {
+        registry::create_site(tx, s).await?;
+    }
+    for (code, name, kind) in [
+        ("INST-BJH", "北京医院", "hospital"),
+        ("INST-XDF", "新发地农产品批发市场", "cold_chain"),
+        ("INST-YLY", "朝阳区第一养老院", "care_home"),
+    ] {
+        registry::create_institution(
+            tx,
+            Institution {
+                code: code.into(),
+                name: name.into(),
+                kind: kind.into(),
+                address: "北京市".into(),
+                phone: "010-65000000".into(),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn users(tx: &mut Tx) -> anyhow::Result<()> {
+    for (username, role, kind, code) in USERS {
+        let scope = |k: &str| (*kind == k).then(|| code.to_string());
+        auth::add_user(
+            tx,
+            NewUser {
+                username: username.to_string(),
+                role: *role,
+                lab: scope("lab"),
+                site: scope("site"),
+                institution: scope("institution"),
+                region: scope("region"),
+                password: Some(PASSWORD.into()),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// 500 pre-printed barcodes issued to the market's collection site; returns them.
+pub async fn barcodes(store: &Store, admin: &Actor) -> anyhow::Result<Vec<String>> {
+    let mut tx = store.begin(admin).await?;
+    let batch = labels::issue(&mut tx, "S-XDF", IssueBatch { count: 500 }).await?;
+    tx.commit().await?;
+    let (_, issued) = labels::find(&mut *store.reader().acquire().await?, admin, batch.id).await?;
+    Ok(issued.iter().map(ToString::to_string).collect())
+}
+
+/// The institutions' staff, pre-registered with personal codes.
+pub async fn staff(
+    store: &Store,
+    admin: &Actor,
+    people: &mut People,
+    today: NaiveDate,
+) -> anyhow::Result<Vec<Staff>> {
+    let mut staff: Vec<Staff> = vec![];
+    let mut tx = store.begin(admin).await?;
+    for (inst, n) in [("INST-BJH", 120), ("INST-XDF", 100), ("INST-YLY", 60)] {
+        for _ in 0..n {
+            let s = people.scan();
+            let (p, _) = persons::register(
+                &mut tx,
+                PersonInput {
+                    doc_type: DocumentType::ResidentId,
+                    doc_no: s.doc_no.unwrap_or_default(),
+                    name: s.name.unwrap_or_default(),
+                    phone: s.phone.unwrap_or_default(),
+                    institution: Some(inst.into()),
+                },
+                today,
+            )
+            .await?;
+            staff.push((p.personal_code.unwrap_or_default(), inst));
+        }
+    }
+    tx.commit().await?;
+    Ok(staff)
+}
+
+/// A lab; `prices` are (single, pooled per person, daily capacity).
+fn lab(
+    code: &str,
+    name: &str,
+    until: &str,
+    address: &str,
+    (single, pooled, capacity): (i64, i64, i64),
+    region: &str,
+) -> LabInput {
+    LabInput {
+        code: code.into(),
+        name: name.into(),
+        licence_no: format!("PDY{}-{}", &region[..4], code.trim_start_matches("LAB-")),
+        accredited_until: NaiveDate::parse_from_str(until, "%Y-%m-%d").expect("date"),
+        address: address.into(),
+        phone: "010-6".to_string() + &region[2..6] + "88",
+        opening_hours: "00:00-24:00".into(),
+        price_single_cents: single,
+        price_pooled_cents: pooled,
+        daily_capacity: capacity,
+        region: region.into(),
+    }
+}
+
+fn site(
+    code: &str,
+    name: &str,
+    lab: &str,
+    sizes: Option<Vec<u32>>,
+    foreign: bool,
+    region: &str,
+) -> SiteInput {
+    SiteInput {
+        code: code.into(),
+        name: name.into(),
+        address: format!("{name}（示例地址）"),
+        region: region.into(),
+        lab: Some(lab.into()),
+        pool_sizes: sizes,
+        accepts_foreign_barcodes: Some(foreign),
+    }
+}
