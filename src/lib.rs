@@ -1,8 +1,9 @@
 //! natlis — a laboratory information system for SARS-CoV-2 nucleic-acid testing labs.
 //!
-//! Layers: [`api`] (HTTP) and the `natlis` binary's commands call [`service`] functions, one
-//! transaction each; services ask [`domain`] (pure rules, no I/O) what happens and read and
-//! write through [`store`] (SQLite or PostgreSQL, each query written once). The background
+//! Layers: [`web`] (the pages), [`api`] (HTTP JSON) and the `natlis` binary's commands call
+//! [`service`] functions, one transaction each; services ask [`domain`] (pure rules, no I/O)
+//! what happens and read and write through [`store`] (SQLite or PostgreSQL, each query written
+//! once); [`view`] turns what they answer into what a client sees. The background
 //! [`worker`]s (push, audit sealer, turnaround rollup) run beside them on every node.
 
 pub mod actor;
@@ -24,6 +25,7 @@ pub mod store;
 pub mod synth;
 pub mod tls;
 pub mod view;
+pub mod web;
 pub mod worker;
 
 pub use api::{app, AppState};

@@ -51,13 +51,37 @@ async fn login(
     headers: HeaderMap,
     Json(c): Json<Credentials>,
 ) -> Result<Response, Error> {
-    // The peer's address, never a client-supplied header: a forged X-Forwarded-For must not
-    // reset the per-address limit.
-    let address = peer
-        .map(|p| p.0 .0.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let token = sign_in(&s, &peer_address(peer), &c.username, &c.password).await?;
+    let cookie = session_cookie(&s, &headers, &token.token);
+    let body = Session {
+        csrf: auth::csrf_token(&token.token),
+        token,
+        expires_in_hours: auth::SESSION_HOURS,
+    };
+    Ok(([(header::SET_COOKIE, cookie)], axum::Json(body)).into_response())
+}
+
+/// The peer's address, never a client-supplied header: a forged X-Forwarded-For must not
+/// reset the per-address limit.
+pub(crate) fn peer_address(peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>) -> String {
+    peer.map(|p| p.0 .0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Logs in with a password (the API's `POST /login` and the login page): a failure is recorded
+/// against the account and the address, and says nothing more than that it failed.
+pub(crate) async fn sign_in(
+    s: &AppState,
+    address: &str,
+    username: &str,
+    password: &str,
+) -> Result<IssuedToken, Error> {
     let system = Actor::system();
-    let (user, pass, addr) = (c.username.clone(), c.password.clone(), address.clone());
+    let (user, pass, addr) = (
+        username.to_string(),
+        password.to_string(),
+        address.to_string(),
+    );
     let result = s
         .store
         .execute(
@@ -68,10 +92,10 @@ async fn login(
             }),
         )
         .await;
-    let token = match result {
-        Ok(t) => t,
+    match result {
+        Ok(t) => Ok(t),
         Err(e) if e.code == "auth.login_failed" => {
-            let (user, addr) = (c.username.clone(), address.clone());
+            let (user, addr) = (username.to_string(), address.to_string());
             s.store
                 .execute(
                     &system,
@@ -83,22 +107,48 @@ async fn login(
                 .await?;
             let mut e = e;
             e.details = None;
-            return Err(e);
+            Err(e)
         }
-        Err(e) => return Err(e),
-    };
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
-        token.token,
+        Err(e) => Err(e),
+    }
+}
+
+/// The `Set-Cookie` value of a new session.
+pub(crate) fn session_cookie(s: &AppState, headers: &HeaderMap, secret: &str) -> String {
+    format!(
+        "{SESSION_COOKIE}={secret}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
         auth::SESSION_HOURS * 3600,
-        secure_attribute(&s, &headers)
-    );
-    let body = Session {
-        csrf: auth::csrf_token(&token.token),
-        token,
-        expires_in_hours: auth::SESSION_HOURS,
-    };
-    Ok(([(header::SET_COOKIE, cookie)], axum::Json(body)).into_response())
+        secure_attribute(s, headers)
+    )
+}
+
+/// Ends the session (or revokes the token) of a request, on this node at once.
+pub(crate) async fn sign_out(
+    s: &AppState,
+    actor: &Actor,
+    headers: &HeaderMap,
+) -> Result<(), Error> {
+    let secret = crate::auth::extract::request_secret(headers).unwrap_or_default();
+    let revoked = secret.clone();
+    s.store
+        .execute(
+            actor,
+            crate::store::change(move |tx| {
+                let secret = revoked.clone();
+                Box::pin(async move { auth::logout(tx, &secret).await })
+            }),
+        )
+        .await?;
+    s.tokens.forget(&secret);
+    Ok(())
+}
+
+/// The `Set-Cookie` value that ends the session cookie.
+pub(crate) fn cleared_cookie(s: &AppState, headers: &HeaderMap) -> String {
+    format!(
+        "{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{}",
+        secure_attribute(s, headers)
+    )
 }
 
 /// `; Secure` when the browser reached natlis over HTTPS: natlis serves TLS itself, is told it
@@ -125,22 +175,8 @@ async fn logout(
     actor: Actor,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
-    let secret = crate::auth::extract::request_secret(&headers).unwrap_or_default();
-    let revoked = secret.clone();
-    s.store
-        .execute(
-            &actor,
-            crate::store::change(move |tx| {
-                let secret = revoked.clone();
-                Box::pin(async move { auth::logout(tx, &secret).await })
-            }),
-        )
-        .await?;
-    s.tokens.forget(&secret);
-    let clear = format!(
-        "{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{}",
-        secure_attribute(&s, &headers)
-    );
+    sign_out(&s, &actor, &headers).await?;
+    let clear = cleared_cookie(&s, &headers);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
 }
 

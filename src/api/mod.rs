@@ -8,6 +8,7 @@ mod change;
 mod error_docs;
 mod reader;
 
+pub(crate) use accounts::{cleared_cookie, peer_address, session_cookie, sign_in, sign_out};
 pub(crate) use change::Change;
 pub use change::IDEMPOTENCY_HEADER;
 pub(crate) use reader::Reader;
@@ -164,9 +165,8 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .merge(ops::router())
-        .fallback(|| async {
-            Error::not_found("route.not_found", "no such endpoint; see /api/openapi.json")
-        })
+        .merge(crate::web::router())
+        .fallback(crate::web::fallback)
         .layer(axum::middleware::from_fn(change::fingerprint))
         .layer(axum::middleware::from_fn(refuse_control_characters))
         .layer(axum::middleware::from_fn(rejections_as_error_bodies))

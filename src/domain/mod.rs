@@ -14,6 +14,7 @@ pub mod push;
 pub mod reception;
 pub mod review;
 pub mod run;
+pub mod scan;
 pub mod status;
 pub mod text;
 pub mod tube;
