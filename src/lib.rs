@@ -8,6 +8,7 @@
 
 pub mod actor;
 pub mod api;
+pub mod app;
 pub mod audit;
 pub mod audit_key;
 pub mod auth;
@@ -19,6 +20,7 @@ pub mod metrics;
 pub mod serve;
 pub mod service;
 pub mod sink_client;
+pub mod state;
 pub mod store;
 /// Synthetic instrument exports, for the demo dataset, the benchmarks and the tests.
 #[cfg(feature = "tools")]
@@ -28,7 +30,8 @@ pub mod view;
 pub mod web;
 pub mod worker;
 
-pub use api::{app, AppState};
+pub use app::app;
+pub use state::AppState;
 
 use std::future::Future;
 

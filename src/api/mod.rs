@@ -4,17 +4,18 @@
 
 mod accounts;
 mod audit;
-mod change;
+pub(crate) mod change;
 mod error_docs;
 mod reader;
 
+pub use crate::state::AppState;
 pub(crate) use accounts::{cleared_cookie, peer_address, session_cookie, sign_in, sign_out};
 pub(crate) use change::Change;
 pub use change::IDEMPOTENCY_HEADER;
 pub(crate) use reader::Reader;
 mod kits;
 mod labels;
-mod ops;
+pub(crate) mod ops;
 pub mod paging;
 mod persons;
 mod plates;
@@ -27,69 +28,10 @@ mod tubes;
 mod turnaround;
 
 use crate::error::Error;
-use crate::store::Store;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Router;
-use chrono::{FixedOffset, NaiveDate, Utc};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
-
-/// What every handler can reach. Nothing here is state that several nodes would disagree on:
-/// all of it lives in the database.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Store,
-    /// The lab's time zone, for showing times (default UTC+8).
-    pub tz: FixedOffset,
-    /// Recently verified tokens (a few seconds; see [`crate::auth::extract`]).
-    pub tokens: std::sync::Arc<crate::auth::extract::TokenCache>,
-    /// The SHA-256 of the bearer token `/metrics` asks for, if it asks for one.
-    pub metrics_token: Option<[u8; 32]>,
-    /// Session cookies carry `Secure` (served over HTTPS, by natlis or a proxy in front).
-    pub secure_cookies: bool,
-    /// How long a client may take to send a request.
-    pub limits: crate::serve::Limits,
-}
-
-impl AppState {
-    pub fn new(store: Store, tz: FixedOffset) -> Self {
-        store.set_zone(tz);
-        Self {
-            store,
-            tz,
-            tokens: Default::default(),
-            metrics_token: None,
-            secure_cookies: false,
-            limits: Default::default(),
-        }
-    }
-
-    /// How long clients may take to send their requests.
-    pub fn with_limits(mut self, limits: crate::serve::Limits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    /// Session cookies marked `Secure` (HTTPS in front of every browser).
-    pub fn with_secure_cookies(mut self, secure: bool) -> Self {
-        self.secure_cookies = secure;
-        self
-    }
-
-    /// `/metrics` only for this bearer token (none or blank: for anyone).
-    pub fn with_metrics_token(mut self, token: Option<String>) -> Self {
-        self.metrics_token = token
-            .filter(|t| !t.trim().is_empty())
-            .map(|t| <sha2::Sha256 as sha2::Digest>::digest(t.trim().as_bytes()).into());
-        self
-    }
-
-    /// Today's date in the lab's time zone.
-    pub fn today(&self) -> NaiveDate {
-        Utc::now().with_timezone(&self.tz).date_naive()
-    }
-}
 
 /// Declares the credentials the API takes.
 struct Security;
@@ -152,31 +94,9 @@ impl utoipa::Modify for Security {
 )]
 struct ApiDoc;
 
-/// The whole application: API, OpenAPI document, health and metrics.
-pub fn app(state: AppState) -> Router {
-    let (router, api) = router_and_document();
-    let api = std::sync::Arc::new(api);
-    router
-        .route(
-            "/api/openapi.json",
-            axum::routing::get(move || {
-                let api = api.clone();
-                async move { axum::Json(api.as_ref().clone()) }
-            }),
-        )
-        .merge(ops::router())
-        .merge(crate::web::router())
-        .fallback(crate::web::fallback)
-        .layer(axum::middleware::from_fn(change::fingerprint))
-        .layer(axum::middleware::from_fn(refuse_control_characters))
-        .layer(axum::middleware::from_fn(rejections_as_error_bodies))
-        .layer(axum::middleware::from_fn(crate::metrics::track))
-        .with_state(state)
-}
-
 /// Answers axum's own refusals (a path or query parameter that does not parse, a method the
 /// route lacks, …), which are plain text, as every other error is: an `ErrorBody` in JSON.
-async fn rejections_as_error_bodies(
+pub(crate) async fn rejections_as_error_bodies(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
@@ -212,7 +132,7 @@ async fn rejections_as_error_bodies(
 /// Refuses a request whose path or query holds a control character (`%00` …) with a 422 that
 /// names the parameter, before any handler binds it: PostgreSQL cannot store or compare NUL
 /// in text, and SQLite and PostgreSQL must answer the same.
-async fn refuse_control_characters(
+pub(crate) async fn refuse_control_characters(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
@@ -267,7 +187,7 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
 }
 
 /// The API's router and its complete document (with every operation's error answers).
-fn router_and_document() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+pub(crate) fn router_and_document() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut api) = openapi_router().split_for_parts();
     error_docs::add_common_errors(&mut api);
     (router, api)

@@ -3,63 +3,17 @@
 //! requests must also carry `X-CSRF-Token`. A short-lived per-node cache keeps token checks
 //! off the database's back; a revoked token stops working on every node within its lifetime.
 
+pub use super::token_cache::{TokenCache, CACHE_SECONDS};
 use super::{authenticate, csrf_token};
 use crate::actor::Actor;
-use crate::api::AppState;
 use crate::error::Error;
+use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, Method, StatusCode};
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 pub const SESSION_COOKIE: &str = "natlis_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
-
-/// How long a verified token is trusted without asking the database again.
-pub const CACHE_SECONDS: u64 = 5;
-const CACHE_MAX: usize = 50_000;
-
-#[derive(Default)]
-pub struct TokenCache {
-    entries: Mutex<HashMap<String, (Actor, Instant)>>,
-}
-
-impl TokenCache {
-    fn get(&self, secret: &str) -> Option<Actor> {
-        let map = self.entries.lock().ok()?;
-        map.get(secret)
-            .filter(|(_, at)| at.elapsed() < Duration::from_secs(CACHE_SECONDS))
-            .map(|(a, _)| a.clone())
-    }
-
-    /// Drops a secret just revoked, so it stops working at once on this node.
-    pub fn forget(&self, secret: &str) {
-        if let Ok(mut map) = self.entries.lock() {
-            map.remove(secret);
-        }
-    }
-
-    /// Drops every cached secret that a prefix names (a token revoked by its prefix).
-    pub fn forget_prefix(&self, prefix: &str) {
-        if let Ok(mut map) = self.entries.lock() {
-            map.retain(|secret, _| !secret.starts_with(prefix));
-        }
-    }
-
-    fn put(&self, secret: &str, actor: Actor) {
-        if let Ok(mut map) = self.entries.lock() {
-            if map.len() >= CACHE_MAX {
-                map.retain(|_, (_, at)| at.elapsed() < Duration::from_secs(CACHE_SECONDS));
-                if map.len() >= CACHE_MAX {
-                    map.clear();
-                }
-            }
-            map.insert(secret.to_string(), (actor, Instant::now()));
-        }
-    }
-}
 
 fn unauthorized(code: &'static str, message: &str) -> Error {
     Error::new(StatusCode::UNAUTHORIZED, code, message)

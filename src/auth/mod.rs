@@ -4,6 +4,7 @@
 //! a request's credentials into an [`Actor`].
 
 pub mod extract;
+pub mod token_cache;
 
 use crate::actor::Actor;
 use crate::domain::policy::{self, Action, Role, Scope};

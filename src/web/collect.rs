@@ -7,7 +7,6 @@
 
 use super::page::{error_page, render, Chrome, Signed};
 use crate::actor::Actor;
-use crate::api::AppState;
 use crate::domain::id_number::DocumentType;
 use crate::domain::policy::{Action, Scope};
 use crate::domain::scan::{classify, Scanned};
@@ -16,6 +15,7 @@ use crate::error::Error;
 use crate::service::accession::{self, CloseTube, OpenTube};
 use crate::service::persons::PersonScan;
 use crate::service::registry::{self, Site};
+use crate::state::AppState;
 use crate::view::TubeView;
 use askama::Template;
 use axum::extract::{Query, State};

@@ -12,9 +12,9 @@ mod session;
 
 pub use i18n::{Lang, Tr, LANG_COOKIE};
 
-use crate::api::AppState;
 use crate::domain::policy::Action;
 use crate::error::Error;
+use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Path, Query};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};

@@ -3,9 +3,9 @@
 
 use super::i18n::{Lang, Tr};
 use crate::actor::Actor;
-use crate::api::AppState;
 use crate::domain::policy::{Action, Scope};
 use crate::error::Error;
+use crate::state::AppState;
 use askama::Template;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

@@ -2,7 +2,7 @@
 //! (the same cookie, the same failure limits, the same audit), and logout ends it.
 
 use super::page::{render, Chrome, Signed, Viewer};
-use crate::api::AppState;
+use crate::state::AppState;
 use askama::Template;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
