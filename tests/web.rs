@@ -114,16 +114,7 @@ impl Browser {
 }
 
 async fn user_with_password(app: &TestApp, username: &str, role: Role, scope: &str) {
-    let s = |kind: &str| (role.scope_kind() == Some(kind)).then(|| scope.to_string());
-    let user = natlis::auth::NewUser {
-        username: username.into(),
-        role,
-        lab: s("lab"),
-        site: s("site"),
-        institution: s("institution"),
-        region: s("region"),
-        password: Some("correct horse battery".into()),
-    };
+    let user = common::new_user(username, role, scope, Some("correct horse battery"));
     app.store
         .execute(
             &natlis::actor::Actor::system(),

@@ -95,6 +95,13 @@ impl Chrome {
     }
 }
 
+/// The CSRF token of the request's session (empty without one).
+fn csrf_of(headers: &HeaderMap) -> String {
+    crate::auth::extract::request_secret(headers)
+        .map(|s| crate::auth::csrf_token(&s))
+        .unwrap_or_default()
+}
+
 /// A request's page context; `actor` is `None` for nobody signed in (or an expired session).
 pub struct Viewer(pub Chrome);
 
@@ -107,9 +114,7 @@ impl FromRequestParts<AppState> for Viewer {
     ) -> Result<Self, Self::Rejection> {
         let lang = Lang::of_request(&parts.headers);
         let user = Actor::from_request_parts(parts, state).await.ok();
-        let csrf = crate::auth::extract::request_secret(&parts.headers)
-            .map(|s| crate::auth::csrf_token(&s))
-            .unwrap_or_default();
+        let csrf = csrf_of(&parts.headers);
         Ok(Viewer(Chrome {
             tr: Tr { lang, tz: state.tz },
             user,
@@ -138,9 +143,7 @@ impl FromRequestParts<AppState> for Signed {
         let path = parts.uri.path().to_string();
         match Actor::from_request_parts(parts, state).await {
             Ok(actor) => {
-                let csrf = crate::auth::extract::request_secret(&parts.headers)
-                    .map(|s| crate::auth::csrf_token(&s))
-                    .unwrap_or_default();
+                let csrf = csrf_of(&parts.headers);
                 Ok(Signed {
                     chrome: Chrome {
                         tr,

@@ -337,17 +337,8 @@ impl TestApp {
     /// The same app, as a new user of `role` bound to `scope` (a lab, site, institution or
     /// region code as the role needs; empty for none).
     pub async fn as_new(&self, username: &str, role: Role, scope: &str) -> TestApp {
-        let s = |kind: &str| (role.scope_kind() == Some(kind)).then(|| scope.to_string());
         let token = self
-            .create_user(natlis::auth::NewUser {
-                username: username.into(),
-                role,
-                lab: s("lab"),
-                site: s("site"),
-                institution: s("institution"),
-                region: s("region"),
-                password: None,
-            })
+            .create_user(new_user(username, role, scope, None))
             .await;
         TestApp {
             user: username.into(),
@@ -599,6 +590,26 @@ pub fn id_number(n: u32) -> String {
         "{first17}{}",
         natlis::domain::id_number::check_character(&arr)
     )
+}
+
+/// A new user of `role` bound to `scope` (a lab, site, institution or region code as the
+/// role needs; empty for none), with a password or none.
+pub fn new_user(
+    username: &str,
+    role: Role,
+    scope: &str,
+    password: Option<&str>,
+) -> natlis::auth::NewUser {
+    let s = |kind: &str| (role.scope_kind() == Some(kind)).then(|| scope.to_string());
+    natlis::auth::NewUser {
+        username: username.into(),
+        role,
+        lab: s("lab"),
+        site: s("site"),
+        institution: s("institution"),
+        region: s("region"),
+        password: password.map(String::from),
+    }
 }
 
 /// A person scan by document.
