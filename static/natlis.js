@@ -40,6 +40,13 @@
     if (e.detail.elt && e.detail.elt.id === "scan-form" && box()) { box().value = ""; }
   });
   document.addEventListener("refused", function () { tone(); flash(); });
+  // New files chosen: the import waits for their preview again.
+  document.addEventListener("change", function (e) {
+    if (e.target.id === "import-files") {
+      var c = document.getElementById("import-commit"); if (c) { c.disabled = true; }
+      var r = document.getElementById("import-result"); if (r) { r.innerHTML = ""; }
+    }
+  });
   function lost() {
     var m = document.getElementById("message");
     if (m) {

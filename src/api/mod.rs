@@ -18,7 +18,7 @@ mod labels;
 pub(crate) mod ops;
 pub mod paging;
 mod persons;
-mod plates;
+pub(crate) mod plates;
 mod push;
 mod reception;
 mod registry;

@@ -24,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(proposal))
         .routes(routes!(fill))
         .routes(routes!(list_imports, upload))
+        .routes(routes!(preview))
         .routes(routes!(raw_file))
         .layer(DefaultBodyLimit::max(imports::MAX_FILE_BYTES * 2))
 }
@@ -258,35 +259,86 @@ async fn upload(
     Query(q): Query<UploadQuery>,
     req: Request,
 ) -> Result<Response, Error> {
-    let size = {
-        let mut conn = s.store.reader().acquire().await?;
-        plates::visible(&mut conn, &actor, &plate).await?.size()
-    };
-    let Uploaded {
-        files,
-        override_reason,
-    } = uploads(req, q.file_name).await?;
-    let reason = override_reason.or(q.override_reason);
-    let read = tokio::task::spawn_blocking(move || imports::read_files(files, Some(size), &[]))
-        .await
-        .map_err(|e| Error::internal(anyhow::anyhow!("reading the files: {e}")))??;
-    let read = std::sync::Arc::new(read);
-    let imported = s
-        .store
-        .execute(
-            &actor,
-            crate::store::change(move |tx| {
-                let (plate, read, reason) = (plate.clone(), read.clone(), reason.clone());
-                Box::pin(async move { imports::import(tx, &plate, read, reason).await })
-            }),
-        )
-        .await?;
+    let (read, reason) =
+        read_upload(&s, &actor, &plate, q.file_name, q.override_reason, req).await?;
+    let imported = import_read(&s, &actor, &plate, read, reason).await?;
     let status = if imported.duplicate {
         StatusCode::OK
     } else {
         StatusCode::CREATED
     };
     Ok((status, Json(imported.view(s.tz))).into_response())
+}
+
+/// Imports files already read, in one write transaction.
+pub(crate) async fn import_read(
+    s: &AppState,
+    actor: &Actor,
+    plate: &str,
+    read: imports::ReadFiles,
+    reason: Option<String>,
+) -> Result<crate::view::import::Imported, Error> {
+    let read = std::sync::Arc::new(read);
+    let plate = plate.to_string();
+    s.store
+        .execute(
+            actor,
+            crate::store::change(move |tx| {
+                let (plate, read, reason) = (plate.clone(), read.clone(), reason.clone());
+                Box::pin(async move { imports::import(tx, &plate, read, reason).await })
+            }),
+        )
+        .await
+}
+
+/// Reads an upload for a plate the actor may see (no database write): the files, and the
+/// reason to import doubted ones anyway.
+pub(crate) async fn read_upload(
+    s: &AppState,
+    actor: &Actor,
+    plate: &str,
+    file_name: Option<String>,
+    reason: Option<String>,
+    req: Request,
+) -> Result<(imports::ReadFiles, Option<String>), Error> {
+    let size = {
+        let mut conn = s.store.reader().acquire().await?;
+        plates::visible(&mut conn, actor, plate).await?.size()
+    };
+    let Uploaded {
+        files,
+        override_reason,
+    } = uploads(req, file_name).await?;
+    let reason = override_reason.or(reason);
+    let read = tokio::task::spawn_blocking(move || imports::read_files(files, Some(size), &[]))
+        .await
+        .map_err(|e| Error::internal(anyhow::anyhow!("reading the files: {e}")))??;
+    Ok((read, reason))
+}
+
+/// What importing these files would do, checked exactly as an import checks them, with nothing
+/// written: the format read, the run's validity, each tube's call, missing and unexpected
+/// wells, and the doubts an import would need `override_reason` for (`round` is 0). Files
+/// imported before answer that import, `duplicate: true`.
+#[utoipa::path(post, path = "/plates/{plate}/imports/preview", tag = "bench",
+    params(("plate" = String, Path), UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+        description = "an instrument export, or multipart/form-data with one or more files"),
+    responses((status = 200, body = ImportView),
+              (status = 422, description = "unreadable file (named with line and column), or files that contradict the layout", body = ErrorBody),
+              (status = 409, description = "a file of another plate", body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+async fn preview(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path(plate): Path<String>,
+    Query(q): Query<UploadQuery>,
+    req: Request,
+) -> Result<Json<ImportView>, Error> {
+    let (read, _) = read_upload(&s, &actor, &plate, q.file_name, None, req).await?;
+    let mut conn = s.store.reader().acquire().await?;
+    let previewed = imports::preview(&mut conn, &actor, &plate, &read).await?;
+    Ok(Json(previewed.view(s.tz)))
 }
 
 /// A kept result file, byte for byte, as it was imported (`n` counts from 1).

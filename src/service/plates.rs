@@ -65,8 +65,19 @@ pub(crate) async fn visible(
     actor: &Actor,
     plate: &str,
 ) -> Result<PlateRow, Error> {
+    visible_for(conn, actor, plate, Action::ViewPlates).await
+}
+
+/// A plate the actor may see and act on with `action` (read without a lock).
+#[tracing::instrument(level = "debug", skip_all)]
+pub(crate) async fn visible_for(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    plate: &str,
+    action: Action,
+) -> Result<PlateRow, Error> {
     let p = store::load(conn, plate).await?;
-    p.visible_to(actor, Action::ViewPlates)?;
+    p.visible_to(actor, action)?;
     Ok(p)
 }
 

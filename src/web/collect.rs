@@ -5,7 +5,7 @@
 //! Every refusal comes back named, in colour and with a sound, and the box keeps the focus. The
 //! rules are the accession service's; this screen only asks it and shows the answer.
 
-use super::page::{error_page, render, Chrome, Signed};
+use super::page::{error_page, render, Chrome, Message, Signed};
 use crate::actor::Actor;
 use crate::domain::id_number::DocumentType;
 use crate::domain::policy::{Action, Scope};
@@ -19,7 +19,7 @@ use crate::state::AppState;
 use crate::view::TubeView;
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -177,24 +177,6 @@ pub struct Panel {
     current: Option<String>,
     /// A document scanned for someone not registered: the form asks for name and phone.
     new_person: Option<String>,
-}
-
-/// A line under the scan box: what just happened.
-pub struct Message {
-    /// `ok`, `ask` (something more is needed) or `refused`: the colour.
-    tone: &'static str,
-    text: String,
-    detail: String,
-}
-
-impl Message {
-    fn ok(text: String) -> Message {
-        Message {
-            tone: "ok",
-            text,
-            detail: String::new(),
-        }
-    }
 }
 
 #[derive(Template)]
@@ -532,17 +514,7 @@ async fn refused(
     if e.status == StatusCode::UNAUTHORIZED {
         return super::page::sign_in_first("/collect", true);
     }
-    let key = format!("refusal.{}", e.code);
-    let text = if super::i18n::has(page.chrome.tr.lang, &key) {
-        page.chrome.t(&key)
-    } else {
-        page.chrome.t("refusal.generic")
-    };
-    let message = Message {
-        tone: "refused",
-        text,
-        detail: e.message.clone(),
-    };
+    let message = Message::refused(&page.chrome, &e);
     answer(s, page, current, new_person, message, true).await
 }
 
@@ -569,10 +541,9 @@ async fn answer(
         current,
         new_person,
     };
-    let mut r = fragment(page.chrome, panel, Some(message));
+    let r = fragment(page.chrome, panel, Some(message));
     if beep {
-        r.headers_mut()
-            .insert("hx-trigger", HeaderValue::from_static("refused"));
+        return super::page::beep(r);
     }
     r
 }

@@ -148,6 +148,24 @@ impl Tr {
         at.with_timezone(&self.tz).format("%H:%M:%S").to_string()
     }
 
+    /// A span of minutes as the language writes it (2 小时 05 分 / 2 h 05 min; 45 分 / 45 min).
+    pub fn minutes(&self, minutes: i64) -> String {
+        let (sign, m) = if minutes < 0 {
+            ("-", -minutes)
+        } else {
+            ("", minutes)
+        };
+        let text = if m >= 60 {
+            self.f(
+                "time.hours_minutes",
+                &[("h", &(m / 60)), ("m", &format!("{:02}", m % 60))],
+            )
+        } else {
+            self.f("time.minutes", &[("m", &m)])
+        };
+        format!("{sign}{text}")
+    }
+
     /// A count as the language writes it: digits grouped by thousands (12,345) in both.
     pub fn num(&self, n: impl Into<i64>) -> String {
         let n: i64 = n.into();
@@ -195,6 +213,18 @@ mod tests {
         wanted.extend(TubeStatus::ALL.iter().map(|c| format!("status.{c}")));
         wanted.extend(Role::ALL.iter().map(|c| format!("role.{c}")));
         wanted.extend(DocumentType::ALL.iter().map(|c| format!("doc_type.{c}")));
+        use crate::domain::interpretation::CallOutcome;
+        use crate::domain::plate::PlateStatus;
+        use crate::domain::reception::RejectionReason;
+        use crate::domain::review::{Decision, Released};
+        wanted.extend(RejectionReason::ALL.iter().map(|c| format!("reject.{c}")));
+        wanted.extend(PlateStatus::ALL.iter().map(|c| format!("plate_status.{c}")));
+        wanted.extend(CallOutcome::ALL.iter().map(|c| format!("call.{c}")));
+        wanted.extend(Decision::ALL.iter().map(|c| format!("decision.{c}")));
+        wanted.extend(Released::ALL.iter().map(|c| format!("released.{c}")));
+        for c in ["tube", "negative_control", "positive_control"] {
+            wanted.push(format!("content.{c}"));
+        }
         for key in wanted {
             for lang in Lang::ALL {
                 assert!(has(lang, &key), "{} lacks {key}", lang.tag());
@@ -259,6 +289,9 @@ mod tests {
         assert_eq!(zh.num(1_234_567), "1,234,567");
         assert_eq!(zh.num(-1000), "-1,000");
         assert_eq!(zh.num(999), "999");
+        assert_eq!(zh.minutes(125), "2 小时 05 分");
+        assert_eq!(tr.minutes(45), "45 min");
+        assert_eq!(tr.minutes(-61), "-1 h 01 min");
         let at = DateTime::parse_from_rfc3339("2026-12-03T01:05:00Z").unwrap();
         assert_eq!(zh.time(&at), "2026-12-03 09:05");
     }

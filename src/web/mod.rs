@@ -5,9 +5,13 @@
 //! user's role (the services check the scope); changes go through htmx, which sends the
 //! session's CSRF token.
 
+mod bench;
 mod collect;
 mod i18n;
 mod page;
+mod plate_map;
+mod reception;
+mod review;
 mod session;
 
 pub use i18n::{Lang, Tr, LANG_COOKIE};
@@ -34,12 +38,32 @@ pub struct Screen {
 }
 
 /// The screens, in the order of the lab's work.
-pub const SCREENS: &[Screen] = &[Screen {
-    path: "/collect",
-    title: "nav.collect",
-    blurb: "home.collect",
-    action: Action::Accession,
-}];
+pub const SCREENS: &[Screen] = &[
+    Screen {
+        path: "/collect",
+        title: "nav.collect",
+        blurb: "home.collect",
+        action: Action::Accession,
+    },
+    Screen {
+        path: "/reception",
+        title: "nav.reception",
+        blurb: "home.reception",
+        action: Action::Reception,
+    },
+    Screen {
+        path: "/plates",
+        title: "nav.plates",
+        blurb: "home.plates",
+        action: Action::ViewPlates,
+    },
+    Screen {
+        path: "/review",
+        title: "nav.review",
+        blurb: "home.review",
+        action: Action::ViewReview,
+    },
+];
 
 /// The pages' routes (beside the API's).
 pub fn router() -> Router<AppState> {
@@ -50,6 +74,9 @@ pub fn router() -> Router<AppState> {
         .route("/lang/{tag}", get(switch_language))
         .route("/static/{file}", get(static_file))
         .merge(collect::router())
+        .merge(reception::router())
+        .merge(bench::router())
+        .merge(review::router())
 }
 
 #[derive(Template)]

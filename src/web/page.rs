@@ -249,3 +249,90 @@ pub fn wants_html(headers: &HeaderMap) -> bool {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/html"))
 }
+
+/// A line under a scan box: what just happened.
+pub struct Message {
+    /// `ok`, `ask` (something more is needed), `warn` (done, but look) or `refused`: the colour.
+    pub tone: &'static str,
+    pub text: String,
+    pub detail: String,
+}
+
+impl Message {
+    pub fn ok(text: String) -> Message {
+        Message {
+            tone: "ok",
+            text,
+            detail: String::new(),
+        }
+    }
+
+    pub fn warn(text: String, detail: String) -> Message {
+        Message {
+            tone: "warn",
+            text,
+            detail,
+        }
+    }
+
+    /// A refusal in words: the catalogue's wording of the error's code (or a generic line),
+    /// with the service's own message under it.
+    pub fn refused(chrome: &Chrome, e: &Error) -> Message {
+        let key = format!("refusal.{}", e.code);
+        let text = if super::i18n::has(chrome.tr.lang, &key) {
+            chrome.t(&key)
+        } else {
+            chrome.t("refusal.generic")
+        };
+        Message {
+            tone: "refused",
+            text,
+            detail: e.message.clone(),
+        }
+    }
+}
+
+/// Marks an htmx answer as a refusal: the page beeps and flashes.
+pub fn beep(mut r: Response) -> Response {
+    r.headers_mut()
+        .insert("hx-trigger", HeaderValue::from_static("refused"));
+    r
+}
+
+/// Sends the whole window to `to` (an htmx answer).
+pub fn hx_redirect(to: &str) -> Response {
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    if let Ok(v) = HeaderValue::from_str(to) {
+        r.headers_mut().insert("hx-redirect", v);
+    }
+    r
+}
+
+/// Runs one state change of the page's user in a write transaction.
+pub async fn apply<T, F>(s: &AppState, actor: &Actor, change: F) -> Result<T, Error>
+where
+    T: Send + 'static,
+    F: for<'t> Fn(&'t mut crate::store::Tx) -> futures::future::BoxFuture<'t, Result<T, Error>>
+        + Send
+        + Sync
+        + 'static,
+{
+    s.store.execute(actor, change).await
+}
+
+/// The lab a lab user works in: their own; an administrator's or auditor's choice (`?lab=`).
+pub async fn lab_for(s: &AppState, actor: &Actor, asked: Option<&str>) -> Result<String, Error> {
+    match (&actor.scope, asked) {
+        (Scope::Lab { code, .. }, _) => Ok(code.clone()),
+        (Scope::Everywhere, Some(code)) if !code.trim().is_empty() => {
+            let mut conn = s.store.reader().acquire().await?;
+            let lab = crate::service::registry::find_lab(&mut conn, code, s.today()).await?;
+            Ok(lab.info.code)
+        }
+        (Scope::Everywhere, _) => Err(Error::invalid(
+            "lab",
+            "choose the lab: add ?lab=<lab code> to the address",
+        )),
+        _ => Err(actor.out_of_scope("this lab's work")),
+    }
+}

@@ -69,34 +69,8 @@ pub async fn import(
         v.duplicate = true;
         return Ok(v);
     }
-    for f in &files.files {
-        if let Some(run) = store::plate_of_file(tx.conn(), &f.sha256, p.id).await? {
-            return Err(Error::conflict(
-                "import.file_of_another_plate",
-                format!(
-                    "{} was imported for plate {run}: a result file belongs to one plate",
-                    f.name
-                ),
-            )
-            .at("file")
-            .with_details(serde_json::json!({ "file": f.name, "plate": run })));
-        }
-    }
-    let layout = plates::layout(tx.conn(), &p).await?;
-    let kit = super::kits::load_by_id(tx.conn(), p.kit_id).await?;
-    let readings: Vec<Reading> = files
-        .files
-        .iter()
-        .flat_map(|f| f.readings.iter().cloned())
-        .collect();
-    let known = known_barcodes(tx.conn(), &files).await?;
-    let reading = run::read_plate(&kit, &layout, &readings, &known);
-    check(&p.run_no, &reading)?;
-    if reading.calls.is_empty() {
-        return Err(no_matching_wells(
-            &p.run_no, &kit, &layout, &readings, &reading,
-        ));
-    }
+    refuse_files_of_another_plate(tx.conn(), &p, &files).await?;
+    let (kit, reading) = judge(tx.conn(), &p, &files).await?;
     let override_reason = match (reading.doubts.is_empty(), override_reason) {
         (true, _) => None,
         (false, None) => return Err(doubted(&p.run_no, &reading.doubts)),
@@ -153,36 +127,128 @@ pub async fn import(
         plate: p.run_no.clone(),
         round: round as u32,
         duplicate: false,
-        files: files
-            .files
-            .iter()
-            .map(|f| FileView {
-                name: f.name.clone(),
-                sha256: f.sha256.clone(),
-                format: f.format.clone(),
-                size: f.bytes.len() as u64,
-            })
-            .collect(),
+        files: file_views(&files),
         summary: summary(reading.calls.iter().map(|c| c.call.to_stored().0.as_str())),
         run: reading.run,
         missing_wells: reading.missing.iter().map(|w| w.to_string()).collect(),
         unexpected_wells: reading.unexpected.iter().map(|w| w.to_string()).collect(),
         unread: reading.unread,
-        calls: reading
-            .calls
-            .into_iter()
-            .map(|c| WellCallView {
-                well: c.well.to_string(),
-                barcode: c.barcode,
-                call: c.call,
-                cts: c.cts,
-            })
-            .collect(),
+        calls: call_views(reading.calls),
         doubts: reading.doubts,
         override_reason,
         imported_at: now,
         imported_by: tx.actor().username.clone(),
     })
+}
+
+/// A result file belongs to one plate: files imported for another are refused, named.
+async fn refuse_files_of_another_plate(
+    conn: &mut sqlx::AnyConnection,
+    p: &crate::store::plate::PlateRow,
+    files: &ReadFiles,
+) -> Result<(), Error> {
+    for f in &files.files {
+        if let Some(run) = store::plate_of_file(conn, &f.sha256, p.id).await? {
+            return Err(Error::conflict(
+                "import.file_of_another_plate",
+                format!(
+                    "{} was imported for plate {run}: a result file belongs to one plate",
+                    f.name
+                ),
+            )
+            .at("file")
+            .with_details(serde_json::json!({ "file": f.name, "plate": run })));
+        }
+    }
+    Ok(())
+}
+
+/// The files read against the plate's layout and kit: every well matched and called, the run
+/// judged by its controls. Refused (named by well) when the files contradict the layout or
+/// match no well; doubts are left for the caller to weigh.
+async fn judge(
+    conn: &mut sqlx::AnyConnection,
+    p: &crate::store::plate::PlateRow,
+    files: &ReadFiles,
+) -> Result<(crate::domain::kit::Kit, PlateReading), Error> {
+    let layout = plates::layout(&mut *conn, p).await?;
+    let kit = super::kits::load_by_id(&mut *conn, p.kit_id).await?;
+    let readings: Vec<Reading> = files
+        .files
+        .iter()
+        .flat_map(|f| f.readings.iter().cloned())
+        .collect();
+    let known = known_barcodes(conn, files).await?;
+    let reading = run::read_plate(&kit, &layout, &readings, &known);
+    check(&p.run_no, &reading)?;
+    if reading.calls.is_empty() {
+        return Err(no_matching_wells(
+            &p.run_no, &kit, &layout, &readings, &reading,
+        ));
+    }
+    Ok((kit, reading))
+}
+
+/// What importing the files would do, checked exactly as the import checks them but with
+/// nothing written: the format read, the run's validity, each tube's call, the wells missing
+/// or unexpected, and the doubts an import would need a reason for. Files imported before
+/// answer what that import did, marked a duplicate.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn preview(
+    conn: &mut sqlx::AnyConnection,
+    actor: &crate::actor::Actor,
+    plate: &str,
+    files: &ReadFiles,
+) -> Result<Imported, Error> {
+    let p = plates::visible_for(&mut *conn, actor, plate, Action::RunPlates).await?;
+    if let Some(id) = store::by_hash(&mut *conn, p.id, &files.hash).await? {
+        let mut v = load(conn, id).await?;
+        v.duplicate = true;
+        return Ok(v);
+    }
+    refuse_files_of_another_plate(&mut *conn, &p, files).await?;
+    let (_, reading) = judge(conn, &p, files).await?;
+    Ok(Imported {
+        plate: p.run_no.clone(),
+        round: 0,
+        duplicate: false,
+        files: file_views(files),
+        summary: summary(reading.calls.iter().map(|c| c.call.to_stored().0.as_str())),
+        run: reading.run,
+        missing_wells: reading.missing.iter().map(|w| w.to_string()).collect(),
+        unexpected_wells: reading.unexpected.iter().map(|w| w.to_string()).collect(),
+        unread: reading.unread,
+        calls: call_views(reading.calls),
+        doubts: reading.doubts,
+        override_reason: None,
+        imported_at: 0,
+        imported_by: String::new(),
+    })
+}
+
+fn file_views(files: &ReadFiles) -> Vec<FileView> {
+    files
+        .files
+        .iter()
+        .map(|f| FileView {
+            name: f.name.clone(),
+            sha256: f.sha256.clone(),
+            format: f.format.clone(),
+            size: f.bytes.len() as u64,
+        })
+        .collect()
+}
+
+fn call_views(calls: Vec<run::WellCall>) -> Vec<WellCallView> {
+    calls
+        .into_iter()
+        .map(|c| WellCallView {
+            well: c.well.to_string(),
+            barcode: c.barcode,
+            call: c.call,
+            cts: c.cts,
+        })
+        .collect()
 }
 
 fn json<T: Serialize>(v: &T) -> String {
