@@ -255,6 +255,13 @@ async fn endpoint_by_role_table(db: Db) {
         ("POST", "/api/v1/plates/1/wells", json!({"barcode": "T-1"}), "tech-a", 200),
         ("GET", "/api/v1/plates/1/imports", none.clone(), "tech-b", 404),
         ("GET", "/api/v1/plates/1/imports", none.clone(), "reviewer-a", 200),
+        // A preview reads the files and writes nothing; only who may import may ask.
+        ("POST", "/api/v1/plates/1/imports/preview", none.clone(), "nobody", 401),
+        ("POST", "/api/v1/plates/1/imports/preview", none.clone(), "tech-b", 404),
+        ("POST", "/api/v1/plates/1/imports/preview", none.clone(), "reviewer-a", 403),
+        ("POST", "/api/v1/plates/1/imports/preview", none.clone(), "auditor", 403),
+        ("POST", "/api/v1/plates/1/imports/preview", none.clone(), "tech-a", 422),
+        ("POST", "/api/v1/plates/1/imports", none.clone(), "reviewer-a", 403),
         // Review: lab reviewers of their lab; the CDC in its region.
         ("GET", "/api/v1/review", none.clone(), "nobody", 401),
         ("GET", "/api/v1/review", none.clone(), "collector-s01", 403),

@@ -20,6 +20,7 @@ on_both_databases!(
     several_files_make_one_import,
     a_real_7500_run_imports_onto_a_plate,
     lab_users_see_their_own_plates_only,
+    a_preview_says_what_an_import_would_do_and_writes_nothing,
 );
 
 /// A single tube of person `n` (close contact, 12 h), received at LAB-A.
@@ -797,4 +798,85 @@ async fn lab_users_see_their_own_plates_only(db: Db) {
     assert_eq!((r.status, r.code()), (403, "auth.out_of_scope"), "{r:?}");
     let r = upload(&own, &plate, "run1.csv", first_file()).await;
     assert_eq!(r.status, 201, "{r:?}");
+}
+
+async fn preview(app: &TestApp, plate: &str, name: &str, bytes: Vec<u8>) -> common::Resp {
+    app.send(
+        app.client
+            .post(app.url(&format!(
+                "/api/v1/plates/{plate}/imports/preview?file_name={name}"
+            )))
+            .header("content-type", "text/csv")
+            .body(bytes),
+    )
+    .await
+}
+
+async fn a_preview_says_what_an_import_would_do_and_writes_nothing(db: Db) {
+    let app = TestApp::start(db).await;
+    let plate = loaded_plate(&app).await;
+    let audit_before = app.count("SELECT COUNT(*) FROM audit_log").await;
+    let nothing_written = || async {
+        for table in ["result_import", "import_file", "reading", "auto_call"] {
+            assert_eq!(
+                app.count(&format!("SELECT COUNT(*) FROM {table}")).await,
+                0,
+                "{table}"
+            );
+        }
+        assert_eq!(
+            app.count("SELECT COUNT(*) FROM audit_log").await,
+            audit_before
+        );
+    };
+    let r = preview(&app, &plate, "run1.csv", first_file()).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let seen = r.body.clone();
+    assert_eq!(seen["round"], 0);
+    assert_eq!(seen["duplicate"], false);
+    assert_eq!(seen["run"]["valid"], true);
+    assert_eq!(
+        seen["summary"],
+        json!({"invalid": 1, "negative": 1, "positive": 1, "single_target_positive": 1})
+    );
+    nothing_written().await;
+    let r = app.get(&format!("/api/v1/plates/{plate}")).await;
+    assert_eq!(r.body["status"], "loading");
+    // The same checks as an import: a swapped layout is refused by well, and nothing written.
+    let mut wells = vec![
+        daan("A1", "T2", None, None, Some(27.3)),
+        daan("A2", "T1", Some(24.2), Some(25.0), Some(28.0)),
+    ];
+    wells.extend(controls(None));
+    let r = preview(&app, &plate, "swapped.csv", cfx_csv(&wells)).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (422, "import.layout_mismatch"),
+        "{r:?}"
+    );
+    let r = preview(&app, &plate, "notes.txt", b"not a PCR export".to_vec()).await;
+    assert_eq!((r.status, r.code()), (422, "import.unreadable"), "{r:?}");
+    nothing_written().await;
+    // What the preview said is what the import does.
+    let r = upload(&app, &plate, "run1.csv", first_file()).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    for field in [
+        "files",
+        "run",
+        "summary",
+        "calls",
+        "missing_wells",
+        "unexpected_wells",
+        "doubts",
+    ] {
+        assert_eq!(r.body[field], seen[field], "{field}");
+    }
+    // Files imported before: the preview answers that import, a duplicate.
+    let r = preview(&app, &plate, "run1.csv", first_file()).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        (r.body["duplicate"].clone(), r.body["round"].clone()),
+        (json!(true), json!(1))
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM result_import").await, 1);
 }

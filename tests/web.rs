@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::browser::{user_with_password, Browser, Page};
 use common::{id_number, Db, TestApp};
 use natlis::domain::policy::Role;
 use reqwest::redirect::Policy;
@@ -15,117 +16,6 @@ on_both_databases!(
     every_page_route_checks_role_and_scope,
     a_collector_fills_a_pool_by_scanning,
 );
-
-/// A browser: no automatic redirects, the session cookie kept by hand.
-struct Browser {
-    app: TestApp,
-    client: reqwest::Client,
-    cookie: Option<String>,
-    csrf: Option<String>,
-    lang: &'static str,
-}
-
-struct Page {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    html: String,
-}
-
-impl Page {
-    fn location(&self) -> &str {
-        self.headers
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-}
-
-impl Browser {
-    fn new(app: &TestApp) -> Browser {
-        Browser {
-            app: app.clone(),
-            client: reqwest::Client::builder()
-                .redirect(Policy::none())
-                .build()
-                .unwrap(),
-            cookie: None,
-            csrf: None,
-            lang: "zh-CN",
-        }
-    }
-
-    async fn send(&self, req: reqwest::RequestBuilder) -> Page {
-        let mut req = req
-            .header("accept", "text/html")
-            .header("accept-language", self.lang);
-        if let Some(c) = &self.cookie {
-            req = req.header("cookie", format!("natlis_session={c}"));
-        }
-        let r = req.send().await.unwrap();
-        Page {
-            status: r.status().as_u16(),
-            headers: r.headers().clone(),
-            html: r.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&self, path: &str) -> Page {
-        self.send(self.client.get(self.app.url(path))).await
-    }
-
-    /// An htmx form post, with the session's CSRF token.
-    async fn hx_post(&self, path: &str, form: &[(&str, &str)]) -> Page {
-        let mut req = self
-            .client
-            .post(self.app.url(path))
-            .header("hx-request", "true")
-            .form(form);
-        if let Some(t) = &self.csrf {
-            req = req.header("x-csrf-token", t);
-        }
-        self.send(req).await
-    }
-
-    async fn log_in(&mut self, username: &str, password: &str, next: &str) -> Page {
-        let p = self
-            .send(self.client.post(self.app.url("/login")).form(&[
-                ("username", username),
-                ("password", password),
-                ("next", next),
-            ]))
-            .await;
-        if let Some(v) = p.headers.get("set-cookie").and_then(|v| v.to_str().ok()) {
-            let secret = v
-                .split(';')
-                .next()
-                .unwrap()
-                .trim_start_matches("natlis_session=");
-            self.cookie = Some(secret.to_string());
-            self.csrf = Some(natlis::auth::csrf_token(secret));
-        }
-        p
-    }
-}
-
-async fn user_with_password(app: &TestApp, username: &str, role: Role, scope: &str) {
-    let user = common::new_user(username, role, scope, Some("correct horse battery"));
-    app.store
-        .execute(
-            &natlis::actor::Actor::system(),
-            natlis::store::change(move |tx| {
-                let user = user.clone();
-                Box::pin(async move { natlis::auth::add_user(tx, user).await })
-            }),
-        )
-        .await
-        .unwrap();
-}
 
 async fn login_logout_and_the_pages_for_refusals(db: Db) {
     let app = TestApp::start(db).await;

@@ -291,7 +291,7 @@ pub(crate) async fn import_read(
         .await
 }
 
-/// Reads an upload for a plate the actor may see (no database write): the files, and the
+/// Reads an upload for a plate the actor may run (no database write): the files, and the
 /// reason to import doubted ones anyway.
 pub(crate) async fn read_upload(
     s: &AppState,
@@ -303,7 +303,14 @@ pub(crate) async fn read_upload(
 ) -> Result<(imports::ReadFiles, Option<String>), Error> {
     let size = {
         let mut conn = s.store.reader().acquire().await?;
-        plates::visible(&mut conn, actor, plate).await?.size()
+        plates::visible_for(
+            &mut conn,
+            actor,
+            plate,
+            crate::domain::policy::Action::RunPlates,
+        )
+        .await?
+        .size()
     };
     let Uploaded {
         files,

@@ -3,6 +3,7 @@
 //! cluster `scripts/test.sh` starts (`NATLIS_TEST_PG_URL`).
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod fhir;
 pub mod lab;
 pub mod receiver;
