@@ -158,8 +158,8 @@ async fn every_page_route_checks_role_and_scope(db: Db) {
         ("GET", "/collect", &[], "cdc-bj", 403),
         ("GET", "/collect", &[], "hr-1", 403),
         ("GET", "/collect", &[], "auditor", 403),
-        // An administrator names the site; without one, a page saying how.
-        ("GET", "/collect", &[], "admin", 422),
+        // An administrator names the site; without one, the page to choose it.
+        ("GET", "/collect", &[], "admin", 200),
         ("GET", "/collect?site=S02", &[], "admin", 200),
         ("GET", "/collect?site=NOPE", &[], "admin", 404),
         ("POST", "/collect/scan", &[("code", "P-2")], "nobody", 303),
@@ -182,6 +182,17 @@ async fn every_page_route_checks_role_and_scope(db: Db) {
         assert_eq!(r.status().as_u16(), want, "{method} {path} as {who}");
     }
 
+    let r = client
+        .get(admin.url("/collect"))
+        .bearer_auth(&admin.token)
+        .send()
+        .await
+        .unwrap();
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("/collect?site=S01") && html.contains("/collect?site=S02"),
+        "{html}"
+    );
     // A tube of another site does not exist for a collector: scanning into it, or closing it,
     // is refused without a word about it (no site, no count, no people).
     let s02 = &users.iter().find(|(n, _)| *n == "collector-s02").unwrap().1;

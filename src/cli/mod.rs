@@ -1,4 +1,5 @@
-//! The command line: `natlis serve | migrate | demo | openapi | inspect | import | audit | user | bench`.
+//! The command line: `natlis serve | migrate | demo | openapi | inspect | import | audit | user |
+//! practice-run | bench`.
 
 #[cfg(feature = "tools")]
 mod bench;
@@ -6,6 +7,8 @@ mod db;
 #[cfg(feature = "tools")]
 mod demo;
 mod import;
+#[cfg(feature = "tools")]
+mod practice_run;
 
 pub use db::DbArgs;
 
@@ -62,6 +65,10 @@ enum Command {
         #[command(subcommand)]
         which: UserCommand,
     },
+    /// A practice run: write what a PCR instrument would export for a plate as loaded
+    /// (CFX format; chosen tubes positive, single-target or invalid), to import like a real run.
+    #[cfg(feature = "tools")]
+    PracticeRun(practice_run::PracticeRunArgs),
     /// Benchmarks that print figures.
     #[cfg(feature = "tools")]
     Bench {
@@ -236,7 +243,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(a) => {
             let store = a.db.open().await?;
             bootstrap(&store, true, a.db.credentials_dir()).await?;
-            let summary = demo::load(&store, a.tz).await?;
+            let summary = demo::load(&store, a.tz, a.db.credentials_dir()).await?;
             println!("{summary}");
             Ok(())
         }
@@ -313,6 +320,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         },
+        #[cfg(feature = "tools")]
+        Command::PracticeRun(a) => practice_run::run(a).await,
         #[cfg(feature = "tools")]
         Command::Bench { which } => match which {
             BenchCommand::Accession(a) => bench::accession(a).await,
@@ -463,12 +472,16 @@ fn demo_password() -> anyhow::Result<&'static str> {
 }
 
 /// Loads the demo dataset (built with the `tools` feature only).
-async fn load_demo(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
+async fn load_demo(
+    store: &Store,
+    tz: FixedOffset,
+    out_dir: &std::path::Path,
+) -> anyhow::Result<String> {
     #[cfg(feature = "tools")]
-    return demo::load(store, tz).await;
+    return demo::load(store, tz, out_dir).await;
     #[cfg(not(feature = "tools"))]
     {
-        let _ = (store, tz);
+        let _ = (store, tz, out_dir);
         anyhow::bail!("this natlis was built without the demo dataset (cargo feature `tools`)")
     }
 }
@@ -478,7 +491,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(backend = store.backend().name(), location = ?a.db.location(), "database ready");
     bootstrap(&store, a.demo, a.db.credentials_dir()).await?;
     if a.demo {
-        let summary = load_demo(&store, a.tz).await?;
+        let summary = load_demo(&store, a.tz, a.db.credentials_dir()).await?;
         tracing::info!("{summary}");
     }
     natlis::worker::sealer::spawn(

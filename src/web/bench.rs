@@ -5,7 +5,9 @@
 //! first (a preview, nothing written), then imported. The rules are the plate and import
 //! services'; this screen asks them and shows the answer.
 
-use super::page::{apply, beep, error_page, hx_redirect, lab_for, render, Chrome, Message, Signed};
+use super::page::{
+    apply, beep, error_page, hx_redirect, lab_for, lab_or_choice, render, Chrome, Message, Signed,
+};
 use super::plate_map::{next_well, plate_map, PlateMap};
 use crate::domain::policy::Action;
 use crate::error::Error;
@@ -79,9 +81,9 @@ async fn list(State(s): State<AppState>, page: Signed, Query(q): Query<LabQuery>
     if let Some(r) = page.refusal(Action::ViewPlates) {
         return r;
     }
-    let lab = match lab_for(&s, &page.actor, q.lab.as_deref()).await {
+    let lab = match lab_or_choice(&s, &page, q.lab.as_deref()).await {
         Ok(lab) => lab,
-        Err(e) => return error_page(page.chrome, e),
+        Err(r) => return r,
     };
     let loaded = async {
         let mut conn = s.store.reader().acquire().await?;
@@ -268,13 +270,15 @@ pub fn cts(v: &serde_json::Value) -> String {
 
 /// An import (or its preview) in words.
 pub struct ImportCard {
-    round: u32,
+    title: String,
     preview: bool,
     duplicate: bool,
     files: Vec<String>,
     run_valid: bool,
     run_problems: Vec<String>,
     summary: Vec<(String, String, usize)>,
+    /// Every call that is not a negative: (well, barcode, code, words).
+    notable: Vec<(String, String, String, String)>,
     missing: String,
     unexpected: String,
     doubts: Vec<String>,
@@ -284,7 +288,7 @@ pub struct ImportCard {
 fn import_card(chrome: &Chrome, v: &ImportView, preview: bool) -> ImportCard {
     let tr = &chrome.tr;
     ImportCard {
-        round: v.round,
+        title: tr.f("import.round_n", &[("n", &v.round)]),
         preview,
         duplicate: v.duplicate,
         files: v
@@ -304,6 +308,16 @@ fn import_card(chrome: &Chrome, v: &ImportView, preview: bool) -> ImportCard {
             .summary
             .iter()
             .map(|(code, n)| (code.clone(), tr.code("call", code), *n))
+            .collect(),
+        notable: v
+            .calls
+            .iter()
+            .filter(|c| c.call != crate::domain::interpretation::Call::Negative)
+            .map(|c| {
+                let code = c.call.to_stored().0.as_str().to_string();
+                let words = tr.code("call", &code);
+                (c.well.clone(), c.barcode.clone(), code, words)
+            })
             .collect(),
         missing: v.missing_wells.join(", "),
         unexpected: v.unexpected_wells.join(", "),
@@ -391,7 +405,8 @@ async fn page(State(s): State<AppState>, page: Signed, Path(plate): Path<String>
     let chrome = page.chrome;
     let idle = match next_well(&p) {
         Some(w) => chrome.tr.f("plate.scan_into", &[("well", &w)]),
-        None => String::new(),
+        None if p.imports > 0 => chrome.t("plate.resulted_idle"),
+        None => chrome.t("plate.full_idle"),
     };
     render(
         StatusCode::OK,

@@ -228,6 +228,10 @@ async fn page(State(s): State<AppState>, page: Signed, Query(setup): Query<Setup
     if let Some(r) = page.refusal(Action::Accession) {
         return r;
     }
+    let nothing_asked = setup.site.as_deref().is_none_or(|c| c.trim().is_empty());
+    if matches!(page.actor.scope, Scope::Everywhere) && nothing_asked {
+        return choose_site(&s, page).await;
+    }
     let site = match site_for(&s, &page.actor, setup.site.as_deref()).await {
         Ok(site) => site,
         Err(e) => return error_page(page.chrome, e),
@@ -260,6 +264,24 @@ async fn page(State(s): State<AppState>, page: Signed, Query(setup): Query<Setup
             oob: false,
         },
     )
+}
+
+/// The page to choose a collection site, for someone whose scope is everywhere.
+async fn choose_site(s: &AppState, page: Signed) -> Response {
+    let sites = async {
+        let mut conn = s.store.reader().acquire().await?;
+        registry::list_sites(&mut conn).await
+    };
+    match sites.await {
+        Ok(sites) => {
+            let items = sites
+                .into_iter()
+                .map(|site| (format!("/collect?site={}", site.code), site.code, site.name))
+                .collect();
+            super::page::choose_page(page.chrome, "site", items)
+        }
+        Err(e) => error_page(page.chrome, e),
+    }
 }
 
 /// One scan: a tube barcode when no tube is open, else a person.

@@ -320,6 +320,63 @@ where
     s.store.execute(actor, change).await
 }
 
+#[derive(Template)]
+#[template(path = "choose.html")]
+struct ChoosePage {
+    chrome: Chrome,
+    title: String,
+    hint: String,
+    /// (address, code, name)
+    items: Vec<(String, String, String)>,
+}
+
+/// A page to choose where to work (a lab, a site) for someone whose scope is everywhere.
+pub fn choose_page(chrome: Chrome, what: &str, items: Vec<(String, String, String)>) -> Response {
+    let page = ChoosePage {
+        title: chrome.t(&format!("choose.{what}")),
+        hint: chrome.t("choose.hint"),
+        items,
+        chrome,
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// For a page of one lab's work: the lab, or — for someone who works everywhere and named
+/// none — the page to choose one (each lab a link back here with `?lab=`).
+pub async fn lab_or_choice(
+    s: &AppState,
+    page: &Signed,
+    asked: Option<&str>,
+) -> Result<String, Response> {
+    let nothing_asked = asked.is_none_or(|a| a.trim().is_empty());
+    if matches!(page.actor.scope, Scope::Everywhere) && nothing_asked {
+        let labs = async {
+            let mut conn = s.store.reader().acquire().await?;
+            crate::service::registry::list_labs(&mut conn, s.today()).await
+        };
+        return Err(match labs.await {
+            Ok(labs) => {
+                let path = page.chrome.path.clone();
+                let items = labs
+                    .into_iter()
+                    .map(|l| {
+                        (
+                            format!("{path}?lab={}", l.info.code),
+                            l.info.code,
+                            l.info.name,
+                        )
+                    })
+                    .collect();
+                choose_page(page.chrome.clone(), "lab", items)
+            }
+            Err(e) => error_page(page.chrome.clone(), e),
+        });
+    }
+    lab_for(s, &page.actor, asked)
+        .await
+        .map_err(|e| error_page(page.chrome.clone(), e))
+}
+
 /// The lab a lab user works in: their own; an administrator's or auditor's choice (`?lab=`).
 pub async fn lab_for(s: &AppState, actor: &Actor, asked: Option<&str>) -> Result<String, Error> {
     match (&actor.scope, asked) {

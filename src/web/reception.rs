@@ -3,7 +3,9 @@
 //! coded reason, and the people of rejected tubes are listed for re-sampling. The rules are the
 //! reception service's; this screen asks it and shows the answer.
 
-use super::page::{apply, beep, error_page, lab_for, render, Chrome, Message, Signed};
+use super::page::{
+    apply, beep, error_page, lab_for, lab_or_choice, render, Chrome, Message, Signed,
+};
 use crate::domain::policy::Action;
 use crate::domain::reception::RejectionReason;
 use crate::error::Error;
@@ -157,9 +159,9 @@ async fn page(State(s): State<AppState>, page: Signed, Query(q): Query<LabQuery>
     if let Some(r) = page.refusal(Action::Reception) {
         return r;
     }
-    let lab = match lab_for(&s, &page.actor, q.lab.as_deref()).await {
+    let lab = match lab_or_choice(&s, &page, q.lab.as_deref()).await {
         Ok(lab) => lab,
-        Err(e) => return error_page(page.chrome, e),
+        Err(r) => return r,
     };
     let orders = {
         let filter = ResampleFilter {

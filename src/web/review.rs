@@ -5,7 +5,7 @@
 //! The rules are the review service's; this screen asks it and shows the answer.
 
 use super::bench::cts;
-use super::page::{apply, beep, error_page, lab_for, render, Chrome, Message, Signed};
+use super::page::{apply, beep, error_page, lab_or_choice, render, Chrome, Message, Signed};
 use super::plate_map::{plate_map, PlateMap};
 use crate::domain::policy::Action;
 use crate::domain::review::{Decision, Released};
@@ -265,9 +265,9 @@ async fn page(State(s): State<AppState>, page: Signed, Query(q): Query<ReviewQue
     if let Some(r) = page.refusal(Action::ViewReview) {
         return r;
     }
-    let lab = match lab_for(&s, &page.actor, q.lab.as_deref()).await {
+    let lab = match lab_or_choice(&s, &page, q.lab.as_deref()).await {
         Ok(lab) => lab,
-        Err(e) => return error_page(page.chrome, e),
+        Err(r) => return r,
     };
     let loaded = async {
         let mut conn = s.store.reader().acquire().await?;

@@ -1,13 +1,88 @@
-//! The bench at LAB-HD: plates read, called and partly reviewed, and one still being loaded.
+//! The bench at LAB-HD: plates read, called and partly reviewed, a plate whose run waits to be
+//! imported (its instrument file written beside the data), one half loaded, and received tubes
+//! still waiting for a plate.
 
 use chrono::FixedOffset;
 use natlis::actor::Actor;
 use natlis::store::Store;
+use std::path::Path;
+
+/// Tubes on the read 384-well plate (the rest of the lab's received tubes go on later plates
+/// or wait).
+const READ_PLATE_TUBES: usize = 120;
+/// Tubes on the plate whose run is done but not imported.
+const RUN_DONE_TUBES: usize = 40;
+/// Tubes on the plate being loaded.
+const LOADING_TUBES: usize = 20;
+
+/// Puts the first `n` tubes the proposal names into their proposed wells (the earliest
+/// deadlines first, re-checks before everything), as a technician scanning them would.
+async fn load_by_proposal(
+    store: &Store,
+    tech: &Actor,
+    plate: &str,
+    n: usize,
+) -> anyhow::Result<usize> {
+    use natlis::service::plates;
+    let fail = |e: natlis::error::Error| anyhow::anyhow!("demo plate {plate}: {e}");
+    let proposed = {
+        let mut conn = store.reader().acquire().await?;
+        plates::propose(&mut conn, tech, plate)
+            .await
+            .map_err(fail)?
+    };
+    let mut tx = store.begin(tech).await?;
+    let mut placed = 0;
+    for (well, barcode, _) in proposed.wells.iter().take(n) {
+        plates::assign(
+            &mut tx,
+            plate,
+            plates::AssignWell {
+                barcode: barcode.clone(),
+                well: Some(well.clone()),
+            },
+        )
+        .await
+        .map_err(fail)?;
+        placed += 1;
+    }
+    tx.commit().await?;
+    Ok(placed)
+}
+
+/// A new plate at LAB-HD; its run number.
+async fn new_plate(
+    store: &Store,
+    tech: &Actor,
+    size: u16,
+    kit: &str,
+    instrument: &str,
+) -> anyhow::Result<String> {
+    use natlis::service::plates;
+    let mut tx = store.begin(tech).await?;
+    let plate = plates::create(
+        &mut tx,
+        plates::NewPlate {
+            lab: "LAB-HD".into(),
+            size,
+            kit: kit.into(),
+            kit_version: None,
+            instrument: Some(instrument.into()),
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("demo plate: {e}"))?
+    .row
+    .run_no;
+    tx.commit().await?;
+    Ok(plate)
+}
 
 /// The bench at LAB-HD: a plate read and called (a positive pool, a single-target tube, an
-/// invalid well), a plate whose negative control was contaminated (the run is invalid), and a
-/// plate still being loaded.
-pub async fn plates(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
+/// invalid well), a plate whose negative control was contaminated (the run is invalid), a
+/// plate whose run is done and waits to be imported (its export written to
+/// `out_dir/demo-runs/`), a plate half loaded, and tubes waiting for a plate.
+pub async fn plates(store: &Store, tz: FixedOffset, out_dir: &Path) -> anyhow::Result<String> {
     use natlis::domain::kit::Kit;
     use natlis::service::{imports, plates};
     use natlis::synth::{plate_export, Shape};
@@ -33,11 +108,22 @@ pub async fn plates(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
         .await
         .map_err(fail)?
         .view(tz);
-        let filled = plates::fill(&mut tx, &plate.run_no)
-            .await
-            .map_err(fail)?
-            .view(tz);
-        tx.commit().await?;
+        let filled = if size == 96 {
+            let filled = plates::fill(&mut tx, &plate.run_no)
+                .await
+                .map_err(fail)?
+                .view(tz);
+            tx.commit().await?;
+            filled
+        } else {
+            tx.commit().await?;
+            load_by_proposal(store, &tech, &plate.run_no, READ_PLATE_TUBES).await?;
+            let mut conn = store.reader().acquire().await?;
+            plates::find(&mut conn, &tech, &plate.run_no)
+                .await
+                .map_err(fail)?
+                .view(tz)
+        };
         if filled.free_wells == size - 2 {
             break;
         }
@@ -132,24 +218,40 @@ pub async fn plates(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
             }
         }
     }
-    let mut tx = store.begin(&tech).await?;
-    let loading = plates::create(
-        &mut tx,
-        plates::NewPlate {
-            lab: "LAB-HD".into(),
-            size: 384,
-            kit: "MACCURA-ORF1AB-N-E".into(),
-            kit_version: None,
-            instrument: Some("ABI7500-2".into()),
+    // A run done on the instrument, its file waiting to be imported.
+    let done = new_plate(store, &tech, 96, "DAAN-ORF1AB-N", "CFX96-2").await?;
+    let on_done = load_by_proposal(store, &tech, &done, RUN_DONE_TUBES).await?;
+    let file = out_dir.join("demo-runs").join(format!("{done}.csv"));
+    let second = {
+        let mut conn = store.reader().acquire().await?;
+        let p = plates::find(&mut conn, &tech, &done).await.map_err(fail)?;
+        p.wells
+            .iter()
+            .filter_map(|w| w.barcode.clone())
+            .nth(1)
+            .into_iter()
+            .collect::<Vec<_>>()
+    };
+    crate::cli::practice_run::write(
+        store,
+        &done,
+        &file,
+        &crate::cli::practice_run::Outcomes {
+            positive: &[],
+            single_target: &second,
+            invalid: &[],
+            dirty_control: None,
         },
     )
-    .await
-    .map_err(fail)?
-    .row;
-    tx.commit().await?;
+    .await?;
+    // A plate half loaded; the rest of the received tubes wait for it.
+    let loading = new_plate(store, &tech, 384, "MACCURA-ORF1AB-N-E", "ABI7500-2").await?;
+    let on_loading = load_by_proposal(store, &tech, &loading, LOADING_TUBES).await?;
     Ok(format!(
-        "plates {} read and called ({released} tubes released), {} being loaded",
+        "plates {} read and called ({released} tubes released), {done} run with its file \
+         waiting to be imported ({on_done} tubes; {}), {loading} being loaded ({on_loading} \
+         tubes so far)",
         made.join(" and "),
-        loading.run_no
+        file.display()
     ))
 }

@@ -34,7 +34,11 @@ pub const USERS: &[(&str, Role, &str, &str)] = &[
 
 /// Loads the demo dataset into an empty database; a database that already has labs is left
 /// as it is. Returns a summary line.
-pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
+pub async fn load(
+    store: &Store,
+    tz: FixedOffset,
+    out_dir: &std::path::Path,
+) -> anyhow::Result<String> {
     let (labs,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM lab")
         .fetch_one(store.reader())
         .await?;
@@ -56,7 +60,7 @@ pub async fn load(store: &Store, tz: FixedOffset) -> anyhow::Result<String> {
     round.environment().await?;
     let reception = round.receive(&admin).await?;
 
-    let plates = bench::plates(store, tz).await?;
+    let plates = bench::plates(store, tz, out_dir).await?;
     let (n_people,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM person")
         .fetch_one(store.reader())
         .await?;
