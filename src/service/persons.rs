@@ -87,6 +87,43 @@ pub async fn find(conn: &mut AnyConnection, actor: &Actor, uid: &str) -> Result<
     in_scope(conn, actor, uid, Reach::Masked).await
 }
 
+/// Finds a person by what a person at a desk has in hand — a personal code, an ID card number,
+/// or another document with its type — within the caller's scope (someone outside it is
+/// answered exactly as nobody: `person.not_found`). The document is checked first (a wrong
+/// check character is named).
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn lookup(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    doc_type: Option<DocumentType>,
+    query: &str,
+    today: NaiveDate,
+) -> Result<PersonRow, Error> {
+    actor.require(Action::ViewStatus)?;
+    let query = query.trim();
+    if query.is_empty() {
+        return Err(Error::invalid(
+            "q",
+            "give a personal code or a document number",
+        ));
+    }
+    let row = match (doc_type, personal_code::recognise(query)) {
+        (None, Some(code)) => store::by_code(&mut *conn, &code).await?,
+        (doc_type, _) => {
+            let doc = parse_document(doc_type.unwrap_or(DocumentType::ResidentId), query, today)?;
+            find_by_document(&mut *conn, &doc).await?
+        }
+    };
+    let nobody = || Error::not_found("person.not_found", "no such person (or not in your scope)");
+    let Some(row) = row else {
+        return Err(nobody());
+    };
+    if !covers_person(conn, &actor.scope, &row, Reach::Masked).await? {
+        return Err(nobody());
+    }
+    Ok(row)
+}
+
 /// The person with a public id, if the caller's scope covers them at that reach; otherwise
 /// 404, exactly as for an id nobody has (a person outside the scope does not exist for the
 /// caller). The caller's role was checked.

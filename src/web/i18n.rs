@@ -222,6 +222,21 @@ mod tests {
         wanted.extend(CallOutcome::ALL.iter().map(|c| format!("call.{c}")));
         wanted.extend(Decision::ALL.iter().map(|c| format!("decision.{c}")));
         wanted.extend(Released::ALL.iter().map(|c| format!("released.{c}")));
+        use crate::domain::id_number::Sex;
+        use crate::domain::review::{Cdc, ResultValue};
+        wanted.extend(ResultValue::ALL.iter().map(|c| format!("result_value.{c}")));
+        wanted.extend(Cdc::ALL.iter().map(|c| format!("cdc.{c}")));
+        wanted.extend(Sex::ALL.iter().map(|c| format!("sex.{c}")));
+        for c in [
+            "no_result",
+            "negative",
+            "pending_recheck",
+            "needs_resampling",
+            "positive_preliminary",
+            "positive_confirmed",
+        ] {
+            wanted.push(format!("person_status.{c}"));
+        }
         for c in ["tube", "negative_control", "positive_control"] {
             wanted.push(format!("content.{c}"));
         }

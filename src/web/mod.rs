@@ -9,6 +9,7 @@ mod bench;
 mod collect;
 mod i18n;
 mod page;
+mod person;
 mod plate_map;
 mod reception;
 mod review;
@@ -63,6 +64,12 @@ pub const SCREENS: &[Screen] = &[
         blurb: "home.review",
         action: Action::ViewReview,
     },
+    Screen {
+        path: "/persons",
+        title: "nav.persons",
+        blurb: "home.persons",
+        action: Action::ViewStatus,
+    },
 ];
 
 /// The pages' routes (beside the API's).
@@ -77,6 +84,7 @@ pub fn router() -> Router<AppState> {
         .merge(reception::router())
         .merge(bench::router())
         .merge(review::router())
+        .merge(person::router())
 }
 
 #[derive(Template)]

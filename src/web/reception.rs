@@ -105,7 +105,7 @@ fn resample_line(chrome: &Chrome, o: &ResampleOrder) -> ResampleLine {
 
 /// Why a person is to be re-sampled, in words: a rejected tube's coded reason, a positive
 /// pool's re-check, the CDC's return, or the reviewer's own words.
-fn order_reason(chrome: &Chrome, reason: &str) -> String {
+pub fn order_reason(chrome: &Chrome, reason: &str) -> String {
     let tr = &chrome.tr;
     if let Some(code) = reason.strip_prefix("tube_rejected:") {
         return format!(
