@@ -19,9 +19,10 @@ export NATLIS_FHIR_VALIDATOR
 rm -rf target/tmp/test-logs
 cargo test --workspace --all-targets "$@"
 scripts/check-logs.sh target/tmp/test-logs
-# The pages in a real headless Chromium (Debian's, driven by playwright-core from npm; both
-# installed on first use): the browser story against a demo server, screenshots in
-# target/browser/screens.
+# The pages in a real headless Chromium (Debian's, driven by playwright-core from npm, checked
+# with axe-core; installed on first use): the story from the collection site to a released
+# result and the person's status, against a demo server on SQLite and one on PostgreSQL,
+# screenshots in target/browser/screens/<database>.
 scripts/browser-story.sh target/debug/natlis
 # The API fuzzed through its own document (schemathesis from PyPI), on SQLite and PostgreSQL,
 # a minute each: no server error, no status, content type or body the document does not list.

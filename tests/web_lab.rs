@@ -263,6 +263,55 @@ async fn a_night_at_the_bench_through_the_pages(db: Db) {
     assert!(p.html.contains("需要决定 (0)"), "{}", p.html);
     let r = admin.get("/api/v1/tubes/T1/results").await;
     assert_eq!(r.body[0]["value"], "positive", "{r:?}");
+    // The person's page: found by ID card number (posted, never in the address), masked,
+    // positive awaiting the CDC; unmasked by the reviewer, and that view audited.
+    let id1 = common::id_number(1);
+    let p = reviewer
+        .hx_post("/persons/lookup", &[("q", &id1), ("doc_type", "")])
+        .await;
+    let person = p.header("hx-redirect").to_string();
+    assert!(person.starts_with("/persons/"), "{}", p.html);
+    assert!(!person.contains(&id1));
+    let p = reviewer.get(&person).await;
+    assert!(p.html.contains("阳性（初筛，待疾控复核）"), "{}", p.html);
+    assert!(
+        p.html.contains("T1") && !p.html.contains(&id1),
+        "{}",
+        p.html
+    );
+    assert!(p.html.contains("id=\"unmask\""));
+    let p = reviewer.hx_post(&format!("{person}/unmask"), &[]).await;
+    assert!(p.html.contains(&id1), "{}", p.html);
+    let uid = person.trim_start_matches("/persons/");
+    let r = admin
+        .get(&format!("/api/v1/audit?entity=person:{uid}"))
+        .await;
+    assert!(
+        r.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "person.view_unmasked" && e["actor"] == "reviewer-a"),
+        "{r:?}"
+    );
+    // A technician sees the page masked, with no button to unmask.
+    let p = tech.get(&person).await;
+    assert!(p.status == 200 && !p.html.contains("id=\"unmask\"") && !p.html.contains(&id1));
+    assert_eq!(
+        tech.hx_post(&format!("{person}/unmask"), &[]).await.status,
+        403
+    );
+    // A wrong check character is named; nobody by that number is nobody.
+    let mut wrong = id1.clone();
+    let last = if wrong.ends_with('0') { "1" } else { "0" };
+    wrong.replace_range(17.., last);
+    let p = reviewer.hx_post("/persons/lookup", &[("q", &wrong)]).await;
+    refused(&p, "身份证号无效");
+    let p = reviewer
+        .hx_post("/persons/lookup", &[("q", &common::id_number(77))])
+        .await;
+    refused(&p, "没有这个人");
+
     // Every change is in the audit trail under the page's user.
     for (entity, action, user) in [
         ("tube:P1", "tube.receive", "tech-a"),
@@ -302,6 +351,14 @@ async fn every_lab_page_route_checks_role_and_scope(db: Db) {
         .await;
     assert_eq!(r.status, 201, "{r:?}");
     let plate = format!("/plates/{}", r.body["run_no"].as_str().unwrap());
+    // A person whose tube LAB-A received.
+    admin.received_single("T1", 1, "close_contact").await;
+    let r = admin.get("/api/v1/tubes/T1").await;
+    let person = format!(
+        "/persons/{}",
+        r.body["members"][0]["person"]["id"].as_str().unwrap()
+    );
+    let unmask = format!("{person}/unmask");
     let mut users = vec![("admin", admin.clone()), ("nobody", admin.with_token(""))];
     for (name, role, scope) in [
         ("collector-s01", Role::Collector, "S01"),
@@ -366,6 +423,23 @@ async fn every_lab_page_route_checks_role_and_scope(db: Db) {
         ("POST", "/review/release", &[("plate", "x")], "tech-a", 403),
         ("POST", "/review/decide", &[("attempt", "1")], "auditor", 403),
         ("POST", "/review/redo", &[("plate", "x")], "cdc-bj", 403),
+        ("GET", "/persons", &[], "nobody", 303),
+        ("GET", "/persons", &[], "collector-s01", 403),
+        ("GET", "/persons", &[], "hr-1", 200),
+        ("GET", "/persons", &[], "cdc-bj", 200),
+        ("POST", "/persons/lookup", &[("q", "x")], "collector-s01", 403),
+        ("GET", &person, &[], "tech-a", 200),
+        ("GET", &person, &[], "reviewer-a", 200),
+        ("GET", &person, &[], "admin", 200),
+        // A person outside the caller's scope does not exist for them.
+        ("GET", &person, &[], "tech-b", 404),
+        ("GET", &person, &[], "reviewer-b", 404),
+        ("GET", &person, &[], "hr-1", 404),
+        ("GET", &person, &[], "collector-s01", 403),
+        ("POST", &unmask, &[], "tech-a", 403),
+        ("POST", &unmask, &[], "auditor", 403),
+        ("POST", &unmask, &[], "reviewer-b", 404),
+        ("POST", &unmask, &[], "reviewer-a", 200),
     ];
     for (method, path, form, who, want) in table {
         let app = &users.iter().find(|(n, _)| *n == who).unwrap().1;

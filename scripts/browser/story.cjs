@@ -5,7 +5,9 @@
 "use strict";
 const path = require("path");
 const fs = require("fs");
+const { execFileSync } = require("child_process");
 const { chromium } = require(path.resolve(__dirname, "../../target/browser/node_modules/playwright-core"));
+const axeSource = fs.readFileSync(path.resolve(__dirname, "../../target/browser/node_modules/axe-core/axe.min.js"), "utf8");
 
 const base = process.env.NATLIS_URL || "http://127.0.0.1:18080";
 const shots = process.env.NATLIS_SHOTS || path.resolve(__dirname, "../../target/browser/screens");
@@ -20,15 +22,36 @@ async function shot(page, name) {
   console.log(`browser: screenshot ${file}`);
 }
 
+// Labels, names and structure a keyboard or screen-reader user depends on (axe-core), on the
+// screen as it stands; any violation fails the run, named with the elements.
+const axeRules = ["label", "button-name", "select-name", "link-name", "image-alt", "input-button-name",
+  "duplicate-id-aria", "aria-allowed-attr", "aria-required-attr", "aria-valid-attr", "aria-valid-attr-value",
+  "document-title", "html-has-lang", "html-lang-valid", "list", "listitem", "th-has-data-cells",
+  "tabindex", "nested-interactive", "frame-title"];
+async function accessible(page, what) {
+  if (!(await page.evaluate(() => typeof window.axe !== "undefined"))) {
+    await page.addScriptTag({ content: axeSource });
+  }
+  const found = await page.evaluate(async (rules) => {
+    const r = await window.axe.run(document, { runOnly: { type: "rule", values: rules } });
+    return r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  }, axeRules);
+  check(found.length === 0, `${what}: labels and names are there for every control${found.length ? " — " + found.join("; ") : ""}`);
+}
+
 function check(ok, what) {
   if (!ok) { throw new Error(`browser story: ${what}`); }
   console.log(`browser: ok — ${what}`);
 }
 
-// A keyboard-wedge scanner: the code's characters, quickly, then Enter.
-async function scan(page, code) {
+// A keyboard-wedge scanner: the code's characters, quickly, then Enter (answered at `at`).
+async function scan(page, code, at = "/collect/scan") {
   await page.keyboard.type(code, { delay: 5 });
-  await answered(page, "/collect/scan", () => page.keyboard.press("Enter"));
+  await answered(page, at, () => page.keyboard.press("Enter"));
+}
+
+async function focused(page) {
+  return page.evaluate(() => document.activeElement && document.activeElement.id);
 }
 
 // Does `act` and waits for the answer from `path` to be on the screen.
@@ -54,6 +77,93 @@ async function login(page, username) {
   await page.fill("#username", username);
   await page.fill("#password", password);
   await Promise.all([page.waitForNavigation(), page.click("#login-submit")]);
+}
+
+// The collected tube at the lab: received, put on a new plate with the proposal, run (a practice
+// run of the plate as loaded), imported after a preview, released by a reviewer; then the person
+// who gave the swab is looked up.
+async function theLab(browser, tube, personId) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "zh-CN" });
+  const lp = await ctx.newPage();
+  lp.on("pageerror", (e) => { throw new Error(`a script error on the page: ${e}`); });
+  lp.on("dialog", (d) => d.accept());
+  await login(lp, "tech-hd");
+  check(await lp.isVisible("a[href='/reception']"), "a technician's home offers reception");
+
+  // Reception: the scan box has the focus; the tube is signed in with its transport time.
+  await lp.goto(`${base}/reception`);
+  check(await focused(lp) === "scan-code", "reception: the scan box has the focus");
+  await scan(lp, tube, "/reception/scan");
+  check((await lp.textContent(`#row-${tube}`)).includes("转运"), "the tube is received, its transport time shown");
+  check((await lp.getAttribute("#message", "class")).includes("ok"), "the receipt is confirmed in green");
+  await shot(lp, "reception-received");
+  await scan(lp, tube, "/reception/scan");
+  check((await lp.textContent("#message")).includes("已经接收过"), "a second scan of the tube is refused by name");
+  check(await focused(lp) === "scan-code", "after the refusal the focus is back in the box");
+  await accessible(lp, "reception");
+  await shot(lp, "reception-refused-twice");
+
+  // The bench: a new 96-well plate; the tube scanned into A1, the rest as proposed.
+  await lp.goto(`${base}/plates`);
+  await lp.selectOption("#new-kit", "DAAN-ORF1AB-N");
+  await Promise.all([lp.waitForURL(/\/plates\/LAB-HD-/), lp.click("#new-plate-submit")]);
+  const run = (await lp.textContent("#run-no")).trim();
+  check((await lp.textContent("#next-well")).trim() === "A1", `plate ${run} opens with A1 as the next well`);
+  await scan(lp, tube, `/plates/${run}/scan`);
+  check((await lp.textContent("#message")).includes(`${tube} 放入 A1`), "the scanned tube goes into A1");
+  check((await lp.textContent("#next-well")).trim() === "A2", "the next well moves on to A2");
+  check(await lp.getAttribute("td[data-well='A1']", "class") === "tube", "A1 shows a tube on the plate map");
+  await shot(lp, "plate-one-tube");
+  await answered(lp, `/plates/${run}/fill`, () => lp.click("#fill"));
+  check((await lp.textContent("#message")).includes("板上已有"), "the proposal fills the free wells");
+  await accessible(lp, "the plate builder");
+  await shot(lp, "plate-filled");
+
+  // The instrument's run, then its file: previewed against the layout, then imported.
+  const file = path.join(process.env.NATLIS_WORK, `${run}.csv`);
+  execFileSync(process.env.NATLIS_BIN, ["practice-run", ...process.env.NATLIS_DB_ARGS.split(/\s+/),
+    "--plate", run, "--out", file], { stdio: ["ignore", "inherit", "inherit"] });
+  check(await lp.isDisabled("#import-commit"), "the import waits for a preview");
+  await lp.setInputFiles("#import-files", file);
+  await answered(lp, `/plates/${run}/preview`, () => lp.click("#import-preview"));
+  const preview = await lp.textContent("#import-preview-card");
+  check(preview.includes("预览（尚未导入）") && preview.includes("运行有效"), "the preview shows the run valid, nothing imported yet");
+  check(!(await lp.isDisabled("#import-commit")), "after the preview the import can be made");
+  await shot(lp, "import-preview");
+  await Promise.all([lp.waitForNavigation(), lp.click("#import-commit")]);
+  check((await lp.getAttribute("td[data-well='A1']", "class")).includes("call-negative"), "after the import, A1 is coloured by its call");
+  await shot(lp, "plate-resulted");
+
+  // The reviewer: the plate's lanes; the clean negatives released at once.
+  const rctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "zh-CN" });
+  const rp = await rctx.newPage();
+  rp.on("pageerror", (e) => { throw new Error(`a script error on the page: ${e}`); });
+  await login(rp, "reviewer-hd");
+  await rp.goto(`${base}/review`);
+  check(await rp.isVisible(`a[href^='/review?plate=${run}']`), "the new plate waits for review");
+  await rp.click(`a[href^='/review?plate=${run}']`);
+  const clean = await rp.textContent("#lane-clean h3");
+  check(/\((\d+)\)/.test(clean) && Number(clean.match(/\((\d+)\)/)[1]) > 0, `clean negatives are offered together: ${clean.trim()}`);
+  await accessible(rp, "review");
+  await shot(rp, "review-lanes");
+  await answered(rp, "/review/release", () => rp.click("#release-clean"));
+  check((await rp.textContent("#message")).includes("已发布"), "the clean negatives are released");
+  check((await rp.textContent("#lane-clean h3")).includes("(0)"), "no clean negative is left on the plate");
+  await shot(rp, "review-released");
+
+  // The person who gave the swab: negative now, valid until a time.
+  await rp.goto(`${base}/persons`);
+  check(await focused(rp) === "scan-code", "the person search has the focus");
+  await rp.keyboard.type(personId, { delay: 5 });
+  await Promise.all([rp.waitForURL(/\/persons\/[0-9a-f-]{36}$/), rp.keyboard.press("Enter")]);
+  check(!rp.url().includes(personId), "the ID number never goes into the address");
+  const status = await rp.textContent("#person-status");
+  check(status.includes("阴性") && status.includes("有效至"), `the person is negative: ${status.trim()}`);
+  check(!(await rp.content()).includes(personId), "the person's page shows the ID number masked");
+  await accessible(rp, "a person's page");
+  await shot(rp, "person-negative");
+  await ctx.close();
+  await rctx.close();
 }
 
 (async () => {
@@ -123,6 +233,9 @@ async function login(page, username) {
     await shot(page, "collect-closed-short");
     const label = await context.request.get(`${base}/api/v1/tubes/${tube}/label.svg`);
     check(label.status() === 200 && (await label.text()).includes("<svg"), "the tube's label prints as SVG");
+    await accessible(page, "the collection screen");
+
+    await theLab(browser, tube, idNumber(1 + Number(stamp) % 500));
 
     // In English, on a phone-sized screen.
     await page.goto(`${base}/lang/en?back=/collect`);
