@@ -18,6 +18,7 @@ use serde_json::json;
 on_both_databases!(
     a_night_at_the_bench_through_the_pages,
     every_lab_page_route_checks_role_and_scope,
+    a_positive_pool_and_a_positive_person_through_the_pages,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -91,7 +92,7 @@ async fn a_night_at_the_bench_through_the_pages(db: Db) {
     let p = tech
         .hx_post("/reception/reject", &[("barcode", "T2"), ("reason", "")])
         .await;
-    refused(&p, "请选择拒收原因");
+    refused(&p, "请给出原因");
     assert_eq!(p.header("hx-reswap"), "", "the row is answered, not kept");
     let p = tech
         .hx_post(
@@ -330,6 +331,82 @@ async fn a_night_at_the_bench_through_the_pages(db: Db) {
     }
 }
 
+async fn a_positive_pool_and_a_positive_person_through_the_pages(db: Db) {
+    let admin = TestApp::start(db).await;
+    admin.seed().await;
+    user_with_password(&admin, "reviewer-a", Role::LabReviewer, "LAB-A").await;
+    user_with_password(&admin, "cdc-bj", Role::CdcReviewer, "1101").await;
+    let tech = admin.as_new("tech-a", Role::LabTechnician, "LAB-A").await;
+    admin.filled_pool("P1", 10, 10..=19).await;
+    admin.receive_at_lab_a("P1").await;
+    admin.received_single("T1", 1, "close_contact").await;
+    let (plate, layout) =
+        common::lab::plate_of(&tech, "DAAN-ORF1AB-N", &["P1".into(), "T1".into()]).await;
+    common::lab::import(&tech, &plate, "DAAN-ORF1AB-N", &layout, None, |_| {
+        Shape::Positive(25.0)
+    })
+    .await;
+    let reviewer = signed_in(&admin, "reviewer-a").await;
+    let p = reviewer.get(&format!("/review?plate={plate}")).await;
+    assert!(p.html.contains("需要决定 (2)"), "{}", p.html);
+    // Each as suggested (release positive), from the pre-filled form.
+    for _ in 0..2 {
+        let p = reviewer.get(&format!("/review?plate={plate}")).await;
+        let attempt = hidden(&p.html, "attempt");
+        let p = reviewer
+            .hx_post(
+                "/review/decide",
+                &[
+                    ("plate", &plate),
+                    ("attempt", &attempt),
+                    ("decision", "release"),
+                    ("value", "positive"),
+                ],
+            )
+            .await;
+        assert!(p.html.contains("发布 · 阳性"), "{}", p.html);
+    }
+    // The pool's ten members now owe a single tube each.
+    let p = reviewer.get("/rechecks").await;
+    assert_eq!(p.status, 200);
+    assert_eq!(p.html.matches("待重新采样").count(), 10, "{}", p.html);
+    assert!(p.html.contains("P1") && !p.html.contains(&common::id_number(10)));
+    // The CDC: the positive single tube with its clock; a return needs a reason; confirmed.
+    let cdc = signed_in(&admin, "cdc-bj").await;
+    let p = cdc.get("/cdc").await;
+    assert!(
+        p.html.contains("id=\"cdc-T1\"") && p.html.contains("剩余 1 小时"),
+        "{}",
+        p.html
+    );
+    let result = hidden(&p.html, "result");
+    let p = cdc
+        .hx_post(
+            "/cdc/rule",
+            &[("result", &result), ("ruling", "reject"), ("reason", "")],
+        )
+        .await;
+    assert_eq!(p.header("hx-trigger"), "refused", "{}", p.html);
+    assert!(p.html.contains("请给出原因"), "{}", p.html);
+    let p = cdc
+        .hx_post("/cdc/rule", &[("result", &result), ("ruling", "confirm")])
+        .await;
+    assert!(p.html.contains("T1：已确认阳性"), "{}", p.html);
+    assert!(p.html.contains("待复核的阳性 (0)"), "{}", p.html);
+    let r = admin.get("/api/v1/tubes/T1/results").await;
+    assert_eq!(r.body[0]["cdc_status"], "confirmed", "{r:?}");
+    // The queue alone, as the page's timer asks for it.
+    assert_eq!(cdc.get("/cdc/queue").await.status, 200);
+    // A reviewer of the lab is not the CDC.
+    assert_eq!(
+        reviewer
+            .hx_post("/cdc/rule", &[("result", &result), ("ruling", "confirm")])
+            .await
+            .status,
+        403
+    );
+}
+
 /// (method, path, form, user, status)
 type Row<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str, u16);
 
@@ -423,6 +500,20 @@ async fn every_lab_page_route_checks_role_and_scope(db: Db) {
         ("POST", "/review/release", &[("plate", "x")], "tech-a", 403),
         ("POST", "/review/decide", &[("attempt", "1")], "auditor", 403),
         ("POST", "/review/redo", &[("plate", "x")], "cdc-bj", 403),
+        ("GET", "/rechecks", &[], "nobody", 303),
+        ("GET", "/rechecks", &[], "reviewer-a", 200),
+        ("GET", "/rechecks", &[], "tech-b", 200),
+        ("GET", "/rechecks", &[], "cdc-bj", 403),
+        ("GET", "/rechecks", &[], "collector-s01", 403),
+        ("GET", "/rechecks?lab=LAB-A", &[], "auditor", 200),
+        ("GET", "/cdc", &[], "nobody", 303),
+        ("GET", "/cdc", &[], "cdc-bj", 200),
+        ("GET", "/cdc", &[], "auditor", 200),
+        ("GET", "/cdc", &[], "reviewer-a", 403),
+        ("GET", "/cdc", &[], "tech-a", 403),
+        ("GET", "/cdc/queue", &[], "hr-1", 403),
+        ("POST", "/cdc/rule", &[("result", "1"), ("ruling", "confirm")], "auditor", 403),
+        ("POST", "/cdc/rule", &[("result", "1"), ("ruling", "confirm")], "reviewer-a", 403),
         ("GET", "/persons", &[], "nobody", 303),
         ("GET", "/persons", &[], "collector-s01", 403),
         ("GET", "/persons", &[], "hr-1", 200),

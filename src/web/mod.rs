@@ -6,12 +6,14 @@
 //! session's CSRF token.
 
 mod bench;
+mod cdc;
 mod collect;
 mod i18n;
 mod page;
 mod person;
 mod plate_map;
 mod reception;
+mod rechecks;
 mod review;
 mod session;
 
@@ -65,6 +67,18 @@ pub const SCREENS: &[Screen] = &[
         action: Action::ViewReview,
     },
     Screen {
+        path: "/rechecks",
+        title: "nav.rechecks",
+        blurb: "home.rechecks",
+        action: Action::ViewReview,
+    },
+    Screen {
+        path: "/cdc",
+        title: "nav.cdc",
+        blurb: "home.cdc",
+        action: Action::ViewCdc,
+    },
+    Screen {
         path: "/persons",
         title: "nav.persons",
         blurb: "home.persons",
@@ -85,6 +99,8 @@ pub fn router() -> Router<AppState> {
         .merge(bench::router())
         .merge(review::router())
         .merge(person::router())
+        .merge(rechecks::router())
+        .merge(cdc::router())
 }
 
 #[derive(Template)]
