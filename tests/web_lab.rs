@@ -302,6 +302,67 @@ async fn a_night_at_the_bench_through_the_pages(db: Db) {
         tech.hx_post(&format!("{person}/unmask"), &[]).await.status,
         403
     );
+    // 更正: a pool member's released negative amended, with its reason; both versions shown.
+    let p = reviewer
+        .hx_post("/persons/lookup", &[("q", &common::id_number(10))])
+        .await;
+    let member = p.header("hx-redirect").to_string();
+    let p = reviewer.get(&member).await;
+    assert!(
+        p.html.contains("person-status status-negative"),
+        "{}",
+        p.html
+    );
+    assert!(!p.html.contains("id=\"history\""));
+    let result = hidden(&p.html, "result");
+    let p = reviewer
+        .hx_post(
+            &format!("{member}/amend"),
+            &[("result", &result), ("value", "negative"), ("reason", "x")],
+        )
+        .await;
+    refused(&p, "negative");
+    let p = reviewer
+        .hx_post(
+            &format!("{member}/amend"),
+            &[
+                ("result", &result),
+                ("value", "pending_recheck"),
+                ("reason", "pool tube swapped at the bench"),
+            ],
+        )
+        .await;
+    assert_eq!(p.header("hx-redirect"), member, "{}", p.html);
+    let p = reviewer.get(&member).await;
+    assert!(
+        p.html.contains("id=\"history\"") && p.html.contains("pool tube swapped at the bench"),
+        "{}",
+        p.html
+    );
+    assert!(
+        p.html.contains("已被更正") && p.html.contains("第 2 版"),
+        "{}",
+        p.html
+    );
+    assert!(p.html.contains("status-pending_recheck"), "{}", p.html);
+    let p = reviewer
+        .hx_post(
+            &format!("{member}/amend"),
+            &[
+                ("result", &result),
+                ("value", "negative"),
+                ("reason", "again"),
+            ],
+        )
+        .await;
+    refused(&p, "已被更正过");
+    assert_eq!(
+        tech.hx_post(&format!("{member}/amend"), &[("result", &result)])
+            .await
+            .status,
+        403
+    );
+
     // A wrong check character is named; nobody by that number is nobody.
     let mut wrong = id1.clone();
     let last = if wrong.ends_with('0') { "1" } else { "0" };

@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/persons/lookup", post(lookup))
         .route("/persons/{id}", get(page))
         .route("/persons/{id}/unmask", post(unmask))
+        .route("/persons/{id}/amend", post(amend))
 }
 
 #[derive(Template)]
@@ -97,26 +98,15 @@ async fn lookup(State(s): State<AppState>, page: Signed, Form(f): Form<LookupFor
     };
     match found.await {
         Ok(p) => hx_redirect(&format!("/persons/{}", p.uid)),
-        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
-            super::page::sign_in_first("/persons", true)
-        }
-        Err(e) => {
-            let message = Some(Message::refused(&page.chrome, &e));
-            beep(render(
-                StatusCode::OK,
-                &MessageFragment {
-                    chrome: page.chrome,
-                    message,
-                    idle: String::new(),
-                    oob: false,
-                },
-            ))
-        }
+        Err(e) => refused_here(page.chrome, e),
     }
 }
 
 /// A result in words.
 pub struct ResultLine {
+    id: i64,
+    current: bool,
+    reason: String,
     sampled: String,
     tube: String,
     value_code: String,
@@ -139,6 +129,30 @@ pub struct PersonCard {
     valid_until: String,
     results: Vec<ResultLine>,
     orders: Vec<(String, String, String)>,
+}
+
+fn result_line(chrome: &Chrome, r: &crate::view::result::ResultView) -> ResultLine {
+    let tr = &chrome.tr;
+    ResultLine {
+        id: r.id,
+        current: r.current,
+        reason: r.reason.clone().unwrap_or_default(),
+        sampled: tr.time(&r.sampled_at),
+        tube: r.tube.clone(),
+        value_code: r.value.as_str().to_string(),
+        value: tr.code("result_value", r.value.as_str()),
+        source: tr.code("kind", &r.source),
+        cdc: r
+            .cdc_status
+            .map(|c| tr.code("cdc", c.as_str()))
+            .unwrap_or_default(),
+        released: format!("{} · {}", r.released_by, tr.time(&r.released_at)),
+        version: if r.version > 1 {
+            tr.f("person.version", &[("n", &r.version)])
+        } else {
+            String::new()
+        },
+    }
 }
 
 fn card(chrome: &Chrome, v: &StatusView) -> PersonCard {
@@ -170,27 +184,7 @@ fn card(chrome: &Chrome, v: &StatusView) -> PersonCard {
             .as_ref()
             .map(|t| tr.f("person.valid_until", &[("at", &tr.time(t))]))
             .unwrap_or_default(),
-        results: v
-            .results
-            .iter()
-            .map(|r| ResultLine {
-                sampled: tr.time(&r.sampled_at),
-                tube: r.tube.clone(),
-                value_code: r.value.as_str().to_string(),
-                value: tr.code("result_value", r.value.as_str()),
-                source: tr.code("kind", &r.source),
-                cdc: r
-                    .cdc_status
-                    .map(|c| tr.code("cdc", c.as_str()))
-                    .unwrap_or_default(),
-                released: format!("{} · {}", r.released_by, tr.time(&r.released_at)),
-                version: if r.version > 1 {
-                    tr.f("person.version", &[("n", &r.version)])
-                } else {
-                    String::new()
-                },
-            })
-            .collect(),
+        results: v.results.iter().map(|r| result_line(chrome, r)).collect(),
         orders: v
             .open_resample_orders
             .iter()
@@ -211,6 +205,10 @@ struct PersonPage {
     chrome: Chrome,
     person: PersonCard,
     may_unmask: bool,
+    may_amend: bool,
+    /// Every version of every result, newest first (shown when any was amended).
+    history: Vec<ResultLine>,
+    values: Vec<(String, String)>,
 }
 
 /// A person's page (masked).
@@ -220,16 +218,30 @@ async fn page(State(s): State<AppState>, page: Signed, Path(id): Path<String>) -
     }
     let status = async {
         let mut conn = s.store.reader().acquire().await?;
-        results::status(&mut conn, &page.actor, &id).await
+        let status = results::status(&mut conn, &page.actor, &id).await?;
+        let history = results::history(&mut conn, &page.actor, &id).await?;
+        Ok::<_, Error>((status, history))
     };
     match status.await {
-        Ok(st) => {
+        Ok((st, history)) => {
             let v = st.view(s.tz, s.today());
+            let amended = history.iter().any(|r| r.version > 1);
+            let all = history
+                .iter()
+                .map(|r| result_line(&page.chrome, &r.view(s.tz)))
+                .collect();
+            let tr = page.chrome.tr;
             render(
                 StatusCode::OK,
                 &PersonPage {
                     person: card(&page.chrome, &v),
                     may_unmask: page.actor.require(Action::ViewUnmasked).is_ok(),
+                    may_amend: page.actor.require(Action::Review).is_ok(),
+                    history: if amended { all } else { vec![] },
+                    values: crate::domain::review::ResultValue::ALL
+                        .iter()
+                        .map(|v| (v.as_str().to_string(), tr.code("result_value", v.as_str())))
+                        .collect(),
                     chrome: page.chrome,
                 },
             )
@@ -276,4 +288,62 @@ async fn unmask(State(s): State<AppState>, page: Signed, Path(id): Path<String>)
         }
         Err(e) => error_page(page.chrome, e),
     }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AmendForm {
+    #[serde(default)]
+    result: i64,
+    #[serde(default)]
+    value: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// 更正 amends a released result: a new version with its reason, the old one kept in the
+/// history; the page is shown again with it.
+async fn amend(
+    State(s): State<AppState>,
+    page: Signed,
+    Path(id): Path<String>,
+    Form(f): Form<AmendForm>,
+) -> Response {
+    if let Some(r) = page.refusal(Action::Review) {
+        return r;
+    }
+    let Some(value) = crate::domain::review::ResultValue::parse(f.value.trim()) else {
+        let e = Error::invalid("value", "choose the amended result");
+        return refused_here(page.chrome, e);
+    };
+    let req = results::Amend {
+        value,
+        reason: f.reason,
+    };
+    let result = f.result;
+    let amended = apply(&s, &page.actor, move |tx| {
+        let req = req.clone();
+        Box::pin(async move { results::amend(tx, result, req).await })
+    })
+    .await;
+    match amended {
+        Ok(_) => hx_redirect(&format!("/persons/{}", id.trim())),
+        Err(e) => refused_here(page.chrome, e),
+    }
+}
+
+/// A refusal shown where the form is, with the beep.
+fn refused_here(chrome: Chrome, e: Error) -> Response {
+    if e.status == StatusCode::UNAUTHORIZED {
+        return super::page::sign_in_first("/persons", true);
+    }
+    let message = Some(Message::refused(&chrome, &e));
+    beep(render(
+        StatusCode::OK,
+        &MessageFragment {
+            chrome,
+            message,
+            idle: String::new(),
+            oob: false,
+        },
+    ))
 }
