@@ -456,6 +456,29 @@ async fn a_positive_pool_and_a_positive_person_through_the_pages(db: Db) {
     assert!(p.html.contains("待复核的阳性 (0)"), "{}", p.html);
     let r = admin.get("/api/v1/tubes/T1/results").await;
     assert_eq!(r.body[0]["cdc_status"], "confirmed", "{r:?}");
+    // The turnaround board: the report's charts, the downloads, the at-risk list by itself.
+    let p = reviewer.get("/turnaround").await;
+    assert_eq!(p.status, 200, "{}", p.html);
+    for part in [
+        "id=\"chart-volume\"><svg",
+        "id=\"chart-turnaround\"><svg",
+        "id=\"chart-stages\"><svg",
+        "format=csv&#38;lab=LAB-A",
+        "format=xlsx&#38;lab=LAB-A",
+        "id=\"at-risk\"",
+    ] {
+        assert!(p.html.contains(part), "{part}: {}", p.html);
+    }
+    let p = reviewer.get("/turnaround/at-risk").await;
+    assert!(
+        p.status == 200 && p.html.contains("hx-trigger=\"every 60s\""),
+        "{}",
+        p.html
+    );
+    let csv = reviewer
+        .get("/api/v1/turnaround/report?format=csv&lab=LAB-A")
+        .await;
+    assert_eq!(csv.status, 200);
     // The queue alone, as the page's timer asks for it.
     assert_eq!(cdc.get("/cdc/queue").await.status, 200);
     // A reviewer of the lab is not the CDC.
@@ -575,6 +598,16 @@ async fn every_lab_page_route_checks_role_and_scope(db: Db) {
         ("GET", "/cdc/queue", &[], "hr-1", 403),
         ("POST", "/cdc/rule", &[("result", "1"), ("ruling", "confirm")], "auditor", 403),
         ("POST", "/cdc/rule", &[("result", "1"), ("ruling", "confirm")], "reviewer-a", 403),
+        ("GET", "/turnaround", &[], "nobody", 303),
+        ("GET", "/turnaround", &[], "tech-a", 200),
+        ("GET", "/turnaround", &[], "reviewer-b", 200),
+        ("GET", "/turnaround", &[], "cdc-bj", 403),
+        ("GET", "/turnaround", &[], "collector-s01", 403),
+        ("GET", "/turnaround", &[], "admin", 200),
+        ("GET", "/turnaround?lab=LAB-B", &[], "auditor", 200),
+        ("GET", "/turnaround?from=yesterday", &[], "tech-a", 422),
+        ("GET", "/turnaround/at-risk", &[], "hr-1", 403),
+        ("GET", "/turnaround/at-risk?lab=LAB-A", &[], "tech-a", 200),
         ("GET", "/persons", &[], "nobody", 303),
         ("GET", "/persons", &[], "collector-s01", 403),
         ("GET", "/persons", &[], "hr-1", 200),

@@ -237,6 +237,9 @@ mod tests {
         ] {
             wanted.push(format!("person_status.{c}"));
         }
+        use crate::domain::turnaround::Stage;
+        wanted.extend(Stage::STEPS.iter().map(|c| format!("stage.{}", c.as_str())));
+        wanted.push("stage.done".into());
         for c in ["tube", "negative_control", "positive_control"] {
             wanted.push(format!("content.{c}"));
         }

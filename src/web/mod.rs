@@ -6,7 +6,9 @@
 //! session's CSRF token.
 
 mod bench;
+mod board;
 mod cdc;
+mod chart;
 mod collect;
 mod i18n;
 mod page;
@@ -73,6 +75,12 @@ pub const SCREENS: &[Screen] = &[
         action: Action::ViewReview,
     },
     Screen {
+        path: "/turnaround",
+        title: "nav.board",
+        blurb: "home.board",
+        action: Action::ViewReview,
+    },
+    Screen {
         path: "/cdc",
         title: "nav.cdc",
         blurb: "home.cdc",
@@ -101,6 +109,7 @@ pub fn router() -> Router<AppState> {
         .merge(person::router())
         .merge(rechecks::router())
         .merge(cdc::router())
+        .merge(board::router())
 }
 
 #[derive(Template)]
