@@ -435,6 +435,20 @@ fn bad(mut report: Report, entry: i64, problem: String) -> Report {
     report
 }
 
+/// [`verify`] for a user: administrators and auditors check the whole trail (a lab reviewer,
+/// who reads the history of their own lab's objects, does not).
+pub async fn verify_for(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    key: Option<&crate::audit_key::AuditKey>,
+) -> Result<Report, Error> {
+    actor.require(Action::ViewAudit)?;
+    if actor.role == crate::domain::policy::Role::LabReviewer {
+        return Err(actor.out_of_scope("the whole audit trail"));
+    }
+    verify(conn, key, None).await
+}
+
 /// One entry as the history shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Entry {

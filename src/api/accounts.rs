@@ -268,17 +268,23 @@ async fn revoke_token(
     actor: Actor,
     Path(prefix): Path<String>,
 ) -> Result<Response, Error> {
-    let revoked = prefix.clone();
+    revoke(&s, &actor, &prefix).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Revokes a token: in the database, and at once in this node's token cache (within seconds
+/// on the others).
+pub(crate) async fn revoke(s: &AppState, actor: &Actor, prefix: &str) -> Result<(), Error> {
+    let revoked = prefix.to_string();
     s.store
         .execute(
-            &actor,
+            actor,
             crate::store::change(move |tx| {
                 let prefix = revoked.clone();
                 Box::pin(async move { auth::revoke_token(tx, &prefix).await })
             }),
         )
         .await?;
-    // At once on this node (within seconds on the others).
-    s.tokens.forget_prefix(&prefix);
-    Ok(StatusCode::NO_CONTENT.into_response())
+    s.tokens.forget_prefix(prefix);
+    Ok(())
 }

@@ -2,7 +2,7 @@
 //! (generated from the handlers), health at `/healthz` and `/readyz`, metrics at `/metrics`.
 //! Handlers parse, call one service function, and map its error; nothing else.
 
-mod accounts;
+pub(crate) mod accounts;
 mod audit;
 pub(crate) mod change;
 mod error_docs;

@@ -435,6 +435,17 @@ pub struct MessageFilter {
     pub offset: Option<u32>,
 }
 
+/// How many messages of each sink are pending, waiting, sending, failed or dead:
+/// (sink, state, count).
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn open_counts(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+) -> Result<Vec<(String, String, i64)>, Error> {
+    actor.require(Action::ViewAudit)?;
+    Ok(outbox::open_counts(conn, to_db(chrono::Utc::now())).await?)
+}
+
 /// Outgoing messages, newest first, a page at a time.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn messages(

@@ -294,6 +294,24 @@ pub async fn messages(
     }
 }
 
+/// How many messages of each sink stand in each state that needs watching (everything but
+/// `delivered`), a pending one under a lease counted as sending: (sink, state, count).
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn open_counts(
+    conn: &mut AnyConnection,
+    now: i64,
+) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    let sql = format!(
+        "SELECT s.name, CASE WHEN o.status = '{p}' AND o.claimed_until > {now} THEN '{sending}' \
+         ELSE o.status END AS st, COUNT(*) FROM outbox o JOIN push_sink s ON s.id = o.sink_id \
+         WHERE o.status <> '{delivered}' GROUP BY s.name, st ORDER BY s.name, st",
+        p = state::PENDING,
+        sending = state::SENDING,
+        delivered = state::DELIVERED,
+    );
+    sqlx::query_as(&sql).fetch_all(conn).await
+}
+
 /// A message's sink, key, version and state.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn message(

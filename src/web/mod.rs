@@ -5,6 +5,8 @@
 //! user's role (the services check the scope); changes go through htmx, which sends the
 //! session's CSRF token.
 
+mod admin;
+mod audit;
 mod bench;
 mod board;
 mod cdc;
@@ -14,6 +16,7 @@ mod i18n;
 mod page;
 mod person;
 mod plate_map;
+mod push;
 mod reception;
 mod rechecks;
 mod review;
@@ -92,6 +95,24 @@ pub const SCREENS: &[Screen] = &[
         blurb: "home.persons",
         action: Action::ViewStatus,
     },
+    Screen {
+        path: "/audit",
+        title: "nav.audit",
+        blurb: "home.audit",
+        action: Action::ViewAudit,
+    },
+    Screen {
+        path: "/push",
+        title: "nav.push",
+        blurb: "home.push",
+        action: Action::ViewAudit,
+    },
+    Screen {
+        path: "/admin",
+        title: "nav.admin",
+        blurb: "home.admin",
+        action: Action::ManageRegistry,
+    },
 ];
 
 /// The pages' routes (beside the API's).
@@ -110,6 +131,9 @@ pub fn router() -> Router<AppState> {
         .merge(rechecks::router())
         .merge(cdc::router())
         .merge(board::router())
+        .merge(push::router())
+        .merge(audit::router())
+        .merge(admin::router())
 }
 
 #[derive(Template)]

@@ -1,0 +1,362 @@
+//! 管理 the administrator's screen: the labs (with accreditation), collection sites and kits
+//! in force; the lab-wide settings, edited; users added (the token shown once) and tokens
+//! revoked. Registry changes beyond these go through the API. The rules are the registry,
+//! settings and account services'.
+
+use super::page::{apply, beep, error_page, render, Chrome, Message, Signed};
+use crate::domain::policy::{Action, Role};
+use crate::domain::vocab::Category;
+use crate::error::Error;
+use crate::service::settings::{self, Settings};
+use crate::service::{kits, registry};
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(page))
+        .route("/admin/settings", post(save_settings))
+        .route("/admin/users", post(add_user))
+        .route("/admin/tokens/revoke", post(revoke_token))
+}
+
+#[derive(Template)]
+#[template(path = "admin.html")]
+struct AdminPage {
+    chrome: Chrome,
+    labs: Vec<Vec<String>>,
+    sites: Vec<Vec<String>>,
+    kits: Vec<Vec<String>>,
+    settings: Settings,
+    single_only: Vec<(String, String, bool)>,
+    roles: Vec<(String, String)>,
+    message: Option<Message>,
+    idle: String,
+    oob: bool,
+}
+
+async fn page(State(s): State<AppState>, page: Signed) -> Response {
+    if let Some(r) = page.refusal(Action::ManageRegistry) {
+        return r;
+    }
+    let loaded = async {
+        let mut conn = s.store.reader().acquire().await?;
+        let labs = registry::list_labs(&mut conn, s.today()).await?;
+        let sites = registry::list_sites(&mut conn).await?;
+        let kits = kits::list(&mut conn, &page.actor).await?;
+        let settings = settings::load(&mut conn).await?;
+        Ok::<_, Error>((labs, sites, kits, settings))
+    };
+    let (labs, sites, kits, settings) = match loaded.await {
+        Ok(x) => x,
+        Err(e) => return error_page(page.chrome, e),
+    };
+    let tr = page.chrome.tr;
+    let yes_no = |b: bool| tr.t(if b { "admin.yes" } else { "admin.no" });
+    let labs = labs
+        .iter()
+        .map(|l| {
+            vec![
+                l.info.code.clone(),
+                l.info.name.clone(),
+                l.info.accredited_until.to_string(),
+                yes_no(l.accreditation_valid),
+                tr.num(l.info.daily_capacity),
+                l.info.region.clone(),
+            ]
+        })
+        .collect();
+    let sites = sites
+        .iter()
+        .map(|x| {
+            vec![
+                x.code.clone(),
+                x.name.clone(),
+                x.lab.clone().unwrap_or_default(),
+                x.region.clone(),
+                x.pool_sizes
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" / "),
+                yes_no(x.accepts_foreign_barcodes),
+            ]
+        })
+        .collect();
+    let kits = kits
+        .iter()
+        .map(|k| {
+            vec![
+                k.kit.code.clone(),
+                format!("v{}", k.kit.version),
+                k.kit.name.clone(),
+                k.kit
+                    .targets
+                    .iter()
+                    .map(|t| t.target.clone())
+                    .collect::<Vec<_>>()
+                    .join(" · "),
+                yes_no(k.active),
+                k.created_by.clone(),
+            ]
+        })
+        .collect();
+    let single_only = Category::ALL
+        .iter()
+        .map(|c| {
+            (
+                c.as_str().to_string(),
+                tr.code("category", c.as_str()),
+                settings.single_only.contains(c),
+            )
+        })
+        .collect();
+    let roles = Role::ALL
+        .iter()
+        .map(|r| (r.as_str().to_string(), tr.code("role", r.as_str())))
+        .collect();
+    let idle = tr.t("admin.idle");
+    render(
+        StatusCode::OK,
+        &AdminPage {
+            chrome: page.chrome,
+            labs,
+            sites,
+            kits,
+            settings,
+            single_only,
+            roles,
+            message: None,
+            idle,
+            oob: false,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessageFragment {
+    chrome: Chrome,
+    message: Option<Message>,
+    idle: String,
+    oob: bool,
+}
+
+/// What happened, in the message line (a refusal beeps).
+fn said(chrome: Chrome, outcome: Result<Message, Error>) -> Response {
+    if let Err(e) = &outcome {
+        if e.status == StatusCode::UNAUTHORIZED {
+            return super::page::sign_in_first("/admin", true);
+        }
+    }
+    let refused = outcome.is_err();
+    let message = Some(match outcome {
+        Ok(m) => m,
+        Err(e) => Message::refused(&chrome, &e),
+    });
+    let r = render(
+        StatusCode::OK,
+        &MessageFragment {
+            chrome,
+            message,
+            idle: String::new(),
+            oob: false,
+        },
+    );
+    if refused {
+        beep(r)
+    } else {
+        r
+    }
+}
+
+/// The settings form as posted: numbers as typed, and every category ticked single-only.
+fn settings_from_form(pairs: &[(String, String)], mut s: Settings) -> Result<Settings, Error> {
+    let number = |name: &str| -> Result<Option<i64>, Error> {
+        match pairs.iter().find(|(k, _)| k == name) {
+            Some((_, v)) if !v.trim().is_empty() => v
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| Error::invalid(name, format!("{v:?} is not a whole number"))),
+            _ => Ok(None),
+        }
+    };
+    if let Some(v) = number("transport_limit_minutes")? {
+        s.transport_limit_minutes = v;
+    }
+    if let Some(v) = number("negative_valid_hours")? {
+        s.negative_valid_hours = v;
+    }
+    if let Some(v) = number("urgent")? {
+        s.deadline_hours.urgent = v;
+    }
+    if let Some(v) = number("standard")? {
+        s.deadline_hours.standard = v;
+    }
+    if let Some(v) = number("routine")? {
+        s.deadline_hours.routine = v;
+    }
+    if let Some(v) = number("instruments")? {
+        s.capacity.instruments = v;
+    }
+    if let Some(v) = number("minutes_per_plate")? {
+        s.capacity.minutes_per_plate = v;
+    }
+    if let Some(v) = number("tubes_per_plate")? {
+        s.capacity.tubes_per_plate = v;
+    }
+    s.single_only = pairs
+        .iter()
+        .filter(|(k, _)| k == "single_only")
+        .filter_map(|(_, v)| Category::parse(v))
+        .collect();
+    Ok(s)
+}
+
+/// Saves the lab-wide settings (the service checks each value).
+async fn save_settings(
+    State(s): State<AppState>,
+    page: Signed,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Some(r) = page.refusal(Action::ManageRegistry) {
+        return r;
+    }
+    let current = async {
+        let mut conn = s.store.reader().acquire().await?;
+        settings::load(&mut conn).await
+    };
+    let new = match current.await.and_then(|c| settings_from_form(&pairs, c)) {
+        Ok(n) => n,
+        Err(e) => return said(page.chrome, Err(e)),
+    };
+    let saved = apply(&s, &page.actor, move |tx| {
+        let new = new.clone();
+        Box::pin(async move { settings::save(tx, new).await })
+    })
+    .await;
+    let text = page.chrome.t("admin.settings_saved");
+    said(page.chrome, saved.map(|_| Message::ok(text)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UserForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    role: String,
+    /// The lab, site, institution or region the role is bound to.
+    #[serde(default)]
+    scope: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Adds a user (bound to the scope their role needs) and shows their first token, once.
+async fn add_user(State(s): State<AppState>, page: Signed, Form(f): Form<UserForm>) -> Response {
+    if let Some(r) = page.refusal(Action::ManageUsers) {
+        return r;
+    }
+    let Some(role) = Role::parse(f.role.trim()) else {
+        return said(page.chrome, Err(Error::invalid("role", "choose a role")));
+    };
+    let scope = Some(f.scope.trim().to_string()).filter(|c| !c.is_empty());
+    let mut user = crate::auth::NewUser {
+        username: f.username.trim().to_string(),
+        role,
+        lab: None,
+        site: None,
+        institution: None,
+        region: None,
+        password: Some(f.password).filter(|p| !p.is_empty()),
+    };
+    match role.scope_kind() {
+        Some("lab") => user.lab = scope,
+        Some("site") => user.site = scope,
+        Some("institution") => user.institution = scope,
+        Some(_) => user.region = scope,
+        None => {}
+    }
+    let made = apply(&s, &page.actor, move |tx| {
+        let user = user.clone();
+        Box::pin(async move {
+            let v = crate::auth::add_user(tx, user).await?;
+            crate::auth::issue_token(tx, &v.username, "first token", None).await
+        })
+    })
+    .await;
+    let tr = page.chrome.tr;
+    said(
+        page.chrome,
+        made.map(|t| {
+            Message::warn(
+                tr.f(
+                    "admin.user_added",
+                    &[("user", &t.username), ("prefix", &t.prefix)],
+                ),
+                t.token,
+            )
+        }),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RevokeForm {
+    #[serde(default)]
+    prefix: String,
+}
+
+/// Revokes a token by its prefix.
+async fn revoke_token(
+    State(s): State<AppState>,
+    page: Signed,
+    Form(f): Form<RevokeForm>,
+) -> Response {
+    if let Some(r) = page.refusal(Action::ManageUsers) {
+        return r;
+    }
+    let prefix = f.prefix.trim().to_string();
+    let done = crate::api::accounts::revoke(&s, &page.actor, &prefix).await;
+    let text = page.chrome.tr.f("admin.revoked", &[("prefix", &prefix)]);
+    said(page.chrome, done.map(|_| Message::ok(text)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_settings_form_changes_what_it_names_and_reads_the_ticked_categories() {
+        let s = settings_from_form(
+            &pairs(&[
+                ("transport_limit_minutes", " 300 "),
+                ("negative_valid_hours", ""),
+                ("single_only", "close_contact"),
+                ("single_only", "no_such_category"),
+            ]),
+            Settings::default(),
+        )
+        .unwrap();
+        assert_eq!(s.transport_limit_minutes, 300);
+        assert_eq!(
+            s.negative_valid_hours,
+            Settings::default().negative_valid_hours
+        );
+        assert_eq!(s.single_only, vec![Category::CloseContact]);
+        let e = settings_from_form(&pairs(&[("urgent", "six")]), Settings::default()).unwrap_err();
+        assert_eq!(e.code, "invalid.urgent");
+    }
+}
