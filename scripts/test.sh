@@ -24,6 +24,8 @@ scripts/check-logs.sh target/tmp/test-logs
 # result and the person's status, against a demo server on SQLite and one on PostgreSQL,
 # screenshots in target/browser/screens/<database>.
 scripts/browser-story.sh target/debug/natlis
+# Every shell example of the README, as written, against a fresh demo server.
+scripts/readme-examples.sh target/debug/natlis
 # The API fuzzed through its own document (schemathesis from PyPI), on SQLite and PostgreSQL,
 # a minute each: no server error, no status, content type or body the document does not list.
 scripts/schemathesis.sh target/debug/natlis
