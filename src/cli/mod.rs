@@ -133,6 +133,9 @@ struct UserAddArgs {
 enum BenchCommand {
     /// Accession through the real HTTP API: scans/s and latency, next to the raw insert rate.
     Accession(bench::AccessionArgs),
+    /// The pages under load: a scan through the collection page next to the API's, the review
+    /// page and the board alone and during accession, and what a page weighs.
+    Pages(bench::pages::PagesArgs),
     /// Instrument result imports: ms per plate and rows/s for 96- and 384-well plates, next to
     /// the bare csv read of the same bytes.
     Import(bench::import::ImportBenchArgs),
@@ -243,7 +246,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(a) => {
             let store = a.db.open().await?;
             bootstrap(&store, true, a.db.credentials_dir()).await?;
-            let summary = demo::load(&store, a.tz, a.db.credentials_dir()).await?;
+            let summary = demo::load(&store, a.tz, a.db.credentials_dir(), None).await?;
             println!("{summary}");
             Ok(())
         }
@@ -325,6 +328,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         #[cfg(feature = "tools")]
         Command::Bench { which } => match which {
             BenchCommand::Accession(a) => bench::accession(a).await,
+            BenchCommand::Pages(a) => bench::pages::run(a).await,
             BenchCommand::Import(a) => bench::import::run(a).await,
             BenchCommand::Push(a) => bench::push::run(a).await,
             BenchCommand::Turnaround(a) => bench::turnaround::run(a).await,
@@ -472,16 +476,23 @@ fn demo_password() -> anyhow::Result<&'static str> {
 }
 
 /// Loads the demo dataset (built with the `tools` feature only).
+/// Loads the demo dataset (built with the `tools` feature only), with the demo's health-code
+/// platform listening on the port after the service's, which the demo pushes to.
 async fn load_demo(
     store: &Store,
     tz: FixedOffset,
     out_dir: &std::path::Path,
+    addr: SocketAddr,
 ) -> anyhow::Result<String> {
     #[cfg(feature = "tools")]
-    return demo::load(store, tz, out_dir).await;
+    {
+        let platform = SocketAddr::new(addr.ip(), addr.port().wrapping_add(1).max(1));
+        let url = demo::platform::start(platform).await;
+        return demo::load(store, tz, out_dir, url.as_deref()).await;
+    }
     #[cfg(not(feature = "tools"))]
     {
-        let _ = (store, tz, out_dir);
+        let _ = (store, tz, out_dir, addr);
         anyhow::bail!("this natlis was built without the demo dataset (cargo feature `tools`)")
     }
 }
@@ -491,7 +502,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(backend = store.backend().name(), location = ?a.db.location(), "database ready");
     bootstrap(&store, a.demo, a.db.credentials_dir()).await?;
     if a.demo {
-        let summary = load_demo(&store, a.tz, a.db.credentials_dir()).await?;
+        let summary = load_demo(&store, a.tz, a.db.credentials_dir(), a.addr).await?;
         tracing::info!("{summary}");
     }
     natlis::worker::sealer::spawn(

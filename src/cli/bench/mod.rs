@@ -8,6 +8,7 @@
 //! so queueing is not hidden).
 
 pub mod import;
+pub mod pages;
 pub mod push;
 pub mod turnaround;
 
@@ -342,7 +343,7 @@ async fn run_backend(name: &str, location: Location, a: &AccessionArgs) -> anyho
         name,
         "single accession (tube + person)",
         &single,
-        Some(raw.rate()),
+        Some((raw.rate(), "raw")),
     );
 
     let t = target.clone();
@@ -368,7 +369,7 @@ async fn run_backend(name: &str, location: Location, a: &AccessionArgs) -> anyho
         name,
         "pooled accession (open + 10 scans)",
         &pooled,
-        Some(raw.rate()),
+        Some((raw.rate(), "raw")),
     );
 
     // The saturation phases leave a backlog of unsealed audit entries far beyond what a steady
@@ -418,9 +419,10 @@ async fn run_backend(name: &str, location: Location, a: &AccessionArgs) -> anyho
     Ok(())
 }
 
-fn row(backend: &str, phase: &str, f: &Figures, raw: Option<f64>) {
-    let ratio = raw
-        .map(|r| format!("{:.2} × raw", f.rate() / r))
+/// A phase's figures, with its rate as a ratio to `base` (a rate, and what it is) of the same run.
+fn row(backend: &str, phase: &str, f: &Figures, base: Option<(f64, &str)>) {
+    let ratio = base
+        .map(|(r, what)| format!("{:.2} × {what}", f.rate() / r))
         .unwrap_or_default();
     println!(
         "{backend:<9} {phase:<38} {:>9.0} {:>8.2} {:>8.2} {:>8} {ratio}",

@@ -7,6 +7,7 @@
 
 mod bench;
 mod people;
+pub mod platform;
 mod registry;
 mod round;
 
@@ -32,12 +33,41 @@ pub const USERS: &[(&str, Role, &str, &str)] = &[
     ("auditor", Role::Auditor, "", ""),
 ];
 
+/// The demo's health-code platform as a sink of every region, before anything is released.
+async fn add_platform_sink(store: &Store, admin: &Actor, url: &str) -> anyhow::Result<()> {
+    let sink = natlis::view::push::Sink {
+        name: platform::SINK.into(),
+        region_prefix: String::new(),
+        kind: "fhir_http".into(),
+        url: url.into(),
+        token: Some(platform::TOKEN.into()),
+        hmac_key: Some(platform::HMAC_KEY.into()),
+        batch_size: Some(200),
+        max_attempts: None,
+        in_flight: None,
+        ca_pem: None,
+        client_cert_pem: None,
+        client_key_pem: None,
+        down_since: None,
+        down_reason: None,
+    };
+    let mut tx = store.begin(admin).await?;
+    natlis::service::push::add_sink(&mut tx, sink)
+        .await
+        .map_err(|e| anyhow::anyhow!("demo sink: {e}"))?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Loads the demo dataset into an empty database; a database that already has labs is left
 /// as it is. Returns a summary line.
+/// With `platform` (the URL of the demo's health-code platform), the demo pushes every status
+/// it makes to it.
 pub async fn load(
     store: &Store,
     tz: FixedOffset,
     out_dir: &std::path::Path,
+    platform: Option<&str>,
 ) -> anyhow::Result<String> {
     let (labs,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM lab")
         .fetch_one(store.reader())
@@ -50,6 +80,9 @@ pub async fn load(
     let admin = Actor::new("demo-admin");
     let mut people = People::new(today);
     registry::places_and_users(store, &admin, today).await?;
+    if let Some(url) = platform {
+        add_platform_sink(store, &admin, url).await?;
+    }
     let issued = registry::barcodes(store, &admin).await?;
     let staff = registry::staff(store, &admin, &mut people, today).await?;
 
