@@ -117,7 +117,11 @@ async fn page(State(s): State<AppState>, page: Signed, Query(q): Query<PushQuery
                 },
                 name: v.name,
                 kind: v.kind,
-                region: v.region_prefix,
+                region: if v.region_prefix.is_empty() {
+                    tr.t("who.everywhere")
+                } else {
+                    v.region_prefix
+                },
                 url: v.url,
             }
         })
