@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::browser::{user_with_password, Browser, Page};
+use common::browser::{check_page_routes, user_with_password, Browser, Page, Row};
 use common::{id_number, Db, TestApp};
 use natlis::domain::policy::Role;
 use reqwest::redirect::Policy;
@@ -111,9 +111,6 @@ async fn login_logout_and_the_pages_for_refusals(db: Db) {
     assert!(!p.html.contains("href=\"/collect\""));
 }
 
-/// (method, path, form, user, status)
-type Row<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str, u16);
-
 /// Every page route × user: the status each must get, by bearer token as well as by session.
 async fn every_page_route_checks_role_and_scope(db: Db) {
     let admin = TestApp::start(db).await;
@@ -169,18 +166,7 @@ async fn every_page_route_checks_role_and_scope(db: Db) {
         ("POST", "/collect/close", &[("tube", "P-S01")], "hr-1", 403),
         ("POST", "/logout", &[], "nobody", 303),
     ];
-    for (method, path, form, who, want) in table {
-        let app = &users.iter().find(|(n, _)| *n == who).unwrap().1;
-        let mut req = match method {
-            "GET" => client.get(app.url(path)),
-            _ => client.post(app.url(path)).form(form),
-        };
-        if !app.token.is_empty() {
-            req = req.bearer_auth(&app.token);
-        }
-        let r = req.header("accept", "text/html").send().await.unwrap();
-        assert_eq!(r.status().as_u16(), want, "{method} {path} as {who}");
-    }
+    check_page_routes(&users, table).await;
 
     let r = client
         .get(admin.url("/collect"))

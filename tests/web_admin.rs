@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::browser::{user_with_password, Browser, Page};
+use common::browser::{check_page_routes, user_with_password, Browser, Page, Row};
 use common::{Db, TestApp};
 use natlis::domain::policy::Role;
 use serde_json::json;
@@ -233,9 +233,6 @@ async fn an_administrators_day_through_the_pages(db: Db) {
     }
 }
 
-/// (method, path, form, user, status)
-type Row<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str, u16);
-
 async fn every_admin_page_route_checks_role_and_scope(db: Db) {
     let admin = TestApp::start(db).await;
     admin.seed().await;
@@ -250,10 +247,6 @@ async fn every_admin_page_route_checks_role_and_scope(db: Db) {
     ] {
         users.push((name, admin.as_new(name, role, scope).await));
     }
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
     #[rustfmt::skip]
     let table: Vec<Row> = vec![
         ("GET", "/admin", &[], "nobody", 303),
@@ -282,16 +275,5 @@ async fn every_admin_page_route_checks_role_and_scope(db: Db) {
         ("POST", "/push/resend", &[("id", "1")], "auditor", 403),
         ("POST", "/push/resend", &[("id", "1")], "reviewer-a", 403),
     ];
-    for (method, path, form, who, want) in table {
-        let app = &users.iter().find(|(n, _)| *n == who).unwrap().1;
-        let mut req = match method {
-            "GET" => client.get(app.url(path)),
-            _ => client.post(app.url(path)).form(form),
-        };
-        if !app.token.is_empty() {
-            req = req.bearer_auth(&app.token);
-        }
-        let r = req.header("accept", "text/html").send().await.unwrap();
-        assert_eq!(r.status().as_u16(), want, "{method} {path} as {who}");
-    }
+    check_page_routes(&users, table).await;
 }

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::browser::{user_with_password, Browser, Page};
+use common::browser::{check_page_routes, user_with_password, Browser, Page, Row};
 use common::lab::{kit, layout_of};
 use common::{Db, TestApp};
 use natlis::domain::plate::WellContent;
@@ -491,9 +491,6 @@ async fn a_positive_pool_and_a_positive_person_through_the_pages(db: Db) {
     );
 }
 
-/// (method, path, form, user, status)
-type Row<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str, u16);
-
 async fn every_lab_page_route_checks_role_and_scope(db: Db) {
     let admin = TestApp::start(db).await;
     admin.seed().await;
@@ -626,18 +623,7 @@ async fn every_lab_page_route_checks_role_and_scope(db: Db) {
         ("POST", &unmask, &[], "reviewer-b", 404),
         ("POST", &unmask, &[], "reviewer-a", 200),
     ];
-    for (method, path, form, who, want) in table {
-        let app = &users.iter().find(|(n, _)| *n == who).unwrap().1;
-        let mut req = match method {
-            "GET" => client.get(app.url(path)),
-            _ => client.post(app.url(path)).form(form),
-        };
-        if !app.token.is_empty() {
-            req = req.bearer_auth(&app.token);
-        }
-        let r = req.header("accept", "text/html").send().await.unwrap();
-        assert_eq!(r.status().as_u16(), want, "{method} {path} as {who}");
-    }
+    check_page_routes(&users, table).await;
     // The choice offered to someone who works everywhere: every lab, a link back here.
     let r = client
         .get(admin.url("/reception"))

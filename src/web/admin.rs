@@ -3,7 +3,7 @@
 //! revoked. Registry changes beyond these go through the API. The rules are the registry,
 //! settings and account services'.
 
-use super::page::{apply, beep, error_page, render, Chrome, Message, Signed};
+use super::page::{apply, error_page, render, Chrome, Message, Signed, Where};
 use crate::domain::policy::{Action, Role};
 use crate::domain::vocab::Category;
 use crate::error::Error;
@@ -139,41 +139,9 @@ async fn page(State(s): State<AppState>, page: Signed) -> Response {
     )
 }
 
-#[derive(Template)]
-#[template(path = "message.html")]
-struct MessageFragment {
-    chrome: Chrome,
-    message: Option<Message>,
-    idle: String,
-    oob: bool,
-}
-
 /// What happened, in the message line (a refusal beeps).
 fn said(chrome: Chrome, outcome: Result<Message, Error>) -> Response {
-    if let Err(e) = &outcome {
-        if e.status == StatusCode::UNAUTHORIZED {
-            return super::page::sign_in_first("/admin", true);
-        }
-    }
-    let refused = outcome.is_err();
-    let message = Some(match outcome {
-        Ok(m) => m,
-        Err(e) => Message::refused(&chrome, &e),
-    });
-    let r = render(
-        StatusCode::OK,
-        &MessageFragment {
-            chrome,
-            message,
-            idle: String::new(),
-            oob: false,
-        },
-    );
-    if refused {
-        beep(r)
-    } else {
-        r
-    }
+    super::page::said(chrome, outcome, "/admin", Where::Target)
 }
 
 /// The settings form as posted: numbers as typed, and every category ticked single-only.

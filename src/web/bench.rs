@@ -7,6 +7,7 @@
 
 use super::page::{
     apply, beep, error_page, hx_redirect, lab_for, lab_or_choice, render, Chrome, Message, Signed,
+    Where,
 };
 use super::plate_map::{next_well, plate_map, PlateMap};
 use crate::domain::policy::Action;
@@ -140,33 +141,9 @@ pub struct NewPlateForm {
     instrument: Option<String>,
 }
 
-#[derive(Template)]
-#[template(path = "message.html")]
-struct MessageFragment {
-    chrome: Chrome,
-    message: Option<Message>,
-    idle: String,
-    oob: bool,
-}
-
 /// A refusal alone: the message swapped in, nothing else touched, and the beep.
 fn refusal(chrome: Chrome, e: Error, back: &str) -> Response {
-    if e.status == StatusCode::UNAUTHORIZED {
-        return super::page::sign_in_first(back, true);
-    }
-    let message = Some(Message::refused(&chrome, &e));
-    let mut r = render(
-        StatusCode::OK,
-        &MessageFragment {
-            chrome,
-            message,
-            idle: String::new(),
-            oob: true,
-        },
-    );
-    r.headers_mut()
-        .insert("hx-reswap", axum::http::HeaderValue::from_static("none"));
-    beep(r)
+    super::page::said(chrome, Err(e), back, Where::MessageLine)
 }
 
 /// Creates a plate and opens it.

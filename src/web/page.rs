@@ -292,6 +292,56 @@ impl Message {
     }
 }
 
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessageLine {
+    chrome: Chrome,
+    message: Option<Message>,
+    idle: String,
+    oob: bool,
+}
+
+/// Where a message-line answer goes: into the element the request targets, or swapped out of
+/// band into `#message` with the target left as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Where {
+    Target,
+    MessageLine,
+}
+
+/// An htmx answer that is the message line alone: what happened, or the refusal in words (with
+/// the beep); a lapsed session sends the window to the login page, back to `back` after.
+pub fn said(chrome: Chrome, outcome: Result<Message, Error>, back: &str, into: Where) -> Response {
+    let refused = match &outcome {
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => return sign_in_first(back, true),
+        Err(_) => true,
+        Ok(_) => false,
+    };
+    let message = Some(match outcome {
+        Ok(m) => m,
+        Err(e) => Message::refused(&chrome, &e),
+    });
+    let oob = into == Where::MessageLine;
+    let mut r = render(
+        StatusCode::OK,
+        &MessageLine {
+            chrome,
+            message,
+            idle: String::new(),
+            oob,
+        },
+    );
+    if oob {
+        r.headers_mut()
+            .insert("hx-reswap", HeaderValue::from_static("none"));
+    }
+    if refused {
+        beep(r)
+    } else {
+        r
+    }
+}
+
 /// Marks an htmx answer as a refusal: the page beeps and flashes.
 pub fn beep(mut r: Response) -> Response {
     r.headers_mut()

@@ -4,7 +4,7 @@
 //! new swab. Roles that may see a person in full unmask them with a button, and each unmasking
 //! is in the audit trail. The rules are the person and result services'.
 
-use super::page::{apply, beep, error_page, hx_redirect, render, Chrome, Message, Signed};
+use super::page::{apply, error_page, hx_redirect, render, Chrome, Message, Signed, Where};
 use crate::domain::id_number::DocumentType;
 use crate::domain::policy::Action;
 use crate::error::Error;
@@ -75,15 +75,6 @@ pub struct LookupForm {
     /// Empty: a personal code or an ID card number, by shape.
     #[serde(default)]
     doc_type: String,
-}
-
-#[derive(Template)]
-#[template(path = "message.html")]
-struct MessageFragment {
-    chrome: Chrome,
-    message: Option<Message>,
-    idle: String,
-    oob: bool,
 }
 
 /// Finds the person and opens their page; or says why not (nobody outside the scope exists).
@@ -333,17 +324,5 @@ async fn amend(
 
 /// A refusal shown where the form is, with the beep.
 fn refused_here(chrome: Chrome, e: Error) -> Response {
-    if e.status == StatusCode::UNAUTHORIZED {
-        return super::page::sign_in_first("/persons", true);
-    }
-    let message = Some(Message::refused(&chrome, &e));
-    beep(render(
-        StatusCode::OK,
-        &MessageFragment {
-            chrome,
-            message,
-            idle: String::new(),
-            oob: false,
-        },
-    ))
+    super::page::said(chrome, Err(e), "/persons", Where::Target)
 }

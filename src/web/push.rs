@@ -3,7 +3,7 @@
 //! receiver's answer, and — for an administrator — a refused or dead message sent again. The
 //! rules are the push service's.
 
-use super::page::{apply, beep, error_page, render, Chrome, Message, Signed};
+use super::page::{apply, error_page, render, Chrome, Message, Signed, Where};
 use crate::domain::policy::Action;
 use crate::error::Error;
 use crate::service::push::{self, MessageFilter};
@@ -184,15 +184,6 @@ pub struct ResendForm {
     id: i64,
 }
 
-#[derive(Template)]
-#[template(path = "message.html")]
-struct MessageFragment {
-    chrome: Chrome,
-    message: Option<Message>,
-    idle: String,
-    oob: bool,
-}
-
 /// A refused or dead message (and its person's earlier ones) sent again.
 async fn resend(State(s): State<AppState>, page: Signed, Form(f): Form<ResendForm>) -> Response {
     if let Some(r) = page.refusal(Action::ManageRegistry) {
@@ -203,26 +194,7 @@ async fn resend(State(s): State<AppState>, page: Signed, Form(f): Form<ResendFor
         Box::pin(async move { push::resend(tx, id).await })
     })
     .await;
-    let refused = done.is_err();
-    let message = match done {
-        Ok(n) => Message::ok(page.chrome.tr.f("push.resent", &[("id", &id), ("n", &n)])),
-        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
-            return super::page::sign_in_first("/push", true)
-        }
-        Err(e) => Message::refused(&page.chrome, &e),
-    };
-    let r = render(
-        StatusCode::OK,
-        &MessageFragment {
-            chrome: page.chrome,
-            message: Some(message),
-            idle: String::new(),
-            oob: false,
-        },
-    );
-    if refused {
-        beep(r)
-    } else {
-        r
-    }
+    let tr = page.chrome.tr;
+    let outcome = done.map(|n| Message::ok(tr.f("push.resent", &[("id", &id), ("n", &n)])));
+    super::page::said(page.chrome, outcome, "/push", Where::Target)
 }

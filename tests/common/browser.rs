@@ -128,3 +128,31 @@ pub async fn user_with_password(app: &TestApp, username: &str, role: Role, scope
         .await
         .unwrap();
 }
+
+/// A page route and who asks for it: (method, path, form, user, the status they must get).
+pub type Row<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str, u16);
+
+/// Asks every row of a role × scope table as its user (by bearer token; `nobody` has none)
+/// and checks the status.
+pub async fn check_page_routes(users: &[(&str, TestApp)], table: Vec<Row<'_>>) {
+    let client = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    for (method, path, form, who, want) in table {
+        let app = &users
+            .iter()
+            .find(|(n, _)| *n == who)
+            .unwrap_or_else(|| panic!("no user {who}"))
+            .1;
+        let mut req = match method {
+            "GET" => client.get(app.url(path)),
+            _ => client.post(app.url(path)).form(form),
+        };
+        if !app.token.is_empty() {
+            req = req.bearer_auth(&app.token);
+        }
+        let r = req.header("accept", "text/html").send().await.unwrap();
+        assert_eq!(r.status().as_u16(), want, "{method} {path} as {who}");
+    }
+}
