@@ -144,6 +144,67 @@ async fn an_administrators_day_through_the_pages(db: Db) {
         "four",
     );
 
+    // The registry: a lab, a site sending to it, a new version of a kit.
+    let p = boss
+        .hx_post(
+            "/admin/labs",
+            &[
+                ("code", "LAB-CY"),
+                ("name", "朝阳检测"),
+                ("licence_no", "PDY-1"),
+                ("accredited_until", "2030-12-31"),
+                ("address", "朝阳路1号"),
+                ("phone", "010-1"),
+                ("opening_hours", "00:00–24:00"),
+                ("price_single", "16"),
+                ("price_pooled", "3.5"),
+                ("daily_capacity", "30000"),
+                ("region", "110105"),
+            ],
+        )
+        .await;
+    assert!(p.html.contains("已新增实验室 LAB-CY"), "{}", p.html);
+    let r = admin.get("/api/v1/labs/LAB-CY").await;
+    assert_eq!(
+        (
+            r.body["price_pooled_cents"].clone(),
+            r.body["accreditation_valid"].clone()
+        ),
+        (json!(350), json!(true))
+    );
+    refused(
+        &boss.hx_post("/admin/labs", &[("code", "LAB-X")]).await,
+        "name",
+    );
+    let p = boss
+        .hx_post(
+            "/admin/sites",
+            &[
+                ("code", "S-CY"),
+                ("name", "朝阳公园采样点"),
+                ("address", "朝阳公园"),
+                ("region", "110105"),
+                ("lab", "LAB-CY"),
+                ("pool_size", "10"),
+                ("pool_size", "20"),
+            ],
+        )
+        .await;
+    assert!(p.html.contains("已新增采样点 S-CY"), "{}", p.html);
+    let r = admin.get("/api/v1/sites/S-CY").await;
+    assert_eq!(r.body["pool_sizes"], json!([10, 20]));
+    assert_eq!(r.body["accepts_foreign_barcodes"], false);
+    let mut kit = admin.get("/api/v1/kits/DAAN-ORF1AB-N").await.body;
+    kit["name"] = json!("达安 新批号");
+    let p = boss
+        .hx_post("/admin/kits", &[("kit", &kit.to_string())])
+        .await;
+    assert!(p.html.contains("DAAN-ORF1AB-N 第 2 版"), "{}", p.html);
+    refused(
+        &boss.hx_post("/admin/kits", &[("kit", "{not json")]).await,
+        "JSON",
+    );
+
     // The audit trail of a tube, and the chain verified intact.
     admin.received_single("T1", 1, "close_contact").await;
     let auditor = signed_in(&admin, "auditor").await;
@@ -258,6 +319,12 @@ async fn every_admin_page_route_checks_role_and_scope(db: Db) {
         ("POST", "/admin/users", &[("username", "x"), ("role", "auditor")], "auditor", 403),
         ("POST", "/admin/users", &[("username", "x"), ("role", "auditor")], "hr-1", 403),
         ("POST", "/admin/tokens/revoke", &[("prefix", "x")], "collector-s01", 403),
+        ("POST", "/admin/labs", &[("code", "X")], "auditor", 403),
+        ("POST", "/admin/labs", &[("code", "X")], "tech-a", 403),
+        ("POST", "/admin/sites", &[("code", "X")], "collector-s01", 403),
+        ("POST", "/admin/sites", &[("code", "X")], "hr-1", 403),
+        ("POST", "/admin/kits", &[("kit", "{}")], "reviewer-a", 403),
+        ("POST", "/admin/kits", &[("kit", "{}")], "auditor", 403),
         ("GET", "/audit", &[], "nobody", 303),
         ("GET", "/audit", &[], "auditor", 200),
         ("GET", "/audit", &[], "reviewer-a", 200),

@@ -24,12 +24,17 @@ pub fn router() -> Router<AppState> {
         .route("/admin/settings", post(save_settings))
         .route("/admin/users", post(add_user))
         .route("/admin/tokens/revoke", post(revoke_token))
+        .route("/admin/labs", post(add_lab))
+        .route("/admin/sites", post(add_site))
+        .route("/admin/kits", post(add_kit))
 }
 
 #[derive(Template)]
 #[template(path = "admin.html")]
 struct AdminPage {
     chrome: Chrome,
+    /// (code, name) of every lab, for the site form.
+    lab_choices: Vec<(String, String)>,
     labs: Vec<Vec<String>>,
     sites: Vec<Vec<String>>,
     kits: Vec<Vec<String>>,
@@ -58,6 +63,10 @@ async fn page(State(s): State<AppState>, page: Signed) -> Response {
         Err(e) => return error_page(page.chrome, e),
     };
     let tr = page.chrome.tr;
+    let lab_choices = labs
+        .iter()
+        .map(|l| (l.info.code.clone(), l.info.name.clone()))
+        .collect();
     let yes_no = |b: bool| tr.t(if b { "admin.yes" } else { "admin.no" });
     let labs = labs
         .iter()
@@ -126,6 +135,7 @@ async fn page(State(s): State<AppState>, page: Signed) -> Response {
         StatusCode::OK,
         &AdminPage {
             chrome: page.chrome,
+            lab_choices,
             labs,
             sites,
             kits,
@@ -296,6 +306,171 @@ async fn revoke_token(
     said(page.chrome, done.map(|_| Message::ok(text)))
 }
 
+/// A value of a posted form, trimmed (empty: absent).
+fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+}
+
+fn text(pairs: &[(String, String)], name: &str) -> Result<String, Error> {
+    field(pairs, name)
+        .map(String::from)
+        .ok_or_else(|| Error::invalid(name, format!("{name} is required")))
+}
+
+fn number(pairs: &[(String, String)], name: &str) -> Result<i64, Error> {
+    let v = text(pairs, name)?;
+    v.parse()
+        .map_err(|_| Error::invalid(name, format!("{v:?} is not a whole number")))
+}
+
+/// Yuan as typed (`12.5`) in fen.
+fn fen(pairs: &[(String, String)], name: &str) -> Result<i64, Error> {
+    let v = text(pairs, name)?;
+    let yuan: f64 = v
+        .parse()
+        .map_err(|_| Error::invalid(name, format!("{v:?} is not an amount in yuan")))?;
+    if !(0.0..=100_000.0).contains(&yuan) {
+        return Err(Error::invalid(name, format!("{v} yuan is out of range")));
+    }
+    Ok((yuan * 100.0).round() as i64)
+}
+
+/// A lab from the form.
+fn lab_from_form(pairs: &[(String, String)]) -> Result<registry::LabInput, Error> {
+    // The fields in the form's order: the first one wrong is named.
+    let (code, name, licence_no) = (
+        text(pairs, "code")?,
+        text(pairs, "name")?,
+        text(pairs, "licence_no")?,
+    );
+    let until = text(pairs, "accredited_until")?;
+    Ok(registry::LabInput {
+        code,
+        name,
+        licence_no,
+        accredited_until: chrono::NaiveDate::parse_from_str(&until, "%Y-%m-%d")
+            .map_err(|_| Error::invalid("accredited_until", format!("{until:?} is not a date")))?,
+        address: text(pairs, "address")?,
+        phone: text(pairs, "phone")?,
+        opening_hours: text(pairs, "opening_hours")?,
+        price_single_cents: fen(pairs, "price_single")?,
+        price_pooled_cents: fen(pairs, "price_pooled")?,
+        daily_capacity: number(pairs, "daily_capacity")?,
+        region: text(pairs, "region")?,
+    })
+}
+
+/// A collection site from the form: the pool sizes ticked, and whether it takes barcodes
+/// natlis did not issue.
+fn site_from_form(pairs: &[(String, String)]) -> Result<registry::SiteInput, Error> {
+    let sizes: Vec<u32> = pairs
+        .iter()
+        .filter(|(k, _)| k == "pool_size")
+        .filter_map(|(_, v)| v.trim().parse().ok())
+        .collect();
+    Ok(registry::SiteInput {
+        code: text(pairs, "code")?,
+        name: text(pairs, "name")?,
+        address: text(pairs, "address")?,
+        region: text(pairs, "region")?,
+        lab: field(pairs, "lab").map(String::from),
+        pool_sizes: Some(sizes).filter(|s| !s.is_empty()),
+        accepts_foreign_barcodes: Some(field(pairs, "accepts_foreign_barcodes").is_some()),
+    })
+}
+
+/// Adds a lab.
+async fn add_lab(
+    State(s): State<AppState>,
+    page: Signed,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Some(r) = page.refusal(Action::ManageRegistry) {
+        return r;
+    }
+    let lab = match lab_from_form(&pairs) {
+        Ok(l) => l,
+        Err(e) => return said(page.chrome, Err(e)),
+    };
+    let today = s.today();
+    let made = apply(&s, &page.actor, move |tx| {
+        let lab = lab.clone();
+        Box::pin(async move { registry::create_lab(tx, lab, today).await })
+    })
+    .await;
+    let tr = page.chrome.tr;
+    said(
+        page.chrome,
+        made.map(|l| Message::ok(tr.f("admin.lab_added", &[("code", &l.info.code)]))),
+    )
+}
+
+/// Adds a collection site.
+async fn add_site(
+    State(s): State<AppState>,
+    page: Signed,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Some(r) = page.refusal(Action::ManageRegistry) {
+        return r;
+    }
+    let site = match site_from_form(&pairs) {
+        Ok(x) => x,
+        Err(e) => return said(page.chrome, Err(e)),
+    };
+    let made = apply(&s, &page.actor, move |tx| {
+        let site = site.clone();
+        Box::pin(async move { registry::create_site(tx, site).await })
+    })
+    .await;
+    let tr = page.chrome.tr;
+    said(
+        page.chrome,
+        made.map(|x| Message::ok(tr.f("admin.site_added", &[("code", &x.code)]))),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct KitForm {
+    /// A kit (or a new version of one) as the API takes it, in JSON.
+    #[serde(default)]
+    kit: String,
+}
+
+/// Adds a kit, or a new version of one, from its JSON (the API's shape): earlier versions never
+/// change.
+async fn add_kit(State(s): State<AppState>, page: Signed, Form(f): Form<KitForm>) -> Response {
+    if let Some(r) = page.refusal(Action::ManageKits) {
+        return r;
+    }
+    let kit: crate::domain::kit::Kit = match serde_json::from_str(&f.kit) {
+        Ok(k) => k,
+        Err(e) => {
+            let e = Error::invalid("kit", format!("the kit's JSON: {e}"));
+            return said(page.chrome, Err(e));
+        }
+    };
+    let made = apply(&s, &page.actor, move |tx| {
+        let kit = kit.clone();
+        Box::pin(async move { kits::create(tx, kit).await })
+    })
+    .await;
+    let tr = page.chrome.tr;
+    said(
+        page.chrome,
+        made.map(|k| {
+            Message::ok(tr.f(
+                "admin.kit_added",
+                &[("code", &k.kit.code), ("version", &k.kit.version)],
+            ))
+        }),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,5 +501,52 @@ mod tests {
         assert_eq!(s.single_only, vec![Category::CloseContact]);
         let e = settings_from_form(&pairs(&[("urgent", "six")]), Settings::default()).unwrap_err();
         assert_eq!(e.code, "invalid.urgent");
+    }
+
+    #[test]
+    fn the_lab_and_site_forms_name_the_field_that_is_wrong() {
+        let mut lab = pairs(&[
+            ("code", "LAB-X"),
+            ("name", "x"),
+            ("licence_no", "1"),
+            ("accredited_until", "2027-01-31"),
+            ("address", "x"),
+            ("phone", "1"),
+            ("opening_hours", "00:00–24:00"),
+            ("price_single", "16"),
+            ("price_pooled", "3.5"),
+            ("daily_capacity", "20000"),
+            ("region", "110108"),
+        ]);
+        let l = lab_from_form(&lab).unwrap();
+        assert_eq!((l.price_single_cents, l.price_pooled_cents), (1600, 350));
+        lab[3].1 = "31/01/2027".into();
+        assert_eq!(
+            lab_from_form(&lab).unwrap_err().code,
+            "invalid.accredited_until"
+        );
+        lab[3].1 = "2027-01-31".into();
+        lab[8].1 = "cheap".into();
+        assert_eq!(
+            lab_from_form(&lab).unwrap_err().code,
+            "invalid.price_pooled"
+        );
+        lab.retain(|(k, _)| k != "name");
+        assert_eq!(lab_from_form(&lab).unwrap_err().code, "invalid.name");
+        let site = site_from_form(&pairs(&[
+            ("code", "S-X"),
+            ("name", "x"),
+            ("address", "x"),
+            ("region", "110108"),
+            ("lab", ""),
+            ("pool_size", "10"),
+            ("pool_size", "20"),
+        ]))
+        .unwrap();
+        assert_eq!(site.pool_sizes, Some(vec![10, 20]));
+        assert_eq!(
+            (site.lab, site.accepts_foreign_barcodes),
+            (None, Some(false))
+        );
     }
 }
