@@ -50,6 +50,15 @@ async function scan(page, code, at = "/collect/scan") {
   await answered(page, at, () => page.keyboard.press("Enter"));
 }
 
+// Keyboard only: Tab through the page until `id` has the focus (fails if it never does).
+async function tabTo(page, id, most = 120) {
+  for (let i = 0; i < most; i++) {
+    if (await focused(page) === id) { return; }
+    await page.keyboard.press("Tab");
+  }
+  check(false, `#${id} is reached with the Tab key`);
+}
+
 async function focused(page) {
   return page.evaluate(() => document.activeElement && document.activeElement.id);
 }
@@ -106,7 +115,9 @@ async function theLab(browser, tube, personId) {
   // The bench: a new 96-well plate; the tube scanned into A1, the rest as proposed.
   await lp.goto(`${base}/plates`);
   await lp.selectOption("#new-kit", "DAAN-ORF1AB-N");
-  await Promise.all([lp.waitForURL(/\/plates\/LAB-HD-/), lp.click("#new-plate-submit")]);
+  await tabTo(lp, "new-plate-submit");
+  await Promise.all([lp.waitForURL(/\/plates\/LAB-HD-/), lp.keyboard.press("Enter")]);
+  check(true, "a new plate is made with the keyboard alone");
   const run = (await lp.textContent("#run-no")).trim();
   check((await lp.textContent("#next-well")).trim() === "A1", `plate ${run} opens with A1 as the next well`);
   await scan(lp, tube, `/plates/${run}/scan`);
@@ -146,7 +157,8 @@ async function theLab(browser, tube, personId) {
   check(/\((\d+)\)/.test(clean) && Number(clean.match(/\((\d+)\)/)[1]) > 0, `clean negatives are offered together: ${clean.trim()}`);
   await accessible(rp, "review");
   await shot(rp, "review-lanes");
-  await answered(rp, "/review/release", () => rp.click("#release-clean"));
+  await tabTo(rp, "release-clean");
+  await answered(rp, "/review/release", () => rp.keyboard.press("Enter"));
   check((await rp.textContent("#message")).includes("已发布"), "the clean negatives are released");
   check((await rp.textContent("#lane-clean h3")).includes("(0)"), "no clean negative is left on the plate");
   await shot(rp, "review-released");
