@@ -205,6 +205,18 @@ async fn a_night_at_the_bench_through_the_pages(db: Db) {
         "{}",
         p.html
     );
+    // A file larger than a form (a 384-well export with its curves) is read, not cut off.
+    let big = reqwest::multipart::Form::new().part(
+        "files",
+        reqwest::multipart::Part::bytes(vec![b'x'; 3 * 1024 * 1024]).file_name("big.txt"),
+    );
+    let p = tech.hx_multipart(&format!("{to}/preview"), big).await;
+    assert_eq!(p.status, 200, "{}", p.html);
+    assert!(
+        p.html.contains("无法读取文件") && p.html.contains("big.txt"),
+        "{}",
+        p.html
+    );
     let p = tech.hx_multipart(&format!("{to}/import"), form()).await;
     assert_eq!(p.header("hx-redirect"), to, "{}", p.html);
     let p = tech.get(&to).await;

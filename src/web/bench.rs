@@ -35,6 +35,10 @@ pub fn router() -> Router<AppState> {
         .route("/plates/{plate}/remove", post(remove))
         .route("/plates/{plate}/preview", post(preview))
         .route("/plates/{plate}/import", post(import))
+        // An instrument's files are larger than a form: as large as the API takes them.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            imports::MAX_FILE_BYTES * 2,
+        ))
 }
 
 #[derive(Debug, Default, Deserialize)]
