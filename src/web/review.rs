@@ -47,6 +47,8 @@ pub struct PlateWaiting {
     calls: Vec<(String, String, usize)>,
     due: String,
     overdue: bool,
+    /// The run failed its controls: nothing on it can be released.
+    run_invalid: bool,
 }
 
 /// A tube awaiting a decision, in words, with the suggestion as the form's defaults.
@@ -252,6 +254,7 @@ fn waiting_plates(
                         .collect(),
                     due: chrome.tr.time(&first.view(tz).deadline_at),
                     overdue: cs.iter().any(|c| c.overdue),
+                    run_invalid: cs.iter().any(|c| !c.run_valid),
                 },
             )
         })
