@@ -10,6 +10,7 @@ pub mod mask;
 pub mod personal_code;
 pub mod plate;
 pub mod policy;
+pub mod programme;
 pub mod push;
 pub mod reception;
 pub mod review;

@@ -1,0 +1,543 @@
+//! 检测方案 testing programmes as rules: who is tested when, and what a person's ledger line
+//! (台账) says on a given day. A programme's schedule is one of three shapes the plans use —
+//! a cycle from the last qualifying negative (staff every 14 days, or monthly), tests on days
+//! counted from an anchor (quarantine days 1, 3–5, 13), or N tests spaced by at least H hours
+//! (some arrivals: twice, 24 h apart). Plain data and functions, no I/O; days are the lab's
+//! local calendar days, and the boundary rules are written down here and tested.
+//!
+//! The boundary rules:
+//! - A cycle counts calendar days: a negative sampled on local day D (at any hour) covers
+//!   every day up to and including D + cycle (14 days: sampled 09:00 on 1 December, it covers
+//!   until 24:00 on 15 December); the next test is due on D + cycle at the latest, and from
+//!   D + cycle + 1 the person may not work. A monthly cycle ends on the same day of the next
+//!   month, or on that month's last day (31 January → 28/29 February).
+//! - Days from an anchor count the anchor's own day as day 1 (the first day of quarantine is
+//!   day 1); a window "days 3–5" is satisfied by a sample on any of those days.
+//! - Spaced tests: each test must be sampled at least H hours after the one before.
+
+use chrono::{DateTime, Duration, FixedOffset, Months, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How long one qualifying negative lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cycle {
+    Days(u32),
+    Months(u32),
+}
+
+impl Cycle {
+    /// The last day a negative sampled on `day` covers.
+    pub fn last_covered_day(self, day: NaiveDate) -> NaiveDate {
+        match self {
+            Cycle::Days(n) => day + Duration::days(i64::from(n)),
+            Cycle::Months(n) => day
+                .checked_add_months(Months::new(n))
+                .unwrap_or(NaiveDate::MAX),
+        }
+    }
+}
+
+/// A window of days counted from an anchor (day 1 = the anchor's day), both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayWindow {
+    pub from: u32,
+    pub to: u32,
+}
+
+impl DayWindow {
+    pub fn day(n: u32) -> DayWindow {
+        DayWindow { from: n, to: n }
+    }
+
+    /// The window's first and last local day, for an anchor.
+    pub fn dates(self, anchor: NaiveDate) -> (NaiveDate, NaiveDate) {
+        let at = |n: u32| anchor + Duration::days(i64::from(n.max(1)) - 1);
+        (at(self.from), at(self.to.max(self.from)))
+    }
+}
+
+/// What a programme asks for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Schedule {
+    /// A negative at least every cycle, counted from the last one (staff, cold chain).
+    Cycle { cycle: Cycle },
+    /// A test in each window of days from an anchor (quarantine, discharge follow-up).
+    Days { windows: Vec<DayWindow> },
+    /// `tests` tests from the anchor on, each at least `hours` after the one before.
+    Spaced { tests: u32, hours: u32 },
+}
+
+/// A sample that may count for a schedule: when it was taken, and what it gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    pub at: DateTime<Utc>,
+    pub outcome: Outcome,
+}
+
+/// What a sample's result says, as far as a programme cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A released negative from an accredited lab (a pooled negative counts as the member's).
+    Negative,
+    /// A positive, preliminary or confirmed.
+    Positive,
+    /// A member of a positive pool awaiting the single-tube re-check.
+    PendingRecheck,
+    /// Taken, no result yet.
+    Pending,
+}
+
+/// A staff member's line of the ledger on a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Duty {
+    /// Covered by a negative until `until` (its last day).
+    Covered { until: NaiveDate },
+    /// Covered, but the next test is due within the warning days: by `due`.
+    DueSoon { due: NaiveDate },
+    /// The last negative's cover ended `days` days ago: not on duty until tested.
+    Overdue { since: NaiveDate, days: i64 },
+    /// No qualifying negative at all: not on duty until tested.
+    NeverTested,
+    /// Positive, or pending a pool re-check: never on duty until a negative after it.
+    Excluded { outcome: Outcome },
+}
+
+impl Duty {
+    /// Whether the person may work that day.
+    pub fn may_work(self) -> bool {
+        matches!(self, Duty::Covered { .. } | Duty::DueSoon { .. })
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Duty::Covered { .. } => "covered",
+            Duty::DueSoon { .. } => "due_soon",
+            Duty::Overdue { .. } => "overdue",
+            Duty::NeverTested => "never_tested",
+            Duty::Excluded { .. } => "excluded",
+        }
+    }
+}
+
+fn local_day(at: DateTime<Utc>, tz: FixedOffset) -> NaiveDate {
+    at.with_timezone(&tz).date_naive()
+}
+
+/// A cycle's ledger line on `today`: from the newest result that matters. A positive or a
+/// pending re-check newer than the last negative excludes; otherwise the last negative's cover
+/// decides (due soon within `warn_days` of its end).
+pub fn duty(
+    cycle: Cycle,
+    samples: &[Sample],
+    today: NaiveDate,
+    tz: FixedOffset,
+    warn_days: u32,
+) -> Duty {
+    let last_negative = samples
+        .iter()
+        .filter(|s| s.outcome == Outcome::Negative)
+        .map(|s| s.at)
+        .max();
+    let blocking = samples
+        .iter()
+        .filter(|s| matches!(s.outcome, Outcome::Positive | Outcome::PendingRecheck))
+        .filter(|s| last_negative.is_none_or(|n| s.at > n))
+        .max_by_key(|s| s.at);
+    if let Some(b) = blocking {
+        return Duty::Excluded { outcome: b.outcome };
+    }
+    let Some(negative) = last_negative else {
+        return Duty::NeverTested;
+    };
+    let until = cycle.last_covered_day(local_day(negative, tz));
+    if today > until {
+        return Duty::Overdue {
+            since: until + Duration::days(1),
+            days: (today - until).num_days(),
+        };
+    }
+    if (until - today).num_days() < i64::from(warn_days) {
+        return Duty::DueSoon { due: until };
+    }
+    Duty::Covered { until }
+}
+
+/// Where one window of a day schedule stands on `today`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowState {
+    /// Not open yet: opens on `from`.
+    Upcoming { from: NaiveDate, to: NaiveDate },
+    /// Open today, no sample in it yet.
+    Due { from: NaiveDate, to: NaiveDate },
+    /// A sample was taken in it (whatever it gave).
+    Done { at: DateTime<Utc> },
+    /// Closed without a sample.
+    Missed { from: NaiveDate, to: NaiveDate },
+}
+
+/// Each window of a day schedule on `today`, for an anchor day.
+pub fn windows(
+    windows: &[DayWindow],
+    anchor: NaiveDate,
+    samples: &[Sample],
+    today: NaiveDate,
+    tz: FixedOffset,
+) -> Vec<WindowState> {
+    windows
+        .iter()
+        .map(|w| {
+            let (from, to) = w.dates(anchor);
+            let taken = samples
+                .iter()
+                .map(|s| s.at)
+                .filter(|at| (from..=to).contains(&local_day(*at, tz)))
+                .min();
+            match taken {
+                Some(at) => WindowState::Done { at },
+                None if today < from => WindowState::Upcoming { from, to },
+                None if today <= to => WindowState::Due { from, to },
+                None => WindowState::Missed { from, to },
+            }
+        })
+        .collect()
+}
+
+/// Where spaced tests stand: how many count (each at least `hours` after the one counted
+/// before it, from the anchor on), and when the next may be taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpacedState {
+    pub done: u32,
+    pub needed: u32,
+    /// The earliest the next test counts; none when all are done.
+    pub next_from: Option<DateTime<Utc>>,
+}
+
+pub fn spaced(tests: u32, hours: u32, anchor: DateTime<Utc>, samples: &[Sample]) -> SpacedState {
+    let mut times: Vec<DateTime<Utc>> = samples
+        .iter()
+        .map(|s| s.at)
+        .filter(|at| *at >= anchor)
+        .collect();
+    times.sort();
+    let gap = Duration::hours(i64::from(hours));
+    let mut done = 0;
+    let mut next_from = anchor;
+    for at in times {
+        if done == tests {
+            break;
+        }
+        if at >= next_from {
+            done += 1;
+            next_from = at + gap;
+        }
+    }
+    SpacedState {
+        done,
+        needed: tests,
+        next_from: (done < tests).then_some(next_from),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    fn tz() -> FixedOffset {
+        FixedOffset::east_opt(8 * 3600).unwrap()
+    }
+
+    /// A local time in the lab's zone, as UTC.
+    fn at(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
+        tz().with_ymd_and_hms(y, m, d, h, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    fn neg(t: DateTime<Utc>) -> Sample {
+        Sample {
+            at: t,
+            outcome: Outcome::Negative,
+        }
+    }
+
+    const FORTNIGHT: Cycle = Cycle::Days(14);
+
+    #[test]
+    fn a_negative_at_nine_on_day_zero_covers_to_the_end_of_day_fourteen() {
+        let s = [neg(at(2026, 12, 1, 9))];
+        let on = |d| duty(FORTNIGHT, &s, d, tz(), 2);
+        assert_eq!(
+            on(day(2026, 12, 1)),
+            Duty::Covered {
+                until: day(2026, 12, 15)
+            }
+        );
+        assert_eq!(
+            on(day(2026, 12, 13)),
+            Duty::Covered {
+                until: day(2026, 12, 15)
+            }
+        );
+        assert_eq!(
+            on(day(2026, 12, 14)),
+            Duty::DueSoon {
+                due: day(2026, 12, 15)
+            }
+        );
+        assert_eq!(
+            on(day(2026, 12, 15)),
+            Duty::DueSoon {
+                due: day(2026, 12, 15)
+            }
+        );
+        assert!(on(day(2026, 12, 15)).may_work());
+        assert_eq!(
+            on(day(2026, 12, 16)),
+            Duty::Overdue {
+                since: day(2026, 12, 16),
+                days: 1
+            }
+        );
+        assert!(!on(day(2026, 12, 16)).may_work());
+    }
+
+    #[test]
+    fn the_day_is_the_labs_local_day_not_utc() {
+        // 23:30 local on 1 December is 15:30 UTC the same day; 00:30 local on 2 December is
+        // 16:30 UTC on 1 December — and counts from 2 December.
+        let late = tz()
+            .with_ymd_and_hms(2026, 12, 1, 23, 30, 0)
+            .unwrap()
+            .with_timezone(&Utc);
+        let early = tz()
+            .with_ymd_and_hms(2026, 12, 2, 0, 30, 0)
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            duty(FORTNIGHT, &[neg(late)], day(2026, 12, 16), tz(), 0),
+            Duty::Overdue {
+                since: day(2026, 12, 16),
+                days: 1
+            }
+        );
+        assert_eq!(
+            duty(FORTNIGHT, &[neg(early)], day(2026, 12, 16), tz(), 0),
+            Duty::Covered {
+                until: day(2026, 12, 16)
+            }
+        );
+    }
+
+    #[test]
+    fn a_monthly_cycle_ends_on_the_same_day_or_the_months_last() {
+        assert_eq!(
+            Cycle::Months(1).last_covered_day(day(2026, 1, 31)),
+            day(2026, 2, 28)
+        );
+        assert_eq!(
+            Cycle::Months(1).last_covered_day(day(2028, 1, 31)),
+            day(2028, 2, 29)
+        );
+        assert_eq!(
+            Cycle::Months(1).last_covered_day(day(2026, 3, 15)),
+            day(2026, 4, 15)
+        );
+        assert_eq!(
+            Cycle::Months(1).last_covered_day(day(2026, 12, 20)),
+            day(2027, 1, 20)
+        );
+    }
+
+    #[test]
+    fn a_positive_or_a_pending_recheck_after_the_last_negative_excludes_until_a_negative() {
+        let pool_positive = Sample {
+            at: at(2026, 12, 3, 10),
+            outcome: Outcome::PendingRecheck,
+        };
+        let s = [neg(at(2026, 12, 1, 9)), pool_positive];
+        assert_eq!(
+            duty(FORTNIGHT, &s, day(2026, 12, 3), tz(), 2),
+            Duty::Excluded {
+                outcome: Outcome::PendingRecheck
+            }
+        );
+        // The single-tube re-check is negative: back on duty, covered from it.
+        let s = [
+            neg(at(2026, 12, 1, 9)),
+            pool_positive,
+            neg(at(2026, 12, 4, 8)),
+        ];
+        assert_eq!(
+            duty(FORTNIGHT, &s, day(2026, 12, 4), tz(), 2),
+            Duty::Covered {
+                until: day(2026, 12, 18)
+            }
+        );
+        // A positive before the last negative no longer matters; a pending sample never does.
+        let s = [
+            Sample {
+                at: at(2026, 11, 1, 9),
+                outcome: Outcome::Positive,
+            },
+            neg(at(2026, 12, 1, 9)),
+            Sample {
+                at: at(2026, 12, 2, 9),
+                outcome: Outcome::Pending,
+            },
+        ];
+        assert_eq!(
+            duty(FORTNIGHT, &s, day(2026, 12, 2), tz(), 2),
+            Duty::Covered {
+                until: day(2026, 12, 15)
+            }
+        );
+    }
+
+    #[test]
+    fn someone_never_tested_may_not_work() {
+        assert_eq!(
+            duty(FORTNIGHT, &[], day(2026, 12, 1), tz(), 2),
+            Duty::NeverTested
+        );
+        let pending = [Sample {
+            at: at(2026, 12, 1, 9),
+            outcome: Outcome::Pending,
+        }];
+        assert_eq!(
+            duty(FORTNIGHT, &pending, day(2026, 12, 1), tz(), 2),
+            Duty::NeverTested
+        );
+        assert!(!Duty::NeverTested.may_work());
+        assert!(!Duty::Excluded {
+            outcome: Outcome::Positive
+        }
+        .may_work());
+    }
+
+    #[test]
+    fn a_close_contacts_days_one_three_to_five_and_thirteen_with_one_missed() {
+        // Quarantine starts 1 December: day 1 is 1 December.
+        let w = [
+            DayWindow::day(1),
+            DayWindow { from: 3, to: 5 },
+            DayWindow::day(13),
+        ];
+        let samples = [
+            Sample {
+                at: at(2026, 12, 1, 15),
+                outcome: Outcome::Negative,
+            },
+            // Nothing on 3–5 December.
+            Sample {
+                at: at(2026, 12, 13, 9),
+                outcome: Outcome::Pending,
+            },
+        ];
+        let got = windows(&w, day(2026, 12, 1), &samples, day(2026, 12, 13), tz());
+        assert_eq!(
+            got[0],
+            WindowState::Done {
+                at: at(2026, 12, 1, 15)
+            }
+        );
+        assert_eq!(
+            got[1],
+            WindowState::Missed {
+                from: day(2026, 12, 3),
+                to: day(2026, 12, 5)
+            }
+        );
+        assert_eq!(
+            got[2],
+            WindowState::Done {
+                at: at(2026, 12, 13, 9)
+            }
+        );
+        // On 4 December the window is open, the last one still ahead.
+        let got = windows(&w, day(2026, 12, 1), &samples[..1], day(2026, 12, 4), tz());
+        assert_eq!(
+            got[1],
+            WindowState::Due {
+                from: day(2026, 12, 3),
+                to: day(2026, 12, 5)
+            }
+        );
+        assert_eq!(
+            got[2],
+            WindowState::Upcoming {
+                from: day(2026, 12, 13),
+                to: day(2026, 12, 13)
+            }
+        );
+        // An ordinary contact: day 3 after exposure on 1 December is 3 December.
+        assert_eq!(
+            DayWindow::day(3).dates(day(2026, 12, 1)).0,
+            day(2026, 12, 3)
+        );
+    }
+
+    #[test]
+    fn two_arrival_tests_count_only_twenty_four_hours_apart() {
+        let anchor = at(2026, 12, 1, 8);
+        let s = |hs: &[u32]| -> Vec<Sample> {
+            hs.iter()
+                .map(|h| neg(anchor + Duration::hours(i64::from(*h))))
+                .collect()
+        };
+        assert_eq!(
+            spaced(2, 24, anchor, &s(&[1])),
+            SpacedState {
+                done: 1,
+                needed: 2,
+                next_from: Some(anchor + Duration::hours(25))
+            }
+        );
+        // A second test 23 h later does not count; the one at 25 h does.
+        assert_eq!(spaced(2, 24, anchor, &s(&[1, 24])).done, 1);
+        assert_eq!(
+            spaced(2, 24, anchor, &s(&[1, 24, 25])),
+            SpacedState {
+                done: 2,
+                needed: 2,
+                next_from: None
+            }
+        );
+        // Exactly 24 h counts; a test before the anchor does not.
+        assert_eq!(spaced(2, 24, anchor, &s(&[0, 24])).done, 2);
+        let before = [neg(anchor - Duration::hours(1))];
+        assert_eq!(spaced(2, 24, anchor, &before).done, 0);
+    }
+
+    proptest! {
+        /// Whatever the hour, a fortnight's cover ends on the 14th local day after sampling,
+        /// and the day after it the person may not work.
+        #[test]
+        fn cover_is_whole_local_days(d in 0i64..3000, h in 0u32..24, m in 0u32..60) {
+            let sampled = tz().with_ymd_and_hms(2024, 1, 1, h, m, 0).unwrap() + Duration::days(d);
+            let local = sampled.date_naive();
+            let s = [neg(sampled.with_timezone(&Utc))];
+            let last = local + Duration::days(14);
+            prop_assert!(duty(FORTNIGHT, &s, last, tz(), 0).may_work());
+            prop_assert!(!duty(FORTNIGHT, &s, last + Duration::days(1), tz(), 0).may_work());
+            prop_assert!(duty(FORTNIGHT, &s, local, tz(), 0).may_work());
+        }
+
+        /// Spaced tests never count more than asked, and each counted pair is far enough apart.
+        #[test]
+        fn spaced_tests_are_bounded(hours in proptest::collection::vec(0i64..200, 0..8), n in 1u32..4) {
+            let anchor = at(2026, 12, 1, 8);
+            let s: Vec<Sample> = hours.iter().map(|h| neg(anchor + Duration::hours(*h))).collect();
+            let st = spaced(n, 24, anchor, &s);
+            prop_assert!(st.done <= n);
+            prop_assert_eq!(st.next_from.is_none(), st.done == n);
+        }
+    }
+}
