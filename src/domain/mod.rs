@@ -14,6 +14,7 @@ pub mod programme;
 pub mod push;
 pub mod reception;
 pub mod review;
+pub mod roster;
 pub mod run;
 pub mod scan;
 pub mod status;
