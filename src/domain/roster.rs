@@ -159,7 +159,7 @@ pub fn check(
             let class = cell(row, cols.class).to_string();
             if class.is_empty() {
                 problems.push(Problem::MissingClass);
-            } else if !classes.iter().any(|c| *c == class) {
+            } else if !classes.contains(&class) {
                 problems.push(Problem::UnknownClass(class.clone()));
             }
             let doc_type = match cols
@@ -168,7 +168,7 @@ pub fn check(
                 .filter(|t| !t.is_empty())
             {
                 None => Some(DocumentType::ResidentId),
-                Some(t) => DocumentType::parse(t).or_else(|| match t {
+                Some(t) => DocumentType::parse(t).or(match t {
                     "身份证" | "居民身份证" => Some(DocumentType::ResidentId),
                     "护照" => Some(DocumentType::Passport),
                     _ => None,
