@@ -1,13 +1,145 @@
-//! 人员名单 an institution's staff roster as uploaded: the columns found by their headers
-//! (Chinese or English), and every row checked before anything is written — a missing name or
-//! class, a class the institution does not have, a document that does not parse (the ID
-//! number's check character named), an ID number that Excel turned into a number, a phone that
-//! is not one, the same person twice in the file. Plain rules over the cells as text; reading
-//! CSV or XLSX into cells is the caller's.
+//! 人员名单 an institution's staff roster as uploaded: the file's cells as text (CSV in UTF-8
+//! with or without BOM, or GBK; or an Excel workbook's first sheet, dates as dates and long
+//! numbers kept recognisable), the columns found by their headers (Chinese or English), and
+//! every row checked before anything is written — a missing name or class, a class the
+//! institution does not have, a document that does not parse (the ID number's check character
+//! named), an ID number that Excel turned into a number, a phone that is not one, the same
+//! person twice in the file.
 
 use super::id_number::{Document, DocumentType};
 use chrono::NaiveDate;
 use std::collections::HashMap;
+
+/// Most rows a roster may have.
+pub const MAX_ROWS: usize = 200_000;
+
+/// Why a file gives no table.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    #[error("the file is empty")]
+    Empty,
+    #[error("the workbook cannot be read: {0}")]
+    Workbook(String),
+    #[error("line {line}: {problem}")]
+    Line { line: usize, problem: String },
+    #[error("more than {MAX_ROWS} rows: split the roster")]
+    TooLong,
+}
+
+/// The file's rows as cells of text, blank rows dropped: (line in the file, cells).
+pub fn read_table(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>, ReadError> {
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(ReadError::Empty);
+    }
+    let rows = if bytes.starts_with(b"PK") || bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
+        workbook_rows(bytes)?
+    } else {
+        text_rows(bytes)?
+    };
+    let rows: Vec<(usize, Vec<String>)> = rows
+        .into_iter()
+        .filter(|(_, r)| r.iter().any(|c| !c.trim().is_empty()))
+        .collect();
+    if rows.len() > MAX_ROWS + 1 {
+        return Err(ReadError::TooLong);
+    }
+    Ok(rows)
+}
+
+/// CSV (or tab-separated) text, in whatever encoding a spreadsheet saved it: (line, cells).
+fn text_rows(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>, ReadError> {
+    let text = instrument_adapters::decode::text(bytes);
+    let first = text.lines().next().unwrap_or("");
+    let delimiter = if first.matches('\t').count() > first.matches(',').count() {
+        b'\t'
+    } else {
+        b','
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
+    let mut out = vec![];
+    for (i, rec) in reader.records().enumerate() {
+        let rec = rec.map_err(|e| ReadError::Line {
+            line: i + 1,
+            problem: e.to_string(),
+        })?;
+        // (The reader's own line count skips blank lines, and its offset is where the blank
+        // lines before a record begin: count the newlines up to the record's first cell.)
+        let line = rec.position().map_or(i + 1, |p| {
+            let bytes = text.as_bytes();
+            let mut start = (p.byte() as usize).min(bytes.len());
+            while start < bytes.len() && matches!(bytes[start], b'\n' | b'\r') {
+                start += 1;
+            }
+            bytes[..start].iter().filter(|b| **b == b'\n').count() + 1
+        });
+        out.push((line, rec.iter().map(String::from).collect()));
+        if out.len() > MAX_ROWS + 1 {
+            return Err(ReadError::TooLong);
+        }
+    }
+    Ok(out)
+}
+
+/// An Excel workbook's first sheet: (row number, cells).
+fn workbook_rows(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>, ReadError> {
+    use calamine::{open_workbook_auto_from_rs, Reader};
+    if bytes.starts_with(b"PK") {
+        instrument_adapters::bounds::check_workbook(bytes)
+            .map_err(|e| ReadError::Workbook(e.to_string()))?;
+    }
+    let mut book = open_workbook_auto_from_rs(std::io::Cursor::new(bytes.to_vec()))
+        .map_err(|e| ReadError::Workbook(e.to_string()))?;
+    let name = book
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or_else(|| ReadError::Workbook("it has no sheet".into()))?;
+    let range = book
+        .worksheet_range(&name)
+        .map_err(|e| ReadError::Workbook(format!("sheet {name:?}: {e}")))?;
+    if range.height() > MAX_ROWS + 1 {
+        return Err(ReadError::TooLong);
+    }
+    let first = range.start().map_or(0, |(row, _)| row as usize);
+    Ok(range
+        .rows()
+        .enumerate()
+        .map(|(i, r)| (first + i + 1, r.iter().map(workbook_cell).collect()))
+        .collect())
+}
+
+/// A workbook cell as the roster reads it: text as typed; a whole number as digits (a long one
+/// with `.0`, so an ID number Excel took for a number is recognised as one); a date as
+/// `YYYY-MM-DD`.
+fn workbook_cell(d: &calamine::Data) -> String {
+    use calamine::{Data, DataType};
+    match d {
+        Data::Empty => String::new(),
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+        Data::Float(f) if f.fract() == 0.0 && f.abs() >= 1e15 => format!("{}.0", *f as i128),
+        Data::Float(f) if f.fract() == 0.0 => format!("{}", *f as i64),
+        Data::Float(f) => f.to_string(),
+        Data::Int(i) => i.to_string(),
+        Data::Bool(b) => b.to_string(),
+        Data::Error(e) => format!("#{e:?}"),
+        Data::DateTime(_) => d
+            .as_f64()
+            .and_then(excel_date)
+            .map(|day| day.to_string())
+            .unwrap_or_default(),
+    }
+}
+
+/// An Excel serial date (the 1900 system, as every current Excel writes) as a day.
+pub fn excel_date(serial: f64) -> Option<NaiveDate> {
+    let epoch = NaiveDate::from_ymd_opt(1899, 12, 30)?;
+    (serial.is_finite() && (1.0..2_958_466.0).contains(&serial))
+        .then(|| epoch + chrono::Duration::days(serial.floor() as i64))
+}
 
 /// Which column holds what.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -316,6 +448,45 @@ mod tests {
         // Line 7 is line 2's person (the check character's case does not matter).
         assert_eq!(problems(5), vec![Problem::DuplicateOf(2)]);
         assert!(problems(5)[0].to_string().contains("line 2"));
+    }
+
+    #[test]
+    fn a_csv_in_gbk_with_a_bom_or_tabs_reads_the_same() {
+        let text = "姓名,身份证号,手机号,人员类别\n张三,11010519491231002X,13812345678,医护\n\n李四,\"110105194912310021\",13812345679,后勤\n";
+        let utf8 = read_table(text.as_bytes()).unwrap();
+        assert_eq!(utf8.len(), 3, "the blank line is dropped");
+        assert_eq!(utf8[2].0, 4, "lines keep their number in the file");
+        assert_eq!(utf8[1].1[1], "11010519491231002X");
+        let (gbk, _, _) = encoding_rs::GBK.encode(text);
+        assert_eq!(read_table(&gbk).unwrap(), utf8);
+        let bom = [&[0xEF, 0xBB, 0xBF][..], text.as_bytes()].concat();
+        assert_eq!(read_table(&bom).unwrap()[0].1[0], "姓名");
+        let tabs = text.replace(',', "\t");
+        assert_eq!(read_table(tabs.as_bytes()).unwrap(), utf8);
+        assert_eq!(read_table(b"  \n").unwrap_err(), ReadError::Empty);
+        let bad = b"a,b\n\"unterminated";
+        assert!(read_table(bad).is_ok() || matches!(read_table(bad), Err(ReadError::Line { .. })));
+    }
+
+    #[test]
+    fn workbook_cells_keep_long_numbers_recognisable_and_dates_as_days() {
+        use calamine::Data;
+        assert_eq!(
+            workbook_cell(&Data::Float(1.101_051_949_123_100_2e17)),
+            "110105194912310016.0"
+        );
+        assert!(looks_like_a_number(&workbook_cell(&Data::Float(
+            1.101_051_949_123_100_2e17
+        ))));
+        assert_eq!(workbook_cell(&Data::Float(13812345678.0)), "13812345678");
+        assert_eq!(
+            workbook_cell(&Data::String("11010519491231002X".into())),
+            "11010519491231002X"
+        );
+        assert_eq!(excel_date(46361.0), NaiveDate::from_ymd_opt(2026, 12, 5));
+        assert_eq!(excel_date(1.0), NaiveDate::from_ymd_opt(1899, 12, 31));
+        assert_eq!(excel_date(f64::NAN), None);
+        assert!(read_table(b"PK\x03\x04 not really a workbook").is_err());
     }
 
     #[test]
