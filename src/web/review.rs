@@ -21,8 +21,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -74,7 +73,7 @@ pub struct Lanes {
     map: PlateMap,
     /// Clean negatives: (well, barcode).
     clean: Vec<(String, String)>,
-    /// What the reviewer saw, for the server to confirm (a hash of the attempts).
+    /// What the reviewer saw, for the server to confirm (the attempts, comma-separated).
     clean_list: String,
     decide: Vec<CaseCard>,
     /// Tubes of a run whose controls failed.
@@ -134,12 +133,10 @@ fn values(chrome: &Chrome) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The attempts of a list, as one fingerprint (what the reviewer saw).
-fn fingerprint(cases: &[&ReviewCase]) -> String {
-    let mut ids: Vec<i64> = cases.iter().map(|c| c.attempt).collect();
-    ids.sort_unstable();
-    let text = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    hex::encode(&Sha256::digest(text.as_bytes())[..12])
+/// The attempts of a list, as the form carries them back (what the reviewer saw).
+fn attempt_list(cases: &[&ReviewCase]) -> String {
+    let ids: BTreeSet<i64> = cases.iter().map(|c| c.attempt).collect();
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
 
 fn clean_cases(cases: &[ReviewCase]) -> Vec<&ReviewCase> {
@@ -202,7 +199,7 @@ async fn lanes(s: &AppState, page: &Signed, plate: &str) -> Result<Lanes, Error>
     Ok(Lanes {
         plate: p.run_no.clone(),
         map: plate_map(&page.chrome, &p),
-        clean_list: fingerprint(&clean),
+        clean_list: attempt_list(&clean),
         clean: clean
             .iter()
             .map(|c| (c.well.clone(), c.barcode.clone()))
@@ -354,7 +351,7 @@ async fn answer(
 pub struct ReleaseForm {
     #[serde(default)]
     plate: String,
-    /// The fingerprint of the clean negatives the reviewer was shown.
+    /// The attempts of the clean negatives the reviewer was shown, comma-separated.
     #[serde(default)]
     list: String,
 }
@@ -366,27 +363,16 @@ async fn release(State(s): State<AppState>, page: Signed, Form(f): Form<ReleaseF
         return r;
     }
     let plate = f.plate.trim().to_string();
-    let now = async {
-        let mut conn = s.store.reader().acquire().await?;
-        let filter = QueueFilter {
-            lab: None,
-            plate: Some(plate.clone()),
-        };
-        let cases = review::queue(&mut conn, &page.actor, &filter).await?;
-        Ok::<_, Error>(fingerprint(&clean_cases(&cases)))
-    };
-    match now.await {
-        Ok(list) if list != f.list => {
-            let text = page.chrome.t("review.list_changed");
-            return beep(answer(&s, page, &plate, Ok(Message::warn(text, String::new()))).await);
-        }
-        Ok(_) => {}
-        Err(e) => return answer(&s, page, &plate, Err(e)).await,
-    }
+    // Whatever does not read as an attempt makes the list differ: it is shown again.
+    let seen: BTreeSet<i64> = f
+        .list
+        .split(',')
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
     let p = plate.clone();
     let released = apply(&s, &page.actor, move |tx| {
-        let p = p.clone();
-        Box::pin(async move { review::release_negatives(tx, &p).await })
+        let (p, seen) = (p.clone(), seen.clone());
+        Box::pin(async move { review::release_seen_negatives(tx, &p, &seen).await })
     })
     .await;
     let outcome = released.map(|r| {

@@ -9,6 +9,7 @@ use crate::service;
 use crate::store::attempt::{self as store, AttemptRow};
 use crate::store::Tx;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use utoipa::ToSchema;
 
 /// What a bulk release did.
@@ -25,11 +26,57 @@ pub struct BulkRelease {
 /// review).
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn release_negatives(tx: &mut Tx, plate: &str) -> Result<BulkRelease, Error> {
+    release(tx, plate, None).await
+}
+
+/// [`release_negatives`], only if the plate's clean negatives are still the attempts the
+/// reviewer was shown (`seen`); otherwise nothing is released (`review.list_changed`), checked
+/// inside the transaction that would release them.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn release_seen_negatives(
+    tx: &mut Tx,
+    plate: &str,
+    seen: &BTreeSet<i64>,
+) -> Result<BulkRelease, Error> {
+    release(tx, plate, Some(seen)).await
+}
+
+async fn release(
+    tx: &mut Tx,
+    plate: &str,
+    seen: Option<&BTreeSet<i64>>,
+) -> Result<BulkRelease, Error> {
     tx.actor().require(Action::Review)?;
     let p = service::plates::lock(tx, plate, Action::ViewReview).await?;
     let rows = awaiting_review(tx, &p).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.tube_id).collect();
     let earlier = earlier_calls(tx.conn(), &ids).await?;
+    let clean: Vec<bool> = rows
+        .iter()
+        .map(|r| {
+            r.suggestion(earlier.get(&r.tube_id).map_or(&[][..], Vec::as_slice))
+                .is_clean_negative()
+        })
+        .collect();
+    if let Some(seen) = seen {
+        let now: BTreeSet<i64> = rows
+            .iter()
+            .zip(&clean)
+            .filter(|(_, c)| **c)
+            .map(|(r, _)| r.attempt_id)
+            .collect();
+        if now != *seen {
+            return Err(Error::conflict(
+                "review.list_changed",
+                format!(
+                    "plate {} has {} clean negatives now, not the {} shown: check the list again",
+                    p.run_no,
+                    now.len(),
+                    seen.len()
+                ),
+            ));
+        }
+    }
     tx.begin_bulk(
         "plate.release_negatives",
         "plate",
@@ -46,9 +93,8 @@ pub async fn release_negatives(tx: &mut Tx, plate: &str) -> Result<BulkRelease, 
     };
     // The people's statuses all at once, after every tube's results.
     let mut statuses = vec![];
-    for r in &rows {
-        let s = r.suggestion(earlier.get(&r.tube_id).map_or(&[][..], Vec::as_slice));
-        if s.is_clean_negative() {
+    for (r, clean) in rows.iter().zip(clean) {
+        if clean {
             apply_deferring(tx, r, &req, &mut statuses).await?;
             released += 1;
         } else {

@@ -5,7 +5,9 @@
 
 mod bulk;
 
-pub use bulk::{redo_invalid_run, release_negatives, BulkRedo, BulkRelease, RedoRun};
+pub use bulk::{
+    redo_invalid_run, release_negatives, release_seen_negatives, BulkRedo, BulkRelease, RedoRun,
+};
 
 use super::results::{first_results, write_result_only};
 use crate::actor::Actor;
