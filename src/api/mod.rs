@@ -13,6 +13,7 @@ pub(crate) use accounts::{cleared_cookie, peer_address, session_cookie, sign_in,
 pub(crate) use change::Change;
 pub use change::IDEMPOTENCY_HEADER;
 pub(crate) use reader::Reader;
+mod institutions;
 mod kits;
 mod labels;
 pub(crate) mod ops;
@@ -182,7 +183,8 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .merge(plates::router())
         .merge(review::router())
         .merge(push::router())
-        .merge(turnaround::router());
+        .merge(turnaround::router())
+        .merge(institutions::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }
 

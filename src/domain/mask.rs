@@ -23,6 +23,13 @@ pub fn phone(number: &str) -> String {
     }
 }
 
+/// Masks a tube barcode where a person's test is shown to someone who may not trace the tube
+/// (an institution's ledger): its last 4 characters stay.
+pub fn barcode(code: &str) -> String {
+    let chars: Vec<char> = code.chars().collect();
+    keep_ends(&chars, 0, 4.min(chars.len() / 2))
+}
+
 /// Masks a name: its first character stays, every other becomes `*`.
 pub fn name(name: &str) -> String {
     let mut chars = name.chars();

@@ -20,6 +20,8 @@ vocabulary! {
         InstitutionAdmin = "institution_admin",
         /// 审计员: reads everything, changes nothing
         Auditor = "auditor",
+        /// 区域督查员: the routine-testing compliance of the institutions of their region
+        RegionalInspector = "regional_inspector",
     }
 }
 
@@ -39,7 +41,7 @@ impl Role {
         match self {
             Self::Admin | Self::Auditor => None,
             Self::LabTechnician | Self::LabReviewer => Some("lab"),
-            Self::CdcReviewer => Some("region"),
+            Self::CdcReviewer | Self::RegionalInspector => Some("region"),
             Self::Collector => Some("site"),
             Self::InstitutionAdmin => Some("institution"),
         }
@@ -80,6 +82,14 @@ pub enum Action {
     ViewCdc,
     /// Read a person's results and current status.
     ViewStatus,
+    /// Testing programmes: add a version of one, add a staff class.
+    ManageProgrammes,
+    /// An institution's staff: upload rosters, record joins, leaves and class changes.
+    ManageStaff,
+    /// An institution's ledger (台账): its staff, masked, with their state.
+    ViewLedger,
+    /// The compliance of a region's institutions.
+    ViewCompliance,
 }
 
 /// Whether `role` may do `action` at all (the scope is checked against the object).
@@ -118,6 +128,10 @@ pub fn allowed(role: Role, action: Action) -> bool {
             role,
             Admin | Auditor | LabTechnician | LabReviewer | CdcReviewer | InstitutionAdmin
         ),
+        ManageProgrammes => role == Admin,
+        ManageStaff => matches!(role, Admin | InstitutionAdmin),
+        ViewLedger => matches!(role, Admin | Auditor | InstitutionAdmin | RegionalInspector),
+        ViewCompliance => matches!(role, Admin | Auditor | RegionalInspector),
     }
 }
 
@@ -128,6 +142,16 @@ pub struct TubePlace<'a> {
     /// The lab that received it, or else the lab its site sends to.
     pub lab_id: Option<i64>,
     pub region: &'a str,
+}
+
+/// Whether a scope covers an institution (in `region`).
+pub fn covers_institution(scope: &Scope, id: i64, region: &str) -> bool {
+    match scope {
+        Scope::Everywhere => true,
+        Scope::Institution { id: own, .. } => *own == id,
+        Scope::Region(r) => !r.is_empty() && region.starts_with(r.as_str()),
+        Scope::Lab { .. } | Scope::Site { .. } => false,
+    }
 }
 
 /// Whether a scope covers a tube.

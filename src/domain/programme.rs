@@ -18,6 +18,71 @@
 use chrono::{DateTime, Duration, FixedOffset, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+crate::domain::vocab::vocabulary! {
+    /// Whom a programme covers.
+    Covers {
+        /// 从业人员 an institution's staff, by class
+        Staff = "staff",
+        /// 隔离/管控人群 a cohort with anchor dates (quarantine, arrival, discharge)
+        Cohort = "cohort",
+        /// 环境 sampling points of a market or cold store
+        Environment = "environment",
+    }
+}
+
+crate::domain::vocab::vocabulary! {
+    /// Whether a programme's people may be pooled.
+    Pooling {
+        /// 可混采 pooled within the institution
+        Pooled = "pooled",
+        /// 单采 key populations: one person per tube
+        Single = "single",
+    }
+}
+
+crate::domain::vocab::vocabulary! {
+    /// Why a ledger line keeps a person off duty whatever their last negative.
+    Hold {
+        /// 阳性 a positive, preliminary or confirmed
+        Positive = "positive",
+        /// 待复核 a member of a positive pool awaiting the single-tube re-check
+        PendingRecheck = "pending_recheck",
+    }
+}
+
+crate::domain::vocab::vocabulary! {
+    /// A ledger line's state on a day.
+    DutyState {
+        /// 在岗 covered by a negative within the cycle
+        Covered = "covered",
+        /// 即将到期 covered, the next test due within the warning days
+        DueSoon = "due_soon",
+        /// 已超期 the cover ended: not on duty until tested
+        Overdue = "overdue",
+        /// 未检测 no qualifying negative at all: not on duty
+        NeverTested = "never_tested",
+        /// 暂停上岗 positive or pending re-check: never on duty
+        Excluded = "excluded",
+    }
+}
+
+impl Hold {
+    pub fn outcome(self) -> Outcome {
+        match self {
+            Hold::Positive => Outcome::Positive,
+            Hold::PendingRecheck => Outcome::PendingRecheck,
+        }
+    }
+
+    pub fn of(outcome: Outcome) -> Option<Hold> {
+        match outcome {
+            Outcome::Positive => Some(Hold::Positive),
+            Outcome::PendingRecheck => Some(Hold::PendingRecheck),
+            _ => None,
+        }
+    }
+}
+
 /// How long one qualifying negative lasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -110,19 +175,84 @@ impl Duty {
         matches!(self, Duty::Covered { .. } | Duty::DueSoon { .. })
     }
 
-    pub fn code(self) -> &'static str {
+    pub fn state(self) -> DutyState {
         match self {
-            Duty::Covered { .. } => "covered",
-            Duty::DueSoon { .. } => "due_soon",
-            Duty::Overdue { .. } => "overdue",
-            Duty::NeverTested => "never_tested",
-            Duty::Excluded { .. } => "excluded",
+            Duty::Covered { .. } => DutyState::Covered,
+            Duty::DueSoon { .. } => DutyState::DueSoon,
+            Duty::Overdue { .. } => DutyState::Overdue,
+            Duty::NeverTested => DutyState::NeverTested,
+            Duty::Excluded { .. } => DutyState::Excluded,
         }
+    }
+
+    pub fn code(self) -> &'static str {
+        self.state().as_str()
     }
 }
 
 fn local_day(at: DateTime<Utc>, tz: FixedOffset) -> NaiveDate {
     at.with_timezone(&tz).date_naive()
+}
+
+/// What a person's samples leave standing for a cycle: the newest negative, and a positive
+/// or pending re-check newer than it (which holds the person off duty until a negative after
+/// it). Indices into the samples given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Standing {
+    pub last_negative: Option<usize>,
+    pub hold: Option<usize>,
+}
+
+pub fn standing(samples: &[Sample]) -> Standing {
+    let last_negative = samples
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.outcome == Outcome::Negative)
+        .max_by_key(|(_, s)| s.at)
+        .map(|(i, _)| i);
+    let negative_at = last_negative.map(|i| samples[i].at);
+    let hold = samples
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| matches!(s.outcome, Outcome::Positive | Outcome::PendingRecheck))
+        .filter(|(_, s)| negative_at.is_none_or(|n| s.at > n))
+        .max_by_key(|(_, s)| s.at)
+        .map(|(i, _)| i);
+    Standing {
+        last_negative,
+        hold,
+    }
+}
+
+/// The last local day a negative sampled at `at` covers, for a cycle.
+pub fn covered_through(cycle: Cycle, at: DateTime<Utc>, tz: FixedOffset) -> NaiveDate {
+    cycle.last_covered_day(local_day(at, tz))
+}
+
+/// A ledger line on `today` from what stands: the last day covered by the last negative (none:
+/// never tested) and a hold. The one rule both [`duty`] and a stored line are judged by.
+pub fn judge(
+    covered_through: Option<NaiveDate>,
+    hold: Option<Outcome>,
+    today: NaiveDate,
+    warn_days: u32,
+) -> Duty {
+    if let Some(outcome) = hold {
+        return Duty::Excluded { outcome };
+    }
+    let Some(until) = covered_through else {
+        return Duty::NeverTested;
+    };
+    if today > until {
+        return Duty::Overdue {
+            since: until + Duration::days(1),
+            days: (today - until).num_days(),
+        };
+    }
+    if (until - today).num_days() < i64::from(warn_days) {
+        return Duty::DueSoon { due: until };
+    }
+    Duty::Covered { until }
 }
 
 /// A cycle's ledger line on `today`: from the newest result that matters. A positive or a
@@ -135,33 +265,26 @@ pub fn duty(
     tz: FixedOffset,
     warn_days: u32,
 ) -> Duty {
-    let last_negative = samples
-        .iter()
-        .filter(|s| s.outcome == Outcome::Negative)
-        .map(|s| s.at)
-        .max();
-    let blocking = samples
-        .iter()
-        .filter(|s| matches!(s.outcome, Outcome::Positive | Outcome::PendingRecheck))
-        .filter(|s| last_negative.is_none_or(|n| s.at > n))
-        .max_by_key(|s| s.at);
-    if let Some(b) = blocking {
-        return Duty::Excluded { outcome: b.outcome };
-    }
-    let Some(negative) = last_negative else {
-        return Duty::NeverTested;
-    };
-    let until = cycle.last_covered_day(local_day(negative, tz));
-    if today > until {
-        return Duty::Overdue {
-            since: until + Duration::days(1),
-            days: (today - until).num_days(),
-        };
-    }
-    if (until - today).num_days() < i64::from(warn_days) {
-        return Duty::DueSoon { due: until };
-    }
-    Duty::Covered { until }
+    let s = standing(samples);
+    judge(
+        s.last_negative
+            .map(|i| covered_through(cycle, samples[i].at, tz)),
+        s.hold.map(|i| samples[i].outcome),
+        today,
+        warn_days,
+    )
+}
+
+/// A local day as stored: days since 1970-01-01.
+pub fn day_number(day: NaiveDate) -> i64 {
+    (day - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(NaiveDate::MIN)).num_days()
+}
+
+/// The local day of a stored day number.
+pub fn from_day_number(n: i64) -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1)
+        .and_then(|e| e.checked_add_signed(Duration::days(n)))
+        .unwrap_or(NaiveDate::MAX)
 }
 
 /// Where one window of a day schedule stands on `today`.

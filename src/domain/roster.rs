@@ -215,6 +215,27 @@ pub enum Problem {
     InvalidPhone(String),
     /// The same document as an earlier line.
     DuplicateOf(usize),
+    /// The document is registered to someone of another name (both masked).
+    NameMismatch {
+        registered: String,
+    },
+}
+
+impl Problem {
+    /// A stable code for clients.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Problem::MissingName => "missing_name",
+            Problem::MissingClass => "missing_class",
+            Problem::UnknownClass(_) => "unknown_class",
+            Problem::UnknownDocType(_) => "unknown_doc_type",
+            Problem::InvalidDocument(_) => "invalid_document",
+            Problem::NumberNotText(_) => "number_not_text",
+            Problem::InvalidPhone(_) => "invalid_phone",
+            Problem::DuplicateOf(_) => "duplicate",
+            Problem::NameMismatch { .. } => "name_mismatch",
+        }
+    }
 }
 
 impl std::fmt::Display for Problem {
@@ -231,6 +252,10 @@ impl std::fmt::Display for Problem {
             ),
             Problem::InvalidPhone(p) => write!(f, "{p:?} is not a phone number"),
             Problem::DuplicateOf(line) => write!(f, "the same person as line {line}"),
+            Problem::NameMismatch { registered } => write!(
+                f,
+                "this document is registered to {registered}: check the number and the name"
+            ),
         }
     }
 }
@@ -269,20 +294,18 @@ fn phone(s: &str) -> Option<String> {
         .then_some(p)
 }
 
-/// Checks every row (`first_line`: the file line of `rows[0]`); `classes` are the
-/// institution's staff classes.
+/// Checks every row (each with its line in the file); `classes` are the institution's staff
+/// classes.
 pub fn check(
     cols: Columns,
-    rows: &[Vec<String>],
-    first_line: usize,
+    rows: &[(usize, Vec<String>)],
     classes: &[String],
     today: NaiveDate,
 ) -> Vec<Checked> {
     let mut seen: HashMap<(DocumentType, String), usize> = HashMap::new();
     rows.iter()
-        .enumerate()
-        .map(|(i, row)| {
-            let line = first_line + i;
+        .map(|(line, row)| {
+            let line = *line;
             let mut problems = vec![];
             let name = cell(row, cols.name).to_string();
             if name.is_empty() {
@@ -353,6 +376,130 @@ pub fn check(
         .collect()
 }
 
+crate::domain::vocab::vocabulary! {
+    /// What a roster is: the whole staff (whoever is missing leaves), or additions and class
+    /// changes only.
+    RosterMode {
+        /// 增补 joins and class changes; nobody leaves
+        Add = "add",
+        /// 全量 the whole staff: the active members missing from the file leave
+        Full = "full",
+    }
+}
+
+/// A person registered already: their id and registered name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Known {
+    pub person: i64,
+    pub name: String,
+}
+
+/// An active membership: its id and class.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub membership: i64,
+    pub class: String,
+}
+
+/// A row that joins: its entry, and the person if registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Join {
+    pub line: usize,
+    pub entry: Entry,
+    pub person: Option<i64>,
+}
+
+/// A row whose person changes class: the membership that ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Move {
+    pub line: usize,
+    pub person: i64,
+    pub from: Member,
+    pub to: String,
+}
+
+/// What applying a roster would do.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub rows: usize,
+    pub problems: Vec<(usize, Vec<Problem>)>,
+    pub joins: Vec<Join>,
+    pub moves: Vec<Move>,
+    /// Active members not in a full roster: (person, membership).
+    pub leaves: Vec<(i64, Member)>,
+    pub unchanged: usize,
+}
+
+/// Plans a roster against who is registered (by document) and who is active (by person):
+/// a registered person of another name is a problem; an active member in another class moves;
+/// in the same class stays; someone not active joins; in a full roster, the active not named
+/// leave (by person id, in order).
+pub fn plan(
+    checked: Vec<Checked>,
+    known: &HashMap<(DocumentType, String), Known>,
+    active: &HashMap<i64, Member>,
+    mode: RosterMode,
+    mask_name: impl Fn(&str) -> String,
+) -> Plan {
+    let mut p = Plan {
+        rows: checked.len(),
+        ..Plan::default()
+    };
+    let mut named = std::collections::HashSet::new();
+    for c in checked {
+        let entry = match c.result {
+            Ok(e) => e,
+            Err(problems) => {
+                p.problems.push((c.line, problems));
+                continue;
+            }
+        };
+        let key = (entry.document.doc_type, entry.document.number.clone());
+        let Some(k) = known.get(&key) else {
+            p.joins.push(Join {
+                line: c.line,
+                entry,
+                person: None,
+            });
+            continue;
+        };
+        if k.name != entry.name {
+            p.problems.push((
+                c.line,
+                vec![Problem::NameMismatch {
+                    registered: mask_name(&k.name),
+                }],
+            ));
+            continue;
+        }
+        named.insert(k.person);
+        match active.get(&k.person) {
+            Some(m) if m.class == entry.class => p.unchanged += 1,
+            Some(m) => p.moves.push(Move {
+                line: c.line,
+                person: k.person,
+                from: m.clone(),
+                to: entry.class,
+            }),
+            None => p.joins.push(Join {
+                line: c.line,
+                entry,
+                person: Some(k.person),
+            }),
+        }
+    }
+    if mode == RosterMode::Full && p.problems.is_empty() {
+        let mut leaves: Vec<(i64, Member)> = active
+            .iter()
+            .filter(|(person, _)| !named.contains(*person))
+            .map(|(person, m)| (*person, m.clone()))
+            .collect();
+        leaves.sort_by_key(|l| l.0);
+        p.leaves = leaves;
+    }
+    p
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,7 +568,12 @@ mod tests {
                 "后勤",
             ]),
         ];
-        let got = check(cols, &rows, 2, &classes(), today());
+        let rows: Vec<(usize, Vec<String>)> = rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| (i + 2, r))
+            .collect();
+        let got = check(cols, &rows, &classes(), today());
         assert_eq!(got[0].line, 2);
         let ok = got[0].result.as_ref().unwrap();
         assert_eq!(

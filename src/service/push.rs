@@ -33,11 +33,14 @@ pub async fn person_changed(tx: &mut Tx, person_id: i64, result: Option<i64>) ->
 
 /// [`person_changed`] for many people at once (a pool's members after its release): each
 /// lookup is one statement for all of them, and what they share (the result's data, the
-/// region's sinks) is read once.
+/// region's sinks) is read once. The ledger lines (台账) of those who are an institution's
+/// staff follow in the same transaction.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn people_changed(tx: &mut Tx, changes: &[(i64, Option<i64>)]) -> Result<(), Error> {
     for chunk in changes.chunks(500) {
         people_changed_chunk(tx, chunk).await?;
+        let ids: Vec<i64> = chunk.iter().map(|c| c.0).collect();
+        super::ledger::people_changed(tx, &ids).await?;
     }
     Ok(())
 }

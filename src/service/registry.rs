@@ -383,6 +383,9 @@ pub struct Institution {
     pub kind: String,
     pub address: String,
     pub phone: String,
+    /// Region code (行政区划): the regional inspector of a prefix of it sees its compliance.
+    #[serde(default)]
+    pub region: String,
 }
 
 const INSTITUTION_KINDS: [&str; 11] = [
@@ -415,6 +418,11 @@ pub async fn create_institution(tx: &mut Tx, input: Institution) -> Result<Insti
         kind,
         address: parse_text("address", &input.address, 300)?,
         phone: parse_text("phone", &input.phone, 32)?,
+        region: if input.region.trim().is_empty() {
+            String::new()
+        } else {
+            parse_code("region", &input.region)?
+        },
     };
     let now = crate::store::time::to_db(tx.now());
     let row = InstitutionRow {
@@ -423,6 +431,7 @@ pub async fn create_institution(tx: &mut Tx, input: Institution) -> Result<Insti
         kind: inst.kind.clone(),
         address: inst.address.clone(),
         phone: inst.phone.clone(),
+        region: inst.region.clone(),
     };
     let res = store::insert_institution(tx, &row, now).await;
     match res {
@@ -459,6 +468,7 @@ pub async fn list_institutions(conn: &mut AnyConnection) -> Result<Vec<Instituti
             kind: r.kind,
             address: r.address,
             phone: r.phone,
+            region: r.region,
         })
         .collect())
 }

@@ -6,6 +6,7 @@ use crate::domain::id_number::{DocumentType, Sex};
 use crate::domain::interpretation::CallOutcome;
 use crate::domain::plate::PlateStatus;
 use crate::domain::policy::Role;
+use crate::domain::programme::{Covers, Hold, Pooling};
 use crate::domain::reception::RejectionReason;
 use crate::domain::review::{AttemptStatus, Decision, FollowUp, Released, ResultValue};
 use crate::domain::status::Cdc;
@@ -58,6 +59,9 @@ stored_code!(
     FollowUp,
     CallOutcome,
     PlateStatus,
+    Covers,
+    Pooling,
+    Hold,
     AttemptStatus,
     Cdc,
 );

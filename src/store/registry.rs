@@ -216,6 +216,7 @@ pub struct InstitutionRow {
     pub kind: String,
     pub address: String,
     pub phone: String,
+    pub region: String,
 }
 
 /// Registers an institution; a code taken already is a unique violation.
@@ -226,13 +227,14 @@ pub async fn insert_institution(
     at: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO institution (code, name, kind, address, phone, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO institution (code, name, kind, address, phone, region, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(i.code.clone())
     .bind(i.name.clone())
     .bind(i.kind.clone())
     .bind(i.address.clone())
     .bind(i.phone.clone())
+    .bind(i.region.clone())
     .bind(at)
     .execute(tx.conn())
     .await?;
@@ -242,7 +244,7 @@ pub async fn insert_institution(
 /// Every institution, by code.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn institutions(conn: &mut AnyConnection) -> Result<Vec<InstitutionRow>, sqlx::Error> {
-    sqlx::query_as("SELECT code, name, kind, address, phone FROM institution ORDER BY code")
+    sqlx::query_as("SELECT code, name, kind, address, phone, region FROM institution ORDER BY code")
         .fetch_all(conn)
         .await
 }
@@ -258,4 +260,40 @@ pub async fn institution_id(
         .fetch_optional(conn)
         .await?;
     Ok(row.map(|(id,)| id))
+}
+
+/// An institution with its id and region, for scope checks and the compliance view.
+#[derive(Debug, Clone, FromRow)]
+pub struct InstitutionPlace {
+    pub id: i64,
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    pub region: String,
+}
+
+/// The institution with this code.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn institution_place(
+    conn: &mut AnyConnection,
+    code: &str,
+) -> Result<Option<InstitutionPlace>, sqlx::Error> {
+    sqlx::query_as("SELECT id, code, name, kind, region FROM institution WHERE code = $1")
+        .bind(code.to_string())
+        .fetch_optional(conn)
+        .await
+}
+
+/// The institutions whose region starts with `region` (empty: all), by code.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn institutions_in(
+    conn: &mut AnyConnection,
+    region: &str,
+) -> Result<Vec<InstitutionPlace>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, code, name, kind, region FROM institution WHERE region LIKE $1 ORDER BY code",
+    )
+    .bind(format!("{region}%"))
+    .fetch_all(conn)
+    .await
 }

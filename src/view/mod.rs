@@ -13,6 +13,7 @@ pub mod cdc;
 pub mod import;
 pub mod kit;
 pub mod label;
+pub mod ledger;
 pub mod person;
 pub mod plate;
 pub mod push;

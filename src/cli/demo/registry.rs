@@ -103,10 +103,10 @@ async fn places(tx: &mut Tx, today: NaiveDate) -> anyhow::Result<()> {
     ] {
         registry::create_site(tx, s).await?;
     }
-    for (code, name, kind) in [
-        ("INST-BJH", "北京医院", "hospital"),
-        ("INST-XDF", "新发地农产品批发市场", "cold_chain"),
-        ("INST-YLY", "朝阳区第一养老院", "care_home"),
+    for (code, name, kind, region) in [
+        ("INST-BJH", "北京医院", "hospital", "110101"),
+        ("INST-XDF", "新发地农产品批发市场", "cold_chain", "110106"),
+        ("INST-YLY", "朝阳区第一养老院", "care_home", "110105"),
     ] {
         registry::create_institution(
             tx,
@@ -116,6 +116,7 @@ async fn places(tx: &mut Tx, today: NaiveDate) -> anyhow::Result<()> {
                 kind: kind.into(),
                 address: "北京市".into(),
                 phone: "010-65000000".into(),
+                region: region.into(),
             },
         )
         .await?;

@@ -1,0 +1,275 @@
+//! An institution's routine testing: its staff classes, rosters (preview, apply), the ledger
+//! (台账, JSON or XLSX); a region's compliance; the testing programmes.
+
+use super::{AppState, Change, Reader};
+use crate::actor::Actor;
+use crate::error::{Error, ErrorBody};
+use crate::json::Json;
+use crate::service::ledger::{self, LedgerQuery};
+use crate::service::programmes::{self, ClassInput, Programme, StaffClass, VersionInput};
+use crate::service::roster::{self, RosterFile, RosterOptions, RosterReport};
+use crate::view::ledger::{Compliance, Ledger};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_classes, add_class))
+        .routes(routes!(preview_roster))
+        .routes(routes!(apply_roster))
+        .routes(routes!(get_ledger))
+        .routes(routes!(get_compliance))
+        .routes(routes!(list_programmes))
+        .routes(routes!(list_versions, add_version))
+        .layer(DefaultBodyLimit::max(roster::MAX_FILE_BYTES + (1 << 20)))
+}
+
+/// The staff classes an institution's roster may name, each with the programme it follows.
+#[utoipa::path(get, path = "/institutions/{code}/classes", tag = "institutions",
+    params(("code" = String, Path)),
+    responses((status = 200, body = Vec<StaffClass>), (status = 404, body = ErrorBody)))]
+async fn list_classes(
+    actor: Actor,
+    mut conn: Reader,
+    Path(code): Path<String>,
+) -> Result<Json<Vec<StaffClass>>, Error> {
+    Ok(Json(programmes::classes(&mut conn, &actor, &code).await?))
+}
+
+/// Adds a staff class of the institution's own, following a staff programme.
+#[utoipa::path(post, path = "/institutions/{code}/classes", tag = "institutions",
+    params(("code" = String, Path)), request_body = ClassInput,
+    responses((status = 201, body = StaffClass), (status = 409, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn add_class(
+    change: Change,
+    Path(code): Path<String>,
+    Json(input): Json<ClassInput>,
+) -> Result<Response, Error> {
+    change
+        .run(StatusCode::CREATED, move |tx| {
+            let (code, input) = (code.clone(), input.clone());
+            Box::pin(async move { programmes::add_class(tx, &code, input).await })
+        })
+        .await
+}
+
+/// The upload's name when the body is the file itself.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct FileName {
+    /// The file's name (for messages), when the body is the file itself.
+    file_name: Option<String>,
+}
+
+/// The roster in a request: the body itself, or the first file of a multipart form.
+async fn roster_file(req: Request, file_name: Option<String>) -> Result<RosterFile, Error> {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if !multipart {
+        let bytes = Bytes::from_request(req, &())
+            .await
+            .map_err(|e| Error::malformed(format!("reading the roster: {e}")))?;
+        return Ok(RosterFile {
+            name: file_name.unwrap_or_else(|| "roster".into()),
+            bytes: bytes.to_vec(),
+        });
+    }
+    let mut form = Multipart::from_request(req, &())
+        .await
+        .map_err(|e| Error::malformed(format!("reading the multipart body: {e}")))?;
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| Error::malformed(format!("reading the multipart body: {e}")))?
+    {
+        let Some(name) = field.file_name().map(String::from) else {
+            continue;
+        };
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| Error::malformed(format!("reading {name}: {e}")))?;
+        return Ok(RosterFile {
+            name,
+            bytes: bytes.to_vec(),
+        });
+    }
+    Err(Error::invalid("file", "the form carries no file"))
+}
+
+/// What a roster (CSV in UTF-8 or GBK, or XLSX) would do, nothing written: every row's
+/// problems with its line, the joins, class changes, leavers (`mode=full`) and the unchanged.
+#[utoipa::path(post, path = "/institutions/{code}/roster/preview", tag = "institutions",
+    params(("code" = String, Path), RosterOptions, FileName),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+        description = "the roster file, or multipart/form-data with it"),
+    responses((status = 200, body = RosterReport),
+              (status = 422, description = "an unreadable file or missing columns", body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+async fn preview_roster(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path(code): Path<String>,
+    Query(o): Query<RosterOptions>,
+    Query(f): Query<FileName>,
+    req: Request,
+) -> Result<Json<RosterReport>, Error> {
+    actor.require(crate::domain::policy::Action::ManageStaff)?;
+    let file = roster_file(req, f.file_name).await?;
+    let mut conn = s.store.reader().acquire().await?;
+    Ok(Json(
+        roster::preview(&mut conn, &actor, &code, &file, o, s.today()).await?,
+    ))
+}
+
+/// Applies a roster in one transaction: refused whole (422, the first problems named) while
+/// any row has a problem. Joins and leaves take effect on `effective_on`; applying the same
+/// file again changes nothing (everyone unchanged).
+#[utoipa::path(post, path = "/institutions/{code}/roster", tag = "institutions",
+    params(("code" = String, Path), RosterOptions, FileName),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+        description = "the roster file, or multipart/form-data with it"),
+    responses((status = 200, body = RosterReport),
+              (status = 422, description = "rows with problems, an unreadable file or missing columns", body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+async fn apply_roster(
+    change: Change,
+    Path(code): Path<String>,
+    Query(o): Query<RosterOptions>,
+    Query(f): Query<FileName>,
+    req: Request,
+) -> Result<Response, Error> {
+    change
+        .actor()
+        .require(crate::domain::policy::Action::ManageStaff)?;
+    let file = std::sync::Arc::new(roster_file(req, f.file_name).await?);
+    change
+        .run(StatusCode::OK, move |tx| {
+            let (code, file) = (code.clone(), file.clone());
+            Box::pin(async move { roster::apply(tx, &code, &file, o, None).await })
+        })
+        .await
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct Format {
+    /// json (default) or xlsx
+    format: Option<String>,
+}
+
+/// The institution's ledger (台账) today: every staff member (masked) with the last qualifying
+/// negative, the day its cover ends, and the state — covered, due soon, overdue, never tested,
+/// excluded (positive or pending re-check); counts over all. As JSON or XLSX.
+#[utoipa::path(get, path = "/institutions/{code}/ledger", tag = "institutions",
+    params(("code" = String, Path), LedgerQuery, Format),
+    responses((status = 200, body = Ledger,
+        content((Ledger = "application/json"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn get_ledger(
+    State(s): State<AppState>,
+    actor: Actor,
+    mut conn: Reader,
+    Path(code): Path<String>,
+    Query(q): Query<LedgerQuery>,
+    Query(f): Query<Format>,
+) -> Result<Response, Error> {
+    let l = ledger::ledger(&mut conn, &actor, &code, &q, s.tz, s.today()).await?;
+    match f.format.as_deref().unwrap_or("json") {
+        "json" => Ok(Json(l).into_response()),
+        "xlsx" => {
+            let name = format!("ledger-{}-{}.xlsx", l.institution, l.today);
+            let bytes =
+                crate::view::ledger::xlsx(&l).map_err(|e| Error::internal(anyhow::anyhow!(e)))?;
+            Ok((
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+                            .to_string(),
+                    ),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{name}\""),
+                    ),
+                ],
+                bytes,
+            )
+                .into_response())
+        }
+        other => Err(Error::invalid(
+            "format",
+            format!("unknown format {other:?}: json or xlsx"),
+        )),
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct RegionQuery {
+    /// A region code prefix (default: the inspector's own region; for admins, everywhere).
+    region: Option<String>,
+}
+
+/// The routine-testing compliance of a region's institutions today: staff on duty, overdue,
+/// never tested, excluded; the share off duty; institutions worst first.
+#[utoipa::path(get, path = "/compliance", tag = "institutions", params(RegionQuery),
+    responses((status = 200, body = Compliance), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn get_compliance(
+    State(s): State<AppState>,
+    actor: Actor,
+    mut conn: Reader,
+    Query(q): Query<RegionQuery>,
+) -> Result<Json<Compliance>, Error> {
+    Ok(Json(
+        ledger::compliance(&mut conn, &actor, q.region.as_deref(), s.today()).await?,
+    ))
+}
+
+/// The testing programmes, each as its newest version says it.
+#[utoipa::path(get, path = "/programmes", tag = "institutions",
+    responses((status = 200, body = Vec<Programme>)))]
+async fn list_programmes(
+    State(s): State<AppState>,
+    _actor: Actor,
+    mut conn: Reader,
+) -> Result<Json<Vec<Programme>>, Error> {
+    Ok(Json(programmes::list(&mut conn, s.tz).await?))
+}
+
+/// Every version of a programme, newest first.
+#[utoipa::path(get, path = "/programmes/{code}/versions", tag = "institutions",
+    params(("code" = String, Path)),
+    responses((status = 200, body = Vec<Programme>), (status = 404, body = ErrorBody)))]
+async fn list_versions(
+    State(s): State<AppState>,
+    _actor: Actor,
+    mut conn: Reader,
+    Path(code): Path<String>,
+) -> Result<Json<Vec<Programme>>, Error> {
+    Ok(Json(programmes::versions(&mut conn, &code, s.tz).await?))
+}
+
+/// Adds the next version of a programme; every ledger line it judges is judged again by it in
+/// the same transaction.
+#[utoipa::path(post, path = "/programmes/{code}/versions", tag = "institutions",
+    params(("code" = String, Path)), request_body = VersionInput,
+    responses((status = 201, body = Programme), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn add_version(
+    change: Change,
+    Path(code): Path<String>,
+    Json(input): Json<VersionInput>,
+) -> Result<Response, Error> {
+    change
+        .run(StatusCode::CREATED, move |tx| {
+            let (code, input) = (code.clone(), input.clone());
+            Box::pin(async move { Ok(programmes::add_version(tx, &code, input).await?.0) })
+        })
+        .await
+}

@@ -1,0 +1,482 @@
+//! `membership` and `roster_upload`: who belongs to which institution, in which class, since
+//! and until when — each membership carrying its ledger line (台账) — and the rosters applied.
+
+use super::code::in_table;
+use super::Tx;
+use crate::domain::id_number::DocumentType;
+use crate::domain::programme::{DutyState, Hold};
+use sqlx::{AnyConnection, FromRow};
+
+/// A ledger line's state on day `$1` (a day number), as SQL: the rule of
+/// [`crate::domain::programme::judge`] — a hold excludes; no negative is never tested; the cover
+/// ended before today is overdue; ending within the judging version's warning days is due soon.
+/// A test in `tests/ledger.rs` holds the two to the same answers.
+pub const STATE: &str = "CASE WHEN m.hold IS NOT NULL THEN 'excluded' \
+     WHEN m.covered_through IS NULL THEN 'never_tested' \
+     WHEN m.covered_through < $1 THEN 'overdue' \
+     WHEN m.covered_through < $1 + v.warn_days THEN 'due_soon' \
+     ELSE 'covered' END";
+
+/// One line of an institution's ledger, with the person (to be masked by the caller).
+#[derive(Debug, Clone, FromRow)]
+pub struct LineRow {
+    pub id: i64,
+    pub uid: String,
+    pub name: String,
+    pub doc_type: DocumentType,
+    pub doc_no: String,
+    pub phone: String,
+    pub class: String,
+    pub programme: String,
+    pub version: i64,
+    pub warn_days: i64,
+    pub joined_on: String,
+    pub left_on: Option<String>,
+    pub last_negative_at: Option<i64>,
+    pub last_tube: Option<String>,
+    pub last_lab: Option<String>,
+    pub covered_through: Option<i64>,
+    pub hold: Option<Hold>,
+    pub hold_since: Option<i64>,
+}
+
+/// Which lines of a ledger.
+pub struct LineFilter<'a> {
+    pub state: Option<DutyState>,
+    pub class: Option<&'a str>,
+    /// Active memberships (false: the ended ones, leavers and class changes).
+    pub active: bool,
+}
+
+/// The lines of an institution's ledger on day `today`, by name; ended memberships with their
+/// last standing.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn lines(
+    conn: &mut AnyConnection,
+    institution_id: i64,
+    today: i64,
+    f: &LineFilter<'_>,
+) -> Result<Vec<LineRow>, sqlx::Error> {
+    let mut sql = format!(
+        "SELECT m.id, p.uid, p.name, p.doc_type, p.doc_no, p.phone, c.name AS class, g.code AS programme, \
+         v.version, v.warn_days, m.joined_on, m.left_on, m.last_negative_at, t.barcode AS last_tube, \
+         l.code AS last_lab, m.covered_through, m.hold, m.hold_since \
+         FROM membership m JOIN person p ON p.id = m.person_id \
+         JOIN staff_class c ON c.id = m.staff_class_id JOIN programme g ON g.id = c.programme_id \
+         JOIN programme_version v ON v.id = m.judged_by \
+         LEFT JOIN result r ON r.id = m.last_negative_id LEFT JOIN tube t ON t.id = r.tube_id \
+         LEFT JOIN lab l ON l.id = t.lab_id \
+         WHERE m.institution_id = $2 AND m.state = $3"
+    );
+    if f.state.is_some() {
+        sql.push_str(&format!(" AND {STATE} = $4"));
+    }
+    if f.class.is_some() {
+        sql.push_str(if f.state.is_some() {
+            " AND c.name = $5"
+        } else {
+            " AND c.name = $4"
+        });
+    }
+    sql.push_str(" ORDER BY p.name, m.id");
+    let mut q = sqlx::query_as(&sql)
+        .bind(today)
+        .bind(institution_id)
+        .bind(if f.active { "active" } else { "ended" });
+    if let Some(s) = f.state {
+        q = q.bind(s.as_str());
+    }
+    if let Some(c) = f.class {
+        q = q.bind(c.to_string());
+    }
+    q.fetch_all(conn).await.map_err(in_table("membership"))
+}
+
+/// The count of an institution's active lines in each state on day `today`.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn state_counts(
+    conn: &mut AnyConnection,
+    institution_id: Option<i64>,
+    region: Option<&str>,
+    today: i64,
+) -> Result<Vec<(i64, String, i64)>, sqlx::Error> {
+    let mut filter = String::from("m.state = 'active'");
+    if institution_id.is_some() {
+        filter.push_str(" AND m.institution_id = $2");
+    } else if region.is_some() {
+        filter.push_str(" AND i.region LIKE $2");
+    }
+    let sql = format!(
+        "SELECT institution_id, state, COUNT(*) FROM (\
+           SELECT m.institution_id, {STATE} AS state FROM membership m \
+           JOIN institution i ON i.id = m.institution_id \
+           JOIN programme_version v ON v.id = m.judged_by WHERE {filter}\
+         ) s GROUP BY institution_id, state"
+    );
+    let mut q = sqlx::query_as(&sql).bind(today);
+    if let Some(id) = institution_id {
+        q = q.bind(id);
+    } else if let Some(r) = region {
+        q = q.bind(format!("{r}%"));
+    }
+    q.fetch_all(conn).await
+}
+
+/// An active membership whose standing a person's results decide, with the schedule of the
+/// current version of its class's programme.
+#[derive(Debug, Clone, FromRow)]
+pub struct StandingRow {
+    pub id: i64,
+    pub person_id: i64,
+    pub version_id: i64,
+    pub schedule: String,
+    pub judged_by: Option<i64>,
+    pub last_negative_id: Option<i64>,
+    pub covered_through: Option<i64>,
+    pub hold: Option<Hold>,
+}
+
+const STANDING: &str = "SELECT m.id, m.person_id, v.id AS version_id, v.schedule, m.judged_by, \
+     m.last_negative_id, m.covered_through, m.hold \
+     FROM membership m JOIN staff_class c ON c.id = m.staff_class_id \
+     JOIN programme_version v ON v.programme_id = c.programme_id \
+       AND v.version = (SELECT MAX(w.version) FROM programme_version w WHERE w.programme_id = c.programme_id) \
+     WHERE m.state = 'active'";
+
+fn id_list(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// The active memberships of these people.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn standing_of_people(
+    conn: &mut AnyConnection,
+    person_ids: &[i64],
+) -> Result<Vec<StandingRow>, sqlx::Error> {
+    let mut out = vec![];
+    for chunk in person_ids.chunks(500) {
+        let rows: Vec<StandingRow> = sqlx::query_as(&format!(
+            "{STANDING} AND m.person_id IN ({})",
+            id_list(chunk)
+        ))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(in_table("membership"))?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// The active memberships judged by a programme (to judge again by its new version).
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn standing_in_programme(
+    conn: &mut AnyConnection,
+    programme_id: i64,
+) -> Result<Vec<StandingRow>, sqlx::Error> {
+    sqlx::query_as(&format!("{STANDING} AND c.programme_id = $1"))
+        .bind(programme_id)
+        .fetch_all(conn)
+        .await
+        .map_err(in_table("membership"))
+}
+
+/// A person's current result as a ledger weighs it.
+#[derive(Debug, Clone, FromRow)]
+pub struct WeighedRow {
+    pub id: i64,
+    pub person_id: i64,
+    pub value: crate::domain::review::ResultValue,
+    pub cdc_status: Option<crate::domain::status::Cdc>,
+    pub sampled_at: i64,
+    /// The testing lab's accreditation end (`YYYY-MM-DD`), if the tube reached a lab.
+    pub accredited_until: Option<String>,
+}
+
+/// The current results of these people, with their labs' accreditation.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn results_of_people(
+    conn: &mut AnyConnection,
+    person_ids: &[i64],
+) -> Result<Vec<WeighedRow>, sqlx::Error> {
+    let mut out = vec![];
+    for chunk in person_ids.chunks(500) {
+        let rows: Vec<WeighedRow> = sqlx::query_as(&format!(
+            "SELECT r.id, r.person_id, r.value, r.cdc_status, r.sampled_at, l.accredited_until \
+             FROM result r JOIN tube t ON t.id = r.tube_id LEFT JOIN lab l ON l.id = t.lab_id \
+             WHERE r.current = 1 AND r.person_id IN ({})",
+            id_list(chunk)
+        ))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(in_table("result"))?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// A ledger line's standing as judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    pub judged_by: i64,
+    pub last_negative: Option<(i64, i64)>,
+    pub covered_through: Option<i64>,
+    pub hold: Option<(Hold, i64)>,
+}
+
+/// Writes the standing of memberships (one statement per line).
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn set_standing(tx: &mut Tx, lines: &[(i64, Standing)]) -> Result<(), sqlx::Error> {
+    for (id, s) in lines {
+        sqlx::query(
+            "UPDATE membership SET judged_by = $1, last_negative_id = $2, last_negative_at = $3, \
+             covered_through = $4, hold = $5, hold_since = $6 WHERE id = $7",
+        )
+        .bind(s.judged_by)
+        .bind(s.last_negative.map(|n| n.0))
+        .bind(s.last_negative.map(|n| n.1))
+        .bind(s.covered_through)
+        .bind(s.hold.map(|h| h.0))
+        .bind(s.hold.map(|h| h.1))
+        .bind(*id)
+        .execute(tx.conn())
+        .await?;
+    }
+    Ok(())
+}
+
+/// An active membership of an institution.
+#[derive(Debug, Clone, FromRow)]
+pub struct ActiveRow {
+    pub id: i64,
+    pub person_id: i64,
+    pub staff_class_id: i64,
+}
+
+/// The institution's active memberships.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn active_of_institution(
+    conn: &mut AnyConnection,
+    institution_id: i64,
+) -> Result<Vec<ActiveRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, person_id, staff_class_id FROM membership WHERE institution_id = $1 AND state = 'active'",
+    )
+    .bind(institution_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// A membership to start.
+pub struct NewMembership {
+    pub person_id: i64,
+    pub staff_class_id: i64,
+    pub judged_by: i64,
+}
+
+/// Starts memberships of one institution on `joined_on` (one statement per 500): their ids,
+/// in order.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn insert(
+    tx: &mut Tx,
+    institution_id: i64,
+    rows: &[NewMembership],
+    joined_on: &str,
+    source: &str,
+    at: i64,
+    by: &str,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let mut out = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(500) {
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|m| {
+                format!(
+                    "({institution_id}, {}, {}, 'active', $1, $2, {at}, $3, {})",
+                    m.person_id, m.staff_class_id, m.judged_by
+                )
+            })
+            .collect();
+        let ids: Vec<(i64,)> = sqlx::query_as(&format!(
+            "INSERT INTO membership (institution_id, person_id, staff_class_id, state, joined_on, source, \
+             created_at, created_by, judged_by) VALUES {} RETURNING id",
+            values.join(", ")
+        ))
+        .bind(joined_on.to_string())
+        .bind(source.to_string())
+        .bind(by.to_string())
+        .fetch_all(tx.conn())
+        .await?;
+        out.extend(ids.into_iter().map(|(id,)| id));
+    }
+    Ok(out)
+}
+
+/// Ends memberships on `left_on` (a leaver, or the class they moved from).
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn end(
+    tx: &mut Tx,
+    ids: &[i64],
+    left_on: &str,
+    at: i64,
+    by: &str,
+) -> Result<(), sqlx::Error> {
+    for chunk in ids.chunks(500) {
+        sqlx::query(&format!(
+            "UPDATE membership SET state = 'ended', left_on = $1, ended_at = $2, ended_by = $3 \
+             WHERE state = 'active' AND id IN ({})",
+            id_list(chunk)
+        ))
+        .bind(left_on.to_string())
+        .bind(at)
+        .bind(by.to_string())
+        .execute(tx.conn())
+        .await?;
+    }
+    Ok(())
+}
+
+/// A person registered under a document, as a roster finds them.
+#[derive(Debug, Clone, FromRow)]
+pub struct KnownRow {
+    pub id: i64,
+    pub uid: String,
+    pub doc_type: DocumentType,
+    pub doc_no: String,
+    pub name: String,
+}
+
+/// The people registered under these document numbers (any type; the caller matches types).
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn people_by_documents(
+    conn: &mut AnyConnection,
+    numbers: &[&str],
+) -> Result<Vec<KnownRow>, sqlx::Error> {
+    let mut out = vec![];
+    for chunk in numbers.chunks(500) {
+        let marks = (1..=chunk.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let sql =
+            format!("SELECT id, uid, doc_type, doc_no, name FROM person WHERE doc_no IN ({marks})");
+        let mut q = sqlx::query_as(&sql);
+        for n in chunk {
+            q = q.bind(n.to_string());
+        }
+        out.extend(q.fetch_all(&mut *conn).await.map_err(in_table("person"))?);
+    }
+    Ok(out)
+}
+
+/// A person a roster registers.
+pub struct NewStaff<'a> {
+    pub uid: &'a str,
+    pub doc_type: DocumentType,
+    pub doc_no: &'a str,
+    pub name: &'a str,
+    pub phone: &'a str,
+    pub sex: Option<crate::domain::id_number::Sex>,
+    pub birth_date: Option<&'a str>,
+}
+
+/// Registers people (one statement per 400); those whose document another transaction
+/// registered a moment ago are skipped. (person id, document number) of those written.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn insert_people(
+    tx: &mut Tx,
+    people: &[NewStaff<'_>],
+    institution_id: i64,
+    at: i64,
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    let mut out = Vec::with_capacity(people.len());
+    for chunk in people.chunks(400) {
+        let mut n = 0;
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|_| {
+                let v = format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, {institution_id}, {at})",
+                    n + 1,
+                    n + 2,
+                    n + 3,
+                    n + 4,
+                    n + 5,
+                    n + 6,
+                    n + 7
+                );
+                n += 7;
+                v
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO person (uid, doc_type, doc_no, name, phone, sex, birth_date, institution_id, created_at) \
+             VALUES {} ON CONFLICT (doc_type, doc_no) DO NOTHING RETURNING id, doc_no",
+            values.join(", ")
+        );
+        let mut q = sqlx::query_as(&sql);
+        for p in chunk {
+            q = q
+                .bind(p.uid.to_string())
+                .bind(p.doc_type)
+                .bind(p.doc_no.to_string())
+                .bind(p.name.to_string())
+                .bind(p.phone.to_string())
+                .bind(p.sex)
+                .bind(p.birth_date.map(str::to_string));
+        }
+        out.extend(q.fetch_all(tx.conn()).await?);
+    }
+    Ok(out)
+}
+
+/// Records a roster applied.
+#[allow(clippy::too_many_arguments)]
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn insert_upload(
+    tx: &mut Tx,
+    institution_id: i64,
+    file_name: &str,
+    sha256: &str,
+    mode: &str,
+    effective_on: &str,
+    counts: [i64; 5],
+    at: i64,
+    by: &str,
+) -> Result<i64, sqlx::Error> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO roster_upload (institution_id, file_name, sha256, mode, effective_on, row_count, joined, moved, \
+         left_count, unchanged, applied_at, applied_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+    )
+    .bind(institution_id)
+    .bind(file_name.to_string())
+    .bind(sha256.to_string())
+    .bind(mode.to_string())
+    .bind(effective_on.to_string())
+    .bind(counts[0])
+    .bind(counts[1])
+    .bind(counts[2])
+    .bind(counts[3])
+    .bind(counts[4])
+    .bind(at)
+    .bind(by.to_string())
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(id)
+}
+
+/// The same file applied to the institution before: the upload's id.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn upload_by_hash(
+    conn: &mut AnyConnection,
+    institution_id: i64,
+    sha256: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT id FROM roster_upload WHERE institution_id = $1 AND sha256 = $2 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(institution_id)
+    .bind(sha256.to_string())
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|(id,)| id))
+}

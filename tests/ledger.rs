@@ -1,0 +1,468 @@
+//! Institutions and routine testing, end to end on SQLite and on PostgreSQL: a hospital's staff
+//! uploaded from a roster with bad rows (refused whole, then fixed), a cold-chain firm on its
+//! own 14-day cycle, results flowing into the ledger as the lab releases them — a pooled
+//! negative covering to the exact last day, a positive pool's member off duty until their
+//! negative re-check, a leaver — a new programme version judging every line again, and a
+//! regional inspector's compliance view; every institution sees only its own.
+
+mod common;
+
+use common::lab::{decide, filled_plate, import, item, queue};
+use common::{id_number, Db, TestApp};
+use natlis::domain::policy::Role;
+use natlis::synth::Shape;
+use serde_json::{json, Value};
+
+on_both_databases!(
+    a_hospital_and_a_cold_chain_firm_through_a_fortnight,
+    the_ledger_state_in_sql_is_the_domain_rule,
+);
+
+/// A roster CSV: header, then (n, class) rows as `测试{n}` with id_number(n).
+fn roster(rows: &[(u32, &str)]) -> String {
+    let mut s = String::from("姓名,身份证号,手机号,人员类别\n");
+    for (n, class) in rows {
+        s.push_str(&format!("测试{n},{},139{:08},{class}\n", id_number(*n), n));
+    }
+    s
+}
+
+async fn upload(app: &TestApp, inst: &str, what: &str, query: &str, body: String) -> common::Resp {
+    app.send(
+        app.client
+            .post(app.url(&format!(
+                "/api/v1/institutions/{inst}/{what}?file_name=staff.csv{query}"
+            )))
+            .body(body),
+    )
+    .await
+}
+
+async fn ledger(app: &TestApp, inst: &str, query: &str) -> Value {
+    let r = app
+        .get(&format!("/api/v1/institutions/{inst}/ledger{query}"))
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    r.body
+}
+
+fn line<'a>(l: &'a Value, n: u32) -> &'a Value {
+    let name = format!("测{}", "*".repeat(format!("试{n}").chars().count()));
+    let doc = id_number(n);
+    l["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == name.as_str() && x["doc_no"].as_str().unwrap().ends_with(&doc[14..]))
+        .unwrap_or_else(|| panic!("person {n} not in the ledger: {l}"))
+}
+
+async fn a_hospital_and_a_cold_chain_firm_through_a_fortnight(db: Db) {
+    let a = TestApp::start(db).await;
+    a.seed().await;
+    let r = a
+        .post(
+            "/api/v1/institutions",
+            json!({"code": "INST-CC", "name": "大兴冷链物流", "kind": "cold_chain", "address": "大兴区",
+                   "phone": "010-66666666", "region": "110115"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let hr = a.as_new("hr-1", Role::InstitutionAdmin, "INST-1").await;
+    let cc = a.as_new("hr-cc", Role::InstitutionAdmin, "INST-CC").await;
+    let tech = a.as_new("tech-a", Role::LabTechnician, "LAB-A").await;
+    let reviewer = a.as_new("rev-a", Role::LabReviewer, "LAB-A").await;
+
+    // The classes a roster may name.
+    let r = hr.get("/api/v1/institutions/INST-1/classes").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["name"] == "医务人员" && c["programme"] == "staff-14d"));
+
+    // A roster with bad rows: every problem named with its line; applying it writes nothing.
+    let mut bad = roster(&[(1, "医务人员"), (2, "医务人员")]);
+    bad.push_str("测试3,110105194912310021,13900000003,医务人员\n");
+    bad.push_str(&format!("测试4,{},13900000004,保安\n", id_number(4)));
+    bad.push_str(&format!("测试1,{},13900000001,医务人员\n", id_number(1)));
+    let r = upload(&hr, "INST-1", "roster/preview", "", bad.clone()).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        (r.body["rows"].as_u64(), r.body["invalid"].as_u64()),
+        (Some(5), Some(3)),
+        "{r:?}"
+    );
+    let problems: Vec<(u64, String)> = r.body["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["line"].as_u64().unwrap(),
+                p["problems"][0]["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            (4, "invalid_document".into()),
+            (5, "unknown_class".into()),
+            (6, "duplicate".into())
+        ]
+    );
+    assert!(
+        !r.body.to_string().contains("110105194912310021"),
+        "a preview never echoes an ID number"
+    );
+    let r = upload(&hr, "INST-1", "roster", "", bad).await;
+    assert_eq!((r.status, r.code()), (422, "roster.invalid_rows"), "{r:?}");
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 4"),
+        "{r:?}"
+    );
+    assert_eq!(a.count("SELECT COUNT(*) FROM membership").await, 0);
+
+    // Fixed: the hospital's five doctors and nurses join; the cold-chain firm's two workers.
+    let good = roster(&[
+        (1, "医务人员"),
+        (2, "医务人员"),
+        (3, "医务人员"),
+        (4, "行政后勤"),
+        (5, "医务人员"),
+    ]);
+    let r = upload(&hr, "INST-1", "roster", "", good.clone()).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        (r.body["joins"].as_u64(), r.body["applied"].as_bool()),
+        (Some(5), Some(true)),
+        "{r:?}"
+    );
+    // The same file again changes nothing.
+    let r = upload(&hr, "INST-1", "roster", "", good.clone()).await;
+    assert_eq!(
+        (r.body["joins"].as_u64(), r.body["unchanged"].as_u64()),
+        (Some(0), Some(5)),
+        "{r:?}"
+    );
+    let r = upload(
+        &cc,
+        "INST-CC",
+        "roster",
+        "",
+        roster(&[(11, "冷链从业人员"), (12, "冷链从业人员")]),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    // Nobody has a negative yet: nobody may work.
+    let l = ledger(&hr, "INST-1", "").await;
+    assert_eq!(l["counts"]["staff"], 5);
+    assert_eq!(l["counts"]["never_tested"], 5);
+    assert!(l["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["on_duty"] == false));
+    assert!(
+        line(&l, 1)["doc_no"].as_str().unwrap().contains("****"),
+        "masked"
+    );
+
+    // Each institution sees only its own; an inspector of another region sees nothing.
+    let r = cc.get("/api/v1/institutions/INST-1/ledger").await;
+    assert_eq!(
+        (r.status, r.code()),
+        (404, "institution.not_found"),
+        "{r:?}"
+    );
+    let r = upload(&cc, "INST-1", "roster/preview", "", good.clone()).await;
+    assert_eq!(r.status, 404, "{r:?}");
+    let r = tech.get("/api/v1/institutions/INST-1/ledger").await;
+    assert_eq!(r.status, 403, "{r:?}");
+
+    // The lab tests them: a pool of the hospital's 1–3 and the firm's 11 (negative), a pool of
+    // 4, 5 and 12 with one infected member (positive).
+    a.filled_pool("HP1", 5, 1..=3).await;
+    for n in [11] {
+        let r = a.post("/api/v1/tubes/HP1/members", common::person(n)).await;
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+    a.filled_pool("HP2", 5, 4..=5).await;
+    let r = a
+        .post("/api/v1/tubes/HP2/members", common::person(12))
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    for b in ["HP1", "HP2"] {
+        let r = a.post(&format!("/api/v1/tubes/{b}/close"), json!({})).await;
+        assert!(r.status == 200 || r.status == 409, "{r:?}");
+        a.receive_at_lab_a(b).await;
+    }
+    let (plate, layout) = filled_plate(&tech, "KH-ORF1AB-N").await;
+    import(&tech, &plate, "KH-ORF1AB-N", &layout, None, |b| match b {
+        "HP2" => Shape::Positive(30.0),
+        _ => Shape::Negative(28.0),
+    })
+    .await;
+    let r = reviewer
+        .post(
+            &format!("/api/v1/plates/{plate}/release-negatives"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.body["released"], 1, "{r:?}");
+    let q = queue(&reviewer, &plate).await;
+    let r = decide(
+        &reviewer,
+        &item(&q, "HP2")["attempt"],
+        json!({"decision": "release", "value": "positive"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+
+    // The pooled negative counts as each member's: covered through day 14, due soon on days
+    // 13–14 (3 days' warning), overdue from day 15.
+    let today =
+        chrono::NaiveDate::parse_from_str(l["today"].as_str().unwrap(), "%Y-%m-%d").unwrap();
+    let day = |n: i64| (today + chrono::Duration::days(n)).to_string();
+    let l = ledger(&hr, "INST-1", "").await;
+    let one = line(&l, 1);
+    assert_eq!(one["state"], "covered", "{one}");
+    assert_eq!(one["covered_until"], day(14), "{one}");
+    assert_eq!(one["last_lab"], "LAB-A");
+    assert_eq!(
+        one["last_tube"], "**1",
+        "the tube is masked to its last characters: {one}"
+    );
+    assert_eq!(one["programme"], "staff-14d");
+    // The positive pool's members: off duty, whatever came before.
+    for n in [4, 5] {
+        let x = line(&l, n);
+        assert_eq!(
+            (
+                x["state"].as_str(),
+                x["hold"].as_str(),
+                x["on_duty"].as_bool()
+            ),
+            (Some("excluded"), Some("pending_recheck"), Some(false)),
+            "{x}"
+        );
+    }
+    assert_eq!(l["counts"]["covered"], 3);
+    assert_eq!(l["counts"]["excluded"], 2);
+    let l14 = ledger(&hr, "INST-1", &format!("?on={}", day(14))).await;
+    assert_eq!(
+        (
+            line(&l14, 1)["state"].as_str(),
+            line(&l14, 1)["on_duty"].as_bool()
+        ),
+        (Some("due_soon"), Some(true))
+    );
+    let l15 = ledger(&hr, "INST-1", &format!("?on={}", day(15))).await;
+    assert_eq!(
+        (
+            line(&l15, 1)["state"].as_str(),
+            line(&l15, 1)["on_duty"].as_bool(),
+            line(&l15, 1)["overdue_days"].as_i64()
+        ),
+        (Some("overdue"), Some(false), Some(1))
+    );
+    let l31 = ledger(&hr, "INST-1", &format!("?on={}", day(31))).await;
+    // Person 4 is in the monthly class: their cover would run a month — but they are held.
+    assert_eq!(line(&l31, 4)["state"], "excluded");
+    let overdue = ledger(&hr, "INST-1", &format!("?on={}&state=overdue", day(15))).await;
+    assert_eq!(overdue["lines"].as_array().unwrap().len(), 3, "{overdue}");
+    // The cold-chain firm's ledger followed too.
+    let c = ledger(&cc, "INST-CC", "").await;
+    assert_eq!(line(&c, 11)["state"], "covered");
+    assert_eq!(line(&c, 12)["state"], "excluded");
+
+    // Person 5's single re-check is negative: back on duty, covered from the re-check.
+    a.received_single("RC5", 5, "mass_screening").await;
+    let (plate2, layout2) = filled_plate(&tech, "KH-ORF1AB-N").await;
+    import(&tech, &plate2, "KH-ORF1AB-N", &layout2, None, |_| {
+        Shape::Negative(29.0)
+    })
+    .await;
+    let r = reviewer
+        .post(
+            &format!("/api/v1/plates/{plate2}/release-negatives"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.body["released"], 1, "{r:?}");
+    let l = ledger(&hr, "INST-1", "").await;
+    let five = line(&l, 5);
+    assert_eq!(
+        (
+            five["state"].as_str(),
+            five["on_duty"].as_bool(),
+            five["last_tube"].as_str()
+        ),
+        (Some("covered"), Some(true), Some("**5")),
+        "{five}"
+    );
+    assert_eq!(line(&l, 4)["state"], "excluded");
+
+    // A full roster without person 3: they leave on the effective day; their line is kept.
+    let full = roster(&[
+        (1, "医务人员"),
+        (2, "医务人员"),
+        (4, "行政后勤"),
+        (5, "医务人员"),
+    ]);
+    let r = upload(&hr, "INST-1", "roster/preview", "&mode=full", full.clone()).await;
+    assert_eq!(
+        (r.body["leaves"].as_u64(), r.body["unchanged"].as_u64()),
+        (Some(1), Some(4)),
+        "{r:?}"
+    );
+    let r = upload(&hr, "INST-1", "roster", "&mode=full", full).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let l = ledger(&hr, "INST-1", "").await;
+    assert_eq!(l["counts"]["staff"], 4);
+    let ended = ledger(&hr, "INST-1", "?ended=true").await;
+    assert_eq!(line(&ended, 3)["left_on"], today.to_string());
+    // A class change is dated too: person 2 moves to the monthly class.
+    let moved = roster(&[(2, "行政后勤")]);
+    let r = upload(&hr, "INST-1", "roster", "", moved).await;
+    assert_eq!(r.body["moves"], 1, "{r:?}");
+    let l = ledger(&hr, "INST-1", "").await;
+    assert_eq!(line(&l, 2)["class"], "行政后勤");
+    assert_eq!(
+        line(&l, 2)["state"],
+        "covered",
+        "the earlier negative still counts: {l}"
+    );
+    let ended = ledger(&hr, "INST-1", "?ended=true").await;
+    assert_eq!(ended["lines"].as_array().unwrap().len(), 2);
+
+    // A new version of the 14-day programme (7 days) judges every line at once.
+    let r = a
+        .post(
+            "/api/v1/programmes/staff-14d/versions",
+            json!({"schedule": {"kind": "cycle", "cycle": {"days": 7}}, "warn_days": 2,
+                   "pooling": "pooled", "basis": "本市通知: 每7天一检"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(r.body["version"], 2);
+    let r = hr.post("/api/v1/programmes/staff-14d/versions", json!({"schedule": {"kind": "cycle", "cycle": {"days": 3}}, "warn_days": 1, "pooling": "pooled", "basis": "x"})).await;
+    assert_eq!(r.status, 403, "{r:?}");
+    let l = ledger(&hr, "INST-1", "").await;
+    assert_eq!(
+        (
+            line(&l, 1)["covered_until"].as_str(),
+            line(&l, 1)["programme_version"].as_i64()
+        ),
+        (Some(day(7).as_str()), Some(2))
+    );
+    let c = ledger(&cc, "INST-CC", "").await;
+    assert_eq!(
+        line(&c, 11)["covered_until"],
+        day(14),
+        "cold chain keeps its own programme"
+    );
+
+    // The inspector of Daxing sees the firm, not the hospital; an admin sees both.
+    let insp = a.as_new("insp-dx", Role::RegionalInspector, "110115").await;
+    let r = insp.get("/api/v1/compliance").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let codes: Vec<&str> = r.body["institutions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["INST-CC"]);
+    assert_eq!(
+        (
+            r.body["totals"]["staff"].as_i64(),
+            r.body["totals"]["excluded"].as_i64()
+        ),
+        (Some(2), Some(1))
+    );
+    let r = insp.get("/api/v1/institutions/INST-CC/ledger").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = insp.get("/api/v1/institutions/INST-1/ledger").await;
+    assert_eq!(r.status, 404, "{r:?}");
+    let r = insp.get("/api/v1/compliance?region=1101").await;
+    assert_eq!(r.status, 403, "{r:?}");
+    let r = a.get("/api/v1/compliance").await;
+    assert_eq!(r.body["totals"]["staff"], 6, "{r:?}");
+    assert_eq!(
+        r.body["institutions"][0]["code"], "INST-CC",
+        "worst first: {r:?}"
+    );
+    // The ledger as a workbook.
+    let r = hr
+        .send(
+            hr.client
+                .get(hr.url("/api/v1/institutions/INST-1/ledger?format=xlsx")),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    // Every join, move and leave is in the audit trail under the institution admin.
+    assert!(
+        a.count("SELECT COUNT(*) FROM audit_log WHERE action = 'staff.join' AND actor = 'hr-1'")
+            .await
+            >= 5
+    );
+    assert_eq!(
+        a.count("SELECT COUNT(*) FROM audit_log WHERE action = 'staff.leave'")
+            .await,
+        1
+    );
+}
+
+/// The state the database counts by is the state the domain judges, for every distance of the
+/// cover's end from today and every warning length.
+async fn the_ledger_state_in_sql_is_the_domain_rule(db: Db) {
+    use natlis::domain::programme::{self, Hold};
+    let a = TestApp::start(db).await;
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 5).unwrap();
+    let t = programme::day_number(today);
+    let mut conn = a.store.reader().acquire().await.unwrap();
+    for warn in [0i64, 1, 3] {
+        for until in [
+            None,
+            Some(t - 2),
+            Some(t - 1),
+            Some(t),
+            Some(t + 1),
+            Some(t + 2),
+            Some(t + 3),
+            Some(t + 4),
+        ] {
+            for hold in [None, Some(Hold::PendingRecheck)] {
+                let (state,): (String,) = sqlx::query_as(&format!(
+                    "SELECT {} FROM (SELECT $2 AS covered_through, $3 AS hold) m, (SELECT $4 AS warn_days) v",
+                    natlis::store::membership::STATE
+                ))
+                .bind(t)
+                .bind(until)
+                .bind(hold.map(|h| h.as_str()))
+                .bind(warn)
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+                let judged = programme::judge(
+                    until.map(programme::from_day_number),
+                    hold.map(Hold::outcome),
+                    today,
+                    warn as u32,
+                );
+                assert_eq!(
+                    state,
+                    judged.code(),
+                    "until {until:?} warn {warn} hold {hold:?}"
+                );
+            }
+        }
+    }
+}
