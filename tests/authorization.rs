@@ -55,7 +55,7 @@ async fn world(db: Db) -> World {
     let r = admin
         .post(
             "/api/v1/institutions",
-            json!({"code": "INST-2", "name": "冷链公司", "kind": "cold_chain", "address": "x", "phone": "010-1"}),
+            json!({"code": "INST-2", "name": "冷链公司", "kind": "cold_chain", "address": "x", "phone": "010-1", "region": "310104"}),
         )
         .await;
     assert_eq!(r.status, 201, "{r:?}");
@@ -99,6 +99,8 @@ async fn world(db: Db) -> World {
         ("cdc-bj", Role::CdcReviewer, "1101"),
         ("hr-1", Role::InstitutionAdmin, "INST-1"),
         ("auditor", Role::Auditor, ""),
+        ("insp-bj", Role::RegionalInspector, "1101"),
+        ("insp-sh", Role::RegionalInspector, "3101"),
     ] {
         users.push((name, admin.as_new(name, role, scope).await));
     }
@@ -336,6 +338,41 @@ async fn endpoint_by_role_table(db: Db) {
         ("POST", "/api/v1/push/messages/1/resend", none.clone(), "auditor", 403),
         ("POST", "/api/v1/push/messages/1/resend", none.clone(), "tech-a", 403),
         ("POST", "/api/v1/push/messages/999999/resend", none.clone(), "admin", 409),
+        // Institutions: their own staff and ledger; inspectors their region's (INST-2 is in
+        // 3101); programmes are read by all, changed by admins.
+        ("GET", "/api/v1/institutions/INST-1/classes", none.clone(), "nobody", 401),
+        ("GET", "/api/v1/institutions/INST-1/classes", none.clone(), "tech-a", 403),
+        ("GET", "/api/v1/institutions/INST-1/classes", none.clone(), "hr-1", 200),
+        ("GET", "/api/v1/institutions/INST-2/classes", none.clone(), "hr-1", 404),
+        ("POST", "/api/v1/institutions/INST-1/classes", json!({"name": "保安", "programme": "staff-monthly"}), "insp-bj", 403),
+        ("POST", "/api/v1/institutions/INST-2/classes", json!({"name": "保安", "programme": "staff-monthly"}), "hr-1", 404),
+        ("POST", "/api/v1/institutions/INST-1/classes", json!({"name": "保安", "programme": "staff-monthly"}), "hr-1", 201),
+        ("POST", "/api/v1/institutions/INST-1/roster/preview", none.clone(), "nobody", 401),
+        ("POST", "/api/v1/institutions/INST-1/roster/preview", none.clone(), "auditor", 403),
+        ("POST", "/api/v1/institutions/INST-1/roster/preview", none.clone(), "insp-bj", 403),
+        ("POST", "/api/v1/institutions/INST-2/roster/preview", none.clone(), "hr-1", 404),
+        ("POST", "/api/v1/institutions/INST-1/roster", none.clone(), "tech-a", 403),
+        ("POST", "/api/v1/institutions/INST-2/roster", none.clone(), "hr-1", 404),
+        ("GET", "/api/v1/institutions/INST-1/ledger", none.clone(), "nobody", 401),
+        ("GET", "/api/v1/institutions/INST-1/ledger", none.clone(), "collector-s01", 403),
+        ("GET", "/api/v1/institutions/INST-1/ledger", none.clone(), "reviewer-a", 403),
+        ("GET", "/api/v1/institutions/INST-1/ledger", none.clone(), "hr-1", 200),
+        ("GET", "/api/v1/institutions/INST-1/ledger", none.clone(), "auditor", 200),
+        ("GET", "/api/v1/institutions/INST-2/ledger", none.clone(), "hr-1", 404),
+        ("GET", "/api/v1/institutions/INST-2/ledger", none.clone(), "insp-bj", 404),
+        ("GET", "/api/v1/institutions/INST-2/ledger", none.clone(), "insp-sh", 200),
+        ("GET", "/api/v1/compliance", none.clone(), "nobody", 401),
+        ("GET", "/api/v1/compliance", none.clone(), "hr-1", 403),
+        ("GET", "/api/v1/compliance", none.clone(), "cdc-bj", 403),
+        ("GET", "/api/v1/compliance", none.clone(), "insp-sh", 200),
+        ("GET", "/api/v1/compliance?region=11", none.clone(), "insp-sh", 403),
+        ("GET", "/api/v1/compliance", none.clone(), "auditor", 200),
+        ("GET", "/api/v1/programmes", none.clone(), "nobody", 401),
+        ("GET", "/api/v1/programmes", none.clone(), "collector-s01", 200),
+        ("GET", "/api/v1/programmes/staff-14d/versions", none.clone(), "hr-1", 200),
+        ("POST", "/api/v1/programmes/staff-14d/versions", json!({"schedule": {"kind": "cycle", "cycle": {"days": 14}}, "warn_days": 3, "pooling": "pooled", "basis": "x"}), "hr-1", 403),
+        ("POST", "/api/v1/programmes/staff-14d/versions", json!({"schedule": {"kind": "days", "windows": [{"from": 1, "to": 1}]}, "warn_days": 3, "pooling": "pooled", "basis": "x"}), "admin", 422),
+        ("POST", "/api/v1/programmes/staff-14d/versions", json!({"schedule": {"kind": "cycle", "cycle": {"days": 14}}, "warn_days": 3, "pooling": "pooled", "basis": "x"}), "admin", 201),
     ];
     for (method, path, body, user, expected) in &table {
         let r = call(w.user(user), method, path, body).await;
@@ -927,6 +964,9 @@ async fn no_answer_shows_what_is_outside_the_callers_scope(db: Db) {
         "/api/v1/sites",
         "/api/v1/labs",
         "/api/v1/institutions",
+        "/api/v1/compliance",
+        "/api/v1/institutions/INST-1/ledger",
+        "/api/v1/institutions/INST-2/ledger",
     ]
     .iter()
     .map(|p| p.to_string())

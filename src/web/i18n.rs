@@ -227,6 +227,22 @@ mod tests {
         wanted.extend(ResultValue::ALL.iter().map(|c| format!("result_value.{c}")));
         wanted.extend(Cdc::ALL.iter().map(|c| format!("cdc.{c}")));
         wanted.extend(Sex::ALL.iter().map(|c| format!("sex.{c}")));
+        use crate::domain::programme::{DutyState, Hold};
+        wanted.extend(DutyState::ALL.iter().map(|c| format!("duty.{c}")));
+        wanted.extend(Hold::ALL.iter().map(|c| format!("hold.{c}")));
+        for p in [
+            "missing_name",
+            "missing_class",
+            "unknown_class",
+            "unknown_doc_type",
+            "invalid_document",
+            "number_not_text",
+            "invalid_phone",
+            "duplicate",
+            "name_mismatch",
+        ] {
+            wanted.push(format!("roster_problem.{p}"));
+        }
         for c in [
             "no_result",
             "negative",

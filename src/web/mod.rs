@@ -13,6 +13,7 @@ mod cdc;
 mod chart;
 mod collect;
 mod i18n;
+mod institutions;
 mod page;
 mod person;
 mod plate_map;
@@ -96,6 +97,24 @@ pub const SCREENS: &[Screen] = &[
         action: Action::ViewStatus,
     },
     Screen {
+        path: "/ledger",
+        title: "nav.ledger",
+        blurb: "home.ledger",
+        action: Action::ViewLedger,
+    },
+    Screen {
+        path: "/roster",
+        title: "nav.roster",
+        blurb: "home.roster",
+        action: Action::ManageStaff,
+    },
+    Screen {
+        path: "/compliance",
+        title: "nav.compliance",
+        blurb: "home.compliance",
+        action: Action::ViewCompliance,
+    },
+    Screen {
         path: "/audit",
         title: "nav.audit",
         blurb: "home.audit",
@@ -132,6 +151,7 @@ pub fn router() -> Router<AppState> {
         .merge(cdc::router())
         .merge(board::router())
         .merge(push::router())
+        .merge(institutions::router())
         .merge(audit::router())
         .merge(admin::router())
 }

@@ -1,0 +1,469 @@
+//! 单位 the institution administrator's screens — the ledger (台账) with its filters and its
+//! workbook, the roster upload (previewed, every row's problem with its line, then applied) —
+//! and the regional inspector's compliance view. The rules are the ledger and roster
+//! services'; these screens ask them and show the answer.
+
+use super::page::{choose_page, error_page, render, Chrome, Message, Signed};
+use crate::domain::policy::{Action, Scope};
+use crate::domain::programme::DutyState;
+use crate::domain::roster::RosterMode;
+use crate::error::Error;
+use crate::service::ledger::{self, LedgerQuery};
+use crate::service::roster::{self, RosterFile, RosterOptions, RosterReport};
+use crate::state::AppState;
+use crate::view::ledger::{Compliance, Ledger};
+use askama::Template;
+use axum::extract::{FromRequest, Multipart, Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/ledger", get(ledger_page))
+        .route("/roster", get(roster_page))
+        .route("/roster/preview", post(preview))
+        .route("/roster/apply", post(apply_roster))
+        .route("/compliance", get(compliance_page))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            roster::MAX_FILE_BYTES + (1 << 20),
+        ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LedgerParams {
+    #[serde(default)]
+    institution: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    class: Option<String>,
+    #[serde(default)]
+    on: Option<String>,
+    #[serde(default)]
+    ended: Option<String>,
+}
+
+/// The institution a page is about: the user's own, the one asked for, or — for someone who
+/// sees several — the page to choose one.
+async fn institution_or_choice(
+    s: &AppState,
+    page: &Signed,
+    asked: Option<&str>,
+) -> Result<String, Response> {
+    if let Scope::Institution { code, .. } = &page.actor.scope {
+        return Ok(code.clone());
+    }
+    if let Some(a) = asked.map(str::trim).filter(|a| !a.is_empty()) {
+        return Ok(a.to_string());
+    }
+    let listed = async {
+        let mut conn = s.store.reader().acquire().await?;
+        let region = match &page.actor.scope {
+            Scope::Region(r) => r.clone(),
+            _ => String::new(),
+        };
+        Ok::<_, Error>(crate::store::registry::institutions_in(&mut conn, &region).await?)
+    };
+    Err(match listed.await {
+        Ok(list) => {
+            let path = page.chrome.path.clone();
+            let items = list
+                .into_iter()
+                .map(|i| (format!("{path}?institution={}", i.code), i.code, i.name))
+                .collect();
+            choose_page(page.chrome.clone(), "institution", items)
+        }
+        Err(e) => error_page(page.chrome.clone(), e),
+    })
+}
+
+/// A ledger line, in words.
+pub struct LineWords {
+    name: String,
+    doc_no: String,
+    class: String,
+    programme: String,
+    last: String,
+    lab: String,
+    tube: String,
+    until: String,
+    state: &'static str,
+    state_words: String,
+    on_duty: bool,
+    note: String,
+}
+
+#[derive(Template)]
+#[template(path = "ledger.html")]
+struct LedgerPage {
+    chrome: Chrome,
+    l: Ledger,
+    code: String,
+    lines: Vec<LineWords>,
+    states: Vec<(String, String, i64, bool)>,
+    classes: Vec<(String, bool)>,
+    on: String,
+    ended: bool,
+    export: String,
+    may_upload: bool,
+}
+
+async fn ledger_page(
+    State(s): State<AppState>,
+    page: Signed,
+    Query(p): Query<LedgerParams>,
+) -> Response {
+    if let Some(r) = page.refusal(Action::ViewLedger) {
+        return r;
+    }
+    let code = match institution_or_choice(&s, &page, p.institution.as_deref()).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let state = p
+        .state
+        .as_deref()
+        .filter(|x| !x.is_empty())
+        .and_then(DutyState::parse);
+    let on =
+        p.on.as_deref()
+            .filter(|x| !x.is_empty())
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    let ended = p.ended.as_deref() == Some("1");
+    let q = LedgerQuery {
+        state,
+        class: p.class.clone().filter(|c| !c.is_empty()),
+        ended,
+        on,
+    };
+    let loaded = async {
+        let mut conn = s.store.reader().acquire().await?;
+        let l = ledger::ledger(&mut conn, &page.actor, &code, &q, s.tz, s.today()).await?;
+        let classes = crate::service::programmes::classes(&mut conn, &page.actor, &code).await?;
+        Ok::<_, Error>((l, classes))
+    };
+    let (l, classes) = match loaded.await {
+        Ok(x) => x,
+        Err(e) => return error_page(page.chrome, e),
+    };
+    let tr = &page.chrome.tr;
+    let lines = l
+        .lines
+        .iter()
+        .map(|x| LineWords {
+            name: x.name.clone(),
+            doc_no: x.doc_no.clone(),
+            class: x.class.clone(),
+            programme: format!("{} v{}", x.programme, x.programme_version),
+            last: x
+                .last_negative_at
+                .map(|t| tr.time(&t))
+                .unwrap_or_else(|| "—".into()),
+            lab: x.last_lab.clone().unwrap_or_default(),
+            tube: x.last_tube.clone().unwrap_or_default(),
+            until: x
+                .covered_until
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "—".into()),
+            state: x.state.as_str(),
+            state_words: tr.code("duty", x.state.as_str()),
+            on_duty: x.on_duty,
+            note: match (x.hold, x.overdue_days, &x.left_on) {
+                (_, _, Some(left)) => tr.f("ledger.left_on", &[("on", left)]),
+                (Some(h), _, _) => tr.code("hold", h.as_str()),
+                (None, Some(d), _) => tr.f("ledger.overdue_days", &[("n", &d)]),
+                _ => String::new(),
+            },
+        })
+        .collect();
+    let c = &l.counts;
+    let states = [
+        (DutyState::Covered, c.covered),
+        (DutyState::DueSoon, c.due_soon),
+        (DutyState::Overdue, c.overdue),
+        (DutyState::NeverTested, c.never_tested),
+        (DutyState::Excluded, c.excluded),
+    ]
+    .iter()
+    .map(|(st, n)| {
+        (
+            st.as_str().to_string(),
+            tr.code("duty", st.as_str()),
+            *n,
+            state == Some(*st),
+        )
+    })
+    .collect();
+    let classes = classes
+        .into_iter()
+        .map(|k| {
+            let on = p.class.as_deref() == Some(k.name.as_str());
+            (k.name, on)
+        })
+        .collect();
+    let export = format!(
+        "/api/v1/institutions/{code}/ledger?format=xlsx{}{}",
+        on.map(|d| format!("&on={d}")).unwrap_or_default(),
+        state.map(|x| format!("&state={x}")).unwrap_or_default()
+    );
+    let may_upload = page.actor.require(Action::ManageStaff).is_ok();
+    render(
+        StatusCode::OK,
+        &LedgerPage {
+            on: on.map(|d| d.to_string()).unwrap_or_default(),
+            code: l.institution.clone(),
+            l,
+            lines,
+            states,
+            classes,
+            ended,
+            export,
+            may_upload,
+            chrome: page.chrome,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "roster.html")]
+struct RosterPage {
+    chrome: Chrome,
+    code: String,
+    classes: Vec<(String, String)>,
+    today: String,
+}
+
+async fn roster_page(
+    State(s): State<AppState>,
+    page: Signed,
+    Query(p): Query<LedgerParams>,
+) -> Response {
+    if let Some(r) = page.refusal(Action::ManageStaff) {
+        return r;
+    }
+    let code = match institution_or_choice(&s, &page, p.institution.as_deref()).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let loaded = async {
+        let mut conn = s.store.reader().acquire().await?;
+        crate::service::programmes::classes(&mut conn, &page.actor, &code).await
+    };
+    let classes = match loaded.await {
+        Ok(c) => c.into_iter().map(|k| (k.name, k.programme)).collect(),
+        Err(e) => return error_page(page.chrome, e),
+    };
+    render(
+        StatusCode::OK,
+        &RosterPage {
+            chrome: page.chrome,
+            code,
+            classes,
+            today: s.today().to_string(),
+        },
+    )
+}
+
+/// The roster form: its file and options.
+async fn roster_form(req: Request) -> Result<(RosterFile, RosterOptions), Error> {
+    let mut form = Multipart::from_request(req, &())
+        .await
+        .map_err(|e| Error::malformed(format!("reading the form: {e}")))?;
+    let mut file = None;
+    let mut mode = RosterMode::Add;
+    let mut effective_on = None;
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| Error::malformed(format!("reading the form: {e}")))?
+    {
+        match (
+            field.name().unwrap_or(""),
+            field.file_name().map(String::from),
+        ) {
+            ("file", Some(name)) if !name.is_empty() => {
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|e| Error::malformed(format!("reading {name}: {e}")))?;
+                file = Some(RosterFile {
+                    name,
+                    bytes: bytes.to_vec(),
+                });
+            }
+            ("mode", _) => {
+                let v = field.text().await.unwrap_or_default();
+                mode = RosterMode::parse(v.trim()).unwrap_or(RosterMode::Add);
+            }
+            ("effective_on", _) => {
+                let v = field.text().await.unwrap_or_default();
+                effective_on = NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").ok();
+            }
+            _ => {}
+        }
+    }
+    let file = file.ok_or_else(|| Error::invalid("file", "choose the roster file first"))?;
+    Ok((file, RosterOptions { mode, effective_on }))
+}
+
+#[derive(Template)]
+#[template(path = "roster_report.html")]
+struct ReportFragment {
+    chrome: Chrome,
+    r: Option<RosterReport>,
+    message: Option<Message>,
+    code: String,
+}
+
+fn report_fragment(chrome: Chrome, code: String, r: Result<RosterReport, Error>) -> Response {
+    let (r, message) = match r {
+        Ok(r) => {
+            let m = if r.applied {
+                Some(Message::ok(chrome.tr.f(
+                    "roster.applied",
+                    &[
+                        ("joins", &r.joins),
+                        ("moves", &r.moves),
+                        ("leaves", &r.leaves),
+                    ],
+                )))
+            } else {
+                None
+            };
+            (Some(r), m)
+        }
+        Err(e) => (
+            None,
+            Some(Message {
+                tone: "refused",
+                text: e.message.clone(),
+                detail: e.code.to_string(),
+            }),
+        ),
+    };
+    render(
+        StatusCode::OK,
+        &ReportFragment {
+            chrome,
+            r,
+            message,
+            code,
+        },
+    )
+}
+
+async fn preview(
+    State(s): State<AppState>,
+    page: Signed,
+    Query(p): Query<LedgerParams>,
+    req: Request,
+) -> Response {
+    if let Some(r) = page.refusal(Action::ManageStaff) {
+        return r;
+    }
+    let code = match institution_or_choice(&s, &page, p.institution.as_deref()).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let done = async {
+        let (file, o) = roster_form(req).await?;
+        let mut conn = s.store.reader().acquire().await?;
+        roster::preview(&mut conn, &page.actor, &code, &file, o, s.today()).await
+    };
+    let r = done.await;
+    report_fragment(page.chrome, code, r)
+}
+
+async fn apply_roster(
+    State(s): State<AppState>,
+    page: Signed,
+    Query(p): Query<LedgerParams>,
+    req: Request,
+) -> Response {
+    if let Some(r) = page.refusal(Action::ManageStaff) {
+        return r;
+    }
+    let code = match institution_or_choice(&s, &page, p.institution.as_deref()).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let done = async {
+        let (file, o) = roster_form(req).await?;
+        let file = std::sync::Arc::new(file);
+        let c = code.clone();
+        super::page::apply(&s, &page.actor, move |tx| {
+            let (c, file) = (c.clone(), file.clone());
+            Box::pin(async move { roster::apply(tx, &c, &file, o, None).await })
+        })
+        .await
+    };
+    let r = done.await;
+    report_fragment(page.chrome, code, r)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RegionParams {
+    #[serde(default)]
+    region: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "compliance.html")]
+struct CompliancePage {
+    chrome: Chrome,
+    c: Compliance,
+    share: String,
+    rows: Vec<(String, String, String, i64, i64, i64, i64, i64, String)>,
+}
+
+fn percent(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+async fn compliance_page(
+    State(s): State<AppState>,
+    page: Signed,
+    Query(p): Query<RegionParams>,
+) -> Response {
+    if let Some(r) = page.refusal(Action::ViewCompliance) {
+        return r;
+    }
+    let loaded = async {
+        let mut conn = s.store.reader().acquire().await?;
+        ledger::compliance(&mut conn, &page.actor, p.region.as_deref(), s.today()).await
+    };
+    let c = match loaded.await {
+        Ok(c) => c,
+        Err(e) => return error_page(page.chrome, e),
+    };
+    let rows = c
+        .institutions
+        .iter()
+        .map(|i| {
+            (
+                i.code.clone(),
+                i.name.clone(),
+                i.region.clone(),
+                i.counts.staff,
+                i.on_duty,
+                i.counts.overdue,
+                i.counts.never_tested,
+                i.counts.excluded,
+                percent(i.off_duty_share),
+            )
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &CompliancePage {
+            share: percent(c.off_duty_share),
+            c,
+            rows,
+            chrome: page.chrome,
+        },
+    )
+}

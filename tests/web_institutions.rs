@@ -1,0 +1,172 @@
+//! The institution administrator's and the regional inspector's screens over real HTTP on
+//! both databases: a roster with bad rows previewed (every problem with its line, Apply
+//! disabled), fixed and applied, the ledger and its filters, the workbook, the inspector's
+//! compliance; and the role × scope table of these page routes.
+
+mod common;
+
+use common::browser::{check_page_routes, user_with_password, Browser, Row};
+use common::{id_number, Db, TestApp};
+use natlis::domain::policy::Role;
+use serde_json::json;
+
+on_both_databases!(
+    an_institution_admin_uploads_a_roster_and_reads_the_ledger,
+    every_institution_page_route_checks_role_and_scope,
+);
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn signed_in(app: &TestApp, username: &str) -> Browser {
+    let mut b = Browser::new(app);
+    let p = b.log_in(username, PASSWORD, "/").await;
+    assert_eq!(p.status, 303, "{username}: {}", p.html);
+    b
+}
+
+fn form(csv: String) -> reqwest::multipart::Form {
+    reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(csv.into_bytes()).file_name("员工名单.csv"),
+        )
+        .text("mode", "add")
+        .text("effective_on", "")
+}
+
+async fn an_institution_admin_uploads_a_roster_and_reads_the_ledger(db: Db) {
+    let admin = TestApp::start(db).await;
+    admin.seed().await;
+    let r = admin
+        .post(
+            "/api/v1/institutions",
+            json!({"code": "INST-9", "name": "海淀医院", "kind": "hospital", "address": "海淀",
+                   "phone": "010-1", "region": "110108"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    user_with_password(&admin, "hr-9", Role::InstitutionAdmin, "INST-9").await;
+    user_with_password(&admin, "insp-hd", Role::RegionalInspector, "110108").await;
+    let hr = signed_in(&admin, "hr-9").await;
+    let home = hr.get("/").await;
+    assert!(home.html.contains("href=\"/ledger\"") && home.html.contains("href=\"/roster\""));
+    let p = hr.get("/roster").await;
+    assert_eq!(p.status, 200);
+    assert!(p.html.contains("冷链从业人员") && p.html.contains("id=\"roster-apply\" disabled"));
+
+    // Bad rows: each named with its line; Apply stays disabled.
+    let bad = format!(
+        "姓名,身份证号,手机号,人员类别\n王一,{},13900000001,医务人员\n王二,110105194912310021,13900000002,医务人员\n",
+        id_number(1)
+    );
+    let p = hr.hx_multipart("/roster/preview", form(bad.clone())).await;
+    assert_eq!(p.status, 200, "{}", p.html);
+    assert!(
+        p.html.contains("id=\"roster-problems\"") && p.html.contains("<td>3</td>"),
+        "{}",
+        p.html
+    );
+    assert!(p.html.contains("证件号码错误"), "{}", p.html);
+    assert!(
+        !p.html.contains("110105194912310021"),
+        "no ID number is echoed"
+    );
+    assert!(
+        p.html
+            .contains("hx-swap-oob=\"true\" hx-post=\"/roster/apply?institution=INST-9\" disabled"),
+        "{}",
+        p.html
+    );
+    let p = hr.hx_multipart("/roster/apply", form(bad)).await;
+    assert!(p.html.contains("roster.invalid_rows"), "{}", p.html);
+    assert_eq!(admin.count("SELECT COUNT(*) FROM membership").await, 0);
+
+    // Fixed: previewed, applied, and the ledger lists both, not on duty until tested.
+    let good = format!(
+        "姓名,身份证号,手机号,人员类别\n王一,{},13900000001,医务人员\n王二,{},13900000002,冷链从业人员\n",
+        id_number(1),
+        id_number(2)
+    );
+    let p = hr.hx_multipart("/roster/preview", form(good.clone())).await;
+    assert!(
+        p.html.contains("新增 2") && !p.html.contains("roster-problems"),
+        "{}",
+        p.html
+    );
+    let p = hr.hx_multipart("/roster/apply", form(good)).await;
+    assert!(p.html.contains("名单已导入：新增 2 人"), "{}", p.html);
+    let p = hr.get("/ledger").await;
+    assert_eq!(p.status, 200);
+    assert!(
+        p.html.contains("王*")
+            && p.html.contains("未检测")
+            && p.html.contains("staff-14d v1")
+            && p.html.contains("cold-chain-14d v1"),
+        "{}",
+        p.html
+    );
+    assert!(!p.html.contains(&id_number(1)), "masked");
+    let p = hr.get("/ledger?state=covered").await;
+    assert!(p.html.contains("id=\"ledger-empty\""), "{}", p.html);
+    let p = hr.get("/ledger?class=冷链从业人员").await;
+    assert_eq!(p.html.matches("<tr class=\"duty-").count(), 1, "{}", p.html);
+    // Another institution's ledger is not there for this admin.
+    let p = hr.get("/ledger?institution=INST-1").await;
+    assert_eq!(p.status, 200, "their own scope decides, not the query");
+    assert!(p.html.contains("海淀医院"));
+
+    // The inspector of Haidian: the region's institutions, worst first, each a link to its ledger.
+    let insp = signed_in(&admin, "insp-hd").await;
+    let p = insp.get("/compliance").await;
+    assert_eq!(p.status, 200);
+    assert!(
+        p.html.contains("href=\"/ledger?institution=INST-9\"") && p.html.contains("100.0%"),
+        "{}",
+        p.html
+    );
+    assert!(!p.html.contains("INST-1"), "{}", p.html);
+    let p = insp.get("/ledger?institution=INST-9").await;
+    assert_eq!(p.status, 200, "{}", p.html);
+    assert!(
+        !p.html.contains("href=\"/roster"),
+        "an inspector reads, uploads nothing"
+    );
+    let p = insp.get("/ledger?institution=INST-1").await;
+    assert_eq!(p.status, 404, "{}", p.html);
+}
+
+async fn every_institution_page_route_checks_role_and_scope(db: Db) {
+    let admin = TestApp::start(db).await;
+    admin.seed().await;
+    let mut users = vec![("admin", admin.clone()), ("nobody", admin.with_token(""))];
+    for (name, role, scope) in [
+        ("collector-s01", Role::Collector, "S01"),
+        ("tech-a", Role::LabTechnician, "LAB-A"),
+        ("hr-1", Role::InstitutionAdmin, "INST-1"),
+        ("insp-bj", Role::RegionalInspector, "1101"),
+        ("auditor", Role::Auditor, ""),
+    ] {
+        users.push((name, admin.as_new(name, role, scope).await));
+    }
+    #[rustfmt::skip]
+    let table: Vec<Row> = vec![
+        ("GET", "/ledger", &[], "nobody", 303),
+        ("GET", "/ledger", &[], "hr-1", 200),
+        ("GET", "/ledger", &[], "admin", 200),
+        ("GET", "/ledger", &[], "tech-a", 403),
+        ("GET", "/ledger", &[], "collector-s01", 403),
+        ("GET", "/ledger?institution=INST-1", &[], "auditor", 200),
+        ("GET", "/roster", &[], "hr-1", 200),
+        ("GET", "/roster", &[], "insp-bj", 403),
+        ("GET", "/roster", &[], "auditor", 403),
+        ("POST", "/roster/preview", &[], "insp-bj", 403),
+        ("POST", "/roster/apply", &[], "tech-a", 403),
+        ("POST", "/roster/apply", &[], "auditor", 403),
+        ("GET", "/compliance", &[], "nobody", 303),
+        ("GET", "/compliance", &[], "insp-bj", 200),
+        ("GET", "/compliance", &[], "admin", 200),
+        ("GET", "/compliance", &[], "hr-1", 403),
+        ("GET", "/compliance", &[], "tech-a", 403),
+    ];
+    check_page_routes(&users, table).await;
+}
