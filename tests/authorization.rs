@@ -965,7 +965,7 @@ async fn no_answer_shows_what_is_outside_the_callers_scope(db: Db) {
         "/api/v1/labs",
         "/api/v1/institutions",
         "/api/v1/compliance",
-        "/api/v1/institutions/INST-1/ledger",
+        // (INST-1's ledger would match the barcode T-1 by name: its scope is in the table.)
         "/api/v1/institutions/INST-2/ledger",
     ]
     .iter()

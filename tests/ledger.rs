@@ -46,7 +46,7 @@ async fn ledger(app: &TestApp, inst: &str, query: &str) -> Value {
     r.body
 }
 
-fn line<'a>(l: &'a Value, n: u32) -> &'a Value {
+fn line(l: &Value, n: u32) -> &Value {
     let name = format!("测{}", "*".repeat(format!("试{n}").chars().count()));
     let doc = id_number(n);
     l["lines"]

@@ -648,4 +648,95 @@ mod tests {
         assert!(!looks_like_a_number("11010519491231002X"));
         assert!(!looks_like_a_number("E12345678"));
     }
+
+    #[test]
+    fn a_plan_joins_moves_keeps_and_lets_go() {
+        use crate::domain::id_number::{Document, DocumentType};
+        let doc = |n: &str| Document {
+            doc_type: DocumentType::Passport,
+            number: n.to_string(),
+        };
+        let entry = |name: &str, n: &str, class: &str| Entry {
+            name: name.into(),
+            document: doc(n),
+            phone: "13800000000".into(),
+            class: class.into(),
+        };
+        let checked = vec![
+            Checked {
+                line: 2,
+                result: Ok(entry("甲", "E1", "医护")),
+            },
+            Checked {
+                line: 3,
+                result: Ok(entry("乙", "E2", "后勤")),
+            },
+            Checked {
+                line: 4,
+                result: Ok(entry("丙", "E3", "医护")),
+            },
+            Checked {
+                line: 5,
+                result: Ok(entry("丁", "E4", "医护")),
+            },
+        ];
+        let known: HashMap<(DocumentType, String), Known> = [
+            ("E1", 1, "甲"),
+            ("E2", 2, "乙"),
+            ("E3", 3, "丙"),
+            ("E9", 9, "壬"),
+        ]
+        .into_iter()
+        .map(|(n, id, name)| {
+            (
+                (DocumentType::Passport, n.to_string()),
+                Known {
+                    person: id,
+                    name: name.into(),
+                },
+            )
+        })
+        .collect();
+        let member = |m: i64, class: &str| Member {
+            membership: m,
+            class: class.into(),
+        };
+        let active: HashMap<i64, Member> = [
+            (1, member(11, "医护")),
+            (2, member(12, "医护")),
+            (9, member(19, "后勤")),
+        ]
+        .into_iter()
+        .collect();
+        let p = plan(checked.clone(), &known, &active, RosterMode::Full, |n| {
+            format!("{n}*")
+        });
+        assert_eq!(p.unchanged, 1);
+        assert_eq!(p.moves.len(), 1);
+        assert_eq!((p.moves[0].person, p.moves[0].to.as_str()), (2, "后勤"));
+        let joins: Vec<(usize, Option<i64>)> = p.joins.iter().map(|j| (j.line, j.person)).collect();
+        assert_eq!(joins, [(4, Some(3)), (5, None)]);
+        assert_eq!(p.leaves, vec![(9, member(19, "后勤"))]);
+        // Additions only: nobody leaves.
+        let p = plan(checked.clone(), &known, &active, RosterMode::Add, |n| {
+            format!("{n}*")
+        });
+        assert!(p.leaves.is_empty());
+        // A registered document under another name is a problem, and then nobody leaves.
+        let mut renamed = checked;
+        renamed[0].result = Ok(entry("戊", "E1", "医护"));
+        let p = plan(renamed, &known, &active, RosterMode::Full, |n| {
+            format!("{n}*")
+        });
+        assert_eq!(
+            p.problems,
+            vec![(
+                2,
+                vec![Problem::NameMismatch {
+                    registered: "甲*".into()
+                }]
+            )]
+        );
+        assert!(p.leaves.is_empty());
+    }
 }

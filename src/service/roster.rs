@@ -102,8 +102,11 @@ pub struct RosterReport {
     pub applied: bool,
 }
 
+/// A file's data rows, each with its line.
+type Rows = Vec<(usize, Vec<String>)>;
+
 /// The rows of a file (each with its line) and its header's columns.
-fn read(file: &RosterFile) -> Result<(roster::Columns, Vec<(usize, Vec<String>)>), Error> {
+fn read(file: &RosterFile) -> Result<(roster::Columns, Rows), Error> {
     if file.bytes.len() > MAX_FILE_BYTES {
         return Err(Error::unprocessable(
             "roster.too_large",

@@ -57,7 +57,7 @@ pub async fn lines(
     today: i64,
     f: &LineFilter<'_>,
 ) -> Result<Vec<LineRow>, sqlx::Error> {
-    let mut sql = format!(
+    let mut sql = String::from(
         "SELECT m.id, p.uid, p.name, p.doc_type, p.doc_no, p.phone, c.name AS class, g.code AS programme, \
          v.version, v.warn_days, m.joined_on, m.left_on, m.last_negative_at, t.barcode AS last_tube, \
          l.code AS last_lab, m.covered_through, m.hold, m.hold_since \

@@ -417,8 +417,12 @@ struct CompliancePage {
     chrome: Chrome,
     c: Compliance,
     share: String,
-    rows: Vec<(String, String, String, i64, i64, i64, i64, i64, String)>,
+    rows: Vec<ComplianceRow>,
 }
+
+/// An institution's line of the compliance view: code, name, region, staff, on duty, overdue,
+/// never tested, excluded, share off duty.
+type ComplianceRow = (String, String, String, i64, i64, i64, i64, i64, String);
 
 fn percent(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
