@@ -7,6 +7,7 @@ mod db;
 #[cfg(feature = "tools")]
 mod demo;
 mod import;
+mod roster;
 #[cfg(feature = "tools")]
 mod practice_run;
 
@@ -55,6 +56,8 @@ enum Command {
     },
     /// Import instrument result files onto a plate (or a batch of plates), with a progress bar.
     Import(import::ImportArgs),
+    /// Preview or apply an institution's staff roster (CSV or XLSX), with a progress bar.
+    Roster(roster::RosterArgs),
     /// The audit trail: seal it now, or verify it.
     Audit {
         #[command(subcommand)]
@@ -144,6 +147,9 @@ enum BenchCommand {
     Push(bench::push::PushBenchArgs),
     /// Turnaround: the report over millions of tubes, the at-risk list, the rollup's folder.
     Turnaround(bench::turnaround::TurnaroundBenchArgs),
+    /// Routine testing: a 100,000-row roster, a 20,000-staff ledger, a region of a million
+    /// staff, and the ledger's share of a 384-well release.
+    Ledger(bench::ledger::LedgerBenchArgs),
 }
 
 #[derive(Args)]
@@ -252,6 +258,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Inspect { file, profiles } => inspect(&file, &profiles),
         Command::Import(a) => import::run(a).await,
+        Command::Roster(a) => roster::run(a).await,
         Command::Openapi => {
             println!("{}", natlis::api::openapi_json());
             Ok(())
@@ -332,6 +339,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             BenchCommand::Import(a) => bench::import::run(a).await,
             BenchCommand::Push(a) => bench::push::run(a).await,
             BenchCommand::Turnaround(a) => bench::turnaround::run(a).await,
+            BenchCommand::Ledger(a) => bench::ledger::run(a).await,
         },
     }
 }

@@ -61,6 +61,10 @@ fn text_rows(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>, ReadError> {
         .delimiter(delimiter)
         .from_reader(text.as_bytes());
     let mut out = vec![];
+    // Newlines counted so far, up to `counted` (records come in order: each byte is counted
+    // once).
+    let (mut counted, mut newlines) = (0usize, 0usize);
+    let bytes = text.as_bytes();
     for (i, rec) in reader.records().enumerate() {
         let rec = rec.map_err(|e| ReadError::Line {
             line: i + 1,
@@ -69,12 +73,15 @@ fn text_rows(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>, ReadError> {
         // (The reader's own line count skips blank lines, and its offset is where the blank
         // lines before a record begin: count the newlines up to the record's first cell.)
         let line = rec.position().map_or(i + 1, |p| {
-            let bytes = text.as_bytes();
             let mut start = (p.byte() as usize).min(bytes.len());
             while start < bytes.len() && matches!(bytes[start], b'\n' | b'\r') {
                 start += 1;
             }
-            bytes[..start].iter().filter(|b| **b == b'\n').count() + 1
+            if start >= counted {
+                newlines += memchr::memchr_iter(b'\n', &bytes[counted..start]).count();
+                counted = start;
+            }
+            newlines + 1
         });
         out.push((line, rec.iter().map(String::from).collect()));
         if out.len() > MAX_ROWS + 1 {

@@ -186,10 +186,10 @@ async fn planned(
         .await
         .map_err(|e| Error::internal(anyhow::anyhow!("reading the roster: {e}")))??
     };
-    let numbers: Vec<&str> = checked
+    let numbers: Vec<(DocumentType, &str)> = checked
         .iter()
         .filter_map(|c| c.result.as_ref().ok())
-        .map(|e| e.document.number.as_str())
+        .map(|e| (e.document.doc_type, e.document.number.as_str()))
         .collect();
     let mut known: HashMap<(DocumentType, String), Known> = HashMap::new();
     let mut people = HashMap::new();
@@ -439,10 +439,10 @@ pub async fn apply(
         }
         tell("people", (i * 4000 + chunk.len()).min(total), total);
     }
-    let missing: Vec<&str> = staff
+    let missing: Vec<(DocumentType, &str)> = staff
         .iter()
         .filter(|s| !registered.contains_key(&(s.doc_type, s.doc_no.to_string())))
-        .map(|s| s.doc_no)
+        .map(|s| (s.doc_type, s.doc_no))
         .collect();
     if !missing.is_empty() {
         for k in store::people_by_documents(tx.conn(), &missing).await? {

@@ -345,25 +345,34 @@ pub struct KnownRow {
     pub name: String,
 }
 
-/// The people registered under these document numbers (any type; the caller matches types).
+/// The people registered under these documents (by the `(doc_type, doc_no)` index: one
+/// statement per type and 500 numbers).
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn people_by_documents(
     conn: &mut AnyConnection,
-    numbers: &[&str],
+    documents: &[(DocumentType, &str)],
 ) -> Result<Vec<KnownRow>, sqlx::Error> {
     let mut out = vec![];
-    for chunk in numbers.chunks(500) {
-        let marks = (1..=chunk.len())
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(",");
-        let sql =
-            format!("SELECT id, uid, doc_type, doc_no, name FROM person WHERE doc_no IN ({marks})");
-        let mut q = sqlx::query_as(&sql);
-        for n in chunk {
-            q = q.bind(n.to_string());
+    for doc_type in DocumentType::ALL {
+        let numbers: Vec<&str> = documents
+            .iter()
+            .filter(|(t, _)| t == doc_type)
+            .map(|(_, n)| *n)
+            .collect();
+        for chunk in numbers.chunks(500) {
+            let marks = (2..=chunk.len() + 1)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let sql = format!(
+                "SELECT id, uid, doc_type, doc_no, name FROM person WHERE doc_type = $1 AND doc_no IN ({marks})"
+            );
+            let mut q = sqlx::query_as(&sql).bind(*doc_type);
+            for n in chunk {
+                q = q.bind(n.to_string());
+            }
+            out.extend(q.fetch_all(&mut *conn).await.map_err(in_table("person"))?);
         }
-        out.extend(q.fetch_all(&mut *conn).await.map_err(in_table("person"))?);
     }
     Ok(out)
 }

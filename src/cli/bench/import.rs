@@ -36,10 +36,10 @@ pub struct ImportBenchArgs {
     pub sqlite_sync: SqliteSync,
 }
 
-const KIT: &str = "MACCURA-ORF1AB-N-E";
+pub(crate) const KIT: &str = "MACCURA-ORF1AB-N-E";
 
 /// A plausible plate: mostly negatives, a few positives, an odd single-target and invalid well.
-fn export(kit: &Kit, size: PlateSize, barcodes: &[String], seed: u64) -> Vec<u8> {
+pub(crate) fn export(kit: &Kit, size: PlateSize, barcodes: &[String], seed: u64) -> Vec<u8> {
     let mut layout = Layout::new(size);
     for (i, b) in barcodes.iter().enumerate() {
         let well = Well::from_index(i as u16, 0, size).expect("a well on the plate");
@@ -56,7 +56,7 @@ fn export(kit: &Kit, size: PlateSize, barcodes: &[String], seed: u64) -> Vec<u8>
 }
 
 /// Received tubes `{prefix}{n}`, n = 1…count, made in one statement; returns their ids.
-async fn tubes(store: &Store, prefix: &str, count: usize) -> anyhow::Result<Vec<(i64, String)>> {
+pub(crate) async fn tubes(store: &Store, prefix: &str, count: usize) -> anyhow::Result<Vec<(i64, String)>> {
     let (site, lab): (i64, i64) =
         sqlx::query_as("SELECT id, lab_id FROM site WHERE code = 'BENCH'")
             .fetch_one(store.reader())
@@ -87,7 +87,7 @@ async fn tubes(store: &Store, prefix: &str, count: usize) -> anyhow::Result<Vec<
 }
 
 /// A plate with every free well loaded with the given tubes (written in bulk: setup, untimed).
-async fn plate(store: &Store, size: PlateSize, tubes: &[(i64, String)]) -> anyhow::Result<String> {
+pub(crate) async fn plate(store: &Store, size: PlateSize, tubes: &[(i64, String)]) -> anyhow::Result<String> {
     let admin = Actor::new("bench");
     let tz = chrono::FixedOffset::east_opt(8 * 3600).expect("offset");
     let req = plates::NewPlate {
@@ -184,7 +184,7 @@ fn bare_csv(bytes: &[u8]) -> usize {
 }
 
 /// Makes each tube a ten-person pool: ten people each, scanned in (setup, untimed).
-async fn pool_members(store: &Store, tubes: &[(i64, String)]) -> anyhow::Result<()> {
+pub(crate) async fn pool_members(store: &Store, tubes: &[(i64, String)]) -> anyhow::Result<()> {
     let now = chrono::Utc::now().timestamp_micros();
     for chunk in tubes.chunks(50) {
         let mut people = vec![];

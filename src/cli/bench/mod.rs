@@ -8,6 +8,7 @@
 //! so queueing is not hidden).
 
 pub mod import;
+pub mod ledger;
 pub mod pages;
 pub mod push;
 pub mod turnaround;
