@@ -147,3 +147,6 @@ FROM (
     SELECT '学校教职工', 'staff-monthly' UNION ALL
     SELECT '行政后勤', 'staff-monthly'
 ) c JOIN programme p ON p.code = c.programme;
+
+-- What decides a line's state, in one index: a region's compliance is counted from it alone.
+CREATE INDEX membership_standing ON membership (state, institution_id, judged_by, covered_through, hold);

@@ -7,9 +7,9 @@ mod db;
 #[cfg(feature = "tools")]
 mod demo;
 mod import;
-mod roster;
 #[cfg(feature = "tools")]
 mod practice_run;
+mod roster;
 
 pub use db::DbArgs;
 

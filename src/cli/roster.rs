@@ -60,7 +60,10 @@ pub fn describe(r: &RosterReport) -> Vec<String> {
         out.push(format!("  line {}: {}", p.line, what.join("; ")));
     }
     if r.invalid > r.problems.len() {
-        out.push(format!("  … and {} more rows", r.invalid - r.problems.len()));
+        out.push(format!(
+            "  … and {} more rows",
+            r.invalid - r.problems.len()
+        ));
     }
     out
 }
@@ -68,10 +71,10 @@ pub fn describe(r: &RosterReport) -> Vec<String> {
 pub async fn run(a: RosterArgs) -> anyhow::Result<()> {
     let bytes = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
     let file = RosterFile {
-        name: a
-            .file
-            .file_name()
-            .map_or_else(|| a.file.display().to_string(), |n| n.to_string_lossy().into()),
+        name: a.file.file_name().map_or_else(
+            || a.file.display().to_string(),
+            |n| n.to_string_lossy().into(),
+        ),
         bytes,
     };
     let store = a.db.open().await?;

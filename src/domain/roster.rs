@@ -210,6 +210,8 @@ pub fn columns(header: &[String]) -> Result<Columns, Vec<&'static str>> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
     MissingName,
+    /// A name with a control character, or longer than 100 characters.
+    InvalidName(String),
     MissingClass,
     /// The institution has no such staff class.
     UnknownClass(String),
@@ -233,6 +235,7 @@ impl Problem {
     pub fn code(&self) -> &'static str {
         match self {
             Problem::MissingName => "missing_name",
+            Problem::InvalidName(_) => "invalid_name",
             Problem::MissingClass => "missing_class",
             Problem::UnknownClass(_) => "unknown_class",
             Problem::UnknownDocType(_) => "unknown_doc_type",
@@ -249,6 +252,7 @@ impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Problem::MissingName => write!(f, "the name is missing"),
+            Problem::InvalidName(why) => write!(f, "the name {why}"),
             Problem::MissingClass => write!(f, "the staff class is missing"),
             Problem::UnknownClass(c) => write!(f, "no staff class {c:?} in this institution"),
             Problem::UnknownDocType(t) => write!(f, "no document type {t:?}"),
@@ -317,6 +321,13 @@ pub fn check(
             let name = cell(row, cols.name).to_string();
             if name.is_empty() {
                 problems.push(Problem::MissingName);
+            } else if let Some(c) = super::text::control_char(&name, true) {
+                problems.push(Problem::InvalidName(format!(
+                    "contains the control character {}",
+                    super::text::describe(c)
+                )));
+            } else if name.chars().count() > 100 {
+                problems.push(Problem::InvalidName("is longer than 100 characters".into()));
             }
             let class = cell(row, cols.class).to_string();
             if class.is_empty() {

@@ -148,20 +148,25 @@ pub async fn institution_for(
     Ok(place)
 }
 
-/// Counts by state from (institution, state, count) rows.
+/// Counts by state per institution on `today`, each group judged by the domain's rule.
 fn counts_by_institution(
-    rows: Vec<(i64, String, i64)>,
-) -> Result<HashMap<i64, StateCounts>, Error> {
+    groups: Vec<store::StandingGroup>,
+    today: NaiveDate,
+) -> HashMap<i64, StateCounts> {
     let mut out: HashMap<i64, StateCounts> = HashMap::new();
-    for (inst, state, n) in rows {
-        let state = DutyState::parse(&state).ok_or_else(|| {
-            Error::internal(anyhow::anyhow!(
-                "the ledger's state expression gave {state:?}"
-            ))
-        })?;
-        out.entry(inst).or_default().add(state, n);
+    for g in groups {
+        // A held line's outcome does not change its state (excluded either way).
+        let duty = programme::judge(
+            g.covered_through.map(programme::from_day_number),
+            (g.held != 0).then_some(Outcome::PendingRecheck),
+            today,
+            u32::try_from(g.warn_days).unwrap_or(0),
+        );
+        out.entry(g.institution_id)
+            .or_default()
+            .add(duty.state(), g.n);
     }
-    Ok(out)
+    out
 }
 
 /// Which lines a ledger shows.
@@ -213,10 +218,12 @@ pub async fn ledger(
         },
     )
     .await?;
-    let counts =
-        counts_by_institution(store::state_counts(conn, Some(place.id), None, day).await?)?
-            .remove(&place.id)
-            .unwrap_or_default();
+    let counts = counts_by_institution(
+        store::standing_groups(conn, Some(place.id), None).await?,
+        today,
+    )
+    .remove(&place.id)
+    .unwrap_or_default();
     Ok(Ledger {
         institution: place.code,
         institution_name: place.name,
@@ -252,10 +259,13 @@ pub async fn compliance(
             "a region code is letters and digits",
         ));
     }
-    let day = programme::day_number(today);
     let places = registry::institutions_in(conn, &region).await?;
-    let mut counts =
-        counts_by_institution(store::state_counts(conn, None, Some(&region), day).await?)?;
+    let groups = if region.is_empty() {
+        store::standing_groups(conn, None, None).await?
+    } else {
+        store::standing_groups(conn, None, Some(&region)).await?
+    };
+    let mut counts = counts_by_institution(groups, today);
     let mut totals = StateCounts::default();
     let mut institutions: Vec<InstitutionCompliance> = places
         .into_iter()

@@ -232,6 +232,7 @@ mod tests {
         wanted.extend(Hold::ALL.iter().map(|c| format!("hold.{c}")));
         for p in [
             "missing_name",
+            "invalid_name",
             "missing_class",
             "unknown_class",
             "unknown_doc_type",

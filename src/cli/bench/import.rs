@@ -56,7 +56,11 @@ pub(crate) fn export(kit: &Kit, size: PlateSize, barcodes: &[String], seed: u64)
 }
 
 /// Received tubes `{prefix}{n}`, n = 1…count, made in one statement; returns their ids.
-pub(crate) async fn tubes(store: &Store, prefix: &str, count: usize) -> anyhow::Result<Vec<(i64, String)>> {
+pub(crate) async fn tubes(
+    store: &Store,
+    prefix: &str,
+    count: usize,
+) -> anyhow::Result<Vec<(i64, String)>> {
     let (site, lab): (i64, i64) =
         sqlx::query_as("SELECT id, lab_id FROM site WHERE code = 'BENCH'")
             .fetch_one(store.reader())
@@ -87,7 +91,11 @@ pub(crate) async fn tubes(store: &Store, prefix: &str, count: usize) -> anyhow::
 }
 
 /// A plate with every free well loaded with the given tubes (written in bulk: setup, untimed).
-pub(crate) async fn plate(store: &Store, size: PlateSize, tubes: &[(i64, String)]) -> anyhow::Result<String> {
+pub(crate) async fn plate(
+    store: &Store,
+    size: PlateSize,
+    tubes: &[(i64, String)],
+) -> anyhow::Result<String> {
     let admin = Actor::new("bench");
     let tz = chrono::FixedOffset::east_opt(8 * 3600).expect("offset");
     let req = plates::NewPlate {

@@ -83,6 +83,9 @@ fn roster_csv(from: usize, rows: usize) -> Vec<u8> {
 }
 
 fn quantile(samples: &[f64], q: f64) -> f64 {
+    if samples.is_empty() {
+        return f64::NAN;
+    }
     let mut v = samples.to_vec();
     v.sort_by(f64::total_cmp);
     v[((v.len() as f64 - 1.0) * q).round() as usize]
@@ -99,7 +102,11 @@ async fn institution(store: &Store, code: &str, region: &str) -> anyhow::Result<
     Ok(())
 }
 
-async fn apply(store: &Store, code: &str, file: RosterFile) -> anyhow::Result<roster::RosterReport> {
+async fn apply(
+    store: &Store,
+    code: &str,
+    file: RosterFile,
+) -> anyhow::Result<roster::RosterReport> {
     let file = Arc::new(file);
     let code = code.to_string();
     store
@@ -151,7 +158,12 @@ async fn run_backend(name: &str, location: Location, a: &LedgerBenchArgs) -> any
             .map_err(|e| anyhow::anyhow!("{e}"))?
     };
     let preview_s = t.elapsed().as_secs_f64();
-    anyhow::ensure!(preview.joins == a.roster && preview.invalid == 0, "preview: {} joins, {} invalid", preview.joins, preview.invalid);
+    anyhow::ensure!(
+        preview.joins == a.roster && preview.invalid == 0,
+        "preview: {} joins, {} invalid",
+        preview.joins,
+        preview.invalid
+    );
     let t = Instant::now();
     let applied = apply(&store, "BENCH-ROSTER", file).await?;
     let apply_s = t.elapsed().as_secs_f64();
@@ -191,9 +203,16 @@ async fn run_backend(name: &str, location: Location, a: &LedgerBenchArgs) -> any
     for _ in 0..a.repeat {
         let mut conn = store.reader().acquire().await?;
         let t = Instant::now();
-        let l = ledger::ledger(&mut conn, &admin, "BENCH-HOSP", &LedgerQuery::default(), tz(), today)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let l = ledger::ledger(
+            &mut conn,
+            &admin,
+            "BENCH-HOSP",
+            &LedgerQuery::default(),
+            tz(),
+            today,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         times.push(t.elapsed().as_secs_f64() * 1000.0);
         lines = l.lines.len();
     }
@@ -219,11 +238,13 @@ async fn run_backend(name: &str, location: Location, a: &LedgerBenchArgs) -> any
 
     // 3. A region of `region_staff` staff in `institutions` institutions (bulk, untimed).
     let t = Instant::now();
-    let series = |from: i64, to: i64| match store.backend() {
+    let series = |from: i64, to: i64| {
+        match store.backend() {
         natlis::store::Backend::Postgres => format!("SELECT generate_series({from}::BIGINT, {to}::BIGINT) AS n"),
         natlis::store::Backend::Sqlite => format!(
             "WITH RECURSIVE seq(n) AS (SELECT {from} UNION ALL SELECT n + 1 FROM seq WHERE n < {to}) SELECT n FROM seq"
         ),
+    }
     };
     sqlx::query(&format!(
         "INSERT INTO institution (code, name, kind, address, phone, region, created_at) \
@@ -233,9 +254,10 @@ async fn run_backend(name: &str, location: Location, a: &LedgerBenchArgs) -> any
     ))
     .execute(store.writer())
     .await?;
-    let (first_inst,): (i64,) = sqlx::query_as("SELECT MIN(id) FROM institution WHERE code LIKE 'R-%'")
-        .fetch_one(store.reader())
-        .await?;
+    let (first_inst,): (i64,) =
+        sqlx::query_as("SELECT MIN(id) FROM institution WHERE code LIKE 'R-%'")
+            .fetch_one(store.reader())
+            .await?;
     let (class, version): (i64, i64) = sqlx::query_as(
         "SELECT c.id, v.id FROM staff_class c JOIN programme_version v ON v.programme_id = c.programme_id \
          WHERE c.name = '医务人员' AND c.institution_id IS NULL ORDER BY v.version DESC LIMIT 1",
@@ -315,9 +337,10 @@ async fn run_backend(name: &str, location: Location, a: &LedgerBenchArgs) -> any
         pool_members(&store, &group).await?;
         if staff {
             let ids: Vec<String> = group.iter().map(|(id, _)| id.to_string()).collect();
-            let (inst,): (i64,) = sqlx::query_as("SELECT id FROM institution WHERE code = 'BENCH-POOLS'")
-                .fetch_one(store.reader())
-                .await?;
+            let (inst,): (i64,) =
+                sqlx::query_as("SELECT id FROM institution WHERE code = 'BENCH-POOLS'")
+                    .fetch_one(store.reader())
+                    .await?;
             sqlx::query(&format!(
                 "INSERT INTO membership (institution_id, person_id, staff_class_id, state, joined_on, source, created_at, created_by, judged_by) \
                  SELECT {inst}, person_id, {class}, 'active', '2026-01-01', 'bench', 0, 'bench', {version} \
@@ -364,6 +387,10 @@ async fn run_backend(name: &str, location: Location, a: &LedgerBenchArgs) -> any
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         timed[usize::from(!staff)].push(t.elapsed().as_secs_f64() * 1000.0);
         anyhow::ensure!(bulk.released > 300, "released {}", bulk.released);
+    }
+    if a.release_plates == 0 {
+        store.close().await;
+        return Ok(());
     }
     let (with, without) = (quantile(&timed[0], 0.5), quantile(&timed[1], 0.5));
     let (covered,): (i64,) = sqlx::query_as(&format!(
