@@ -373,6 +373,24 @@ async fn endpoint_by_role_table(db: Db) {
         ("POST", "/api/v1/programmes/staff-14d/versions", json!({"schedule": {"kind": "cycle", "cycle": {"days": 14}}, "warn_days": 3, "pooling": "pooled", "basis": "x"}), "hr-1", 403),
         ("POST", "/api/v1/programmes/staff-14d/versions", json!({"schedule": {"kind": "days", "windows": [{"from": 1, "to": 1}]}, "warn_days": 3, "pooling": "pooled", "basis": "x"}), "admin", 422),
         ("POST", "/api/v1/programmes/staff-14d/versions", json!({"schedule": {"kind": "cycle", "cycle": {"days": 14}}, "warn_days": 3, "pooling": "pooled", "basis": "x"}), "admin", 201),
+        // Group sessions: ordered by the institution (INST-1's staff member 3 is on no roster:
+        // nobody to order), read by it and inspectors; a site's collectors see their site's.
+        ("POST", "/api/v1/institutions/INST-1/sessions", json!({"site": "S01"}), "nobody", 401),
+        ("POST", "/api/v1/institutions/INST-1/sessions", json!({"site": "S01"}), "insp-bj", 403),
+        ("POST", "/api/v1/institutions/INST-1/sessions", json!({"site": "S01"}), "collector-s01", 403),
+        ("POST", "/api/v1/institutions/INST-2/sessions", json!({"site": "S01"}), "hr-1", 404),
+        ("POST", "/api/v1/institutions/INST-1/sessions", json!({"site": "S01"}), "hr-1", 422),
+        ("GET", "/api/v1/institutions/INST-1/sessions", none.clone(), "hr-1", 200),
+        ("GET", "/api/v1/institutions/INST-1/sessions", none.clone(), "tech-a", 403),
+        ("GET", "/api/v1/institutions/INST-2/sessions", none.clone(), "hr-1", 404),
+        ("GET", "/api/v1/institutions/INST-1/sessions/1", none.clone(), "hr-1", 404),
+        ("GET", "/api/v1/institutions/INST-1/sessions/1/sheet.pdf", none.clone(), "auditor", 403),
+        ("GET", "/api/v1/institutions/INST-1/sessions/1/sheet.pdf", none.clone(), "hr-1", 404),
+        ("GET", "/api/v1/sites/S01/sessions", none.clone(), "nobody", 401),
+        ("GET", "/api/v1/sites/S01/sessions", none.clone(), "collector-s01", 200),
+        ("GET", "/api/v1/sites/S01/sessions", none.clone(), "collector-s02", 404),
+        ("GET", "/api/v1/sites/S01/sessions", none.clone(), "hr-1", 403),
+        ("GET", "/api/v1/sites/S01/sessions", none.clone(), "tech-a", 403),
     ];
     for (method, path, body, user, expected) in &table {
         let r = call(w.user(user), method, path, body).await;

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 on_both_databases!(
     a_hospital_and_a_cold_chain_firm_through_a_fortnight,
     the_ledger_state_in_sql_is_the_domain_rule,
+    a_group_session_for_the_due_with_its_sheet_and_who_came,
 );
 
 /// A roster CSV: header, then (n, class) rows as `测试{n}` with id_number(n).
@@ -465,4 +466,154 @@ async fn the_ledger_state_in_sql_is_the_domain_rule(db: Db) {
             }
         }
     }
+}
+
+/// The institution orders its due staff tested at a site; the sheet prints their codes; the
+/// site sees who is expected and who came; the results turn the ledger green.
+async fn a_group_session_for_the_due_with_its_sheet_and_who_came(db: Db) {
+    let a = TestApp::start(db).await;
+    a.seed().await;
+    let hr = a.as_new("hr-1", Role::InstitutionAdmin, "INST-1").await;
+    let collector = a.as_new("col-1", Role::Collector, "S01").await;
+    let other_site = a.as_new("col-2", Role::Collector, "S02").await;
+    let tech = a.as_new("tech-a", Role::LabTechnician, "LAB-A").await;
+    let reviewer = a.as_new("rev-a", Role::LabReviewer, "LAB-A").await;
+    let r = upload(
+        &hr,
+        "INST-1",
+        "roster",
+        "",
+        roster(&[(31, "医务人员"), (32, "医务人员"), (33, "冷链从业人员")]),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    // Person 31 is tested already; 32 and 33 are not: they are the due.
+    a.received_single("G31", 31, "mass_screening").await;
+    let (plate, layout) = filled_plate(&tech, "KH-ORF1AB-N").await;
+    import(&tech, &plate, "KH-ORF1AB-N", &layout, None, |_| {
+        Shape::Negative(28.0)
+    })
+    .await;
+    let r = reviewer
+        .post(
+            &format!("/api/v1/plates/{plate}/release-negatives"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.body["released"], 1, "{r:?}");
+
+    let r = hr
+        .post(
+            "/api/v1/institutions/INST-1/sessions",
+            json!({"site": "S01", "who": "due"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(
+        (r.body["expected"].as_i64(), r.body["came"].as_i64()),
+        (Some(2), Some(0)),
+        "{r:?}"
+    );
+    let id = r.body["id"].as_i64().unwrap();
+    let d = hr
+        .get(&format!("/api/v1/institutions/INST-1/sessions/{id}"))
+        .await;
+    assert_eq!(d.status, 200, "{d:?}");
+    let members = d.body["members"].as_array().unwrap().clone();
+    assert!(
+        members.iter().all(|m| m["personal_code"]
+            .as_str()
+            .is_some_and(|c| c.starts_with('P'))),
+        "{d:?}"
+    );
+    let single: Vec<&str> = members
+        .iter()
+        .filter(|m| m["pooling"] == "single")
+        .map(|m| m["class"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        single,
+        ["冷链从业人员"],
+        "cold-chain staff are tested singly: {d:?}"
+    );
+    // The sheet: a PDF with both codes.
+    let r = hr
+        .send(hr.client.get(hr.url(&format!(
+            "/api/v1/institutions/INST-1/sessions/{id}/sheet.pdf"
+        ))))
+        .await;
+    assert_eq!(r.status, 200);
+    // Nobody else's sessions, nor another site's.
+    let r = a
+        .as_new("hr-x", Role::InstitutionAdmin, "INST-1")
+        .await
+        .get("/api/v1/institutions/INST-1/sessions")
+        .await;
+    assert_eq!(r.status, 200);
+    let r = other_site.get("/api/v1/sites/S01/sessions").await;
+    assert_eq!(r.status, 404, "{r:?}");
+    let r = hr
+        .post(
+            "/api/v1/institutions/INST-1/sessions",
+            json!({"site": "S01", "who": "overdue", "on": "2020-01-01"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["field"].as_str()),
+        (422, Some("on")),
+        "{r:?}"
+    );
+
+    // At the site: the collector sees who is expected; person 32 comes and is scanned by code.
+    let r = collector.get("/api/v1/sites/S01/sessions").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body[0]["expected"], 2);
+    let code32 = members.iter().find(|m| m["class"] == "医务人员").unwrap()["personal_code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = collector
+        .post(
+            "/api/v1/tubes",
+            json!({"barcode": "G32", "kind": "single", "sample_type": "oropharyngeal",
+        "site": "S01", "category": "mass_screening", "people": [{"code": code32}]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let r = collector.get("/api/v1/sites/S01/sessions").await;
+    assert_eq!(
+        (r.body[0]["came"].as_i64(), r.body[0]["missing"].as_i64()),
+        (Some(1), Some(1)),
+        "{r:?}"
+    );
+    // Their negative turns their line green.
+    a.receive_at_lab_a("G32").await;
+    let (plate, layout) = filled_plate(&tech, "KH-ORF1AB-N").await;
+    import(&tech, &plate, "KH-ORF1AB-N", &layout, None, |_| {
+        Shape::Negative(28.0)
+    })
+    .await;
+    reviewer
+        .post(
+            &format!("/api/v1/plates/{plate}/release-negatives"),
+            json!({}),
+        )
+        .await;
+    let l = ledger(&hr, "INST-1", "").await;
+    assert_eq!(
+        (
+            l["counts"]["covered"].as_i64(),
+            l["counts"]["never_tested"].as_i64()
+        ),
+        (Some(2), Some(1)),
+        "{l}"
+    );
+    // Nobody left to order: said so.
+    let r = hr
+        .post(
+            "/api/v1/institutions/INST-1/sessions",
+            json!({"site": "S01", "who": "class", "class": "保安"}),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (422, "session.nobody"), "{r:?}");
 }

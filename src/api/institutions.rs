@@ -8,7 +8,9 @@ use crate::json::Json;
 use crate::service::ledger::{self, LedgerQuery};
 use crate::service::programmes::{self, ClassInput, Programme, StaffClass, VersionInput};
 use crate::service::roster::{self, RosterFile, RosterOptions, RosterReport};
+use crate::service::sessions::{self, SessionOrder};
 use crate::view::ledger::{Compliance, Ledger};
+use crate::view::session::{GroupSession, GroupSessionDetail};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{header, StatusCode};
@@ -25,6 +27,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_compliance))
         .routes(routes!(list_programmes))
         .routes(routes!(list_versions, add_version))
+        .routes(routes!(list_sessions, order_session))
+        .routes(routes!(get_session))
+        .routes(routes!(session_sheet))
+        .routes(routes!(site_sessions))
         .layer(DefaultBodyLimit::max(roster::MAX_FILE_BYTES + (1 << 20)))
 }
 
@@ -272,4 +278,100 @@ async fn add_version(
             Box::pin(async move { Ok(programmes::add_version(tx, &code, input).await?.0) })
         })
         .await
+}
+
+/// Orders group testing: the institution's due staff (or overdue, a class, everyone) at a
+/// collection site on a day. Each gets a personal code if they had none; a key population's
+/// member is marked for a tube of their own.
+#[utoipa::path(post, path = "/institutions/{code}/sessions", tag = "institutions",
+    params(("code" = String, Path)), request_body = SessionOrder,
+    responses((status = 201, body = GroupSession), (status = 404, body = ErrorBody),
+              (status = 422, description = "nobody to order, an unknown site, a day out of range", body = ErrorBody)))]
+async fn order_session(
+    change: Change,
+    Path(code): Path<String>,
+    Json(input): Json<SessionOrder>,
+) -> Result<Response, Error> {
+    change
+        .run(StatusCode::CREATED, move |tx| {
+            let (code, input) = (code.clone(), input.clone());
+            Box::pin(async move { sessions::order(tx, &code, input).await })
+        })
+        .await
+}
+
+/// The institution's sessions, newest day first, each with how many are expected and came.
+#[utoipa::path(get, path = "/institutions/{code}/sessions", tag = "institutions",
+    params(("code" = String, Path)),
+    responses((status = 200, body = Vec<GroupSession>), (status = 404, body = ErrorBody)))]
+async fn list_sessions(
+    State(s): State<AppState>,
+    actor: Actor,
+    mut conn: Reader,
+    Path(code): Path<String>,
+) -> Result<Json<Vec<GroupSession>>, Error> {
+    Ok(Json(sessions::list(&mut conn, &actor, &code, s.tz).await?))
+}
+
+/// One session: its people (masked, with their personal codes) and whether each came.
+#[utoipa::path(get, path = "/institutions/{code}/sessions/{id}", tag = "institutions",
+    params(("code" = String, Path), ("id" = i64, Path)),
+    responses((status = 200, body = GroupSessionDetail), (status = 404, body = ErrorBody)))]
+async fn get_session(
+    State(s): State<AppState>,
+    actor: Actor,
+    mut conn: Reader,
+    Path((code, id)): Path<(String, i64)>,
+) -> Result<Json<GroupSessionDetail>, Error> {
+    Ok(Json(
+        sessions::detail(&mut conn, &actor, &code, id, s.tz).await?,
+    ))
+}
+
+/// The sheet of the session's personal QR codes to print (PDF, A4, twelve a page).
+#[utoipa::path(get, path = "/institutions/{code}/sessions/{id}/sheet.pdf", tag = "institutions",
+    params(("code" = String, Path), ("id" = i64, Path)),
+    responses((status = 200, content_type = "application/pdf", body = Vec<u8>), (status = 404, body = ErrorBody)))]
+async fn session_sheet(
+    State(s): State<AppState>,
+    actor: Actor,
+    mut conn: Reader,
+    Path((code, id)): Path<(String, i64)>,
+) -> Result<Response, Error> {
+    let (name, bytes) = sessions::sheet(&mut conn, &actor, &code, id, s.tz).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct OnQuery {
+    /// The day (default: today).
+    on: Option<chrono::NaiveDate>,
+}
+
+/// The group sessions expected at a collection site on a day, with each person (masked, with
+/// their personal code and whether they must be tested singly) and who has not come yet.
+#[utoipa::path(get, path = "/sites/{code}/sessions", tag = "institutions",
+    params(("code" = String, Path), OnQuery),
+    responses((status = 200, body = Vec<GroupSessionDetail>), (status = 404, body = ErrorBody)))]
+async fn site_sessions(
+    State(s): State<AppState>,
+    actor: Actor,
+    mut conn: Reader,
+    Path(code): Path<String>,
+    Query(q): Query<OnQuery>,
+) -> Result<Json<Vec<GroupSessionDetail>>, Error> {
+    let on = q.on.unwrap_or_else(|| s.today());
+    Ok(Json(
+        sessions::at_site(&mut conn, &actor, &code, on, s.tz).await?,
+    ))
 }

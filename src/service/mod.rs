@@ -19,6 +19,7 @@ pub mod registry;
 pub mod results;
 pub mod review;
 pub mod roster;
+pub mod sessions;
 pub mod settings;
 pub mod status;
 pub mod turnaround;

@@ -269,31 +269,39 @@ pub async fn register(
     };
     let (mut row, created) = find_or_create(tx, &doc, &name, &phone, institution, today).await?;
     if row.personal_code.is_none() {
-        for attempt in 0.. {
-            let code = personal_code::generate(&mut rand::thread_rng());
-            let updated = match store::set_personal_code(tx.conn(), row.id, &code).await {
-                Err(e) if is_unique_violation(&e) && attempt < 5 => continue,
-                r => r?,
-            };
-            if !updated {
-                // Another node issued a code a moment ago: that one is the person's code.
-                row.personal_code = find_by_document(tx.conn(), &doc)
-                    .await?
-                    .and_then(|r| r.personal_code);
-                break;
-            }
-            tx.audit(
-                "person.issue_code",
-                "person",
-                &row.uid,
-                None,
-                Some(&serde_json::json!({ "personal_code": code })),
-            );
-            row.personal_code = Some(code);
-            break;
-        }
+        row.personal_code = match issue_code(tx, row.id, &row.uid).await? {
+            Some(code) => Some(code),
+            // Another node issued a code a moment ago: that one is the person's code.
+            None => find_by_document(tx.conn(), &doc)
+                .await?
+                .and_then(|r| r.personal_code),
+        };
     }
     Ok((row, created))
+}
+
+/// Gives a person without a personal code a new one (printable as a QR code), audited; `None`
+/// when another node issued one a moment ago.
+pub(crate) async fn issue_code(tx: &mut Tx, id: i64, uid: &str) -> Result<Option<String>, Error> {
+    for attempt in 0.. {
+        let code = personal_code::generate(&mut rand::thread_rng());
+        let updated = match store::set_personal_code(tx.conn(), id, &code).await {
+            Err(e) if is_unique_violation(&e) && attempt < 5 => continue,
+            r => r?,
+        };
+        if !updated {
+            return Ok(None);
+        }
+        tx.audit(
+            "person.issue_code",
+            "person",
+            uid,
+            None,
+            Some(&serde_json::json!({ "personal_code": code })),
+        );
+        return Ok(Some(code));
+    }
+    Err(Error::internal(anyhow::anyhow!("no free personal code")))
 }
 
 /// A person identified by a scan at the tube, before the write transaction: someone

@@ -6,7 +6,7 @@ use crate::domain::id_number::{DocumentType, Sex};
 use crate::domain::interpretation::CallOutcome;
 use crate::domain::plate::PlateStatus;
 use crate::domain::policy::Role;
-use crate::domain::programme::{Covers, Hold, Pooling};
+use crate::domain::programme::{Covers, DutyState, Hold, Pooling};
 use crate::domain::reception::RejectionReason;
 use crate::domain::review::{AttemptStatus, Decision, FollowUp, Released, ResultValue};
 use crate::domain::status::Cdc;
@@ -62,6 +62,7 @@ stored_code!(
     Covers,
     Pooling,
     Hold,
+    DutyState,
     AttemptStatus,
     Cdc,
 );

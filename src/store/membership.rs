@@ -21,6 +21,7 @@ pub const STATE: &str = "CASE WHEN m.hold IS NOT NULL THEN 'excluded' \
 #[derive(Debug, Clone)]
 pub struct LineRow {
     pub id: i64,
+    pub person_id: i64,
     pub uid: String,
     pub name: String,
     pub doc_type: DocumentType,
@@ -41,18 +42,19 @@ pub struct LineRow {
 }
 
 /// The fields of a line, in the order [`LINE`] packs them.
-const FIELDS: usize = 17;
+const FIELDS: usize = 18;
 
 /// A line's fields packed into one text, separated by U+001F (which no field holds: names,
 /// phones and codes are cleaned of control characters on entry). One value per row instead of
-/// seventeen: decoding a value costs the same whatever its size, and a ledger of 20,000 staff
+/// eighteen: decoding a value costs the same whatever its size, and a ledger of 20,000 staff
 /// is 340,000 values otherwise — most of the read.
 const LINE: &str = "p.uid || char(31) || p.name || char(31) || p.doc_type || char(31) || p.doc_no \
      || char(31) || p.phone || char(31) || c.name || char(31) || g.code || char(31) || CAST(v.version AS TEXT) \
      || char(31) || CAST(v.warn_days AS TEXT) || char(31) || m.joined_on || char(31) || COALESCE(m.left_on, '') \
      || char(31) || COALESCE(CAST(m.last_negative_at AS TEXT), '') || char(31) || COALESCE(t.barcode, '') \
      || char(31) || COALESCE(l.code, '') || char(31) || COALESCE(CAST(m.covered_through AS TEXT), '') \
-     || char(31) || COALESCE(m.hold, '') || char(31) || COALESCE(CAST(m.hold_since AS TEXT), '')";
+     || char(31) || COALESCE(m.hold, '') || char(31) || COALESCE(CAST(m.hold_since AS TEXT), '') \
+     || char(31) || CAST(m.person_id AS TEXT)";
 
 fn unpack(id: i64, packed: &str) -> Result<LineRow, sqlx::Error> {
     let bad = |what: &str| {
@@ -94,6 +96,7 @@ fn unpack(id: i64, packed: &str) -> Result<LineRow, sqlx::Error> {
             h => Some(Hold::try_from(h.to_string()).map_err(|e| bad(&e.to_string()))?),
         },
         hold_since: int(f[16])?,
+        person_id: int(f[17])?.unwrap_or(0),
     })
 }
 

@@ -27,6 +27,7 @@ pub mod result;
 pub mod result_import;
 pub mod rollup;
 pub mod sample_order;
+pub mod session;
 pub mod setting;
 pub mod time;
 pub mod timeline;

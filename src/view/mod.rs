@@ -17,10 +17,12 @@ pub mod ledger;
 pub mod person;
 pub mod plate;
 pub mod push;
+pub mod qr_sheet;
 pub mod reception;
 pub mod recheck;
 pub mod result;
 pub mod review;
+pub mod session;
 pub mod tube;
 pub mod turnaround;
 
