@@ -115,6 +115,69 @@ async fn an_institution_admin_uploads_a_roster_and_reads_the_ledger(db: Db) {
     assert_eq!(p.status, 200, "their own scope decides, not the query");
     assert!(p.html.contains("海淀医院"));
 
+    // Group testing for the two never tested, at S01 today; the sheet to print; the site sees them.
+    let p = hr.get("/sessions").await;
+    assert_eq!(p.status, 200);
+    assert!(
+        p.html.contains("id=\"session-form\"") && p.html.contains("中关村采样点"),
+        "{}",
+        p.html
+    );
+    let p = hr
+        .hx_post(
+            "/sessions/order",
+            &[
+                ("site", "S01"),
+                ("on", ""),
+                ("who", "overdue"),
+                ("class", ""),
+            ],
+        )
+        .await;
+    let to = p.header("hx-redirect").to_string();
+    assert!(to.starts_with("/sessions/"), "{}: {}", p.status, p.html);
+    let p = hr.get(&to).await;
+    assert_eq!(p.status, 200);
+    assert!(
+        p.html.contains("id=\"session-sheet\"")
+            && p.html.contains("单采")
+            && p.html.matches("<tr class=\"duty-overdue\">").count() == 2,
+        "{}",
+        p.html
+    );
+    let sheet = p
+        .html
+        .split("id=\"session-sheet\" href=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let pdf = hr.get(&sheet).await;
+    assert_eq!(
+        (pdf.status, pdf.header("content-type")),
+        (200, "application/pdf"),
+        "the sheet opens with the page's session"
+    );
+    user_with_password(&admin, "col-1", Role::Collector, "S01").await;
+    let col = signed_in(&admin, "col-1").await;
+    let p = col.get("/site-sessions").await;
+    assert_eq!(p.status, 200);
+    assert!(
+        p.html
+            .contains("海淀医院 <small class=\"muted\">0 / 2</small>"),
+        "{}",
+        p.html
+    );
+    let p = hr
+        .hx_post(
+            "/sessions/order",
+            &[("site", "S01"), ("on", ""), ("who", "class"), ("class", "")],
+        )
+        .await;
+    assert!(p.html.contains("class"), "{}", p.html);
+
     // The inspector of Haidian: the region's institutions, worst first, each a link to its ledger.
     let insp = signed_in(&admin, "insp-hd").await;
     let p = insp.get("/compliance").await;
@@ -167,6 +230,15 @@ async fn every_institution_page_route_checks_role_and_scope(db: Db) {
         ("GET", "/compliance", &[], "admin", 200),
         ("GET", "/compliance", &[], "hr-1", 403),
         ("GET", "/compliance", &[], "tech-a", 403),
+        ("GET", "/sessions", &[], "hr-1", 200),
+        ("GET", "/sessions", &[], "collector-s01", 403),
+        ("POST", "/sessions/order", &[("site", "S01")], "insp-bj", 403),
+        ("POST", "/sessions/order", &[("site", "S01")], "auditor", 403),
+        ("GET", "/sessions/1", &[], "hr-1", 404),
+        ("GET", "/sessions/1", &[], "tech-a", 403),
+        ("GET", "/site-sessions", &[], "collector-s01", 200),
+        ("GET", "/site-sessions", &[], "hr-1", 403),
+        ("GET", "/site-sessions", &[], "tech-a", 403),
     ];
     check_page_routes(&users, table).await;
 }

@@ -230,6 +230,8 @@ mod tests {
         use crate::domain::programme::{DutyState, Hold};
         wanted.extend(DutyState::ALL.iter().map(|c| format!("duty.{c}")));
         wanted.extend(Hold::ALL.iter().map(|c| format!("hold.{c}")));
+        use crate::domain::programme::Pooling;
+        wanted.extend(Pooling::ALL.iter().map(|c| format!("pooling.{c}")));
         for p in [
             "missing_name",
             "invalid_name",

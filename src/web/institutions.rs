@@ -3,7 +3,9 @@
 //! and the regional inspector's compliance view. The rules are the ledger and roster
 //! services'; these screens ask them and show the answer.
 
-use super::page::{choose_page, error_page, render, Chrome, Message, Signed};
+use super::page::{
+    choose_page, error_page, hx_redirect, render, said, Chrome, Message, Signed, Where,
+};
 use crate::domain::policy::{Action, Scope};
 use crate::domain::programme::DutyState;
 use crate::domain::roster::RosterMode;
@@ -13,11 +15,11 @@ use crate::service::roster::{self, RosterFile, RosterOptions, RosterReport};
 use crate::state::AppState;
 use crate::view::ledger::{Compliance, Ledger};
 use askama::Template;
-use axum::extract::{FromRequest, Multipart, Query, Request, State};
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Form, Router};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
@@ -28,6 +30,10 @@ pub fn router() -> Router<AppState> {
         .route("/roster/preview", post(preview))
         .route("/roster/apply", post(apply_roster))
         .route("/compliance", get(compliance_page))
+        .route("/sessions", get(sessions_page))
+        .route("/sessions/order", post(order_session))
+        .route("/sessions/{id}", get(session_page))
+        .route("/site-sessions", get(site_sessions_page))
         .layer(axum::extract::DefaultBodyLimit::max(
             roster::MAX_FILE_BYTES + (1 << 20),
         ))
@@ -470,4 +476,211 @@ async fn compliance_page(
             chrome: page.chrome,
         },
     )
+}
+
+#[derive(Template)]
+#[template(path = "sessions.html")]
+struct SessionsPage {
+    chrome: Chrome,
+    code: String,
+    sessions: Vec<crate::view::session::GroupSession>,
+    sites: Vec<(String, String)>,
+    classes: Vec<String>,
+    today: String,
+    message: Option<Message>,
+    idle: String,
+    oob: bool,
+}
+
+async fn sessions_page(
+    State(s): State<AppState>,
+    page: Signed,
+    Query(p): Query<LedgerParams>,
+) -> Response {
+    if let Some(r) = page.refusal(Action::ViewLedger) {
+        return r;
+    }
+    let code = match institution_or_choice(&s, &page, p.institution.as_deref()).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let loaded = async {
+        let mut conn = s.store.reader().acquire().await?;
+        let sessions = crate::service::sessions::list(&mut conn, &page.actor, &code, s.tz).await?;
+        let sites = crate::store::registry::sites(&mut conn).await?;
+        let classes = crate::service::programmes::classes(&mut conn, &page.actor, &code).await?;
+        Ok::<_, Error>((sessions, sites, classes))
+    };
+    let (sessions, sites, classes) = match loaded.await {
+        Ok(x) => x,
+        Err(e) => return error_page(page.chrome, e),
+    };
+    let idle = page.chrome.t("sessions.idle");
+    render(
+        StatusCode::OK,
+        &SessionsPage {
+            code,
+            sessions,
+            sites: sites.into_iter().map(|r| (r.code, r.name)).collect(),
+            classes: classes.into_iter().map(|c| c.name).collect(),
+            today: s.today().to_string(),
+            message: None,
+            idle,
+            oob: false,
+            chrome: page.chrome,
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OrderForm {
+    site: String,
+    #[serde(default)]
+    on: String,
+    #[serde(default)]
+    who: String,
+    #[serde(default)]
+    class: String,
+}
+
+async fn order_session(
+    State(s): State<AppState>,
+    page: Signed,
+    Query(p): Query<LedgerParams>,
+    Form(f): Form<OrderForm>,
+) -> Response {
+    if let Some(r) = page.refusal(Action::ManageStaff) {
+        return r;
+    }
+    let code = match institution_or_choice(&s, &page, p.institution.as_deref()).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let order = crate::service::sessions::SessionOrder {
+        site: f.site,
+        on: NaiveDate::parse_from_str(f.on.trim(), "%Y-%m-%d").ok(),
+        who: Some(f.who).filter(|w| !w.is_empty()),
+        class: Some(f.class).filter(|c| !c.is_empty()),
+    };
+    let c = code.clone();
+    let done = super::page::apply(&s, &page.actor, move |tx| {
+        let (c, order) = (c.clone(), order.clone());
+        Box::pin(async move { crate::service::sessions::order(tx, &c, order).await })
+    })
+    .await;
+    match done {
+        Ok(session) => hx_redirect(&format!("/sessions/{}?institution={code}", session.id)),
+        Err(e) => said(page.chrome, Err(e), "/sessions", Where::MessageLine),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "session.html")]
+struct SessionPage {
+    chrome: Chrome,
+    code: String,
+    d: crate::view::session::GroupSessionDetail,
+    sheet: String,
+    may_print: bool,
+}
+
+async fn session_page(
+    State(s): State<AppState>,
+    page: Signed,
+    Path(id): Path<i64>,
+    Query(p): Query<LedgerParams>,
+) -> Response {
+    if let Some(r) = page.refusal(Action::ViewLedger) {
+        return r;
+    }
+    let code = match institution_or_choice(&s, &page, p.institution.as_deref()).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let loaded = async {
+        let mut conn = s.store.reader().acquire().await?;
+        crate::service::sessions::detail(&mut conn, &page.actor, &code, id, s.tz).await
+    };
+    match loaded.await {
+        Ok(d) => render(
+            StatusCode::OK,
+            &SessionPage {
+                sheet: format!("/api/v1/institutions/{code}/sessions/{id}/sheet.pdf"),
+                may_print: page.actor.require(Action::ManageStaff).is_ok(),
+                code,
+                d,
+                chrome: page.chrome,
+            },
+        ),
+        Err(e) => error_page(page.chrome, e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "site_sessions.html")]
+struct SiteSessionsPage {
+    chrome: Chrome,
+    site: String,
+    on: String,
+    sessions: Vec<crate::view::session::GroupSessionDetail>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SiteParams {
+    #[serde(default)]
+    site: Option<String>,
+    #[serde(default)]
+    on: Option<String>,
+}
+
+async fn site_sessions_page(
+    State(s): State<AppState>,
+    page: Signed,
+    Query(p): Query<SiteParams>,
+) -> Response {
+    if let Some(r) = page.refusal(Action::Accession) {
+        return r;
+    }
+    let site = match &page.actor.scope {
+        Scope::Site { code, .. } => code.clone(),
+        _ => match p.site.as_deref().map(str::trim).filter(|x| !x.is_empty()) {
+            Some(x) => x.to_string(),
+            None => {
+                let listed = async {
+                    let mut conn = s.store.reader().acquire().await?;
+                    Ok::<_, Error>(crate::store::registry::sites(&mut conn).await?)
+                };
+                return match listed.await {
+                    Ok(list) => choose_page(
+                        page.chrome.clone(),
+                        "site",
+                        list.into_iter()
+                            .map(|x| (format!("/site-sessions?site={}", x.code), x.code, x.name))
+                            .collect(),
+                    ),
+                    Err(e) => error_page(page.chrome, e),
+                };
+            }
+        },
+    };
+    let on =
+        p.on.as_deref()
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .unwrap_or_else(|| s.today());
+    let loaded = async {
+        let mut conn = s.store.reader().acquire().await?;
+        crate::service::sessions::at_site(&mut conn, &page.actor, &site, on, s.tz).await
+    };
+    match loaded.await {
+        Ok(sessions) => render(
+            StatusCode::OK,
+            &SiteSessionsPage {
+                site,
+                on: on.to_string(),
+                sessions,
+                chrome: page.chrome,
+            },
+        ),
+        Err(e) => error_page(page.chrome, e),
+    }
 }

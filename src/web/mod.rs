@@ -109,6 +109,18 @@ pub const SCREENS: &[Screen] = &[
         action: Action::ManageStaff,
     },
     Screen {
+        path: "/sessions",
+        title: "nav.sessions",
+        blurb: "home.sessions",
+        action: Action::ManageStaff,
+    },
+    Screen {
+        path: "/site-sessions",
+        title: "nav.site_sessions",
+        blurb: "home.site_sessions",
+        action: Action::Accession,
+    },
+    Screen {
         path: "/compliance",
         title: "nav.compliance",
         blurb: "home.compliance",
