@@ -30,6 +30,8 @@ pub const USERS: &[(&str, Role, &str, &str)] = &[
     ("tech-ky", Role::LabTechnician, "lab", "LAB-KY"),
     ("cdc-beijing", Role::CdcReviewer, "region", "1101"),
     ("hr-bjh", Role::InstitutionAdmin, "institution", "INST-BJH"),
+    ("hr-xdf", Role::InstitutionAdmin, "institution", "INST-XDF"),
+    ("inspector-bj", Role::RegionalInspector, "region", "1101"),
     ("auditor", Role::Auditor, "", ""),
 ];
 
@@ -75,6 +77,7 @@ pub async fn load(
     if labs > 0 {
         return Ok("demo: the database already has data; nothing loaded".into());
     }
+    store.set_zone(tz);
     let now = Utc::now();
     let today = now.with_timezone(&tz).date_naive();
     let admin = Actor::new("demo-admin");
@@ -84,7 +87,7 @@ pub async fn load(
         add_platform_sink(store, &admin, url).await?;
     }
     let issued = registry::barcodes(store, &admin).await?;
-    let staff = registry::staff(store, &admin, &mut people, today).await?;
+    let staff = registry::staff(store, &admin, &mut people, today, out_dir).await?;
 
     let mut round = Round::new(store, tz, now);
     round.mass_screening(&mut people).await?;
@@ -94,6 +97,23 @@ pub async fn load(
     let reception = round.receive(&admin).await?;
 
     let plates = bench::plates(store, tz, out_dir).await?;
+    // The hospital has ordered its due staff tested at Zhongguancun tomorrow.
+    let order = natlis::service::sessions::SessionOrder {
+        site: "S-ZGC".into(),
+        on: Some(today + chrono::Duration::days(1)),
+        who: Some("due".into()),
+        class: None,
+    };
+    store
+        .execute(
+            &Actor::new("hr-bjh"),
+            natlis::store::change(move |tx| {
+                let order = order.clone();
+                Box::pin(async move { natlis::service::sessions::order(tx, "INST-BJH", order).await })
+            }),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("the demo's group session: {e}"))?;
     let (n_people,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM person")
         .fetch_one(store.reader())
         .await?;

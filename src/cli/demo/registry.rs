@@ -153,18 +153,41 @@ pub async fn barcodes(store: &Store, admin: &Actor) -> anyhow::Result<Vec<String
     Ok(issued.iter().map(ToString::to_string).collect())
 }
 
-/// The institutions' staff, pre-registered with personal codes.
+/// The staff class of the `i`th member of an institution's roster.
+fn class_of(inst: &str, i: usize) -> &'static str {
+    match inst {
+        "INST-BJH" if i % 6 == 5 => "行政后勤",
+        "INST-BJH" => "医务人员",
+        "INST-XDF" if i % 10 == 9 => "行政后勤",
+        "INST-XDF" => "冷链从业人员",
+        _ => "养老机构工作人员",
+    }
+}
+
+/// The institutions' staff, pre-registered with personal codes, then put on their
+/// institutions' rosters by applying a roster file each (as an administrator uploads one);
+/// beside the demo's files, a roster with new staff and a few rows to fix, for trying the upload.
 pub async fn staff(
     store: &Store,
     admin: &Actor,
     people: &mut People,
     today: NaiveDate,
+    out_dir: &std::path::Path,
 ) -> anyhow::Result<Vec<Staff>> {
     let mut staff: Vec<Staff> = vec![];
+    let mut rosters: Vec<(&'static str, String)> = vec![];
     let mut tx = store.begin(admin).await?;
     for (inst, n) in [("INST-BJH", 120), ("INST-XDF", 100), ("INST-YLY", 60)] {
-        for _ in 0..n {
+        let mut csv = String::from("姓名,证件类型,证件号码,手机号,人员类别\n");
+        for i in 0..n {
             let s = people.scan();
+            csv.push_str(&format!(
+                "{},身份证,{},{},{}\n",
+                s.name.clone().unwrap_or_default(),
+                s.doc_no.clone().unwrap_or_default(),
+                s.phone.clone().unwrap_or_default(),
+                class_of(inst, i)
+            ));
             let (p, _) = persons::register(
                 &mut tx,
                 PersonInput {
@@ -179,8 +202,55 @@ pub async fn staff(
             .await?;
             staff.push((p.personal_code.unwrap_or_default(), inst));
         }
+        rosters.push((inst, csv));
     }
     tx.commit().await?;
+    let hr = Actor::new("demo-hr");
+    for (inst, csv) in rosters {
+        let file = std::sync::Arc::new(natlis::service::roster::RosterFile {
+            name: format!("{inst}-staff.csv"),
+            bytes: csv.into_bytes(),
+        });
+        store
+            .execute(
+                &hr,
+                natlis::store::change(move |tx| {
+                    let file = file.clone();
+                    let o = natlis::service::roster::RosterOptions {
+                        mode: natlis::domain::roster::RosterMode::Full,
+                        effective_on: None,
+                    };
+                    Box::pin(async move {
+                        natlis::service::roster::apply(tx, inst, &file, o, None).await
+                    })
+                }),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{inst}'s roster: {e}"))?;
+    }
+    // New staff for INST-BJH, three rows of which need fixing (an ID number with a wrong check
+    // character, a class the hospital has not got, the same person twice).
+    let mut csv = String::from("姓名,证件号码,手机号,人员类别\n");
+    let mut first = String::new();
+    for i in 0..8 {
+        let s = people.scan();
+        let line = format!(
+            "{},{},{},医务人员\n",
+            s.name.unwrap_or_default(),
+            s.doc_no.unwrap_or_default(),
+            s.phone.unwrap_or_default()
+        );
+        if i == 0 {
+            first = line.clone();
+        }
+        csv.push_str(&line);
+    }
+    csv.push_str("错号,110105194912310021,13800000001,医务人员\n");
+    csv.push_str(&first.replace("医务人员", "保安"));
+    csv.push_str(&first);
+    let dir = out_dir.join("demo-rosters");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("INST-BJH-new-staff.csv"), csv)?;
     Ok(staff)
 }
 
