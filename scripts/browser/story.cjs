@@ -81,6 +81,96 @@ function idNumber(n) {
   return first17 + checks[sum % 11];
 }
 
+// Does `act` and waits for an answer whose address contains `part`.
+async function answeredLike(page, part, act) {
+  const response = page.waitForResponse((r) => r.url().includes(part));
+  await act();
+  await response;
+  await page.waitForTimeout(150);
+}
+
+// The hospital's staff office: a roster with rows to fix is refused row by row, fixed and
+// applied; the overdue and never tested are ordered to Zhongguancun today, the sheet of their
+// QR codes printed. Returns the personal codes of the first five on the list.
+async function theInstitutionOrders(browser) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "zh-CN" });
+  const hp = await ctx.newPage();
+  hp.on("pageerror", (e) => { throw new Error(`a script error on the page: ${e}`); });
+  await login(hp, "hr-bjh");
+  for (const screen of ["/roster", "/ledger", "/sessions"]) {
+    check(await hp.isVisible(`a[href='${screen}']`), `an institution administrator's home offers ${screen}`);
+  }
+  const work = process.env.NATLIS_WORK;
+  const roster = path.join(work, "demo-rosters", "INST-BJH-new-staff.csv");
+  check(fs.existsSync(roster), `the demo left a roster to try at ${roster}`);
+  await hp.goto(`${base}/roster`);
+  await hp.setInputFiles("#roster-file", roster);
+  await answeredLike(hp, "/roster/preview", () => hp.click("#roster-preview"));
+  const problems = await hp.$$eval("#roster-problems tbody tr", (rows) => rows.map((r) => r.textContent));
+  check(problems.length === 3, `the preview lists the three rows to fix: ${problems.join(" | ")}`);
+  check(problems.some((p) => p.includes("证件号码错误")) && problems.some((p) => p.includes("人员类别不存在")) && problems.some((p) => p.includes("重复")),
+    "each problem is named: the ID number, the class, the duplicate");
+  check(await hp.isDisabled("#roster-apply"), "a roster with problems cannot be applied");
+  await accessible(hp, "the roster preview");
+  await shot(hp, "roster-problems");
+  // Fixed: the three rows taken out.
+  const fixed = path.join(work, "INST-BJH-new-staff-fixed.csv");
+  const lines = fs.readFileSync(roster, "utf8").trimEnd().split("\n");
+  fs.writeFileSync(fixed, lines.slice(0, lines.length - 3).join("\n") + "\n");
+  await hp.setInputFiles("#roster-file", fixed);
+  await answeredLike(hp, "/roster/preview", () => hp.click("#roster-preview"));
+  check(!(await hp.$("#roster-problems")) && !(await hp.isDisabled("#roster-apply")), "the fixed roster may be applied");
+  await answeredLike(hp, "/roster/apply", () => hp.click("#roster-apply"));
+  check((await hp.textContent("#roster-result")).includes("名单已导入：新增 8 人"), "the roster is applied: eight join");
+  await shot(hp, "roster-applied");
+
+  await hp.goto(`${base}/ledger?state=never_tested`);
+  const never = Number((await hp.textContent("#ledger-counts a.duty-never_tested strong")).trim());
+  check(never >= 8, `the new staff are on the ledger, never tested (${never})`);
+  await accessible(hp, "the ledger");
+  await shot(hp, "ledger-never-tested");
+  const xlsx = await ctx.request.get(`${base}/api/v1/institutions/INST-BJH/ledger?format=xlsx`);
+  check(xlsx.status() === 200 && xlsx.headers()["content-type"].includes("spreadsheetml"), "the ledger downloads as a workbook");
+
+  // Group testing for the overdue and never tested, at Zhongguancun today.
+  await hp.goto(`${base}/sessions`);
+  await hp.selectOption("#session-site", "S-ZGC");
+  await hp.check("input[name=who][value=overdue]");
+  await Promise.all([hp.waitForURL(/\/sessions\/[0-9]+/), hp.click("#session-order")]);
+  const members = await hp.$$eval("#session-members tbody tr", (rows) => rows.map((r) => ({
+    code: r.querySelector("td:nth-child(2) code").textContent.trim(),
+    single: r.querySelector("td:nth-child(4)").textContent.includes("单采"),
+  })));
+  check(members.length >= 8 && members.every((m) => /^P[0-9A-Z]{10}$/.test(m.code)), `the session lists everyone to test with a personal code (${members.length})`);
+  // (Those to be tested singly — a swab to take again — are marked so; the pool takes the others.)
+  const codes = members.filter((m) => !m.single).map((m) => m.code);
+  await accessible(hp, "a group session");
+  await shot(hp, "session-ordered");
+  const sheet = await ctx.request.get(`${base}${await hp.getAttribute("#session-sheet", "href")}`);
+  const pdf = await sheet.body();
+  check(sheet.status() === 200 && pdf.slice(0, 5).toString() === "%PDF-" && pdf.toString("latin1").includes(`(${codes[0]})`),
+    "the QR sheet prints as a PDF with the codes");
+  fs.writeFileSync(path.join(shots, "session-sheet.pdf"), pdf);
+  const session = hp.url();
+  await ctx.close();
+  return { codes: codes.slice(0, 5), session };
+}
+
+// After the lab released them: the five who came are covered, the session shows them.
+async function theLedgerTurnsGreen(browser, ordered) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "zh-CN" });
+  const hp = await ctx.newPage();
+  await login(hp, "hr-bjh");
+  await hp.goto(ordered.session);
+  check((await hp.$$("#session-members tr.duty-covered")).length === 5, "the session shows the five who came");
+  await shot(hp, "session-came");
+  await hp.goto(`${base}/ledger?state=covered`);
+  const green = await hp.$$eval("#ledger-lines tbody tr.duty-covered", (rows) => rows.length);
+  check(green >= 5, `after the results the ledger turns green (${green} covered)`);
+  await shot(hp, "ledger-green");
+  await ctx.close();
+}
+
 async function login(page, username) {
   await page.goto(`${base}/login`);
   await page.fill("#username", username);
@@ -186,6 +276,8 @@ async function theLab(browser, tube, personId) {
   });
   const stamp = Date.now().toString().slice(-6);
   try {
+    const ordered = await theInstitutionOrders(browser);
+
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "zh-CN" });
     const page = await context.newPage();
     page.on("pageerror", (e) => { throw new Error(`a script error on the page: ${e}`); });
@@ -228,13 +320,19 @@ async function theLab(browser, tube, personId) {
       check((await page.textContent("#fill")).includes(`${i}/10`), `person ${i} is in the tube`);
     }
     await shot(page, "collect-pool-3-of-10");
+    // Five of the hospital's staff come with the sheet: their QR codes scanned into the pool.
+    for (const [k, code] of ordered.codes.entries()) {
+      await scan(page, code);
+      check((await page.textContent("#fill")).includes(`${4 + k}/10`),
+        `the hospital's staff member ${k + 1} is in the tube by their code (${(await page.textContent("#message")).trim()})`);
+    }
 
     // The same person again: refused, in red, the panel unchanged, the focus in the box.
     await scan(page, idNumber(3 + Number(stamp) % 500));
     const refused = await page.getAttribute("#message", "class");
     check(refused.includes("refused"), "a duplicate scan is refused");
     check((await page.textContent("#message")).includes("此人已在本管中"), "the refusal names the problem");
-    check((await page.textContent("#fill")).includes("3/10"), "a refusal leaves the tube as it was");
+    check((await page.textContent("#fill")).includes("8/10"), "a refusal leaves the tube as it was");
     check(await page.evaluate(() => document.activeElement.id) === "scan-code", "after a refusal the focus is back in the box");
     await shot(page, "collect-refused-duplicate");
 
@@ -248,6 +346,7 @@ async function theLab(browser, tube, personId) {
     await accessible(page, "the collection screen");
 
     await theLab(browser, tube, idNumber(1 + Number(stamp) % 500));
+    await theLedgerTurnsGreen(browser, ordered);
 
     // In English, on a phone-sized screen.
     await page.goto(`${base}/lang/en?back=/collect`);

@@ -105,7 +105,7 @@ pub async fn order(tx: &mut Tx, institution: &str, o: SessionOrder) -> Result<Gr
         },
     )
     .await?;
-    let picked: Vec<(i64, Pooling, DutyState)> = lines
+    let mut picked: Vec<(i64, Pooling, DutyState)> = lines
         .iter()
         .filter_map(|l| {
             let state = l.duty(on).state();
@@ -132,8 +132,20 @@ pub async fn order(tx: &mut Tx, institution: &str, o: SessionOrder) -> Result<Gr
             ),
         ));
     }
-    // Each member needs a personal code to be scanned from the sheet.
+    // Each member needs a personal code to be scanned from the sheet; someone whose swab is to
+    // be taken again (a re-sampling order is open) gives it in a tube of their own.
     let ids: Vec<i64> = picked.iter().map(|p| p.0).collect();
+    let mut resample = std::collections::HashSet::new();
+    for chunk in ids.chunks(500) {
+        for (person, _) in crate::store::sample_order::open_of_people(tx.conn(), chunk).await? {
+            resample.insert(person);
+        }
+    }
+    for p in &mut picked {
+        if resample.contains(&p.0) {
+            p.1 = Pooling::Single;
+        }
+    }
     for p in crate::store::person::by_ids(tx.conn(), &ids).await? {
         if p.personal_code.is_none() {
             super::persons::issue_code(tx, p.id, &p.uid).await?;

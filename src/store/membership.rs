@@ -227,10 +227,6 @@ const STANDING: &str = "SELECT m.id, m.person_id, v.id AS version_id, v.schedule
        AND v.version = (SELECT MAX(w.version) FROM programme_version w WHERE w.programme_id = c.programme_id) \
      WHERE m.state = 'active'";
 
-fn id_list(ids: &[i64]) -> String {
-    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
-}
-
 /// The active memberships of these people.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn standing_of_people(
@@ -241,7 +237,7 @@ pub async fn standing_of_people(
     for chunk in person_ids.chunks(500) {
         let rows: Vec<StandingRow> = sqlx::query_as(&format!(
             "{STANDING} AND m.person_id IN ({})",
-            id_list(chunk)
+            super::id_list(chunk)
         ))
         .fetch_all(&mut *conn)
         .await
@@ -288,7 +284,7 @@ pub async fn results_of_people(
             "SELECT r.id, r.person_id, r.value, r.cdc_status, r.sampled_at, l.accredited_until \
              FROM result r JOIN tube t ON t.id = r.tube_id LEFT JOIN lab l ON l.id = t.lab_id \
              WHERE r.current = 1 AND r.person_id IN ({})",
-            id_list(chunk)
+            super::id_list(chunk)
         ))
         .fetch_all(&mut *conn)
         .await
@@ -434,7 +430,7 @@ pub async fn end(
         sqlx::query(&format!(
             "UPDATE membership SET state = 'ended', left_on = $1, ended_at = $2, ended_by = $3 \
              WHERE state = 'active' AND id IN ({})",
-            id_list(chunk)
+            super::id_list(chunk)
         ))
         .bind(left_on.to_string())
         .bind(at)
