@@ -109,7 +109,9 @@ pub async fn load(
             &Actor::new("hr-bjh"),
             natlis::store::change(move |tx| {
                 let order = order.clone();
-                Box::pin(async move { natlis::service::sessions::order(tx, "INST-BJH", order).await })
+                Box::pin(
+                    async move { natlis::service::sessions::order(tx, "INST-BJH", order).await },
+                )
             }),
         )
         .await
