@@ -391,6 +391,19 @@ async fn endpoint_by_role_table(db: Db) {
         ("GET", "/api/v1/sites/S01/sessions", none.clone(), "collector-s02", 404),
         ("GET", "/api/v1/sites/S01/sessions", none.clone(), "hr-1", 403),
         ("GET", "/api/v1/sites/S01/sessions", none.clone(), "tech-a", 403),
+        // Cohorts: the CDC of the region loads them; inspectors and auditors read them.
+        ("GET", "/api/v1/cohorts", none.clone(), "nobody", 401),
+        ("GET", "/api/v1/cohorts", none.clone(), "hr-1", 403),
+        ("GET", "/api/v1/cohorts", none.clone(), "tech-a", 403),
+        ("GET", "/api/v1/cohorts", none.clone(), "cdc-bj", 200),
+        ("GET", "/api/v1/cohorts", none.clone(), "insp-bj", 200),
+        ("POST", "/api/v1/cohorts", json!({"code": "CC-9", "name": "x", "programme": "close-contact", "region": "110108"}), "insp-bj", 403),
+        ("POST", "/api/v1/cohorts", json!({"code": "CC-9", "name": "x", "programme": "close-contact", "region": "310104"}), "cdc-bj", 403),
+        ("POST", "/api/v1/cohorts", json!({"code": "CC-9", "name": "x", "programme": "close-contact", "region": "110108"}), "cdc-bj", 201),
+        ("GET", "/api/v1/cohorts/CC-9", none.clone(), "insp-sh", 404),
+        ("GET", "/api/v1/cohorts/CC-9", none.clone(), "insp-bj", 200),
+        ("POST", "/api/v1/cohorts/CC-9/members", json!([]), "insp-bj", 403),
+        ("POST", "/api/v1/cohorts/CC-9/members", json!([]), "cdc-bj", 200),
     ];
     for (method, path, body, user, expected) in &table {
         let r = call(w.user(user), method, path, body).await;

@@ -17,6 +17,7 @@ on_both_databases!(
     a_hospital_and_a_cold_chain_firm_through_a_fortnight,
     the_ledger_state_in_sql_is_the_domain_rule,
     a_group_session_for_the_due_with_its_sheet_and_who_came,
+    cohorts_of_close_contacts_and_arrivals_with_a_missed_test,
 );
 
 /// A roster CSV: header, then (n, class) rows as `测试{n}` with id_number(n).
@@ -616,4 +617,154 @@ async fn a_group_session_for_the_due_with_its_sheet_and_who_came(db: Db) {
         )
         .await;
     assert_eq!((r.status, r.code()), (422, "session.nobody"), "{r:?}");
+}
+
+fn member(n: u32, anchor: chrono::DateTime<chrono::FixedOffset>) -> Value {
+    let mut p = common::person(n);
+    p["anchor"] = json!(anchor.to_rfc3339());
+    p
+}
+
+/// A swab of person `n` at S01 taken at `at` (a single tube, not yet received).
+async fn swab(a: &TestApp, barcode: &str, n: u32, at: chrono::DateTime<chrono::FixedOffset>) {
+    let r = a
+        .post(
+            "/api/v1/tubes",
+            json!({"barcode": barcode, "kind": "single", "sample_type": "oropharyngeal", "site": "S01",
+                   "category": "close_contact", "collected_at": at.to_rfc3339(), "people": [common::person(n)]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+}
+
+/// The CDC loads close contacts (days 1, 3–5, 13) and arrivals (twice, 24 h apart): one contact
+/// tested on day 1 and not on days 3–5 is listed as having missed; one who starts today is due;
+/// an arrival's second swab 23 hours after the first does not count, one a day later does.
+async fn cohorts_of_close_contacts_and_arrivals_with_a_missed_test(db: Db) {
+    use chrono::{Duration, FixedOffset, TimeZone, Utc};
+    let a = TestApp::start(db).await;
+    a.seed().await;
+    let cdc = a.as_new("cdc-bj", Role::CdcReviewer, "1101").await;
+    let cdc_sh = a.as_new("cdc-sh", Role::CdcReviewer, "3101").await;
+    let hr = a.as_new("hr-1", Role::InstitutionAdmin, "INST-1").await;
+    let tz = FixedOffset::east_opt(8 * 3600).unwrap();
+    let now = Utc::now().with_timezone(&tz);
+    let evening = |days_ago: i64| {
+        let d = (now - Duration::days(days_ago)).date_naive();
+        tz.from_local_datetime(&d.and_hms_opt(20, 0, 0).unwrap())
+            .unwrap()
+    };
+    // Person 41 entered quarantine five days ago at 20:00 (today is day 6) and was swabbed that
+    // evening; person 42 enters today.
+    let r = cdc
+        .post(
+            "/api/v1/cohorts",
+            json!({"code": "CC-1", "name": "密接 海淀 第1批", "programme": "close-contact", "region": "110108",
+                   "members": [member(41, evening(5)), member(42, now)]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    swab(&a, "CC41", 41, evening(5) + Duration::hours(1)).await;
+    let r = cdc.get("/api/v1/cohorts/CC-1").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let find = |doc_tail: &str| {
+        r.body["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["doc_no"].as_str().unwrap().ends_with(doc_tail))
+            .unwrap()
+            .clone()
+    };
+    let p41 = find(&id_number(41)[14..]);
+    let states: Vec<&str> = p41["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["done", "missed", "upcoming"], "{p41}");
+    assert_eq!(
+        (p41["missed"].as_u64(), p41["due"].as_bool()),
+        (Some(1), Some(false))
+    );
+    let p42 = find(&id_number(42)[14..]);
+    assert_eq!(
+        (p42["windows"][0]["state"].as_str(), p42["due"].as_bool()),
+        (Some("due"), Some(true)),
+        "{p42}"
+    );
+    assert_eq!(
+        (r.body["due_today"].as_u64(), r.body["missed"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    // Arrivals: twice, 24 hours apart.
+    let r = cdc
+        .post(
+            "/api/v1/cohorts",
+            json!({"code": "AR-1", "name": "外省口岸入境", "programme": "arrivals-twice", "region": "110108",
+                   "members": [member(43, evening(3))]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    swab(&a, "AR43A", 43, evening(3) + Duration::hours(1)).await;
+    swab(&a, "AR43B", 43, evening(3) + Duration::hours(24)).await;
+    let r = cdc.get("/api/v1/cohorts/AR-1").await;
+    let m = &r.body["members"][0];
+    assert_eq!(
+        (
+            m["spaced"]["done"].as_u64(),
+            m["complete"].as_bool(),
+            m["due"].as_bool()
+        ),
+        (Some(1), Some(false), Some(true)),
+        "{m}"
+    );
+    swab(&a, "AR43C", 43, evening(3) + Duration::hours(26)).await;
+    let r = cdc.get("/api/v1/cohorts/AR-1").await;
+    assert_eq!(r.body["members"][0]["complete"], true, "{r:?}");
+
+    // The list, and who may see it: not another region's CDC, not an institution.
+    let r = cdc.get("/api/v1/cohorts").await;
+    assert_eq!(r.body.as_array().unwrap().len(), 2, "{r:?}");
+    assert_eq!(
+        cdc_sh
+            .get("/api/v1/cohorts")
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(cdc_sh.get("/api/v1/cohorts/CC-1").await.status, 404);
+    assert_eq!(hr.get("/api/v1/cohorts").await.status, 403);
+    let r = cdc_sh
+        .post(
+            "/api/v1/cohorts",
+            json!({"code": "CC-2", "name": "x", "programme": "close-contact", "region": "110108"}),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{r:?}");
+    let r = cdc
+        .post(
+            "/api/v1/cohorts",
+            json!({"code": "CC-3", "name": "x", "programme": "staff-14d", "region": "110108"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (422, "programme.not_for_cohorts"),
+        "{r:?}"
+    );
+    // More people later; the same person again keeps the first anchor.
+    let r = cdc
+        .post(
+            "/api/v1/cohorts/CC-1/members",
+            json!([member(44, now), member(41, now)]),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["members"].as_array().unwrap().len(), 3);
 }

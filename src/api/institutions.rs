@@ -5,10 +5,12 @@ use super::{AppState, Change, Reader};
 use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
+use crate::service::cohorts::{self, CohortInput, CohortMemberInput};
 use crate::service::ledger::{self, LedgerQuery};
 use crate::service::programmes::{self, ClassInput, Programme, StaffClass, VersionInput};
 use crate::service::roster::{self, RosterFile, RosterOptions, RosterReport};
 use crate::service::sessions::{self, SessionOrder};
+use crate::view::cohort::{Cohort, CohortDetail};
 use crate::view::ledger::{Compliance, Ledger};
 use crate::view::session::{GroupSession, GroupSessionDetail};
 use axum::body::Bytes;
@@ -31,6 +33,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_session))
         .routes(routes!(session_sheet))
         .routes(routes!(site_sessions))
+        .routes(routes!(list_cohorts, create_cohort))
+        .routes(routes!(get_cohort))
+        .routes(routes!(add_cohort_members))
         .layer(DefaultBodyLimit::max(roster::MAX_FILE_BYTES + (1 << 20)))
 }
 
@@ -374,4 +379,64 @@ async fn site_sessions(
     Ok(Json(
         sessions::at_site(&mut conn, &actor, &code, on, s.tz).await?,
     ))
+}
+
+/// The cohorts of the caller's region (close contacts, arrivals, discharged patients), newest
+/// first, with how many are due today and how many missed a test.
+#[utoipa::path(get, path = "/cohorts", tag = "institutions",
+    responses((status = 200, body = Vec<Cohort>), (status = 403, body = ErrorBody)))]
+async fn list_cohorts(
+    State(s): State<AppState>,
+    actor: Actor,
+    mut conn: Reader,
+) -> Result<Json<Vec<Cohort>>, Error> {
+    Ok(Json(
+        cohorts::list(&mut conn, &actor, s.tz, s.today()).await?,
+    ))
+}
+
+/// Loads a cohort: its programme (a day schedule from each anchor, or spaced tests) and its
+/// people with their anchors; people not yet registered are registered.
+#[utoipa::path(post, path = "/cohorts", tag = "institutions", request_body = CohortInput,
+    responses((status = 201, body = CohortDetail), (status = 409, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_cohort(change: Change, Json(input): Json<CohortInput>) -> Result<Response, Error> {
+    change
+        .run(StatusCode::CREATED, move |tx| {
+            let input = input.clone();
+            Box::pin(async move { cohorts::create(tx, input).await })
+        })
+        .await
+}
+
+/// A cohort: each person (masked) with the windows of their schedule — done, due, missed,
+/// upcoming — or their spaced tests.
+#[utoipa::path(get, path = "/cohorts/{code}", tag = "institutions", params(("code" = String, Path)),
+    responses((status = 200, body = CohortDetail), (status = 404, body = ErrorBody)))]
+async fn get_cohort(
+    State(s): State<AppState>,
+    actor: Actor,
+    mut conn: Reader,
+    Path(code): Path<String>,
+) -> Result<Json<CohortDetail>, Error> {
+    Ok(Json(
+        cohorts::detail(&mut conn, &actor, &code, s.tz, s.today()).await?,
+    ))
+}
+
+/// Adds people to a cohort (one already in it keeps their first anchor).
+#[utoipa::path(post, path = "/cohorts/{code}/members", tag = "institutions", params(("code" = String, Path)),
+    request_body = Vec<CohortMemberInput>,
+    responses((status = 200, body = CohortDetail), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn add_cohort_members(
+    change: Change,
+    Path(code): Path<String>,
+    Json(members): Json<Vec<CohortMemberInput>>,
+) -> Result<Response, Error> {
+    change
+        .run(StatusCode::OK, move |tx| {
+            let (code, members) = (code.clone(), members.clone());
+            Box::pin(async move { cohorts::add_members(tx, &code, members).await })
+        })
+        .await
 }

@@ -90,6 +90,10 @@ pub enum Action {
     ViewLedger,
     /// The compliance of a region's institutions.
     ViewCompliance,
+    /// Load a cohort (close contacts, arrivals, discharged patients) with its anchors.
+    ManageCohorts,
+    /// A cohort's follow-up: who is due, who missed a test.
+    ViewCohorts,
 }
 
 /// Whether `role` may do `action` at all (the scope is checked against the object).
@@ -132,6 +136,8 @@ pub fn allowed(role: Role, action: Action) -> bool {
         ManageStaff => matches!(role, Admin | InstitutionAdmin),
         ViewLedger => matches!(role, Admin | Auditor | InstitutionAdmin | RegionalInspector),
         ViewCompliance => matches!(role, Admin | Auditor | RegionalInspector),
+        ManageCohorts => matches!(role, Admin | CdcReviewer),
+        ViewCohorts => matches!(role, Admin | Auditor | CdcReviewer | RegionalInspector),
     }
 }
 
@@ -142,6 +148,16 @@ pub struct TubePlace<'a> {
     /// The lab that received it, or else the lab its site sends to.
     pub lab_id: Option<i64>,
     pub region: &'a str,
+}
+
+/// Whether a scope covers something of a region (a cohort): everywhere, or a region scope whose
+/// code prefixes it.
+pub fn covers_region(scope: &Scope, region: &str) -> bool {
+    match scope {
+        Scope::Everywhere => true,
+        Scope::Region(r) => !r.is_empty() && region.starts_with(r.as_str()),
+        _ => false,
+    }
 }
 
 /// Whether a scope covers an institution (in `region`).

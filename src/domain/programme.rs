@@ -363,6 +363,68 @@ pub fn spaced(tests: u32, hours: u32, anchor: DateTime<Utc>, samples: &[Sample])
     }
 }
 
+/// Where a cohort member stands on `today`: their windows (days from the anchor) or spaced
+/// tests (from the anchor's instant), and what that asks of the site today.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FollowUp {
+    Windows(Vec<WindowState>),
+    Spaced(SpacedState),
+    /// A cycle schedule is followed on a ledger, not in a cohort.
+    NotACohortSchedule,
+}
+
+impl FollowUp {
+    /// Windows that closed without a sample.
+    pub fn missed(&self) -> usize {
+        match self {
+            FollowUp::Windows(w) => w
+                .iter()
+                .filter(|s| matches!(s, WindowState::Missed { .. }))
+                .count(),
+            _ => 0,
+        }
+    }
+
+    /// Whether a test is due today: a window open without a sample, or the next spaced test
+    /// may be taken (its earliest time is today or past).
+    pub fn due(&self, today: NaiveDate, tz: FixedOffset) -> bool {
+        match self {
+            FollowUp::Windows(w) => w.iter().any(|s| matches!(s, WindowState::Due { .. })),
+            FollowUp::Spaced(s) => s.next_from.is_some_and(|t| local_day(t, tz) <= today),
+            FollowUp::NotACohortSchedule => false,
+        }
+    }
+
+    /// Whether every test the schedule asks for is done.
+    pub fn complete(&self) -> bool {
+        match self {
+            FollowUp::Windows(w) => w.iter().all(|s| matches!(s, WindowState::Done { .. })),
+            FollowUp::Spaced(s) => s.done >= s.needed,
+            FollowUp::NotACohortSchedule => false,
+        }
+    }
+}
+
+/// A cohort member's follow-up: `anchor` is the instant their clock starts (quarantine start,
+/// arrival, discharge); its local day is day 1.
+pub fn follow_up(
+    schedule: &Schedule,
+    anchor: DateTime<Utc>,
+    samples: &[Sample],
+    today: NaiveDate,
+    tz: FixedOffset,
+) -> FollowUp {
+    match schedule {
+        Schedule::Days { windows: w } => {
+            FollowUp::Windows(windows(w, local_day(anchor, tz), samples, today, tz))
+        }
+        Schedule::Spaced { tests, hours } => {
+            FollowUp::Spaced(spaced(*tests, *hours, anchor, samples))
+        }
+        Schedule::Cycle { .. } => FollowUp::NotACohortSchedule,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -662,5 +724,47 @@ mod tests {
             prop_assert!(st.done <= n);
             prop_assert_eq!(st.next_from.is_none(), st.done == n);
         }
+    }
+
+    #[test]
+    fn a_close_contact_who_missed_days_three_to_five_is_listed_and_due_on_day_thirteen() {
+        let schedule = Schedule::Days {
+            windows: vec![
+                DayWindow::day(1),
+                DayWindow { from: 3, to: 5 },
+                DayWindow::day(13),
+            ],
+        };
+        let anchor = at(2026, 12, 1, 20);
+        let taken = [neg(at(2026, 12, 1, 22))];
+        let on = |d| follow_up(&schedule, anchor, &taken, d, tz());
+        // Day 4: the second window is open.
+        assert!(on(day(2026, 12, 4)).due(day(2026, 12, 4), tz()));
+        assert_eq!(on(day(2026, 12, 4)).missed(), 0);
+        // Day 6: it closed without a sample.
+        assert_eq!(on(day(2026, 12, 6)).missed(), 1);
+        assert!(!on(day(2026, 12, 6)).due(day(2026, 12, 6), tz()));
+        // Day 13 is due, and the day-1 window stays done.
+        let d13 = on(day(2026, 12, 13));
+        assert!(d13.due(day(2026, 12, 13), tz()) && !d13.complete());
+        assert!(matches!(&d13, FollowUp::Windows(w) if matches!(w[0], WindowState::Done { .. })));
+    }
+
+    #[test]
+    fn two_arrivals_tests_count_only_a_day_apart() {
+        let schedule = Schedule::Spaced {
+            tests: 2,
+            hours: 24,
+        };
+        let anchor = at(2026, 12, 1, 8);
+        let early = [neg(at(2026, 12, 1, 9)), neg(at(2026, 12, 2, 8))];
+        let f = follow_up(&schedule, anchor, &early, day(2026, 12, 2), tz());
+        assert!(!f.complete(), "23 hours apart is not 24");
+        assert!(
+            f.due(day(2026, 12, 2), tz()),
+            "the second may be taken from 09:00 on the 2nd"
+        );
+        let later = [neg(at(2026, 12, 1, 9)), neg(at(2026, 12, 2, 10))];
+        assert!(follow_up(&schedule, anchor, &later, day(2026, 12, 2), tz()).complete());
     }
 }

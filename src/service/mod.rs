@@ -5,6 +5,7 @@
 
 pub mod accession;
 pub mod cdc;
+pub mod cohorts;
 pub mod imports;
 pub mod kits;
 pub mod labels;

@@ -43,7 +43,7 @@ pub struct PersonScan {
     pub phone: Option<String>,
 }
 
-fn parse_document(
+pub(crate) fn parse_document(
     doc_type: DocumentType,
     doc_no: &str,
     today: NaiveDate,
@@ -58,7 +58,7 @@ fn parse_document(
     })
 }
 
-fn parse_phone(input: &str) -> Result<String, Error> {
+pub(crate) fn parse_phone(input: &str) -> Result<String, Error> {
     let s: String = input
         .trim()
         .chars()
@@ -221,7 +221,7 @@ async fn insert(
 }
 
 /// The person registered under a document, or registered now; `true` when new.
-async fn find_or_create(
+pub(crate) async fn find_or_create(
     tx: &mut Tx,
     doc: &Document,
     name: &str,

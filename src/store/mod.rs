@@ -12,6 +12,7 @@ pub mod attempt;
 pub mod audit_log;
 pub mod barcode_batch;
 pub mod code;
+pub mod cohort;
 pub mod delivery;
 pub mod dialect;
 pub mod entry_hash;

@@ -10,6 +10,7 @@
 //! (masked) or the details of a refusal ("this barcode is already that tube").
 
 pub mod cdc;
+pub mod cohort;
 pub mod import;
 pub mod kit;
 pub mod label;
