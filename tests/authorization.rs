@@ -404,6 +404,15 @@ async fn endpoint_by_role_table(db: Db) {
         ("GET", "/api/v1/cohorts/CC-9", none.clone(), "insp-bj", 200),
         ("POST", "/api/v1/cohorts/CC-9/members", json!([]), "insp-bj", 403),
         ("POST", "/api/v1/cohorts/CC-9/members", json!([]), "cdc-bj", 200),
+        // Environment plans: the institution's own, and its region's inspector.
+        ("GET", "/api/v1/institutions/INST-1/environment", none.clone(), "nobody", 401),
+        ("GET", "/api/v1/institutions/INST-1/environment", none.clone(), "hr-1", 200),
+        ("GET", "/api/v1/institutions/INST-1/environment", none.clone(), "collector-s01", 403),
+        ("GET", "/api/v1/institutions/INST-2/environment", none.clone(), "hr-1", 404),
+        ("GET", "/api/v1/institutions/INST-2/environment", none.clone(), "insp-sh", 200),
+        ("POST", "/api/v1/institutions/INST-2/environment/points", json!({"code": "P-1", "item": "x", "location": "y", "programme": "market-env"}), "hr-1", 404),
+        ("POST", "/api/v1/institutions/INST-1/environment/points", json!({"code": "P-1", "item": "x", "location": "y", "programme": "market-env"}), "insp-bj", 403),
+        ("POST", "/api/v1/institutions/INST-1/environment/points", json!({"code": "P-1", "item": "x", "location": "y", "programme": "market-env"}), "hr-1", 201),
     ];
     for (method, path, body, user, expected) in &table {
         let r = call(w.user(user), method, path, body).await;

@@ -18,6 +18,7 @@ on_both_databases!(
     the_ledger_state_in_sql_is_the_domain_rule,
     a_group_session_for_the_due_with_its_sheet_and_who_came,
     cohorts_of_close_contacts_and_arrivals_with_a_missed_test,
+    a_cold_stores_points_overdue_and_positive,
 );
 
 /// A roster CSV: header, then (n, class) rows as `测试{n}` with id_number(n).
@@ -767,4 +768,134 @@ async fn cohorts_of_close_contacts_and_arrivals_with_a_missed_test(db: Db) {
         .await;
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.body["members"].as_array().unwrap().len(), 3);
+}
+
+/// A cold store's sampling points: one swabbed negative is covered for a week, then overdue;
+/// one never swabbed is listed so; a positive swab raises an alert with the point, the lot and
+/// the staff to test.
+async fn a_cold_stores_points_overdue_and_positive(db: Db) {
+    let a = TestApp::start(db).await;
+    a.seed().await;
+    let hr = a.as_new("hr-1", Role::InstitutionAdmin, "INST-1").await;
+    let other = a.as_new("insp", Role::RegionalInspector, "3101").await;
+    let tech = a.as_new("tech-a", Role::LabTechnician, "LAB-A").await;
+    let reviewer = a.as_new("rev-a", Role::LabReviewer, "LAB-A").await;
+    upload(
+        &hr,
+        "INST-1",
+        "roster",
+        "",
+        roster(&[(51, "冷链从业人员"), (52, "冷链从业人员")]),
+    )
+    .await;
+    for (code, item) in [
+        ("COLD-1", "冷库门把手"),
+        ("COLD-2", "冻带鱼外包装"),
+        ("COLD-3", "叉车方向盘"),
+    ] {
+        let r = hr
+            .post(
+                "/api/v1/institutions/INST-1/environment/points",
+                json!({"code": code, "item": item, "location": "3号冷库", "lot": "L20261201", "origin": "厄瓜多尔",
+                       "programme": "market-key-env"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+    }
+    let r = hr
+        .post(
+            "/api/v1/institutions/INST-1/environment/points",
+            json!({"code": "COLD-9", "item": "x", "location": "y", "programme": "staff-14d"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (422, "programme.not_for_environment"),
+        "{r:?}"
+    );
+    // Swabs of COLD-1 (negative) and COLD-2 (positive); a tube naming no such point is refused.
+    let env = |barcode: &str, point: &str| {
+        json!({"barcode": barcode, "kind": "environment", "sample_type": "environment_surface", "site": "S01",
+               "category": "other_key", "description": {"item": "swab", "location": "3号冷库", "lot": "L20261201", "point": point}})
+    };
+    let r = a.post("/api/v1/tubes", env("E1", "COLD-1")).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let r = a.post("/api/v1/tubes", env("E2", "COLD-2")).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let r = a.post("/api/v1/tubes", env("E3", "NO-SUCH")).await;
+    assert_eq!((r.status, r.code()), (422, "env_point.unknown"), "{r:?}");
+    for b in ["E1", "E2"] {
+        a.receive_at_lab_a(b).await;
+    }
+    let (plate, layout) = filled_plate(&tech, "KH-ORF1AB-N").await;
+    import(&tech, &plate, "KH-ORF1AB-N", &layout, None, |b| match b {
+        "E2" => Shape::Positive(33.0),
+        _ => Shape::Negative(28.0),
+    })
+    .await;
+    reviewer
+        .post(
+            &format!("/api/v1/plates/{plate}/release-negatives"),
+            json!({}),
+        )
+        .await;
+    let q = queue(&reviewer, &plate).await;
+    let r = decide(
+        &reviewer,
+        &item(&q, "E2")["attempt"],
+        json!({"decision": "release", "value": "positive"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+
+    let r = hr.get("/api/v1/institutions/INST-1/environment").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let state = |p: &Value, code: &str| {
+        p["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["code"] == code)
+            .unwrap()["state"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(state(&r.body, "COLD-1"), "covered", "{r:?}");
+    assert_eq!(state(&r.body, "COLD-2"), "excluded", "{r:?}");
+    assert_eq!(state(&r.body, "COLD-3"), "never_tested", "{r:?}");
+    let alert = &r.body["alerts"][0];
+    assert_eq!(
+        (
+            alert["point"].as_str(),
+            alert["lot"].as_str(),
+            alert["tube"].as_str()
+        ),
+        (Some("COLD-2"), Some("L20261201"), Some("E2")),
+        "{r:?}"
+    );
+    assert_eq!(
+        alert["staff"].as_array().unwrap().len(),
+        2,
+        "the staff of the store are listed for testing"
+    );
+    // A week on, the negative point is overdue.
+    let on = (chrono::NaiveDate::parse_from_str(r.body["today"].as_str().unwrap(), "%Y-%m-%d")
+        .unwrap()
+        + chrono::Duration::days(8))
+    .to_string();
+    let r = hr
+        .get(&format!("/api/v1/institutions/INST-1/environment?on={on}"))
+        .await;
+    assert_eq!(state(&r.body, "COLD-1"), "overdue", "{r:?}");
+    // Only the institution's own and those above it.
+    assert_eq!(
+        other
+            .get("/api/v1/institutions/INST-1/environment")
+            .await
+            .status,
+        404
+    );
+    let r = tech.get("/api/v1/institutions/INST-1/environment").await;
+    assert_eq!(r.status, 403, "{r:?}");
 }

@@ -36,6 +36,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_cohorts, create_cohort))
         .routes(routes!(get_cohort))
         .routes(routes!(add_cohort_members))
+        .routes(routes!(environment_plan))
+        .routes(routes!(add_env_point))
         .layer(DefaultBodyLimit::max(roster::MAX_FILE_BYTES + (1 << 20)))
 }
 
@@ -437,6 +439,49 @@ async fn add_cohort_members(
         .run(StatusCode::OK, move |tx| {
             let (code, members) = (code.clone(), members.clone());
             Box::pin(async move { cohorts::add_members(tx, &code, members).await })
+        })
+        .await
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct PlanQuery {
+    /// The day to judge (default today; up to 60 days ahead).
+    on: Option<chrono::NaiveDate>,
+}
+
+/// The institution's environment plan: each sampling point covered, due soon, overdue or never
+/// swabbed by its programme's frequency, and an alert for each positive swab with the point,
+/// its lot and the staff to test.
+#[utoipa::path(get, path = "/institutions/{code}/environment", tag = "institutions",
+    params(("code" = String, Path), PlanQuery),
+    responses((status = 200, body = crate::service::environment::Plan), (status = 404, body = ErrorBody)))]
+async fn environment_plan(
+    State(s): State<AppState>,
+    actor: Actor,
+    mut conn: Reader,
+    Path(code): Path<String>,
+    Query(q): Query<PlanQuery>,
+) -> Result<Json<crate::service::environment::Plan>, Error> {
+    Ok(Json(
+        crate::service::environment::plan(&mut conn, &actor, &code, q.on, s.tz, s.today()).await?,
+    ))
+}
+
+/// Registers a sampling point of the institution (an environment tube names it in
+/// `description.point`).
+#[utoipa::path(post, path = "/institutions/{code}/environment/points", tag = "institutions",
+    params(("code" = String, Path)), request_body = crate::service::environment::PointInput,
+    responses((status = 201, body = crate::service::environment::Point), (status = 409, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn add_env_point(
+    change: Change,
+    Path(code): Path<String>,
+    Json(input): Json<crate::service::environment::PointInput>,
+) -> Result<Response, Error> {
+    change
+        .run(StatusCode::CREATED, move |tx| {
+            let (code, input) = (code.clone(), input.clone());
+            Box::pin(async move { crate::service::environment::add_point(tx, &code, input).await })
         })
         .await
 }

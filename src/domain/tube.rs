@@ -15,6 +15,9 @@ pub struct Description {
     pub origin: Option<String>,
     /// Market, warehouse or place sampled.
     pub location: String,
+    /// The registered sampling point (环境采样点) this swab answers, by its code.
+    #[serde(default)]
+    pub point: Option<String>,
 }
 
 vocabulary! {

@@ -16,6 +16,7 @@ pub mod cohort;
 pub mod delivery;
 pub mod dialect;
 pub mod entry_hash;
+pub mod environment;
 pub mod idempotency;
 pub mod kit;
 pub mod membership;

@@ -140,6 +140,8 @@ impl TubeRow {
                 lot: self.env_lot.clone(),
                 origin: self.env_origin.clone(),
                 location: self.env_location.clone().unwrap_or_default(),
+                // (The point a swab answers is shown on the institution's environment plan.)
+                point: None,
             }),
             barcode_issued: self.issued_batch_id.is_some(),
             closed_at: self.closed_at.map(|t| show(t, tz)),

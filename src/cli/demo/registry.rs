@@ -121,6 +121,22 @@ async fn places(tx: &mut Tx, today: NaiveDate) -> anyhow::Result<()> {
         )
         .await?;
     }
+    // The wholesale market's cold stores: a door handle each, swabbed weekly (a key market).
+    for n in 1..=5 {
+        natlis::service::environment::add_point(
+            tx,
+            "INST-XDF",
+            natlis::service::environment::PointInput {
+                code: format!("XDF-COLD-{n}"),
+                item: "冷库门把手及外包装".into(),
+                location: format!("大兴物流园 {n}号冷库"),
+                lot: None,
+                origin: None,
+                programme: "market-key-env".into(),
+            },
+        )
+        .await?;
+    }
     Ok(())
 }
 

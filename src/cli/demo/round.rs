@@ -262,6 +262,7 @@ impl<'a> Round<'a> {
                         lot: Some(format!("L2026{:04}", 1100 + i)),
                         origin: Some(origin.into()),
                         location: format!("大兴物流园 {}号冷库", i % 5 + 1),
+                        point: Some(format!("XDF-COLD-{}", i % 5 + 1)),
                     }),
                     people: vec![],
                     retained_for: None,

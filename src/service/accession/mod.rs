@@ -201,6 +201,8 @@ fn parse_description(d: Option<Description>) -> Result<Option<Description>, Erro
             lot: parse_opt_text("description.lot", d.lot.as_deref(), 100)?,
             origin: parse_opt_text("description.origin", d.origin.as_deref(), 200)?,
             location: parse_text("description.location", &d.location, 200)?,
+            point: parse_opt_text("description.point", d.point.as_deref(), 40)?
+                .map(|p| p.to_ascii_uppercase()),
         })
     })
     .transpose()

@@ -251,6 +251,9 @@ pub async fn open(tx: &mut Tx, plan: OpenPlan, today: NaiveDate) -> Result<Tube,
         Err(e) => return Err(e.into()),
     };
     fulfil_orders(tx, id, &answered).await?;
+    if let Some(point) = description.as_ref().and_then(|d| d.point.as_deref()) {
+        crate::service::environment::link_tube(tx, id, point).await?;
+    }
     let members = bind_members(tx, id, &people, !answered.is_empty(), (to_db(now), &by)).await?;
     // One entry tells the whole opening: the tube, the people bound to it, and whether it
     // closed itself (a single tube with its person does).
