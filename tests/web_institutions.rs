@@ -196,6 +196,11 @@ async fn an_institution_admin_uploads_a_roster_and_reads_the_ledger(db: Db) {
     );
     let p = insp.get("/ledger?institution=INST-1").await;
     assert_eq!(p.status, 404, "{}", p.html);
+    // The hospital's environment plan and the region's cohorts render (empty as they are).
+    let p = hr.get("/environment").await;
+    assert_eq!(p.status, 200, "{}", p.html);
+    let p = insp.get("/cohorts").await;
+    assert!(p.html.contains("id=\"cohorts-none\""), "{}", p.html);
 }
 
 async fn every_institution_page_route_checks_role_and_scope(db: Db) {
@@ -239,6 +244,14 @@ async fn every_institution_page_route_checks_role_and_scope(db: Db) {
         ("GET", "/site-sessions", &[], "collector-s01", 200),
         ("GET", "/site-sessions", &[], "hr-1", 403),
         ("GET", "/site-sessions", &[], "tech-a", 403),
+        ("GET", "/environment", &[], "hr-1", 200),
+        ("GET", "/environment", &[], "tech-a", 403),
+        ("GET", "/environment?institution=INST-1", &[], "insp-bj", 404),
+        ("GET", "/environment?institution=INST-1", &[], "admin", 200),
+        ("GET", "/cohorts", &[], "insp-bj", 200),
+        ("GET", "/cohorts", &[], "hr-1", 403),
+        ("GET", "/cohorts", &[], "nobody", 303),
+        ("GET", "/cohorts/NO-SUCH", &[], "insp-bj", 404),
     ];
     check_page_routes(&users, table).await;
 }

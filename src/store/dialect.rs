@@ -98,13 +98,18 @@ impl Backend {
 }
 
 /// Per-connection settings for SQLite.
+/// Reads go through a memory map of the file (256 MiB: the operating system's page cache,
+/// shared by every connection, instead of a copy per connection) and each connection keeps 16
+/// MiB of pages: a ledger of 20,000 staff reads its people without going back to the file.
 pub fn sqlite_pragmas(sync: SqliteSync) -> &'static str {
     match sync {
         SqliteSync::Normal => {
-            "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;"
+            "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
+             PRAGMA mmap_size = 268435456; PRAGMA cache_size = -16384;"
         }
         SqliteSync::Full => {
-            "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL;"
+            "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; \
+             PRAGMA mmap_size = 268435456; PRAGMA cache_size = -16384;"
         }
     }
 }

@@ -44,13 +44,14 @@ pub struct LineRow {
 /// The fields of a line, in the order [`LINE`] packs them.
 const FIELDS: usize = 18;
 
-/// A line's fields packed into one text, separated by U+001F (which no field holds: names,
+/// A line's fields packed into one text (its class and judging version as ids, named after the
+/// read from the few classes and versions there are), separated by U+001F (which no field holds: names,
 /// phones and codes are cleaned of control characters on entry). One value per row instead of
 /// eighteen: decoding a value costs the same whatever its size, and a ledger of 20,000 staff
 /// is 340,000 values otherwise — most of the read.
 const LINE: &str = "p.uid || char(31) || p.name || char(31) || p.doc_type || char(31) || p.doc_no \
-     || char(31) || p.phone || char(31) || c.name || char(31) || g.code || char(31) || CAST(v.version AS TEXT) \
-     || char(31) || CAST(v.warn_days AS TEXT) || char(31) || m.joined_on || char(31) || COALESCE(m.left_on, '') \
+     || char(31) || p.phone || char(31) || CAST(m.staff_class_id AS TEXT) || char(31) || '' \
+     || char(31) || CAST(m.judged_by AS TEXT) || char(31) || '' || char(31) || m.joined_on || char(31) || COALESCE(m.left_on, '') \
      || char(31) || COALESCE(CAST(m.last_negative_at AS TEXT), '') || char(31) || COALESCE(t.barcode, '') \
      || char(31) || COALESCE(l.code, '') || char(31) || COALESCE(CAST(m.covered_through AS TEXT), '') \
      || char(31) || COALESCE(m.hold, '') || char(31) || COALESCE(CAST(m.hold_since AS TEXT), '') \
@@ -81,10 +82,11 @@ fn unpack(id: i64, packed: &str) -> Result<LineRow, sqlx::Error> {
         doc_type: DocumentType::try_from(f[2].to_string()).map_err(|e| bad(&e.to_string()))?,
         doc_no: f[3].to_string(),
         phone: f[4].to_string(),
+        // Ids here; [`lines`] puts the names in.
         class: f[5].to_string(),
-        programme: f[6].to_string(),
+        programme: String::new(),
         version: int(f[7])?.unwrap_or(0),
-        warn_days: int(f[8])?.unwrap_or(0),
+        warn_days: 0,
         joined_on: f[9].to_string(),
         left_on: text(f[10]),
         last_negative_at: int(f[11])?,
@@ -123,13 +125,21 @@ pub async fn lines(
     };
     let mut sql = format!(
         "SELECT m.id, {} AS packed \
-         FROM membership m JOIN person p ON p.id = m.person_id \
-         JOIN staff_class c ON c.id = m.staff_class_id JOIN programme g ON g.id = c.programme_id \
-         JOIN programme_version v ON v.id = m.judged_by \
+         FROM membership m JOIN person p ON p.id = m.person_id {} {} \
          LEFT JOIN result r ON r.id = m.last_negative_id LEFT JOIN tube t ON t.id = r.tube_id \
          LEFT JOIN lab l ON l.id = t.lab_id \
          WHERE m.institution_id = $2 AND m.state = $3",
-        LINE.replace("char(31)", char31)
+        LINE.replace("char(31)", char31),
+        if f.class.is_some() {
+            "JOIN staff_class c ON c.id = m.staff_class_id"
+        } else {
+            ""
+        },
+        if f.state.is_some() {
+            "JOIN programme_version v ON v.id = m.judged_by"
+        } else {
+            ""
+        },
     );
     if f.state.is_some() {
         sql.push_str(&format!(" AND {STATE} = $4"));
@@ -153,12 +163,58 @@ pub async fn lines(
         q = q.bind(c.to_string());
     }
     let mut lines = q
-        .fetch_all(conn)
+        .fetch_all(&mut *conn)
         .await
         .map_err(in_table("membership"))?
         .into_iter()
         .map(|(id, packed)| unpack(id, &packed))
         .collect::<Result<Vec<_>, _>>()?;
+    // The classes and versions by id: a handful, read once.
+    let classes: std::collections::HashMap<String, (String, String)> = sqlx::query_as::<
+        _,
+        (i64, String, String),
+    >(
+        "SELECT c.id, c.name, g.code FROM staff_class c JOIN programme g ON g.id = c.programme_id \
+         WHERE c.institution_id IS NULL OR c.institution_id = $1",
+    )
+    .bind(institution_id)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(in_table("staff_class"))?
+    .into_iter()
+    .map(|(id, name, code)| (id.to_string(), (name, code)))
+    .collect();
+    let mut version_ids: Vec<i64> = lines.iter().map(|l| l.version).collect();
+    version_ids.sort_unstable();
+    version_ids.dedup();
+    let versions: std::collections::HashMap<i64, (i64, i64)> = if version_ids.is_empty() {
+        Default::default()
+    } else {
+        sqlx::query_as::<_, (i64, i64, i64)>(&format!(
+            "SELECT id, version, warn_days FROM programme_version WHERE id IN ({})",
+            super::id_list(&version_ids)
+        ))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(in_table("programme_version"))?
+        .into_iter()
+        .map(|(id, v, w)| (id, (v, w)))
+        .collect()
+    };
+    for l in &mut lines {
+        let (name, code) = classes.get(&l.class).cloned().ok_or_else(|| {
+            sqlx::Error::Decode(format!("membership {}: no staff class {}", l.id, l.class).into())
+        })?;
+        let (version, warn) = versions.get(&l.version).copied().ok_or_else(|| {
+            sqlx::Error::Decode(
+                format!("membership {}: no programme version {}", l.id, l.version).into(),
+            )
+        })?;
+        l.class = name;
+        l.programme = code;
+        l.version = version;
+        l.warn_days = warn;
+    }
     lines.sort_unstable_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
     Ok(lines)
 }

@@ -232,6 +232,9 @@ mod tests {
         wanted.extend(Hold::ALL.iter().map(|c| format!("hold.{c}")));
         use crate::domain::programme::Pooling;
         wanted.extend(Pooling::ALL.iter().map(|c| format!("pooling.{c}")));
+        for w in ["upcoming", "due", "done", "missed"] {
+            wanted.push(format!("window.{w}"));
+        }
         for p in [
             "missing_name",
             "invalid_name",

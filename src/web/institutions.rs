@@ -34,6 +34,9 @@ pub fn router() -> Router<AppState> {
         .route("/sessions/order", post(order_session))
         .route("/sessions/{id}", get(session_page))
         .route("/site-sessions", get(site_sessions_page))
+        .route("/environment", get(environment_page))
+        .route("/cohorts", get(cohorts_page))
+        .route("/cohorts/{code}", get(cohort_page))
         .layer(axum::extract::DefaultBodyLimit::max(
             roster::MAX_FILE_BYTES + (1 << 20),
         ))
@@ -678,6 +681,104 @@ async fn site_sessions_page(
                 site,
                 on: on.to_string(),
                 sessions,
+                chrome: page.chrome,
+            },
+        ),
+        Err(e) => error_page(page.chrome, e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "environment.html")]
+struct EnvironmentPage {
+    chrome: Chrome,
+    p: crate::service::environment::Plan,
+    may_order: bool,
+}
+
+async fn environment_page(
+    State(s): State<AppState>,
+    page: Signed,
+    Query(q): Query<LedgerParams>,
+) -> Response {
+    if let Some(r) = page.refusal(Action::ViewLedger) {
+        return r;
+    }
+    let code = match institution_or_choice(&s, &page, q.institution.as_deref()).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let on =
+        q.on.as_deref()
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    let loaded = async {
+        let mut conn = s.store.reader().acquire().await?;
+        crate::service::environment::plan(&mut conn, &page.actor, &code, on, s.tz, s.today()).await
+    };
+    match loaded.await {
+        Ok(p) => render(
+            StatusCode::OK,
+            &EnvironmentPage {
+                p,
+                may_order: page.actor.require(Action::ManageStaff).is_ok(),
+                chrome: page.chrome,
+            },
+        ),
+        Err(e) => error_page(page.chrome, e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "cohorts.html")]
+struct CohortsPage {
+    chrome: Chrome,
+    cohorts: Vec<crate::view::cohort::Cohort>,
+}
+
+async fn cohorts_page(State(s): State<AppState>, page: Signed) -> Response {
+    if let Some(r) = page.refusal(Action::ViewCohorts) {
+        return r;
+    }
+    let loaded = async {
+        let mut conn = s.store.reader().acquire().await?;
+        crate::service::cohorts::list(&mut conn, &page.actor, s.tz, s.today()).await
+    };
+    match loaded.await {
+        Ok(cohorts) => render(
+            StatusCode::OK,
+            &CohortsPage {
+                cohorts,
+                chrome: page.chrome,
+            },
+        ),
+        Err(e) => error_page(page.chrome, e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "cohort.html")]
+struct CohortPage {
+    chrome: Chrome,
+    d: crate::view::cohort::CohortDetail,
+}
+
+async fn cohort_page(
+    State(s): State<AppState>,
+    page: Signed,
+    Path(code): Path<String>,
+) -> Response {
+    if let Some(r) = page.refusal(Action::ViewCohorts) {
+        return r;
+    }
+    let loaded = async {
+        let mut conn = s.store.reader().acquire().await?;
+        crate::service::cohorts::detail(&mut conn, &page.actor, &code, s.tz, s.today()).await
+    };
+    match loaded.await {
+        Ok(d) => render(
+            StatusCode::OK,
+            &CohortPage {
+                d,
                 chrome: page.chrome,
             },
         ),

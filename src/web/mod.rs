@@ -121,6 +121,18 @@ pub const SCREENS: &[Screen] = &[
         action: Action::Accession,
     },
     Screen {
+        path: "/environment",
+        title: "nav.environment",
+        blurb: "home.environment",
+        action: Action::ViewLedger,
+    },
+    Screen {
+        path: "/cohorts",
+        title: "nav.cohorts",
+        blurb: "home.cohorts",
+        action: Action::ViewCohorts,
+    },
+    Screen {
         path: "/compliance",
         title: "nav.compliance",
         blurb: "home.compliance",
