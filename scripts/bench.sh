@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the benchmarks in release mode on SQLite and on a throwaway PostgreSQL cluster (with its
 # default, durable settings) and prints the figures. `scripts/bench.sh accession …` or
-# `scripts/bench.sh pages …`, `import …`, `push …` or `turnaround …` runs one of them with extra arguments;
+# `scripts/bench.sh pages …`, `import …`, `push …`, `turnaround …` or `ledger …` runs one of them
+# with extra arguments;
 # no argument runs them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,4 +21,5 @@ else
     ./target/release/natlis bench import --postgres-url "$NATLIS_PG_URL"
     ./target/release/natlis bench push --postgres-url "$NATLIS_PG_URL"
     ./target/release/natlis bench turnaround --postgres-url "$NATLIS_PG_URL"
+    ./target/release/natlis bench ledger --postgres-url "$NATLIS_PG_URL"
 fi
