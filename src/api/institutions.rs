@@ -13,8 +13,7 @@ use crate::service::sessions::{self, SessionOrder};
 use crate::view::cohort::{Cohort, CohortDetail};
 use crate::view::ledger::{Compliance, Ledger};
 use crate::view::session::{GroupSession, GroupSessionDetail};
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -78,43 +77,19 @@ struct FileName {
     file_name: Option<String>,
 }
 
-/// The roster in a request: the body itself, or the first file of a multipart form.
+/// The roster in a request: the body itself, or the first file of a multipart form (read as
+/// an instrument file upload is).
 async fn roster_file(req: Request, file_name: Option<String>) -> Result<RosterFile, Error> {
-    let multipart = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
-    if !multipart {
-        let bytes = Bytes::from_request(req, &())
-            .await
-            .map_err(|e| Error::malformed(format!("reading the roster: {e}")))?;
-        return Ok(RosterFile {
-            name: file_name.unwrap_or_else(|| "roster".into()),
-            bytes: bytes.to_vec(),
-        });
-    }
-    let mut form = Multipart::from_request(req, &())
-        .await
-        .map_err(|e| Error::malformed(format!("reading the multipart body: {e}")))?;
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| Error::malformed(format!("reading the multipart body: {e}")))?
-    {
-        let Some(name) = field.file_name().map(String::from) else {
-            continue;
-        };
-        let bytes = field
-            .bytes()
-            .await
-            .map_err(|e| Error::malformed(format!("reading {name}: {e}")))?;
-        return Ok(RosterFile {
-            name,
-            bytes: bytes.to_vec(),
-        });
-    }
-    Err(Error::invalid("file", "the form carries no file"))
+    super::plates::uploads(req, file_name)
+        .await?
+        .files
+        .into_iter()
+        .next()
+        .map(|u| RosterFile {
+            name: u.name,
+            bytes: u.bytes,
+        })
+        .ok_or_else(|| Error::invalid("file", "the form carries no file"))
 }
 
 /// What a roster (CSV in UTF-8 or GBK, or XLSX) would do, nothing written: every row's

@@ -176,15 +176,15 @@ struct UploadQuery {
 }
 
 /// What an upload carries: the files, and a reason to import doubted ones anyway.
-struct Uploaded {
-    files: Vec<Upload>,
-    override_reason: Option<String>,
+pub(crate) struct Uploaded {
+    pub(crate) files: Vec<Upload>,
+    pub(crate) override_reason: Option<String>,
 }
 
 /// The uploaded files: the body itself (any content type but multipart), or every file part of
 /// a multipart/form-data body (a part named `override_reason` without a file name is the
 /// reason, not a file).
-async fn uploads(req: Request, file_name: Option<String>) -> Result<Uploaded, Error> {
+pub(crate) async fn uploads(req: Request, file_name: Option<String>) -> Result<Uploaded, Error> {
     let multipart = req
         .headers()
         .get(header::CONTENT_TYPE)

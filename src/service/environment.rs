@@ -6,7 +6,7 @@
 use crate::actor::Actor;
 use crate::domain::mask;
 use crate::domain::policy::Action;
-use crate::domain::programme::{self, Covers, DutyState, Schedule};
+use crate::domain::programme::{self, Covers, DutyState};
 use crate::error::Error;
 use crate::store::environment::{self as store, NewPoint, PointRow};
 use crate::store::membership::{self as members, LineFilter};
@@ -93,16 +93,7 @@ pub struct Plan {
 /// A point's state on `today` from its last swab: a positive alerts; otherwise the swab's day
 /// starts the programme's cycle, judged by the ledger's rule.
 fn point(r: &PointRow, tz: FixedOffset, today: NaiveDate) -> Result<Point, Error> {
-    let cycle = match serde_json::from_str::<Schedule>(&r.schedule) {
-        Ok(Schedule::Cycle { cycle }) => cycle,
-        _ => {
-            return Err(Error::internal(anyhow::anyhow!(
-                "point {}: its programme {} has no cycle",
-                r.code,
-                r.programme
-            )))
-        }
-    };
+    let cycle = super::ledger::cycle_of(&r.schedule)?;
     let through = r
         .last_at
         .map(|at| programme::covered_through(cycle, from_db(at), tz));

@@ -21,12 +21,12 @@ use chrono::{FixedOffset, NaiveDate};
 use sqlx::AnyConnection;
 use std::collections::HashMap;
 
-/// The cycle of a staff programme's schedule (a staff class follows a cycle).
+/// The cycle of a programme's schedule: staff classes and environment points follow one.
 pub fn cycle_of(schedule: &str) -> Result<Cycle, Error> {
     match serde_json::from_str::<Schedule>(schedule) {
         Ok(Schedule::Cycle { cycle }) => Ok(cycle),
         Ok(_) => Err(Error::internal(anyhow::anyhow!(
-            "a staff class follows a programme without a cycle: {schedule}"
+            "a ledger line or a sampling point follows a programme without a cycle: {schedule}"
         ))),
         Err(e) => Err(Error::internal(anyhow::anyhow!(
             "a stored schedule does not read ({e}): {schedule}"

@@ -634,20 +634,3 @@ pub async fn insert_upload(
     .await?;
     Ok(id)
 }
-
-/// The same file applied to the institution before: the upload's id.
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn upload_by_hash(
-    conn: &mut AnyConnection,
-    institution_id: i64,
-    sha256: &str,
-) -> Result<Option<i64>, sqlx::Error> {
-    let row: Option<(i64,)> = sqlx::query_as(
-        "SELECT id FROM roster_upload WHERE institution_id = $1 AND sha256 = $2 ORDER BY id DESC LIMIT 1",
-    )
-    .bind(institution_id)
-    .bind(sha256.to_string())
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.map(|(id,)| id))
-}

@@ -55,25 +55,6 @@ pub async fn versions(
     .map_err(in_table("programme_version"))
 }
 
-/// Versions by id (those that judged some ledger lines).
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn versions_by_id(
-    conn: &mut AnyConnection,
-    ids: &[i64],
-) -> Result<Vec<ProgrammeRow>, sqlx::Error> {
-    if ids.is_empty() {
-        return Ok(vec![]);
-    }
-    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM programme p JOIN programme_version v ON v.programme_id = p.id \
-         WHERE v.id IN ({list})"
-    ))
-    .fetch_all(conn)
-    .await
-    .map_err(in_table("programme_version"))
-}
-
 /// What a new version says.
 pub struct NewVersion<'a> {
     pub schedule: &'a str,
@@ -159,14 +140,4 @@ pub async fn insert_class(
     .fetch_one(tx.conn())
     .await?;
     Ok(id)
-}
-
-/// The id of a programme by code.
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn id_of(conn: &mut AnyConnection, code: &str) -> Result<Option<i64>, sqlx::Error> {
-    let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM programme WHERE code = $1")
-        .bind(code.to_string())
-        .fetch_optional(conn)
-        .await?;
-    Ok(row.map(|(id,)| id))
 }
