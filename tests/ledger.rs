@@ -19,6 +19,7 @@ on_both_databases!(
     a_group_session_for_the_due_with_its_sheet_and_who_came,
     cohorts_of_close_contacts_and_arrivals_with_a_missed_test,
     a_cold_stores_points_overdue_and_positive,
+    a_compliance_report_over_the_last_eleven_days,
 );
 
 /// A roster CSV: header, then (n, class) rows as `测试{n}` with id_number(n).
@@ -898,4 +899,189 @@ async fn a_cold_stores_points_overdue_and_positive(db: Db) {
     );
     let r = tech.get("/api/v1/institutions/INST-1/environment").await;
     assert_eq!(r.status, 403, "{r:?}");
+}
+
+/// The compliance report of a period: three nurses of a Haidian hospital joined ten days ago; one was swabbed six
+/// days ago and covered from that day, one today, one never — each day counted by the ledger's
+/// rule, the person-days summed, the same numbers for the hospital's administrator and for the
+/// inspector of its region, as JSON, a workbook and a chart; the future is refused.
+async fn a_compliance_report_over_the_last_eleven_days(db: Db) {
+    use chrono::{Duration, FixedOffset, TimeZone, Utc};
+    let a = TestApp::start(db).await;
+    a.seed().await;
+    let r = a
+        .post(
+            "/api/v1/institutions",
+            json!({"code": "INST-HD", "name": "海淀医院", "kind": "hospital", "address": "海淀区",
+                   "phone": "010-62555555", "region": "110108"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let hr = a.as_new("hr-hd", Role::InstitutionAdmin, "INST-HD").await;
+    let tech = a.as_new("tech-a", Role::LabTechnician, "LAB-A").await;
+    let reviewer = a.as_new("rev-a", Role::LabReviewer, "LAB-A").await;
+    let tz = FixedOffset::east_opt(8 * 3600).unwrap();
+    let today = Utc::now().with_timezone(&tz).date_naive();
+    let ago = |n: i64| today - Duration::days(n);
+    let r = upload(
+        &hr,
+        "INST-HD",
+        "roster",
+        &format!("&effective_on={}", ago(10)),
+        roster(&[(61, "医务人员"), (62, "医务人员"), (63, "医务人员")]),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    // Person 61 swabbed six days ago at 10:00; person 62 today; both negative.
+    let six_days_ago = tz
+        .from_local_datetime(&ago(6).and_hms_opt(10, 0, 0).unwrap())
+        .unwrap();
+    swab(&a, "RP61", 61, six_days_ago).await;
+    let r = a
+        .post(
+            "/api/v1/tubes",
+            json!({"barcode": "RP62", "kind": "single", "sample_type": "oropharyngeal", "site": "S01",
+                   "category": "mass_screening", "people": [common::person(62)]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    for b in ["RP61", "RP62"] {
+        a.receive_at_lab_a(b).await;
+    }
+    let (plate, layout) = filled_plate(&tech, "KH-ORF1AB-N").await;
+    import(&tech, &plate, "KH-ORF1AB-N", &layout, None, |_| {
+        Shape::Negative(29.0)
+    })
+    .await;
+    let r = reviewer
+        .post(
+            &format!("/api/v1/plates/{plate}/release-negatives"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.body["released"], 2, "{r:?}");
+
+    let period = format!("?from={}&to={}", ago(10), today);
+    let r = hr
+        .get(&format!("/api/v1/institutions/INST-HD/compliance{period}"))
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let days = r.body["days"].as_array().unwrap();
+    assert_eq!(days.len(), 11);
+    // Ten days ago: three on the roster, none covered.
+    assert_eq!(
+        (
+            days[0]["date"].as_str(),
+            days[0]["staff"].as_i64(),
+            days[0]["never_tested"].as_i64(),
+            days[0]["on_duty"].as_i64()
+        ),
+        (
+            Some(ago(10).to_string().as_str()),
+            Some(3),
+            Some(3),
+            Some(0)
+        ),
+        "{r:?}"
+    );
+    // From the swab six days ago, one covered; today two of three.
+    assert_eq!(days[3]["covered"], 0, "{r:?}");
+    assert_eq!(days[4]["covered"], 1, "{r:?}");
+    assert_eq!(
+        (
+            days[10]["on_duty"].as_i64(),
+            days[10]["covered_share"].as_f64()
+        ),
+        (Some(2), Some(2.0 / 3.0)),
+        "{r:?}"
+    );
+    // Person-days: 61 covered 7 of 11, 62 one of 11, 63 none.
+    let pd = &r.body["person_days"];
+    assert_eq!(
+        (
+            pd["staff"].as_i64(),
+            pd["covered"].as_i64(),
+            pd["never_tested"].as_i64(),
+            r.body["off_duty_person_days"].as_i64()
+        ),
+        (Some(33), Some(8), Some(25), Some(25)),
+        "{r:?}"
+    );
+    assert_eq!(r.body["institution"], "INST-HD");
+
+    // The inspector of Beijing sees the same numbers in the region's report; others see nothing.
+    let insp = a.as_new("insp-bj", Role::RegionalInspector, "1101").await;
+    let region = insp
+        .get(&format!("/api/v1/compliance/period{period}"))
+        .await;
+    assert_eq!(region.status, 200, "{region:?}");
+    let inst = region.body["institutions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"] == "INST-HD")
+        .unwrap_or_else(|| panic!("{region:?}"));
+    assert_eq!(inst["person_days"]["staff"], 33);
+    assert_eq!(inst["off_duty_person_days"], 25);
+    assert_eq!(region.body["person_days"]["staff"], 33, "{region:?}");
+    let r = insp
+        .get(&format!("/api/v1/institutions/INST-HD/compliance{period}"))
+        .await;
+    assert_eq!(r.body["person_days"], pd.clone(), "{r:?}");
+    let sh = a.as_new("insp-sh", Role::RegionalInspector, "3101").await;
+    let r = sh
+        .get(&format!("/api/v1/institutions/INST-HD/compliance{period}"))
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (404, "institution.not_found"),
+        "{r:?}"
+    );
+    let r = sh.get("/api/v1/compliance/period?region=1101").await;
+    assert_eq!(r.status, 403, "{r:?}");
+    let r = tech.get("/api/v1/institutions/INST-HD/compliance").await;
+    assert_eq!(r.status, 403, "{r:?}");
+    let r = hr.get("/api/v1/compliance/period").await;
+    assert_eq!(
+        r.status, 403,
+        "an institution sees its own report, not the region's: {r:?}"
+    );
+
+    // The future, a period backwards or longer than a quarter: named.
+    let r = hr
+        .get(&format!(
+            "/api/v1/institutions/INST-HD/compliance?to={}",
+            today + Duration::days(1)
+        ))
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["field"].as_str()),
+        (422, Some("to")),
+        "{r:?}"
+    );
+    let r = hr
+        .get(&format!(
+            "/api/v1/institutions/INST-HD/compliance?from={}&to={today}",
+            ago(92)
+        ))
+        .await;
+    assert_eq!(r.status, 422, "{r:?}");
+
+    // As a workbook and as charts.
+    for (q, kind) in [
+        ("format=xlsx", "spreadsheetml"),
+        ("format=svg", "image/svg+xml"),
+        ("format=svg&chart=split", "image/svg+xml"),
+    ] {
+        let r = hr
+            .send(hr.client.get(hr.url(&format!(
+                "/api/v1/institutions/INST-HD/compliance{period}&{q}"
+            ))))
+            .await;
+        assert_eq!(r.status, 200, "{q}: {r:?}");
+        assert!(
+            r.headers["content-type"].to_str().unwrap().contains(kind),
+            "{q}: {r:?}"
+        );
+    }
 }

@@ -188,6 +188,26 @@ async fn an_institution_admin_uploads_a_roster_and_reads_the_ledger(db: Db) {
         p.html
     );
     assert!(!p.html.contains("INST-1"), "{}", p.html);
+    // The period's report: the region's days and institutions, with the charts and a workbook.
+    let p = insp.get("/compliance/report").await;
+    assert_eq!(p.status, 200, "{}", p.html);
+    assert!(
+        p.html.contains("id=\"chart-daily\"")
+            && p.html.contains("<svg")
+            && p.html.contains("/compliance/report?institution=INST-9")
+            && p.html.contains("/api/v1/compliance/period?format=xlsx"),
+        "{}",
+        p.html
+    );
+    assert!(!p.html.contains("INST-1"), "{}", p.html);
+    let p = hr.get("/compliance/report").await;
+    assert_eq!(p.status, 200, "{}", p.html);
+    assert!(
+        p.html
+            .contains("/api/v1/institutions/INST-9/compliance?format=xlsx"),
+        "{}",
+        p.html
+    );
     let p = insp.get("/ledger?institution=INST-9").await;
     assert_eq!(p.status, 200, "{}", p.html);
     assert!(
@@ -235,6 +255,13 @@ async fn every_institution_page_route_checks_role_and_scope(db: Db) {
         ("GET", "/compliance", &[], "admin", 200),
         ("GET", "/compliance", &[], "hr-1", 403),
         ("GET", "/compliance", &[], "tech-a", 403),
+        ("GET", "/compliance/report", &[], "nobody", 303),
+        ("GET", "/compliance/report", &[], "insp-bj", 200),
+        ("GET", "/compliance/report", &[], "hr-1", 200),
+        ("GET", "/compliance/report", &[], "tech-a", 403),
+        ("GET", "/compliance/report?institution=INST-1", &[], "insp-bj", 404),
+        ("GET", "/compliance/report?institution=INST-1", &[], "auditor", 200),
+        ("GET", "/compliance/report?region=31", &[], "insp-bj", 403),
         ("GET", "/sessions", &[], "hr-1", 200),
         ("GET", "/sessions", &[], "collector-s01", 403),
         ("POST", "/sessions/order", &[("site", "S01")], "insp-bj", 403),

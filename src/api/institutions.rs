@@ -6,11 +6,13 @@ use crate::actor::Actor;
 use crate::error::{Error, ErrorBody};
 use crate::json::Json;
 use crate::service::cohorts::{self, CohortInput, CohortMemberInput};
+use crate::service::coverage::{self, PeriodQuery};
 use crate::service::ledger::{self, LedgerQuery};
 use crate::service::programmes::{self, ClassInput, Programme, StaffClass, VersionInput};
 use crate::service::roster::{self, RosterFile, RosterOptions, RosterReport};
 use crate::service::sessions::{self, SessionOrder};
 use crate::view::cohort::{Cohort, CohortDetail};
+use crate::view::coverage::{self as coverage_view, CoverageReport};
 use crate::view::ledger::{Compliance, Ledger};
 use crate::view::session::{GroupSession, GroupSessionDetail};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
@@ -26,6 +28,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(apply_roster))
         .routes(routes!(get_ledger))
         .routes(routes!(get_compliance))
+        .routes(routes!(institution_coverage))
+        .routes(routes!(region_coverage))
         .routes(routes!(list_programmes))
         .routes(routes!(list_versions, add_version))
         .routes(routes!(list_sessions, order_session))
@@ -172,31 +176,128 @@ async fn get_ledger(
     let l = ledger::ledger(&mut conn, &actor, &code, &q, s.tz, s.today()).await?;
     match f.format.as_deref().unwrap_or("json") {
         "json" => Ok(Json(l).into_response()),
-        "xlsx" => {
-            let name = format!("ledger-{}-{}.xlsx", l.institution, l.today);
-            let bytes =
-                crate::view::ledger::xlsx(&l).map_err(|e| Error::internal(anyhow::anyhow!(e)))?;
-            Ok((
-                [
-                    (
-                        header::CONTENT_TYPE,
-                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-                            .to_string(),
-                    ),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        format!("attachment; filename=\"{name}\""),
-                    ),
-                ],
-                bytes,
-            )
-                .into_response())
-        }
+        "xlsx" => Ok(workbook(
+            &format!("ledger-{}-{}.xlsx", l.institution, l.today),
+            crate::view::ledger::xlsx(&l),
+        )?),
         other => Err(Error::invalid(
             "format",
             format!("unknown format {other:?}: json or xlsx"),
         )),
     }
+}
+
+/// A workbook as a download.
+fn workbook(
+    name: &str,
+    built: Result<Vec<u8>, rust_xlsxwriter::XlsxError>,
+) -> Result<Response, Error> {
+    let bytes = built.map_err(|e| Error::internal(anyhow::anyhow!(e)))?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct ReportFormat {
+    /// json (default), xlsx (the days with a chart, and the institutions), or svg (a chart)
+    format: Option<String>,
+    /// With `format=svg`: `daily` (default: staff off duty per day and the share on duty) or
+    /// `split` (the period's person-days by state).
+    chart: Option<String>,
+}
+
+/// A compliance report in the format asked for.
+fn coverage_response(r: CoverageReport, f: &ReportFormat) -> Result<Response, Error> {
+    match f.format.as_deref().unwrap_or("json") {
+        "json" => Ok(Json(r).into_response()),
+        "xlsx" => {
+            let who = r.institution.clone().unwrap_or_else(|| {
+                if r.region.is_empty() {
+                    "all".to_string()
+                } else {
+                    r.region.clone()
+                }
+            });
+            workbook(
+                &format!("compliance-{who}-{}-{}.xlsx", r.from, r.to),
+                crate::view::coverage::xlsx(&r),
+            )
+        }
+        "svg" => {
+            let (daily, split) = coverage_view::charts(&r, &coverage_view::ChartWords::english());
+            let svg = match f.chart.as_deref().unwrap_or("daily") {
+                "daily" => daily,
+                "split" => split,
+                other => {
+                    return Err(Error::invalid(
+                        "chart",
+                        format!("unknown chart {other:?}: daily or split"),
+                    ))
+                }
+            };
+            Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
+        }
+        other => Err(Error::invalid(
+            "format",
+            format!("unknown format {other:?}: json, xlsx or svg"),
+        )),
+    }
+}
+
+/// An institution's compliance report over a period (default the last 30 days, at most 92):
+/// for each day the staff on its roster by state and the share who might work; person-days off
+/// duty. Each day is judged by the ledger's rule from the samples taken up to it, by the
+/// programmes' current versions. As JSON, XLSX (with a chart) or SVG.
+#[utoipa::path(get, path = "/institutions/{code}/compliance", tag = "institutions",
+    params(("code" = String, Path), PeriodQuery, ReportFormat),
+    responses((status = 200, body = CoverageReport,
+        content((CoverageReport = "application/json"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (String = "image/svg+xml"))),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn institution_coverage(
+    State(s): State<AppState>,
+    actor: Actor,
+    mut conn: Reader,
+    Path(code): Path<String>,
+    Query(q): Query<PeriodQuery>,
+    Query(f): Query<ReportFormat>,
+) -> Result<Response, Error> {
+    let r = coverage::institution(&mut conn, &actor, &code, &q, s.tz, s.today()).await?;
+    coverage_response(r, &f)
+}
+
+/// A region's compliance report over a period: the days summed over its institutions, and
+/// each institution's person-days, worst share first. As JSON, XLSX (with a chart) or SVG.
+#[utoipa::path(get, path = "/compliance/period", tag = "institutions",
+    params(RegionQuery, PeriodQuery, ReportFormat),
+    responses((status = 200, body = CoverageReport,
+        content((CoverageReport = "application/json"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (String = "image/svg+xml"))),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn region_coverage(
+    State(s): State<AppState>,
+    actor: Actor,
+    mut conn: Reader,
+    Query(rq): Query<RegionQuery>,
+    Query(q): Query<PeriodQuery>,
+    Query(f): Query<ReportFormat>,
+) -> Result<Response, Error> {
+    let r = coverage::region(&mut conn, &actor, rq.region.as_deref(), &q, s.tz, s.today()).await?;
+    coverage_response(r, &f)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -2,6 +2,7 @@
 
 pub mod barcode;
 pub mod breaker;
+pub mod coverage;
 pub mod dye;
 pub mod id_number;
 pub mod interpretation;

@@ -233,16 +233,10 @@ pub async fn ledger(
     })
 }
 
-/// The compliance of the institutions in `region` (a prefix of region codes; a regional
-/// inspector's own region when none is given), worst first.
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn compliance(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    region: Option<&str>,
-    today: NaiveDate,
-) -> Result<Compliance, Error> {
-    actor.require(Action::ViewCompliance)?;
+/// The region a caller asks about (a prefix of region codes), as their scope allows: a regional
+/// inspector's own region when none is given, or a part of it; anywhere for those who see
+/// everywhere.
+pub fn region_for(actor: &Actor, region: Option<&str>) -> Result<String, Error> {
     let asked = region.map(str::trim).filter(|r| !r.is_empty());
     let region = match (&actor.scope, asked) {
         (policy::Scope::Region(own), Some(r)) if r.starts_with(own.as_str()) => r.to_string(),
@@ -259,6 +253,20 @@ pub async fn compliance(
             "a region code is letters and digits",
         ));
     }
+    Ok(region)
+}
+
+/// The compliance of the institutions in `region` (a prefix of region codes; a regional
+/// inspector's own region when none is given), worst first.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn compliance(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    region: Option<&str>,
+    today: NaiveDate,
+) -> Result<Compliance, Error> {
+    actor.require(Action::ViewCompliance)?;
+    let region = region_for(actor, region)?;
     let places = registry::institutions_in(conn, &region).await?;
     let groups = if region.is_empty() {
         store::standing_groups(conn, None, None).await?
@@ -271,15 +279,7 @@ pub async fn compliance(
         .into_iter()
         .map(|p| {
             let c = counts.remove(&p.id).unwrap_or_default();
-            for (state, n) in [
-                (DutyState::Covered, c.covered),
-                (DutyState::DueSoon, c.due_soon),
-                (DutyState::Overdue, c.overdue),
-                (DutyState::NeverTested, c.never_tested),
-                (DutyState::Excluded, c.excluded),
-            ] {
-                totals.add(state, n);
-            }
+            totals.merge(&c);
             InstitutionCompliance {
                 code: p.code,
                 name: p.name,

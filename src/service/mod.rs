@@ -6,6 +6,7 @@
 pub mod accession;
 pub mod cdc;
 pub mod cohorts;
+pub mod coverage;
 pub mod environment;
 pub mod imports;
 pub mod kits;

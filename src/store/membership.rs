@@ -316,6 +316,42 @@ pub async fn standing_in_programme(
         .map_err(in_table("membership"))
 }
 
+/// A membership over a period: when it started and ended, and its programme's current rules.
+#[derive(Debug, Clone, FromRow)]
+pub struct PeriodRow {
+    pub institution_id: i64,
+    pub person_id: i64,
+    pub joined_on: String,
+    pub left_on: Option<String>,
+    pub schedule: String,
+    pub warn_days: i64,
+}
+
+/// The memberships of an institution that overlap the days `from..=to` (`YYYY-MM-DD`, which
+/// compare as text): joined by `to`, and not left by `from`.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn in_period(
+    conn: &mut AnyConnection,
+    institution_id: i64,
+    from: &str,
+    to: &str,
+) -> Result<Vec<PeriodRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT m.institution_id, m.person_id, m.joined_on, m.left_on, v.schedule, v.warn_days \
+         FROM membership m JOIN staff_class c ON c.id = m.staff_class_id \
+         JOIN programme_version v ON v.programme_id = c.programme_id \
+           AND v.version = (SELECT MAX(w.version) FROM programme_version w WHERE w.programme_id = c.programme_id) \
+         WHERE m.institution_id = $1 AND m.joined_on <= $2 AND (m.left_on IS NULL OR m.left_on > $3) \
+         ORDER BY m.person_id, m.joined_on",
+    )
+    .bind(institution_id)
+    .bind(to.to_string())
+    .bind(from.to_string())
+    .fetch_all(conn)
+    .await
+    .map_err(in_table("membership"))
+}
+
 /// A person's current result as a ledger weighs it.
 #[derive(Debug, Clone, FromRow)]
 pub struct WeighedRow {

@@ -109,6 +109,24 @@ impl StateCounts {
         } += n;
     }
 
+    /// Each state with its count, in `DutyState::ALL` order.
+    pub fn by_state(&self) -> [(DutyState, i64); 5] {
+        [
+            (DutyState::Covered, self.covered),
+            (DutyState::DueSoon, self.due_soon),
+            (DutyState::Overdue, self.overdue),
+            (DutyState::NeverTested, self.never_tested),
+            (DutyState::Excluded, self.excluded),
+        ]
+    }
+
+    /// Everyone of `other` added in.
+    pub fn merge(&mut self, other: &StateCounts) {
+        for (state, n) in other.by_state() {
+            self.add(state, n);
+        }
+    }
+
     /// Those who may work today.
     pub fn on_duty(&self) -> i64 {
         self.covered + self.due_soon

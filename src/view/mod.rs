@@ -10,7 +10,9 @@
 //! (masked) or the details of a refusal ("this barcode is already that tube").
 
 pub mod cdc;
+pub mod chart;
 pub mod cohort;
+pub mod coverage;
 pub mod import;
 pub mod kit;
 pub mod label;

@@ -4,13 +4,13 @@
 //! released in time, turnaround percentiles against the deadline, where the minutes went stage
 //! by stage — with the CSV and XLSX downloads. The numbers are the turnaround services'.
 
-use super::chart;
 use super::page::{error_page, lab_or_choice, render, Chrome, Signed};
 use crate::domain::policy::Action;
 use crate::error::Error;
 use crate::service::turnaround::{self, AtRiskFilter, CapacityFilter};
 use crate::service::turnaround_report::{self, Bucket, Report, ReportFilter};
 use crate::state::AppState;
+use crate::view::chart;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;

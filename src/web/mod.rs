@@ -10,8 +10,8 @@ mod audit;
 mod bench;
 mod board;
 mod cdc;
-mod chart;
 mod collect;
+mod coverage;
 mod i18n;
 mod institutions;
 mod page;
@@ -176,6 +176,7 @@ pub fn router() -> Router<AppState> {
         .merge(board::router())
         .merge(push::router())
         .merge(institutions::router())
+        .merge(coverage::router())
         .merge(audit::router())
         .merge(admin::router())
 }
