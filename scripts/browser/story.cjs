@@ -168,6 +168,12 @@ async function theLedgerTurnsGreen(browser, ordered) {
   const green = await hp.$$eval("#ledger-lines tbody tr.duty-covered", (rows) => rows.length);
   check(green >= 5, `after the results the ledger turns green (${green} covered)`);
   await shot(hp, "ledger-green");
+  // The month's compliance report: today's share on duty counts the five, as the ledger does.
+  await hp.click("#open-report");
+  await hp.waitForSelector("#chart-daily svg");
+  const today = await hp.$eval("#report-days tbody tr td:nth-child(3)", (td) => Number(td.textContent));
+  check(today >= green, `the report's on-duty count today (${today}) is the ledger's (${green})`);
+  await shot(hp, "compliance-report");
   await ctx.close();
 }
 

@@ -5,6 +5,7 @@
 pub(crate) mod accounts;
 mod audit;
 pub(crate) mod change;
+mod enrolment;
 mod error_docs;
 mod reader;
 
@@ -12,6 +13,7 @@ pub use crate::state::AppState;
 pub(crate) use accounts::{cleared_cookie, peer_address, session_cookie, sign_in, sign_out};
 pub(crate) use change::Change;
 pub use change::IDEMPOTENCY_HEADER;
+pub(crate) use enrolment::submit as enrolment_submit;
 pub(crate) use reader::Reader;
 mod institutions;
 mod kits;
@@ -184,7 +186,8 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .merge(review::router())
         .merge(push::router())
         .merge(turnaround::router())
-        .merge(institutions::router());
+        .merge(institutions::router())
+        .merge(enrolment::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }
 

@@ -231,6 +231,19 @@ pub enum Problem {
 }
 
 impl Problem {
+    /// The field of a row (or a self-registration form) at fault.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Problem::MissingName | Problem::InvalidName(_) | Problem::NameMismatch { .. } => "name",
+            Problem::MissingClass | Problem::UnknownClass(_) => "class",
+            Problem::UnknownDocType(_) => "doc_type",
+            Problem::InvalidDocument(_) | Problem::NumberNotText(_) | Problem::DuplicateOf(_) => {
+                "doc_no"
+            }
+            Problem::InvalidPhone(_) => "phone",
+        }
+    }
+
     /// A stable code for clients.
     pub fn code(&self) -> &'static str {
         match self {
@@ -303,6 +316,26 @@ fn phone(s: &str) -> Option<String> {
     let digits = p.strip_prefix('+').unwrap_or(&p);
     (digits.len() >= 5 && digits.len() <= 20 && digits.bytes().all(|b| b.is_ascii_digit()))
         .then_some(p)
+}
+
+/// Checks one person's entry as a roster row is checked (a self-registration form): name,
+/// document type (as a roster writes it; empty: resident ID card), number, phone, class.
+pub fn check_one(
+    fields: [&str; 5],
+    classes: &[String],
+    today: NaiveDate,
+) -> Result<Entry, Vec<Problem>> {
+    let cols = Columns {
+        name: 0,
+        doc_type: Some(1),
+        doc_no: 2,
+        phone: 3,
+        class: 4,
+    };
+    let row = (1, fields.iter().map(|f| f.to_string()).collect());
+    check(cols, &[row], classes, today)
+        .pop()
+        .map_or_else(|| Err(vec![Problem::MissingName]), |c| c.result)
 }
 
 /// Checks every row (each with its line in the file); `classes` are the institution's staff
@@ -553,6 +586,42 @@ mod tests {
         assert_eq!(
             columns(&strings(&["姓名", "电话"])).unwrap_err(),
             vec!["document number (证件号码)", "class (人员类别)"]
+        );
+    }
+
+    #[test]
+    fn one_entry_is_checked_as_a_row_and_each_problem_names_its_field() {
+        let good = check_one(
+            ["张三", "", "11010519491231002X", "139 0000 0001", "医护"],
+            &classes(),
+            today(),
+        )
+        .unwrap();
+        assert_eq!(
+            (good.name.as_str(), good.phone.as_str(), good.class.as_str()),
+            ("张三", "13900000001", "医护")
+        );
+        let bad = check_one(["", "护照x", "123", "abc", "保安"], &classes(), today()).unwrap_err();
+        let fields: Vec<&str> = bad.iter().map(Problem::field).collect();
+        assert_eq!(fields, ["name", "class", "doc_type", "phone"]);
+        let wrong_check = check_one(
+            [
+                "李四",
+                "身份证",
+                "110105194912310021",
+                "13900000002",
+                "后勤",
+            ],
+            &classes(),
+            today(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            wrong_check
+                .iter()
+                .map(|p| (p.field(), p.code()))
+                .collect::<Vec<_>>(),
+            [("doc_no", "invalid_document")]
         );
     }
 

@@ -7,6 +7,7 @@ pub mod accession;
 pub mod cdc;
 pub mod cohorts;
 pub mod coverage;
+pub mod enrolment;
 pub mod environment;
 pub mod imports;
 pub mod kits;

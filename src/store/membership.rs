@@ -464,6 +464,29 @@ pub async fn active_of_institution(
     .await
 }
 
+/// The class of each of these people's active membership of the institution.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn active_classes(
+    conn: &mut AnyConnection,
+    institution_id: i64,
+    person_ids: &[i64],
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    let mut out = vec![];
+    for chunk in person_ids.chunks(500) {
+        let rows: Vec<(i64, String)> = sqlx::query_as(&format!(
+            "SELECT m.person_id, c.name FROM membership m JOIN staff_class c ON c.id = m.staff_class_id \
+             WHERE m.institution_id = $1 AND m.state = 'active' AND m.person_id IN ({})",
+            super::id_list(chunk)
+        ))
+        .bind(institution_id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(in_table("membership"))?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
 /// A membership to start.
 pub struct NewMembership {
     pub person_id: i64,

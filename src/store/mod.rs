@@ -15,6 +15,7 @@ pub mod code;
 pub mod cohort;
 pub mod delivery;
 pub mod dialect;
+pub mod enrolment;
 pub mod entry_hash;
 pub mod environment;
 pub mod idempotency;

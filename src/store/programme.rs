@@ -121,6 +121,22 @@ pub async fn classes(
     .await
 }
 
+/// The current version of the programme a staff class follows.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn current_version_of_class(
+    conn: &mut AnyConnection,
+    class_id: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT v.id FROM staff_class c JOIN programme_version v ON v.programme_id = c.programme_id \
+         WHERE c.id = $1 ORDER BY v.version DESC LIMIT 1",
+    )
+    .bind(class_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|(id,)| id))
+}
+
 /// Adds a class (for one institution, or all); a name taken is a unique violation.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert_class(

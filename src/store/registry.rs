@@ -284,6 +284,26 @@ pub async fn institution_place(
         .await
 }
 
+/// An institution as a public page names it: code, name, the phone to call.
+#[derive(Debug, Clone, FromRow)]
+pub struct InstitutionContact {
+    pub code: String,
+    pub name: String,
+    pub phone: String,
+}
+
+/// The institution with this id, as a public page names it.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn institution_by_id(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> Result<Option<InstitutionContact>, sqlx::Error> {
+    sqlx::query_as("SELECT code, name, phone FROM institution WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
 /// The institutions whose region starts with `region` (empty: all), by code.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn institutions_in(

@@ -13,6 +13,7 @@ pub mod cdc;
 pub mod chart;
 pub mod cohort;
 pub mod coverage;
+pub mod enrolment;
 pub mod import;
 pub mod kit;
 pub mod label;

@@ -56,9 +56,16 @@ pub struct LedgerParams {
     ended: Option<String>,
 }
 
+impl LedgerParams {
+    /// The institution asked for, if any.
+    pub fn institution(&self) -> Option<&str> {
+        self.institution.as_deref()
+    }
+}
+
 /// The institution a page is about: the user's own, the one asked for, or — for someone who
 /// sees several — the page to choose one.
-async fn institution_or_choice(
+pub(super) async fn institution_or_choice(
     s: &AppState,
     page: &Signed,
     asked: Option<&str>,

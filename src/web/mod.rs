@@ -12,6 +12,7 @@ mod board;
 mod cdc;
 mod collect;
 mod coverage;
+mod enrolment;
 mod i18n;
 mod institutions;
 mod page;
@@ -109,6 +110,12 @@ pub const SCREENS: &[Screen] = &[
         action: Action::ManageStaff,
     },
     Screen {
+        path: "/enrolments",
+        title: "nav.enrolments",
+        blurb: "home.enrolments",
+        action: Action::ManageStaff,
+    },
+    Screen {
         path: "/sessions",
         title: "nav.sessions",
         blurb: "home.sessions",
@@ -177,6 +184,7 @@ pub fn router() -> Router<AppState> {
         .merge(push::router())
         .merge(institutions::router())
         .merge(coverage::router())
+        .merge(enrolment::router())
         .merge(audit::router())
         .merge(admin::router())
 }
