@@ -177,6 +177,61 @@ async function theLedgerTurnsGreen(browser, ordered) {
   await ctx.close();
 }
 
+// Self-registration: the hospital's office prints a poster; a new nurse scans it on her phone,
+// mistypes her ID number (named), fixes it and is told to wait; the office approves her and she
+// is on the ledger.
+async function theStaffRegisterThemselves(browser) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "zh-CN" });
+  const hp = await ctx.newPage();
+  await login(hp, "hr-bjh");
+  await hp.goto(`${base}/ledger`);
+  const before = Number((await hp.textContent("#ledger-counts .tile strong")).trim());
+  await hp.goto(`${base}/enrolments`);
+  if (await hp.$("#make-poster")) {
+    await Promise.all([hp.waitForSelector("#open-poster"), hp.click("#make-poster")]);
+  }
+  await accessible(hp, "the self-registration screen");
+  await hp.goto(`${base}${await hp.getAttribute("#open-poster", "href")}`);
+  check(await hp.isVisible("#poster-qr svg"), "the poster carries a QR code");
+  const url = (await hp.textContent("#poster-url")).trim();
+  check(/\/join\/[A-Za-z0-9_-]+$/.test(url), `the poster names its link (${url})`);
+  await shot(hp, "enrolment-poster");
+
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: "zh-CN" });
+  const pp = await phone.newPage();
+  await pp.goto(url);
+  check((await pp.textContent("h1")).includes("北京"), "the scanned poster names the hospital");
+  const id = idNumber(777);
+  const wrong = id.slice(0, 17) + (id[17] === "0" ? "1" : "0");
+  await pp.fill("input[name=name]", "王小明");
+  await pp.fill("input[name=doc_no]", wrong);
+  await pp.fill("input[name=phone]", "13912345678");
+  await pp.selectOption("select[name=class]", "医务人员");
+  await accessible(pp, "the public registration form");
+  await shot(pp, "join-form");
+  await Promise.all([pp.waitForNavigation(), pp.click("#join-send")]);
+  check((await pp.textContent("#join-problem")).includes("证件号码错误"), "a wrong ID number is named, the form kept");
+  check((await pp.inputValue("input[name=name]")) === "王小明", "what was typed is still there");
+  await shot(pp, "join-problem");
+  await pp.fill("input[name=doc_no]", id);
+  await Promise.all([pp.waitForNavigation(), pp.click("#join-send")]);
+  check((await pp.textContent("#join-receipt")).includes("王**"), "the registration is sent and waits (masked)");
+  await shot(pp, "join-sent");
+  await phone.close();
+
+  await hp.goto(`${base}/enrolments`);
+  const row = hp.locator("#enrolments-pending tbody tr", { hasText: "王**" });
+  check(await row.count() === 1, "the office sees the request waiting");
+  await shot(hp, "enrolment-pending");
+  await Promise.all([hp.waitForNavigation(), row.locator("button.approve").click()]);
+  check((await hp.textContent("#enrolments-decided")).includes("已通过"), "the request is approved");
+  await shot(hp, "enrolment-approved");
+  await hp.goto(`${base}/ledger`);
+  const after = Number((await hp.textContent("#ledger-counts .tile strong")).trim());
+  check(after === before + 1, `she is on the ledger (${before} → ${after})`);
+  await ctx.close();
+}
+
 async function login(page, username) {
   await page.goto(`${base}/login`);
   await page.fill("#username", username);
@@ -353,6 +408,7 @@ async function theLab(browser, tube, personId) {
 
     await theLab(browser, tube, idNumber(1 + Number(stamp) % 500));
     await theLedgerTurnsGreen(browser, ordered);
+    await theStaffRegisterThemselves(browser);
 
     // In English, on a phone-sized screen.
     await page.goto(`${base}/lang/en?back=/collect`);

@@ -355,8 +355,20 @@ async fn join(
             };
             match form.await {
                 Ok(form) => {
-                    let field = e.field.clone().unwrap_or_default();
-                    let problem = Some((field, e.message.clone()));
+                    // Each problem in the reader's words; the checker's own sentence beside.
+                    let words: Vec<String> = e
+                        .details
+                        .as_ref()
+                        .and_then(|d| d["problems"].as_array().cloned())
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|p| {
+                            p["code"]
+                                .as_str()
+                                .map(|c| chrome.tr.code("roster_problem", c))
+                        })
+                        .collect();
+                    let problem = Some((words.join("；"), e.message.clone()));
                     render(
                         StatusCode::UNPROCESSABLE_ENTITY,
                         &JoinPage {
