@@ -67,7 +67,7 @@ async fn admin_page(
         decided.extend(
             enrolment::requests(&mut conn, &page.actor, &code, &q("rejected"), s.tz).await?,
         );
-        decided.sort_by(|a, b| b.decided_at.cmp(&a.decided_at));
+        decided.sort_by_key(|r| std::cmp::Reverse(r.decided_at));
         decided.truncate(50);
         Ok::<_, Error>((link, pending, decided))
     };
