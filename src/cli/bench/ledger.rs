@@ -13,6 +13,7 @@ use natlis::actor::Actor;
 use natlis::domain::kit::Kit;
 use natlis::domain::programme::day_number;
 use natlis::domain::roster::RosterMode;
+use natlis::service::coverage::{self, PeriodQuery};
 use natlis::service::ledger::{self, LedgerQuery};
 use natlis::service::roster::{self, RosterFile, RosterOptions};
 use natlis::service::{imports, review};
@@ -403,6 +404,47 @@ async fn run_backend(name: &str, location: Location, a: &LedgerBenchArgs) -> any
         "{name:<9} release of a 384-well plate of pools (≈3,800 people): members on ledgers p50 {with:.0} ms, not {without:.0} ms — {:.2}× ({covered} ledger lines covered by the releases)",
         with / without
     );
+
+    // 5. Compliance reports of the last 30 days: institutions whose staff have results (the
+    // pools' members, one each) or none, a district and the whole region.
+    let period = PeriodQuery::default();
+    for code in ["BENCH-POOLS", "BENCH-HOSP"] {
+        let mut times = vec![];
+        let mut person_days = 0;
+        for _ in 0..a.repeat {
+            let mut conn = store.reader().acquire().await?;
+            let t = Instant::now();
+            let r = coverage::institution(&mut conn, &admin, code, &period, tz(), today)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            person_days = r.person_days.staff;
+        }
+        println!(
+            "{name:<9} compliance report of {code} over 30 days: {person_days} person-days, p50 {:.0} ms, max {:.0} ms",
+            quantile(&times, 0.5),
+            quantile(&times, 1.0)
+        );
+    }
+    for (region, runs) in [("320110", a.repeat.min(3)), ("3201", 1)] {
+        let mut times = vec![];
+        let mut person_days = 0;
+        let mut count = 0;
+        for _ in 0..runs {
+            let mut conn = store.reader().acquire().await?;
+            let t = Instant::now();
+            let r = coverage::region(&mut conn, &admin, Some(region), &period, tz(), today)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            person_days = r.person_days.staff;
+            count = r.institutions.len();
+        }
+        println!(
+            "{name:<9} compliance report of region {region} over 30 days: {count} institutions, {person_days} person-days, p50 {:.0} ms",
+            quantile(&times, 0.5)
+        );
+    }
     store.close().await;
     Ok(())
 }
