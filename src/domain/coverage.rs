@@ -12,7 +12,7 @@
 //! - The member's programme is judged by its current version (the report is a reading of today's
 //!   rules over past days; a version's change re-judges the past too).
 
-use super::programme::{self, Cycle, DutyState, Sample};
+use super::programme::{self, Cycle, DutyState, Outcome, Sample};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 
 /// One membership over a period.
@@ -27,6 +27,53 @@ pub struct Member<'a> {
     pub samples: &'a [Sample],
 }
 
+/// Calls `each(offset, state)` for every day of `from..=to` the member belonged (`offset` is
+/// days after `from`): the state the ledger's rule gives on that day from the samples taken up
+/// to it. What stands (last negative, hold) is worked out again only on a day a sample was
+/// taken; the other days are a comparison — a region's million staff over a month stay cheap.
+pub fn tally(
+    m: &Member<'_>,
+    from: NaiveDate,
+    to: NaiveDate,
+    tz: FixedOffset,
+    mut each: impl FnMut(usize, DutyState),
+) {
+    let first = from.max(m.joined);
+    let last = match m.left {
+        Some(left) => to.min(left - Duration::days(1)),
+        None => to,
+    };
+    if first > last {
+        return;
+    }
+    let local = |at: DateTime<Utc>| at.with_timezone(&tz).date_naive();
+    let mut known = 0;
+    let mut cover: Option<NaiveDate> = None;
+    let mut hold: Option<Outcome> = None;
+    let mut day = first;
+    let mut offset = usize::try_from((first - from).num_days()).unwrap_or(0);
+    while day <= last {
+        let before = known;
+        while known < m.samples.len() && local(m.samples[known].at) <= day {
+            known += 1;
+        }
+        if known != before {
+            let seen = &m.samples[..known];
+            let s = programme::standing(seen);
+            cover = s
+                .last_negative
+                .map(|i| programme::covered_through(m.cycle, seen[i].at, tz));
+            hold = s.hold.map(|i| seen[i].outcome);
+        }
+        each(
+            offset,
+            programme::judge(cover, hold, day, m.warn_days).state(),
+        );
+        day += Duration::days(1);
+        offset += 1;
+    }
+}
+
 /// The days of `from..=to` the member belonged, each with its state.
 pub fn days(
     m: &Member<'_>,
@@ -34,23 +81,10 @@ pub fn days(
     to: NaiveDate,
     tz: FixedOffset,
 ) -> Vec<(NaiveDate, DutyState)> {
-    let first = from.max(m.joined);
-    let last = match m.left {
-        Some(left) => to.min(left - Duration::days(1)),
-        None => to,
-    };
-    let local = |at: DateTime<Utc>| at.with_timezone(&tz).date_naive();
-    let mut out = Vec::with_capacity(usize::try_from((last - first).num_days() + 1).unwrap_or(0));
-    let mut known = 0;
-    let mut day = first;
-    while day <= last {
-        while known < m.samples.len() && local(m.samples[known].at) <= day {
-            known += 1;
-        }
-        let duty = programme::duty(m.cycle, &m.samples[..known], day, tz, m.warn_days);
-        out.push((day, duty.state()));
-        day += Duration::days(1);
-    }
+    let mut out = vec![];
+    tally(m, from, to, tz, |offset, state| {
+        out.push((from + Duration::days(offset as i64), state));
+    });
     out
 }
 
@@ -62,7 +96,6 @@ pub fn length(from: NaiveDate, to: NaiveDate) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::programme::Outcome;
     use chrono::TimeZone;
 
     fn tz() -> FixedOffset {
@@ -210,5 +243,52 @@ mod tests {
         assert_eq!(length(d(3, 1), d(3, 31)), 31);
         assert_eq!(length(d(3, 1), d(3, 1)), 1);
         assert_eq!(length(d(3, 2), d(3, 1)), 0);
+    }
+
+    proptest::proptest! {
+        /// Whatever the samples, their hours and outcomes, the membership's dates and the
+        /// cycle, each day's state is the ledger's rule on that day over the samples taken up
+        /// to it.
+        #[test]
+        fn every_day_is_the_ledgers_rule_over_what_was_sampled_by_then(
+            raw in proptest::collection::vec((0i64..80, 0u32..24, 0u8..4), 0..8),
+            joined in 0i64..40,
+            stay in proptest::option::of(0i64..60),
+            months in proptest::bool::ANY,
+            warn in 0u32..5,
+        ) {
+            let start = d(1, 1);
+            let mut samples: Vec<Sample> = raw
+                .iter()
+                .map(|(day, h, o)| Sample {
+                    at: tz()
+                        .from_local_datetime(&(start + Duration::days(*day)).and_hms_opt(*h, 0, 0).unwrap())
+                        .unwrap()
+                        .with_timezone(&Utc),
+                    outcome: [Outcome::Negative, Outcome::Positive, Outcome::PendingRecheck, Outcome::Pending][*o as usize],
+                })
+                .collect();
+            samples.sort_by_key(|s| s.at);
+            let m = Member {
+                joined: start + Duration::days(joined),
+                left: stay.map(|n| start + Duration::days(joined + n)),
+                cycle: if months { Cycle::Months(1) } else { Cycle::Days(14) },
+                warn_days: warn,
+                samples: &samples,
+            };
+            let (from, to) = (start + Duration::days(10), start + Duration::days(70));
+            let got = days(&m, from, to, tz());
+            for (day, state) in &got {
+                let known: Vec<Sample> = samples
+                    .iter()
+                    .copied()
+                    .filter(|x| x.at.with_timezone(&tz()).date_naive() <= *day)
+                    .collect();
+                proptest::prop_assert_eq!(programme::duty(m.cycle, &known, *day, tz(), warn).state(), *state);
+                proptest::prop_assert!(*day >= m.joined && m.left.is_none_or(|l| *day < l));
+            }
+            let expected = length(from.max(m.joined), to.min(m.left.map_or(to, |l| l - Duration::days(1))));
+            proptest::prop_assert_eq!(got.len(), expected);
+        }
     }
 }

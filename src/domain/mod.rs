@@ -1,5 +1,6 @@
 //! The rules of the trade as plain Rust: no I/O, every function unit-tested.
 
+pub mod accreditation;
 pub mod barcode;
 pub mod breaker;
 pub mod coverage;

@@ -56,23 +56,30 @@ impl PeriodQuery {
     }
 }
 
-/// Each day's counts of one institution's staff by state.
-async fn institution_days(
+/// Institutions read together: one statement for their memberships, one for their results.
+const BATCH: usize = 50;
+
+/// Each day's counts by state of the staff of each of these institutions (by id).
+async fn days_of(
     conn: &mut AnyConnection,
-    place: &InstitutionPlace,
+    places: &[&InstitutionPlace],
     from: NaiveDate,
     to: NaiveDate,
     tz: FixedOffset,
-) -> Result<Vec<StateCounts>, Error> {
-    let mut days = vec![StateCounts::default(); coverage::length(from, to)];
-    let rows = store::in_period(conn, place.id, &from.to_string(), &to.to_string()).await?;
+) -> Result<HashMap<i64, Vec<StateCounts>>, Error> {
+    let n = coverage::length(from, to);
+    let mut out: HashMap<i64, Vec<StateCounts>> = places
+        .iter()
+        .map(|p| (p.id, vec![StateCounts::default(); n]))
+        .collect();
+    let ids: Vec<i64> = places.iter().map(|p| p.id).collect();
+    let (from_s, to_s) = (from.to_string(), to.to_string());
+    let rows = store::in_period(conn, &ids, &from_s, &to_s).await?;
     if rows.is_empty() {
-        return Ok(days);
+        return Ok(out);
     }
-    let mut people: Vec<i64> = rows.iter().map(|r| r.person_id).collect();
-    people.dedup();
     let mut samples: HashMap<i64, Vec<Sample>> = HashMap::new();
-    for r in store::results_of_people(conn, &people).await? {
+    for r in store::results_in_period(conn, &ids, &from_s, &to_s).await? {
         samples
             .entry(r.person_id)
             .or_default()
@@ -84,9 +91,7 @@ async fn institution_days(
     let mut cycles: HashMap<&str, Cycle> = HashMap::new();
     let date = |field: &str, v: &str| {
         NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|e| {
-            Error::internal(anyhow::anyhow!(
-                "a membership's {field} {v:?} is not a date: {e}"
-            ))
+            Error::internal(anyhow::anyhow!("a membership's {field} {v:?} is not a date: {e}"))
         })
     };
     for r in &rows {
@@ -98,20 +103,21 @@ async fn institution_days(
         };
         let member = Member {
             joined: date("joined_on", &r.joined_on)?,
-            left: r
-                .left_on
-                .as_deref()
-                .map(|l| date("left_on", l))
-                .transpose()?,
+            left: r.left_on.as_deref().map(|l| date("left_on", l)).transpose()?,
             cycle,
             warn_days: u32::try_from(r.warn_days).unwrap_or(0),
             samples: samples.get(&r.person_id).map_or(&[][..], |v| v),
         };
-        for (day, state) in coverage::days(&member, from, to, tz) {
-            days[usize::try_from((day - from).num_days()).unwrap_or(0)].add(state, 1);
-        }
+        let Some(days) = out.get_mut(&r.institution_id) else {
+            continue;
+        };
+        coverage::tally(&member, from, to, tz, |offset, state| {
+            if let Some(d) = days.get_mut(offset) {
+                d.add(state, 1);
+            }
+        });
     }
-    Ok(days)
+    Ok(out)
 }
 
 fn sum(days: &[StateCounts]) -> StateCounts {
@@ -135,7 +141,10 @@ pub async fn institution(
     actor.require(Action::ViewLedger)?;
     let place = ledger::institution_for(conn, actor, code).await?;
     let (from, to) = q.days(today)?;
-    let days = institution_days(conn, &place, from, to, tz).await?;
+    let days = days_of(conn, &[&place], from, to, tz)
+        .await?
+        .remove(&place.id)
+        .unwrap_or_default();
     let line = InstitutionCoverage::new(
         place.code.clone(),
         place.name.clone(),
@@ -167,17 +176,22 @@ pub async fn region(
     let (from, to) = q.days(today)?;
     let mut days = vec![StateCounts::default(); coverage::length(from, to)];
     let mut institutions = vec![];
-    for place in registry::institutions_in(conn, &region).await? {
-        let own = institution_days(conn, &place, from, to, tz).await?;
-        for (all, d) in days.iter_mut().zip(&own) {
-            all.merge(d);
+    let places = registry::institutions_in(conn, &region).await?;
+    for batch in places.chunks(BATCH) {
+        let refs: Vec<&InstitutionPlace> = batch.iter().collect();
+        let mut counted = days_of(conn, &refs, from, to, tz).await?;
+        for place in batch {
+            let own = counted.remove(&place.id).unwrap_or_default();
+            for (all, d) in days.iter_mut().zip(&own) {
+                all.merge(d);
+            }
+            institutions.push(InstitutionCoverage::new(
+                place.code.clone(),
+                place.name.clone(),
+                place.region.clone(),
+                sum(&own),
+            ));
         }
-        institutions.push(InstitutionCoverage::new(
-            place.code,
-            place.name,
-            place.region,
-            sum(&own),
-        ));
     }
     Ok(CoverageReport::new(None, region, from, days, institutions))
 }
