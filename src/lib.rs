@@ -17,6 +17,7 @@ pub mod error;
 pub mod json;
 pub mod labels;
 pub mod metrics;
+pub mod public_cache;
 pub mod serve;
 pub mod service;
 pub mod sink_client;

@@ -20,6 +20,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// How long a client may take to send a request.
     pub limits: crate::serve::Limits,
+    /// The public answers, cached for a minute (see [`crate::public_cache`]).
+    pub public: std::sync::Arc<crate::public_cache::PublicCache>,
 }
 
 impl AppState {
@@ -32,6 +34,7 @@ impl AppState {
             metrics_token: None,
             secure_cookies: false,
             limits: Default::default(),
+            public: Default::default(),
         }
     }
 

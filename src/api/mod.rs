@@ -3,6 +3,7 @@
 //! Handlers parse, call one service function, and map its error; nothing else.
 
 pub(crate) mod accounts;
+mod accreditation;
 mod audit;
 pub(crate) mod change;
 mod enrolment;
@@ -11,6 +12,7 @@ mod reader;
 
 pub use crate::state::AppState;
 pub(crate) use accounts::{cleared_cookie, peer_address, session_cookie, sign_in, sign_out};
+pub(crate) use accreditation::cached_response as cached_public_response;
 pub(crate) use change::Change;
 pub use change::IDEMPOTENCY_HEADER;
 pub(crate) use enrolment::submit as enrolment_submit;
@@ -187,7 +189,8 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .merge(push::router())
         .merge(turnaround::router())
         .merge(institutions::router())
-        .merge(enrolment::router());
+        .merge(enrolment::router())
+        .merge(accreditation::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }
 

@@ -72,8 +72,9 @@ pub fn qualify(r: &Record, today: NaiveDate) -> Qualification {
     if r.pcr_until.is_none_or(|u| u < today) {
         shortfalls.push(Shortfall::NoPcrApproval);
     }
-    let mut rounds: Vec<(NaiveDate, bool)> = r.eqa.iter().copied().filter(|(d, _)| *d <= today).collect();
-    rounds.sort_by(|a, b| b.0.cmp(&a.0));
+    let mut rounds: Vec<(NaiveDate, bool)> =
+        r.eqa.iter().copied().filter(|(d, _)| *d <= today).collect();
+    rounds.sort_by_key(|r| std::cmp::Reverse(r.0));
     match rounds.first() {
         None => shortfalls.push(Shortfall::NoEqa),
         Some((_, false)) => shortfalls.push(Shortfall::EqaFailed),

@@ -22,6 +22,8 @@ vocabulary! {
         Auditor = "auditor",
         /// 区域督查员: the routine-testing compliance of the institutions of their region
         RegionalInspector = "regional_inspector",
+        /// 卫生健康主管部门: the labs of their region — accreditation records, the public list
+        HealthAuthority = "health_authority",
     }
 }
 
@@ -41,7 +43,7 @@ impl Role {
         match self {
             Self::Admin | Self::Auditor => None,
             Self::LabTechnician | Self::LabReviewer => Some("lab"),
-            Self::CdcReviewer | Self::RegionalInspector => Some("region"),
+            Self::CdcReviewer | Self::RegionalInspector | Self::HealthAuthority => Some("region"),
             Self::Collector => Some("site"),
             Self::InstitutionAdmin => Some("institution"),
         }
@@ -94,6 +96,10 @@ pub enum Action {
     ManageCohorts,
     /// A cohort's follow-up: who is due, who missed a test.
     ViewCohorts,
+    /// Record a lab's licences, EQA rounds and penalties; publish it or withdraw it.
+    ManageAccreditation,
+    /// Read a lab's accreditation record and its listing history.
+    ViewAccreditation,
 }
 
 /// Whether `role` may do `action` at all (the scope is checked against the object).
@@ -138,6 +144,11 @@ pub fn allowed(role: Role, action: Action) -> bool {
         ViewCompliance => matches!(role, Admin | Auditor | RegionalInspector),
         ManageCohorts => matches!(role, Admin | CdcReviewer),
         ViewCohorts => matches!(role, Admin | Auditor | CdcReviewer | RegionalInspector),
+        ManageAccreditation => matches!(role, Admin | HealthAuthority),
+        ViewAccreditation => matches!(
+            role,
+            Admin | Auditor | HealthAuthority | LabTechnician | LabReviewer
+        ),
     }
 }
 
@@ -167,6 +178,16 @@ pub fn covers_institution(scope: &Scope, id: i64, region: &str) -> bool {
         Scope::Institution { id: own, .. } => *own == id,
         Scope::Region(r) => !r.is_empty() && region.starts_with(r.as_str()),
         Scope::Lab { .. } | Scope::Site { .. } => false,
+    }
+}
+
+/// Whether a scope covers a lab (in `region`): its own staff, its region's authority.
+pub fn covers_lab(scope: &Scope, id: i64, region: &str) -> bool {
+    match scope {
+        Scope::Everywhere => true,
+        Scope::Lab { id: own, .. } => *own == id,
+        Scope::Region(r) => !r.is_empty() && region.starts_with(r.as_str()),
+        Scope::Institution { .. } | Scope::Site { .. } => false,
     }
 }
 

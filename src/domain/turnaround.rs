@@ -278,6 +278,15 @@ impl Histogram {
         percentile(self.0.iter().map(|(b, n)| (*b, *n)), p)
     }
 
+    /// The tubes released within `minutes` (their whole bucket at or under it).
+    pub fn within(&self, minutes: i64) -> u64 {
+        self.0
+            .iter()
+            .filter(|(b, _)| (i64::from(**b) + 1) * BUCKET_MINUTES <= minutes)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     /// Stored form: `bucket:count,…`.
     pub fn encode(&self) -> String {
         let mut s = String::with_capacity(self.0.len() * 8);

@@ -91,7 +91,9 @@ async fn days_of(
     let mut cycles: HashMap<&str, Cycle> = HashMap::new();
     let date = |field: &str, v: &str| {
         NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|e| {
-            Error::internal(anyhow::anyhow!("a membership's {field} {v:?} is not a date: {e}"))
+            Error::internal(anyhow::anyhow!(
+                "a membership's {field} {v:?} is not a date: {e}"
+            ))
         })
     };
     for r in &rows {
@@ -103,7 +105,11 @@ async fn days_of(
         };
         let member = Member {
             joined: date("joined_on", &r.joined_on)?,
-            left: r.left_on.as_deref().map(|l| date("left_on", l)).transpose()?,
+            left: r
+                .left_on
+                .as_deref()
+                .map(|l| date("left_on", l))
+                .transpose()?,
             cycle,
             warn_days: u32::try_from(r.warn_days).unwrap_or(0),
             samples: samples.get(&r.person_id).map_or(&[][..], |v| v),

@@ -4,6 +4,7 @@
 //! service holds another's rows.
 
 pub mod accession;
+pub mod accreditation;
 pub mod cdc;
 pub mod cohorts;
 pub mod coverage;

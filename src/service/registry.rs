@@ -121,6 +121,21 @@ pub async fn create_lab(tx: &mut Tx, input: LabInput, today: NaiveDate) -> Resul
         }
         r => r?,
     };
+    // The registered licence is the first credential of its accreditation record.
+    let id = store::lab_id(tx.conn(), &l.code)
+        .await?
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("the lab just registered vanished")))?;
+    let by = tx.actor().username.clone();
+    crate::store::accreditation::insert_credential(
+        tx,
+        id,
+        "licence",
+        &l.licence_no,
+        &l.accredited_until.to_string(),
+        now,
+        &by,
+    )
+    .await?;
     let lab = Lab {
         accreditation_valid: l.accredited_until >= today,
         info: l,
@@ -147,6 +162,26 @@ pub async fn update_lab(
     let mut l = validate_lab(input)?;
     l.code = before.info.code.clone();
     store::update_lab(tx, &lab_row(&l)).await?;
+    if (&l.licence_no, l.accredited_until)
+        != (&before.info.licence_no, before.info.accredited_until)
+    {
+        // A renewed licence joins the accreditation record (the old one stays in it).
+        let id = store::lab_id(tx.conn(), &l.code).await?.unwrap_or_default();
+        let (now, by) = (
+            crate::store::time::to_db(tx.now()),
+            tx.actor().username.clone(),
+        );
+        crate::store::accreditation::insert_credential(
+            tx,
+            id,
+            "licence",
+            &l.licence_no,
+            &l.accredited_until.to_string(),
+            now,
+            &by,
+        )
+        .await?;
+    }
     tx.audit(
         "lab.update",
         "lab",

@@ -8,6 +8,7 @@
 //! ([`code`]); a stored code natlis does not know fails the read, naming table, column and value.
 
 pub mod account;
+pub mod accreditation;
 pub mod attempt;
 pub mod audit_log;
 pub mod barcode_batch;

@@ -9,6 +9,7 @@
 //! with its view where the description is part of the answer it writes: an audit snapshot
 //! (masked) or the details of a refusal ("this barcode is already that tube").
 
+pub mod accreditation;
 pub mod cdc;
 pub mod chart;
 pub mod cohort;

@@ -5,6 +5,7 @@
 //! user's role (the services check the scope); changes go through htmx, which sends the
 //! session's CSRF token.
 
+mod accreditation;
 mod admin;
 mod audit;
 mod bench;
@@ -18,6 +19,7 @@ mod institutions;
 mod page;
 mod person;
 mod plate_map;
+mod public_labs;
 mod push;
 mod reception;
 mod rechecks;
@@ -146,6 +148,12 @@ pub const SCREENS: &[Screen] = &[
         action: Action::ViewCompliance,
     },
     Screen {
+        path: "/accreditation",
+        title: "nav.accreditation",
+        blurb: "home.accreditation",
+        action: Action::ManageAccreditation,
+    },
+    Screen {
         path: "/audit",
         title: "nav.audit",
         blurb: "home.audit",
@@ -185,6 +193,8 @@ pub fn router() -> Router<AppState> {
         .merge(institutions::router())
         .merge(coverage::router())
         .merge(enrolment::router())
+        .merge(public_labs::router())
+        .merge(accreditation::router())
         .merge(audit::router())
         .merge(admin::router())
 }

@@ -32,6 +32,7 @@ pub const USERS: &[(&str, Role, &str, &str)] = &[
     ("hr-bjh", Role::InstitutionAdmin, "institution", "INST-BJH"),
     ("hr-xdf", Role::InstitutionAdmin, "institution", "INST-XDF"),
     ("inspector-bj", Role::RegionalInspector, "region", "1101"),
+    ("authority-bj", Role::HealthAuthority, "region", "1101"),
     ("auditor", Role::Auditor, "", ""),
 ];
 
@@ -83,6 +84,7 @@ pub async fn load(
     let admin = Actor::new("demo-admin");
     let mut people = People::new(today);
     registry::places_and_users(store, &admin, today).await?;
+    registry::accreditation(store, &admin, today).await?;
     if let Some(url) = platform {
         add_platform_sink(store, &admin, url).await?;
     }
