@@ -38,11 +38,13 @@ async fn create_lab(
     Json(input): Json<LabInput>,
 ) -> Result<Response, Error> {
     let today = s.today();
-    change
+    let r = change
         .run(StatusCode::CREATED, move |tx| {
             Box::pin(registry::create_lab(tx, input.clone(), today))
         })
-        .await
+        .await;
+    s.public.clear();
+    r
 }
 
 /// One lab.
@@ -66,12 +68,15 @@ async fn update_lab(
     Json(input): Json<LabInput>,
 ) -> Result<Response, Error> {
     let today = s.today();
-    change
+    let r = change
         .run(StatusCode::OK, move |tx| {
             let (code, input) = (code.clone(), input.clone());
             Box::pin(async move { registry::update_lab(tx, &code, input, today).await })
         })
-        .await
+        .await;
+    // What the public list shows of the lab may have changed.
+    s.public.clear();
+    r
 }
 
 /// Collection sites.

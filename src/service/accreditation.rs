@@ -47,13 +47,14 @@ fn day(v: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(v, "%Y-%m-%d").ok()
 }
 
-/// The record the rules read, from a lab's rows.
+/// The record the rules read, from a lab's rows. Of each kind of credential the newest
+/// recorded decides (rows come newest first): a renewal, or a licence cut short, is recorded
+/// as a new entry.
 fn record_of(c: &[&CredentialRow], e: &[&EqaRow], p: &[&PenaltyRow]) -> Record {
     let until = |kind: &str| {
         c.iter()
-            .filter(|x| x.kind == kind)
-            .filter_map(|x| day(&x.valid_until))
-            .max()
+            .find(|x| x.kind == kind)
+            .and_then(|x| day(&x.valid_until))
     };
     Record {
         licence_until: until("licence"),

@@ -101,7 +101,7 @@ pub async fn records(conn: &mut AnyConnection, labs: Labs) -> Result<RecordRows,
     let f = labs.filter();
     let credentials = sqlx::query_as(&format!(
         "SELECT lab_id, kind, number, valid_until, recorded_at, recorded_by FROM lab_credential \
-         WHERE {f} ORDER BY lab_id, valid_until DESC, id DESC"
+         WHERE {f} ORDER BY lab_id, recorded_at DESC, id DESC"
     ))
     .fetch_all(&mut *conn)
     .await
