@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 /// How long an answer is served from the cache.
 pub const TTL: Duration = Duration::from_secs(60);
-/// The most answers kept (the filters make many keys; past this the cache starts over).
+/// The most answers kept (the filters make many keys; past this, new ones are not kept until
+/// old ones expire).
 const MAX_ENTRIES: usize = 512;
 
 /// A cached answer: its body, content type and ETag (a hash of the body, the same on every
@@ -47,9 +48,13 @@ impl PublicCache {
         };
         if let Ok(mut map) = self.entries.lock() {
             if map.len() >= MAX_ENTRIES {
-                map.clear();
+                map.retain(|_, c| c.at.elapsed() < TTL);
             }
-            map.insert(key, cached.clone());
+            // Full of fresh answers (many filters at once): this one is served uncached rather
+            // than evicting the answers most asked for.
+            if map.len() < MAX_ENTRIES || map.contains_key(&key) {
+                map.insert(key, cached.clone());
+            }
         }
         cached
     }
@@ -81,5 +86,16 @@ mod tests {
         );
         c.clear();
         assert!(c.get("a").is_none());
+    }
+
+    #[test]
+    fn a_flood_of_filters_does_not_evict_the_answers_already_kept() {
+        let c = PublicCache::default();
+        c.put("list".into(), b"[]".to_vec(), "application/json");
+        for i in 0..MAX_ENTRIES * 2 {
+            c.put(format!("filter {i}"), b"[]".to_vec(), "application/json");
+        }
+        assert!(c.get("list").is_some());
+        assert!(c.entries.lock().unwrap().len() <= MAX_ENTRIES);
     }
 }

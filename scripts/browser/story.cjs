@@ -232,6 +232,35 @@ async function theStaffRegisterThemselves(browser) {
   await ctx.close();
 }
 
+// The public list: a phone, no login — the labs the authority published that are qualified;
+// the authority's screen says why Daxing's lab is not on it.
+async function thePublicFindsALab(browser) {
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: "zh-CN" });
+  const pp = await phone.newPage();
+  await pp.goto(`${base}/login`);
+  await Promise.all([pp.waitForNavigation(), pp.click("#find-lab")]);
+  check(await pp.isVisible("#lab-LAB-HD") && !(await pp.$("#lab-LAB-DA")), "the public list shows the qualified labs, not the lapsed one");
+  check((await pp.textContent("#lab-LAB-HD")).includes("承诺 12 小时内出报告"), "each lab with its report-time promise");
+  await accessible(pp, "the public list of labs");
+  await shot(pp, "public-labs");
+  await pp.selectOption("select[name=district]", "110108");
+  await Promise.all([pp.waitForNavigation(), pp.click("#labs-filter button[type=submit]")]);
+  check(await pp.isVisible("#lab-LAB-HD") && !(await pp.$("#lab-LAB-KY")), "the district filter keeps Haidian's lab only");
+  await phone.close();
+
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "zh-CN" });
+  const ap = await ctx.newPage();
+  await login(ap, "authority-bj");
+  await ap.goto(`${base}/accreditation`);
+  check((await ap.textContent("#acc-LAB-DA")).includes("最近一次室间质评未通过"), "the authority sees why Daxing's lab is not qualified");
+  await accessible(ap, "the accreditation screen");
+  await shot(ap, "accreditation");
+  await ap.goto(`${base}/accreditation/LAB-KY`);
+  check((await ap.textContent("#qualification")).includes("否"), "Wangjing's lab (a penalty 23 months ago) may not do large-scale work");
+  await shot(ap, "accreditation-lab");
+  await ctx.close();
+}
+
 async function login(page, username) {
   await page.goto(`${base}/login`);
   await page.fill("#username", username);
@@ -409,6 +438,7 @@ async function theLab(browser, tube, personId) {
     await theLab(browser, tube, idNumber(1 + Number(stamp) % 500));
     await theLedgerTurnsGreen(browser, ordered);
     await theStaffRegisterThemselves(browser);
+    await thePublicFindsALab(browser);
 
     // In English, on a phone-sized screen.
     await page.goto(`${base}/lang/en?back=/collect`);

@@ -150,6 +150,9 @@ enum BenchCommand {
     /// Routine testing: a 100,000-row roster, a 20,000-staff ledger, a region of a million
     /// staff, and the ledger's share of a 384-well release.
     Ledger(bench::ledger::LedgerBenchArgs),
+    /// The public list of labs from its cache, its page, 304s and the list computed, against
+    /// /healthz in the same run.
+    Public(bench::public::PublicBenchArgs),
 }
 
 #[derive(Args)]
@@ -340,6 +343,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             BenchCommand::Push(a) => bench::push::run(a).await,
             BenchCommand::Turnaround(a) => bench::turnaround::run(a).await,
             BenchCommand::Ledger(a) => bench::ledger::run(a).await,
+            BenchCommand::Public(a) => bench::public::run(a).await,
         },
     }
 }

@@ -10,6 +10,7 @@
 pub mod import;
 pub mod ledger;
 pub mod pages;
+pub mod public;
 pub mod push;
 pub mod turnaround;
 
