@@ -5,6 +5,7 @@
 pub(crate) mod accounts;
 mod accreditation;
 mod audit;
+mod booking;
 pub(crate) mod change;
 mod enrolment;
 mod error_docs;
@@ -190,7 +191,8 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .merge(turnaround::router())
         .merge(institutions::router())
         .merge(enrolment::router())
-        .merge(accreditation::router());
+        .merge(accreditation::router())
+        .merge(booking::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }
 

@@ -2,6 +2,7 @@
 
 pub mod accreditation;
 pub mod barcode;
+pub mod booking;
 pub mod breaker;
 pub mod coverage;
 pub mod dye;

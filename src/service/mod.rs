@@ -5,6 +5,7 @@
 
 pub mod accession;
 pub mod accreditation;
+pub mod booking;
 pub mod cdc;
 pub mod cohorts;
 pub mod coverage;

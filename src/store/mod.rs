@@ -12,6 +12,7 @@ pub mod accreditation;
 pub mod attempt;
 pub mod audit_log;
 pub mod barcode_batch;
+pub mod booking;
 pub mod code;
 pub mod cohort;
 pub mod delivery;
