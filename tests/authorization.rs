@@ -136,6 +136,14 @@ async fn endpoint_by_role_table(db: Db) {
     let outsider = format!("/api/v1/persons/{}", w.outsider_id);
     let new_lab = common::lab("LAB-Z");
     let none = json!({});
+    let tomorrow = (chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+        .date_naive()
+        + chrono::Days::new(1))
+    .to_string();
+    let slots =
+        json!({"date": tomorrow, "from": "09:00", "to": "10:00", "minutes": 30, "capacity": 2});
+    let seat = json!({"site": "S01", "starts_at": format!("{tomorrow}T09:00:00+08:00")});
     let mut kit = w.admin.get("/api/v1/kits/DAAN-ORF1AB-N").await.body;
     kit["code"] = json!("DAAN-LOT-2");
     let plate = json!({"lab": "LAB-A", "size": 96, "kit": "DAAN-ORF1AB-N"});
@@ -430,6 +438,24 @@ async fn endpoint_by_role_table(db: Db) {
         ("GET", "/api/v1/public/labs", none.clone(), "nobody", 200),
         ("GET", "/api/v1/public/labs?format=csv", none.clone(), "nobody", 200),
         ("GET", "/api/v1/public/labs?format=pdf", none.clone(), "nobody", 422),
+        // Booking: a site's own collectors open its slots; the public books without logging in;
+        // only a site's collectors check a code in (an unknown code: 404, as any other).
+        ("POST", "/api/v1/sites/S01/slots", slots.clone(), "nobody", 401),
+        ("POST", "/api/v1/sites/S01/slots", slots.clone(), "tech-a", 403),
+        ("POST", "/api/v1/sites/S01/slots", slots.clone(), "hr-1", 403),
+        ("POST", "/api/v1/sites/S01/slots", slots.clone(), "collector-s02", 403),
+        ("POST", "/api/v1/sites/S01/slots", slots.clone(), "collector-s01", 201),
+        ("GET", "/api/v1/public/sites/S01/slots", none.clone(), "nobody", 200),
+        ("GET", "/api/v1/public/sites/S02/slots", none.clone(), "nobody", 404),
+        ("POST", "/api/v1/public/bookings", seat.clone(), "nobody", 201),
+        ("GET", "/api/v1/public/bookings/B234567892", none.clone(), "nobody", 404),
+        ("POST", "/api/v1/public/bookings/B234567892/confirm", json!({"doc_no": "1", "name": "x", "phone": "1"}), "nobody", 404),
+        ("POST", "/api/v1/public/bookings/B234567892/cancel", none.clone(), "nobody", 404),
+        ("POST", "/api/v1/public/bookings/B234567892/reschedule", seat.clone(), "nobody", 404),
+        ("POST", "/api/v1/bookings/B234567892/check-in", none.clone(), "nobody", 401),
+        ("POST", "/api/v1/bookings/B234567892/check-in", none.clone(), "tech-a", 403),
+        ("POST", "/api/v1/bookings/B234567892/check-in", none.clone(), "hr-1", 403),
+        ("POST", "/api/v1/bookings/B234567892/check-in", none.clone(), "collector-s01", 404),
         ("POST", "/api/v1/public/join/no-such-poster", json!({"name": "x", "doc_no": "1", "phone": "1", "class": "x"}), "nobody", 404),
         ("GET", "/api/v1/programmes", none.clone(), "nobody", 401),
         ("GET", "/api/v1/programmes", none.clone(), "collector-s01", 200),

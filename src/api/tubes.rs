@@ -41,7 +41,7 @@ async fn open_tube(
     }
     let plan = {
         let mut conn = s.store.reader().acquire().await?;
-        accession::prepare_open(&mut conn, w.actor(), req, today).await?
+        accession::prepare_open(&mut conn, w.actor(), req, (s.tz, today)).await?
     };
     w.run(StatusCode::CREATED, move |tx| {
         let plan = plan.clone();
@@ -110,7 +110,7 @@ async fn add_member(
     }
     let plan = {
         let mut conn = s.store.reader().acquire().await?;
-        accession::prepare_scan(&mut conn, w.actor(), &barcode, &scan, today).await?
+        accession::prepare_scan(&mut conn, w.actor(), &barcode, &scan, (tz, today)).await?
     };
     w.run(StatusCode::OK, move |tx| {
         let plan = plan.clone();

@@ -5,7 +5,7 @@
 //! from one address are throttled; a code alone reads nothing of a confirmed booking without
 //! its document number.
 
-use super::persons;
+use super::persons::{self, PersonScan};
 use crate::actor::Actor;
 use crate::domain::booking::{self as rules, SlotClosed};
 use crate::domain::id_number::DocumentType;
@@ -162,7 +162,13 @@ pub async fn open_slots(tx: &mut Tx, site: &str, input: &SlotsInput) -> Result<V
         ),
     );
     let day_start = to_db(at(tz, input.date, NaiveTime::MIN));
-    let rows = store::slots(tx.conn(), site_id, day_start, day_start + 86_400_000_000).await?;
+    let rows = store::slots(
+        tx.conn(),
+        site_id,
+        (day_start, day_start + 86_400_000_000),
+        now,
+    )
+    .await?;
     Ok(rows.iter().map(|r| slot_view(r, tz)).collect())
 }
 
@@ -176,7 +182,8 @@ pub async fn slots(
 ) -> Result<Vec<Slot>, Error> {
     let s = bookable_site(conn, site).await?;
     let day_start = to_db(at(tz, date, NaiveTime::MIN));
-    let rows = store::slots(conn, s, day_start, day_start + 86_400_000_000).await?;
+    let now = to_db(Utc::now());
+    let rows = store::slots(conn, s, (day_start, day_start + 86_400_000_000), now).await?;
     Ok(rows.iter().map(|r| slot_view(r, tz)).collect())
 }
 
@@ -219,7 +226,11 @@ async fn open_slot(tx: &mut Tx, site: &str, starts: DateTime<Utc>) -> Result<Slo
         .ok_or_else(|| {
             Error::not_found(
                 "booking.no_slot",
-                format!("site {site} has no slot starting at {starts}"),
+                format!(
+                    "site {} has no slot starting at {}",
+                    site.trim().to_ascii_uppercase(),
+                    starts.with_timezone(&tx.zone()).format("%Y-%m-%d %H:%M")
+                ),
             )
         })?;
     rules::takeable(from_db(slot.starts_at), tx.now()).map_err(closed)?;
@@ -494,35 +505,45 @@ pub struct BookedPerson {
     pub starts_at: DateTime<FixedOffset>,
 }
 
-/// A booking scanned at its site: the person to pre-fill, the booking marked used (audited, as
-/// every unmasking is).
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn check_in(tx: &mut Tx, code: &str, actor: &Actor) -> Result<BookedPerson, Error> {
-    actor.require(Action::Accession)?;
-    let b = find(tx.conn(), code).await?;
-    let mine = match &actor.scope {
-        Scope::Everywhere => true,
-        Scope::Site { id, .. } => *id == b.site_id,
-        _ => false,
-    };
-    if !mine {
+/// A booking of this site (any site: None), by its code; another site's is no booking here
+/// (its person stays invisible).
+async fn of_site(
+    conn: &mut AnyConnection,
+    code: &str,
+    site: Option<i64>,
+) -> Result<BookingRow, Error> {
+    let b = find(conn, code).await?;
+    if site.is_some_and(|id| id != b.site_id) {
         return Err(Error::not_found(
             "booking.not_found",
             "no booking with this code at this site",
         ));
     }
-    let tz = tx.zone();
-    let day = |t: i64| from_db(t).with_timezone(&tz).date_naive();
-    if b.state != "confirmed" && b.state != "used" {
+    Ok(b)
+}
+
+/// Why a booking cannot be used at a site today, if it cannot.
+fn usable(b: &BookingRow, tz: FixedOffset, today: NaiveDate) -> Result<(), Error> {
+    if b.state == "used" {
+        let at = b.used_at.map(|t| show(t, tz).format("%H:%M").to_string());
+        return Err(Error::conflict(
+            "booking.used",
+            format!(
+                "this booking was used at {}: the person is registered",
+                at.unwrap_or_default()
+            ),
+        ));
+    }
+    if b.state != "confirmed" {
         return Err(Error::conflict(
             "booking.not_confirmed",
             format!(
-                "this booking is {}: the person registers as without one",
+                "this booking is {}: register the person without it",
                 b.state
             ),
         ));
     }
-    if day(b.starts_at) != tx.today() {
+    if show(b.starts_at, tz).date_naive() != today {
         return Err(Error::conflict(
             "booking.other_day",
             format!(
@@ -531,16 +552,10 @@ pub async fn check_in(tx: &mut Tx, code: &str, actor: &Actor) -> Result<BookedPe
             ),
         ));
     }
-    let now = to_db(tx.now());
-    if store::set_state(tx, b.id, &["confirmed"], "used", now).await? {
-        tx.audit(
-            "booking.check_in",
-            "booking",
-            &b.code,
-            Some(&serde_json::json!({"state": "confirmed"})),
-            Some(&serde_json::json!({"state": "used", "site": b.site})),
-        );
-    }
+    Ok(())
+}
+
+fn booked_person(b: BookingRow, tz: FixedOffset) -> Result<BookedPerson, Error> {
     match (b.doc_type, b.doc_no, b.name, b.phone) {
         (Some(doc_type), Some(doc_no), Some(name), Some(phone)) => Ok(BookedPerson {
             code: b.code,
@@ -554,4 +569,91 @@ pub async fn check_in(tx: &mut Tx, code: &str, actor: &Actor) -> Result<BookedPe
             "a confirmed booking without its person"
         ))),
     }
+}
+
+/// Marks a booking used (by a check-in or a scan into `tube`); false when it was not confirmed
+/// any more (used meanwhile).
+async fn mark_used(tx: &mut Tx, b: &BookingRow, tube: Option<(i64, &str)>) -> Result<bool, Error> {
+    let now = to_db(tx.now());
+    if !store::set_state(tx, b.id, &["confirmed"], "used", now).await? {
+        return Ok(false);
+    }
+    if let Some((tube_id, _)) = tube {
+        store::link_tube(tx, b.id, tube_id).await?;
+    }
+    tx.audit(
+        "booking.check_in",
+        "booking",
+        &b.code,
+        Some(&serde_json::json!({"state": "confirmed"})),
+        Some(&serde_json::json!({"state": "used", "site": b.site, "tube": tube.map(|t| t.1)})),
+    );
+    Ok(true)
+}
+
+/// A booking scanned at its site: the person to pre-fill, the booking marked used (audited, as
+/// every unmasking is).
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn check_in(tx: &mut Tx, code: &str, actor: &Actor) -> Result<BookedPerson, Error> {
+    actor.require(Action::Accession)?;
+    let site = match &actor.scope {
+        Scope::Everywhere => None,
+        Scope::Site { id, .. } => Some(*id),
+        _ => Some(-1),
+    };
+    let b = of_site(tx.conn(), code, site).await?;
+    let tz = tx.zone();
+    usable(&b, tz, tx.today())?;
+    if !mark_used(tx, &b, None).await? {
+        let again = find(tx.conn(), &b.code).await?;
+        usable(&again, tz, tx.today())?;
+    }
+    booked_person(b, tz)
+}
+
+/// A booking code scanned where a person belongs (at accession, into a tube of `site`): the
+/// booking and the person it names, or None when the code is not a booking code. Checked again when the scan is written
+/// ([`use_in_tube`]).
+pub async fn scanned(
+    conn: &mut AnyConnection,
+    raw: &str,
+    site: i64,
+    (tz, today): (FixedOffset, NaiveDate),
+) -> Result<Option<(i64, PersonScan)>, Error> {
+    if rules::recognise(raw).is_none() {
+        return Ok(None);
+    }
+    let b = of_site(conn, raw, Some(site))
+        .await
+        .map_err(|e| e.at("code"))?;
+    usable(&b, tz, today).map_err(|e| e.at("code"))?;
+    let id = b.id;
+    let p = booked_person(b, tz)?;
+    Ok(Some((
+        id,
+        PersonScan {
+            code: None,
+            doc_type: Some(p.doc_type),
+            doc_no: Some(p.doc_no),
+            name: Some(p.name),
+            phone: Some(p.phone),
+        },
+    )))
+}
+
+/// The booking of a scan, used by it in `tube` — in the scan's transaction: a booking is used
+/// once, on its day.
+pub async fn use_in_tube(tx: &mut Tx, booking: i64, tube: (i64, &str)) -> Result<(), Error> {
+    let b = store::by_id(tx.conn(), booking)
+        .await?
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("a scanned booking vanished")))?;
+    let tz = tx.zone();
+    usable(&b, tz, tx.today()).map_err(|e| e.at("code"))?;
+    if !mark_used(tx, &b, Some(tube)).await? {
+        let again = store::by_id(tx.conn(), booking).await?;
+        if let Some(again) = again {
+            usable(&again, tz, tx.today()).map_err(|e| e.at("code"))?;
+        }
+    }
+    Ok(())
 }

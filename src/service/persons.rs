@@ -30,7 +30,8 @@ pub struct PersonInput {
 /// the document (with name and phone for someone not yet registered).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct PersonScan {
-    /// Personal code (个人码) as scanned.
+    /// Personal code (个人码) as scanned — or a booking code (预约码, `B…`) of the tube's site
+    /// for today: the person of the booking, and the booking used.
     #[serde(default)]
     pub code: Option<String>,
     #[serde(default)]

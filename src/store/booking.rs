@@ -46,20 +46,26 @@ const SLOT: &str =
     "SELECT b.id, b.site_id, s.code AS site, s.name AS site_name, b.starts_at, b.ends_at, \
      b.capacity, b.booked FROM booking_slot b JOIN site s ON s.id = b.site_id";
 
-/// A site's slots starting in `[from, to)`, in order.
+/// A site's slots starting in `[from, to)`, in order; holds run out before `now` are counted
+/// as free (they are let go when the slot is next written).
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn slots(
     conn: &mut AnyConnection,
     site_id: i64,
-    from: i64,
-    to: i64,
+    (from, to): (i64, i64),
+    now: i64,
 ) -> Result<Vec<SlotRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "{SLOT} WHERE b.site_id = $1 AND b.starts_at >= $2 AND b.starts_at < $3 ORDER BY b.starts_at"
-    ))
+    sqlx::query_as(
+        "SELECT b.id, b.site_id, s.code AS site, s.name AS site_name, b.starts_at, b.ends_at, b.capacity, \
+         b.booked - (SELECT COUNT(*) FROM booking k WHERE k.slot_id = b.id AND k.state = 'reserved' \
+                     AND k.hold_until < $4) AS booked \
+         FROM booking_slot b JOIN site s ON s.id = b.site_id \
+         WHERE b.site_id = $1 AND b.starts_at >= $2 AND b.starts_at < $3 ORDER BY b.starts_at",
+    )
     .bind(site_id)
     .bind(from)
     .bind(to)
+    .bind(now)
     .fetch_all(conn)
     .await
     .map_err(in_table("booking_slot"))
@@ -196,6 +202,25 @@ pub async fn by_code(
         .fetch_optional(conn)
         .await
         .map_err(in_table("booking"))
+}
+
+/// The booking with this id.
+pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<BookingRow>, sqlx::Error> {
+    sqlx::query_as(&format!("{BOOKING} WHERE k.id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+        .map_err(in_table("booking"))
+}
+
+/// The tube a booking's person was scanned into.
+pub async fn link_tube(tx: &mut Tx, id: i64, tube_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE booking SET tube_id = $1 WHERE id = $2")
+        .bind(tube_id)
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
 }
 
 /// Records a held seat; a code taken is a unique violation.

@@ -144,6 +144,7 @@ mod tests {
                     )
                     .replace("BIGINT", "INTEGER")
                     .replace("BYTEA", "BLOB")
+                    .replace("DOUBLE PRECISION", "REAL")
                 } else {
                     s
                 }

@@ -476,7 +476,7 @@ async fn open(s: &AppState, actor: &Actor, c: &Choices, barcode: &str) -> Result
     };
     let plan = {
         let mut conn = s.store.reader().acquire().await?;
-        accession::prepare_open(&mut conn, actor, req, today).await?
+        accession::prepare_open(&mut conn, actor, req, (s.tz, today)).await?
     };
     let tube = s
         .store
@@ -502,7 +502,7 @@ async fn add(
     let today = s.today();
     let plan = {
         let mut conn = s.store.reader().acquire().await?;
-        accession::prepare_scan(&mut conn, actor, barcode, who, today).await?
+        accession::prepare_scan(&mut conn, actor, barcode, who, (s.tz, today)).await?
     };
     let added = s
         .store

@@ -71,7 +71,7 @@ impl<'a> Round<'a> {
     async fn open(&mut self, collector: &str, req: OpenTube) -> anyhow::Result<()> {
         let actor = Actor::new(collector);
         let mut tx = self.store.begin(&actor).await?;
-        let plan = accession::prepare_open(tx.conn(), &actor, req, self.today).await?;
+        let plan = accession::prepare_open(tx.conn(), &actor, req, (self.tz, self.today)).await?;
         accession::open(&mut tx, plan, self.today).await?;
         tx.commit().await?;
         self.tubes += 1;

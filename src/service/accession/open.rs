@@ -19,6 +19,8 @@ pub struct OpenPlan {
     payer_institution: Option<(i64, String)>,
     description: Option<Description>,
     people: Vec<persons::Identified>,
+    /// The bookings whose codes were scanned for people (预约码), used by the opening.
+    bookings: Vec<i64>,
     /// The pool a retained tube is taken for.
     retained_for: Option<(i64, String)>,
 }
@@ -53,7 +55,7 @@ pub async fn prepare_open(
     conn: &mut AnyConnection,
     actor: &Actor,
     mut req: OpenTube,
-    today: NaiveDate,
+    (tz, today): (FixedOffset, NaiveDate),
 ) -> Result<OpenPlan, Error> {
     actor.require(Action::Accession)?;
     let barcode = parse_barcode(&req.barcode)?;
@@ -104,7 +106,21 @@ pub async fn prepare_open(
         None => None,
     };
     let mut people = Vec::with_capacity(req.people.len());
+    let mut bookings = vec![];
     for (i, scan) in std::mem::take(&mut req.people).iter().enumerate() {
+        let booked = match scan.code.as_deref() {
+            Some(raw) => crate::service::booking::scanned(&mut *conn, raw, site.id, (tz, today))
+                .await
+                .map_err(|e| at_person(i, e))?,
+            None => None,
+        };
+        let scan = match &booked {
+            Some((id, person)) => {
+                bookings.push(*id);
+                person
+            }
+            None => scan,
+        };
         let who = persons::identify(&mut *conn, scan, today)
             .await
             .map_err(|e| at_person(i, e))?;
@@ -151,6 +167,7 @@ pub async fn prepare_open(
         payer_institution,
         description,
         people,
+        bookings,
     })
 }
 
@@ -178,6 +195,7 @@ pub async fn open(tx: &mut Tx, plan: OpenPlan, today: NaiveDate) -> Result<Tube,
         payer_institution,
         description,
         people: identified,
+        bookings,
         retained_for,
     } = plan;
     let now = tx.now();
@@ -251,6 +269,9 @@ pub async fn open(tx: &mut Tx, plan: OpenPlan, today: NaiveDate) -> Result<Tube,
         Err(e) => return Err(e.into()),
     };
     fulfil_orders(tx, id, &answered).await?;
+    for b in bookings {
+        crate::service::booking::use_in_tube(tx, b, (id, barcode.as_str())).await?;
+    }
     if let Some(point) = description.as_ref().and_then(|d| d.point.as_deref()) {
         crate::service::environment::link_tube(tx, id, point).await?;
     }

@@ -2,6 +2,7 @@
 //! then written ([`add_member`]), answering the person's re-sampling orders.
 
 use super::*;
+use crate::service::booking;
 
 /// A scan of one person into a tube, checked on a read connection: the tube as it stood, and
 /// who the person is.
@@ -10,6 +11,8 @@ pub struct ScanPlan {
     barcode: TubeBarcode,
     tube: TubeRow,
     who: persons::Identified,
+    /// The booking whose code was scanned for the person (预约码), used by the scan.
+    booking: Option<i64>,
 }
 
 /// Checks a scan outside the write transaction. Tubes only ever fill up and close, so a tube
@@ -21,11 +24,20 @@ pub async fn prepare_scan(
     actor: &Actor,
     barcode: &str,
     scan: &PersonScan,
-    today: NaiveDate,
+    (tz, today): (FixedOffset, NaiveDate),
 ) -> Result<ScanPlan, Error> {
     let barcode = parse_barcode(barcode)?;
     let tube = store::load(&mut *conn, barcode.as_str()).await?;
     tube.visible_to(actor, Action::Accession)?;
+    // A booking code in the code field: the person it names, as if their document were scanned.
+    let booked = match scan.code.as_deref() {
+        Some(raw) => booking::scanned(&mut *conn, raw, tube.site_id, (tz, today)).await?,
+        None => None,
+    };
+    let (booking, scan) = match &booked {
+        Some((id, person)) => (Some(*id), person),
+        None => (None, scan),
+    };
     let who = persons::identify(&mut *conn, scan, today).await?;
     if let (
         TubeStatus::Closed | TubeStatus::Received | TubeStatus::Rejected,
@@ -42,7 +54,12 @@ pub async fn prepare_scan(
     if tube.kind == TubeKind::Pool {
         open::refuse_pooling_if_recheck_due(&mut *conn, &who, today).await?;
     }
-    Ok(ScanPlan { barcode, tube, who })
+    Ok(ScanPlan {
+        barcode,
+        tube,
+        who,
+        booking,
+    })
 }
 
 /// Scans one person into an open tube (see [`prepare_scan`]). The tube's count moves from
@@ -54,6 +71,7 @@ pub async fn add_member(tx: &mut Tx, plan: ScanPlan, today: NaiveDate) -> Result
         barcode,
         tube: mut row,
         who,
+        booking: booked,
     } = plan;
     let person = persons::bind(tx, who, today).await?;
     let now = to_db(tx.now());
@@ -98,6 +116,9 @@ pub async fn add_member(tx: &mut Tx, plan: ScanPlan, today: NaiveDate) -> Result
         (vec![], row.deadline_at)
     };
     row.deadline_at = deadline;
+    if let Some(b) = booked {
+        booking::use_in_tube(tx, b, (row.id, barcode.as_str())).await?;
+    }
     tx.audit(
         "tube.add_member",
         "tube",
