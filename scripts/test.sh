@@ -15,6 +15,10 @@ export NATLIS_TEST_PG_URL="$NATLIS_PG_URL"
 # (fhir.resources from PyPI, installed on first use into target/fhir-venv).
 NATLIS_FHIR_VALIDATOR="$(scripts/fhir.sh)"
 export NATLIS_FHIR_VALIDATOR
+# Certificates are read back as a person's phone would: the PDF rendered by pdftoppm, its QR code
+# decoded by zbarimg, the payload verified by pycose (scripts/cose.sh installs what is missing).
+NATLIS_COSE_VERIFIER="$(scripts/cose.sh)"
+export NATLIS_COSE_VERIFIER
 # The tests log everything natlis and sqlx log to target/tmp/test-logs; no full ID number may be there.
 rm -rf target/tmp/test-logs
 cargo test --workspace --all-targets "$@"

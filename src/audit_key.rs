@@ -81,6 +81,15 @@ impl AuditKey {
         hex::encode(m.finalize().into_bytes())
     }
 
+    /// A secret for another purpose derived from the key (HMAC-SHA256 of the purpose): every
+    /// node with the key file derives the same, and knowing it tells nothing of the key.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("any key length");
+        m.update(b"natlis derived secret: ");
+        m.update(purpose.as_bytes());
+        m.finalize().into_bytes().into()
+    }
+
     /// Whether `mac` is the key's MAC of `data` (in constant time).
     pub fn verify(&self, data: &[u8], mac: &str) -> bool {
         let Ok(given) = hex::decode(mac) else {

@@ -6,6 +6,7 @@ pub(crate) mod accounts;
 mod accreditation;
 mod audit;
 mod booking;
+pub(crate) mod certificates;
 pub(crate) mod change;
 mod enrolment;
 mod error_docs;
@@ -192,7 +193,8 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .merge(institutions::router())
         .merge(enrolment::router())
         .merge(accreditation::router())
-        .merge(booking::router());
+        .merge(booking::router())
+        .merge(certificates::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }
 

@@ -13,6 +13,7 @@ pub mod attempt;
 pub mod audit_log;
 pub mod barcode_batch;
 pub mod booking;
+pub mod certificate;
 pub mod code;
 pub mod cohort;
 pub mod delivery;

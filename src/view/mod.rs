@@ -11,6 +11,7 @@
 
 pub mod accreditation;
 pub mod cdc;
+pub mod certificate;
 pub mod chart;
 pub mod cohort;
 pub mod coverage;
