@@ -143,6 +143,9 @@ async fn endpoint_by_role_table(db: Db) {
     .to_string();
     let slots =
         json!({"date": tomorrow, "from": "09:00", "to": "10:00", "minutes": 30, "capacity": 2});
+    let access_path = format!("/api/v1/public/lookup/{}", "0".repeat(64));
+    let certificates_path = format!("{access_path}/certificates");
+    let pdf_path = format!("{certificates_path}/x/pdf");
     let seat = json!({"site": "S01", "starts_at": format!("{tomorrow}T09:00:00+08:00")});
     let mut kit = w.admin.get("/api/v1/kits/DAAN-ORF1AB-N").await.body;
     kit["code"] = json!("DAAN-LOT-2");
@@ -456,6 +459,24 @@ async fn endpoint_by_role_table(db: Db) {
         ("POST", "/api/v1/bookings/B234567892/check-in", none.clone(), "tech-a", 403),
         ("POST", "/api/v1/bookings/B234567892/check-in", none.clone(), "hr-1", 403),
         ("POST", "/api/v1/bookings/B234567892/check-in", none.clone(), "collector-s01", 404),
+        // A person's own results and certificates: public, behind their own factors; keys and
+        // verification for anyone; staff revoke certificates (their lab's) and rotate keys (admin).
+        ("POST", "/api/v1/public/lookup", json!({"doc_no": "11010519491231002X", "phone_last4": "1234", "code": "P000000000X"}), "nobody", 404),
+        ("POST", "/api/v1/public/lookup", json!({"doc_no": "1", "phone_last4": "1234", "code": "x"}), "nobody", 422),
+        ("GET", &access_path, none.clone(), "nobody", 404),
+        ("POST", &certificates_path, json!({"result": 1}), "nobody", 404),
+        ("GET", &pdf_path, none.clone(), "nobody", 404),
+        ("GET", "/api/v1/public/keys", none.clone(), "nobody", 200),
+        ("POST", "/api/v1/public/verify", json!({"payload": "NC1:X"}), "nobody", 200),
+        ("POST", "/api/v1/certificate-keys/rotate", none.clone(), "nobody", 401),
+        ("POST", "/api/v1/certificate-keys/rotate", none.clone(), "reviewer-a", 403),
+        ("POST", "/api/v1/certificate-keys/rotate", none.clone(), "auth-bj", 403),
+        ("POST", "/api/v1/certificate-keys/rotate", none.clone(), "admin", 200),
+        ("POST", "/api/v1/certificate-keys/1/revoke", json!({"reason": "x"}), "tech-a", 403),
+        ("POST", "/api/v1/certificates/abc/revoke", json!({"reason": "x"}), "nobody", 401),
+        ("POST", "/api/v1/certificates/abc/revoke", json!({"reason": "x"}), "tech-a", 403),
+        ("POST", "/api/v1/certificates/abc/revoke", json!({"reason": "x"}), "collector-s01", 403),
+        ("POST", "/api/v1/certificates/abc/revoke", json!({"reason": "x"}), "reviewer-a", 404),
         ("POST", "/api/v1/public/join/no-such-poster", json!({"name": "x", "doc_no": "1", "phone": "1", "class": "x"}), "nobody", 404),
         ("GET", "/api/v1/programmes", none.clone(), "nobody", 401),
         ("GET", "/api/v1/programmes", none.clone(), "collector-s01", 200),
