@@ -287,6 +287,18 @@ async fn every_institution_page_route_checks_role_and_scope(db: Db) {
         ("POST", "/accreditation/LAB-A/withdraw", &[("reason", "x")], "tech-a", 403),
         ("POST", "/accreditation/LAB-A/record", &[("what", "eqa")], "collector-s01", 403),
         ("POST", "/join/no-such-poster", &[("name", "x")], "nobody", 404),
+        // The public's own pages: booking, results, verification — no login, nothing of anyone
+        // without their factors.
+        ("GET", "/book", &[], "nobody", 200),
+        ("GET", "/book/S01", &[], "nobody", 404),
+        ("GET", "/booking/B234567892", &[], "nobody", 404),
+        ("POST", "/booking/B234567892/confirm", &[("doc_no", "x")], "nobody", 404),
+        ("POST", "/booking/B234567892/cancel", &[("doc_no", "x")], "nobody", 404),
+        ("GET", "/results", &[], "nobody", 200),
+        ("POST", "/results", &[("doc_no", "11010519491231002X"), ("phone_last4", "1234"), ("code", "P000000000X")], "nobody", 404),
+        ("GET", "/results/0000000000000000000000000000000000000000000000000000000000000000", &[], "nobody", 404),
+        ("GET", "/verify", &[], "nobody", 200),
+        ("POST", "/verify", &[("payload", "NC1:X")], "nobody", 200),
         ("GET", "/sessions", &[], "hr-1", 200),
         ("GET", "/sessions", &[], "collector-s01", 403),
         ("POST", "/sessions/order", &[("site", "S01")], "insp-bj", 403),

@@ -657,3 +657,26 @@ pub async fn use_in_tube(tx: &mut Tx, booking: i64, tube: (i64, &str)) -> Result
     }
     Ok(())
 }
+
+/// A site that takes bookings, as the public sees it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BookableSite {
+    pub code: String,
+    pub name: String,
+    pub address: String,
+    pub district: String,
+}
+
+/// The sites that take bookings (no login).
+pub async fn bookable_sites(conn: &mut AnyConnection) -> Result<Vec<BookableSite>, Error> {
+    Ok(store::bookable_sites(conn)
+        .await?
+        .into_iter()
+        .map(|(code, name, address, district)| BookableSite {
+            code,
+            name,
+            address,
+            district,
+        })
+        .collect())
+}

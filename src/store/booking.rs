@@ -322,3 +322,15 @@ pub async fn from_address(
             .map_err(in_table("booking"))?;
     Ok(n)
 }
+
+/// The sites that take bookings: code, name, address, region.
+pub async fn bookable_sites(
+    conn: &mut AnyConnection,
+) -> Result<Vec<(String, String, String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT code, name, address, region FROM site WHERE bookable = 1 ORDER BY region, code",
+    )
+    .fetch_all(conn)
+    .await
+    .map_err(in_table("site"))
+}

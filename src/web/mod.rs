@@ -10,6 +10,7 @@ mod admin;
 mod audit;
 mod bench;
 mod board;
+mod booking;
 mod cdc;
 mod collect;
 mod coverage;
@@ -20,6 +21,7 @@ mod page;
 mod person;
 mod plate_map;
 mod public_labs;
+mod public_results;
 mod push;
 mod reception;
 mod rechecks;
@@ -194,6 +196,8 @@ pub fn router() -> Router<AppState> {
         .merge(coverage::router())
         .merge(enrolment::router())
         .merge(public_labs::router())
+        .merge(public_results::router())
+        .merge(booking::router())
         .merge(accreditation::router())
         .merge(audit::router())
         .merge(admin::router())
