@@ -10,6 +10,8 @@ bin=${1:-target/debug/natlis}
 bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 : "${NATLIS_PG_URL:?browser-story.sh needs NATLIS_PG_URL (a running PostgreSQL; see scripts/pg.sh)}"
 run=$(scripts/browser.sh)
+# The certificate is read back from its PDF (pdftoppm, zbarimg; installed by cose.sh if missing).
+scripts/cose.sh >/dev/null
 dir=$(mktemp -d /tmp/natlis-browser.XXXXXX)
 server=
 stop() { [ -n "$server" ] && { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; }; server=; }

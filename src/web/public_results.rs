@@ -63,19 +63,49 @@ fn doc_types(chrome: &Chrome) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A lookup's refusal in the reader's language (the service's own sentence where there is no
+/// translation).
+fn in_words(chrome: &Chrome, e: &Error) -> String {
+    let key = format!("lookup_problem.{}", e.code);
+    if !super::i18n::has(chrome.tr.lang, &key) {
+        return e.message.clone();
+    }
+    let detail = |k: &str| {
+        e.details
+            .as_ref()
+            .and_then(|d| d.get(k).cloned())
+            .map(|v| match v {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            })
+            .unwrap_or_default()
+    };
+    let until = detail("locked_until");
+    let until = until.get(11..16).unwrap_or(&until).to_string();
+    chrome.tr.f(
+        &key,
+        &[
+            ("left", &detail("attempts_left")),
+            ("until", &until),
+            ("hotline", &crate::domain::lookup::HOTLINE),
+        ],
+    )
+}
+
 fn page(
     chrome: Chrome,
     status: StatusCode,
     entered: LookupForm,
     problem: Option<Error>,
 ) -> Response {
+    let problem = problem.map(|e| (e.code.to_string(), in_words(&chrome, &e)));
     render(
         status,
         &ResultsPage {
             doc_types: doc_types(&chrome),
             chrome,
             entered,
-            problem: problem.map(|e| (e.code.to_string(), e.message)),
+            problem,
             found: None,
             access: String::new(),
         },

@@ -85,6 +85,7 @@ pub async fn load(
     let mut people = People::new(today);
     registry::places_and_users(store, &admin, today).await?;
     registry::accreditation(store, &admin, today).await?;
+    registry::booking_slots(store, &admin, today).await?;
     if let Some(url) = platform {
         add_platform_sink(store, &admin, url).await?;
     }

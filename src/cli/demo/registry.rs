@@ -411,3 +411,26 @@ pub async fn accreditation(store: &Store, admin: &Actor, today: NaiveDate) -> an
     tx.commit().await?;
     Ok(())
 }
+
+/// Booking slots at two sites for the coming week (07:00–23:30, half-hourly, 20 seats): a
+/// newcomer books one on `/book`, and the collector scans the code.
+pub async fn booking_slots(store: &Store, admin: &Actor, today: NaiveDate) -> anyhow::Result<()> {
+    use natlis::service::booking::{self, SlotsInput};
+    let mut tx = store.begin(admin).await?;
+    for site in ["S-ZGC", "S-WJ"] {
+        for n in 0..=natlis::domain::booking::AHEAD_DAYS as u64 {
+            let input = SlotsInput {
+                date: today + chrono::Days::new(n),
+                from: "07:00".into(),
+                to: "23:30".into(),
+                minutes: 30,
+                capacity: 20,
+            };
+            booking::open_slots(&mut tx, site, &input)
+                .await
+                .map_err(|e| anyhow::anyhow!("opening slots at {site}: {e}"))?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
