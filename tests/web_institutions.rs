@@ -289,6 +289,8 @@ async fn every_institution_page_route_checks_role_and_scope(db: Db) {
         ("POST", "/join/no-such-poster", &[("name", "x")], "nobody", 404),
         // The public's own pages: booking, results, verification — no login, nothing of anyone
         // without their factors.
+        ("GET", "/sites", &[], "nobody", 200),
+        ("GET", "/sites?district=110108", &[], "hr-1", 200),
         ("GET", "/book", &[], "nobody", 200),
         ("GET", "/book/S01", &[], "nobody", 404),
         ("GET", "/booking/B234567892", &[], "nobody", 404),

@@ -8,6 +8,7 @@ mod audit;
 mod booking;
 pub(crate) mod certificates;
 pub(crate) mod change;
+pub(crate) mod collection_points;
 mod enrolment;
 mod error_docs;
 mod reader;
@@ -194,7 +195,8 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .merge(enrolment::router())
         .merge(accreditation::router())
         .merge(booking::router())
-        .merge(certificates::router());
+        .merge(certificates::router())
+        .merge(collection_points::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }
 

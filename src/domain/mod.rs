@@ -5,6 +5,7 @@ pub mod barcode;
 pub mod booking;
 pub mod breaker;
 pub mod certificate;
+pub mod collection_point;
 pub mod coverage;
 pub mod dye;
 pub mod id_number;

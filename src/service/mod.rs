@@ -9,6 +9,7 @@ pub mod booking;
 pub mod cdc;
 pub mod certificate;
 pub mod cohorts;
+pub mod collection_point;
 pub mod coverage;
 pub mod enrolment;
 pub mod environment;

@@ -16,6 +16,7 @@ pub mod booking;
 pub mod certificate;
 pub mod code;
 pub mod cohort;
+pub mod collection_point;
 pub mod delivery;
 pub mod dialect;
 pub mod enrolment;

@@ -13,6 +13,7 @@ mod board;
 mod booking;
 mod cdc;
 mod collect;
+mod collection_points;
 mod coverage;
 mod enrolment;
 mod i18n;
@@ -198,6 +199,7 @@ pub fn router() -> Router<AppState> {
         .merge(public_labs::router())
         .merge(public_results::router())
         .merge(booking::router())
+        .merge(collection_points::router())
         .merge(accreditation::router())
         .merge(audit::router())
         .merge(admin::router())

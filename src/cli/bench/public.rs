@@ -104,6 +104,10 @@ async fn run_backend(name: &str, location: Location, a: &PublicBenchArgs) -> any
     row(name, "GET /api/v1/public/labs (cached)", &f, b);
     let f = gets(&http, c, s, format!("{base}/labs"), None).await;
     row(name, "GET /labs page (cached)", &f, b);
+    let f = gets(&http, c, s, format!("{base}/sites"), None).await;
+    row(name, "GET /sites collection points (cached)", &f, b);
+    let f = gets(&http, c, s, format!("{base}/api/v1/public/sites"), None).await;
+    row(name, "GET /api/v1/public/sites (cached)", &f, b);
     let f = gets(&http, c, s, list.clone(), etag).await;
     row(name, "GET list, If-None-Match → 304", &f, b);
     // The list computed every time: each request another filter, so the cache never answers.

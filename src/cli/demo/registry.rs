@@ -417,6 +417,23 @@ pub async fn accreditation(store: &Store, admin: &Actor, today: NaiveDate) -> an
 pub async fn booking_slots(store: &Store, admin: &Actor, today: NaiveDate) -> anyhow::Result<()> {
     use natlis::service::booking::{self, SlotsInput};
     let mut tx = store.begin(admin).await?;
+    // How the points stand for the public: hours, whom they serve, a queue counted at one.
+    use natlis::service::collection_point::{self as point, PointInput};
+    for (site, hours, serves, queue) in [
+        ("S-ZGC", "07:00-23:30", vec!["public"], Some(12)),
+        ("S-WJ", "07:00-23:30", vec!["public", "staff"], None),
+        ("S-XDF", "05:00-14:00", vec!["key"], None),
+    ] {
+        let input = PointInput {
+            opening_hours: Some(hours.into()),
+            serves: Some(serves.into_iter().map(String::from).collect()),
+            queue,
+            ..PointInput::default()
+        };
+        point::set(&mut tx, site, &input)
+            .await
+            .map_err(|e| anyhow::anyhow!("describing {site}: {e}"))?;
+    }
     for site in ["S-ZGC", "S-WJ"] {
         for n in 0..=natlis::domain::booking::AHEAD_DAYS as u64 {
             let input = SlotsInput {
