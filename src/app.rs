@@ -24,6 +24,10 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(change::fingerprint))
         .layer(axum::middleware::from_fn(api::refuse_control_characters))
         .layer(axum::middleware::from_fn(api::rejections_as_error_bodies))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::throttle::public_only,
+        ))
         .layer(axum::middleware::from_fn(crate::metrics::track))
         .with_state(state)
 }

@@ -26,6 +26,7 @@ pub mod store;
 /// Synthetic instrument exports, for the demo dataset, the benchmarks and the tests.
 #[cfg(feature = "tools")]
 pub mod synth;
+pub mod throttle;
 pub mod tls;
 pub mod view;
 pub mod web;

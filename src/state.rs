@@ -22,6 +22,8 @@ pub struct AppState {
     pub limits: crate::serve::Limits,
     /// The public answers, cached for a minute (see [`crate::public_cache`]).
     pub public: std::sync::Arc<crate::public_cache::PublicCache>,
+    /// The public endpoints' per-address throttle (see [`crate::throttle`]).
+    pub throttle: std::sync::Arc<crate::throttle::Throttle>,
 }
 
 impl AppState {
@@ -35,7 +37,14 @@ impl AppState {
             secure_cookies: false,
             limits: Default::default(),
             public: Default::default(),
+            throttle: Default::default(),
         }
+    }
+
+    /// The public endpoints' rate per address (requests a second, and the burst).
+    pub fn with_public_rate(mut self, rate: crate::throttle::Rate) -> Self {
+        self.throttle = std::sync::Arc::new(crate::throttle::Throttle::new(rate));
+        self
     }
 
     /// How long clients may take to send their requests.

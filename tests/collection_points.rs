@@ -9,7 +9,10 @@ use common::{Db, TestApp};
 use natlis::domain::policy::Role;
 use serde_json::{json, Value};
 
-on_both_databases!(a_site_shows_its_live_state_and_its_staff_set_it);
+on_both_databases!(
+    a_site_shows_its_live_state_and_its_staff_set_it,
+    a_flood_from_one_address_is_throttled,
+);
 
 fn point<'a>(list: &'a Value, code: &str) -> &'a Value {
     list["points"]
@@ -131,4 +134,41 @@ async fn a_site_shows_its_live_state_and_its_staff_set_it(db: Db) {
         .count("SELECT COUNT(*) FROM audit_log WHERE action = 'site.point' AND entity_id = 'S01'")
         .await;
     assert_eq!(audited, 4);
+}
+
+/// Two hundred requests at once are a burst; the next ones from the same address wait (429 with
+/// Retry-After), while a logged-in caller's API and the health check are untouched.
+async fn a_flood_from_one_address_is_throttled(db: Db) {
+    let a = TestApp::start(db).await;
+    a.seed().await;
+    let public = a.with_token("");
+    let mut statuses = vec![];
+    for _ in 0..260 {
+        let r = public
+            .client
+            .get(public.url("/api/v1/public/sites"))
+            .send()
+            .await
+            .unwrap();
+        let wait = r
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_string());
+        statuses.push((r.status().as_u16(), wait));
+    }
+    let ok = statuses.iter().filter(|(s, _)| *s == 200).count();
+    let throttled: Vec<_> = statuses.iter().filter(|(s, _)| *s == 429).collect();
+    assert!(ok >= 200, "the burst is served: {ok}");
+    assert!(!throttled.is_empty(), "the flood meets the throttle");
+    assert!(
+        throttled.iter().all(|(_, w)| w.is_some()),
+        "with Retry-After"
+    );
+    let r = public.get("/api/v1/public/keys").await;
+    assert_eq!((r.status, r.code()), (429, "request.too_many"), "{r:?}");
+    let r = a.get("/api/v1/labs").await;
+    assert_eq!(
+        r.status, 200,
+        "a logged-in API call is not a public one: {r:?}"
+    );
 }

@@ -172,7 +172,8 @@ struct ListFormat {
     params(PublicQuery, ListFormat),
     responses((status = 200, body = PublicList,
         content((PublicList = "application/json"), (String = "text/csv"), (Object = "application/geo+json"))),
-        (status = 304), (status = 422, body = ErrorBody)))]
+        (status = 304), (status = 422, body = ErrorBody),
+              (status = 429, description = "too many requests from this address", body = ErrorBody)))]
 async fn public_labs(
     State(s): State<AppState>,
     headers: HeaderMap,

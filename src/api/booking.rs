@@ -56,7 +56,8 @@ struct Day {
 /// A bookable site's slots of a day with their free seats (no login).
 #[utoipa::path(get, path = "/public/sites/{code}/slots", tag = "public", security(()),
     params(("code" = String, Path), Day),
-    responses((status = 200, body = Vec<Slot>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Vec<Slot>), (status = 404, body = ErrorBody),
+              (status = 429, description = "too many requests from this address", body = ErrorBody)))]
 async fn public_slots(
     State(s): State<AppState>,
     mut conn: super::Reader,
@@ -111,7 +112,8 @@ async fn reserve(
 /// (without it, the same 404 as an unknown code).
 #[utoipa::path(get, path = "/public/bookings/{code}", tag = "public", security(()),
     params(("code" = String, Path), Proof),
-    responses((status = 200, body = Booking), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Booking), (status = 404, body = ErrorBody),
+              (status = 429, description = "too many requests from this address", body = ErrorBody)))]
 async fn get_booking(
     State(s): State<AppState>,
     mut conn: super::Reader,
@@ -127,7 +129,8 @@ async fn get_booking(
 #[utoipa::path(post, path = "/public/bookings/{code}/confirm", tag = "public", security(()),
     params(("code" = String, Path)), request_body = ConfirmInput,
     responses((status = 200, body = Booking), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-              (status = 410, body = ErrorBody), (status = 422, body = ErrorBody)))]
+              (status = 410, body = ErrorBody), (status = 422, body = ErrorBody),
+              (status = 429, description = "too many requests from this address", body = ErrorBody)))]
 async fn confirm(
     State(s): State<AppState>,
     peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
@@ -146,7 +149,8 @@ async fn confirm(
 /// Cancels a booking until its slot starts (the document it was confirmed with as proof).
 #[utoipa::path(post, path = "/public/bookings/{code}/cancel", tag = "public", security(()),
     params(("code" = String, Path)), request_body = Proof,
-    responses((status = 200, body = Booking), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = Booking), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 429, description = "too many requests from this address", body = ErrorBody)))]
 async fn cancel(
     State(s): State<AppState>,
     peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
@@ -165,7 +169,8 @@ async fn cancel(
 /// Moves a booking to another slot until its own starts; a full slot leaves it where it was.
 #[utoipa::path(post, path = "/public/bookings/{code}/reschedule", tag = "public", security(()),
     params(("code" = String, Path)), request_body = MoveInput,
-    responses((status = 200, body = Booking), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = Booking), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 429, description = "too many requests from this address", body = ErrorBody)))]
 async fn reschedule(
     State(s): State<AppState>,
     peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,

@@ -70,7 +70,8 @@ pub(crate) async fn open(
 /// One's results again through an open access (no login); 410 once it has expired.
 #[utoipa::path(get, path = "/public/lookup/{access}", tag = "public", security(()),
     params(("access" = String, Path)),
-    responses((status = 200, body = MyResults), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+    responses((status = 200, body = MyResults), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody),
+              (status = 429, description = "too many requests from this address", body = ErrorBody)))]
 async fn read(
     State(s): State<AppState>,
     mut conn: Reader,
@@ -83,7 +84,8 @@ async fn read(
 #[utoipa::path(post, path = "/public/lookup/{access}/certificates", tag = "public", security(()),
     params(("access" = String, Path)), request_body = IssueInput,
     responses((status = 200, body = CertificateInfo), (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody), (status = 410, body = ErrorBody)))]
+              (status = 409, body = ErrorBody), (status = 410, body = ErrorBody),
+              (status = 429, description = "too many requests from this address", body = ErrorBody)))]
 async fn issue(
     State(s): State<AppState>,
     peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
@@ -117,7 +119,8 @@ pub(crate) async fn issue_for(
 #[utoipa::path(get, path = "/public/lookup/{access}/certificates/{id}/pdf", tag = "public", security(()),
     params(("access" = String, Path), ("id" = String, Path)),
     responses((status = 200, content_type = "application/pdf", body = Vec<u8>), (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody), (status = 410, body = ErrorBody)))]
+              (status = 409, body = ErrorBody), (status = 410, body = ErrorBody),
+              (status = 429, description = "too many requests from this address", body = ErrorBody)))]
 async fn pdf(
     State(s): State<AppState>,
     Path((access, id)): Path<(String, String)>,
@@ -153,7 +156,8 @@ pub(crate) async fn pdf_response(s: &AppState, access: &str, id: &str) -> Result
 /// against them. Retired keys stay listed (what they signed still holds); revoked ones are
 /// marked.
 #[utoipa::path(get, path = "/public/keys", tag = "public", security(()),
-    responses((status = 200, body = KeyList)))]
+    responses((status = 200, body = KeyList),
+              (status = 429, description = "too many requests from this address", body = ErrorBody)))]
 async fn keys(State(s): State<AppState>, mut conn: Reader) -> Result<Json<KeyList>, Error> {
     Ok(Json(certificate::keys(&mut conn, s.tz).await?))
 }
@@ -162,7 +166,8 @@ async fn keys(State(s): State<AppState>, mut conn: Reader) -> Result<Json<KeyLis
 /// (valid, expired, superseded by an amendment, revoked).
 #[utoipa::path(post, path = "/public/verify", tag = "public", security(()),
     request_body = VerifyInput,
-    responses((status = 200, body = Verification), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Verification), (status = 422, body = ErrorBody),
+              (status = 429, description = "too many requests from this address", body = ErrorBody)))]
 async fn verify(
     State(s): State<AppState>,
     mut conn: Reader,

@@ -29,7 +29,8 @@ pub(crate) struct District {
 /// counted and the wait it gives. Cached for a minute with an ETag (`If-None-Match` → 304).
 #[utoipa::path(get, path = "/public/sites", tag = "public", security(()),
     params(District),
-    responses((status = 200, body = CollectionPoints), (status = 304), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = CollectionPoints), (status = 304), (status = 422, body = ErrorBody),
+              (status = 429, description = "too many requests from this address", body = ErrorBody)))]
 async fn public_points(
     State(s): State<AppState>,
     headers: HeaderMap,

@@ -129,7 +129,8 @@ async fn reject(
 /// poster answers 410 with whom to ask.
 #[utoipa::path(get, path = "/public/join/{token}", tag = "public", security(()),
     params(("token" = String, Path)),
-    responses((status = 200, body = EnrolmentForm), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+    responses((status = 200, body = EnrolmentForm), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody),
+              (status = 429, description = "too many requests from this address", body = ErrorBody)))]
 async fn join_form(
     mut conn: Reader,
     Path(token): Path<String>,

@@ -185,6 +185,10 @@ struct ServeArgs {
     /// --tls-cert they always are; a proxy may also say so with `X-Forwarded-Proto: https`).
     #[arg(long, env = "NATLIS_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// Requests a second each client address may make to the public pages and
+    /// `/api/v1/public/…` (no login), sustained; it may burst to ten times that.
+    #[arg(long, env = "NATLIS_PUBLIC_RATE", default_value_t = 20.0)]
+    public_rate: f64,
     /// Serve `/metrics` only to `Authorization: Bearer <this>` (without it, to anyone who can
     /// reach the port).
     #[arg(long, env = "NATLIS_METRICS_TOKEN", hide_env_values = true)]
@@ -538,6 +542,10 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let state = AppState::new(store.clone(), a.tz)
         .with_metrics_token(a.metrics_token.clone())
         .with_secure_cookies(a.secure_cookies || a.tls_cert.is_some())
+        .with_public_rate(natlis::throttle::Rate {
+            per_second: a.public_rate.max(0.1),
+            burst: (a.public_rate * 10.0).max(1.0),
+        })
         .with_limits(natlis::serve::Limits {
             head: std::time::Duration::from_secs(a.head_timeout.max(1)),
             body_idle: std::time::Duration::from_secs(a.body_idle_timeout.max(1)),

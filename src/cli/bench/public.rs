@@ -66,7 +66,12 @@ async fn run_backend(name: &str, location: Location, a: &PublicBenchArgs) -> any
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(natlis::launch(
-        AppState::new(store.clone(), tz),
+        // One client address makes every request here: the per-address throttle is raised so the
+        // bench measures the server (the throttle's own cost is one hash lookup a request).
+        AppState::new(store.clone(), tz).with_public_rate(natlis::throttle::Rate {
+            per_second: 1e9,
+            burst: 1e9,
+        }),
         listener,
         async {
             let _ = stop_rx.await;
