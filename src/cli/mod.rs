@@ -153,6 +153,9 @@ enum BenchCommand {
     /// The public list of labs from its cache, its page, 304s and the list computed, against
     /// /healthz in the same run.
     Public(bench::public::PublicBenchArgs),
+    /// Certificates: the payload signed, the PDF rendered, a payload verified, against a blank
+    /// page in the same run.
+    Certificate(bench::certificate::CertificateBenchArgs),
 }
 
 #[derive(Args)]
@@ -348,6 +351,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             BenchCommand::Turnaround(a) => bench::turnaround::run(a).await,
             BenchCommand::Ledger(a) => bench::ledger::run(a).await,
             BenchCommand::Public(a) => bench::public::run(a).await,
+            BenchCommand::Certificate(a) => bench::certificate::run(a),
         },
     }
 }

@@ -7,6 +7,7 @@
 //! both again at a fixed offered rate (open loop, latency counted from the scheduled send time,
 //! so queueing is not hidden).
 
+pub mod certificate;
 pub mod import;
 pub mod ledger;
 pub mod pages;
