@@ -1,17 +1,13 @@
 //! 限流 the public endpoints' throttle: a token bucket per client address — a sustained rate with
 //! a burst — in front of every page and API call that needs no login (`/api/v1/public/…`, the
 //! public pages). A flood from one address gets `429` with `Retry-After` and costs the server a
-//! hash lookup; everyone else is served from the cache as before. Buckets live in memory, per
-//! node (a city's nodes behind one balancer each hold their share); the table is bounded: when
-//! a shard is full, the buckets that have refilled are dropped (they carry no debt).
+//! hash lookup; everyone else is served from the cache as before (the middleware is in
+//! [`crate::app`]). Buckets live in memory, per node (a city's nodes behind one balancer each
+//! hold their share); the table is bounded: when a shard is full, the buckets that have refilled
+//! are dropped (they carry no debt).
 
-use crate::error::Error;
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -98,36 +94,6 @@ pub fn is_public(path: &str) -> bool {
         || ["/book/", "/booking/", "/results/", "/join/"]
             .iter()
             .any(|p| path.starts_with(p))
-}
-
-/// The middleware: public paths take a token of their address's bucket.
-pub async fn public_only(
-    State(s): State<crate::state::AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
-    if is_public(req.uri().path()) {
-        let ip = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        if let Some(ip) = ip {
-            if let Err(wait) = s.throttle.take(ip, Instant::now()) {
-                metrics::counter!("natlis_public_throttled_total").increment(1);
-                let mut r = Error::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "request.too_many",
-                    format!("too many requests from your address: try again in {wait} s"),
-                )
-                .into_response();
-                if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
-                    r.headers_mut().insert(header::RETRY_AFTER, v);
-                }
-                return r;
-            }
-        }
-    }
-    next.run(req).await
 }
 
 #[cfg(test)]
