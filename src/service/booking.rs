@@ -35,9 +35,11 @@ pub struct Slot {
     pub capacity: i64,
     /// Seats still free (held seats count as taken until they expire).
     pub free: i64,
+    /// It may be booked now (it has not started, and is within the week ahead).
+    pub open: bool,
 }
 
-fn slot_view(r: &SlotRow, tz: FixedOffset) -> Slot {
+fn slot_view(r: &SlotRow, tz: FixedOffset, now: DateTime<Utc>) -> Slot {
     Slot {
         site: r.site.clone(),
         site_name: r.site_name.clone(),
@@ -45,6 +47,7 @@ fn slot_view(r: &SlotRow, tz: FixedOffset) -> Slot {
         ends_at: show(r.ends_at, tz),
         capacity: r.capacity,
         free: (r.capacity - r.booked).max(0),
+        open: rules::takeable(from_db(r.starts_at), now).is_ok(),
     }
 }
 
@@ -169,7 +172,8 @@ pub async fn open_slots(tx: &mut Tx, site: &str, input: &SlotsInput) -> Result<V
         now,
     )
     .await?;
-    Ok(rows.iter().map(|r| slot_view(r, tz)).collect())
+    let now = tx.now();
+    Ok(rows.iter().map(|r| slot_view(r, tz, now)).collect())
 }
 
 /// A bookable site's slots of a day (no login).
@@ -184,7 +188,7 @@ pub async fn slots(
     let day_start = to_db(at(tz, date, NaiveTime::MIN));
     let now = to_db(Utc::now());
     let rows = store::slots(conn, s, (day_start, day_start + 86_400_000_000), now).await?;
-    Ok(rows.iter().map(|r| slot_view(r, tz)).collect())
+    Ok(rows.iter().map(|r| slot_view(r, tz, Utc::now())).collect())
 }
 
 async fn bookable_site(conn: &mut AnyConnection, code: &str) -> Result<i64, Error> {
