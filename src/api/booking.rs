@@ -68,8 +68,9 @@ async fn public_slots(
     Ok(Json(booking::slots(&mut conn, &code, date, s.tz).await?))
 }
 
-/// Runs a public change as the address that sent it.
-async fn public<T, F>(s: &AppState, address: String, f: F) -> Result<T, Error>
+/// Runs a change of the public (no login) as the address that sent it; the change is given the
+/// address (the API's and the booking pages').
+pub(crate) async fn public<T, F>(s: &AppState, address: String, f: F) -> Result<T, Error>
 where
     T: Send + 'static,
     F: for<'t> Fn(

@@ -16,6 +16,7 @@ mod reader;
 pub use crate::state::AppState;
 pub(crate) use accounts::{cleared_cookie, peer_address, session_cookie, sign_in, sign_out};
 pub(crate) use accreditation::cached_response as cached_public_response;
+pub(crate) use booking::public as public_change;
 pub(crate) use change::Change;
 pub use change::IDEMPOTENCY_HEADER;
 pub(crate) use enrolment::submit as enrolment_submit;

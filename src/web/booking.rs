@@ -9,7 +9,6 @@ use crate::error::Error;
 use crate::service::booking::{
     self, BookableSite, Booking, ConfirmInput, Proof, ReserveInput, Slot,
 };
-use crate::service::enrolment::public_actor;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -134,19 +133,6 @@ struct ReserveForm {
     starts_at: String,
 }
 
-async fn run<T, F>(s: &AppState, address: String, f: F) -> Result<T, Error>
-where
-    T: Send + 'static,
-    F: for<'t> Fn(&'t mut crate::store::Tx) -> futures::future::BoxFuture<'t, Result<T, Error>>
-        + Send
-        + Sync
-        + 'static,
-{
-    s.store
-        .execute(&public_actor(&address), crate::store::change(f))
-        .await
-}
-
 async fn reserve(
     State(s): State<AppState>,
     Viewer(chrome): Viewer,
@@ -162,7 +148,7 @@ async fn reserve(
         site: site.clone(),
         starts_at,
     };
-    let held = run(&s, address.clone(), move |tx| {
+    let held = crate::api::public_change(&s, address.clone(), move |tx, _| {
         let (input, address) = (input.clone(), address.clone());
         Box::pin(async move { booking::reserve(tx, &input, &address).await })
     })
@@ -265,7 +251,7 @@ async fn confirm(
         phone: f.phone.clone(),
     };
     let c = code.clone();
-    let done = run(&s, peer_address(peer), move |tx| {
+    let done = crate::api::public_change(&s, peer_address(peer), move |tx, _| {
         let (code, input) = (c.clone(), input.clone());
         Box::pin(async move { booking::confirm(tx, &code, &input).await })
     })
@@ -302,7 +288,7 @@ async fn cancel(
     let proof = Proof {
         doc_no: Some(f.doc_no).filter(|d| !d.trim().is_empty()),
     };
-    let done = run(&s, peer_address(peer), move |tx| {
+    let done = crate::api::public_change(&s, peer_address(peer), move |tx, _| {
         let (code, proof) = (code.clone(), proof.clone());
         Box::pin(async move { booking::cancel(tx, &code, &proof).await })
     })
